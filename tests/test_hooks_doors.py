@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 
 from tests.fakeserver import Reply, tool_calls
-from tests.helpers import chat
+from tests.helpers import chat, eventually
+from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
+from tests.matrix import doors
+from tests.test_jobs import state
 
 # The docs' examples, verbatim.
 NO_RM_RF = "grep -q 'rm -rf' && { echo 'rm -rf is blocked by policy' >&2; exit 2; } || exit 0"
@@ -166,3 +169,95 @@ def test_a_stop_hook_that_always_blocks_is_bounded(server, chat_env, tmp_path):
     assert run.code == 0, run
     assert len(server.requests) == 4  # the answer and max_continuations (3) more
     assert "max_continuations" in run.err, run
+
+
+# --------------------------------------------------------------------------- the doors whose mapping differs
+
+CONFIG_HOOKS = f"""tools = ["shell"]
+
+[[hooks.PreToolUse]]
+matcher = "shell"
+hooks = [{{ type = "command", command = {json.dumps(NO_RM_RF)} }}]
+
+[[hooks.UserPromptSubmit]]
+hooks = [{{ type = "command", command = "echo 'Context from a hook.'" }}]
+"""
+
+
+@doors("serve", "acp", "prompt")
+def test_config_toml_hooks_run_at_every_door(door, backend, tmp_path):
+    """Hooks written as a [hooks] table of config.toml: the question carries their context and a blocked call is
+    not run, its reason the model's, whichever door asked."""
+    config = Path(backend.env["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(CONFIG_HOOKS)
+    backend.model.queue(tool_calls(("shell", {"command": "rm -rf build"})), Reply("Not run, then."))
+
+    answer = door.ask("clean the build")
+
+    assert "Not run, then." in answer.out, answer
+    asked, answered = backend.model.requests[-2:]
+    assert "Context from a hook." in json.dumps(asked)
+    assert any("rm -rf is blocked by policy" in result for result in tool_results(answered)), answered
+
+
+@pytest.mark.usefixtures("jobs_here")
+def test_a_background_reply_waiting_for_approval_runs_the_notification_hook(server, chat_env, tmp_path):
+    told = tmp_path / "told.json"
+    user_settings(Path(chat_env["HOME"]), Notification=[("permission_prompt", f"cat > {told}")])
+    server.queue(tool_calls(("shell", {"command": "echo hi"})))
+
+    thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
+
+    state(chat_env, thread, "waiting")
+    said = json.loads(eventually(lambda: told.exists() and told.read_text(), "the Notification hook to run"))
+    assert said["hook_event_name"] == "Notification" and said["session_id"] == thread
+    assert said["notification_type"] == "permission_prompt" and "echo hi" in said["message"], said
+
+
+# --------------------------------------------------------------------------- hostile hooks
+
+
+def test_a_hook_s_escape_sequences_are_defused_at_the_terminal(server, chat_env, tmp_path):
+    hostile = r"printf '\033]0;owned\007\033[2J' >&2; exit 1"
+    message = r"""printf '{"systemMessage": "\\u001b]52;c;c2VjcmV0\\u0007copied"}'"""
+    user_settings(Path(chat_env["HOME"]), SessionStart=[("", hostile)], UserPromptSubmit=[("", message)])
+    server.queue(Reply("fine"))
+
+    run = chat(chat_env, "hello", cwd=tmp_path, tty=True)
+
+    assert run.code == 0 and "fine" in run.out, run
+    assert "owned" in run.err and "copied" in run.err, run
+    assert "\x1b]" not in run.err and "\x07" not in run.err and "\x1b[2J" not in run.err, repr(run.err)
+
+
+def test_a_hook_that_never_ends_is_one_line_and_the_turn_goes_on(server, chat_env, tmp_path):
+    path = Path(chat_env["HOME"]) / ".claude" / "settings.json"
+    path.parent.mkdir(parents=True)
+    never = {"matcher": "shell", "hooks": [{"type": "command", "command": "sleep 600", "timeout": 1}]}
+    path.write_text(json.dumps({"hooks": {"PreToolUse": [never]}}))
+    server.queue(tool_calls(("shell", {"command": "echo still-ran"})), Reply("done"))
+
+    run = chat(chat_env, "--tools", "shell", "--yes", "run it", cwd=tmp_path)
+
+    assert run.code == 0 and "done" in run.out, run
+    (line,) = [line for line in run.err.splitlines() if "sleep 600" in line]
+    assert "timed out after 1 s" in line and str(path) in line, line
+    assert "still-ran" in tool_results(server.requests[1])[0]
+
+
+def test_a_project_s_hooks_run_only_once_chat_trust_ran_there(server, chat_env, tmp_path):
+    ran = tmp_path / "ran"
+    source = settings(tmp_path / ".claude" / "settings.json", UserPromptSubmit=[("", f"touch {ran}")])
+    server.queue(Reply("one"), Reply("two"))
+
+    listed = chat(chat_env, "hooks", "--json", cwd=tmp_path)
+    chat(chat_env, "hello", cwd=tmp_path)
+
+    assert json.loads(listed.out)["untrusted"] == [str(source)] and json.loads(listed.out)["hooks"] == []
+    assert not ran.exists(), "a project's hook ran before chat trust"
+    assert chat(chat_env, "trust", cwd=tmp_path).code == 0
+    chat(chat_env, "hello again", cwd=tmp_path)
+    assert ran.exists()
+    shown = chat(chat_env, "hooks", cwd=tmp_path).out
+    assert "UserPromptSubmit" in shown and "the project's, trusted" in shown, shown

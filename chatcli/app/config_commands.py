@@ -86,6 +86,14 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     if not settings.project_instructions:
         said = "off (project_instructions = false)"
     records.append({"name": "instruction_files", "value": files, "source": said})
+    from chatcli.tools import hooks, skills
+
+    found = hooks.load(cwd, environ, {"hooks": settings.hooks or {}})
+    sources = sorted({str(hook.source) for hook in found.hooks})
+    untrusted = f"; not run until chat trust: {', '.join(map(str, found.untrusted))}" if found.untrusted else ""
+    records.append({"name": "hook_files", "value": sources, "source": f"chat hooks lists them{untrusted}"})
+    folders = [str(path) for path, _ in skills.folders(cwd, environ) if path.is_dir()]
+    records.append({"name": "skill_folders", "value": folders, "source": "chat skills lists their skills"})
     return records
 
 
