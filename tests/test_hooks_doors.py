@@ -261,3 +261,19 @@ def test_a_project_s_hooks_run_only_once_chat_trust_ran_there(server, chat_env, 
     assert ran.exists()
     shown = chat(chat_env, "hooks", cwd=tmp_path).out
     assert "UserPromptSubmit" in shown and "the project's, trusted" in shown, shown
+
+
+def test_pre_compact_may_refuse_compaction_and_post_compact_runs_after_it(server, chat_env, tmp_path):
+    seen = tmp_path / "compacted"
+    refuse = "jq -e '.custom_instructions == \"keep it\"' >/dev/null || { echo 'not with that focus' >&2; exit 2; }"
+    user_settings(Path(chat_env["HOME"]), PreCompact=[("manual", refuse)], PostCompact=[("", f"cat > {seen}")])
+    server.queue(*(Reply(f"noted {n}") for n in range(3)))
+    for question in ("first question", "second question", "third question"):
+        assert chat(chat_env, "-t", "folded", question).code == 0
+
+    refused = chat(chat_env, "compact", "folded", "--focus", "drop it")
+    assert refused.code != 0 and "a PreCompact hook refused compaction: not with that focus" in refused.err, refused
+    assert not seen.exists()
+    server.queue(Reply("The summary."))
+    assert chat(chat_env, "compact", "folded", "--focus", "keep it").code == 0
+    assert json.loads(seen.read_text())["trigger"] == "manual"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chatcli.core.turn import Config
     from chatcli.service.backend import Backend
     from chatcli.service.recall import SummaryView
+    from chatcli.tools.hooks import Verdict
 
 # The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
 MAX_FOCUS = 2000
@@ -70,6 +71,8 @@ class Held(Protocol):
     def config(self) -> Config: ...
 
     def lock(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def hook(self, event: str, **fields: Any) -> Verdict: ...  # the session's hooks of ``event``, run
 
 
 class OwnPrompt:
@@ -163,8 +166,12 @@ class OwnPrompt:
             state = await thread.app.aget_state(thread.config)
             if not state.values.get("messages"):
                 raise UsageError("nothing to compact: this thread has no message yet")
+            said = await thread.hook("PreCompact", trigger="manual", custom_instructions=focus or "")
+            if said.blocked:
+                raise UsageError(f"a PreCompact hook refused compaction: {said.reason}")
             update, done = await compactor.compact(state.values, thread.config, focus)
             await thread.backend.change(marked(thread.config, "compact"), update)
+        await thread.hook("PostCompact", trigger="manual")
         return done
 
     async def summary(self) -> SummaryView:
