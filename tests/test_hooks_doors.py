@@ -184,7 +184,7 @@ hooks = [{{ type = "command", command = "echo 'Context from a hook.'" }}]
 """
 
 
-@doors("serve", "acp", "prompt")
+@doors("serve", "acp", "prompt", "worker")
 def test_config_toml_hooks_run_at_every_door(door, backend, tmp_path):
     """Hooks written as a [hooks] table of config.toml: the question carries their context and a blocked call is
     not run, its reason the model's, whichever door asked."""
@@ -277,3 +277,21 @@ def test_pre_compact_may_refuse_compaction_and_post_compact_runs_after_it(server
     server.queue(Reply("The summary."))
     assert chat(chat_env, "compact", "folded", "--focus", "keep it").code == 0
     assert json.loads(seen.read_text())["trigger"] == "manual"
+
+
+def test_session_start_and_end_run_once_for_the_thread_a_run_asked_on(server, chat_env, tmp_path):
+    events = tmp_path / "events"
+    log = f"jq -c '[.hook_event_name, .session_id, .source // .reason]' >> {events}"
+    user_settings(Path(chat_env["HOME"]), SessionStart=[("", log)], SessionEnd=[("", log)])
+    server.queue(Reply("one"), Reply("two"))
+
+    chat(chat_env, "-t", "kept", "first question")
+    chat(chat_env, "-t", "kept", "second question")
+
+    said = [json.loads(line) for line in events.read_text().splitlines()]
+    assert said == [
+        ["SessionStart", "kept", "startup"],
+        ["SessionEnd", "kept", "other"],
+        ["SessionStart", "kept", "resume"],
+        ["SessionEnd", "kept", "other"],
+    ]
