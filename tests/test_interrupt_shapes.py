@@ -54,7 +54,7 @@ async def test_a_thread_waiting_in_chats_older_shape_is_asked_again_and_goes_on(
     settings = replace(settings, tools=("shell",))
     server.queue(tool_calls(("shell", {"command": "echo old-shape"})), Reply("ran it"))
     with monkeypatch.context() as older:  # the tools step as chat had it before: {"calls": [...]}
-        older.setattr(interrupts, "approval_request", lambda calls: {"calls": [asdict(c) for c in calls]})
+        older.setattr(interrupts, "approval_request", lambda calls, *_: {"calls": [asdict(c) for c in calls]})
         async with a_thread(settings, "old") as conv:
             await _stopped_at_the_question(conv, "go")
             state = await conv.app.aget_state(conv.config)
