@@ -198,7 +198,8 @@ class Chat:
         """SessionEnd for each thread a question was asked on since it opened."""
         from chatcli.backends.own.toolrun import told
 
-        for hooks in self.sessions:
+        while self.sessions:  # (each once: a Chat opened again loads its hooks again)
+            hooks = self.sessions.pop()
             for thread_id in sorted(hooks.started):
                 told(await hooks.run("SessionEnd", {"reason": "other"}, session_id=thread_id), self.listener.hear)
 
