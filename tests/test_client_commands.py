@@ -17,7 +17,7 @@ from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 
 # What a graph's thread is not offered: its model, prompt, memory.
-OWN_ONLY = {"compact", "summary", "pin", "unpin", "model", "role", "system", "fork"}
+OWN_ONLY = {"compact", "summary", "pin", "unpin", "model", "role", "system", "fork", "skills"}
 EVERYWHERE = {
     "retry",
     "bg",

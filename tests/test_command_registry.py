@@ -35,7 +35,7 @@ ON_A_SERVER = {
 # What an editor is offered on a thread of chat's own graph, in its order.
 OFFERED = [
     *("compact", "summary", "pin", "unpin", "model", "role", "system", "retry", "bg", "undo", "tree", "goto", "label"),
-    *("think", "usage", "fork", "title", "history", "remember", "memory"),
+    *("think", "usage", "fork", "title", "history", "remember", "memory", "skills"),
 ]
 
 

@@ -299,7 +299,7 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
         from chatcli.service.commands import run_offered
 
         name = asked.command.strip()
-        command = chat.commands().get("/" + name.removeprefix("/")) if name.isprintable() else None
+        command = chat.commands().get("/" + name.removeprefix("/"), chat.toolbox) if name.isprintable() else None
         if command is None or command.run is None:
             raise UsageError(f"no command {name[:40]!r} here", hint="GET /v1/commands lists them")
         wanted, given = await _existing(chat, thread_id), asked.input.strip()

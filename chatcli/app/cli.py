@@ -14,7 +14,7 @@ import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
 import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
-from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, worker)
+from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, skills, worker)
     acp_commands,
     compact_commands,
     config_commands,
@@ -23,6 +23,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
     options,
     role_commands,
     serve_commands,
+    skill_commands,
     thread_commands,
     tool_commands,
     trust_commands,

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = tuple(
     "threads show tree export import rm search title fork compact tools mcp roles models trust serve acp stats memory "
-    "jobs attach stop inbox ask "
+    "jobs attach stop inbox ask skills "
     "worker config hooks".split()
 )
 # What answers a thread, when not chat's own graph: each refuses the flags of what it does not have.

@@ -1,45 +1,70 @@
-"""``chat trust``: let the working directory's .env set every setting, as it is now (or no longer)."""
+"""``chat trust``: let the working directory's .env set every setting, and its skills and hooks (.agents/skills,
+.claude/skills, .claude/settings*.json) be used, as they are now (or no longer)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 from chatcli.app.run import report
 from chatcli.app.shared import DEBUG, app, environment
 from chatcli.config import ENV_VARS
+from chatcli.errors import UsageError
 from chatcli.paths import trust_store
 from chatcli.text import say
 
 
 @app.command("trust")
 def trust_command(
-    revoke: bool = typer.Option(False, "--revoke", help="Stop trusting this directory's .env."),
+    revoke: bool = typer.Option(False, "--revoke", help="Stop trusting this directory's .env, skills and hooks."),
     debug: bool = DEBUG,
 ) -> None:
-    """Trust the .env in this directory as it is now, so that it may set every setting.
+    """Trust the .env, the skills and the hooks in this directory as they are now.
 
     Untrusted, a .env may set only an endpoint on this machine with its own key
     (OPENAI_BASE_URL, OPENAI_API_KEY), CHATCLI_MODEL and plain numbers and modes, as literal
     text (no ${VARIABLES}); anything that could start a program, move your conversations or
     send your key elsewhere (CHATCLI_DB, CHATCLI_TOOLS, CHATCLI_MCP_CONFIG, CHATCLI_SYSTEM, a
-    remote endpoint ...) is ignored with a note. Trust is kept per file and
-    content (path and SHA-256, in chat's data directory): once the file changes, it is
-    untrusted again until you run this again.
+    remote endpoint ...) is ignored with a note. Untrusted, the project's skills (.agents/skills,
+    .claude/skills) are not offered and its hooks (.claude/settings.json, settings.local.json)
+    do not run. Trust is kept per file and content (path and SHA-256, in chat's data
+    directory): once a file changes, it is untrusted again until you run this again.
     """
-    from chatcli import trust
+    from chatcli.tools import hooks, skills
 
     env = environment()
     path = env.cwd / ".env"
-
     store = trust_store(env.environ)
     try:  # no settings are loaded: the file to trust may be the one that does not load
-        if revoke:
-            gone = trust.revoke(path, store)
-            say(env.stderr, f"{path}: {'no longer trusted' if gone else 'was not trusted'}\n")
-            return
-        trusted = trust.trust(path, store)
+        lines = [_dotenv(path, store, revoke)] if path.exists() or revoke else []
+        found = skills.trust_project(env.cwd, env.environ, revoke=revoke)
+        hooked = hooks.trust_project(env.cwd, env.environ, revoke=revoke)
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         raise typer.Exit(report(exc, debug, None, env.stderr)) from None
-    keys = [k for k in trusted.variables if k in ENV_VARS]
+    theirs = sorted({s.name for s in (*found.skills, *found.untrusted) if s.project})
+    if theirs:
+        how = "no longer trusted" if revoke else "trusted as they are now (chat skills lists them)"
+        lines.append(f"this project's skills {', '.join(theirs)}: {how}")
+    sources = sorted({str(h.source) for h in hooked.hooks if not h.own} | {str(p) for p in hooked.untrusted})
+    if sources:
+        lines.append(
+            f"the hooks of {', '.join(sources)}: {'no longer trusted' if revoke else 'trusted as they are now'}"
+        )
+    if not lines:
+        raise typer.Exit(
+            report(UsageError(f"no .env here ({path}), nor skills or hooks to trust"), debug, None, env.stderr)
+        )
+    for line in lines:
+        say(env.stderr, line + "\n")
+
+
+def _dotenv(path: Path, store: Path, revoke: bool) -> str:
+    """The .env at ``path`` trusted (or no longer): what is said of it."""
+    from chatcli import trust
+
+    if revoke:
+        return f"{path}: {'no longer trusted' if trust.revoke(path, store) else 'was not trusted'}"
+    keys = [k for k in trust.trust(path, store).variables if k in ENV_VARS]
     sets = f"; it sets {', '.join(keys)}" if keys else ""
-    say(env.stderr, f"trusted {path} as it is now{sets} (chat trust --revoke undoes it)\n")
+    return f"trusted {path} as it is now{sets} (chat trust --revoke undoes it)"

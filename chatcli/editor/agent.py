@@ -583,7 +583,7 @@ class Editor:
         if not text.startswith("/"):
             return None
         name, _, arg = text[1:].partition(" ")
-        command = self.chat.commands().get("/" + name.strip())
+        command = self.chat.commands().get("/" + name.strip(), session.thread.toolbox)
         if command is None or command.run is None:
             return None  # not a command an editor is offered: a question
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, cast
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Container, Mapping, Protocol, cast
 
 from chatcli.config import Settings
 from chatcli.core.events import Notice
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chatcli.service.recall import SummaryView
     from chatcli.service.thread import Thread
     from chatcli.threads.tree import Node
+    from chatcli.tools.skills import Found
 
 
 class Service(Protocol):
@@ -233,6 +234,46 @@ async def mcp_prompt(name: str, chat: Service, thread: Thread, arg: str) -> Turn
         raise UsageError(f"unknown command {name[:60]}: tools are off for this session")
     await toolbox.settle(SERVER_WAIT)
     return await thread.send(await prompt_question(toolbox, f"{name} {arg}"))
+
+
+def skills_of(toolbox: Any) -> Found:
+    """The skills of a session's ``toolbox`` (none without one: tools are off)."""
+    from chatcli.tools.skills import Found
+
+    host = getattr(toolbox, "host", None)
+    return host.skills if host is not None else Found()
+
+
+async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
+    """``/NAME ARGS``: the skill's instructions (as the model's activation gives them) and the arguments, asked."""
+    import asyncio
+
+    from chatcli.tools.skills import activate
+
+    try:
+        body = await asyncio.to_thread(activate, skills_of(thread.toolbox), name)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="/skills lists them") from None
+    return await thread.send(f"{body}\n\n{arg}" if arg else body)
+
+
+async def skills(chat: Service, thread: Thread, arg: str) -> Said:
+    """/skills: the skills in effect for this thread's tools, as ``chat skills`` lists them."""
+    return Said(tuple(skill_lines(skills_of(thread.toolbox), chat.commands().by_name)))
+
+
+def skill_lines(found: Found, taken: Container[str]) -> list[str]:
+    """Each skill offered (its name, description and file; a name of chat's own ``taken`` commands is said), then
+    those a nearer one shadows, a project's not trusted, and each problem: control characters made visible."""
+    lines: list[str] = []
+    for s in found.skills:
+        how = "" if s.model_may_activate else f" (yours to run as /{s.name} only)"
+        clash = f" (/{s.name} is chat's own command: it stays chat's)" if f"/{s.name}" in taken else ""
+        lines.append(Data(neutralise(f"{s.name}  {s.description}  {s.path}{how}{clash}")))
+    lines += [neutralise(f"shadowed by a nearer skill of its name: {s.path}") for s in found.shadowed]
+    lines += [neutralise(f"untrusted, not offered until chat trust runs there: {s.path}") for s in found.untrusted]
+    lines += [neutralise(problem) for problem in found.problems]
+    return lines or ["no skills: a folder NAME with a SKILL.md in .agents/skills or .claude/skills adds one"]
 
 
 async def usage(chat: Service, thread: Thread, arg: str) -> Said:

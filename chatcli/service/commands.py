@@ -5,8 +5,8 @@ The prompt's slash commands (chatcli.ui.commands: /help, Tab completion, what on
 available commands (chatcli.editor.agent) and ``chat serve``'s (chatcli.api.server) are views of one ``Commands``,
 filtered by what the thread can do (``Ability``, as its backend's ``Abilities`` say), never by a list of names; each
 runs a command's one handler (chatcli.service.command_runs) and renders what it gives. The MCP servers' prompts are
-commands of the registry too (``/mcp__SERVER__PROMPT``), as the thread's toolbox knows them. Nothing here imports a
-UI library.
+commands of the registry too (``/mcp__SERVER__PROMPT``), and so are the skills (``/NAME``, chatcli.tools.skills), as
+the thread's toolbox knows them. Nothing here imports a UI library.
 """
 
 from __future__ import annotations
@@ -254,6 +254,12 @@ DEFINED: tuple[Command, ...] = (
     Command("/help", "list the commands", needs=frozenset(), needs_thread=False),
     Command("/tools", "the MCP servers and built-in tools of this session, their state and tools"),
     Command(
+        "/skills",
+        "the skills in effect here (/NAME runs one), where each came from, and those not offered: why",
+        own=True,
+        run=runs.skills,
+    ),
+    Command(
         "/edit",
         "write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does); N: edit question N of /tree and "
         "answer it on a new branch",
@@ -287,11 +293,14 @@ class Commands:
         """Every command once, by name (/help and Tab list them so)."""
         return sorted(self, key=lambda c: c.name)
 
-    def get(self, name: str) -> Command | None:
-        """The command of this exact name or alias ("/retry"; an MCP prompt's, ``/mcp__SERVER__PROMPT``), or None."""
+    def get(self, name: str, toolbox: HasServers | None = None) -> Command | None:
+        """The command of this exact name or alias ("/retry"; an MCP prompt's, ``/mcp__SERVER__PROMPT``; a skill of
+        ``toolbox``'s), or None."""
         from chatcli.tools.listing import PREFIX
 
-        return _prompt(name) if name.startswith(PREFIX) else self.by_name.get(name)
+        if name.startswith(PREFIX):
+            return _prompt(name)
+        return self.by_name.get(name) or next((c for c in self.skills(toolbox) if c.name == name), None)
 
     def prompts(self, toolbox: HasServers | None) -> list[Command]:
         """The MCP servers' prompts ``toolbox`` knows (none before their servers are listed), as commands."""
@@ -302,11 +311,17 @@ class Commands:
             for p in prompts(toolbox)
         ]
 
-    def find(self, line: str) -> tuple[Command, str]:
-        """The command a line names (any case but an MCP prompt's) and the text after it, or a UsageError with a
-        suggestion."""
+    def skills(self, toolbox: HasServers | None) -> list[Command]:
+        """The skills of ``toolbox``'s session as commands (``/NAME [ARGS]``); a name of chat's own commands stays
+        theirs."""
+        found = runs.skills_of(toolbox).skills
+        return [_skill(skill.name, skill.description) for skill in found if f"/{skill.name}" not in self.by_name]
+
+    def find(self, line: str, toolbox: HasServers | None = None) -> tuple[Command, str]:
+        """The command a line names (any case but an MCP prompt's; a skill of ``toolbox``'s) and the text after it,
+        or a UsageError with a suggestion."""
         name, *rest = check_utf8(line, "the command").strip().split(None, 1)
-        found = self.get(name) or self.by_name.get(name.lower())
+        found = self.get(name, toolbox) or self.by_name.get(name.lower())
         if found is None:
             import difflib
 
@@ -320,8 +335,8 @@ class Commands:
 
     def offered(self, can: Abilities, toolbox: HasServers | None = None) -> list[Command]:
         """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
-        defined, then the prompts of its ``toolbox``'s MCP servers."""
-        every = [*self, *self.prompts(toolbox)]
+        defined, then the prompts of its ``toolbox``'s MCP servers and its skills."""
+        every = [*self, *self.prompts(toolbox), *self.skills(toolbox)]
         return [c for c in every if c.run is not None and c.wants(editor=True) <= can.abilities]
 
     def refusal(self, command: Command, can: Abilities, *, editor: bool = False) -> UsageError | None:
@@ -340,6 +355,12 @@ def _prompt(name: str, about: str = "an MCP prompt", synopsis: str = "[ARGS]") -
     a prompt not listed yet): what it gives is asked, at any door (tools off: an unknown command)."""
     run = functools.partial(runs.mcp_prompt, name)
     return Command(name, about, synopsis, frozenset(), run=run, hint=synopsis or None, answers=True)
+
+
+def _skill(name: str, about: str) -> Command:
+    """The command of the skill ``name``: its instructions and the arguments given are asked, at any door."""
+    run = functools.partial(runs.skill, name)
+    return Command(f"/{name}", about, "[ARGS]", frozenset(), run=run, hint="arguments", answers=True)
 
 
 async def run_offered(chat: Service, thread: Thread, command: Command, arg: str) -> TurnResult | Said:

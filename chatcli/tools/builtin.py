@@ -14,19 +14,29 @@ import re
 import signal
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from chatcli.provider_table import withheld_prefixes
 from chatcli.tools import sandbox
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
     from langchain_core.tools import ArgsSchema, StructuredTool
 
+    from chatcli.tools.skills import Found
+
 # Built-in groups and the tools each one turns on.
-GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory"), "memory": ("remember",)}
+GROUPS = {
+    "shell": ("shell",),
+    "files": ("read_file", "list_directory"),
+    "memory": ("remember",),
+    "skills": ("activate_skill",),
+}
 # The group offered beside the others while memories are on (chatcli.core.memories): only on a turn whose question
 # asks to remember something (``asks_to_remember``).
 MEMORY = "memory"
+# The group on wherever skills are found (chatcli.tools.skills): its tool only reads a skill's own files.
+SKILLS = "skills"
 SERVER = "builtin"
 # The argument the toolbox gives the built-in shell: the id of the call it runs for (chatcli.tools.toolbox).
 CALL_ID = "call_id"
@@ -269,6 +279,16 @@ class Host:
 
     def __init__(self, workdir: Path | None = None):
         self.workdir = workdir
+        self.found: Found | None = None  # the skills seen from here, found when first asked for (``skills``)
+
+    @property
+    def skills(self) -> Found:
+        """The skills in effect where the tools act, found once (chatcli.tools.skills)."""
+        if self.found is None:
+            from chatcli.tools.skills import discover
+
+            self.found = discover(Path(self.workdir or os.getcwd()))
+        return self.found
 
     async def read_file(self, target: Path) -> str:
         return await read_file(target)
@@ -321,6 +341,22 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
             raise ToolException(str(exc)) from None
         return f"remembered ({memory.id}): {memory.text}"
 
+    async def activate_skill(name: str, file: str = "") -> str:
+        """A skill's instructions whole, or (``file``) one of its files, as the model asks."""
+        from langchain_core.tools import ToolException
+
+        from chatcli.tools import skills
+
+        skill = at.skills.get(name)
+        try:
+            if skill is None or not skill.model_may_activate:
+                raise ValueError(f"no skill {name!r} to activate (the system prompt lists them)")
+            if file:
+                return await asyncio.to_thread(skills.read, skill, file)
+            return await asyncio.to_thread(skills.activate, at.skills, name)
+        except ValueError as exc:
+            raise ToolException(f"error: {exc}") from None
+
     where = sandbox.describe(policy, at.workdir) if "shell" in groups else ""
     made: dict[str, dict[str, Any]] = {
         "remember": dict(
@@ -349,8 +385,47 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
             coroutine=list_directory,
             description="List the entries of a directory on the user's machine (default: the current directory).",
         ),
+        "activate_skill": dict(
+            coroutine=activate_skill,
+            handle_tool_error=True,
+            description=(
+                "Load a skill's instructions by its name (the system prompt lists the skills), with its directory "
+                "and files; with file, read one of those files (its path relative to the skill's directory)."
+            ),
+        ),
     }
+    if SKILLS in groups and not any(skill.model_may_activate for skill in at.skills.skills):
+        groups = tuple(group for group in groups if group != SKILLS)  # the user's /NAME only: no tool
     return [_tool(StructuredTool, name, made[name]) for group in groups for name in GROUPS[group]]
+
+
+def catalog_for(tools: list[dict[str, Any]], toolbox: Any) -> str:
+    """The skills' catalog for a request that offers ``tools`` (those of ``toolbox``): "" unless the skills tool
+    is among them."""
+    from chatcli.tools.skills import TOOL, catalog
+
+    offered = toolbox is not None and any(tool["function"]["name"] == TOOL for tool in tools)
+    return catalog(toolbox.host.skills) if toolbox is not None and offered else ""
+
+
+def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """``tools`` while the skills activated in ``turn`` (its question on) are active: those each of their
+    ``allowed-tools`` names, and the skills tool; never more."""
+    from chatcli.tools import skills
+
+    said = (str(m.text) for m in turn if m.type == "human" or getattr(m, "name", None) == skills.TOOL)
+    names = skills.active(said)
+    lists = [s.allowed_tools for s in toolbox.host.skills.skills if names and s.name in names and s.allowed_tools]
+    if not lists:
+        return tools
+    entries = {entry.name: entry for entry in toolbox.entries()}
+
+    def kept(name: str) -> bool:
+        entry = entries.get(name)
+        allowed = (entry is not None and skills.allows(each, name, entry.server, entry.tool.name) for each in lists)
+        return name == skills.TOOL or all(allowed)
+
+    return [tool for tool in tools if kept(tool["function"]["name"])]
 
 
 # Each built-in tool's arguments, as a model class: the same for every host and policy, so inferred from the function

@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from chatcli.paths import config_dir, trust_store
 from chatcli.trust import keep_files, trusted_files
@@ -42,6 +42,9 @@ FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$\n?", re.DOTALL | re.MU
 TOP_LEVEL_VALUE = re.compile(r"^([\w-]+):[ \t]+(\S[^\n]*?)[ \t]*$", re.MULTILINE)
 TOOL_NAME = re.compile(r"[^\s,()]+(?:\([^)]*\))?")  # Read, Bash(git add:*): a space inside parentheses is kept
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
+ACTIVATED = re.compile(r'\A<skill_content name="([a-z0-9-]+)">')  # what ``activate`` gives begins so
+# Claude Code's names of what chat's built-in tools do, as an ``allowed-tools`` list may name them.
+PEER_TOOLS = {"bash": "shell", "read": "read_file", "ls": "list_directory", "glob": "list_directory"}
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,24 @@ def activate(found: Found, name: str) -> str:
         "Relative paths in this skill are relative to the skill directory.\n"
         f"<skill_resources{more}>\n{listed}</skill_resources>\n</skill_content>"
     )
+
+
+def active(texts: Iterable[str]) -> set[str]:
+    """The skills activated in ``texts`` (a turn's question and its skills tool's results)."""
+    return {match.group(1) for text in texts if (match := ACTIVATED.match(text))}
+
+
+def allows(allowed: tuple[str, ...], name: str, server: str, tool: str) -> bool:
+    """Whether a skill's ``allowed-tools`` name the tool offered as ``name`` (``tool`` of MCP server ``server``:
+    ``mcp__SERVER__TOOL`` or ``mcp__SERVER__*``; chat's own by their names or Claude Code's: Bash, Read)."""
+    for item in allowed:
+        base = item.split("(", 1)[0]
+        mcp = base.split("__")
+        if len(mcp) == 3 and mcp[0] == "mcp" and mcp[1] == server and mcp[2] in ("*", tool):
+            return True
+        if PEER_TOOLS.get(base.lower(), base) == name:
+            return True
+    return False
 
 
 def files(skill: Skill) -> tuple[str, ...]:

@@ -239,7 +239,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
         repl.unanswered = message if conversation and await left_unanswered(conversation, message, output) else None
         return True
     try:
-        found, arg = resolve(text, session.commands)
+        found, arg = resolve(text, session.commands, _toolbox(session))
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True

@@ -137,9 +137,10 @@ def literal(text: str) -> str:
     return stripped[1:] if stripped.startswith("//") else text
 
 
-def resolve(line: str, registry: Commands | None = None) -> tuple[Command, str]:
-    """The command a line names and the text after it, or a UsageError with a suggestion."""
-    return (registry if registry is not None else defined()).find(line)
+def resolve(line: str, registry: Commands | None = None, toolbox: HasServers | None = None) -> tuple[Command, str]:
+    """The command a line names (a skill of ``toolbox``'s too) and the text after it, or a UsageError with a
+    suggestion."""
+    return (registry if registry is not None else defined()).find(line, toolbox)
 
 
 def help_text(columns: int | None = None, registry: Commands | None = None, toolbox: HasServers | None = None) -> str:

@@ -41,6 +41,7 @@ from chatcli.backends.own.request_history import (
 from chatcli.core.chunks import add_usage
 from chatcli.core.turn import MAX_ANSWER
 from chatcli.errors import ModelError, UsageError
+from chatcli.tools.skills import ACTIVATED, TOOL
 
 SUMMARY_TAG = "chatcli:summary"
 CUT = " [...]"  # ends a summary whose answer ran past its room
@@ -128,14 +129,18 @@ def first_question(messages: Sequence[BaseMessage]) -> int | None:
 
 def whole(messages: Sequence[BaseMessage], upto: int, pinned: Sequence[str], room: int) -> list[BaseMessage]:
     """Of the first ``upto`` messages, those sent whole whatever the summary says, in order, within ``room``
-    tokens: the first question, and each pinned turn's question (with what it attached) and its answers' text."""
+    tokens: the first question, each pinned turn's question (with what it attached) and its answers' text, and each
+    skill activated (its instructions, chatcli.tools.skills: a user's /NAME, or the model's call's result)."""
     chosen: list[BaseMessage] = []
     first, marked, pinning = first_question(messages), set(pinned), False
     for index, message in enumerate(messages[:upto]):
         candidate: BaseMessage | None = None
+        activated = ACTIVATED.match(str(message.text))
         if message.type == "human":
             pinning = message.id in marked
-            candidate = message if pinning or index == first else None
+            candidate = message if pinning or index == first or activated else None
+        elif activated and message.type == "tool" and message.name == TOOL:  # its call is not sent: the user's side
+            candidate = HumanMessage(str(message.text), id=message.id)
         elif message.type == "ai" and pinning:
             candidate = without_tools(message)
             if candidate is not None and not str(candidate.text).strip():

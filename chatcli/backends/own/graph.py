@@ -38,6 +38,7 @@ from chatcli.provider_table import name_of
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
 from chatcli.store.messages.reducer import add_messages
+from chatcli.tools import builtin
 
 if TYPE_CHECKING:
     from chatcli.backends.own.meter import Meter
@@ -235,7 +236,8 @@ class ChatGraph:
             return []  # (the remember tool alone, on a turn that asks nothing of the kind: no tools)
         toolbox.freshen()  # listings gone stale in a long session: listed again, offered from the next request
         schemas = toolbox.schemas()
-        return schemas if remembering else [s for s in schemas if s["function"]["name"] != "remember"]
+        chosen = schemas if remembering else [s for s in schemas if s["function"]["name"] != "remember"]
+        return builtin.narrowed(chosen, toolbox, messages[asked:])  # a skill active in the turn may narrow them
 
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
@@ -277,6 +279,8 @@ class ChatGraph:
             if extra:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
         step.tools = self.offered(state, step.learned.no_tools, toolbox, emit)
+        if catalog := builtin.catalog_for(step.tools, toolbox):  # the skills, where their tool is offered
+            step.system = SystemMessage(f"{step.system.content}\n\n{catalog}")
         if self.pricer is not None:
             self.pricer.warm(step.name)  # the price table loads while the request is out
         history, update, summary_usage, estimate = await step.prepare()

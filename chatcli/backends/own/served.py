@@ -51,15 +51,21 @@ def builtin_toolbox(settings: Settings) -> Any:
 
 
 def toolbox_for(settings: Settings, groups: tuple[str, ...], **more: Any) -> Toolbox:
-    """A toolbox of the built-in ``groups`` under the settings' sandbox, approvals and limits (``more``: its MCP
-    servers and what they need, for a session's)."""
-    from chatcli.tools import sandbox
+    """A toolbox of the built-in ``groups`` (and the skills', where some are found) under the settings' sandbox,
+    approvals and limits (``more``: its MCP servers and what they need, for a session's)."""
+    from chatcli.tools import builtin, sandbox
+    from chatcli.tools.skills import discover
     from chatcli.tools.toolbox import Toolbox
 
+    host = builtin.Host()
+    host.found = discover(Path(settings.workdir or os.getcwd()))  # once for the session (a session's own: its host)
+    if host.found.skills and builtin.SKILLS not in groups:  # skills found here (or in the user's folders)
+        groups = (*groups, builtin.SKILLS)
     return Toolbox(
         sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
         builtin_groups=groups,
-        approve=settings.approve,
+        host=host,
+        approve=(*settings.approve, builtin.SKILLS),  # the skills tool only reads a skill's files: never asked
         approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
         kept_most=settings.max_kept_files,

@@ -63,5 +63,5 @@ async def shown(ctx: Context, done: Said) -> None:
 
 async def run_command(ctx: Context, line: str) -> bool:
     """Run one command line; False when it asks to leave."""
-    found, arg = resolve(line, ctx.commands)
+    found, arg = resolve(line, ctx.commands, ctx.conversation.toolbox if ctx.conversation else None)
     return await execute(found, ctx, arg)

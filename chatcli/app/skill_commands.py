@@ -1,0 +1,47 @@
+"""``chat skills``: the Agent Skills in effect here (chatcli.tools.skills), where each came from, and those not
+offered (shadowed by a nearer one, a project's not trusted yet, invalid)."""
+
+from __future__ import annotations
+
+import typer
+
+from chatcli.app.shared import environment, subcommand
+from chatcli.config import Settings
+from chatcli.text import json_text, say
+
+
+@subcommand("skills")
+def skills_command(
+    settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")
+) -> None:
+    """List the skills chat offers here (from .agents/skills and .claude/skills, the project's and yours), those a
+    nearer one shadows, a project's not trusted yet (chat trust), and each skill skipped: why."""
+    from pathlib import Path
+
+    from chatcli.service.command_runs import skill_lines
+    from chatcli.service.commands import Commands
+    from chatcli.tools.skills import discover
+
+    env = environment()
+    found, taken = discover(Path(settings.workdir or env.cwd), env.environ), Commands().by_name
+    if as_json:
+        states = (("offered", found.skills), ("shadowed", found.shadowed), ("untrusted", found.untrusted))
+        listing = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "path": str(s.path),
+                "from": "project" if s.project else "user",
+                "state": state,
+                "command": f"/{s.name}" if state == "offered" and f"/{s.name}" not in taken else None,
+                "model_may_activate": s.model_may_activate,
+                "allowed_tools": list(s.allowed_tools),
+            }
+            for state, group in states
+            for s in group
+        ]
+        said = {"skills": listing, "problems": list(found.problems)}
+        say(env.stdout, json_text(said, ensure_ascii=False, indent=1) + "\n", data=True)
+        return
+    for line in skill_lines(found, taken):
+        say(env.stdout, line + "\n", data=True)
