@@ -228,3 +228,41 @@ def test_an_activated_skill_stays_whole_through_compaction():
     texts = [str(m.content) for m in sent]
     assert "the summary" in texts[0] and texts[1:] == ["first", body, f"{body}\n\nreport.pdf"], texts
     assert all(m.type == "human" for m in sent)
+
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "skills-and-hooks.md"
+
+
+def test_the_guides_examples_work_as_written(server, chat_env, isolated_env, tmp_path):
+    """docs/skills-and-hooks.md's example files, written where it says, found, trusted and used: the model runs the
+    skill's script through the shell tool."""
+    import re
+
+    examples = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)^```", GUIDE.read_text(), re.M | re.S)
+    assert len(examples) == 3, examples
+    project = tmp_path  # (where the shell runs, this process's directory: the sandbox shows the home inside it)
+    for where, text in examples:
+        path = isolated_env / where.removeprefix("~/") if where.startswith("~/") else project / where
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (project / "notes.txt").write_text("one two three\n")
+    assert chat(chat_env, "trust", cwd=project).code == 0
+    listed = json.loads(chat(chat_env, "skills", "--json", cwd=project).out)
+    assert {(s["name"], s["from"], s["state"]) for s in listed["skills"]} == {
+        ("pdf-processing", "project", "offered"),
+        ("word-count", "user", "offered"),
+    } and not listed["problems"], listed
+
+    script = isolated_env / ".agents" / "skills" / "word-count" / "scripts" / "count.sh"
+    server.queue(
+        tool_calls(("activate_skill", {"name": "word-count"})),
+        tool_calls(("shell", {"command": f"sh {script} notes.txt"})),
+        Reply("notes.txt has 3 words."),
+    )
+    run = chat(chat_env, "--tools", "shell", "--yes", "how many words are in notes.txt?", cwd=project)
+    assert run.code == 0 and run.out == "notes.txt has 3 words.\n", run
+    first, second, third = server.requests
+    assert "- word-count: Counts the words" in system_of(first) and "- pdf-processing:" in system_of(first)
+    assert f"Skill directory: {script.parent.parent}" in tool_results(second)[0]
+    assert tools_of(second) == ["shell", "activate_skill"]  # allowed-tools: Bash Read
+    assert tool_results(third)[-1] == "3\n[exit code 0]"
