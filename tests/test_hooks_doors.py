@@ -87,15 +87,20 @@ def test_updated_input_is_what_runs_and_the_model_is_told(server, chat_env, tmp_
     assert "safer" in result and "risky" not in result.split("\n", 1)[1] and "a hook edited" in result, result
 
 
-def test_ask_asks_even_under_yes(server, chat_env, tmp_path):
-    ask = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "ask"}}
-    user_settings(Path(chat_env["HOME"]), PreToolUse=[("shell", f"echo '{json.dumps(ask)}'")])
+def test_ask_asks_even_under_yes_showing_the_input_a_hook_rewrote(server, chat_env, tmp_path):
+    specific = {"permissionDecision": "ask", "permissionDecisionReason": "check the path"}
+    ask = {"hookSpecificOutput": {**specific, "updatedInput": {"command": "touch rewritten"}}}
+    ran = tmp_path / "ran"
+    user_settings(Path(chat_env["HOME"]), PreToolUse=[("shell", f"echo x >> {ran}; echo '{json.dumps(ask)}'")])
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("fine"))
 
     run = chat(chat_env, "--tools", "shell", "--yes", "make a marker", cwd=tmp_path)
 
-    assert not (tmp_path / "marker").exists(), "a call a hook wanted asked ran under --yes"
-    assert "a hook asks" in run.err, run
+    assert not (tmp_path / "marker").exists() and not (tmp_path / "rewritten").exists(), "ran under --yes"
+    assert run.err.count("shell (built-in): check the path") == 1, run  # asked about once, the hook run once
+    assert ran.read_text() == "x\n"
+    (refused,) = [line for line in run.err.splitlines() if line.startswith("tool call refused")]
+    assert '{"command": "touch rewritten"}' in refused and "no terminal to ask" in refused, refused
 
 
 @pytest.mark.parametrize("own", [True, False], ids=["user's own", "project's"])

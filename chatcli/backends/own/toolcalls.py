@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -213,27 +213,17 @@ def emitter() -> Callable[[Any], None]:
         return lambda _event: None
 
 
-@dataclass(frozen=True)
-class Asked:
-    """A call the approval step weighs, as the hooks left it: its input (``args``), and the reason a hook gave to
-    have the user asked whatever was approved in advance (``hook``)."""
-
-    call: dict[str, Any]
-    entry: Any
-    args: Any
-    hook: str | None = None
-
-
-async def hooks_decided(
-    toolbox: "Toolbox", calls: list[dict[str, Any]], entries: dict[str, Any], thread: str
-) -> dict[str, Any]:
+async def hooks_decided(toolbox: "Toolbox", calls: list[dict[str, Any]], thread: str) -> dict[str, Any]:
     """What the session's hooks decide of ``calls`` before they run: PreToolUse's, then PermissionRequest's for a
-    call that would be asked. The calls they refuse ("refused": each one's decision says why), those left to the
-    approval (``Asked``, "asking"), and the decisions ("decisions") of those refused or whose input they rewrote."""
+    call that would be asked. The calls they refuse ("refused", by id: each one's decision says why), those left to
+    the approval ("asking": each call's id, its input as the hooks left it, and the reason a hook gave to have the
+    user asked, approved in advance or not), and the decisions of those refused or whose input they rewrote."""
     from chatcli.backends.own.toolrun import hooked
     from chatcli.core.events import Notice
 
     emit, asking, refused, decisions = emitter(), [], [], {}
+    entries: dict[str, Any] = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
+    calls = [call for call in calls if entries[call["id"]] is not None and call["args"] is not None]
     before = (hooked(toolbox, "PreToolUse", entries[c["id"]], c["args"], c["id"], thread, emit) for c in calls)
     for call, verdict in zip(calls, await asyncio.gather(*before)):
         entry, args, word = entries[call["id"]], call["args"], verdict.decision if verdict is not None else None
@@ -252,7 +242,7 @@ async def hooks_decided(
             reason = (verdict.reason if verdict is not None else "") or "a hook asks" if word == "ask" else None
             if reason is not None:
                 emit(Notice(f"{entry.label}: {reason}", warn=True))
-            asking.append(Asked(call, entry, args, reason))
+            asking.append({"id": call["id"], "args": args, "hook": reason})
     return {"asking": asking, "refused": refused, "decisions": decisions}
 
 
@@ -278,26 +268,32 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
     from chatcli.core.events import Notice
     from chatcli.core.interrupts import approval_request, decisions_by_call
 
-    async def decided(calls: list[dict[str, Any]]) -> dict[str, Any]:
-        """The approval of ``calls``: asked (an interrupt) for those that need it; a task, so that a run that
-        goes on from a tool's question keeps the decisions taken when the calls began (``--yes`` then)."""
+    async def hooks_run(calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """The hooks' word on ``calls`` (``hooks_decided``): a task, so that they run once, before the question."""
+        toolbox = cast("Toolbox", toolbox_of(get_config(), default))
+        if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
+            await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
+        thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
+        return await hooks_decided(toolbox, calls, thread)
+
+    async def decided(calls: list[dict[str, Any]], hooked: dict[str, Any]) -> dict[str, Any]:
+        """The approval of ``calls``: asked (an interrupt) for those that need it, as the hooks left them
+        (``hooked``); a task, so that a run that goes on from a tool's question keeps the decisions taken when the
+        calls began (``--yes`` then)."""
         from langgraph.types import interrupt
 
         toolbox = cast("Toolbox", toolbox_of(get_config(), default))
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
-        entries = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
-        runnable = [call for call in calls if entries[call["id"]] is not None and call["args"] is not None]
-        thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
-        hooked = await hooks_decided(toolbox, runnable, entries, thread)
-        asking = [asked for asked in hooked["asking"] if asked.hook or not toolbox.preapproved(asked.entry, asked.args)]
-        shown = [replace(shown_call(asked.call, asked.entry), arguments=asked.args) for asked in asking]
-        answer = interrupt(approval_request(shown, {asked.call["id"]: asked.hook for asked in asking})) if shown else {}
+        by_id = {call["id"]: (call, toolbox.find(call["name"], call["id"])) for call in calls}
+        asking = [a for a in hooked["asking"] if a["hook"] or not toolbox.preapproved(by_id[a["id"]][1], a["args"])]
+        shown = [replace(shown_call(*by_id[a["id"]]), arguments=a["args"]) for a in asking]
+        answer = interrupt(approval_request(shown, {a["id"]: a["hook"] for a in asking})) if shown else {}
         decisions = {**hooked["decisions"], **(decisions_by_call(answer, shown) if shown else {})}
-        for asked in asking:  # approved as a hook rewrote it: its input runs, unless the user edited it
-            decision = decisions.get(asked.call["id"], {})
-            if asked.args is not asked.call["args"] and decision.get("action") == "yes" and "args" not in decision:
-                decisions[asked.call["id"]] = {**decision, "args": asked.args, "edited": "a hook"}
+        for a in asking:  # as a hook rewrote it: its input is shown and runs, unless the user edited it
+            decision = decisions.get(a["id"], {})
+            if a["args"] != by_id[a["id"]][0]["args"] and "args" not in decision:
+                decisions[a["id"]] = {**decision, "args": a["args"], "edited": "a hook"}
         return {"decisions": decisions, "asked": [*hooked["refused"], *(call.id for call in shown)]}
 
     async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
@@ -309,6 +305,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
         return message
 
     approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
+    hooks: Any = task(name="hooks")(cast(Any, hooks_run))
     tool_call: Any = task(name="tool_call")(cast(Any, settled))
 
     async def run_tools(state: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +322,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
             return offered is None or call["name"] in offered or toolbox.find(call["name"], call["id"]) is None
 
         calls = [call for call in every if runs(call)]
-        decided = await approval(calls) if calls else {"decisions": {}, "asked": []}
+        decided = await approval(calls, await hooks(calls)) if calls else {"decisions": {}, "asked": []}
         decisions, asked = decided["decisions"], set(decided["asked"])
         results: list[ToolMessage] = []
         for call in every:  # one at a time, in order: a question of one call stops the rest until it is answered

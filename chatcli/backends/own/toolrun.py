@@ -34,7 +34,8 @@ async def settle(
     (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls);
     ``model`` answers its server's requests to use the model, where the user allows them."""
     entry = toolbox.find(call["name"], call["id"])
-    shown = shown_call(call, entry)
+    edited = decision.get("args")  # the user's edit, or a hook's (chatcli.tools.hooks)
+    shown = replace(shown_call(call, entry), arguments=edited) if isinstance(edited, dict) else shown_call(call, entry)
     media: list[dict[str, Any]] = []  # the result's images and audio, for the model
     if entry is None or call["args"] is None:
         known = ", ".join(e.name for e in toolbox.entries()) or "none"
@@ -53,9 +54,7 @@ async def settle(
             text += f". The user says: {reason}"
         outcome, seconds = "refused", 0.0
     else:
-        edited = decision.get("args")
         arguments: Any = edited if isinstance(edited, dict) else call["args"]
-        shown = replace(shown, arguments=arguments)
         done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
         text, outcome, seconds = done.text, done.status, done.seconds
         text, media = kept(done.media, text, thread, toolbox.kept_most)
