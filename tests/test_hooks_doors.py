@@ -9,6 +9,7 @@ The examples of the hooks docs (docs/skills-and-hooks.md) are ``NO_RM_RF``, ``FO
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,31 @@ def test_session_start_and_end_run_once_for_the_thread_a_run_asked_on(server, ch
         ["SessionStart", "kept", "resume"],
         ["SessionEnd", "kept", "other"],
     ]
+
+
+async def test_a_call_a_hook_rewrote_is_asked_with_its_new_input_and_that_is_what_runs(server, settings, tmp_path):
+    """Over the service as every door holds it: under --yes, the user is asked about the call a hook wants asked,
+    shown the input the hook rewrote, and approving it runs that input."""
+    from dataclasses import replace
+
+    from chatcli.core.events import Decision
+    from tests.helpers import Tokens, a_thread
+
+    specific = {"permissionDecision": "ask", "updatedInput": {"command": "touch rewritten"}}
+    user_settings(
+        Path(os.environ["HOME"]), PreToolUse=[("shell", f"echo '{json.dumps({'hookSpecificOutput': specific})}'")]
+    )
+    server.queue(tool_calls(("shell", {"command": "touch asked"})), Reply("done"))
+    asked = []
+
+    async def approve(call: Any) -> Decision:
+        asked.append(call.arguments)
+        return Decision("yes")
+
+    settings = replace(settings, tools=("shell",), approve_all=True, workdir=str(tmp_path))
+    async with a_thread(settings, "rewritten", Tokens(approve=approve)) as thread:
+        result = await thread.send("touch it")
+
+    assert result.text == "done" and asked == [{"command": "touch rewritten"}]
+    assert (tmp_path / "rewritten").exists() and not (tmp_path / "asked").exists()
+    assert "a hook edited the arguments" in tool_results(server.requests[1])[0]
