@@ -158,8 +158,10 @@ def test_chat_skills_says_what_is_in_effect_and_why_the_others_are_not(chat_env,
     assert len(listed["problems"]) == 3
 
 
-def test_slash_name_at_the_prompt_asks_the_skill_with_its_arguments(server, chat_env, pdf):
+def test_slash_name_at_the_prompt_asks_the_skill_with_its_arguments(server, chat_env, pdf, monkeypatch):
     from tests.doors.prompt import Typed
+
+    monkeypatch.setenv("PAGER", "cat")  # /help, taller than the screen, is printed as it is
 
     typed = Typed(chat_env, ["--thread", "skilled"])
     typed.ready()
@@ -171,6 +173,8 @@ def test_slash_name_at_the_prompt_asks_the_skill_with_its_arguments(server, chat
     assert str(asked["content"]).endswith("</skill_content>\n\nreport.pdf pages 1-3")
     out, err = typed.say("/skills")
     assert "pdf-processing  Extract PDF text" in out, typed
+    out, err = typed.say("/help")
+    assert "/pdf-processing [ARGS]  Extract PDF text" in out, typed
     out, err = typed.say("/tree-of-life")
     assert "unknown command /tree-of-life" in err, typed
     assert typed.leave() == 0, typed

@@ -146,7 +146,7 @@ def resolve(line: str, registry: Commands | None = None, toolbox: HasServers | N
 def help_text(columns: int | None = None, registry: Commands | None = None, toolbox: HasServers | None = None) -> str:
     """The /help listing, from ``registry`` (a chat's; None: the commands chat defines), each description wrapped at
     a word to ``columns`` (the terminal's); then the prompts of ``toolbox``'s MCP servers (none before they are
-    listed)."""
+    listed) and its skills."""
     import shutil
     import textwrap
 
@@ -161,9 +161,17 @@ def help_text(columns: int | None = None, registry: Commands | None = None, tool
         lines += [f"  {usage.ljust(width)}  {first}", *(" " * (width + 4) + more for more in rest)]
     ending = "Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves; a line "
     lines += textwrap.wrap(ending + "starting with // is sent with one / removed.", max(30, columns - 1))
-    prompts = [(f"{c.name} {c.args}".strip(), c.help) for c in registry.prompts(toolbox)]
-    if prompts:
-        width = max(len(usage) for usage, _ in prompts)
-        lines.append("MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):")
-        lines += [f"  {usage.ljust(width)}  {text}" for usage, text in prompts]
+    sections = (
+        (
+            "MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):",
+            registry.prompts,
+        ),
+        ("Skills (their instructions and your words are asked; /skills says where each is from):", registry.skills),
+    )
+    for title, listed in sections:
+        rows = [(f"{c.name} {c.args}".strip(), c.help) for c in listed(toolbox)]
+        if rows:
+            width = max(len(usage) for usage, _ in rows)
+            lines.append(title)
+            lines += [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
     return "\n".join(lines)
