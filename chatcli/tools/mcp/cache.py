@@ -12,16 +12,18 @@ good as none (the server is started and listed, and the file written again).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from chatcli.paths import private_dir
+from chatcli.paths import cache_dir, private_dir
 from chatcli.tools.listing import Listing, Malformed
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -29,12 +31,6 @@ VERSION = 1
 MAX_FILE = 16 * 1024 * 1024  # bytes of one cache file
 KEEP_DAYS = 30  # a file not used for this long is removed (when another is written)
 _FILES_LOOKED_AT = 8  # arguments checked for a file's identity
-
-
-def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
-    from chatcli.paths import cache_dir
-
-    return cache_dir(environ) / "mcp"
 
 
 def _identity(path: str) -> list[Any] | None:
@@ -104,27 +100,37 @@ def _private(directory: Path) -> bool:
         return False
 
 
-class ListCache:
-    """The cache files of one user (``root``: the directory; chatcli.tools.mcp.cache.cache_root by default)."""
+def write_private(path: Path, data: Any) -> None:
+    """Replace ``path`` whole with ``data`` as JSON (0600): written beside it under a name of this writer's own, then
+    renamed over it, so that a reader sees the file before or after, never half of it."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
-    def __init__(self, root: Path | None = None, environ: Mapping[str, str] = os.environ):
-        self.root = root if root is not None else cache_root(environ)
-        self.environ = environ
+
+class ListCache:
+    """The cache files of one user, in ``$XDG_CACHE_HOME/chatcli/mcp``."""
+
+    def __init__(self) -> None:
+        self.root = cache_dir() / "mcp"
 
     def prepare(self) -> bool:
         """Make the directory now (0700), before any command runs: the shell tool's sandbox keeps an
         existing one read-only, but could create a missing one and fill it. Whether it is private."""
         return _private(self.root.parent) and _private(self.root)
 
-    def key(self, spec: ServerSpec) -> str:
-        return fingerprint(spec, self.environ)
-
     def _path(self, key: str) -> Path:
         return self.root / f"{key[:40]}.json"
 
-    def read(self, spec: ServerSpec, key: str | None = None) -> tuple[Listing, float] | None:
+    def read(self, spec: ServerSpec) -> tuple[Listing, float] | None:
         """What ``spec``'s server offered when it was last listed, and when (epoch seconds); None if not known."""
-        key = key or self.key(spec)
+        key = fingerprint(spec)
         path = self._path(key)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -145,44 +151,25 @@ class ListCache:
         finally:
             os.close(fd)
         if time.time() - info.st_mtime > 86400:
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(path)  # in use: kept from pruning
-            except OSError:
-                pass
         return listing, float(listed) if isinstance(listed, (int, float)) else info.st_mtime
 
-    def keep(self, spec: ServerSpec, listing: Listing, key: str | None = None) -> None:
+    def keep(self, spec: ServerSpec, listing: Listing) -> None:
         """Keep ``listing`` as what ``spec``'s server offers (nothing if the directory is not private)."""
-        key = key or self.key(spec)
+        key = fingerprint(spec)
         if not self.prepare():
             return
-        data = {
-            "version": VERSION,
-            "key": key,
-            "server": spec.name,
-            "listed_at": time.time(),
-            "listing": listing.data,
-        }
-        import tempfile
-
+        data = {"version": VERSION, "key": key, "server": spec.name, "listed_at": time.time(), "listing": listing.data}
         try:
-            fd, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.root)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False)
-            os.replace(temporary, self._path(key))
+            write_private(self._path(key), data)
         except (OSError, ValueError):
-            try:
-                os.unlink(temporary)
-            except (OSError, UnboundLocalError):
-                pass
             return
         self._prune()
 
     def forget(self, spec: ServerSpec) -> None:
-        try:
-            os.unlink(self._path(self.key(spec)))
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            os.unlink(self._path(fingerprint(spec)))
 
     def _prune(self) -> None:
         """Remove the files not used for KEEP_DAYS days (servers no longer configured, or configured otherwise)."""

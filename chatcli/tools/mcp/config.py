@@ -131,19 +131,10 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
 # confidential one: Claude Code's spelling); a machine's client-credentials key (privateKeyPem, signed with
 # signingAlgorithm, RS256 unless said); an identity provider's ID token to exchange for access (cross-app access:
 # idpClientId, idpIdToken, idpIssuer, idpTokenEndpoint). The MCP conformance suite's context keys, camel-cased.
-OAUTH_KEYS = (
-    "clientId",
-    "clientSecret",
-    "privateKeyPem",
-    "signingAlgorithm",
-    "idpClientId",
-    "idpIdToken",
-    "idpIssuer",
-    "idpTokenEndpoint",
-)
+IDP_KEYS = ("idpClientId", "idpIdToken", "idpIssuer", "idpTokenEndpoint")
+OAUTH_KEYS = ("clientId", "clientSecret", "privateKeyPem", "signingAlgorithm", *IDP_KEYS)
 # Those that are secrets: never shown, and a file holding one must be its owner's alone.
 OAUTH_SECRETS = ("clientSecret", "privateKeyPem", "idpIdToken")
-IDP_KEYS = ("idpClientId", "idpIdToken", "idpIssuer", "idpTokenEndpoint")
 SIGNING = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 

@@ -60,15 +60,7 @@ def answer(value: Any) -> Any:
 
 # What an HTTP client (httpx) reads of the environment when it is made: the proxies, the certificates it trusts (and
 # urllib's REQUEST_METHOD, under which HTTP_PROXY is not taken).
-HTTP_VARIABLES = (
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "ssl_cert_file",
-    "ssl_cert_dir",
-    "request_method",
-)
+HTTP_VARIABLES = "http_proxy https_proxy all_proxy no_proxy ssl_cert_file ssl_cert_dir request_method".split()
 
 
 def host_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -116,28 +108,20 @@ class HostLink:
         self.idle = idle
         self.environ = environ
 
-    def socket_path(self) -> tuple[Path, Path]:
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection the host answers (started if none listens); ConnectionError if it will not serve
+        this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
         from chatcli.paths import runtime_dir
 
         directory = runtime_dir(self.environ)
         if directory is None:
             raise ConnectionError("no private directory for the MCP host's socket")
-        return directory, directory / host_socket(self.environ)
-
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A connection the host answers (started if none listens); ConnectionError if it will not serve
-        this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
-        directory, path = self.socket_path()
-        for attempt in range(2):
-            try:
-                reader, writer = await asyncio.open_unix_connection(str(path), limit=LIMIT)
-                break
-            except OSError:
-                if attempt:
-                    raise
-                await asyncio.to_thread(_start, directory, path, self.idle, self.environ)
-        else:
-            raise ConnectionError("the MCP host did not start")
+        path = directory / host_socket(self.environ)
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=LIMIT)
+        except OSError:
+            await asyncio.to_thread(_start, directory, path, self.idle, self.environ)
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=LIMIT)
         writer.write(frame({"id": -1, "op": "status"}))  # answered, or closed on at once
         try:
             await writer.drain()

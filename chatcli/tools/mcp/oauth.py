@@ -22,7 +22,6 @@ sign-ins in one process is not signed in to again: one line says so. ``chat mcp 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -81,20 +80,11 @@ class StoredAuth:
         return data if isinstance(data, dict) and data.get("url") == self.url else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        """Replace the file whole: written beside it under a name of this writer's own, then renamed over it."""
-        import tempfile
+        from chatcli.tools.mcp.cache import write_private
 
         private_dir(self.path.parent)
         os.chmod(self.path.parent, 0o700)
-        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".tmp")  # 0600
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump({**data, "url": self.url}, handle)
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_private(self.path, {**data, "url": self.url})
 
     def stamp(self) -> tuple[int, int] | None:
         """Which file of tokens is there now (its inode and time; None: none): a login, a refresh or a logout
@@ -150,11 +140,9 @@ class StoredAuth:
 
     def forget(self) -> bool:
         """Delete what is kept for this server; whether there was anything."""
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        kept = self.path.exists()
+        self.path.unlink(missing_ok=True)
+        return kept
 
 
 def _provider(
@@ -422,79 +410,57 @@ async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
 
 def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginNeeded], None] | None = None) -> Any:
     """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None; ``data``: the data
-    directory whose tokens these are (this process's by default: only there may a user at a terminal sign in);
-    ``heard``: told the ``LoginNeeded`` a request ends with (mcp's transport says only that the connection closed)."""
+    directory whose tokens these are (this process's by default: only there may a user at a terminal sign in, its
+    stdin and stderr a terminal); ``heard``: told the ``LoginNeeded`` a request ends with (mcp's transport says only
+    that the connection closed)."""
     storage = StoredAuth(spec, data)
     if not spec.url or not (storage.has_tokens() or machine(spec)):
         return None
     if machine(spec) in ("jwt", "idp"):
         return _machine_provider(spec, storage)
-
-    async def never(*_args: Any) -> Any:  # (the sign-in proper is _again's)
-        raise LoginNeeded(spec.name, "its login expired or was refused")
-
-    again = _again(spec, storage, data is None and _at_a_terminal(), heard)
-    return _provider(spec, storage, "http://127.0.0.1/callback", never, never, again=again)
-
-
-def _at_a_terminal() -> bool:
-    """True if a user is at this process's terminal to sign in (its stdin and stderr a terminal)."""
-    try:
-        return os.isatty(0) and os.isatty(2)
-    except OSError:
-        return False
+    again = _again(spec, storage, data is None and os.isatty(0) and os.isatty(2), heard)
+    return _provider(spec, storage, "http://127.0.0.1/callback", None, None, again=again)
 
 
 def _again(
     spec: ServerSpec, storage: StoredAuth, here: bool, heard: Callable[[LoginNeeded], None] | None = None
 ) -> Callable[[Any, Callable[[], Any]], Any]:
     """How a connection signs in again when its token no longer does (``provider``: the mcp client's, its scope
-    chosen; a step-up only: an expired login is ``LoginNeeded``): at a terminal (``here``) as ``chat mcp login``
-    does, the address shown on stderr and a browser opened, the redirect awaited on a listener of its own; elsewhere
-    ``LoginNeeded`` naming the login to run, which then asks for the scopes wanted. After ``MAX_STEP_UPS`` sign-ins
-    in this process, none more."""
+    chosen; a step-up only: an expired login is ``LoginNeeded``, told to ``heard``): at a terminal (``here``) as
+    ``chat mcp login`` does, the address shown on stderr and a browser opened, the redirect awaited on a listener of
+    its own; elsewhere ``LoginNeeded`` naming the login to run, which then asks for the scopes wanted. After
+    ``MAX_STEP_UPS`` sign-ins in this process, none more."""
     import sys
 
-    async def sign_in(provider: Any, proceed: Callable[[], Any]) -> Any:
-        try:
-            return await signing_in(provider, proceed)
-        except LoginNeeded as exc:
-            if heard is not None:
-                heard(exc)
-            raise
+    def needed(why: str = "needs a login") -> LoginNeeded:
+        exc = LoginNeeded(spec.name, why)
+        if heard is not None:
+            heard(exc)
+        return exc
 
-    async def signing_in(provider: Any, proceed: Callable[[], Any]) -> Any:
+    async def sign_in(provider: Any, proceed: Callable[[], Any]) -> Any:
         context = provider.context
         if not storage.has_tokens():  # a client of mcp.json's whose server wants a user's sign-in
-            raise LoginNeeded(spec.name)
+            raise needed()
         if not provider.stepping_up:  # a 401: the login expired, or its refresh was refused
-            raise LoginNeeded(spec.name, "its login expired or was refused")
+            raise needed("its login expired or was refused")
         scope = context.client_metadata.scope
         more = f"more access (scope {scope})" if scope else "more access"
         if not here:
             storage.want(scope)
-            raise LoginNeeded(spec.name, f"it asks for {more}")
+            raise needed(f"it asks for {more}")
         if _step_ups.get(storage.path, 0) >= MAX_STEP_UPS:
-            raise LoginNeeded(spec.name, f"it still asks for {more} after {MAX_STEP_UPS} sign-ins; not asked again")
+            raise needed(f"it still asks for {more} after {MAX_STEP_UPS} sign-ins; not asked again")
         _step_ups[storage.path] = _step_ups.get(storage.path, 0) + 1
-        listener = _Callback()
-        await listener.start()
         saved = (context.client_metadata.redirect_uris, context.redirect_handler, context.callback_handler)
-
-        async def redirect(url: str) -> None:
-            listener.expect(url)
-            shown = f"MCP server {spec.name} asks for {more}: open this address to sign in:\n  {url}\n"
-            say(sys.stderr, "\n" + shown)  # (the server's words and address neutralised, as every line chat writes)
-            await asyncio.to_thread(open_in_browser, url)
-            say(sys.stderr, f"waiting for the sign-in ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)\n")
-
-        context.client_metadata.redirect_uris = [listener.uri]  # a loopback port of its own (RFC 8252 7.3)
-        context.redirect_handler, context.callback_handler = redirect, listener.wait
-        try:
-            return await proceed()  # (the token request it returns is built with that redirect URI)
-        finally:
-            context.client_metadata.redirect_uris, context.redirect_handler, context.callback_handler = saved
-            listener.close()
+        heading = f"\nMCP server {spec.name} asks for {more}: open this address to sign in"
+        async with _Callback(lambda text: say(sys.stderr, text + "\n"), heading) as listener:
+            context.client_metadata.redirect_uris = [listener.uri]  # a loopback port of its own (RFC 8252 7.3)
+            context.redirect_handler, context.callback_handler = listener.redirect, listener.wait
+            try:
+                return await proceed()  # (the token request it returns is built with that redirect URI)
+            finally:
+                context.client_metadata.redirect_uris, context.redirect_handler, context.callback_handler = saved
 
     return sign_in
 
@@ -509,16 +475,7 @@ async def login(
     from mcp.shared._httpx_utils import create_mcp_http_client
 
     storage = _SigningIn(spec)  # a sign-in anew, registered for this redirect URI; what was kept stays meanwhile
-    listener = _Callback()
-    await listener.start()
-    try:
-
-        async def redirect(url: str) -> None:
-            listener.expect(url)
-            say(f"open this address to sign in to {spec.name}:\n  {url}")
-            if browser:
-                await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
-            say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
+    async with _Callback(say, f"open this address to sign in to {spec.name}", browser) as listener:
 
         async def answered() -> Any:
             """The browser's answer; the issuer it names (RFC 9207) read as the metadata's was (``_heard``)."""
@@ -529,7 +486,7 @@ async def login(
             return result
 
         wanted = StoredAuth(spec).wanted()  # what a step-up asked for where nobody could sign in
-        provider = _provider(spec, storage, listener.uri, redirect, answered, document, wanted=wanted)
+        provider = _provider(spec, storage, listener.uri, listener.redirect, answered, document, wanted=wanted)
         if machine(spec) in ("jwt", "idp"):  # signs in on its own, no browser
             provider = _machine_provider(spec, storage)
         try:
@@ -545,12 +502,10 @@ async def login(
                     "authorization server grants"
                 ) from exc
             raise
-        if not storage.has_tokens():
-            raise LoginRefused("the server answered without asking for a login: it needs none")
-        storage.keep()
-        return [tool.name for tool in listed.tools]
-    finally:
-        listener.close()
+    if not storage.has_tokens():
+        raise LoginRefused("the server answered without asking for a login: it needs none")
+    storage.keep()
+    return [tool.name for tool in listed.tools]
 
 
 class _SigningIn(StoredAuth):
@@ -573,29 +528,38 @@ class _SigningIn(StoredAuth):
 
 
 class _Callback:
-    """A one-shot HTTP listener on 127.0.0.1 for the authorization server's redirect (``GET /callback``)."""
+    """A one-shot HTTP listener on 127.0.0.1 for the authorization server's redirect (``GET /callback``), while
+    entered; ``redirect`` shows the sign-in address (with ``say``, after ``heading``) and opens it in a browser."""
 
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.answer: asyncio.Future[Any] | None = None  # mcp's AuthorizationCodeResult
-        self.uri = ""
-        self.state: str | None = None  # the sign-in address's: an answer without it is not heard
+    server: asyncio.Server
+    answer: asyncio.Future[Any]  # mcp's AuthorizationCodeResult
+    uri: str
+    state: str | None = None  # the sign-in address's: an answer without it is not heard
 
-    async def start(self) -> None:
+    def __init__(self, say: Callable[[str], None], heading: str, browser: bool = True):
+        self.say, self.heading, self.browser = say, heading, browser
+
+    async def __aenter__(self) -> _Callback:
         self.answer = asyncio.get_running_loop().create_future()
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        self.uri = f"http://127.0.0.1:{port}/callback"
+        self.uri = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/callback"
+        return self
 
-    def expect(self, url: str) -> None:
+    async def __aexit__(self, *_exc: object) -> None:
+        self.server.close()
+
+    async def redirect(self, url: str) -> None:
         """A sign-in at ``url`` begins: the answer heard next is the one with its state (a step-up signs in again)."""
         self.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
-        if self.answer is None or self.answer.done():
+        if self.answer.done():
             self.answer = asyncio.get_running_loop().create_future()
+        self.say(f"{self.heading}:\n  {url}")
+        if self.browser:
+            await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
+        self.say(f"waiting for the sign-in to come back here ({LOGIN_WAIT / 60:g} minutes at most; Ctrl-C stops)")
 
     async def wait(self) -> Any:
         """The browser's answer: the code, the state and the issuer (RFC 9207), as mcp's AuthorizationCodeResult."""
-        assert self.answer is not None
         try:
             return await asyncio.wait_for(asyncio.shield(self.answer), LOGIN_WAIT)
         except asyncio.TimeoutError:
@@ -614,7 +578,7 @@ class _Callback:
                 await _reply(writer, 400, "Not this sign-in.")
                 return
             await _reply(writer, 200, "Signed in: you can close this tab." if code else "Sign-in refused.")
-            if self.answer is not None and not self.answer.done():
+            if not self.answer.done():
                 if code:
                     from mcp.client.auth import AuthorizationCodeResult
 
@@ -625,10 +589,6 @@ class _Callback:
             pass
         finally:
             writer.close()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 async def _reply(writer: asyncio.StreamWriter, status: int, text: str) -> None:

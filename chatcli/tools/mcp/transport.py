@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Callable, Iterator
+from typing import IO, Any, AsyncIterator, Callable
 
 from chatcli.errors import ListenerRefused
 from chatcli.paths import private_dir
@@ -328,13 +328,14 @@ class Connection:
         if spec.command:
             from chatcli.tools.stdio import stdio_streams
 
-            with self._errlog() as errlog:
+            # Its stderr: its log file, the user's only (or nowhere if none can be opened).
+            with self._opened(os.O_TRUNC) or open(os.devnull, "w", encoding="utf-8") as errlog:  # noqa: SIM115
                 self._log = errlog
                 streams = stdio_streams(
                     spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped, on_exit
                 )
-                async with streams as (read, write):
-                    yield read, write
+                async with streams as pair:
+                    yield pair
             return
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
@@ -349,32 +350,22 @@ class Connection:
             if response.status_code in (401, 403) or (response.status_code in OLD_TRANSPORT and not spec.sse):
                 self.refused = response.status_code
 
+        def watched(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
+            client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+            client.event_hooks["response"].append(seen)
+            return client
+
+        headers = dict(spec.headers) or None
         with loopback.Allowed([spec.url]):  # its address is the user's (mcp.json, their editor's), while open
             if spec.sse:  # the HTTP+SSE transport of the 2024-11-05 revision (mcp.json's "type": "sse")
                 from mcp.client.sse import sse_client
 
-                def watched(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
-                    client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-                    client.event_hooks["response"].append(seen)
-                    return client
-
-                opened = sse_client(spec.url or "", dict(spec.headers) or None, auth=auth, httpx_client_factory=watched)
-                async with opened as (read, write):
-                    yield read, write
+                async with sse_client(spec.url or "", headers, auth=auth, httpx_client_factory=watched) as pair:
+                    yield pair
                 return
-            async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=auth) as client:
-                client.event_hooks["response"].append(seen)
-                async with streamable_http_client(spec.url or "", http_client=client) as (read, write):
-                    yield read, write
-
-    @contextlib.contextmanager
-    def _errlog(self) -> Iterator[IO[str]]:
-        """Where a stdio server's stderr goes: its log file, the user's only (or nowhere if none can be opened)."""
-        handle = self._opened(os.O_TRUNC) or open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-        try:
-            yield handle
-        finally:
-            handle.close()
+            async with watched(headers, auth=auth) as client:
+                async with streamable_http_client(spec.url or "", http_client=client) as pair:
+                    yield pair
 
     def _opened(self, flag: int) -> IO[str] | None:
         """The server's log file, the user's only, opened with ``flag``; None (and no log to point to) if it cannot
