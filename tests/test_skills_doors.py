@@ -109,13 +109,19 @@ def test_a_projects_skills_wait_for_chat_trust_and_a_change_untrusts_them(server
     project = tmp_path / "repo"
     skill = write(project / ".agents" / "skills", "lint", skill_md("lint", "Lints the code. Use before a commit."))
     server.queue(Reply("one"), Reply("two"), Reply("three"))
-    assert chat(chat_env, "hi", cwd=project).code == 0
+    first = chat(chat_env, "hi", cwd=project)
+    assert first.code == 0 and "1 of this project's skills wait for chat trust" in first.err, first
     assert "lint" not in system_of(server.requests[-1])
     listed = chat(chat_env, "skills", cwd=project)
     assert "untrusted, not offered until chat trust runs there" in listed.out and str(skill) in listed.out
 
+    hooks = {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}]}}
+    (project / ".claude").mkdir()
+    (project / ".claude" / "settings.json").write_text(json.dumps(hooks))
     trusted = chat(chat_env, "trust", cwd=project)
     assert trusted.code == 0 and "this project's skills lint: trusted as they are now" in trusted.err, trusted
+    settings = (project / ".claude" / "settings.json").resolve()
+    assert f"the hooks of {settings}: trusted as they are now" in trusted.err, trusted  # its hooks with its skills
     assert chat(chat_env, "hi", cwd=project).code == 0
     assert "- lint: Lints the code." in system_of(server.requests[-1])
 
@@ -124,6 +130,7 @@ def test_a_projects_skills_wait_for_chat_trust_and_a_change_untrusts_them(server
     assert "lint" not in system_of(server.requests[-1])
     revoked = chat(chat_env, "trust", "--revoke", cwd=project)
     assert revoked.code == 0 and "lint: no longer trusted" in revoked.err, revoked
+    assert f"the hooks of {settings}: no longer trusted" in revoked.err, revoked
 
 
 def test_chat_skills_says_what_is_in_effect_and_why_the_others_are_not(chat_env, isolated_env, tmp_path, pdf):
@@ -270,3 +277,14 @@ def test_the_guides_examples_work_as_written(server, chat_env, isolated_env, tmp
     assert f"Skill directory: {script.parent.parent}" in tool_results(second)[0]
     assert tools_of(second) == ["shell", "activate_skill"]  # allowed-tools: Bash Read
     assert tool_results(third)[-1] == "3\n[exit code 0]"
+
+
+def test_a_session_says_each_skill_it_skips_in_one_line(server, chat_env, isolated_env):
+    write(user_skills(isolated_env), "nameless", "---\ndescription: no name, a colon: here\n---\nbody\n")
+    write(user_skills(isolated_env), "bad", '---\nname: "Bad\\e[2J Name"\ndescription: red\n---\n')
+    server.queue(Reply("ok"))
+    run = chat(chat_env, "hello")
+    assert run.code == 0 and run.out == "ok\n", run
+    (line,) = [line for line in run.err.splitlines() if "bad/SKILL.md" in line]
+    assert "is not 1-64 lowercase letters" in line and "skipped" in line and "\x1b" not in run.err, run
+    assert "- nameless: no name, a colon: here" in system_of(server.requests[0])
