@@ -288,3 +288,26 @@ def test_a_session_says_each_skill_it_skips_in_one_line(server, chat_env, isolat
     (line,) = [line for line in run.err.splitlines() if "bad/SKILL.md" in line]
     assert "is not 1-64 lowercase letters" in line and "skipped" in line and "\x1b" not in run.err, run
     assert "- nameless: no name, a colon: here" in system_of(server.requests[0])
+
+
+def test_tab_completes_a_skills_command_and_a_clash_stays_chats(isolated_env):
+    from types import SimpleNamespace
+
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from chatcli.service.commands import Commands
+    from chatcli.tools.skills import discover
+    from chatcli.ui.completion import CommandCompleter, ThreadCache
+
+    write(user_skills(isolated_env), "pdf-processing", PDF)
+    write(user_skills(isolated_env), "tree", skill_md("tree"))
+    toolbox = SimpleNamespace(host=SimpleNamespace(skills=discover(Path.cwd())), servers=[])
+    completer = CommandCompleter(ThreadCache(), toolbox=lambda: toolbox)
+
+    def tab(text: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+
+    assert tab("/pdf") == ["/pdf-processing "]
+    assert tab("/tree") == ["/tree "]  # chat's own /tree, once
+    assert Commands().get("/tree", toolbox).help.startswith("draw this thread's tree")

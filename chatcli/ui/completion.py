@@ -101,7 +101,7 @@ class CommandCompleter(Completer):
         name, space, word = text.partition(" ")
         registry = self.commands()
         if not space:
-            for entry in registry.listed():
+            for entry in [*registry.listed(), *registry.skills(self.toolbox())]:  # the session's skills after
                 if entry.name.startswith(name.lower()):
                     suffix = " " if entry.args else ""
                     yield Completion(entry.name + suffix, -len(name), display=entry.name, display_meta=entry.help)
