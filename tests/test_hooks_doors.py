@@ -158,9 +158,11 @@ def test_a_stop_hook_asks_for_one_more_pass_and_no_more(server, chat_env, tmp_pa
     user_settings(Path(chat_env["HOME"]), Stop=[("", ONE_MORE_PASS)])
     server.queue(Reply("first answer"), Reply("tests pass"))
 
-    run = chat(chat_env, "fix it", cwd=tmp_path)
+    run = chat(chat_env, "--json", "fix it", cwd=tmp_path)
 
-    assert run.code == 0 and "tests pass" in run.out, run
+    assert run.code == 0, run
+    assert json.loads(run.out)["reply"] == "first answer\n\ntests pass"  # one answer, gone on once
+    assert "a Stop hook asks for another pass: Run the tests before you finish." in run.err, run
     assert len(server.requests) == 2
     assert user_texts(server.requests[1])[-1] == "Run the tests before you finish."
 
@@ -329,3 +331,14 @@ async def test_a_call_a_hook_rewrote_is_asked_with_its_new_input_and_that_is_wha
     assert result.text == "done" and asked == [{"command": "touch rewritten"}]
     assert (tmp_path / "rewritten").exists() and not (tmp_path / "asked").exists()
     assert "a hook edited the arguments" in tool_results(server.requests[1])[0]
+
+
+@doors("prompt", "serve", "acp")
+def test_a_stop_hook_s_pass_is_one_answer_at_every_door(door, backend, tmp_path):
+    user_settings(Path(backend.env["HOME"]), Stop=[("", ONE_MORE_PASS)])
+    backend.model.queue(Reply("First answer."), Reply("Tests pass."))
+
+    answer = door.ask("fix it")
+
+    assert "First answer." in answer.out and "Tests pass." in answer.out, answer
+    assert answer.out.index("First answer.") < answer.out.index("Tests pass."), answer

@@ -142,7 +142,8 @@ class Thread:
         opening = Start(self.thread_id, created, node)
         listener = _EndAfterInbox(self.backend.hearing(self.listener), self.keep_inbox)
         try:
-            return await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
+            result = await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
+            return await self._went_on(result, listener)
         except Exception as exc:
             failure = self.backend.failure(exc)
             if failure is exc:
@@ -201,12 +202,13 @@ class Thread:
             raise UsageError(f"a UserPromptSubmit hook refused the question: {said.reason or said.stop}")
         return "\n\n".join([*context, *said.context])
 
-    async def _went_on(self, result: TurnResult) -> TurnResult:
-        """The answer gone on while a Stop hook blocks its end (``decision: block``: its reason the next question),
-        at most ``max_continuations`` times a question; a turn that waits or did not end whole is not gone on with."""
+    async def _went_on(self, result: TurnResult, listener: _EndAfterInbox) -> TurnResult:
+        """The answer gone on, in the same turn, while a Stop hook blocks its end (``decision: block``: its reason
+        the next question), at most ``max_continuations`` times; an answer that waits or is not whole is not."""
         from chatcli.backends.own.request_history import now_iso
         from chatcli.content.attachments import question_message
-        from chatcli.core.events import Notice
+        from chatcli.core.chunks import add_usage
+        from chatcli.core.events import Notice, Token
 
         for passes in range(self.settings.max_continuations + 1):
             if result.interrupted or result.waiting or result.interrupts:
@@ -218,8 +220,13 @@ class Thread:
                 said_max = f"a Stop hook asked for more: {passes} passes made, as max_continuations allows"
                 self.listener.hear(Notice(said_max, warn=True))
                 break
-            self.listener.hear(Notice(f"a Stop hook asks for another pass: {said.reason}"))
-            result = await self._send(question_message(said.reason, response_metadata={"created_at": now_iso()}))
+            listener.hear(Notice(f"a Stop hook asks for another pass: {said.reason}"))
+            listener.hear(Token("\n\n"))  # the answer goes on, as after a tool call
+            asked = question_message(said.reason, response_metadata={"created_at": now_iso()})
+            payload = await self.backend.ask(self.config, {"messages": [asked]})
+            listener.going_on = True  # one answer: its next start is not told again
+            before, result = result, await self.turns.run(payload, self.config, self.config, listener, Start(""))
+            result.text, result.usage = f"{before.text}\n\n{result.text}", add_usage(before.usage, result.usage)
         return result
 
     def lock(self) -> AbstractAsyncContextManager[None]:
@@ -437,8 +444,7 @@ class Thread:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         async with self.lock():
             try:
-                done = await self._send(message, attachments if queue else None, title=text or files[0].name)
-                return await self._went_on(done)
+                return await self._send(message, attachments if queue else None, title=text or files[0].name)
             finally:
                 await asyncio.shield(self._record(text or files[0].name))
 
@@ -571,10 +577,11 @@ class _EndAfterInbox:
     def __init__(self, listener: Listener, kept: Callable[[], Awaitable[None]]):
         self.listener, self.kept = listener, kept
         self.end: End | None = None
+        self.going_on = False  # the answer goes on as a Stop hook asked (Thread._went_on): told as one
 
     def hear(self, event: TurnEvent) -> None:
-        if isinstance(event, End):
-            self.end = event
+        if isinstance(event, End) or self.going_on and isinstance(event, Start):
+            self.end = event if isinstance(event, End) else self.end
             return
         self.listener.hear(event)
 
