@@ -322,7 +322,9 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
             return offered is None or call["name"] in offered or toolbox.find(call["name"], call["id"]) is None
 
         calls = [call for call in every if runs(call)]
-        decided = await approval(calls, await hooks(calls)) if calls else {"decisions": {}, "asked": []}
+        plain = toolbox.hooks is None or not toolbox.hooks.hooks  # no hook to run: no task of theirs to keep
+        hooked = await (hooks_run(calls) if plain else hooks(calls)) if calls else {}
+        decided = await approval(calls, hooked) if calls else {"decisions": {}, "asked": []}
         decisions, asked = decided["decisions"], set(decided["asked"])
         results: list[ToolMessage] = []
         for call in every:  # one at a time, in order: a question of one call stops the rest until it is answered
