@@ -404,8 +404,9 @@ def catalog_for(tools: list[dict[str, Any]], toolbox: Any) -> str:
     is among them."""
     from chatcli.tools.skills import TOOL, catalog
 
-    offered = toolbox is not None and any(tool["function"]["name"] == TOOL for tool in tools)
-    return catalog(toolbox.host.skills) if toolbox is not None and offered else ""
+    if toolbox is None or not any(tool["function"]["name"] == TOOL for tool in tools):
+        return ""
+    return catalog(toolbox.host.skills)
 
 
 def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -415,7 +416,9 @@ def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessa
 
     said = (str(m.text) for m in turn if m.type == "human" or getattr(m, "name", None) == skills.TOOL)
     names = skills.active(said)
-    lists = [s.allowed_tools for s in toolbox.host.skills.skills if names and s.name in names and s.allowed_tools]
+    if not names:  # (no skill active: the skills are not looked at)
+        return tools
+    lists = [s.allowed_tools for s in toolbox.host.skills.skills if s.name in names and s.allowed_tools]
     if not lists:
         return tools
     entries = {entry.name: entry for entry in toolbox.entries()}
