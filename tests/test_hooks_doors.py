@@ -18,7 +18,7 @@ import pytest
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
-from tests.matrix import doors
+from tests.matrix import backends, doors
 from tests.test_jobs import state
 
 # The docs' examples, verbatim.
@@ -342,3 +342,18 @@ def test_a_stop_hook_s_pass_is_one_answer_at_every_door(door, backend, tmp_path)
 
     assert "First answer." in answer.out and "Tests pass." in answer.out, answer
     assert answer.out.index("First answer.") < answer.out.index("Tests pass."), answer
+
+
+@doors("cold")
+@backends("graph", "remote")
+def test_a_graph_s_questions_run_the_question_hooks(door, backend, tmp_path):
+    """A graph's tools are its own (no tool hooks: the docs say so), but its questions are chat's: their context goes
+    with them (a file where the backend takes files, else in the text) and Stop may have its answer go on."""
+    user_settings(Path(backend.env["HOME"]), UserPromptSubmit=[("", ADD_CONTEXT)], Stop=[("", ONE_MORE_PASS)])
+    backend.model.queue(Reply("First answer."), Reply("Tests pass."))
+
+    answer = door.ask("what now?")
+
+    assert "First answer." in answer.out and "Tests pass." in answer.out, answer
+    assert "The current branch is" in json.dumps(backend.model.requests[-2])
+    assert "Run the tests before you finish." in json.dumps(backend.model.requests[-1])
