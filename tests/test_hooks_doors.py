@@ -357,3 +357,17 @@ def test_a_graph_s_questions_run_the_question_hooks(door, backend, tmp_path):
     assert "First answer." in answer.out and "Tests pass." in answer.out, answer
     assert "The current branch is" in json.dumps(backend.model.requests[-2])
     assert "Run the tests before you finish." in json.dumps(backend.model.requests[-1])
+
+
+@pytest.mark.parametrize("behavior", ["allow", "deny"])
+def test_a_permission_request_hook_answers_in_place_of_the_user(server, chat_env, tmp_path, behavior):
+    decided = {"hookEventName": "PermissionRequest", "decision": {"behavior": behavior, "message": "not here"}}
+    answer = f"echo '{json.dumps({'hookSpecificOutput': decided})}'"
+    user_settings(Path(chat_env["HOME"]), PermissionRequest=[("shell", answer)])
+    server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("fine"))
+
+    chat(chat_env, "--tools", "shell", "make a marker", cwd=tmp_path)  # no terminal: nobody else could answer
+
+    assert (tmp_path / "marker").exists() is (behavior == "allow")
+    if behavior == "deny":
+        assert tool_results(server.requests[1]) == ["not run: a PermissionRequest hook refused it: not here"]
