@@ -311,3 +311,24 @@ def test_tab_completes_a_skills_command_and_a_clash_stays_chats(isolated_env):
     assert tab("/pdf") == ["/pdf-processing "]
     assert tab("/tree") == ["/tree "]  # chat's own /tree, once
     assert Commands().get("/tree", toolbox).help.startswith("draw this thread's tree")
+
+
+def test_an_editors_session_finds_the_skills_of_its_own_directory(server, chat_env, tmp_path):
+    from tests.doors.acp import InProcessEditor
+
+    project = tmp_path / "repo"
+    write(project / ".claude" / "skills", "lint", skill_md("lint", "Lints the code. Use before a commit."))
+    assert chat(chat_env, "trust", cwd=project).code == 0
+    editor = InProcessEditor(chat_env)  # chat acp started where no skill is
+    editor.initialize()
+    try:
+        session = editor.new(cwd=str(project))
+        editor.wait_for(lambda: bool(editor.of(session, "available_commands_update")))
+        offered = editor.of(session, "available_commands_update")[-1].available_commands
+        assert "lint" in [c.name for c in offered]
+        server.queue(Reply("linted"))
+        assert editor.prompt(session, "lint it").stop_reason == "end_turn"
+        assert "- lint: Lints the code." in system_of(server.requests[-1])
+        assert tools_of(server.requests[-1]) == ["activate_skill"]
+    finally:
+        assert editor.close() == 0, editor.stderr.decode()

@@ -399,6 +399,11 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
     return [_tool(StructuredTool, name, made[name]) for group in groups for name in GROUPS[group]]
 
 
+def with_skills(groups: tuple[str, ...], host: Host) -> tuple[str, ...]:
+    """``groups``, and the skills' where ``host`` finds any (its own folders, or the user's)."""
+    return (*groups, SKILLS) if host.skills.skills and SKILLS not in groups else groups
+
+
 def catalog_for(tools: list[dict[str, Any]], toolbox: Any) -> str:
     """The skills' catalog for a request that offers ``tools`` (those of ``toolbox``): "" unless the skills tool
     is among them."""

@@ -220,7 +220,7 @@ class Toolbox:
         stops them) and the session's own ``servers`` beside them (a name taken already keeps the first), these
         rules. The session's toolbox starts its own servers and stops them when it is closed."""
         session = Toolbox(
-            builtin_groups=self.builtin_groups,
+            builtin_groups=builtin.with_skills(self.builtin_groups, host),  # skills found where the session works
             approve=self.approve,
             approve_all=self.approve_all,
             timeout=self.timeout,

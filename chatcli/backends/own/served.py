@@ -59,8 +59,6 @@ def toolbox_for(settings: Settings, groups: tuple[str, ...], **more: Any) -> Too
 
     host = builtin.Host()
     host.found = discover(Path(settings.workdir or os.getcwd()))  # once for the session (a session's own: its host)
-    if host.found.skills and builtin.SKILLS not in groups:  # skills found here (or in the user's folders)
-        groups = (*groups, builtin.SKILLS)
     note = more.get("note")  # a session's: each skill skipped is one line, and those that wait for chat trust
     if note is not None:
         for line in host.found.problems:
@@ -69,7 +67,7 @@ def toolbox_for(settings: Settings, groups: tuple[str, ...], **more: Any) -> Too
             note(f"{len(host.found.untrusted)} of this project's skills wait for chat trust (chat skills lists them)")
     return Toolbox(
         sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
-        builtin_groups=groups,
+        builtin_groups=builtin.with_skills(groups, host),
         host=host,
         approve=(*settings.approve, builtin.SKILLS),  # the skills tool only reads a skill's files: never asked
         approve_all=settings.approve_all,
