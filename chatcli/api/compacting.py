@@ -48,28 +48,22 @@ class Compaction(Strict):
     )
 
 
-def compaction_object(thread_id: str, done: Compacted, summary: str) -> dict[str, Any]:
-    """The ``Compaction`` object of what ``done`` did to thread ``thread_id``, whose summary is now ``summary``."""
+async def compact_thread(conversation: Thread, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
+    """Compact ``conversation``'s thread steered by ``focus``: what was done, and its ``Compaction`` object. The
+    summary request's failure is said as a turn's is (a ModelError: exit 4, 502 over HTTP), and changes nothing."""
     from chatcli.service.json_events import usage_object
 
+    memory = conversation.own("memory")
+    done = await memory.compact(focus)
     counts = usage_object(done.spent)
-    return Compaction(
-        thread_id=thread_id,
+    return done, Compaction(
+        thread_id=conversation.thread_id,
         turns=done.turns,
         tokens_before=done.before,
         tokens_after=done.after,
         focus=done.focus,
         usage=Usage(**counts) if counts else None,
         cost_usd=done.spent.known_cost,
-        summary=summary,
+        summary=(await memory.summary()).text,
         summary_cut=done.cut,
     ).model_dump()
-
-
-async def compact_thread(conversation: Thread, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
-    """Compact ``conversation``'s thread steered by ``focus``: what was done, and its ``Compaction`` object. The
-    summary request's failure is said as a turn's is (a ModelError: exit 4, 502 over HTTP), and changes nothing."""
-    memory = conversation.own("memory")
-    done = await memory.compact(focus)
-    summary = await memory.summary()
-    return done, compaction_object(conversation.thread_id, done, summary.text)

@@ -9,29 +9,26 @@ lock, across processes too (several servers may share one PostgreSQL database).
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
-from fastapi import Body, FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi import Body, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from chatcli.api.compacting import Compaction, CompactRequest, Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
-from chatcli.api.turns import Opened, Turn, Work, run_to_end, stream_events
+from chatcli.api.turns import answer, connected
 from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from chatcli.core.answer import Answer, Failure, Refusal
 from chatcli.core.events import Logged
-from chatcli.errors import ChatError, UsageError
+from chatcli.errors import UsageError
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.inbox import Answers
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Chat
     from chatcli.service.thread import Thread
-
-EVENT_STREAM = "text/event-stream"
 
 
 class Attached(Strict):
@@ -222,7 +219,7 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
             thread = await chat.thread(wanted, listener=Logged("chat serve"))
             return (await compact_thread(thread, asked.focus if asked is not None else None))[1]
 
-        return await _connected(chat, request, compacted(), wanted)
+        return await connected(chat, request, compacted(), wanted)
 
 
 def _turn_routes(app: FastAPI, chat: Chat) -> None:
@@ -247,10 +244,8 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
         setup = ThreadSetup(
             system=message.system, role=role, model=message.model or None, attachments=files, at=message.at
         )
-        opening = await chat.find(thread_id, setup=setup)
-        opened = lambda listener: chat.thread(opening, setup=setup, listener=listener)  # noqa: E731
-        asked = lambda c: c.send(message.content, list(files), mentions=message.content)  # noqa: E731
-        return await _answer(chat, request, opened, asked, opening.thread_id)
+        asked = lambda thread: thread.send(message.content, list(files), mentions=message.content)  # noqa: E731
+        return await answer(chat, request, await chat.find(thread_id, setup=setup), asked, setup)
 
     @app.post(
         "/v1/threads/{thread_id}/approvals",
@@ -261,20 +256,17 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
         responses=ANSWERS,
     )
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
+        from chatcli.service.outcome import waits_on
+
         given = Answers(approval.decisions, approval.answers)
-        opening = await chat.find(thread_id)  # the thread's whole id: what a delete of it stops
 
-        async def opened(listener: Any) -> Thread:
-            from chatcli.service.outcome import waits_on
-
-            thread = await chat.thread(opening, listener=listener)
-            # Before the turn: an answer that does not fit changes nothing.
-            for pending in await waits_on(thread, approval.decisions):
-                if pending.elicitation is not None:
+        async def resumed(thread: Thread) -> Any:
+            for pending in await waits_on(thread, approval.decisions):  # first: an answer that does not fit changes
+                if pending.elicitation is not None:  # nothing
                     given.elicited(pending.elicitation)
-            return thread
+            return await thread.resume()
 
-        return await _answer(chat, request, opened, lambda c: c.resume(), opening.thread_id, given)
+        return await answer(chat, request, await chat.find(thread_id), resumed, given=given)
 
 
 def _command_routes(app: FastAPI, chat: Chat) -> None:
@@ -302,52 +294,23 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
         command = chat.commands().get("/" + name.removeprefix("/"), chat.toolbox) if name.isprintable() else None
         if command is None or command.run is None:
             raise UsageError(f"no command {name[:40]!r} here", hint="GET /v1/commands lists them")
-        wanted, given = await _existing(chat, thread_id), asked.input.strip()
+        opening, given = await chat.find(thread_id, exists=True), asked.input.strip()
         if command.answers:
-            opened = lambda listener: chat.thread(wanted, listener=listener)  # noqa: E731
-            return await _answer(chat, request, opened, lambda c: run_offered(chat, c, command, given), wanted)
+            return await answer(chat, request, opening, lambda thread: run_offered(chat, thread, command, given))
 
         async def said() -> CommandDone:
-            thread = await chat.thread(wanted, listener=Logged("chat serve"))
+            thread = await chat.thread(opening, listener=Logged("chat serve"))
             done: Any = await run_offered(chat, thread, command, given)
-            job = done.job.id if done.job is not None else None
-            return CommandDone(
-                thread_id=wanted, command=command.name, said=done.line, model=done.model, forked=done.forked, job=job
-            )
+            fields = dict(model=done.model, forked=done.forked, job=done.job.id if done.job is not None else None)
+            return CommandDone(thread_id=opening.thread_id, command=command.name, said=done.line, **fields)
 
-        return await _connected(chat, request, said(), wanted)  # a delete of the thread, or the server's stop, stops it
+        # a delete of the thread, or the server's stop, stops it
+        return await connected(chat, request, said(), opening.thread_id)
 
 
 async def _existing(chat: Chat, thread_id: str, own: bool = False) -> str:
     """The whole id of the thread ``thread_id`` names (404 for none; ``own``: a graph's is refused)."""
     return (await chat.find(thread_id, exists=True, own=own)).thread_id
-
-
-async def _connected(chat: Chat, request: Request, work: Coroutine[Any, Any, Any], thread_id: str) -> Any:
-    """``work`` on thread ``thread_id``, stopped by a client that leaves (nobody reads what it did: 499)."""
-    from chatcli.api.errors import failed
-    from chatcli.api.turns import while_connected
-
-    task = chat.running.start(work, thread_id)
-    await while_connected(chat.running, task, request.is_disconnected)
-    if task.cancelled():
-        return Response(status_code=499)
-    failure = task.exception()
-    if failure is not None and not isinstance(failure, ChatError):  # the error object all the same (500)
-        return failed(failure, chat.settings)
-    return task.result()
-
-
-async def _answer(
-    chat: Chat, request: Request, opened: Opened, work: Work, thread_id: str, given: Answers | None = None
-) -> Any:
-    """The turn ``work`` does on the thread ``opened`` gives, answered as the request asks: its object, or events."""
-    turn = Turn(opened, work, chat.settings, EVENT_STREAM in request.headers.get("accept", ""), given, thread_id)
-    if turn.stream:
-        events = stream_events(chat.running, turn)
-        return StreamingResponse(events, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
-    status, final = await run_to_end(chat.running, turn, request.is_disconnected)
-    return JSONResponse(final, status)
 
 
 def _base64(item: Attached) -> bytes:

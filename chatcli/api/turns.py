@@ -11,32 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine
 
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from chatcli.api.errors import JSONResponse, failed, status_of
 from chatcli.backends.own.failures import describe
-from chatcli.config import Settings
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
+from chatcli.errors import ChatError
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
-from chatcli.service.running import Running
-from chatcli.service.thread import Thread
 from chatcli.text import json_text, say
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from chatcli.service.chat import Chat
+    from chatcli.service.opening import Opening, ThreadSetup
+    from chatcli.service.thread import Thread
 
+EVENT_STREAM = "text/event-stream"
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
-
-
-# Where a turn's JSON objects go (``None`` ends them).
-Objects = asyncio.Queue[dict[str, Any] | None]
+Work = Callable[["Thread"], Awaitable[Any]]
 
 
 class HttpListener(JsonEvents):
-    """``--json``/``--jsonl`` for one request; calls that need approval are answered from ``decisions``
-    (the approval request's), or later (the turn ends and says which calls wait)."""
+    """``--json``/``--jsonl`` for one request, its objects put on ``out`` (None ends them); calls that need approval
+    are answered from ``given`` (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(self, out: Objects, *, lines: bool, given: Answers | None = None):
+    def __init__(self, out: asyncio.Queue[dict[str, Any] | None], *, lines: bool, given: Answers | None = None):
         super().__init__(lines=lines)
         self.objects = out
         self.given = given  # the approvals request's answers (None: a message, whose questions are answered later)
@@ -60,79 +62,77 @@ class HttpListener(JsonEvents):
         return self.given.decision(call) or Decision("no", by=NO_DECISION)
 
 
-Opened = Callable[[HttpListener], Awaitable[Thread]]  # a turn's thread, heard by the listener
-Work = Callable[[Thread], Awaitable[Any]]
+async def answer(
+    chat: Chat,
+    request: Request,
+    opening: Opening,
+    work: Work,
+    setup: ThreadSetup | None = None,
+    given: Answers | None = None,
+) -> Any:
+    """The turn ``work`` does on the thread ``opening`` names (set up with ``setup``, its questions answered from
+    ``given``), answered as the request asks: the final object, or one server-sent event per ``--jsonl`` line. A
+    client that leaves stops it, its partial kept as on Ctrl-C; every failure is the JSON error object."""
+    stream = EVENT_STREAM in request.headers.get("accept", "")
+    objects: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    status = 200
 
-
-@dataclass
-class Turn:
-    """A turn to run for a request: how to open its conversation and what to do in it."""
-
-    open: Opened
-    work: Work
-    settings: Settings
-    stream: bool
-    given: Answers | None = None  # an approvals request's answers
-    thread_id: str = ""  # the thread it runs on: a delete of that thread stops it first (``stop_thread``)
-    status: int = 200
-    _objects: Objects = field(default_factory=Objects)
-
-    async def run(self) -> None:
-        """Run the turn; its JSON lines (the last one the final object) go to the queue, then None."""
-        output = HttpListener(self._objects, lines=self.stream, given=self.given)
+    async def run() -> None:
+        nonlocal status
+        output = HttpListener(objects, lines=stream, given=given)
         try:
-            conversation = await self.open(output)
-            output.model, output.thread_id = conversation.model_name, conversation.thread_id
-            await self.work(conversation)
+            thread = await chat.thread(opening, setup=setup, listener=output)
+            output.model, output.thread_id = thread.model_name, thread.thread_id
+            await work(thread)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is the JSON error object, as with --json
-            from chatcli.api.errors import status_of
-
-            self.status = status_of(exc, describe(exc, self.settings).exit_status)
-            output.fail(exc, self.settings)
+            status = status_of(exc, describe(exc, chat.settings).exit_status)
+            output.fail(exc, chat.settings)
         finally:
-            self._objects.put_nowait(None)
+            objects.put_nowait(None)
 
-    async def objects(self) -> AsyncIterator[dict[str, Any]]:
-        while (obj := await self._objects.get()) is not None:
-            yield obj
-
-
-async def while_connected(
-    running: Running, task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[bool]]
-) -> None:
-    """Wait for ``task``, asking four times a second whether the client is still there: one that left cancels it
-    (a turn keeps its partial, as on Ctrl-C; a compaction folds nothing)."""
-    while not task.done():
-        done, _ = await asyncio.wait({task}, timeout=0.25)
-        if not done and await disconnected():
-            running.stop(task)
-            await asyncio.wait({task})
-            return
-
-
-async def run_to_end(
-    running: Running, turn: Turn, disconnected: Callable[[], Awaitable[bool]]
-) -> tuple[int, dict[str, Any]]:
-    """Run ``turn`` for a plain JSON request: its final object and status; a client that leaves stops it."""
-    await while_connected(running, running.start(turn.run(), turn.thread_id), disconnected)
+    if stream:
+        events = _events(chat, run(), opening.thread_id, objects)
+        return StreamingResponse(events, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
+    left = await connected(chat, request, run(), opening.thread_id)
+    if left is not None:
+        return left  # the client left: nobody reads it
     final: dict[str, Any] = {}
-    async for obj in turn.objects():
+    while (obj := objects.get_nowait()) is not None:
         final = obj
-    return turn.status, final
+    return JSONResponse(final, status)
 
 
-async def stream_events(running: Running, turn: Turn) -> AsyncIterator[str]:
-    """Run ``turn`` for an event-stream request: one SSE event per ``--jsonl`` line. A client that
-    leaves cancels the stream here: the turn is stopped and its partial answer kept, as on Ctrl-C."""
+async def _events(
+    chat: Chat, turn: Coroutine[Any, Any, None], thread_id: str, objects: asyncio.Queue[dict[str, Any] | None]
+) -> AsyncIterator[str]:
+    """``turn`` run for an event-stream request: a client that leaves cancels the stream here, which stops it."""
     import anyio
 
-    task = running.start(turn.run(), turn.thread_id)
+    task = chat.running.start(turn, thread_id)
     try:
-        async for obj in turn.objects():
+        while (obj := await objects.get()) is not None:
             yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped
     finally:
-        running.stop(task)
+        chat.running.stop(task)
         with anyio.CancelScope(shield=True):  # the partial is saved before the request ends
             await asyncio.wait({task})
+
+
+async def connected(chat: Chat, request: Request, work: Coroutine[Any, Any, Any], thread_id: str) -> Any:
+    """``work`` on thread ``thread_id``, asking four times a second whether the client is still there: one that
+    left stops it (a turn keeps its partial, as on Ctrl-C; a compaction folds nothing), and nobody reads what it
+    did (499)."""
+    task = chat.running.start(work, thread_id)
+    while not task.done():
+        done, _ = await asyncio.wait({task}, timeout=0.25)
+        if not done and await request.is_disconnected():
+            chat.running.stop(task)
+            await asyncio.wait({task})
+    if task.cancelled():
+        return Response(status_code=499)
+    failure = task.exception()
+    if failure is not None and not isinstance(failure, ChatError):  # the error object all the same (500)
+        return failed(failure, chat.settings)
+    return task.result()

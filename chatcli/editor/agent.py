@@ -189,48 +189,39 @@ class Editor:
         """A new thread, kept (and listed) from its first prompt on, in ``cwd``; the response offers every model the
         providers set up list, so that a client may choose one at once."""
         dirs = _directories(additional_directories)
-        opening = await _said(self.chat.find(setup=self.setup))
-        session = await self._open(opening, cwd, mcp_servers, dirs)
-        return schema.NewSessionResponse(session_id=opening.thread_id, config_options=await self._offered(session))
+        session = await self._open(_said(self.chat.find(setup=self.setup)), cwd, mcp_servers, dirs)
+        return schema.NewSessionResponse(
+            session_id=session.thread.thread_id, config_options=await self._offered(session)
+        )
 
     @_answering
-    async def load_session(
-        self,
-        cwd: str,
-        session_id: str,
-        mcp_servers: list[Any] | None = None,
-        additional_directories: list[str] | None = None,
-        **kwargs: Any,
-    ) -> schema.LoadSessionResponse:
+    async def load_session(self, **asked: Any) -> schema.LoadSessionResponse:
         """The thread's whole history replayed as updates, then the response: the session goes on from there."""
-        session = await self._reopened(session_id, cwd, mcp_servers, additional_directories, replay=True)
-        return schema.LoadSessionResponse(config_options=await self._offered(session))
+        return schema.LoadSessionResponse(config_options=await self._reopened(replay=True, **asked))
 
     @_answering
-    async def resume_session(
-        self,
-        cwd: str,
-        session_id: str,
-        mcp_servers: list[Any] | None = None,
-        additional_directories: list[str] | None = None,
-        **kwargs: Any,
-    ) -> schema.ResumeSessionResponse:
+    async def resume_session(self, **asked: Any) -> schema.ResumeSessionResponse:
         """As a load, without the history (the editor has it)."""
-        session = await self._reopened(session_id, cwd, mcp_servers, additional_directories, replay=False)
-        return schema.ResumeSessionResponse(config_options=await self._offered(session))
+        return schema.ResumeSessionResponse(config_options=await self._reopened(replay=False, **asked))
 
     async def _reopened(
-        self, session_id: str, cwd: str, servers: list[Any] | None, dirs: list[str] | None, replay: bool
-    ) -> Session:
-        """The session of thread ``session_id`` loaded (its history replayed as updates) or resumed. One on a thread
-        that waits for the user (a call to approve, a tool's question, a graph's interrupt: asked at another door, or
-        by a background reply) shows each question, as ``chat inbox`` lists it (known credentials masked); the next
-        prompt asks them first."""
+        self,
+        session_id: str,
+        cwd: str,
+        replay: bool,
+        mcp_servers: list[Any] | None = None,
+        additional_directories: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[Any] | None:
+        """The session of thread ``session_id`` loaded (its history replayed as updates) or resumed, and its options.
+        One on a thread that waits for the user (a call to approve, a tool's question, a graph's interrupt: asked at
+        another door, or by a background reply) shows each question, as ``chat inbox`` lists it (known credentials
+        masked); the next prompt asks them first."""
         from chatcli.service.inbox import asked_of
         from chatcli.threads.masking import masked
         from chatcli.threads.records import message_record
 
-        session = await self._existing(session_id, cwd, servers, _directories(dirs))
+        session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
         if replay:
             messages = await _said(session.thread.messages())
             records = [{**message_record(m), "message_id": getattr(m, "id", None)} for m in messages]
@@ -242,7 +233,7 @@ class Editor:
             next_prompt = "answers it" if _graph_question(waiting) and not session.listener.forms else "asks it first"
             session.listener.said(f"this thread waits for you: {asked}. Your next prompt {next_prompt}.")
         await session.listener.flushed()
-        return session
+        return await self._offered(session)
 
     @_answering
     async def fork_session(
@@ -265,18 +256,15 @@ class Editor:
         session = self.sessions.get(session_id)
         if self.chat.running.on(session_id):
             raise RequestError(-32600, f"session {session_id} is answering a prompt: fork it once the answer ends")
-        if session is not None:
-            thread = session.thread
-        else:
-            thread = await _said(self.chat.thread(await self._found(session_id), setup=self.setup))
+        thread = session.thread if session else await _said(self.chat.thread(await self._found(session_id)))
         try:
             done: Any = await run_offered(self.chat, thread, self.chat.commands().by_name["/fork"], "")
         except UsageError as exc:
             raise RequestError(-32602, f"session {session_id} cannot be forked: {exc}") from None
         except ChatError as exc:  # the store failed: said in one line
-            raise RequestError(-32603, str(exc)) from None
+            raise _error(exc) from None
         new_id: str = done.forked
-        forked = await self._open(await self._found(new_id), cwd, mcp_servers, dirs)
+        forked = await self._open(self._found(new_id), cwd, mcp_servers, dirs)
         await _said(self._place(new_id, forked))  # made here: in the new session's directories
         return schema.ForkSessionResponse(session_id=new_id, config_options=await self._offered(forked))
 
@@ -375,15 +363,13 @@ class Editor:
                     await session.tools.reroot(workdir, dirs)
             return session
         if session_id not in self.opening:
-            self.opening[session_id] = asyncio.ensure_future(self._load(session_id, cwd, servers, dirs))
+            opened = self._open(self._found(session_id), cwd, servers, dirs)
+            self.opening[session_id] = asyncio.ensure_future(opened)
         try:
             return await asyncio.shield(self.opening[session_id])
         finally:
             if self.opening.get(session_id) is not None and self.opening[session_id].done():
                 del self.opening[session_id]
-
-    async def _load(self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...]) -> Session:
-        return await self._open(await self._found(session_id), cwd, servers, dirs)
 
     async def _found(self, session_id: Any) -> Opening:
         """The thread a session's id names, exactly (an editor names its sessions whole), and what goes on with it
@@ -394,14 +380,17 @@ class Editor:
         except NoThread:
             pass
         except ChatError as exc:
-            raise _request_error(exc) from None
+            raise _error(exc) from None
         raise _not_found(session_id)
 
-    async def _open(self, opening: Opening, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...] = ()) -> Session:
-        """The session of the thread ``opening`` names, in ``cwd`` (absolute), its tools acting there (through the
+    async def _open(
+        self, found: Awaitable[Opening], cwd: str, servers: list[Any] | None, dirs: tuple[str, ...]
+    ) -> Session:
+        """The session of the thread ``found`` names, in ``cwd`` (absolute), its tools acting there (through the
         editor where it offers to), with the editor's MCP ``servers`` beside chat's own."""
-        thread_id = opening.thread_id
         workdir = _workdir(cwd)
+        opening = await found
+        thread_id = opening.thread_id
         roots = (str(workdir), *dirs)  # the session's directories: its servers' roots
         specs = [replace(spec, roots=roots) for spec in _server_specs(servers or [])]
         if specs and self.chat.toolbox is not None:  # the MCP client imported, in its thread, before they start:
@@ -566,7 +555,7 @@ class Editor:
 
         failure = describe(exc, self.settings)
         if failure.limit is None:
-            raise self._error(exc)
+            raise _error(exc, self.settings)
         session.listener.said(failure.line)
         await session.listener.flushed()
         return schema.PromptResponse(stop_reason="max_turn_requests")
@@ -611,19 +600,6 @@ class Editor:
         if options:
             update = schema.ConfigOptionUpdate(session_update="config_option_update", config_options=options)
             session.listener.send(update)
-
-    def _error(self, exc: BaseException) -> RequestError:
-        """A failed turn as the JSON-RPC error: one line (and the exit code the command line would give)."""
-        from chatcli.backends.own.failures import describe
-
-        if isinstance(exc, RequestError):
-            return exc
-        failure = describe(exc, self.settings)
-        if isinstance(exc, UsageError):
-            return RequestError(-32602, failure.line, {"exitCode": int(failure.exit_status)})
-        if not isinstance(exc, ChatError):
-            say(sys.stderr, f"chat acp: {type(exc).__name__}: {exc}\n")
-        return RequestError(-32603, failure.line, {"exitCode": int(failure.exit_status)})
 
     async def aclose(self) -> None:
         """Stop every running turn (its partial kept) and let go of the sessions."""
@@ -741,11 +717,20 @@ async def _said(work: Awaitable[Any]) -> Any:
     try:
         return await work
     except ChatError as exc:
-        raise _request_error(exc) from None
+        raise _error(exc) from None
 
 
-def _request_error(exc: ChatError) -> RequestError:
-    return RequestError(-32602 if isinstance(exc, UsageError) else -32603, str(exc))
+def _error(exc: BaseException, settings: Settings | None = None) -> RequestError:
+    """A failure as the JSON-RPC error: chat's one line (and the exit code the command line would give)."""
+    from chatcli.backends.own.failures import describe
+
+    if isinstance(exc, RequestError):
+        return exc
+    failure = describe(exc, settings)
+    if not isinstance(exc, ChatError):
+        say(sys.stderr, f"chat acp: {type(exc).__name__}: {exc}\n")
+    code = -32602 if isinstance(exc, UsageError) else -32603
+    return RequestError(code, failure.line, {"exitCode": int(failure.exit_status)})
 
 
 def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
@@ -779,7 +764,7 @@ def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
                 raise UsageError("audio is not something chat sends to a model")
         check_files(files)
     except ChatError as exc:
-        raise RequestError(-32602, str(exc), {"exitCode": int(exc.exit_status)}) from None
+        raise _error(exc) from None
     except ValueError as exc:
         raise RequestError(-32602, f"a block could not be read: {exc}") from None
     return "\n".join(texts), files

@@ -8,9 +8,10 @@ import asyncio
 import inspect
 import json
 import sys
-from typing import Any, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from acp import schema
+from acp.interfaces import Client
 
 from chatcli.core.elicitation import Elicitation, Elicited, Field
 from chatcli.core.events import (
@@ -71,18 +72,6 @@ T = TypeVar("T")
 UNREAD = "not run: the editor's answer to the permission request could not be read"
 # Why a call was not run without asking: the user answered "reject always" earlier in this session.
 NEVER = "not run: the user rejects every call of this tool in this session"
-
-
-class Client(Protocol):
-    """What the door uses of the editor's side of the connection (acp's AgentSideConnection)."""
-
-    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None: ...
-
-    async def request_permission(
-        self, session_id: str, tool_call: schema.ToolCallUpdate, options: list[schema.PermissionOption], **kwargs: Any
-    ) -> schema.RequestPermissionResponse: ...
-
-    async def create_elicitation(self, message: str, mode: Any, **kwargs: Any) -> Any: ...
 
 
 class EditorListener:
@@ -277,11 +266,9 @@ class EditorListener:
         response = await self._form(shown, form, None)
         if response is None or response.get("action") != "accept":
             return None
-        text = str((response.get("content") or {}).get("answer", ""))
-        try:
-            return Reply(json.loads(text))
-        except ValueError:
-            return Reply(text)
+        from chatcli.core.interrupts import typed_answer
+
+        return Reply(typed_answer(str((response.get("content") or {}).get("answer", ""))))
 
     async def _form(self, message: str, form: dict[str, Any], call_id: str | None) -> dict[str, Any] | None:
         """The editor's answer to a form (``{"action": ..., "content": ...}``), or None when it could not be asked."""

@@ -94,15 +94,8 @@ def call_started(call: Call, status: Status = "pending") -> schema.ToolCallStart
 
 
 def call_asked(call: Call) -> schema.ToolCallUpdate:
-    """The call a permission request names (the one its ``tool_call`` update announced)."""
-    return schema.ToolCallUpdate(
-        tool_call_id=call.id,
-        title=title_of(call),
-        kind=kind_of(call.name),
-        status="pending",
-        raw_input=call.arguments,
-        locations=locations(call.arguments),
-    )
+    """The call a permission request names, as its ``tool_call`` update announced it."""
+    return schema.ToolCallUpdate.model_validate(call_started(call).model_dump(exclude={"session_update"}))
 
 
 def call_running(call_id: str) -> schema.ToolCallProgress:
