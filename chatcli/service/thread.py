@@ -218,14 +218,15 @@ class Thread:
                 break
             if passes == self.settings.max_continuations:
                 said_max = f"a Stop hook asked for more: {passes} passes made, as max_continuations allows"
-                self.listener.hear(Notice(said_max, warn=True))
+                listener.hear(Notice(said_max, warn=True))
                 break
             listener.hear(Notice(f"a Stop hook asks for another pass: {said.reason}"))
             listener.hear(Token("\n\n"))  # the answer goes on, as after a tool call
             asked = question_message(said.reason, response_metadata={"created_at": now_iso()})
             payload = await self.backend.ask(self.config, {"messages": [asked]})
             listener.going_on = True  # one answer: its next start is not told again
-            before, result = result, await self.turns.run(payload, self.config, self.config, listener, Start(""))
+            opening = Start(self.thread_id)
+            before, result = result, await self.turns.run(payload, self.config, self.config, listener, opening)
             result.text, result.usage = f"{before.text}\n\n{result.text}", add_usage(before.usage, result.usage)
         return result
 
@@ -580,10 +581,11 @@ class _EndAfterInbox:
         self.going_on = False  # the answer goes on as a Stop hook asked (Thread._went_on): told as one
 
     def hear(self, event: TurnEvent) -> None:
-        if isinstance(event, End) or self.going_on and isinstance(event, Start):
-            self.end = event if isinstance(event, End) else self.end
+        if isinstance(event, End):
+            self.end = event
             return
-        self.listener.hear(event)
+        if not (self.going_on and isinstance(event, Start)):  # (going on, the answer is told as one)
+            self.listener.hear(event)
 
     def release(self) -> None:
         end, self.end = self.end, None
