@@ -799,31 +799,33 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("how", ["stdin-closed", "SIGTERM", "SIGKILL", "broken-pipe"])
-def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, chat_env, tmp_path, how):
+def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, chat_env, tmp_path):
+    """Each way a client ends (its pipe to the agent closed, SIGTERM, SIGKILL, a broken pipe), an agent of its own
+    mid-answer."""
     import signal
     import sys
     import time
 
-    server.queue(Reply("one two three four five six seven eight nine ten " * 100, delay=0.05))
-    errors = tmp_path / "agent.err"
-    client = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(CHAT), how, str(errors)],
-        env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        pid, session = client.stdout.readline().split()  # the agent is answering
-        ended = time.monotonic()
-        if how.startswith("SIG"):
-            client.send_signal(getattr(signal, how))
-        eventually(lambda: _gone(int(pid)), "the agent to end after its client", 10, interval=0.02)
-        took = time.monotonic() - ended
-        assert took < 2, f"the agent was still running {took:.1f} s after its client ended"
-    finally:
-        client.kill()
-        client.wait()
-    assert "Traceback" not in errors.read_text(errors="replace")
-    assert "count slowly" in chat(chat_env, "show", session).out  # the question, and the part that came, kept
+    for how in ("stdin-closed", "SIGTERM", "SIGKILL", "broken-pipe"):
+        server.queue(Reply("one two three four five six seven eight nine ten " * 100, delay=0.05))
+        errors = tmp_path / f"agent-{how}.err"
+        client = subprocess.Popen(
+            [sys.executable, "-c", PARENT, str(CHAT), how, str(errors)],
+            env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            pid, session = client.stdout.readline().split()  # the agent is answering
+            ended = time.monotonic()
+            if how.startswith("SIG"):
+                client.send_signal(getattr(signal, how))
+            eventually(lambda: _gone(int(pid)), f"the agent to end after its client ({how})", 10, interval=0.02)
+            took = time.monotonic() - ended
+            assert took < 2, f"{how}: the agent was still running {took:.1f} s after its client ended"
+        finally:
+            client.kill()
+            client.wait()
+        assert "Traceback" not in errors.read_text(errors="replace"), how
+        assert "count slowly" in chat(chat_env, "show", session).out, how  # the question, and the part that came, kept
 
 
 @pytest.mark.usefixtures("jobs_here")  # the background reply in this process: its own process is test_jobs's
