@@ -195,8 +195,9 @@ class Thread:
         context: list[str] = []
         if self.thread_id not in self.hooks.started:
             self.hooks.started.add(self.thread_id)
-            source = "resume" if await self.messages() else "startup"
-            context += (await self.hook("SessionStart", source=source)).context
+            if any(hook.event == "SessionStart" for hook in self.hooks.hooks):  # (its history read only then)
+                source = "resume" if await self.messages() else "startup"
+                context += (await self.hook("SessionStart", source=source)).context
         said = await self.hook("UserPromptSubmit", prompt=text)
         if said.blocked or said.stop is not None:
             raise UsageError(f"a UserPromptSubmit hook refused the question: {said.reason or said.stop}")
