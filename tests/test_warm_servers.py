@@ -64,29 +64,29 @@ def test_a_warm_server_runs_as_python_runs_it(tmp_path):
 
 
 @e2e
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["terminate", "kill"])
-def test_a_stopped_command_leaves_no_server(tmp_path, how):
-    pidfile = tmp_path / "pid"
-    command = subprocess.Popen(
-        mcp_servers.argv(_script(tmp_path)),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PIDFILE": str(pidfile)},
-        text=True,
-    )
-    assert command.stdin is not None and command.stdout is not None
-    command.stdin.write("sleep\n")
-    command.stdin.flush()
-    assert command.stdout.readline().startswith("argv")
-    pid = int(pidfile.read_text())
-    assert pid != command.pid  # the server is the warm fork, not the command
-    command.send_signal(how)
-    assert command.wait(30) == -how
-    # SIGTERM is passed on and its end waited for (its files closed; the process reaped a moment after); SIGKILL
-    # cannot be: the server sees its end of the socket close.
-    eventually(
-        lambda: not Path(f"/proc/{pid}").exists(), "the server's end", timeout=2 if how == signal.SIGTERM else 10
-    )
+def test_a_stopped_command_leaves_no_server(tmp_path):
+    """Stopped with SIGTERM (passed on, its end waited for) or SIGKILL (the server sees its end of the socket close)."""
+    for how in (signal.SIGTERM, signal.SIGKILL):
+        pidfile = tmp_path / f"pid-{how.name}"
+        command = subprocess.Popen(
+            mcp_servers.argv(_script(tmp_path)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PIDFILE": str(pidfile)},
+            text=True,
+        )
+        assert command.stdin is not None and command.stdout is not None
+        command.stdin.write("sleep\n")
+        command.stdin.flush()
+        assert command.stdout.readline().startswith("argv")
+        pid = int(pidfile.read_text())
+        assert pid != command.pid  # the server is the warm fork, not the command
+        command.send_signal(how)
+        assert command.wait(30) == -how, how.name
+        # SIGTERM is passed on and its end waited for (its files closed; the process reaped a moment after); SIGKILL
+        # cannot be: the server sees its end of the socket close.
+        timeout = 2 if how == signal.SIGTERM else 10
+        eventually(lambda: not Path(f"/proc/{pid}").exists(), f"the server's end after {how.name}", timeout=timeout)
 
 
 @e2e
@@ -118,29 +118,25 @@ def test_chat_started_warm_is_chat(chat_env, server):
 
 
 @e2e
-@pytest.mark.parametrize(
-    "how, ends",
-    [(signal.SIGTERM, None), (signal.SIGINT, (130, "interrupted\n")), (signal.SIGKILL, (-signal.SIGKILL, ""))],
-    ids=["terminate", "interrupt", "kill"],
-)
-def test_chat_started_warm_ends_of_a_signal_as_chat_does(chat_env, how, ends):
+def test_chat_started_warm_ends_of_a_signal_as_chat_does(chat_env):
     """An editor ends its agent with a signal: ``chat acp`` started warm ends as the installed one does (SIGTERM,
     the editors' way, compared with it; what chat says of Ctrl-C is tests/test_failures.py's; SIGKILL is the kernel's)."""
     from tests.helpers import CHAT
 
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}}
-    ended = []
-    for argv in (mcp_servers.chat_argv(CHAT, "acp"), [str(CHAT), "acp"])[: 1 if ends else 2]:
-        agent = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=chat_env
-        )
-        assert agent.stdin is not None and agent.stdout is not None and agent.stderr is not None
-        agent.stdin.write(json.dumps(initialize).encode() + b"\n")
-        agent.stdin.flush()
-        assert json.loads(agent.stdout.readline())["id"] == 1  # it is up and reading
-        agent.send_signal(how)
-        ended.append((agent.wait(30), agent.stderr.read().decode()))
-    assert ended[0] == (ends or ended[1]), ended
+    for how, ends in ((signal.SIGTERM, None), (signal.SIGINT, (130, "interrupted\n")), (signal.SIGKILL, (-9, ""))):
+        ended = []
+        for argv in (mcp_servers.chat_argv(CHAT, "acp"), [str(CHAT), "acp"])[: 1 if ends else 2]:
+            agent = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=chat_env
+            )
+            assert agent.stdin is not None and agent.stdout is not None and agent.stderr is not None
+            agent.stdin.write(json.dumps(initialize).encode() + b"\n")
+            agent.stdin.flush()
+            assert json.loads(agent.stdout.readline())["id"] == 1  # it is up and reading
+            agent.send_signal(how)
+            ended.append((agent.wait(30), agent.stderr.read().decode()))
+        assert ended[0] == (ends or ended[1]), (how.name, ended)
 
 
 def test_a_script_of_no_sdk_starts_as_itself(tmp_path):
