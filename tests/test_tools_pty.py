@@ -334,19 +334,21 @@ def test_a_server_failing_while_the_user_types_is_told_above_the_prompt(server, 
     assert not any("half a ques" in line and "MCP server" in line for line in lines), lines
 
 
-@pytest.mark.parametrize("cols", [80, 160])
-def test_the_tools_list_fits_the_terminal_a_line_a_tool(chat_env, cols):
+def test_the_tools_list_fits_the_terminal_a_line_a_tool(chat_env):
     """`chat tools` in a terminal of 80 columns and of 160: each tool's line fits (nothing wraps mid-word), and the
     wider terminal shows more of each description."""
-    child = pexpect.spawn(
-        str(CHAT),
-        ["tools", "--tools", "shell,files"],
-        env=chat_env,
-        encoding="utf-8",
-        dimensions=(40, cols),
-        timeout=30,
-    )
-    child.expect(pexpect.EOF)
-    tools = [line for line in child.before.splitlines() if line.startswith("  ")]
-    assert len(tools) == 3 and all(len(line) < cols for line in tools), tools
-    assert (max(len(line) for line in tools) > 124) == (cols > 124), tools
+    widest = {}
+    for cols in (80, 160):
+        child = pexpect.spawn(
+            str(CHAT),
+            ["tools", "--tools", "shell,files"],
+            env=chat_env,
+            encoding="utf-8",
+            dimensions=(40, cols),
+            timeout=30,
+        )
+        child.expect(pexpect.EOF)
+        tools = [line for line in child.before.splitlines() if line.startswith("  ")]
+        assert len(tools) == 3 and all(len(line) < cols for line in tools), (cols, tools)
+        widest[cols] = max(len(line) for line in tools)
+    assert widest[80] < 80 < 124 < widest[160], widest
