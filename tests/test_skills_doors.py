@@ -60,11 +60,12 @@ def test_the_catalog_goes_with_the_question_and_the_model_activates_a_skill_unas
         tool_calls(("activate_skill", {"name": "pdf-processing"})),
         tool_calls(("activate_skill", {"name": "pdf-processing", "file": "references/REFERENCE.md"})),
         tool_calls(("activate_skill", {"name": "pdf-processing", "file": "../../../../.bashrc"})),
+        tool_calls(("activate_skill", {"name": "../skills/pdf-processing"})),
         Reply("Run scripts/extract.py on it."),
     )
     run = chat(chat_env, "get the text out of report.pdf")  # no terminal, no --yes: nothing could be approved
     assert run.code == 0 and run.out == "Run scripts/extract.py on it.\n", run
-    first, second, third, fourth = server.requests
+    first, second, third, fourth, fifth = server.requests
     assert "- pdf-processing: Extract PDF text, fill forms, merge files. Use when handling PDFs." in system_of(first)
     assert tools_of(first) == ["activate_skill"]  # (the remember tool waits for a question that asks to remember)
     body = tool_results(second)[0]
@@ -72,6 +73,10 @@ def test_the_catalog_goes_with_the_question_and_the_model_activates_a_skill_unas
     assert "<file>scripts/extract.py</file>" in body and "<file>references/REFERENCE.md</file>" in body
     assert tool_results(third)[-1] == "# Reference\nUse pdftotext -layout.\n"
     assert tool_results(fourth)[-1].startswith("error: ../../../../.bashrc: not a file of the skill")
+    assert (
+        tool_results(fifth)[-1]
+        == "error: no skill '../skills/pdf-processing' to activate (the system prompt lists them)"
+    )
     assert "refused" not in run.err, run
 
 
