@@ -125,7 +125,7 @@ class Guard:
         self.owner = owner  # the only uid whose processes on this machine may call; None: not checked (a unix socket)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        refused = self.refusal(_headers(scope), scope) if scope["type"] in ("http", "websocket") else None
+        refused = self.refusal(scope) if scope["type"] in ("http", "websocket") else None
         if refused is None and scope["type"] == "http":
             await self._bounded(scope, receive, send)
         elif refused is None:
@@ -161,30 +161,32 @@ class Guard:
 
         await self.app(scope, counted, watched)
 
-    def refusal(self, headers: dict[str, list[str]], scope: dict[str, Any] | None = None) -> tuple[int, str] | None:
-        """The status and message refusing a request with these headers (on this connection); None when it may go on."""
-        hosts = headers.get("host", [])
+    def refusal(self, scope: dict[str, Any]) -> tuple[int, str] | None:
+        """The status and message refusing a request (its headers, its connection); None when it may go on."""
+        from starlette.datastructures import Headers
+
+        headers = Headers(scope=scope)
+        hosts = headers.getlist("host")
         host = hosts[0] if len(hosts) == 1 else None
         if not self.allowed.answers(host) or len(hosts) > 1:
             return 421, f"this server answers to {self.allowed.described()}, not to Host {host or '(none)'}"
-        for origin in headers.get("origin", []):
+        for origin in headers.getlist("origin"):
             if not self.allowed.own_origin(origin, host):
                 return 403, f"a request from the web page {origin} is refused: only this server's own pages may ask"
-        stranger = self._stranger(scope or {})
+        stranger = self._stranger(scope)
         if stranger is not None:
             return 403, stranger
-        if self.token is not None and not self._has_token(headers, scope or {}):
+        if self.token is not None and not self._has_token(headers.get("authorization", ""), scope):
             return 401, "a token is needed (Authorization: Bearer TOKEN; chat serve --show-token prints it)"
-        length = headers.get("content-length", ["0"])[0]
+        length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > MAX_BODY:
             return 413, _too_large()
         return None
 
-    def _has_token(self, headers: dict[str, list[str]], scope: dict[str, Any]) -> bool:
+    def _has_token(self, given: str, scope: dict[str, Any]) -> bool:
         assert self.token is not None
         wanted = self.token.encode()
-        given = headers.get("authorization", [""])[0].encode()
-        if hmac.compare_digest(given, b"Bearer " + wanted):
+        if hmac.compare_digest(given.encode(), b"Bearer " + wanted):
             return True
         query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])
         return len(query) == 1 and hmac.compare_digest(query[0].encode(), wanted)
@@ -229,10 +231,3 @@ async def _refuse(send: Any, status: int, message: str) -> None:
         headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _headers(scope: dict[str, Any]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for name, value in scope.get("headers", []):
-        found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    return found

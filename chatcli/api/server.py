@@ -137,7 +137,8 @@ def create_app(
     from chatcli.api.errors import install
     from chatcli.service.chat import Chat
 
-    chat = Chat(settings, answerer, Logged("chat serve"), environ)  # this app's: its stop stops its turns, no other's
+    # This app's: its stop stops its turns, no other's; what a thread says beside a request's answer, on the console.
+    chat = Chat(settings, answerer, Logged("chat serve"), environ)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -193,7 +194,7 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
         summary="A thread's tree: every question and answer it had, as `chat tree ID --json` gives it",
     )
     async def thread_tree(thread_id: str) -> dict[str, Any]:
-        thread = await chat.thread(await _existing(chat, thread_id), listener=Logged("chat serve"))
+        thread = await chat.thread(thread_id, exists=True)
         return (await thread.tree()).json()
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
@@ -216,8 +217,7 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
         wanted = await _existing(chat, thread_id, own=True)  # a graph's thread is refused, as at the command line
 
         async def compacted() -> Any:
-            thread = await chat.thread(wanted, listener=Logged("chat serve"))
-            return (await compact_thread(thread, asked.focus if asked is not None else None))[1]
+            return (await compact_thread(await chat.thread(wanted), asked.focus if asked is not None else None))[1]
 
         return await connected(chat, request, compacted(), wanted)
 
@@ -299,8 +299,7 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
             return await answer(chat, request, opening, lambda thread: run_offered(chat, thread, command, given))
 
         async def said() -> CommandDone:
-            thread = await chat.thread(opening, listener=Logged("chat serve"))
-            done: Any = await run_offered(chat, thread, command, given)
+            done: Any = await run_offered(chat, await chat.thread(opening), command, given)
             fields = dict(model=done.model, forked=done.forked, job=done.job.id if done.job is not None else None)
             return CommandDone(thread_id=opening.thread_id, command=command.name, said=done.line, **fields)
 

@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, NamedTuple, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, schema
 
@@ -179,40 +179,25 @@ class Editor:
     # ---- sessions
 
     @_answering
-    async def new_session(
-        self,
-        cwd: str,
-        mcp_servers: list[Any] | None = None,
-        additional_directories: list[str] | None = None,
-        **kwargs: Any,
-    ) -> schema.NewSessionResponse:
+    async def new_session(self, **asked: Any) -> schema.NewSessionResponse:
         """A new thread, kept (and listed) from its first prompt on, in ``cwd``; the response offers every model the
         providers set up list, so that a client may choose one at once."""
-        dirs = _directories(additional_directories)
-        session = await self._open(_said(self.chat.find(setup=self.setup)), cwd, mcp_servers, dirs)
+        session = await self._open(_said(self.chat.find(setup=self.setup)), _where(**asked))
         return schema.NewSessionResponse(
             session_id=session.thread.thread_id, config_options=await self._offered(session)
         )
 
     @_answering
-    async def load_session(self, **asked: Any) -> schema.LoadSessionResponse:
+    async def load_session(self, session_id: str, **asked: Any) -> schema.LoadSessionResponse:
         """The thread's whole history replayed as updates, then the response: the session goes on from there."""
-        return schema.LoadSessionResponse(config_options=await self._reopened(replay=True, **asked))
+        return schema.LoadSessionResponse(config_options=await self._reopened(session_id, _where(**asked), True))
 
     @_answering
-    async def resume_session(self, **asked: Any) -> schema.ResumeSessionResponse:
+    async def resume_session(self, session_id: str, **asked: Any) -> schema.ResumeSessionResponse:
         """As a load, without the history (the editor has it)."""
-        return schema.ResumeSessionResponse(config_options=await self._reopened(replay=False, **asked))
+        return schema.ResumeSessionResponse(config_options=await self._reopened(session_id, _where(**asked), False))
 
-    async def _reopened(
-        self,
-        session_id: str,
-        cwd: str,
-        replay: bool,
-        mcp_servers: list[Any] | None = None,
-        additional_directories: list[str] | None = None,
-        **kwargs: Any,
-    ) -> list[Any] | None:
+    async def _reopened(self, session_id: str, where: Where, replay: bool) -> list[Any] | None:
         """The session of thread ``session_id`` loaded (its history replayed as updates) or resumed, and its options.
         One on a thread that waits for the user (a call to approve, a tool's question, a graph's interrupt: asked at
         another door, or by a background reply) shows each question, as ``chat inbox`` lists it (known credentials
@@ -221,7 +206,7 @@ class Editor:
         from chatcli.threads.masking import masked
         from chatcli.threads.records import message_record
 
-        session = await self._existing(session_id, cwd, mcp_servers, _directories(additional_directories))
+        session = await self._existing(session_id, where)
         if replay:
             messages = await _said(session.thread.messages())
             records = [{**message_record(m), "message_id": getattr(m, "id", None)} for m in messages]
@@ -236,14 +221,7 @@ class Editor:
         return await self._offered(session)
 
     @_answering
-    async def fork_session(
-        self,
-        session_id: str,
-        cwd: str,
-        additional_directories: list[str] | None = None,
-        mcp_servers: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> schema.ForkSessionResponse:
+    async def fork_session(self, session_id: str, **asked: Any) -> schema.ForkSessionResponse:
         """A new session that starts where ``session_id`` is now: a new thread holding the branch its thread is on,
         from the first question to the current node (its system prompt and variables with it), as ``/fork`` makes
         it; kept in ``cwd`` and the request's directories, and answered as a session/new is. A thread that is not
@@ -251,8 +229,7 @@ class Editor:
         refused."""
         from chatcli.service.commands import run_offered
 
-        dirs = _directories(additional_directories)
-        _workdir(cwd)
+        where = _where(**asked)
         session = self.sessions.get(session_id)
         if self.chat.running.on(session_id):
             raise RequestError(-32600, f"session {session_id} is answering a prompt: fork it once the answer ends")
@@ -264,7 +241,7 @@ class Editor:
         except ChatError as exc:  # the store failed: said in one line
             raise _error(exc) from None
         new_id: str = done.forked
-        forked = await self._open(self._found(new_id), cwd, mcp_servers, dirs)
+        forked = await self._open(self._found(new_id), where)
         await _said(self._place(new_id, forked))  # made here: in the new session's directories
         return schema.ForkSessionResponse(session_id=new_id, config_options=await self._offered(forked))
 
@@ -346,12 +323,10 @@ class Editor:
         if self.chat.store is not None:
             await self.chat.store.index.place(thread_id, session.cwd, session.dirs)
 
-    async def _existing(
-        self, session_id: str, cwd: str, servers: list[Any] | None, dirs: tuple[str, ...] = ()
-    ) -> Session:
+    async def _existing(self, session_id: str, where: Where) -> Session:
         """The session of thread ``session_id``, opened if it is not yet (once, however many ask at a time); a thread
         that does not exist is refused."""
-        workdir = _workdir(cwd)  # checked, whether or not the session is open already
+        workdir, dirs = where.workdir, where.dirs
         if session_id in self.sessions:
             session = self.sessions[session_id]
             # Open already, now in other directories: its tools act in them from now on, its project's AGENTS.md is
@@ -363,8 +338,7 @@ class Editor:
                     await session.tools.reroot(workdir, dirs)
             return session
         if session_id not in self.opening:
-            opened = self._open(self._found(session_id), cwd, servers, dirs)
-            self.opening[session_id] = asyncio.ensure_future(opened)
+            self.opening[session_id] = asyncio.ensure_future(self._open(self._found(session_id), where))
         try:
             return await asyncio.shield(self.opening[session_id])
         finally:
@@ -383,16 +357,13 @@ class Editor:
             raise _error(exc) from None
         raise _not_found(session_id)
 
-    async def _open(
-        self, found: Awaitable[Opening], cwd: str, servers: list[Any] | None, dirs: tuple[str, ...]
-    ) -> Session:
-        """The session of the thread ``found`` names, in ``cwd`` (absolute), its tools acting there (through the
-        editor where it offers to), with the editor's MCP ``servers`` beside chat's own."""
-        workdir = _workdir(cwd)
+    async def _open(self, found: Awaitable[Opening], where: Where) -> Session:
+        """The session of the thread ``found`` names, ``where`` the editor says: its tools acting in its directory
+        (through the editor where it offers to), with the editor's MCP servers beside chat's own."""
         opening = await found
-        thread_id = opening.thread_id
+        thread_id, (workdir, dirs, servers) = opening.thread_id, where
         roots = (str(workdir), *dirs)  # the session's directories: its servers' roots
-        specs = [replace(spec, roots=roots) for spec in _server_specs(servers or [])]
+        specs = [replace(spec, roots=roots) for spec in _server_specs(servers)]
         if specs and self.chat.toolbox is not None:  # the MCP client imported, in its thread, before they start:
             await self.chat.toolbox.load_client()  # two threads importing the same modules may see them half made
         asking = self.capabilities.elicitation  # the editor's forms and addresses to visit
@@ -652,12 +623,24 @@ def _here() -> str:
         return os.path.abspath(os.sep)
 
 
-def _directories(given: list[str] | None) -> tuple[str, ...]:
-    """A session's ``additionalDirectories``: each an absolute path to a directory (resolved), in order, once."""
+class Where(NamedTuple):
+    """Where a session works, as the editor says: its directory, its other roots, the editor's MCP servers for it."""
+
+    workdir: Path
+    dirs: tuple[str, ...]
+    servers: list[Any]
+
+
+def _where(
+    cwd: str, mcp_servers: list[Any] | None = None, additional_directories: list[str] | None = None, **_: Any
+) -> Where:
+    """Where a session/new, load, resume or fork says the session works, checked: ``cwd`` and each of its
+    ``additionalDirectories`` an absolute path to a directory (resolved, each once)."""
     try:
-        return tuple(dict.fromkeys(str(_workdir(entry)) for entry in given or []))
+        dirs = tuple(dict.fromkeys(str(_workdir(entry)) for entry in additional_directories or []))
     except RequestError as exc:
         raise RequestError(-32602, f"additionalDirectories: {exc}") from None
+    return Where(_workdir(cwd), dirs, mcp_servers or [])
 
 
 def _not_found(session_id: Any) -> RequestError:
