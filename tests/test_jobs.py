@@ -471,37 +471,38 @@ def test_ctrl_b_moves_the_streaming_reply_to_the_background_and_frees_the_prompt
 
 
 @process
-@pytest.mark.parametrize("setting", ["stop", "background"])
-def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, chat_env, setting):
+def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, chat_env):
     """terminal_closed = "background": the reply streaming at the prompt when its terminal closes is asked again by a
     background reply (nobody is there to be told); "stop" (the default) keeps the part that arrived, as Ctrl-C."""
     from tests.helpers import Repl
 
-    gate = threading.Event()
-    server.queue(held("Half", " of it.", gate), Reply("The whole of it."))
-    repl = Repl(["--thread", f"closed-{setting}"], {**chat_env, "CHATCLI_TERMINAL_CLOSED": setting})
-    try:
-        repl.wait_prompt()
-        at = repl.say("say it")
-        repl.wait_for("Half", after=at)
-        pid = repl.child.pid
-        os.close(repl.child.child_fd)  # the terminal goes away: the kernel hangs chat up
-        _done, status = eventually(
-            lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 20
-        )
-        assert os.waitstatus_to_exitcode(status) == 129  # hung up, as it says
-    finally:
-        gate.set()
-        with contextlib.suppress(Exception):  # reaped already
-            repl.kill()
-    shown = chat(chat_env, "show", f"closed-{setting}").out
-    if setting == "stop":
-        assert not [j for j in listed(chat_env) if j["thread_id"] == f"closed-{setting}"]
-        assert "Half" in shown and "The whole of it." not in shown, shown
-        return
-    job = state(chat_env, f"closed-{setting}", "done")
-    assert job["question"] == "say it" and job["pid"] != pid
-    assert "The whole of it." in chat(chat_env, "show", f"closed-{setting}").out
+    for setting in ("stop", "background"):
+        gate = threading.Event()
+        server.queue(held("Half", " of it.", gate), Reply("The whole of it."))
+        repl = Repl(["--thread", f"closed-{setting}"], {**chat_env, "CHATCLI_TERMINAL_CLOSED": setting})
+        try:
+            repl.wait_prompt()
+            at = repl.say("say it")
+            repl.wait_for("Half", after=at)
+            pid = repl.child.pid
+            repl.child.ptyproc.fileobj.close()  # the terminal goes away (its one owner closes it): a hang-up
+            _done, status = eventually(
+                lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 20
+            )
+            assert os.waitstatus_to_exitcode(status) == 129, setting  # hung up, as it says
+        finally:
+            gate.set()
+            with contextlib.suppress(Exception):  # reaped already
+                repl.kill()
+        shown = chat(chat_env, "show", f"closed-{setting}").out
+        if setting == "stop":
+            assert not [j for j in listed(chat_env) if j["thread_id"] == f"closed-{setting}"]
+            assert "Half" in shown and "The whole of it." not in shown, shown
+            server.clear()  # the whole answer it did not ask for
+            continue
+        job = state(chat_env, f"closed-{setting}", "done")
+        assert job["question"] == "say it" and job["pid"] != pid
+        assert "The whole of it." in chat(chat_env, "show", f"closed-{setting}").out
 
 
 @process
@@ -530,35 +531,35 @@ def test_a_reply_moved_to_the_background_keeps_what_bounds_it(server, chat_env, 
 
 
 @process
-@pytest.mark.parametrize("why", ["a tool call ran", "max_jobs"])
-def test_a_reply_that_cannot_move_to_the_background_goes_on_here(server, chat_env, start, tmp_path, why):
+def test_a_reply_that_cannot_move_to_the_background_goes_on_here(server, chat_env, start, tmp_path):
     """Ctrl-B on a reply that ran a tool call (asked again, the call would run again), or with max_jobs replies
     running already, says why in one line and the reply goes on at the prompt: nothing is stopped or started."""
     (tmp_path / "a.txt").write_text("alpha\n")
-    gate, other = threading.Event(), threading.Event()
-    env = chat_env
-    if why == "max_jobs":
-        env = {**chat_env, "CHATCLI_MAX_JOBS": "1"}
-        server.queue(held("Busy", " elsewhere.", other))
-        busy = chat(env, "--bg", "-t", "elsewhere", "something long").out.strip()
-        state(env, busy, "running", chars=len("Busy"))
-    else:
-        server.queue(tool_calls(("read_file", {"path": str(tmp_path / "a.txt")})))
-    server.queue(held("Here", " it stays.", gate))
-    repl = start("--thread", "stays", "--tools", "files", "--yes", env=env)
-    try:
-        at = repl.say("read it" if why != "max_jobs" else "stay here")
-        repl.wait_for("Here", after=at)
-        repl.child.send("\x02")
-        repl.wait_for("not moved:", after=at)
-        gate.set()
-        repl.wait_for("it stays.", after=at)
-        repl.wait_prompt()
-    finally:
-        gate.set()
-        other.set()
-    assert not [j for j in listed(env) if j["thread_id"] == "stays"]
-    assert "Here it stays." in chat(env, "show", "stays").out
+    for why in ("a tool call ran", "max_jobs"):
+        gate, other = threading.Event(), threading.Event()
+        env, thread = chat_env, f"stays-{why.replace(' ', '-')}"
+        if why == "max_jobs":
+            env = {**chat_env, "CHATCLI_MAX_JOBS": "1"}
+            server.queue(held("Busy", " elsewhere.", other))
+            busy = chat(env, "--bg", "-t", "elsewhere", "something long").out.strip()
+            state(env, busy, "running", chars=len("Busy"))
+        else:
+            server.queue(tool_calls(("read_file", {"path": str(tmp_path / "a.txt")})))
+        server.queue(held("Here", " it stays.", gate))
+        repl = start("--thread", thread, "--tools", "files", "--yes", env=env)
+        try:
+            at = repl.say("read it" if why != "max_jobs" else "stay here")
+            repl.wait_for("Here", after=at)
+            repl.child.send("\x02")
+            repl.wait_for("not moved:", after=at)
+            gate.set()
+            repl.wait_for("it stays.", after=at)
+            repl.wait_prompt()
+        finally:
+            gate.set()
+            other.set()
+        assert not [j for j in listed(env) if j["thread_id"] == thread], why
+        assert "Here it stays." in chat(env, "show", thread).out, why
 
 
 def every_process_holding(*secrets: str) -> list[str]:
