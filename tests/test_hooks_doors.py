@@ -218,7 +218,7 @@ def test_a_background_reply_waiting_for_approval_runs_the_notification_hook(serv
     thread = chat(chat_env, "--bg", "--tools", "shell", "run echo", cwd=tmp_path).out.strip()
 
     state(chat_env, thread, "waiting")
-    said = json.loads(eventually(lambda: told.exists() and told.read_text(), "the Notification hook to run"))
+    said = eventually(lambda: json.loads(told.read_text()), "the Notification hook", 60, ignoring=(OSError, ValueError))
     assert said["hook_event_name"] == "Notification" and said["session_id"] == thread
     assert said["notification_type"] == "permission_prompt" and "echo hi" in said["message"], said
 
