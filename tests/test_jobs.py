@@ -65,10 +65,10 @@ def chat_env(chat_env: dict[str, str]) -> dict[str, str]:
     return {**chat_env, "CHATCLI_TIMEOUT": "300"}
 
 
-@pytest.fixture(params=["cold", "worker"])
-def job_env(request, chat_env):
+@pytest.fixture
+def job_envs(chat_env, warm_env):
     """``chat --bg`` run the normal way, and through the warm worker."""
-    return chat_env if request.param == "cold" else request.getfixturevalue("warm_env")
+    return {"cold": chat_env, "worker": warm_env}
 
 
 @here
@@ -339,33 +339,33 @@ def shell_in_a_terminal(env: dict[str, str]):
 
 
 @process
-def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desktop_too(server, job_env, tmp_path):
+def test_the_terminal_that_started_it_is_told_its_end_at_the_prompt_and_the_desktop_too(server, job_envs, tmp_path):
     """With ``notify = "desktop"``: a line in the terminal whose shell waits at its prompt, and ``notify-send``;
     started the normal way and through the warm worker (whose process is not in the terminal's session)."""
-    chat_env = job_env
-    sent = tmp_path / "notified"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "notify-send").write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {sent}\n')
-    (bin_dir / "notify-send").chmod(0o755)
-    env = {**chat_env, "PATH": f"{bin_dir}:{chat_env['PATH']}", "CHATCLI_NOTIFY": "desktop"}
-    gate = threading.Event()
-    server.queue(held("Told", " you.", gate))
-    said = tmp_path / "id"
-    shell = shell_in_a_terminal(env)
-    try:
-        shell.sendline(f"{CHAT} --bg go > {said}; echo STARTED")
-        shell.expect(r"[\r\n]STARTED\r?\n")
-        thread = said.read_text().strip()
-        job = state(env, thread, "running", chars=len("Told"))["id"]
-        gate.set()
-        shell.expect_exact(f"chat: background reply {job} done: chat attach {job}")
-    finally:
-        gate.set()
-        shell.close(force=True)
-    assert eventually(
-        lambda: sent.exists() and f"background reply {job} done" in sent.read_text(), "notify-send", timeout=60
-    )
+    for how, chat_env in job_envs.items():
+        sent = tmp_path / f"notified-{how}"
+        (bin_dir / "notify-send").write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {sent}\n')
+        (bin_dir / "notify-send").chmod(0o755)
+        env = {**chat_env, "PATH": f"{bin_dir}:{chat_env['PATH']}", "CHATCLI_NOTIFY": "desktop"}
+        gate = threading.Event()
+        server.queue(held("Told", " you.", gate))
+        said = tmp_path / f"id-{how}"
+        shell = shell_in_a_terminal(env)
+        try:
+            shell.sendline(f"{CHAT} --bg go > {said}; echo STARTED")
+            shell.expect(r"[\r\n]STARTED\r?\n")
+            thread = said.read_text().strip()
+            job = state(env, thread, "running", chars=len("Told"))["id"]
+            gate.set()
+            shell.expect_exact(f"chat: background reply {job} done: chat attach {job}")
+        finally:
+            gate.set()
+            shell.close(force=True)
+        assert eventually(
+            lambda: sent.exists() and f"background reply {job} done" in sent.read_text(), f"notify-send ({how})", 60
+        )
 
 
 @process
@@ -574,26 +574,28 @@ def every_process_holding(*secrets: str) -> list[str]:
 
 
 @process
-def test_nothing_of_a_question_is_on_a_command_line_or_in_an_environment(server, job_env, tmp_path):
+def test_nothing_of_a_question_is_on_a_command_line_or_in_an_environment(server, job_envs, tmp_path):
     """A job's command line is any local user's to read (/proc/PID/cmdline): a background reply's question, system
     prompt, variables and database (``--db`` may be a URL with its password) reach it on a private channel (its spec,
     on its stdin). While it runs, no process of this machine (the job, the worker, the MCP host, whatever else chat
-    started) has any of them in its command line or its environment, nor a provider's key on its command line."""
-    gate = threading.Event()
-    server.queue(held("Kept", " here.", gate))
-    db = str(tmp_path / "secret-place.sqlite")
-    question, system, value = "where is my bank PIN 4711", "you are my notary 8126", "vault-9931"
-    try:
-        thread = chat(job_env, "--bg", "--db", db, "--system", system, "--var", f"box={value}", question).out.strip()
-        job = state(job_env, thread, "running", chars=len("Kept"))
-        assert job["pid"] and every_process_holding(question, system, value, "secret-place") == []
-        on_command_lines = [p for p in every_process_holding(job_env["OPENAI_API_KEY"]) if "cmdline" in p]
-        assert on_command_lines == [], "a key on a command line"
-    finally:
-        gate.set()
-    state(job_env, thread, "done")
-    assert "Kept here." in chat(job_env, "show", thread, "--db", db).out
-    assert server.requests[-1]["messages"][0]["content"].startswith(system), server.requests[-1]
+    started) has any of them in its command line or its environment, nor a provider's key on its command line. Started
+    the normal way and through the warm worker."""
+    for how, job_env in job_envs.items():
+        gate = threading.Event()
+        server.queue(held("Kept", " here.", gate))
+        db = str(tmp_path / f"secret-place-{how}.sqlite")
+        question, system, value = "where is my bank PIN 4711", "you are my notary 8126", "vault-9931"
+        try:
+            thread = chat(job_env, "--bg", "--db", db, "--system", system, "--var", f"box={value}", question)
+            job = state(job_env, thread.out.strip(), "running", chars=len("Kept"))
+            assert job["pid"] and every_process_holding(question, system, value, "secret-place") == [], how
+            on_command_lines = [p for p in every_process_holding(job_env["OPENAI_API_KEY"]) if "cmdline" in p]
+            assert on_command_lines == [], f"a key on a command line ({how})"
+        finally:
+            gate.set()
+        state(job_env, thread.out.strip(), "done")
+        assert "Kept here." in chat(job_env, "show", thread.out.strip(), "--db", db).out, how
+        assert server.requests[-1]["messages"][0]["content"].startswith(system), server.requests[-1]
 
 
 # --------------------------------------------------------------------------- on an Agent Server (--remote)
