@@ -147,7 +147,6 @@ class Editor:
         self,
         protocol_version: int,
         client_capabilities: schema.ClientCapabilities | None = None,
-        client_info: schema.Implementation | None = None,
         **kwargs: Any,
     ) -> schema.InitializeResponse:
         from chatcli import __version__
@@ -718,8 +717,8 @@ def _error(exc: BaseException, settings: Settings | None = None) -> RequestError
 
 def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
     """A prompt's blocks as chat's question: the text, and the files (an embedded resource, an image) to send, as many
-    as one question may carry (counted before any is decoded, checked whole once decoded)."""
-    from chatcli.content.attachments import check_count, check_files, from_bytes
+    as one question may carry (counted before any is decoded; the thread checks them whole)."""
+    from chatcli.content.attachments import check_count, from_bytes
 
     texts: list[str] = []
     files: list[Any] = []
@@ -734,18 +733,13 @@ def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
                 )
             elif isinstance(block, schema.EmbeddedResourceContentBlock):
                 resource = block.resource
-                name = resource.uri.removeprefix("file://")
-                data = (
-                    resource.text.encode("utf-8")
-                    if isinstance(resource, schema.TextResourceContents)
-                    else base64.b64decode(resource.blob, validate=True)
-                )
-                files.append(from_bytes(name, data))
+                text = isinstance(resource, schema.TextResourceContents)
+                data = resource.text.encode() if text else base64.b64decode(resource.blob, validate=True)
+                files.append(from_bytes(resource.uri.removeprefix("file://"), data))
             elif isinstance(block, schema.ResourceContentBlock):
                 texts.append(f"[{block.name}]({block.uri})")
             else:
                 raise UsageError("audio is not something chat sends to a model")
-        check_files(files)
     except ChatError as exc:
         raise _error(exc) from None
     except ValueError as exc:

@@ -171,13 +171,15 @@ class EditorListener:
         self._pump.cancel()
 
     async def asked(self, request: Awaitable[T]) -> T:
-        """The editor's answer to ``request``; once the editor has closed its end, none can come: the session's turn
-        stops as on a cancel (what it was asking kept in the thread: ``chat -t ID`` asks it again)."""
+        """The editor's answer to ``request``, asked once every update heard so far has been sent; once the editor has
+        closed its end, none can come: the session's turn stops as on a cancel (what it was asking kept in the thread:
+        ``chat -t ID`` asks it again)."""
         if self.gone:
             if inspect.iscoroutine(request):
                 request.close()
             self.stop()
             await asyncio.Event().wait()  # the stop arrives here
+        await self.flushed()
         self.asking += 1
         try:
             return await request
@@ -197,7 +199,6 @@ class EditorListener:
         if call.name in self.never:
             return Decision("no", by=NEVER)
         self._announce(call)
-        await self.flushed()
         options = updates.OPTIONS if review is None else updates.ONCE_OPTIONS
         asked = updates.call_asked(masked(call, self.secrets))
         try:
@@ -284,7 +285,6 @@ class EditorListener:
     async def _elicited(self, message: str, mode: Callable[[], Any], failed: str) -> dict[str, Any] | None:
         """The editor's answer to an ``elicitation/create`` of ``mode()``; None, and said why (``failed``), when
         it could not be asked."""
-        await self.flushed()
         try:
             response = await self.asked(self.client.create_elicitation(message=message, mode=mode()))
         except asyncio.CancelledError:
