@@ -174,10 +174,7 @@ class ListCache:
     def _prune(self) -> None:
         """Remove the files not used for KEEP_DAYS days (servers no longer configured, or configured otherwise)."""
         limit = time.time() - KEEP_DAYS * 86400
-        try:
-            with os.scandir(self.root) as entries:
-                for entry in entries:
-                    if entry.name.endswith((".json", ".tmp")) and entry.stat(follow_symlinks=False).st_mtime < limit:
-                        os.unlink(entry.path)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError), os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.endswith((".json", ".tmp")) and entry.stat(follow_symlinks=False).st_mtime < limit:
+                    os.unlink(entry.path)

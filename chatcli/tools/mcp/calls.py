@@ -10,6 +10,8 @@ come).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -85,19 +87,21 @@ class Calls:
                 f"MCP server {self.spec.name} no longer offers a tool named {name!r} "
                 "(the next request has its new list)"
             )
-        sent: list[Any] = []
+        sent: list[Any] = []  # the ids of the requests made (the MCP host's stand-in numbers them; mcp's: None)
         answered: dict[str, dict[str, Any]] = {}  # the answers given in this call, by their question
 
-        async def call() -> Any:
+        def send() -> Any:
             sent.append(getattr(session, "_request_id", None))  # the id this request gets (no await before it)
+            return session.call_tool(name, arguments, progress_callback=progress)
+
+        async def call() -> Any:
             try:
-                return await session.call_tool(name, arguments, progress_callback=progress)
+                return await send()
             except Exception as exc:
                 addresses = url_elicitations(exc)
                 if addresses is not None:  # -32042: the user opens an address first (a sign-in), then it runs
                     await self._opened(name, addresses)
-                    sent.append(getattr(session, "_request_id", None))
-                    return await session.call_tool(name, arguments, progress_callback=progress)
+                    return await send()
                 if not state_refused(exc):
                     raise
             # At 2026-07-28 the server seals where a call got to (its requestState) with a key of its own process,
@@ -108,18 +112,17 @@ class Calls:
                     f"MCP server {self.spec.name} no longer knew where {name} had got to (it was started again, or the "
                     "answer came after its time): the call is made again"
                 )
-            self._asking[token] = _one_at_a_time(_replaying(ask, answered)) if ask is not None else None
-            sent.append(getattr(session, "_request_id", None))
-            return await session.call_tool(name, arguments, progress_callback=progress)
+            self._asking[token] = _answering(ask, answered, again=True) if ask is not None else None
+            return await send()
 
         token = object()
-        self._asking[token] = _one_at_a_time(_remembering(ask, answered)) if ask is not None else None
+        self._asking[token] = _answering(ask, answered) if ask is not None else None
         calling = CALLING.set(token)  # (the call's task, made now, and mcp's questions of its rounds see it)
         try:
             return await self._until_stopped(call())
         except asyncio.CancelledError:
             if sent:  # (an id: the MCP host's stand-in tells the server; None: mcp's client told it itself)
-                self._chore(self._cancel(session, sent[0] if isinstance(sent[0], int) else None))
+                self._chore(self._cancel(session, sent[-1]))
             raise
         except Exception as exc:
             needed = self.connection.login_needed  # a step-up nobody here can sign in for: said once, given up
@@ -212,14 +215,11 @@ class Calls:
         grace."""
         self._checked.clear()
         try:
-            try:
-                await asyncio.wait_for(_tell_cancelled(session, request_id), CANCEL_GRACE)
+            with contextlib.suppress(Exception):  # no answer (or no connection): started again below
+                if request_id is not None:  # the MCP host's stand-in tells the server (mcp's client has told it)
+                    await asyncio.wait_for(session.cancel(request_id), CANCEL_GRACE)
                 await asyncio.wait_for(session.send_ping(), CANCEL_GRACE)
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - no answer (or no connection): started again below
-                pass
             if session is not self.session or self._halting:
                 return
             if self.note is not None:
@@ -263,46 +263,20 @@ def state_refused(exc: BaseException) -> bool:
     )
 
 
-def _key(params: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(params, sort_keys=True, ensure_ascii=False)
-
-
-def _remembering(ask: Ask, answered: dict[str, dict[str, Any]]) -> Ask:
-    """``ask``, each answer kept by its question in ``answered``."""
-
-    async def asked(params: dict[str, Any]) -> dict[str, Any]:
-        answer = await ask(params)
-        answered[_key(params)] = answer
-        return answer
-
-    return asked
-
-
-def _replaying(ask: Ask, answered: dict[str, dict[str, Any]]) -> Ask:
-    """``ask`` for a call made again: a question asked exactly as before gets the answer given then (once)."""
-
-    async def asked(params: dict[str, Any]) -> dict[str, Any]:
-        given = answered.pop(_key(params), None)
-        return given if given is not None else await ask(params)
-
-    return asked
-
-
-def _one_at_a_time(ask: Ask) -> Ask:
-    """``ask`` for one call: its questions asked one after the other (at 2026-07-28 one round may hold several)."""
+def _answering(ask: Ask, answered: dict[str, dict[str, Any]], again: bool = False) -> Ask:
+    """``ask`` for one call: its questions asked one after the other (at 2026-07-28 one round may hold several),
+    each answer kept by its question in ``answered``; for the call made ``again``, a question asked exactly as before
+    gets the answer given then (once)."""
     lock = asyncio.Lock()
 
     async def asked(params: dict[str, Any]) -> dict[str, Any]:
+        key = json.dumps(params, sort_keys=True, ensure_ascii=False)
         async with lock:
-            return await ask(params)
+            if again and key in answered:
+                return answered.pop(key)
+            answer = await ask(params)
+            if not again:
+                answered[key] = answer
+            return answer
 
     return asked
-
-
-async def _tell_cancelled(session: Any, request_id: int | None) -> None:
-    """Tell the server the call ``request_id`` is cancelled: the MCP host's stand-in passes it on; mcp's client has
-    told it already when the call's task was cancelled (None)."""
-    if request_id is not None and hasattr(session, "cancel"):
-        await session.cancel(request_id)

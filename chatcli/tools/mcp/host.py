@@ -32,6 +32,7 @@ A caller that goes away cancels what it asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -104,14 +105,6 @@ def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
     return hashlib.sha256(json.dumps(whole).encode()).hexdigest()
 
 
-def data_dir_of(message: dict[str, Any]) -> Path:
-    """The caller's data directory, as it sent it; ValueError if it sent none."""
-    data = message.get("data_dir")
-    if not isinstance(data, str) or not os.path.isabs(data):
-        raise ValueError("the caller did not say its data directory")
-    return Path(data)
-
-
 def dumped(result: Any) -> Any:
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -132,11 +125,9 @@ class Host:
         self.retiring = False
 
     def say(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
             self.log.flush()
-        except (OSError, ValueError):
-            pass
 
     async def serve(self) -> None:
         """Answer callers until stopped, or idle with nothing running for ``idle`` seconds."""
@@ -231,12 +222,15 @@ class Host:
         await writer.drain()
 
     def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
-        spec, data = spec_of(message.get("spec") or {}), data_dir_of(message)
+        data = message.get("data_dir")  # the caller's
+        if not isinstance(data, str) or not os.path.isabs(data):
+            raise ValueError("the caller did not say its data directory")
+        spec = spec_of(message.get("spec") or {})
         log_dir = message.get("log_dir") if isinstance(message.get("log_dir"), str) else None
-        key = server_key(spec, data, log_dir)
+        key = server_key(spec, Path(data), log_dir)
         server = self.servers.get(key)
         if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
-            server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, data=data)
+            server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, data=Path(data))
             server.connection.note = self._noter(key)  # what only the host sees (a stray line): its callers hear it
             server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
             self.servers[key] = server
@@ -248,10 +242,8 @@ class Host:
         def note(text: str) -> None:
             self.say(text)
             for writer in list(self.watchers.get(key, ())):
-                try:
+                with contextlib.suppress(OSError, RuntimeError):
                     writer.write(frame({"event": "note", "text": text}))
-                except (OSError, RuntimeError):
-                    pass
 
         return note
 
@@ -297,8 +289,6 @@ class Host:
                 reply = {}
             else:
                 reply = {"error": {"kind": "error", "text": f"unknown op {op!r}"}}
-        except asyncio.CancelledError:
-            raise
         except Unavailable as exc:
             reply = {"error": {"kind": "unavailable", "text": str(exc), "detail": exc.detail or server.detail}}
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as one line
@@ -308,10 +298,8 @@ class Host:
             else:
                 kind = "transport" if is_transport_error(exc) else "error"
                 reply = {"error": {"kind": kind, "text": describe(exc, server.spec, server.start_timeout)}}
-        try:
+        with contextlib.suppress(OSError, RuntimeError):
             await self._send(writer, {"id": number, **reply})
-        except (OSError, RuntimeError):
-            pass
 
 
 READS = ("get_prompt", "read_resource", "complete")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import socket
+from dataclasses import asdict, replace
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -89,11 +90,9 @@ def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str])
         if lock is None:
             raise ConnectionError("cannot take the MCP host's start lock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
+            with contextlib.suppress(OSError):
                 probe.connect(str(path))
                 return  # another caller started it meanwhile
-            except OSError:
-                pass
         with contextlib.suppress(OSError):
             path.unlink()  # left by a host that is gone
         args = [str(path), str(idle)]  # (it exits once its host listens)
@@ -148,15 +147,9 @@ class HostLink:
         reader, writer = channel
         # The variables a stdio server gets from this process's environment (shell functions left out).
         passed = {k: v for k, v in self.environ.items() if k in INHERITED and not v.startswith("()")}
-        sent = {
-            "name": spec.name,
-            "command": spec.command,
-            "args": list(spec.args),
-            "url": spec.url,
+        sent = {  # with mcp.json's oauth (a client registered by hand: the host signs in as it, the caller's user)
+            **asdict(replace(spec, in_memory=None)),
             "type": "sse" if spec.sse else None,
-            "headers": dict(spec.headers),
-            "oauth": dict(spec.oauth),  # a client registered by hand: the host signs in as it (the caller's user)
-            "roots": list(spec.roots),  # the caller's directories: the server's roots
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**passed, **spec.env} if spec.command else {},
         }
@@ -201,7 +194,7 @@ class HostSession:
             await self._writer.wait_closed()
 
     async def _read(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             while line := await self._reader.readline():
                 message = json.loads(line)
                 if message.get("event") == "note" and self._note is not None:
@@ -216,8 +209,6 @@ class HostSession:
                     await self._progress[number](*message["progress"])
                 elif number in self._waiting and not self._waiting[number].done():
                     self._waiting[number].set_result(message)
-        except (OSError, ValueError):
-            pass
         for waiting in self._waiting.values():
             if not waiting.done():
                 waiting.set_exception(ConnectionError("connection closed: the MCP host went away"))

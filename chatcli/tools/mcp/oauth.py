@@ -49,28 +49,21 @@ class LoginNeeded(Exception):
     """A server asks for an OAuth login chat does not have (or may no longer refresh): one line naming the command."""
 
     def __init__(self, name: str, why: str = "needs a login"):
-        super().__init__(f"{why}: run chat mcp login {name}")
         self.detail = f"{why}: run chat mcp login {name}"
-
-
-def _file(name: str, data: Path | None = None) -> Path:
-    """Where a server's tokens are kept, in ``data`` (chat's data directory: this process's by default; the MCP
-    host's caller's there). chatcli.tools.sandbox.secret_places hides the directory from commands."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
-    return (data if data is not None else data_dir()) / "mcp-auth" / f"{safe}.json"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        super().__init__(self.detail)
 
 
 class StoredAuth:
     """One server's tokens and client registration (the ``mcp`` client's ``TokenStorage``), kept with the URL they
-    belong to; a file written for another URL reads as nothing."""
+    belong to; a file written for another URL reads as nothing. The file is in ``data`` (chat's data directory:
+    this process's by default; the MCP host's caller's there): chatcli.tools.sandbox.secret_places hides it from
+    commands."""
 
     def __init__(self, spec: ServerSpec, data: Path | None = None):
-        self.name, self.url, self.path = spec.name, _origin(spec.url or ""), _file(spec.name, data)
+        parts = urlsplit(spec.url or "")
+        self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.name) or "_"
+        self.path = (data if data is not None else data_dir()) / "mcp-auth" / f"{safe}.json"
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -85,6 +78,9 @@ class StoredAuth:
         private_dir(self.path.parent)
         os.chmod(self.path.parent, 0o700)
         write_private(self.path, {**data, "url": self.url})
+
+    def _update(self, **fields: Any) -> None:
+        self._write({**self._read(), **fields})
 
     def stamp(self) -> tuple[int, int] | None:
         """Which file of tokens is there now (its inode and time; None: none): a login, a refresh or a logout
@@ -105,9 +101,7 @@ class StoredAuth:
 
     def want(self, scope: str | None) -> None:
         if scope and self.path.exists():
-            data = self._read()
-            data["wanted"] = scope
-            self._write(data)
+            self._update(wanted=scope)
 
     async def get_tokens(self) -> Any:
         from mcp.shared.auth import OAuthToken
@@ -122,10 +116,8 @@ class StoredAuth:
         return tokens
 
     async def set_tokens(self, tokens: Any) -> None:
-        data = self._read()
-        data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
-        data["expires_at"] = time.time() + tokens.expires_in if tokens.expires_in else None
-        self._write(data)
+        expires_at = time.time() + tokens.expires_in if tokens.expires_in else None
+        self._update(tokens=tokens.model_dump(mode="json", exclude_none=True), expires_at=expires_at)
 
     async def get_client_info(self) -> Any:
         from mcp.shared.auth import OAuthClientInformationFull
@@ -134,9 +126,7 @@ class StoredAuth:
         return OAuthClientInformationFull.model_validate(info) if info else None
 
     async def set_client_info(self, client_info: Any) -> None:
-        data = self._read()
-        data["client"] = client_info.model_dump(mode="json", exclude_none=True)
-        self._write(data)
+        self._update(client=client_info.model_dump(mode="json", exclude_none=True))
 
     def forget(self) -> bool:
         """Delete what is kept for this server; whether there was anything."""
@@ -219,16 +209,13 @@ def _provider(
                 self.context.client_metadata.scope = union_scopes(self.context.client_metadata.scope, wanted)
             found = self.context.oauth_metadata
             grants = (found.grant_types_supported or []) if found is not None else []
-            if spec.oauth.get("clientSecret") and "client_credentials" in grants and "authorization_code" not in grants:
+            secret = spec.oauth.get("clientSecret")
+            if secret and "client_credentials" in grants and "authorization_code" not in grants:
                 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
                 assert found is not None
                 machine = ClientCredentialsOAuthProvider(
-                    spec.url or "",
-                    storage,
-                    spec.oauth["clientId"],
-                    spec.oauth["clientSecret"],
-                    issuer=str(found.issuer),
+                    spec.url or "", storage, spec.oauth["clientId"], secret, issuer=str(found.issuer)
                 )
                 machine.context = self.context  # what this flow discovered and chose: its token request only
                 return await machine._exchange_token_client_credentials()

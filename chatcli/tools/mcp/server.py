@@ -253,11 +253,9 @@ class McpServer(Calls):
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - anyio raises groups; every failure is one line
-            if stop is not self._stop:
-                pass
-            elif self.state == STARTING:
+            if stop is self._stop and self.state == STARTING:
                 self.fail(self.connection.describe(exc, self.start_timeout))
-            elif self.state == READY and not self._halting:
+            elif stop is self._stop and self.state == READY and not self._halting:
                 self._died(self.connection.describe(exc, self.start_timeout))
         else:
             if exited and not self._halting and self.state == READY and stop is self._stop:
