@@ -28,7 +28,7 @@ import hmac
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, cast
+from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -119,9 +119,11 @@ class Guard:
         owner: int | None = None,
         proxies: tuple[str, ...] = (),
     ):
-        self.app = _behind_proxies(app, proxies) if proxies else app
-        self.allowed = allowed
-        self.token = token
+        if proxies:  # the client and scheme taken from the forwarding headers of these proxies' requests only
+            from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+            app = ProxyHeadersMiddleware(app, trusted_hosts=list(proxies))  # type: ignore[arg-type,assignment]
+        self.app, self.allowed, self.token = app, allowed, token
         self.owner = owner  # the only uid whose processes on this machine may call; None: not checked (a unix socket)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -209,14 +211,6 @@ class Guard:
             return None
         who = "another user of this machine" if uid >= 0 else "a process the system cannot name"
         return f"this server answers only its own user's processes, not {who}"
-
-
-def _behind_proxies(app: Asgi, proxies: tuple[str, ...]) -> Asgi:
-    """``app`` taking the client and scheme from the forwarding headers of these proxies' requests only."""
-    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
-    behind: Any = ProxyHeadersMiddleware(app, trusted_hosts=list(proxies))  # type: ignore[arg-type]
-    return cast(Asgi, behind)
 
 
 def _too_large() -> str:

@@ -495,6 +495,8 @@ class Editor:
     async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> schema.PromptResponse:
         """One turn of the session's thread (or one of its commands); a cancel ends it ``cancelled``, the partial
         answer kept."""
+        from chatcli.backends.own.failures import describe
+
         session = self._session(session_id)
         if session.running is not None and not session.running.done():
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
@@ -512,21 +514,15 @@ class Editor:
             await asyncio.wait({session.placing})
         if session.running.cancelled():
             return schema.PromptResponse(stop_reason="cancelled")
-        if (failure := session.running.exception()) is not None:
-            return await self._limited(session, failure)
-        result = session.running.result()
-        return schema.PromptResponse(stop_reason=updates.stop_reason(result), usage=updates.usage(result))
-
-    async def _limited(self, session: Session, exc: BaseException) -> schema.PromptResponse:
-        """A spending limit that refused a model call ends the turn ``max_turn_requests``, its one line (with how to
-        raise the limit) said first as the agent's message (not ``refusal``, which tells the editor to drop the
-        user's prompt: the question is kept in the thread); any other failure is the JSON-RPC error."""
-        from chatcli.backends.own.failures import describe
-
-        failure = describe(exc, self.settings)
-        if failure.limit is None:
-            raise _error(exc, self.settings)
-        session.listener.said(failure.line)
+        if (failure := session.running.exception()) is None:
+            result = session.running.result()
+            return schema.PromptResponse(stop_reason=updates.stop_reason(result), usage=updates.usage(result))
+        # A spending limit that refused a model call ends the turn max_turn_requests, its one line (how to raise the
+        # limit) said as the agent's message; not refusal, which tells the editor to drop the prompt the thread kept.
+        limited = describe(failure, self.settings)
+        if limited.limit is None:
+            raise _error(failure, self.settings)  # any other failure: the JSON-RPC error
+        session.listener.said(limited.line)
         await session.listener.flushed()
         return schema.PromptResponse(stop_reason="max_turn_requests")
 

@@ -11,10 +11,7 @@ from acp.helpers import (
     start_tool_call,
     text_block,
     tool_content,
-    update_agent_message_text,
-    update_agent_thought_text,
     update_tool_call,
-    update_user_message_text,
 )
 
 from chatcli.core.events import ToolCall as Call
@@ -63,10 +60,6 @@ def usage(result: TurnResult) -> schema.Usage | None:
     return schema.Usage(input_tokens=sent, output_tokens=said, total_tokens=total)
 
 
-def kind_of(name: str) -> Kind:
-    return KINDS.get(name, "other")
-
-
 def locations(arguments: Any) -> list[schema.ToolCallLocation] | None:
     """The files a call's arguments name, for the editor to follow."""
     if not isinstance(arguments, dict):
@@ -86,7 +79,7 @@ def call_started(call: Call, status: Status = "pending") -> schema.ToolCallStart
     return start_tool_call(
         call.id,
         title_of(call),
-        kind=kind_of(call.name),
+        kind=KINDS.get(call.name, "other"),
         status=status,
         locations=locations(call.arguments),
         raw_input=call.arguments,
@@ -124,15 +117,15 @@ def _terminal(terminal_id: str) -> schema.TerminalToolCallContent:
 
 def message(text: str, message_id: str | None = None) -> schema.AgentMessageChunk:
     """A piece of the agent's message ``message_id`` (every chunk of one message carries the same id)."""
-    chunk = update_agent_message_text(text)
-    chunk.message_id = message_id
-    return chunk
+    return schema.AgentMessageChunk(
+        session_update="agent_message_chunk", content=text_block(text), message_id=message_id
+    )
 
 
 def thought(text: str, message_id: str | None = None) -> schema.AgentThoughtChunk:
-    chunk = update_agent_thought_text(text)
-    chunk.message_id = message_id
-    return chunk
+    return schema.AgentThoughtChunk(
+        session_update="agent_thought_chunk", content=text_block(text), message_id=message_id
+    )
 
 
 def new_id() -> str:
@@ -154,9 +147,9 @@ def replayed(records: list[dict[str, Any]]) -> Iterator[Any]:
         if role == "user":
             names = [item.get("name") for item in record.get("attachments") or []]
             shown = text + "".join(f"\n[attached: {name}]" for name in names if name)
-            chunk = update_user_message_text(shown)
-            chunk.message_id = ident
-            yield chunk
+            yield schema.UserMessageChunk(
+                session_update="user_message_chunk", content=text_block(shown), message_id=ident
+            )
         elif role == "assistant":
             if record.get("reasoning"):
                 yield thought(record["reasoning"], f"{ident}-thinking")
