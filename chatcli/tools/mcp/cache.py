@@ -55,11 +55,8 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
     program = None
     if spec.command:
         command = os.path.expanduser(spec.command)
-        if os.sep in command:
-            program = _identity(os.path.join(here, command))
-        else:
-            found = shutil.which(command, path=spec.env.get("PATH", environ.get("PATH")))
-            program = _identity(found) if found else None
+        found = command if os.sep in command else shutil.which(command, path=spec.env.get("PATH", environ.get("PATH")))
+        program = _identity(os.path.join(here, found)) if found else None
     files: list[Any] = []
     for arg in spec.args[: _FILES_LOOKED_AT * 4]:
         if len(files) >= _FILES_LOOKED_AT or not arg or arg.startswith("-") or len(arg) > 4096:

@@ -42,14 +42,6 @@ class Unavailable(Exception):
 class Calls:
     """What is done with a server once it runs (a part of chatcli.tools.mcp.server.McpServer)."""
 
-    spec: ServerSpec
-    listing: Listing | None
-    session: Any
-    connection: Connection
-    note: Callable[[str], None] | None
-    start_timeout: float
-    _stop: asyncio.Event
-    _halting: bool
     # McpServer's lifetime: started, stopped, given up
     ensure: Callable[[], Awaitable[Any]]
     halt: Callable[[], Awaitable[None]]
@@ -57,7 +49,12 @@ class Calls:
     _died: Callable[[str], None]
     fail: Callable[[str], None]
 
-    def __init__(self) -> None:
+    def __init__(self, spec: ServerSpec, connection: Connection, note: Callable[[str], None], start_timeout: float):
+        self.spec, self.connection, self.note, self.start_timeout = spec, connection, note, start_timeout
+        self.listing: Listing | None = None
+        self.session: Any = None  # the open ClientSession, while ready
+        self._stop = asyncio.Event()
+        self._halting = False
         self.calls = 0  # calls running now
         self.used = time.monotonic()  # when a call last ended (the idle clock)
         self._asking: dict[object, Ask | None] = {}  # who answers the questions of each call running now
@@ -107,11 +104,10 @@ class Calls:
             # At 2026-07-28 the server seals where a call got to (its requestState) with a key of its own process,
             # for a time: started again since, or answered after that time, it refuses it. Made again from the
             # start; a question asked again as it was asked before gets the answer given then.
-            if self.note is not None:
-                self.note(
-                    f"MCP server {self.spec.name} no longer knew where {name} had got to (it was started again, or the "
-                    "answer came after its time): the call is made again"
-                )
+            self.note(
+                f"MCP server {self.spec.name} no longer knew where {name} had got to (it was started again, or the "
+                "answer came after its time): the call is made again"
+            )
             self._asking[token] = _answering(ask, answered, again=True) if ask is not None else None
             return await send()
 
@@ -222,10 +218,9 @@ class Calls:
                 return
             if session is not self.session or self._halting:
                 return
-            if self.note is not None:
-                self.note(
-                    f"MCP server {self.spec.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
-                )
+            self.note(
+                f"MCP server {self.spec.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
+            )
             await self.halt()
             self.start()
         finally:
@@ -256,11 +251,8 @@ def url_elicitations(exc: BaseException) -> list[dict[str, Any]] | None:
 def state_refused(exc: BaseException) -> bool:
     """True when a 2026-07-28 server refused the ``requestState`` it had sealed (mcp's wire error for it)."""
     data = getattr(exc, "data", None)
-    return (
-        getattr(exc, "code", None) == -32602
-        and isinstance(data, dict)
-        and data.get("reason") == ("invalid_request_state")
-    )
+    reason = data.get("reason") if isinstance(data, dict) else None
+    return getattr(exc, "code", None) == -32602 and reason == "invalid_request_state"
 
 
 def _answering(ask: Ask, answered: dict[str, dict[str, Any]], again: bool = False) -> Ask:

@@ -105,9 +105,8 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
             raise ConfigError(f'{where}: give either "command" (stdio) or "url" (streamable HTTP)')
         if command is not None and not isinstance(command, str):
             raise ConfigError(f"{where}.command must be a string")
-        if url is not None:
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise ConfigError(f"{where}.url must be an http(s) URL")
+        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+            raise ConfigError(f"{where}.url must be an http(s) URL")
         cwd = entry.get("cwd")
         if cwd is not None and (not isinstance(cwd, str) or not cwd):
             raise ConfigError(f"{where}.cwd must be a directory (a string)")

@@ -291,12 +291,10 @@ def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[
     for path in sorted(directory.glob("mcp-*.sock")) if directory is not None else []:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 sock.connect(str(path))
                 send(sock, {"id": 0, "op": op})
                 said, _ = receive(sock)
-            except (OSError, ValueError):
-                continue
-            if said is not None:
-                answers.append(said)
+                if said is not None:
+                    answers.append(said)
     return answers

@@ -436,9 +436,9 @@ def _again(
         if not here:
             storage.want(scope)
             raise needed(f"it asks for {more}")
-        if _step_ups.get(storage.path, 0) >= MAX_STEP_UPS:
-            raise needed(f"it still asks for {more} after {MAX_STEP_UPS} sign-ins; not asked again")
         _step_ups[storage.path] = _step_ups.get(storage.path, 0) + 1
+        if _step_ups[storage.path] > MAX_STEP_UPS:
+            raise needed(f"it still asks for {more} after {MAX_STEP_UPS} sign-ins; not asked again")
         saved = (context.client_metadata.redirect_uris, context.redirect_handler, context.callback_handler)
         heading = f"\nMCP server {spec.name} asks for {more}: open this address to sign in"
         async with _Callback(lambda text: say(sys.stderr, text + "\n"), heading) as listener:

@@ -53,26 +53,19 @@ class McpServer(Calls):
         data: Path | None = None,
         on_fail: Callable[[McpServer], None] | None = None,  # hears that the server was given up
     ):
-        super().__init__()
-        self.spec = spec
-        self.note = note
-        self.start_timeout = start_timeout
+        note = note or (lambda _text: None)  # (nobody to tell)
+        # link: through the MCP host (chatcli.tools.mcp.link); data: in the host, its caller's data directory (logins)
+        super().__init__(spec, Connection(spec, log_dir, note, link, data), note, start_timeout)
         self.cache = cache  # a chatcli.tools.mcp.cache.ListCache, or None
         self.loader = loader  # the MCP client's import, shared by the servers of a session
-        # link: through the MCP host (chatcli.tools.mcp.link); data: in the host, its caller's data directory (logins)
-        self.connection = Connection(spec, log_dir, note, link, data)
         self.state = IDLE
         self.detail = ""
-        self.listing: Listing | None = None
         self.listed_at: float | None = None  # when the listing was taken (epoch seconds)
-        self.session: Any = None  # the open ClientSession, while ready
         self.ready = asyncio.Event()  # set whenever the server is not starting
         self.ready.set()
         self.starts = 0
         self.deaths = 0
-        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._halting = False
         self.on_fail = on_fail
         self._built: tuple[Listing | None, list[Any]] = (None, [])
         self._spoken: tuple[Any, Any] = (None, "")  # what the running server offered at start, and its revision
@@ -97,10 +90,8 @@ class McpServer(Calls):
         those it offers to run as a call (one that runs only as an MCP task is ``held``)."""
         if self._built[0] is not self.listing:
             listed = self.listing.tools if self.listing else ()
-            self._built = (
-                self.listing,
-                [stand_in(i.name, i.description, i.schema, i.annotations) for i in listed if i.offered],
-            )
+            built = [stand_in(i.name, i.description, i.schema, i.annotations) for i in listed if i.offered]
+            self._built = (self.listing, built)
         return self._built[1] if self.offers else []
 
     @property
@@ -204,7 +195,7 @@ class McpServer(Calls):
         if task is not None and not task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(task), 5.0)
-            except (asyncio.TimeoutError, Exception):
+            except Exception:  # (out of time, or it failed)
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -213,9 +204,8 @@ class McpServer(Calls):
         if final:
             for chore in list(self._chores):
                 chore.cancel()
-            self.state = STOPPED if self.state != FAILED else FAILED
-        elif self.state != FAILED:
-            self.state = IDLE
+        if self.state != FAILED:
+            self.state = STOPPED if final else IDLE
         self.ready.set()
 
     def fail(self, detail: str) -> None:
@@ -277,36 +267,25 @@ class McpServer(Calls):
         deadline = asyncio.timeout(gathering.seconds)
         try:
             async with deadline:
-                await self._pages(session, session.list_tools, "tools", gathering, needed=True)
-                for has, listing, what in (
-                    (offered.prompts, session.list_prompts, "prompts"),
-                    (offered.resources, session.list_resources, "resources"),
-                ):
-                    if has:
-                        await self._pages(session, listing, what, gathering)
+                for what in ("tools", "prompts", "resources"):
+                    if what == "tools" or getattr(offered, what):
+                        await self._pages(session, what, gathering)
         except TimeoutError:
             if not deadline.expired():
                 raise
             raise gathering.late() from None
         return gathering.listing(self.name, revision)
 
-    async def _pages(
-        self,
-        session: Any,
-        listing: Callable[..., Awaitable[Any]],
-        what: str,
-        gathering: Gathering,
-        needed: bool = False,
-    ) -> None:
-        """Every page of one list, into ``gathering``. A list the server cannot give whole (prompts, resources: not
-        ``needed``) is left out, with a line in its log; its tools still work without it."""
-        cursor = None
+    async def _pages(self, session: Any, what: str, gathering: Gathering) -> None:
+        """Every page of one list (``what``: tools, prompts or resources), into ``gathering``. A list the server cannot
+        give whole (prompts, resources) is left out, with a line in its log; its tools still work without it."""
+        listing, cursor = getattr(session, f"list_{what}"), None
         while True:
             gathering.asking(what)
             try:
                 page = await asyncio.wait_for(listing(cursor=cursor), self.start_timeout)
             except Exception as exc:  # noqa: BLE001 - its tools still work without its prompts or resources
-                if needed:
+                if what == "tools":
                     raise
                 self.connection.logged(f"could not list its {what}: {describe(exc, self.spec, self.start_timeout)}")
                 gathering.drop(what)
@@ -321,7 +300,7 @@ class McpServer(Calls):
         before, self.listing, self.listed_at = self.listing, listing, time.time()
         if self.cache is not None:
             self.cache.keep(self.spec, listing)
-        if before is not None and before != listing and self.note is not None:
+        if before is not None and before != listing:
             self.note(
                 f"MCP server {self.name} offers other tools than when it was last listed ({listing.summary()} now); "
                 "the model gets the new list from its next request"
@@ -337,8 +316,7 @@ class McpServer(Calls):
             return
         self.state = IDLE
         self.ready.set()
-        if self.note is not None:
-            self.note(f"MCP server {self.name} stopped answering ({why}); it starts again when it is next used")
+        self.note(f"MCP server {self.name} stopped answering ({why}); it starts again when it is next used")
 
 
 # Why a tool that runs only as an MCP task is not offered to the model.

@@ -80,12 +80,8 @@ def is_transport_error(exc: BaseException) -> bool:
     """True if the server itself is gone (a closed connection), not just the call failing."""
     import anyio
 
-    exc = _leaf(exc)
-    text = str(exc).lower()
-    return (
-        isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError))
-        or "connection closed" in text
-    )
+    exc, closed = _leaf(exc), (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError)
+    return isinstance(exc, closed) or "connection closed" in str(exc).lower()
 
 
 def preload() -> None:
@@ -193,7 +189,7 @@ class Connection:
         self,
         spec: ServerSpec,
         log_dir: Path | None,
-        note: Callable[[str], None] | None = None,
+        note: Callable[[str], None],
         link: Any = None,
         data: Path | None = None,
     ):
@@ -279,7 +275,6 @@ class Connection:
 
         answering = _answering(elicit) if elicit is not None else None
         sampling = _sampling(elicit) if elicit is not None else None  # the model lent where the user is asked
-        me = Implementation(name="chatcli", version=__version__)
         self.refused = self.login_needed = None
         modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
         modes = ["legacy"] if self.spec.sse else modes  # no server of that transport speaks the 2026 revision
@@ -301,7 +296,7 @@ class Connection:
                         list_roots_callback=self._roots,  # the directories chat works in
                         logging_callback=self.heard,  # its log messages: to its log
                         log_level="info",  # (a 2026-07-28 server logs only what a request asks for)
-                        client_info=me,
+                        client_info=Implementation(name="chatcli", version=__version__),
                         mode=mode,
                         cache=None,
                         # a round more than the questions chat answers in one call: its own limit says it first
@@ -398,7 +393,7 @@ class Connection:
         shown = line.decode("utf-8", "replace")
         where = self.logged(f"a line on stdout that is not JSON-RPC (ignored): {shown[:2000]}")
         self._strays += 1
-        if self._strays == 1 and self.note is not None:
+        if self._strays == 1:
             self.note(f"MCP server {self.name} wrote a line that is not JSON-RPC to stdout {where}; it is ignored")
 
     def _dropped(self, size: int) -> None:
@@ -406,8 +401,7 @@ class Connection:
         from chatcli.tools.stdio import MAX_LINE, size_text
 
         where = self.logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
-        if self.note is not None:
-            self.note(
-                f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB "
-                f"limit: dropped {where}"
-            )
+        self.note(
+            f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB "
+            f"limit: dropped {where}"
+        )
