@@ -130,33 +130,30 @@ def test_ctrl_z_stops_the_answer_and_fg_finishes_it(server, shell_env, door):
 
 
 @ONE_SHOT_DOORS
-@pytest.mark.parametrize(
-    "setup, stops",
-    [("", False), ("stty tostop", True), ("stty tostop; trap '' TTOU", False)],
-    ids=["writes", "tostop", "tostop-ignored"],
-)
-def test_ctrl_z_then_bg_goes_on_in_the_background_as_a_process_would(server, shell_env, setup, stops):
+def test_ctrl_z_then_bg_goes_on_in_the_background_as_a_process_would(server, shell_env):
     """In the background the answer goes on writing; with ``stty tostop`` it stops at its next write, until
-    ``fg`` (unless it ignores SIGTTOU: then it writes on)."""
-    server.queue(Reply(TEXT, delay=DELAY))
-    shell = Shell(shell_env)
-    if setup:
-        shell.wait_ready(shell.run(setup))
-    start_answer(shell, server, "-t", "background", "count")
-    ctrl_z(shell, server, shell_env)
-    at = shell.run("bg")
-    if stops:
-        assert shell.wait_stopped(at, prompt=False) == "SIGTTOU"
-        assert set(stopped_processes(shell, shell_env)) == {"T"}
-        at = shell.run("fg")
-        shell.wait_for(WORDS[-1], after=at)
-        shell.wait_ready(at)
-    else:
-        shell.wait_for(WORDS[-1], after=at)
-        shell.wait_for("Done", after=at)
-    kept = summary(stored(db_of(shell_env), "background"))
-    assert [(kind, text.strip(), mark) for kind, text, mark in kept][1] == ("ai", TEXT, None)
-    shell.kill()
+    ``fg`` (unless it ignores SIGTTOU: then it writes on). Each case in a shell of its own."""
+    cases = {"writes": ("", False), "tostop": ("stty tostop", True), "ignored": ("stty tostop; trap '' TTOU", False)}
+    for case, (setup, stops) in cases.items():
+        server.queue(Reply(TEXT, delay=DELAY))
+        shell = Shell(shell_env)
+        if setup:
+            shell.wait_ready(shell.run(setup))
+        start_answer(shell, server, "-t", f"background-{case}", "count")
+        ctrl_z(shell, server, shell_env)
+        at = shell.run("bg")
+        if stops:
+            assert shell.wait_stopped(at, prompt=False) == "SIGTTOU", case
+            assert set(stopped_processes(shell, shell_env)) == {"T"}, case
+            at = shell.run("fg")
+            shell.wait_for(WORDS[-1], after=at)
+            shell.wait_ready(at)
+        else:
+            shell.wait_for(WORDS[-1], after=at)
+            shell.wait_for("Done", after=at)
+        kept = summary(stored(db_of(shell_env), f"background-{case}"))
+        assert [(kind, text.strip(), mark) for kind, text, mark in kept][1] == ("ai", TEXT, None), case
+        shell.kill()
 
 
 def slow_tool_call(command: str) -> Raw:
@@ -168,40 +165,41 @@ def slow_tool_call(command: str) -> Raw:
 
 
 @ONE_SHOT_DOORS
-@pytest.mark.parametrize("resume", ["fg", "bg"])
-def test_keys_typed_while_chat_is_stopped_are_the_shells_not_an_answer(server, shell_env, tmp_path, resume):
+def test_keys_typed_while_chat_is_stopped_are_the_shells_not_an_answer(server, shell_env, tmp_path):
     """Stopped before its tool call, chat reads nothing: "y" typed then runs at the shell; the question waits.
 
     Continued in the background, chat stops again (as the kernel stops a process) before the
-    question: it can be answered only in the foreground.
+    question: it can be answered only in the foreground. Continued with ``fg``, then with ``bg``, each in a shell of its
+    own.
     """
-    server.queue(slow_tool_call("touch ran"), Reply("all done"))
-    shell = Shell(shell_env)
-    start_answer(shell, server, "--tools", "shell", "--sandbox", "off", "-t", "asked", "count")
-    ctrl_z(shell, server, shell_env)
-    assert server.wait_until_sent(ended=server.streams_ended + 1), "the tool call was not sent"
-    at = shell.run("y")  # a stopped chat leaves the key to the shell
-    shell.wait_for("command not found", after=at)
-    shell.wait_ready(at)
-    if resume == "bg":
-        at = shell.run("bg")
-        assert shell.wait_stopped(at, prompt=False) == "SIGTTOU"  # first, it drops what was typed ahead
-        assert set(stopped_processes(shell, shell_env)) == {"T"}
-        at = shell.run("y")
+    for resume in ("fg", "bg"):
+        server.queue(slow_tool_call("touch ran"), Reply("all done"))
+        shell = Shell(shell_env)
+        start_answer(shell, server, "--tools", "shell", "--sandbox", "off", "-t", f"asked-{resume}", "count")
+        ctrl_z(shell, server, shell_env)
+        assert server.wait_until_sent(ended=server.streams_ended + 1), "the tool call was not sent"
+        at = shell.run("y")  # a stopped chat leaves the key to the shell
         shell.wait_for("command not found", after=at)
         shell.wait_ready(at)
-    at = shell.run("fg")
-    shell.wait_for(QUESTION, after=at)
-    assert not (tmp_path / "ran").exists()
-    asked = shell.mark()
-    shell.child.send("n")
-    shell.wait_for("all done", after=asked)
-    shell.wait_ready(asked)
-    assert not (tmp_path / "ran").exists()
-    assert f"{QUESTION} no" in shell.text[at:], shell.text[at:]
-    results = [m for m in server.requests[-1]["messages"] if m["role"] == "tool"]
-    assert len(results) == 1 and "not run: the user refused this call" in results[0]["content"]
-    shell.kill()
+        if resume == "bg":
+            at = shell.run("bg")
+            assert shell.wait_stopped(at, prompt=False) == "SIGTTOU"  # first, it drops what was typed ahead
+            assert set(stopped_processes(shell, shell_env)) == {"T"}
+            at = shell.run("y")
+            shell.wait_for("command not found", after=at)
+            shell.wait_ready(at)
+        at = shell.run("fg")
+        shell.wait_for(QUESTION, after=at)
+        assert not (tmp_path / "ran").exists(), resume
+        asked = shell.mark()
+        shell.child.send("n")
+        shell.wait_for("all done", after=asked)
+        shell.wait_ready(asked)
+        assert not (tmp_path / "ran").exists(), resume
+        assert f"{QUESTION} no" in shell.text[at:], shell.text[at:]
+        results = [m for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+        assert len(results) == 1 and "not run: the user refused this call" in results[0]["content"], resume
+        shell.kill()
 
 
 def test_a_caller_killed_while_stopped_hangs_up_its_answer(server, worker_env):  # noqa: F811
