@@ -371,3 +371,20 @@ def test_a_permission_request_hook_answers_in_place_of_the_user(server, chat_env
     assert (tmp_path / "marker").exists() is (behavior == "allow")
     if behavior == "deny":
         assert tool_results(server.requests[1]) == ["not run: a PermissionRequest hook refused it: not here"]
+
+
+def test_the_docs_hook_examples_are_the_ones_run_here():
+    """Each JSON example of the hooks guide is valid and its command is one this file runs: the guide cannot drift."""
+    import re
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "skills-and-hooks.md").read_text()
+    hooks = guide[guide.index("\n## Hooks") :]
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", hooks, re.S)]
+    commands = {
+        hook["command"]
+        for example in examples
+        for groups in example["hooks"].values()
+        for group in groups
+        for hook in group["hooks"]
+    }
+    assert commands == {NO_RM_RF, FORMATTER, ADD_CONTEXT, ONE_MORE_PASS}, commands
