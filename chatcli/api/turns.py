@@ -49,8 +49,7 @@ class HttpListener(JsonEvents):
     def note(self, text: str) -> None:  # what the command line says on stderr: the server's console
         say(sys.stderr, f"chat serve: {text}\n")
 
-    def warn(self, text: str) -> None:
-        self.note(text)
+    warn = note
 
     def refused(self, result: ToolResult) -> None:
         self.note(f"not run: {result.call.label or result.call.name} ({result.content[:200]})")

@@ -28,7 +28,6 @@ from chatcli.editor.listener import EditorListener
 from chatcli.errors import ChatError, NoThread, UsageError
 from chatcli.service.chat import Chat
 from chatcli.service.opening import Opening, ThreadSetup
-from chatcli.service.running import Running
 from chatcli.service.thread import Thread
 from chatcli.store.base import Place
 from chatcli.text import say
@@ -44,6 +43,10 @@ PAGE = 100
 CATALOG_WAIT = 15.0
 MAX_MODELS = 500
 MODEL_OPTION = "model"
+# The session methods beside session/new and session/load an agent may offer: chat offers each.
+SESSION_METHODS: dict[str, Any] = dict.fromkeys(
+    ("list", "resume", "fork", "close", "delete", "additionalDirectories"), {}
+)
 # Seconds a session/new, load or resume waits for the providers' model lists before it answers without them.
 START_WAIT = 10.0
 
@@ -61,13 +64,6 @@ class Session:
     tools: Toolbox | None = None  # the session's own (its MCP servers, its host), closed with it
     listing: asyncio.Future[None] | None = None  # the commands offered again once the MCP servers are up
     placing: asyncio.Future[None] | None = None  # where the thread was made, being kept with it
-    turns: Running | None = None  # the Chat's: what runs on its threads (chatcli.service.running)
-
-    def stop(self) -> None:
-        """Stop the running turn as a cancel does (its part kept): once per turn, however many ask (the editor's
-        stop button, its going away, the agent's end, a delete: chatcli.service.running)."""
-        if self.turns is not None:
-            self.turns.stop(self.running)
 
 
 async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> TurnResult:
@@ -138,7 +134,7 @@ class Editor:
             self.catalog.cancel()
         for session in self.sessions.values():
             session.listener.editor_gone()
-            session.stop()
+            session.listener.stop()
 
     # ---- the connection
 
@@ -159,14 +155,7 @@ class Editor:
                 load_session=True,
                 prompt_capabilities=schema.PromptCapabilities(image=own.files, embedded_context=own.files),
                 mcp_capabilities=schema.McpCapabilities(http=own.prompt, sse=False),
-                session_capabilities=schema.SessionCapabilities(
-                    list=schema.SessionListCapabilities(),
-                    resume=schema.SessionResumeCapabilities(),
-                    fork=schema.SessionForkCapabilities(),
-                    close=schema.SessionCloseCapabilities(),
-                    delete=schema.SessionDeleteCapabilities(),
-                    additional_directories=schema.SessionAdditionalDirectoriesCapabilities(),
-                ),
+                session_capabilities=schema.SessionCapabilities.model_validate(SESSION_METHODS),
             ),
             agent_info=schema.Implementation(name="chatcli", title="chat", version=__version__),
             auth_methods=[],
@@ -274,8 +263,8 @@ class Editor:
                 request = schema.DeleteSessionRequest.model_validate(params)
             except ValueError as exc:
                 raise RequestError(-32602, f"Invalid params: {' '.join(str(exc).split())[:200]}") from None
-            answer = await self.delete_session(request.session_id)
-            return dict(answer.model_dump(mode="json", by_alias=True, exclude_none=True))
+            await self.delete_session(request.session_id)
+            return {}  # a DeleteSessionResponse: nothing to say
         raise RequestError.method_not_found(f"_{method}"[:100])
 
     @_answering
@@ -283,8 +272,6 @@ class Editor:
         self, cwd: str | None = None, cursor: str | None = None, **kwargs: Any
     ) -> schema.ListSessionsResponse:
         """Every thread, those started at the terminal too, most recent first, a page at a time."""
-        from chatcli.text import iso_time
-
         start = int(cursor) if cursor and re.fullmatch(r"[0-9]{1,9}", cursor) else 0
         wanted = {cwd, str(_workdir(cwd))} if cwd is not None else None  # a filter: an absolute directory
         store = self.chat.store  # where each thread was made (an Agent Server's threads: none known)
@@ -295,23 +282,9 @@ class Editor:
             every = await _said(self.chat.threads().list())
             rows = [row for row in every if row.thread_id in places and places[row.thread_id].cwd in wanted]
         page = rows[start : start + PAGE]
-        sessions = [self._listed(row, places.get(row.thread_id), iso_time(row.updated_at)) for row in page]
+        sessions = [_listed(row, places.get(row.thread_id)) for row in page]
         more = str(start + PAGE) if len(rows) > start + PAGE else None
         return schema.ListSessionsResponse(sessions=sessions, next_cursor=more)
-
-    @staticmethod
-    def _listed(row: Any, place: Place | None, updated: str | None) -> schema.SessionInfo:
-        """A thread as session/list shows it: in the directory it was made in (one made before places were kept:
-        in the agent's own, and its ``_meta`` says the place is not known)."""
-        unknown = {"chatcli": {"placeKnown": False}}
-        return schema.SessionInfo(
-            session_id=row.thread_id,
-            cwd=place.cwd if place is not None else _here(),
-            additional_directories=list(place.dirs) if place is not None and place.dirs else None,
-            title=row.title,
-            updated_at=updated,
-            field_meta=None if place is not None else unknown,
-        )
 
     def _placed(self, session: Session) -> None:
         """The session's first question made its thread: where is kept with its row, before the prompt's answer."""
@@ -368,7 +341,7 @@ class Editor:
         asking = self.capabilities.elicitation  # the editor's forms and addresses to visit
         forms, links = asking is not None and asking.form is not None, asking is not None and asking.url is not None
         listener = EditorListener(self.client, thread_id, forms=forms, secrets=self.secrets, links=links)
-        tools = self._tools(thread_id, workdir, listener, specs)
+        tools = self._tools(workdir, listener, specs)
         try:
             thread = await _said(self.chat.thread(opening, setup=self.setup, listener=listener, toolbox=tools))
             thread.whole = updates.STOPPED_BY_MODEL  # an answer the model ended early: a stop reason, not an error
@@ -378,8 +351,10 @@ class Editor:
                 await tools.aclose()
             await listener.aclose()
             raise
-        session = Session(thread, listener, str(workdir), dirs, tools=tools, turns=self.chat.running)
-        listener.stop = session.stop
+        session = Session(thread, listener, str(workdir), dirs, tools=tools)
+        # The turn running stopped as a cancel stops it (its part kept): once, however many ask (the editor's stop
+        # button, its going away, the agent's end, a delete: chatcli.service.running).
+        listener.stop = lambda: self.chat.running.stop(session.running)
         listener.made = lambda: self._placed(session)
         if self.gone:
             listener.editor_gone()
@@ -398,7 +373,7 @@ class Editor:
         if len(self.chat.commands().prompts(tools)) != before:
             session.listener.send(self._commands(session.thread))
 
-    def _tools(self, session_id: str, workdir: Path, listener: EditorListener, servers: list[Any]) -> Toolbox | None:
+    def _tools(self, workdir: Path, listener: EditorListener, servers: list[Any]) -> Toolbox | None:
         """The session's toolbox: chat's, its built-ins acting in ``workdir`` through the editor where it offers
         files and terminals, and the editor's MCP ``servers`` (the editor's word, as mcp.json is the user's)."""
         if self.chat.toolbox is None:  # --no-tools, or a graph that has tools of its own
@@ -409,7 +384,7 @@ class Editor:
 
         files, terminals = self.capabilities.fs, bool(self.capabilities.terminal)
         reads = bool(files is not None and files.read_text_file)
-        host = EditorHost(self.client, session_id, workdir, reads=reads, terminals=terminals, listener=listener)
+        host = EditorHost(listener, workdir, reads=reads, terminals=terminals)
         tools = self.chat.toolbox.for_session(servers, host)
         tools.start()
         return tools
@@ -507,7 +482,7 @@ class Editor:
         work = command or (lambda: _asked(session.thread, text, files, session.listener.forms))
         session.running = self.chat.running.start(work(), session_id)
         if self.gone:  # read as the editor ended: answered at once, cancelled
-            session.stop()
+            session.listener.stop()
         await asyncio.wait({session.running})
         await session.listener.flushed()
         if session.placing is not None:
@@ -530,7 +505,7 @@ class Editor:
         """Stop the session's turn as Ctrl-C does; a cancel for nothing is nothing."""
         session = self.sessions.get(session_id)
         if session is not None:
-            session.stop()
+            session.listener.stop()
 
     def _command(self, session: Session, text: str) -> Callable[[], Coroutine[Any, Any, TurnResult]] | None:
         """The work of a command typed as ``/name arg`` (an MCP prompt's too: ``/mcp__SERVER__PROMPT``; None: the
@@ -590,7 +565,7 @@ async def _closed(session: Session) -> None:
     """A session closed: its turn stopped as a cancel (the part kept, the prompt answered ``cancelled``), then
     released."""
     running = session.running
-    session.stop()
+    session.listener.stop()
     if running is not None and not running.done():
         await asyncio.wait({running})
     if session.placing is not None:
@@ -608,6 +583,21 @@ def _provider_of(model: str) -> str | None:
         return provider_of(model)[0].label
     except Exception:  # noqa: BLE001 - a name typed by hand that no provider takes: offered without one
         return None
+
+
+def _listed(row: Any, place: Place | None) -> schema.SessionInfo:
+    """A thread as session/list shows it: in the directory it was made in (one made before places were kept: in the
+    agent's own, and its ``_meta`` says the place is not known)."""
+    from chatcli.text import iso_time
+
+    return schema.SessionInfo(
+        session_id=row.thread_id,
+        cwd=place.cwd if place is not None else _here(),
+        additional_directories=list(place.dirs) if place is not None and place.dirs else None,
+        title=row.title,
+        updated_at=iso_time(row.updated_at),
+        field_meta=None if place is not None else {"chatcli": {"placeKnown": False}},
+    )
 
 
 def _here() -> str:

@@ -15,7 +15,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from acp import RequestError
 
@@ -26,15 +25,13 @@ LAUNCHER = str(Path(__file__).resolve().parent.parent / "tools" / "launch.py")
 
 
 class EditorHost(builtin.Host):
-    """The built-in tools of session ``session_id`` in ``workdir``, through ``client`` where it ``reads`` files or
-    runs ``terminals``; the session's ``listener`` puts a command's terminal in its call's card, and stops the turn
-    if the editor goes away while it waits for an answer."""
+    """The built-in tools of the session ``listener`` tells, in ``workdir``, through its editor where it ``reads``
+    files or runs ``terminals``; the listener puts a command's terminal in its call's card, and stops the turn if the
+    editor goes away while it waits for an answer."""
 
-    def __init__(
-        self, client: Any, session_id: str, workdir: Path, *, reads: bool, terminals: bool, listener: EditorListener
-    ):
+    def __init__(self, listener: EditorListener, workdir: Path, *, reads: bool, terminals: bool):
         super().__init__(workdir)
-        self.client, self.session_id, self.listener = client, session_id, listener
+        self.client, self.session_id, self.listener = listener.client, listener.session_id, listener
         self.reads, self.terminals = reads, terminals
 
     async def read_file(self, target: Path) -> str:
