@@ -388,3 +388,31 @@ def test_the_docs_hook_examples_are_the_ones_run_here():
         for hook in group["hooks"]
     }
     assert commands == {NO_RM_RF, FORMATTER, ADD_CONTEXT, ONE_MORE_PASS}, commands
+
+
+def test_an_automatic_compaction_runs_the_compact_hooks_and_a_refusal_leaves_the_turns_out(server, chat_env, tmp_path):
+    """PreCompact and PostCompact with ``trigger: auto`` around the compaction a long thread needs before a question;
+    a PreCompact that refuses leaves the turns that do not fit out of the request instead (said), and the question
+    is answered all the same."""
+    from tests.test_compact import LONG
+
+    seen, refusing = tmp_path / "compacted", tmp_path / "refuse"
+    pre = f"jq -c '[.hook_event_name, .trigger]' >> {seen}; [ ! -e {refusing} ] || {{ echo 'not now' >&2; exit 2; }}"
+    post = f"jq -c '[.hook_event_name, .trigger]' >> {seen}"
+    user_settings(Path(chat_env["HOME"]), PreCompact=[("auto", pre)], PostCompact=[("auto", post)])
+    small = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "400"}
+    refusing.touch()
+    for i in range(4):
+        run = chat(small, "--json", "-t", "long", f"note {i}: {LONG}")
+        assert run.code == 0 and json.loads(run.out)["turns_compacted"] == 0, run
+    said = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert said and set(map(tuple, said)) == {("PreCompact", "auto")}, said  # asked, refused: nothing folded
+    assert "a PreCompact hook refused compaction" in run.err, run.err
+    refusing.unlink()
+    seen.unlink()
+    run = chat(small, "--json", "-t", "long", f"note 4: {LONG}")
+    assert run.code == 0 and json.loads(run.out)["turns_compacted"] > 0, run
+    assert [json.loads(line) for line in seen.read_text().splitlines()] == [
+        ["PreCompact", "auto"],
+        ["PostCompact", "auto"],
+    ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, Mapping, Sequence, cast
+from typing import Any, AsyncGenerator, Awaitable, Callable, Mapping, Sequence, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -300,9 +300,11 @@ async def fitted(
     config: RunnableConfig,
     budget: int,
     fold: Fold | None,
+    may_fold: Callable[[], Awaitable[bool]] | None = None,
 ) -> Sent:
     """What this model step sends, folding older turns into the summary first when ``fold`` says the request is
-    past its share of the budget (``Sent.update`` then holds the new summary)."""
+    past its share of the budget (``Sent.update`` then holds the new summary); ``may_fold`` is asked once, before
+    the first fold (the PreCompact hooks: False leaves the turns that do not fit out instead)."""
     messages = state["messages"]
     summary, start = covered(state)
     update: dict[str, Any] = {}
@@ -315,7 +317,7 @@ async def fitted(
         before = before or tokens([system, *said, *messages[start:]])
         kept = select_history(system, messages[start:], max(1, int(fold.keep * budget) - tokens(said)))[1:]
         first = len(messages) - len(kept)  # index of the first message sent as it is
-        if first <= start:
+        if first <= start or (calls == 0 and may_fold is not None and not await may_fold()):
             break
         asked = sum(m.type == "human" for m in messages[:start])
         summary, used, _, this_cut = await fold_in(

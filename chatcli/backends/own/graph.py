@@ -388,6 +388,23 @@ class _Step:
         self.meter: Meter | None = None  # the spending limits' meter of its calls, where a limit is set
         self.told_unsent = False  # a tool result's image or audio the model does not take was said
 
+    async def compact_hook(self, event: str) -> bool:
+        """The session's ``event`` hooks of an automatic compaction run (chatcli.tools.hooks); False if one refused."""
+        from chatcli.backends.own.toolcalls import toolbox_of
+        from chatcli.backends.own.toolrun import told
+
+        toolbox = toolbox_of(self.config, self.graph.toolbox)
+        if toolbox is None or toolbox.hooks is None or not toolbox.hooks.matching(event, "auto"):
+            return True
+        said = told(await toolbox.hooks.run(event, {"trigger": "auto"}, session_id=self.thread_id), self.emit)
+        return not (said.blocked or said.stop is not None)
+
+    async def may_compact(self) -> bool:
+        if await self.compact_hook("PreCompact"):
+            return True
+        _say(self.emit, "a PreCompact hook refused compaction: the earlier turns that do not fit are left out")
+        return False
+
     async def prepare(self) -> tuple[list[BaseMessage], dict[str, Any], Any, int]:
         graph = self.graph
         messages = self.state["messages"]
@@ -406,7 +423,7 @@ class _Step:
                  " tokens this model is sent: little is left for the conversation (--no-tools, fewer MCP servers, or"
                  " a model with a bigger window: CHATCLI_LOCAL_N_CTX for the local one)")  # fmt: skip
         try:
-            plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold)
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold, self.may_compact)
         except Exception as exc:
             from chatcli.backends.own.spending import LimitReached
 
@@ -417,6 +434,7 @@ class _Step:
             _say(self.emit, f"could not compact the earlier turns ({why}): those that do not fit are left out")
             plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, None)
         if plan.folded:
+            await self.compact_hook("PostCompact")
             after = count_tokens_approximately(plan.messages)
             _say(
                 self.emit,
