@@ -34,28 +34,28 @@ MAX_NAME = 100  # characters of a field's name (the key its value is sent under)
 MAX_SCHEMA = 200_000  # characters of a form's requested schema as JSON (kept with the thread while it waits)
 
 
-def _a_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))  # not the week forms fromisoformat takes too
+def _iso(parse: Callable[[str], object], shape: str) -> Callable[[str], bool]:
+    """A check that a text is of ``shape`` and that ``parse`` (a calendar's) takes it: not the week forms
+    fromisoformat takes too, nor a 31st of February."""
 
+    def fits(text: str) -> bool:
+        try:
+            parse(text)
+        except ValueError:
+            return False
+        return bool(re.fullmatch(shape, text))
 
-def _a_moment(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", text))
+    return fits
 
 
 # The string formats the MCP schema names, as chat checks them: a date must be one of the calendar's.
 FORMATS: dict[str, Callable[[str], bool]] = {
     "email": lambda text: re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) is not None,
     "uri": lambda text: re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", text) is not None,
-    "date": _a_day,
-    "date-time": _a_moment,
+    "date": _iso(date.fromisoformat, r"\d{4}-\d{2}-\d{2}"),
+    "date-time": _iso(
+        datetime.fromisoformat, r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
+    ),
 }
 
 
@@ -211,11 +211,9 @@ class Field:
 def _choices(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """A field's choices: ``enum`` (with ``enumNames``), or ``oneOf``/``anyOf`` of ``{"const", "title"}``."""
     if isinstance(spec.get("enum"), list):
-        given = spec.get("enumNames")
-        names: list[Any] = given if isinstance(given, list) else []
-        values: list[Any] = spec["enum"]
-        labels = [names[n] if n < len(names) else None for n in range(len(values))]
-        found = [(v, _text(l) or _text(v)) for v, l in zip(values, labels) if isinstance(v, str)]
+        names: list[Any] = spec["enumNames"] if isinstance(spec.get("enumNames"), list) else []
+        labels = [*names, *[None] * len(spec["enum"])]  # a label for each value, None where none is given
+        found = [(v, _text(l) or _text(v)) for v, l in zip(spec["enum"], labels) if isinstance(v, str)]
     else:
         given = spec.get("oneOf") or spec.get("anyOf")
         options: list[Any] = given if isinstance(given, list) else []

@@ -398,9 +398,13 @@ def ending(job_id: str, environ: Mapping[str, str]) -> tuple[Job, str] | None:
         job = Job.read(directory(environ) / f"{job_id}.json")
     except (OSError, ValueError, TypeError):
         return None
-    state = seen(job, environ).state
-    goes_on = f"chat -t {job.thread}" if state == "waiting" and job.thread else f"chat attach {job.id}"
-    return job, f"chat: background reply {job.id} {STATE_SHOWN[state]}: {goes_on}"
+    return job, "chat: " + ended_line(seen(job, environ))
+
+
+def ended_line(now: Seen) -> str:
+    """The line that tells of a job's end, wherever it is said: how it ended, and the command that goes on."""
+    goes_on = f"chat -t {now.thread}" if now.state == "waiting" and now.thread else f"chat attach {now.job.id}"
+    return f"background reply {now.job.id} {STATE_SHOWN[now.state]}: {goes_on}"
 
 
 def _room(environ: Mapping[str, str], most: int) -> None:

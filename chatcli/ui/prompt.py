@@ -318,8 +318,7 @@ def _ended_jobs(repl: Repl) -> list[str]:
         if seen.state != "running":
             started.remove(job)
             repl.ending.append(job.pid)
-            goes_on = f"chat inbox answer {seen.thread}" if seen.state == "waiting" else f"chat attach {job.id}"
-            lines.append(f"background reply {job.id} {jobs.STATE_SHOWN[seen.state]}: {goes_on}")
+            lines.append(jobs.ended_line(seen))
     return lines
 
 

@@ -186,20 +186,16 @@ def open_controlling_terminal() -> int | None:
         major = os.major(device) if device else 0
         if 136 <= major <= 143:  # a pseudo-terminal: /dev/pts/N
             path = f"/dev/pts/{(major - 136) * 256 + os.minor(device)}"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError:
-        if path == "/dev/tty":
-            return None
+    for path in dict.fromkeys((path, "/dev/tty")):  # that path, else /dev/tty, which is its terminal's
         try:
-            fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError:
-            return None
-        path = "/dev/tty"
-    if not os.isatty(fd) or (path != "/dev/tty" and os.fstat(fd).st_rdev != device):
+            continue
+        if os.isatty(fd) and (path == "/dev/tty" or os.fstat(fd).st_rdev == device):
+            return fd
         os.close(fd)
-        return None
-    return fd
+        break
+    return None
 
 
 # ----------------------------------------------------------------------------- the child's side
