@@ -183,6 +183,8 @@ def test_slash_name_at_the_prompt_asks_the_skill_with_its_arguments(server, chat
     asked = server.requests[-1]["messages"][-1]
     assert asked["role"] == "user" and str(asked["content"]).startswith('<skill_content name="pdf-processing">')
     assert str(asked["content"]).endswith("</skill_content>\n\nreport.pdf pages 1-3")
+    out, err = typed.say("/title")
+    assert "/pdf-processing report.pdf pages 1-3" in out, typed  # the thread is named by the line typed
     out, err = typed.say("/skills")
     assert "pdf-processing  Extract PDF text" in out, typed
     out, err = typed.say("/help")

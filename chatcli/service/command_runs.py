@@ -233,7 +233,7 @@ async def mcp_prompt(name: str, chat: Service, thread: Thread, arg: str) -> Turn
     if toolbox is None:
         raise UsageError(f"unknown command {name[:60]}: tools are off for this session")
     await toolbox.settle(SERVER_WAIT)
-    return await thread.send(await prompt_question(toolbox, f"{name} {arg}"))
+    return await thread.send(await prompt_question(toolbox, f"{name} {arg}"), title=f"{name} {arg}".strip())
 
 
 def skills_of(toolbox: Any) -> Found:
@@ -254,7 +254,7 @@ async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResul
         body = await asyncio.to_thread(activate, skills_of(thread.toolbox), name)
     except ValueError as exc:
         raise UsageError(str(exc), hint="/skills lists them") from None
-    return await thread.send(f"{body}\n\n{arg}" if arg else body)
+    return await thread.send(f"{body}\n\n{arg}" if arg else body, title=f"/{name} {arg}".strip())
 
 
 async def skills(chat: Service, thread: Thread, arg: str) -> Said:

@@ -411,7 +411,12 @@ class Thread:
 
     @outcome
     async def send(
-        self, text: str, attachments: list[Attachment] | None = None, mentions: str = "", queue: bool = False
+        self,
+        text: str,
+        attachments: list[Attachment] | None = None,
+        mentions: str = "",
+        queue: bool = False,
+        title: str = "",
     ) -> TurnResult:
         """Send one user message and stream the reply to the listener.
 
@@ -419,7 +424,8 @@ class Thread:
         queue (/attach), emptied once the message is stored. The MCP resources
         ``mentions`` names as ``@SERVER:URI`` go too: only text the user typed is passed there, never
         what a file, a pipe, a page or a server's prompt holds (it could name another server's
-        resources, to have them read and sent). On cancellation
+        resources, to have them read and sent). ``title``: what names a new thread, if not the text (a command's
+        line, for a skill or a prompt that sent its instructions). On cancellation
         or failure, whatever part of the reply arrived is saved to the thread, marked as
         interrupted, before the exception goes on.
         """
@@ -444,11 +450,12 @@ class Thread:
         message.additional_kwargs[ASKED] = asks_to_remember(mentions)
         if files:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
+        title = title or text or files[0].name
         async with self.lock():
             try:
-                return await self._send(message, attachments if queue else None, title=text or files[0].name)
+                return await self._send(message, attachments if queue else None, title=title)
             finally:
-                await asyncio.shield(self._record(text or files[0].name))
+                await asyncio.shield(self._record(title))
 
     async def _record(self, question: str) -> None:
         """Update the thread index after a turn, whatever its outcome: a thread is listed from its first question
