@@ -26,8 +26,9 @@ class JSONResponse(_StarletteJSON):
         return json_text(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def error(message: str, status: int, exit_code: int = 2) -> Any:
-    return JSONResponse({"error": {"message": message, "exit_code": exit_code}}, status)
+def error(message: str, status: int, headers: dict[str, str] | None = None) -> Any:
+    """The error object of a refused request (a usage error's exit code, 2)."""
+    return JSONResponse({"error": {"message": message, "exit_code": 2}}, status, headers)
 
 
 # The HTTP status of each exit code (a turn's failure, a refused request): the rest are 500. A spending limit that

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs
@@ -135,7 +134,7 @@ class Guard:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
         else:
-            await _refuse(send, *refused)
+            await _refuse(scope, send, *refused)
 
     async def _bounded(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The app, on a body of at most MAX_BODY bytes: one over it is refused (413) before it is read past it."""
@@ -151,7 +150,7 @@ class Guard:
                 return message
             refused = True
             if not answered:
-                await _refuse(send, 413, _too_large())
+                await _refuse(scope, send, 413, _too_large())
             return {"type": "http.disconnect"}  # the app stops reading: the client is as good as gone
 
         async def watched(message: Any) -> None:
@@ -217,11 +216,9 @@ def _too_large() -> str:
     return f"the request is larger than {MAX_BODY // (1024 * 1024)} MB"
 
 
-async def _refuse(send: Any, status: int, message: str) -> None:
-    """Answer with the API's error object."""
-    body = json.dumps({"error": {"message": message, "exit_code": 2}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(scope: dict[str, Any], send: Any, status: int, message: str) -> None:
+    """Answer with the API's error object (chatcli.api.errors)."""
+    from chatcli.api.errors import error
+
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    await error(message, status, headers)(scope, None, send)
