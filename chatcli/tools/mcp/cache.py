@@ -27,7 +27,7 @@ from chatcli.paths import cache_dir, private_dir
 from chatcli.tools.listing import Listing, Malformed
 from chatcli.tools.mcp.config import ServerSpec
 
-VERSION = 1
+VERSION = 2  # (2: with the skills a server serves)
 MAX_FILE = 16 * 1024 * 1024  # bytes of one cache file
 KEEP_DAYS = 30  # a file not used for this long is removed (when another is written)
 _FILES_LOOKED_AT = 8  # arguments checked for a file's identity

@@ -131,8 +131,7 @@ class Host:
 
     async def serve(self) -> None:
         """Answer callers until stopped, or idle with nothing running for ``idle`` seconds."""
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stopping.set)
         self.listening = await asyncio.start_unix_server(self._caller, sock=self.socket_file.socket, limit=LIMIT)
         sweeping = asyncio.ensure_future(self._sweep())
         try:
@@ -164,10 +163,8 @@ class Host:
                     await server.halt()
                 if server.state in (IDLE, FAILED, STOPPED) and now - server.used >= self.idle:
                     del self.servers[key]
-            if not self.servers and not self.callers and now - self.last >= self.idle:
-                self.stopping.set()
-            if self.check_build() and not self.callers:
-                self.stopping.set()
+            if (self.check_build() or (not self.servers and now - self.last >= self.idle)) and not self.callers:
+                self.stopping.set()  # retired, or idle with nothing left
 
     async def _caller(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")

@@ -89,10 +89,9 @@ def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str])
     with start_lock(str(directory / LOCK)) as lock:
         if lock is None:
             raise ConnectionError("cannot take the MCP host's start lock")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            with contextlib.suppress(OSError):
-                probe.connect(str(path))
-                return  # another caller started it meanwhile
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe, contextlib.suppress(OSError):
+            probe.connect(str(path))
+            return  # another caller started it meanwhile
         with contextlib.suppress(OSError):
             path.unlink()  # left by a host that is gone
         args = [str(path), str(idle)]  # (it exits once its host listens)

@@ -194,9 +194,8 @@ def _provider(
                     redirect_uris=metadata.redirect_uris,
                     token_endpoint_auth_method="client_secret_basic" if secret else "none",
                 )
-            tokens = self.context.current_tokens
-            if tokens is not None and tokens.expires_in is not None:
-                self.context.update_token_expiry(tokens)
+            if self.context.current_tokens is not None:  # when it expires, as the file says
+                self.context.update_token_expiry(self.context.current_tokens)
 
         async def _perform_authorization(self) -> Any:
             """The sign-in proper (after discovery, scope selection and registration): with the scopes a step-up
@@ -281,20 +280,12 @@ def _bounded(base: type) -> type:
     return Bounded
 
 
-def machine(spec: ServerSpec) -> str | None:
-    """How ``spec``'s client signs in with no one at a browser, if it does: "jwt" (client credentials, with a
-    private key's signed assertion), "idp" (cross-app access: an identity provider's ID token exchanged), "secret"
-    (client credentials with the client's secret, where its authorization server grants only those); else None."""
-    for key, how in (("privateKeyPem", "jwt"), ("idpIdToken", "idp"), ("clientSecret", "secret")):
-        if spec.oauth.get(key):
-            return how
-    return None
-
-
 def _machine_provider(spec: ServerSpec, storage: StoredAuth) -> Any:
-    """The ``mcp`` package's provider for a client that signs in on its own: a signed JWT's client credentials
-    (PrivateKeyJWTOAuthProvider), or cross-app access (IdentityAssertionOAuthProvider, the ID-JAG asked of the
-    identity provider first: ``_id_jag``); bounded as every sign-in is."""
+    """The ``mcp`` package's provider for a client that signs in on its own with no one at a browser, or None: a
+    signed JWT's client credentials (privateKeyPem: PrivateKeyJWTOAuthProvider), or cross-app access (idpIdToken:
+    IdentityAssertionOAuthProvider, the ID-JAG asked of the identity provider first: ``_id_jag``); bounded as every
+    sign-in is. (A client with only its secret signs in with client credentials where its authorization server grants
+    only those: ``_provider``.)"""
     import warnings
 
     oauth, url = spec.oauth, spec.url or ""
@@ -311,7 +302,7 @@ def _machine_provider(spec: ServerSpec, storage: StoredAuth) -> Any:
             )
             jwt = _bounded(PrivateKeyJWTOAuthProvider)
             return jwt(url, storage, oauth["clientId"], signed.create_assertion_provider())
-    return _identity(spec, storage)
+    return _identity(spec, storage) if oauth.get("idpIdToken") else None
 
 
 def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
@@ -401,12 +392,11 @@ def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginN
     stdin and stderr a terminal); ``heard``: told the ``LoginNeeded`` a request ends with (mcp's transport says only
     that the connection closed)."""
     storage = StoredAuth(spec, data)
-    if not spec.url or not (storage.has_tokens() or machine(spec)):
+    if not spec.url or not (storage.has_tokens() or spec.oauth.get("clientSecret") or spec.oauth.get("privateKeyPem")):
         return None
-    if machine(spec) in ("jwt", "idp"):
-        return _machine_provider(spec, storage)
     again = _again(spec, storage, data is None and os.isatty(0) and os.isatty(2), heard)
-    return _provider(spec, storage, "http://127.0.0.1/callback", None, None, again=again)
+    signed_in = _provider(spec, storage, "http://127.0.0.1/callback", None, None, again=again)
+    return _machine_provider(spec, storage) or signed_in
 
 
 def _again(
@@ -473,9 +463,8 @@ async def login(
             return result
 
         wanted = StoredAuth(spec).wanted()  # what a step-up asked for where nobody could sign in
-        provider = _provider(spec, storage, listener.uri, listener.redirect, answered, document, wanted=wanted)
-        if machine(spec) in ("jwt", "idp"):  # signs in on its own, no browser
-            provider = _machine_provider(spec, storage)
+        signing_in = _provider(spec, storage, listener.uri, listener.redirect, answered, document, wanted=wanted)
+        provider = _machine_provider(spec, storage) or signing_in
         try:
             async with create_mcp_http_client(headers=dict(spec.headers) or None, auth=provider) as client:
                 async with Client(streamable_http_client(spec.url or "", http_client=client), cache=None) as session:

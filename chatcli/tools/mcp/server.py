@@ -24,6 +24,7 @@ from chatcli.tools.listing import Gathering, Listing, Refused
 from chatcli.tools.mcp.calls import CALLING, Calls, Unavailable
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.transport import Connection, describe
+from chatcli.tools.skills import EXTENSION
 
 __all__ = ["IDLE", "STARTING", "READY", "FAILED", "STOPPED", "McpServer", "Unavailable"]
 
@@ -267,9 +268,11 @@ class McpServer(Calls):
         deadline = asyncio.timeout(gathering.seconds)
         try:
             async with deadline:
-                for what in ("tools", "prompts", "resources"):
-                    if what == "tools" or getattr(offered, what):
-                        await self._pages(session, what, gathering)
+                wanted = [what for what in ("prompts", "resources") if getattr(offered, what)]
+                if EXTENSION in (getattr(offered, "extensions", None) or {}):  # its skills (chatcli.tools.skills)
+                    wanted.append("skills")
+                for what in ("tools", *wanted):
+                    await self._pages(session, what, gathering)
         except TimeoutError:
             if not deadline.expired():
                 raise

@@ -61,8 +61,7 @@ def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     if name in ("ConnectError", "ConnectTimeout"):
         return f"cannot connect to {spec.url}"
     if name == "HTTPStatusError":
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", "?")
+        status = getattr(getattr(exc, "response", None), "status_code", "?")
         if status == 401:  # it asks for a login (OAuth, WWW-Authenticate) that chat does not have
             return f"needs a login: run chat mcp login {spec.name}"
         return f"{spec.url} answered HTTP {status}"
