@@ -10,7 +10,7 @@ ends. The loop, the approval policy (``Approvals``), the reading of a model's ch
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from chatcli.core.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
@@ -180,7 +180,9 @@ class Approvals:
         """``call`` as the question shows it: with where it would run, when chat's toolbox runs it."""
         if self.toolbox is None:
             return call
-        return where_it_runs(call, self._entry(call))
+        entry = self._entry(call)
+        said = where(call.name, entry)
+        return replace(call, where=said) if said and call.server == getattr(entry, "server", None) else call
 
 
 class Turns:
@@ -290,11 +292,3 @@ class Turns:
 def where(call_name: str, entry: Any) -> str:
     """Where a built-in shell's command runs, as its toolbox's sandbox says it; "" for any other call."""
     return str(getattr(entry, "where", "") or "") if call_name == "shell" else ""
-
-
-def where_it_runs(call: ToolCall, entry: Any) -> ToolCall:
-    """``call`` (as an interrupt kept it) with where it would run, as the toolbox about to run it says."""
-    from dataclasses import replace
-
-    said = where(call.name, entry)
-    return replace(call, where=said) if said and call.server == getattr(entry, "server", None) else call
