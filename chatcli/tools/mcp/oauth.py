@@ -22,6 +22,7 @@ sign-ins in one process is not signed in to again: one line says so. ``chat mcp 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -319,13 +320,12 @@ def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
     )
 
     oauth, url = spec.oauth, spec.url or ""
-    base: Any = _bounded(IdentityAssertionOAuthProvider)
 
-    class Identity(base):  # type: ignore[misc]
+    class Identity(_bounded(IdentityAssertionOAuthProvider)):  # type: ignore[misc]
         _issuer: str
 
         async def _auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
-            if not self._issuer:  # which authorization server: the MCP server's metadata says
+            if self._issuer == "pending":  # which authorization server: the MCP server's metadata says
                 for where in build_protected_resource_metadata_discovery_urls(None, url):
                     found = await handle_protected_resource_response((yield create_oauth_metadata_request(where)))
                     if found is not None and found.authorization_servers:
@@ -344,15 +344,10 @@ def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
             finally:
                 await flow.aclose()
 
-    async def id_jag(audience: str, resource: str) -> str:
-        return await _id_jag(spec, audience, resource)
-
-    provider = Identity(
-        url, storage, oauth["clientId"], oauth["clientSecret"], "pending", id_jag,
+    return Identity(
+        url, storage, oauth["clientId"], oauth["clientSecret"], "pending", functools.partial(_id_jag, spec),
         token_endpoint_auth_method="client_secret_basic",
     )  # fmt: skip
-    provider._issuer = ""
-    return provider
 
 
 async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
