@@ -83,8 +83,6 @@ async def answer(
             thread = await chat.thread(opening, setup=setup, listener=output)
             output.model, output.thread_id = thread.model_name, thread.thread_id
             await work(thread)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # noqa: BLE001 - every failure is the JSON error object, as with --json
             status = status_of(exc, describe(exc, chat.settings).exit_status)
             output.fail(exc, chat.settings)

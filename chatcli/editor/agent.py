@@ -116,7 +116,8 @@ class Editor:
         self.opening: dict[str, asyncio.Future[Session]] = {}  # the sessions being loaded
         self.client: Any = None
         self.capabilities = schema.ClientCapabilities()
-        self.catalog: asyncio.Future[list[str]] | None = None  # the set-up providers' models, listed once
+        self.catalog: asyncio.Future[None] | None = None  # the set-up providers' models being listed, once
+        self.listed: list[str] = []  # those models, once listed
         self.gone = False  # the editor closed its end (stdin): the requests read are answered, nothing more asked
         self.busy = 0  # requests being answered
         self.idle = asyncio.Event()
@@ -400,16 +401,14 @@ class Editor:
         ]
         return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
 
-    def _options(self, session: Session, listed: list[str] | None = None) -> list[Any] | None:
+    def _options(self, session: Session) -> list[Any] | None:
         """The model choice, where chat chooses the model (a graph chooses its own)."""
         model = session.thread.model_name
         if not session.thread.can.prompt or not model:
             return None
         if self.catalog is None:  # the editor's model picker: every set-up provider's models, once they are listed
             self.catalog = asyncio.ensure_future(self._list_models())
-        if listed is None:
-            listed = self.catalog.result() if self.catalog.done() and not self.catalog.cancelled() else []
-        names = [name for name in dict.fromkeys([model, self.settings.model, *session.models, *listed]) if name]
+        names = [n for n in dict.fromkeys([model, self.settings.model, *session.models, *self.listed]) if n]
         choices = [schema.SessionConfigSelectOption(value=n, name=n, description=_provider_of(n)) for n in names]
         select = schema.SessionConfigOptionSelect(
             id=MODEL_OPTION, name="Model", category="model", type="select", current_value=model, options=choices
@@ -425,21 +424,18 @@ class Editor:
             options = self._options(session)
         return options
 
-    async def _list_models(self) -> list[str]:
+    async def _list_models(self) -> None:
         """The models of every provider set up (``chat models``), offered in each session's model option when they
         come; a provider that cannot list is left out (its models can still be typed: ``model NAME``)."""
         try:
             if self.chat.toolbox is not None:  # an MCP client's import under way ends first: one import at a time
                 await self.chat.toolbox.warm()
-            listing = await asyncio.wait_for(self.chat.models(), CATALOG_WAIT)
-            names = listing.names[:MAX_MODELS]
+            self.listed = (await asyncio.wait_for(self.chat.models(), CATALOG_WAIT)).names[:MAX_MODELS]
         except Exception as exc:  # noqa: BLE001 - the picker keeps the models it has
             say(sys.stderr, f"chat acp: the providers' models were not listed: {' '.join(str(exc).split())[:200]}\n")
-            return []
         for session in self.sessions.values():
-            if names:
-                self._update_options(session, names)
-        return names
+            if self.listed:
+                self._update_options(session)
 
     @_answering
     async def set_config_option(
@@ -536,8 +532,8 @@ class Editor:
 
         return run
 
-    def _update_options(self, session: Session, listed: list[str] | None = None) -> None:
-        options = self._options(session, listed)
+    def _update_options(self, session: Session) -> None:
+        options = self._options(session)
         if options:
             update = schema.ConfigOptionUpdate(session_update="config_option_update", config_options=options)
             session.listener.send(update)

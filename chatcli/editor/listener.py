@@ -68,6 +68,8 @@ def _whole(value: Any) -> int | None:
 
 
 T = TypeVar("T")
+# What an editor is asked to show: a form, or an address to visit.
+Modes = type[schema.ElicitationFormSessionMode | schema.ElicitationUrlSessionMode]
 # Why a call did not run when the editor's answer could not be read.
 UNREAD = "not run: the editor's answer to the permission request could not be read"
 # Why a call was not run without asking: the user answered "reject always" earlier in this session.
@@ -242,16 +244,10 @@ class EditorListener:
     async def _link(self, question: Elicitation) -> Elicited:
         """A tool's address to visit (a sign-in, a payment) as ACP's URL elicitation: the editor shows it and says
         whether the user went on ("accept"), said no, or dismissed it."""
-        from pydantic import AnyUrl
-
-        def mode() -> Any:
-            url = AnyUrl(question.url or "")
-            call_id, elicitation_id = question.call_id or None, updates.new_id()
-            return schema.ElicitationUrlSessionMode(
-                session_id=self.session_id, tool_call_id=call_id, elicitation_id=elicitation_id, url=url
-            )
-
-        response = await self._elicited(question.message, mode, "the address was not shown")
+        asked = dict(tool_call_id=question.call_id or None, elicitation_id=updates.new_id(), url=question.url)
+        response = await self._elicited(
+            question.message, "the address was not shown", schema.ElicitationUrlSessionMode, asked
+        )
         action = (response or {}).get("action")
         return Elicited(action) if action in ("accept", "decline", "cancel") else declined(question)
 
@@ -273,22 +269,15 @@ class EditorListener:
 
     async def _form(self, message: str, form: dict[str, Any], call_id: str | None) -> dict[str, Any] | None:
         """The editor's answer to a form (``{"action": ..., "content": ...}``), or None when it could not be asked."""
+        asked = dict(tool_call_id=call_id, requested_schema=form)
+        return await self._elicited(message, "the question was not asked", schema.ElicitationFormSessionMode, asked)
 
-        def mode() -> Any:
-            asked = schema.ElicitationSchema.model_validate(form)
-            return schema.ElicitationFormSessionMode(
-                session_id=self.session_id, tool_call_id=call_id, requested_schema=asked
-            )
-
-        return await self._elicited(message, mode, "the question was not asked")
-
-    async def _elicited(self, message: str, mode: Callable[[], Any], failed: str) -> dict[str, Any] | None:
-        """The editor's answer to an ``elicitation/create`` of ``mode()``; None, and said why (``failed``), when
-        it could not be asked."""
+    async def _elicited(self, message: str, failed: str, mode: Modes, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """The editor's answer to an ``elicitation/create`` in ``mode`` (its ``fields`` checked as the schema's);
+        None, and said why (``failed``), when it could not be asked."""
         try:
-            response = await self.asked(self.client.create_elicitation(message=message, mode=mode()))
-        except asyncio.CancelledError:
-            raise
+            asked = mode.model_validate({"session_id": self.session_id, **fields})
+            response = await self.asked(self.client.create_elicitation(message=message, mode=asked))
         except Exception as exc:  # noqa: BLE001 - what the editor could not show: declined, and said why
             say(sys.stderr, f"chat acp: {failed}: {exc!s:.200}\n")
             return None
