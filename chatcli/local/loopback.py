@@ -123,11 +123,11 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
     match (event, args) if _guarding else ():
         case ("socket.connect", (socket.socket(type=socket.SOCK_STREAM) as sock, (str() as host, int() as port, *_))):
             if sock.family in (socket.AF_INET, socket.AF_INET6):
-                for each in _resolved(host, port):
+                for each in resolved(host, port):
                     check(each, port)
 
 
-def _resolved(host: str, port: int) -> list[str]:
+def resolved(host: str, port: int) -> list[str]:
     """The addresses a connection to ``host`` goes to: itself when it is one, else what the name resolves to."""
     try:
         ipaddress.ip_address(host.strip("[]").partition("%")[0])
@@ -136,7 +136,7 @@ def _resolved(host: str, port: int) -> list[str]:
         pass
     try:
         return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
-    except OSError:
+    except (OSError, UnicodeError):
         return []  # the connection fails by itself
 
 
@@ -163,7 +163,7 @@ def _is_named(host: str, port: int) -> bool:
             if ipaddress.ip_address(named_host) == ip:
                 return True
         except ValueError:
-            if str(ip) in _resolved(named_host, port):
+            if str(ip) in resolved(named_host, port):
                 return True
     return False
 

@@ -238,37 +238,19 @@ def askable(remote: str, listeners: bool = True) -> None:
     from chatcli.local import loopback
     from chatcli.text import redact_url
 
-    parts = urlsplit(remote)
-    if parts.password is not None:
+    if urlsplit(remote).password is not None:
         raise UsageError(
             "a background reply cannot ask a server whose URL holds a password: it would be kept in the job's record",
             hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY) and a URL without it",
         )
-    if not listeners:
-        return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return  # not a port: said as --remote says it, in the job
-    for host in _addresses(parts.hostname, port):
-        if others := loopback.others_listening(host, port):
+    if not listeners or (found := loopback.address_of(remote)) is None:
+        return  # (no address: said as --remote says it, in the job)
+    for host in loopback.resolved(*found):
+        if others := loopback.others_listening(host, found[1]):
             raise UsageError(
-                f"{ListenerRefused(host, port, others)}: a background reply asks no other user's server",
+                f"{ListenerRefused(host, found[1], others)}: a background reply asks no other user's server",
                 hint=f"chat --remote {redact_url(remote)} asks it at this terminal, where you name it",
             )
-
-
-def _addresses(host: str | None, port: int) -> set[str]:
-    """The addresses a connection to ``host`` may go to (a name, such as localhost, resolved); none for no host."""
-    import socket
-
-    if not host:
-        return set()
-    try:
-        found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-    except (OSError, UnicodeError):
-        found = set()
-    return found | {host}
 
 
 def start(
