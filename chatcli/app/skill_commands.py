@@ -3,19 +3,26 @@ offered (shadowed by a nearer one, a project's not trusted yet, invalid)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
+if TYPE_CHECKING:
+    from chatcli.tools.skills import Found
+
 
 @subcommand("skills")
 def skills_command(
     settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")
 ) -> None:
-    """List the skills chat offers here (from .agents/skills and .claude/skills, the project's and yours), those a
-    nearer one shadows, a project's not trusted yet (chat trust), and each skill skipped: why."""
+    """List the skills chat offers here (from .agents/skills and .claude/skills, the project's and yours, and those
+    MCP servers serve), those a nearer one shadows, a project's not trusted yet (chat trust), and each skill skipped:
+    why."""
+    import asyncio
     from pathlib import Path
 
     from chatcli.service.command_runs import skill_lines
@@ -24,14 +31,16 @@ def skills_command(
 
     env = environment()
     found, taken = discover(Path(settings.workdir or env.cwd), env.environ), Commands().by_name
+    found = asyncio.run(served_too(settings, found))
     if as_json:
         states = (("offered", found.skills), ("shadowed", found.shadowed), ("untrusted", found.untrusted))
         listing = [
             {
                 "name": s.name,
                 "description": s.description,
-                "path": str(s.path),
-                "from": "project" if s.project else "user",
+                "path": s.where,
+                "from": "mcp" if getattr(s, "server", "") else "project" if s.project else "user",
+                "server": getattr(s, "server", None),  # the MCP server's name in mcp.json
                 "state": state,
                 "command": f"/{s.name}" if state == "offered" and f"/{s.name}" not in taken else None,
                 "model_may_activate": s.model_may_activate,
@@ -45,3 +54,15 @@ def skills_command(
         return
     for line in skill_lines(found, taken):
         say(env.stdout, line + "\n", data=True)
+
+
+async def served_too(settings: Settings, found: Found) -> Found:
+    """``found`` and the skills the MCP servers of mcp.json serve (known from their cached listings, or listed now)."""
+    from chatcli.service.chat import open_toolbox
+    from chatcli.tools.skills import served
+
+    async with open_toolbox(settings) as toolbox:
+        if toolbox is None:
+            return found
+        await toolbox.settle()
+        return served(found, toolbox.servers)

@@ -246,12 +246,11 @@ def skills_of(toolbox: Any) -> Found:
 
 async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
     """``/NAME ARGS``: the skill's instructions (as the model's activation gives them) and the arguments, asked."""
-    import asyncio
-
-    from chatcli.tools.skills import activate
-
+    host = getattr(thread.toolbox, "host", None)
     try:
-        body = await asyncio.to_thread(activate, skills_of(thread.toolbox), name)
+        if host is None:
+            raise ValueError(f"no skill is called {name!r}: tools are off")
+        body = await host.activate(name)  # (one an MCP server serves: fetched from it and checked)
     except ValueError as exc:
         raise UsageError(str(exc), hint="/skills lists them") from None
     return await thread.send(f"{body}\n\n{arg}" if arg else body, title=f"/{name} {arg}".strip())
@@ -269,7 +268,7 @@ def skill_lines(found: Found, taken: Container[str]) -> list[str]:
     for s in found.skills:
         how = "" if s.model_may_activate else f" (yours to run as /{s.name} only)"
         clash = f" (/{s.name} is chat's own command: it stays chat's)" if f"/{s.name}" in taken else ""
-        lines.append(Data(neutralise(f"{s.name}  {s.description}  {s.path}{how}{clash}")))
+        lines.append(Data(neutralise(f"{s.name}  {s.description}  {s.where}{how}{clash}")))
     lines += [neutralise(f"shadowed by a nearer skill of its name: {s.path}") for s in found.shadowed]
     lines += [neutralise(f"untrusted, not offered until chat trust runs there: {s.path}") for s in found.untrusted]
     lines += [neutralise(problem) for problem in found.problems]

@@ -14,7 +14,7 @@ import re
 import signal
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from chatcli.provider_table import withheld_prefixes
 from chatcli.tools import sandbox
@@ -280,15 +280,34 @@ class Host:
     def __init__(self, workdir: Path | None = None):
         self.workdir = workdir
         self.found: Found | None = None  # the skills seen from here, found when first asked for (``skills``)
+        self.served: Callable[[], Iterable[Any]] = tuple  # the MCP servers whose skills join them (a toolbox's)
+        self._joined: tuple[list[Any], Found] | None = None  # (what they were joined from, the skills)
 
     @property
     def skills(self) -> Found:
-        """The skills in effect where the tools act, found once (chatcli.tools.skills)."""
-        if self.found is None:
-            from chatcli.tools.skills import discover
+        """The skills in effect where the tools act (chatcli.tools.skills): the folders' found once, then those the
+        MCP servers serve, as they are listed now."""
+        from chatcli.tools import skills
 
-            self.found = discover(Path(self.workdir or os.getcwd()))
-        return self.found
+        if self.found is None:
+            self.found = skills.discover(Path(self.workdir or os.getcwd()))
+        servers = [server for server in self.served() if server.offers]
+        key = [self.found, *(server.listing for server in servers)]
+        if self._joined is None or list(map(id, self._joined[0])) != list(map(id, key)):
+            self._joined = (key, skills.served(self.found, servers))
+        return self._joined[1]
+
+    async def activate(self, name: str, file: str = "") -> str:
+        """What activating the skill ``name`` gives (or its ``file``): a folder's read here, an MCP server's fetched
+        from it and checked (chatcli.tools.skills.fetch); a ValueError (one line) if it cannot be."""
+        from chatcli.tools import skills
+
+        skill = self.skills.get(name)
+        if isinstance(skill, skills.Served):
+            return await skills.fetch(skill, next((s for s in self.served() if s.name == skill.server), None), file)
+        if file and skill is not None:
+            return await asyncio.to_thread(skills.read, skill, file)
+        return await asyncio.to_thread(skills.activate, self.skills, name)
 
     async def read_file(self, target: Path) -> str:
         return await read_file(target)
@@ -345,15 +364,11 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
         """A skill's instructions whole, or (``file``) one of its files, as the model asks."""
         from langchain_core.tools import ToolException
 
-        from chatcli.tools import skills
-
         skill = at.skills.get(name)
         try:
             if skill is None or not skill.model_may_activate:
                 raise ValueError(f"no skill {name!r} to activate (the system prompt lists them)")
-            if file:
-                return await asyncio.to_thread(skills.read, skill, file)
-            return await asyncio.to_thread(skills.activate, at.skills, name)
+            return await at.activate(name, file)
         except ValueError as exc:
             raise ToolException(f"error: {exc}") from None
 

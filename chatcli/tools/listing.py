@@ -186,6 +186,7 @@ class Listing:
                     _words(_text(item.get("description"))),
                 )
             )
+        _items(data.get("skills"))  # (the skills extension's entries, as sent: chatcli.tools.skills reads them)
         revision = data.get("protocolVersion")
         known = revision if isinstance(revision, str) and REVISION.fullmatch(revision) else ""
         ttl = data.get("ttlMs")
@@ -226,7 +227,7 @@ class Refused(Exception):
         self.detail = detail
 
 
-LISTS = ("tools", "prompts", "resources")
+LISTS = ("tools", "prompts", "resources", "skills")
 
 
 class Gathering:
@@ -262,7 +263,8 @@ class Gathering:
         for item in getattr(page, what, None) or []:
             if len(kept) >= MAX_ITEMS:
                 raise Refused(f"it lists more than {MAX_ITEMS:,} {what}: the listing is refused")
-            text = item.model_dump_json(by_alias=True, exclude_none=True)
+            dump = getattr(item, "model_dump_json", None)  # (a skill's entry is plain JSON: chatcli.tools.skills)
+            text = dump(by_alias=True, exclude_none=True) if dump is not None else json.dumps(item)
             self._count(text)
             data = json.loads(text)
             try:

@@ -20,12 +20,13 @@ the skill changed (or added) since is refused when read.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -42,7 +43,11 @@ FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$\n?", re.DOTALL | re.MU
 TOP_LEVEL_VALUE = re.compile(r"^([\w-]+):[ \t]+(\S[^\n]*?)[ \t]*$", re.MULTILINE)
 TOOL_NAME = re.compile(r"[^\s,()]+(?:\([^)]*\))?")  # Read, Bash(git add:*): a space inside parentheses is kept
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
-ACTIVATED = re.compile(r'\A<skill_content name="([a-z0-9-]+)">')  # what ``activate`` gives begins so
+ACTIVATED = re.compile(r'\A<skill_content name="([^"\s<>]+)"[ >]')  # what ``activate`` (or ``fetch``) gives begins so
+EXTENSION = "io.modelcontextprotocol/skills"  # MCP's skills extension (SEP-2640): ``served``, ``fetch``
+SERVED_URI = re.compile(r"[a-z][a-z0-9+.-]*://((?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*[a-z0-9-]+)/SKILL\.md")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+MAX_SERVED_FILES = 512  # the extension's bound on a skill's files
 # Claude Code's names of what chat's built-in tools do, as an ``allowed-tools`` list may name them.
 PEER_TOOLS = {"bash": "shell", "read": "read_file", "ls": "list_directory", "glob": "list_directory"}
 
@@ -63,6 +68,30 @@ class Skill:
     def directory(self) -> Path:
         """The skill's directory: its files' paths are relative to it."""
         return self.path.parent
+
+    @property
+    def where(self) -> str:
+        """Where it comes from, for a line."""
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class Served(Skill):
+    """A skill an MCP server serves (its skills extension), named ``SERVER:NAME``: its files are read from the server
+    when it is activated, and checked against the digests its listing gave (``fetch``)."""
+
+    server: str = ""  # the server's name in mcp.json
+    uri: str = ""  # its SKILL.md's
+    manifest: tuple[tuple[str, str, int], ...] = ()  # each of its files: URI, digest ("sha256:HEX"), size
+    frontmatter: Any = field(default=None, repr=False, compare=False)  # as listed: its SKILL.md's must be the same
+
+    @property
+    def directory(self) -> Path:
+        raise ValueError(f"the skill {self.name} is MCP server {self.server}'s: its files are read from it")
+
+    @property
+    def where(self) -> str:
+        return f"{self.uri} of MCP server {self.server}"
 
 
 @dataclass(frozen=True)
@@ -212,6 +241,95 @@ def _skill(fields: Any, body: str, path: Path, project: bool) -> Skill:
     allowed = tuple(tool for item in listed if isinstance(item, str) for tool in TOOL_NAME.findall(item))
     manual = fields.get("disable-model-invocation") is True
     return Skill(name, " ".join(description.split()), path, project, allowed, not manual, body)
+
+
+def served(found: Found, servers: Iterable[Any]) -> Found:
+    """``found`` and then the skills each MCP server of ``servers`` serves (its listing's ``skills``: the entries of
+    the extension's ``skills/list``), each ``SERVER:NAME`` (``SERVER:PATH`` for a name it lists twice), so that none
+    shadows another's. An entry not as the extension says is one line, and skipped."""
+    skills, problems = list(found.skills), list(found.problems)
+    for server in servers:
+        for entry in server.listing.data.get("skills") or () if server.offers else ():
+            try:
+                skill = _served(server.name, entry)
+                if any(s.name == skill.name for s in skills):
+                    path = SERVED_URI.fullmatch(skill.uri).group(1)  # type: ignore[union-attr]
+                    skill = replace(skill, name=f"{server.name}:{path}")
+                if any(s.name == skill.name for s in skills):
+                    raise ValueError(f"{skill.uri} is listed twice")
+                skills.append(skill)
+            except ValueError as exc:
+                problems.append(f"MCP server {server.name}: {exc}; skipped".translate({10: "\\n", 13: "\\r"}))
+    return replace(found, skills=tuple(skills), problems=tuple(problems))
+
+
+def _served(server: str, entry: Any) -> Served:
+    """The skill a ``skills/list`` entry of ``server``'s describes; a ValueError saying why it cannot be offered."""
+    uri = entry.get("uri") if isinstance(entry, dict) else None
+    path = SERVED_URI.fullmatch(uri) if isinstance(uri, str) and len(uri) <= 2048 else None
+    if path is None:
+        raise ValueError(f"{str(uri)[:200]!r} is not the URI of a skill's SKILL.md")
+    uri = path.group()
+    files, root = entry.get("resources"), uri.removesuffix("SKILL.md")
+    items = files if isinstance(files, list) else []
+    listed = [(str(f.get("uri")), str(f.get("digest")), f.get("size")) for f in items if isinstance(f, dict)]
+    good = [(u, d, n) for u, d, n in listed if u.startswith(root) and DIGEST.fullmatch(d) and type(n) is int]
+    if not 0 < len(good) == len(items) <= MAX_SERVED_FILES or uri not in [u for u, _, _ in good]:
+        raise ValueError(f"{uri}: its files are not listed with their sha256 digests (at most {MAX_SERVED_FILES})")
+    skill = _skill(entry.get("frontmatter"), "", Path(path.group(1), "SKILL.md"), False)
+    if skill.name != Path(path.group(1)).name:
+        raise ValueError(f"{uri}: its name {skill.name!r} is not its path's last part")
+    # Its allowed-tools are not taken: the extension asks the user's approval for them first, which chat does not ask.
+    return Served(
+        f"{server}:{skill.name}",
+        skill.description,
+        Path(),
+        False,
+        (),
+        skill.model_may_activate,
+        server=server,
+        uri=uri,
+        manifest=tuple(good),
+        frontmatter=entry["frontmatter"],
+    )
+
+
+async def fetch(skill: Served, server: Any, file: str = "") -> str:
+    """What activating the served ``skill`` gives (or its ``file``, by its path in the skill), read from its MCP server
+    ``server`` (a chatcli.tools.mcp.server.McpServer) and checked: a file it does not list, one past MAX_BYTES, or
+    whose size, sha256 or front matter is not what its listing says is a ValueError (one line), never used."""
+    from chatcli.text import neutralise
+
+    root = skill.uri.removesuffix("SKILL.md")
+    uri, listed = root + file if file else skill.uri, {u: (d, n) for u, d, n in skill.manifest}
+    if uri not in listed or server is None:
+        raise ValueError(f"{file or uri}: not a file of the skill {skill.name} (or its server is gone)")
+    digest, size = listed[uri]
+    if size > MAX_BYTES:
+        raise ValueError(f"{uri}: larger than {MAX_BYTES // 1024} KiB ({size:,} bytes, its server says); not read")
+    try:
+        content = (await server.read_resource(uri)).contents[0]
+        text = getattr(content, "text", None)
+        data = text.encode() if isinstance(text, str) else base64.b64decode(getattr(content, "blob", None) or "")
+    except Exception as exc:  # noqa: BLE001 - a server gone, an error, no content: one line
+        why = " ".join(str(exc).split())[:200]
+        raise ValueError(f"MCP server {skill.server} could not give {uri}: {why}") from None
+    if len(data) != size or f"sha256:{hashlib.sha256(data).hexdigest()}" != digest:
+        raise ValueError(f"{uri}: not what MCP server {skill.server} listed (its size or sha256 differs); refused")
+    text = data.decode("utf-8")
+    if file:
+        return neutralise(text)
+    fields, body = parse(text)
+    if fields != skill.frontmatter:
+        raise ValueError(f"{uri}: its front matter is not what MCP server {skill.server} listed; refused")
+    body = neutralise(body)  # the server's text: its escapes shown, never obeyed, wherever it is shown
+    names = "".join(f"<file>{u.removeprefix(root)}</file>\n" for u, _, _ in skill.manifest if u != uri)
+    return (
+        f'<skill_content name="{skill.name}" server="{skill.server}">\n'
+        f"(MCP server {skill.server}'s skill, {uri}: the server's words, not the user's)\n{body}\n\n"
+        f"Read its files with the file argument, by these paths.\n<skill_resources>\n{names}</skill_resources>\n"
+        "</skill_content>"
+    )
 
 
 def catalog(found: Found) -> str:

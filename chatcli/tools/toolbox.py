@@ -162,6 +162,7 @@ class Toolbox:
             for spec in servers or []
         ]
         self.owned = list(self.servers)  # the servers this toolbox starts and stops (a session's: its own)
+        self.host.served = lambda: self.servers  # their skills join the folders' (chatcli.tools.skills.served)
         self.approve = tuple(approve)
         self.approve_all = approve_all
         self.timeout = timeout
@@ -263,7 +264,7 @@ class Toolbox:
     def builtin_entries(self) -> list[ToolEntry]:
         """The built-in tools, made when first needed (LangChain's tool classes load then)."""
         if self._made is None:
-            self._made = self._builtins(self.builtin_groups)
+            self._made = self._builtins(builtin.with_skills(self.builtin_groups, self.host))  # (servers' too)
         return self._made
 
     def _builtins(self, groups: tuple[str, ...]) -> list[ToolEntry]:

@@ -153,6 +153,19 @@ class Session:
         said = self.modern and "ttl_ms" in getattr(result, "model_fields_set", ())
         return int(result.ttl_ms) if said else None
 
+    async def list_skills(self, cursor: str | None = None) -> Any:
+        """A page of the skills extension's ``skills/list``: its entries as sent (chatcli.tools.skills reads them)."""
+        from types import SimpleNamespace
+
+        from mcp.types import PaginatedRequestParams, Request
+        from pydantic import TypeAdapter
+
+        request = Request(method="skills/list", params=PaginatedRequestParams(cursor=cursor))
+        page = await self.client.session.send_request(request, TypeAdapter(dict[str, Any]))
+        if not isinstance(page.get("skills"), list):
+            raise ValueError("its answer to skills/list has no list of skills")
+        return SimpleNamespace(skills=page["skills"], next_cursor=page.get("nextCursor"))
+
     async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
         """MCP's completion/complete for an argument of ``prompt``: what ``value`` may become."""
         from mcp.types import PromptReference
@@ -267,10 +280,12 @@ class Connection:
                     yield session
                 return
         from mcp import Client
+        from mcp.client.extension import advertise
         from mcp.types import Implementation
 
         from chatcli import __version__
         from chatcli.tools.asking import MAX_QUESTIONS
+        from chatcli.tools.skills import EXTENSION
 
         answering = _answering(elicit) if elicit is not None else None
         sampling = _sampling(elicit) if elicit is not None else None  # the model lent where the user is asked
@@ -298,6 +313,7 @@ class Connection:
                         client_info=Implementation(name="chatcli", version=__version__),
                         mode=mode,
                         cache=None,
+                        extensions=[advertise(EXTENSION)],  # the skills it serves, listed (chatcli.tools.skills)
                         # a round more than the questions chat answers in one call: its own limit says it first
                         input_required_max_rounds=MAX_QUESTIONS + 1,
                     )
