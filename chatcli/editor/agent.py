@@ -139,7 +139,6 @@ class Editor:
 
     # ---- the connection
 
-    @_answering
     async def initialize(
         self,
         protocol_version: int,
@@ -312,11 +311,8 @@ class Editor:
             return session
         if session_id not in self.opening:
             self.opening[session_id] = asyncio.ensure_future(self._open(self._found(session_id), where))
-        try:
-            return await asyncio.shield(self.opening[session_id])
-        finally:
-            if self.opening.get(session_id) is not None and self.opening[session_id].done():
-                del self.opening[session_id]
+            self.opening[session_id].add_done_callback(lambda _: self.opening.pop(session_id, None))
+        return await asyncio.shield(self.opening[session_id])
 
     async def _found(self, session_id: Any) -> Opening:
         """The thread a session's id names, exactly (an editor names its sessions whole), and what goes on with it

@@ -52,12 +52,10 @@ def stop_reason(result: TurnResult) -> StopReason:
 
 def usage(result: TurnResult) -> schema.Usage | None:
     """The tokens of a turn (every model call of it), when the server counted them."""
-    counted = result.usage or {}
-    got = [counted.get(key) for key in ("input_tokens", "output_tokens", "total_tokens")]
-    if not all(isinstance(value, int) and value >= 0 for value in got):
+    try:
+        return schema.Usage.model_validate(result.usage or {}, strict=True)
+    except ValueError:  # none counted, or not as counts (pydantic's ValidationError is one)
         return None
-    sent, said, total = (int(value or 0) for value in got)
-    return schema.Usage(input_tokens=sent, output_tokens=said, total_tokens=total)
 
 
 def locations(arguments: Any) -> list[schema.ToolCallLocation] | None:
