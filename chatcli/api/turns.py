@@ -32,13 +32,14 @@ if TYPE_CHECKING:
 EVENT_STREAM = "text/event-stream"
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 Work = Callable[["Thread"], Awaitable[Any]]
+Objects = asyncio.Queue[dict[str, Any] | None]  # a turn's JSON objects (None ends them)
 
 
 class HttpListener(JsonEvents):
     """``--json``/``--jsonl`` for one request, its objects put on ``out`` (None ends them); calls that need approval
     are answered from ``given`` (the approval request's), or later (the turn ends and says which calls wait)."""
 
-    def __init__(self, out: asyncio.Queue[dict[str, Any] | None], *, lines: bool, given: Answers | None = None):
+    def __init__(self, out: Objects, *, lines: bool, given: Answers | None = None):
         super().__init__(lines=lines)
         self.objects = out
         self.given = given  # the approvals request's answers (None: a message, whose questions are answered later)
@@ -73,7 +74,7 @@ async def answer(
     ``given``), answered as the request asks: the final object, or one server-sent event per ``--jsonl`` line. A
     client that leaves stops it, its partial kept as on Ctrl-C; every failure is the JSON error object."""
     stream = EVENT_STREAM in request.headers.get("accept", "")
-    objects: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    objects: Objects = asyncio.Queue()
     status = 200
 
     async def run() -> None:
@@ -101,9 +102,7 @@ async def answer(
     return JSONResponse(final, status)
 
 
-async def _events(
-    chat: Chat, turn: Coroutine[Any, Any, None], thread_id: str, objects: asyncio.Queue[dict[str, Any] | None]
-) -> AsyncIterator[str]:
+async def _events(chat: Chat, turn: Coroutine[Any, Any, None], thread_id: str, objects: Objects) -> AsyncIterator[str]:
     """``turn`` run for an event-stream request: a client that leaves cancels the stream here, which stops it."""
     import anyio
 

@@ -139,15 +139,12 @@ class Editor:
 
     # ---- the connection
 
-    async def initialize(
-        self,
-        protocol_version: int,
-        client_capabilities: schema.ClientCapabilities | None = None,
-        **kwargs: Any,
-    ) -> schema.InitializeResponse:
+    async def initialize(self, protocol_version: int, **asked: Any) -> schema.InitializeResponse:
+        """What chat offers, as far as what answers can (files, MCP servers over HTTP); the editor's capabilities are
+        kept (its files, terminals and forms are used where it offers them)."""
         from chatcli import __version__
 
-        self.capabilities = client_capabilities or schema.ClientCapabilities()
+        self.capabilities = asked.get("client_capabilities") or schema.ClientCapabilities()
         own = self.chat.backend.can
         return schema.InitializeResponse(
             protocol_version=min(protocol_version, PROTOCOL_VERSION),
@@ -171,9 +168,8 @@ class Editor:
         """A new thread, kept (and listed) from its first prompt on, in ``cwd``; the response offers every model the
         providers set up list, so that a client may choose one at once."""
         session = await self._open(_said(self.chat.find(setup=self.setup)), _where(**asked))
-        return schema.NewSessionResponse(
-            session_id=session.thread.thread_id, config_options=await self._offered(session)
-        )
+        options = await self._offered(session)
+        return schema.NewSessionResponse(session_id=session.thread.thread_id, config_options=options)
 
     @_answering
     async def load_session(self, session_id: str, **asked: Any) -> schema.LoadSessionResponse:
