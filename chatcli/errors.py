@@ -46,6 +46,10 @@ class AlreadyDone(UsageError):
     """What the request asks was done already, by another request (an approval answered twice)."""
 
 
+class Refused(UsageError):
+    """A question a UserPromptSubmit hook refused as it is: nothing of it was sent or kept."""
+
+
 class NoThread(UsageError):
     """A door asked for a thread that must exist, and none has that id (serve's 404, an editor's "not found")."""
 

@@ -154,6 +154,29 @@ def test_a_user_prompt_submit_hook_refuses_the_question_with_its_reason(server, 
     assert not server.requests
 
 
+def test_a_question_refused_at_the_prompt_is_back_on_its_line_and_enter_sends_it(server, chat_env, tmp_path):
+    """The refused question is not lost: the next prompt holds it, to change or to send as it is."""
+    from tests.doors.prompt import Typed
+
+    marker = tmp_path / "refuse"
+    marker.touch()
+    user_settings(
+        Path(chat_env["HOME"]), UserPromptSubmit=[("", f"[ ! -e {marker} ] || {{ echo 'not yet' >&2; exit 2; }}")]
+    )
+    typed = Typed(chat_env, ["--thread", "refused"])
+    try:
+        out, err = typed.say("a question worth keeping", then="a question worth keeping")
+        assert "a UserPromptSubmit hook refused the question: not yet" in err and "back at the prompt" in err, typed
+        assert not server.requests
+        marker.unlink()
+        server.queue(Reply("answered now"))
+        out, err = typed.say("", on_the_line="a question worth keeping")
+        assert "answered now" in out, typed
+        assert user_texts(server.requests[-1]) == ["a question worth keeping"], server.requests[-1]
+    finally:
+        assert typed.leave() == 0, typed
+
+
 def test_a_stop_hook_asks_for_one_more_pass_and_no_more(server, chat_env, tmp_path):
     user_settings(Path(chat_env["HOME"]), Stop=[("", ONE_MORE_PASS)])
     server.queue(Reply("first answer"), Reply("tests pass"))

@@ -20,7 +20,7 @@ from chatcli.core.graph_app import GraphApp
 from chatcli.core.inputs import check_question
 from chatcli.core.interrupts import Pending
 from chatcli.core.turn import Approvals, Config, Turns
-from chatcli.errors import UsageError
+from chatcli.errors import Refused, UsageError
 from chatcli.service.abilities import Abilities
 from chatcli.service.backend import Backend, ThreadList
 from chatcli.service.outcome import outcome
@@ -200,7 +200,7 @@ class Thread:
                 context += (await self.hook("SessionStart", source=source)).context
         said = await self.hook("UserPromptSubmit", prompt=text)
         if said.blocked or said.stop is not None:
-            raise UsageError(f"a UserPromptSubmit hook refused the question: {said.reason or said.stop}")
+            raise Refused(f"a UserPromptSubmit hook refused the question: {said.reason or said.stop}")
         return "\n\n".join([*context, *said.context])
 
     async def _went_on(self, result: TurnResult, listener: _EndAfterInbox) -> TurnResult:

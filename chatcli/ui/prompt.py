@@ -15,7 +15,7 @@ from prompt_toolkit.keys import Keys
 
 from chatcli.backends.own.failures import describe, traceback_text
 from chatcli.config import Settings
-from chatcli.errors import ChatError, Interrupted, StoreError
+from chatcli.errors import ChatError, Interrupted, Refused, StoreError
 from chatcli.service.opening import ThreadSetup
 from chatcli.text import counted
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
@@ -226,9 +226,17 @@ async def dispatch(repl: Repl, text: str) -> bool:
     output, session = repl.output, repl.session
     if not is_command(text):
         message, again = literal(text), literal(text) == repl.unanswered
+
+        async def asked(conversation: Thread) -> TurnResult:
+            try:
+                return await ask_line(conversation, message, session.attached, again)
+            except Refused:
+                repl.next_input = text
+                raise
+
         answered = await _cancellable(
             repl,
-            lambda c: ask_line(c, message, session.attached, again),
+            asked,
             "stopped: nothing was sent",
             movable=True,
         )
@@ -237,6 +245,8 @@ async def dispatch(repl: Repl, text: str) -> bool:
             return True
         conversation = session.conversation if answered is None and repl.received is None else None
         repl.unanswered = message if conversation and await left_unanswered(conversation, message, output) else None
+        if answered is None and repl.next_input == text:  # refused as it is, by a hook: back on the line
+            output.note("your question is back at the prompt: change it, or Enter sends it as it is")
         return True
     try:
         found, arg = resolve(text, session.commands, _toolbox(session))

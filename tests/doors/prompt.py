@@ -71,25 +71,27 @@ class Typed:
         """What the session printed so far, stderr's lines (banner, notes, errors) after stdout's."""
         return visible(self.out.getvalue()) + "\n" + visible(self.err.getvalue())
 
-    def ready(self, before: Any = None, timeout: float = WAIT) -> Any:
-        """Wait until the prompt reads keys (another prompt than ``before``), nothing typed at it: that prompt."""
+    def ready(self, before: Any = None, timeout: float = WAIT, typed: str = "") -> Any:
+        """Wait until the prompt reads keys (another prompt than ``before``), with ``typed`` on its line (nothing, or
+        what the prompt put back there): that prompt."""
         deadline = time.monotonic() + timeout
         while True:
             app = self.app_session.app if self.app_session is not None else None
             future = getattr(app, "future", None)
-            if app is not None and app.is_running and future is not before and not app.current_buffer.text:
+            if app is not None and app.is_running and future is not before and app.current_buffer.text == typed:
                 return future
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 how = "the session ended" if not self.thread.is_alive() else "timed out"
                 raise AssertionError(f"{how} waiting for the prompt: {self.failure!r}\n{self}")
             time.sleep(0.005)
 
-    def say(self, line: str) -> tuple[str, str]:
-        """Type ``line`` and Enter at the prompt; once the next prompt reads keys, what stdout and stderr got."""
-        before = self.ready()
+    def say(self, line: str, on_the_line: str = "", then: str = "") -> tuple[str, str]:
+        """Type ``line`` and Enter at the prompt (whose line holds ``on_the_line``); once the next prompt reads keys
+        (its line holding ``then``), what stdout and stderr got."""
+        before = self.ready(typed=on_the_line)
         at = len(self.out.getvalue()), len(self.err.getvalue())
         self.keys.send_text(line + "\r")
-        self.ready(before)
+        self.ready(before, typed=then)
         return visible(self.out.getvalue()[at[0] :]), visible(self.err.getvalue()[at[1] :])
 
     def leave(self) -> int | None:
