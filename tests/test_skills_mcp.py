@@ -174,3 +174,21 @@ def test_a_server_without_the_extension_changes_nothing(server, chat_env, tmp_pa
     first = server.requests[0]
     assert tools_of(first) == ["echo"] and "skill" not in system_of(first)
     assert "skills/list" not in asked(log) and "tools/list" in asked(log)
+
+
+@pytest.mark.usefixtures("in_memory")
+def test_while_a_served_skill_is_active_no_command_runs_unasked(server, chat_env, tmp_path):
+    write_servers(chat_env, {"docs": skilled("good", tmp_path / "log")})
+    server.queue(
+        tool_calls(("activate_skill", {"name": "docs:git-workflow"})),
+        tool_calls(("shell", {"command": "touch ran"})),
+        Reply("I could not run it."),
+    )
+    run = chat(chat_env, "--tools", "shell", "--yes", "tidy the branches", cwd=tmp_path)
+    assert run.code == 0, run
+    first, second, third = server.requests
+    assert "shell" in tools_of(first) and "shell" not in tools_of(second)  # --yes: it would run unasked
+    assert "was not offered" in tool_results(third)[-1] and not (tmp_path / "ran").exists()
+    server.queue(Reply("next"))
+    assert chat(chat_env, "--tools", "shell", "--yes", "-c", "and now?", cwd=tmp_path).code == 0
+    assert "shell" in tools_of(server.requests[-1])  # a new question: no skill active

@@ -431,14 +431,19 @@ def catalog_for(tools: list[dict[str, Any]], toolbox: Any) -> str:
 
 def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """``tools`` while the skills activated in ``turn`` (its question on) are active: those each of their
-    ``allowed-tools`` names, and the skills tool; never more."""
+    ``allowed-tools`` names, and the skills tool; never more. While an MCP server's skill is active, the shell is
+    offered only where each command is asked (MCP's skills extension: a server's skill runs nothing unapproved)."""
     from chatcli.tools import skills
 
     said = (str(m.text) for m in turn if m.type == "human" or getattr(m, "name", None) == skills.TOOL)
     names = skills.active(said)
     if not names:  # (no skill active: the skills are not looked at)
         return tools
-    lists = [s.allowed_tools for s in toolbox.host.skills.skills if s.name in names and s.allowed_tools]
+    active = [s for s in toolbox.host.skills.skills if s.name in names]
+    if any(isinstance(s, skills.Served) for s in active):
+        unasked = {e.name for e in toolbox.entries() if e.group == "shell" and toolbox.preapproved(e)}
+        tools = [tool for tool in tools if tool["function"]["name"] not in unasked]
+    lists = [s.allowed_tools for s in active if s.allowed_tools]
     if not lists:
         return tools
     entries = {entry.name: entry for entry in toolbox.entries()}
