@@ -187,17 +187,15 @@ class Calls:
         stopped = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)  # its request is forgotten before the id is told
-            raise
-        finally:
+        finally:  # cancelled, or stopped first: its request is forgotten (before its id is told, when cancelled)
             stopped.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise Unavailable(f"MCP server {self.spec.name} stopped before it answered")
+            late = not task.done()
+            if late:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if late:
+            raise Unavailable(f"MCP server {self.spec.name} stopped before it answered")
+        return task.result()
 
     def _chore(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
         """``work`` started and left to run (its result not read), waited for a moment when the server stops."""

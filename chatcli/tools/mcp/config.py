@@ -53,9 +53,7 @@ class ServerSpec:
     @property
     def where(self) -> str:
         """What it runs or reaches, for listings (never a header value)."""
-        if self.command:
-            return " ".join([self.command, *self.args])
-        return self.url or ""
+        return " ".join([self.command, *self.args]) if self.command else self.url or ""
 
 
 # What chat calls its own tools (chatcli.tools.builtin.SERVER): no MCP server may take it, whatever its case, its

@@ -75,9 +75,7 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     from chatcli.tools.mcp.config import parse_servers
 
     name = str(data.get("name") or "")
-    entry = {
-        k: v for k, v in data.items() if k in ("command", "args", "env", "cwd", "url", "headers", "type", "oauth") and v
-    }
+    entry = {k: v for k, v in data.items() if k in SENT and v}
     (spec,) = parse_servers({"mcpServers": {name: entry}}, "the caller")
     roots = data.get("roots") or []
     if not isinstance(roots, list) or len(roots) > MAX_ROOTS or not all(_directory(r) for r in roots):
@@ -85,6 +83,7 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     return replace(spec, roots=tuple(roots))
 
 
+SENT = ("command", "args", "env", "cwd", "url", "headers", "type", "oauth")  # what of a caller's spec is read
 MAX_ROOTS = 64  # an editor's session and its additional directories
 
 
