@@ -410,11 +410,10 @@ class Editor:
     async def _offered(self, session: Session) -> list[Any] | None:
         """The session's options as a session/new, load or resume answers them: with every model the providers
         list, once listed (at most START_WAIT seconds; what comes later is sent as an update)."""
-        options = self._options(session)
-        if options is not None and self.catalog is not None and not self.catalog.done() and not self.gone:
+        offers = self._options(session) is not None  # (which starts the listing)
+        if offers and self.catalog is not None and not self.catalog.done() and not self.gone:
             await asyncio.wait({asyncio.shield(self.catalog)}, timeout=START_WAIT)
-            options = self._options(session)
-        return options
+        return self._options(session)
 
     async def _list_models(self) -> None:
         """The models of every provider set up (``chat models``), offered in each session's model option when they

@@ -41,23 +41,22 @@ def form_of(fields: tuple[Field, ...]) -> dict[str, Any]:
     ``elicitation/create`` takes: primitive fields, choices as titled options."""
     properties: dict[str, Any] = {}
     for field in fields:
+        low, high = _whole(field.low), _whole(field.high)
         spec: dict[str, Any] = {"title": field.label, "description": field.description or None}
+        spec["default"] = _whole(field.default) if field.kind == "integer" else field.default
         options = [{"const": value, "title": label} for value, label in field.choices]
         if field.kind == "choice":
-            spec.update(type="string", oneOf=options, default=field.default)
+            spec.update(type="string", oneOf=options)
         elif field.kind == "choices":
-            spec.update(type="array", items={"anyOf": options}, default=field.default)
-            spec.update(minItems=_whole(field.low), maxItems=_whole(field.high))
+            spec.update(type="array", items={"anyOf": options}, minItems=low, maxItems=high)
         elif field.kind == "string":
-            spec.update(type="string", minLength=_whole(field.low), maxLength=_whole(field.high), default=field.default)
-            spec.update(format=field.format or None)
+            spec.update(type="string", minLength=low, maxLength=high, format=field.format or None)
         elif field.kind == "integer":
-            low, high = _whole(field.low), _whole(field.high)
-            spec.update(type="integer", minimum=low, maximum=high, default=_whole(field.default))
+            spec.update(type="integer", minimum=low, maximum=high)
+        elif field.kind == "number":
+            spec.update(type="number", minimum=field.low, maximum=field.high)
         else:
-            spec.update(type=field.kind, default=field.default)
-            if field.kind == "number":
-                spec.update(minimum=field.low, maximum=field.high)
+            spec.update(type=field.kind)
         properties[field.name] = {k: v for k, v in spec.items() if v is not None}
     required = [field.name for field in fields if field.required]
     return {"type": "object", "properties": properties, "required": required}
@@ -281,5 +280,4 @@ class EditorListener:
         except Exception as exc:  # noqa: BLE001 - what the editor could not show: declined, and said why
             say(sys.stderr, f"chat acp: {failed}: {exc!s:.200}\n")
             return None
-        dumped: dict[str, Any] = response.model_dump(mode="json", exclude_none=True)
-        return dumped
+        return dict(response.model_dump(mode="json", exclude_none=True))
