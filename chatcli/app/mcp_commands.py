@@ -11,7 +11,7 @@ import typer
 from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
-from chatcli.text import say
+from chatcli.text import counted, say
 
 
 class McpAction(str, Enum):
@@ -60,8 +60,7 @@ def mcp_command(
 
         raise ChatError(f"could not sign in to {name}: {describe(exc, spec, 30)}") from exc
     ListCache().forget(spec)  # what it offered another login, or none: listed anew, as this one
-    count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
-    say(env.stderr, f"logged in to {name}: {count} ({', '.join(tools)})\n")
+    say(env.stderr, f"logged in to {name}: {counted(len(tools), 'tool')} ({', '.join(tools)})\n")
 
 
 def server_named(settings: Settings, name: str) -> Any:

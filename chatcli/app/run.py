@@ -171,17 +171,23 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
 async def stoppable(work: Awaitable[T]) -> T:
     """Run the coroutine ``work`` to its result, unless Ctrl-C, SIGTERM or SIGHUP cancels it: then ``Interrupted``
     says which."""
-    from chatcli.ui.signals import StopOnSignal, on_stop_signals
+    from chatcli.ui.signals import on_stop_signals
 
     task = asyncio.ensure_future(work)
-    stop = StopOnSignal(task)
+    received: list[int] = []  # the first signal: a later one changes nothing (what arrived is being kept)
+
+    def stop(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
     with on_stop_signals(stop):
         try:
             return await task
         except asyncio.CancelledError:
-            if stop.received is None:
+            if not received:
                 raise
-            raise Interrupted(stop.received) from None
+            raise Interrupted(received[0]) from None
 
 
 async def answer_once(

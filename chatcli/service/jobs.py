@@ -35,7 +35,7 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from chatcli.errors import UsageError
 from chatcli.paths import private_dir
@@ -95,14 +95,10 @@ class JobSpec:
         return cls(**given, answers=Answers(**answers) if answers is not None else None)
 
 
-class Launcher(Protocol):
-    """Runs a job: its spec to read on ``spec`` (a file the job keeps open while it runs: the lock taken on it is how
-    other processes know it is alive), its events written to ``out``, what it says to ``err``, with ``environ`` in
-    ``cwd``; returns the id of the process that answers (``chat stop`` stops it; 0: none of its own)."""
-
-    def __call__(
-        self, spec: IO[bytes], out: IO[bytes], err: IO[bytes], environ: Mapping[str, str], cwd: Path
-    ) -> int: ...
+# Runs a job: its spec to read on its stdin (a file the job keeps open while it runs: the lock taken on it is how other
+# processes know it is alive), its events written to its stdout, what it says to its stderr, with those variables in
+# that directory; returns the id of the process that answers (``chat stop`` stops it; 0: none of its own).
+Launcher = Callable[[IO[bytes], IO[bytes], IO[bytes], Mapping[str, str], Path], int]
 
 
 def in_a_process(spec: IO[bytes], out: IO[bytes], err: IO[bytes], environ: Mapping[str, str], cwd: Path) -> int:
@@ -113,7 +109,7 @@ def in_a_process(spec: IO[bytes], out: IO[bytes], err: IO[bytes], environ: Mappi
     return subprocess.Popen(command, stdin=spec, stdout=out, stderr=err, cwd=cwd, env=given, start_new_session=True).pid
 
 
-# The launcher a job starts with, unless its starter names one: a process of its own (the tests set another).
+# The launcher a job starts with: a process of its own (the tests set another).
 LAUNCHER: ContextVar[Launcher] = ContextVar("chatcli_job_launcher", default=in_a_process)
 
 
@@ -261,9 +257,8 @@ def start(
     *,
     most: int,
     told_here: bool = True,
-    launcher: Launcher | None = None,
 ) -> Job:
-    """Start ``spec`` as a job, by ``launcher`` (``LAUNCHER``'s by default), with ``environ`` in ``cwd``; a new
+    """Start ``spec`` as a job, by ``LAUNCHER``'s launcher, with ``environ`` in ``cwd``; a new
     thread is named first when ``spec`` names none. ``shown``: what it is listed by. UsageError, nothing started,
     when ``most`` jobs run already (``max_jobs``). ``told_here``: the terminal this runs in is told of its end (not
     when the prompt that starts it tells it). On an Agent Server (``remote``), a new thread's id is a UUID, as the
@@ -288,7 +283,7 @@ def start(
         _private(where / f"{job_id}.err") as err,
     ):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # alive from now: the job holds it on (``alive``)
-        pid = (launcher or LAUNCHER.get())(held, out, err, environ, cwd)
+        pid = LAUNCHER.get()(held, out, err, environ, cwd)
     job = Job(
         job_id,
         spec.thread or spec.setup.get("new_thread"),

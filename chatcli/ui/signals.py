@@ -32,20 +32,6 @@ def on_stop_signals(handler: Callable[[int], None], signals: tuple[int, ...] = S
                 loop.remove_signal_handler(signum)
 
 
-class StopOnSignal:
-    """Cancels one task at the first stop signal and remembers which signal it was."""
-
-    def __init__(self, task: asyncio.Task[object]):
-        self.task = task
-        self.received: int | None = None
-
-    def __call__(self, signum: int) -> None:
-        if self.received is None:
-            self.received = signum
-            self.task.cancel()
-        # Later signals: the partial answer is being saved; stopping that would lose it.
-
-
 class CtrlC:
     """Ctrl-C (SIGINT) for a whole prompt session: it cancels the work of the line taken last.
 
