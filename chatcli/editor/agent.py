@@ -358,12 +358,12 @@ class Editor:
         return session
 
     async def _prompts_known(self, session: Session, tools: Toolbox) -> None:
-        """Offer the commands again once the MCP servers still starting are up, if their prompts add any."""
+        """Offer the commands again once the MCP servers still starting are up, if their prompts or skills add any."""
         from chatcli.service.command_runs import SERVER_WAIT
 
-        before = len(self.chat.commands().prompts(tools))
+        before = len(self.chat.commands().offered(session.thread.can, tools))
         await tools.settle(SERVER_WAIT)
-        if len(self.chat.commands().prompts(tools)) != before:
+        if len(self.chat.commands().offered(session.thread.can, tools)) != before:
             session.listener.send(self._commands(session.thread))
 
     def _tools(self, workdir: Path, listener: EditorListener, servers: list[Any]) -> Toolbox | None:
@@ -389,7 +389,7 @@ class Editor:
         offered = [
             schema.AvailableCommand(name=name, description=_plain(c.description), input=_input(c.hint))
             for c in self.chat.commands().offered(thread.can, thread.toolbox)
-            if re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", name := c.name.removeprefix("/"))
+            if re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", name := c.name.removeprefix("/"))  # (SERVER:NAME: a skill's)
         ]
         return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
 
