@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -107,34 +108,46 @@ def test_chat_skills_lists_them_with_their_server(chat_env, tmp_path):
     }
 
 
-@pytest.mark.usefixtures("in_memory")
-def test_the_user_runs_a_served_skill_as_a_command_and_a_tampered_one_is_refused(server, chat_env, tmp_path):
-    from tests.doors.serve import AppServed
-    from tests.test_client_commands import Refused, ServeClient
+@pytest.fixture(params=["acp", "serve"])
+def client(request: pytest.FixtureRequest, chat_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    """A client's door (tests/test_client_commands.py) to a chat whose mcp.json has a good server and a tampered one."""
+    from tests.test_client_commands import AcpClient, ServeClient
 
-    write_servers(
-        chat_env, {"docs": skilled("good", tmp_path / "good.log"), "bad": skilled("tampered", tmp_path / "l")}
-    )
-    served = AppServed(chat_env)
-    try:
-        client = ServeClient(served)
-        server.queue(Reply("hello"), Reply("on it"))
-        client.ask("hello")
-        offered = client.offered()
-        assert offered["docs:git-workflow"].startswith("Follow this team's Git") and "bad:pdf-processing" in offered
-        assert client.run("docs:git-workflow", "for this branch") == "on it"
-        question = str(server.requests[-1]["messages"][-1]["content"])
-        assert question.startswith('<skill_content name="docs:git-workflow" server="docs">')
-        assert "Branch from main" in question and question.endswith("</skill_content>\n\nfor this branch")
-        with pytest.raises(Refused) as refused:
-            client.run("bad:pdf-processing")
-        assert str(refused.value) == (
-            "skill://pdf-processing/SKILL.md: not what MCP server bad listed (its size or sha256 differs); refused "
-            "(/skills lists them)"
-        )
-        assert len(server.requests) == 2  # nothing was asked
-    finally:
+    request.getfixturevalue("in_memory")
+    servers = {"docs": skilled("good", tmp_path / "good.log"), "bad": skilled("tampered", tmp_path / "bad.log")}
+    write_servers(chat_env, servers)
+    if request.param == "acp":
+        from tests.doors.acp import InProcessEditor
+
+        editor = InProcessEditor(chat_env)
+        editor.initialize()
+        yield AcpClient(editor)
+        assert editor.close() == 0, editor.stderr.decode()
+    else:
+        from tests.doors.serve import AppServed
+
+        served = AppServed(chat_env)
+        yield ServeClient(served)
         served.stop()
+
+
+def test_the_user_runs_a_served_skill_as_a_command_and_a_tampered_one_is_refused(client, server):
+    from tests.test_client_commands import Refused
+
+    server.queue(Reply("hello"), Reply("on it"))
+    client.ask("hello")
+    offered = client.offered()
+    assert offered["docs:git-workflow"].startswith("Follow this team's Git") and "bad:pdf-processing" in offered
+    assert client.run("docs:git-workflow", "for this branch") == "on it"
+    question = str(server.requests[-1]["messages"][-1]["content"])
+    assert question.startswith('<skill_content name="docs:git-workflow" server="docs">')
+    assert "Branch from main" in question and question.endswith("</skill_content>\n\nfor this branch")
+    with pytest.raises(Refused) as refused:
+        client.run("bad:pdf-processing")
+    assert str(refused.value).startswith(
+        "skill://pdf-processing/SKILL.md: not what MCP server bad listed (its size or sha256 differs); refused"
+    )
+    assert "\n" not in str(refused.value) and len(server.requests) == 2  # one line, and nothing was asked
 
 
 @pytest.mark.usefixtures("in_memory")
@@ -192,3 +205,26 @@ def test_while_a_served_skill_is_active_no_command_runs_unasked(server, chat_env
     server.queue(Reply("next"))
     assert chat(chat_env, "--tools", "shell", "--yes", "-c", "and now?", cwd=tmp_path).code == 0
     assert "shell" in tools_of(server.requests[-1])  # a new question: no skill active
+
+
+def test_a_name_a_server_lists_twice_is_told_apart_by_its_path_and_none_shadows_another():
+    from types import SimpleNamespace
+
+    from chatcli.tools.skills import Found, served
+
+    def entry(path: str, name: str) -> dict:
+        uri = f"skill://{path}/SKILL.md"
+        files = [{"uri": uri, "digest": "sha256:" + "0" * 64, "size": 1}]
+        return {"uri": uri, "frontmatter": {"name": name, "description": f"The {path} one."}, "resources": files}
+
+    def server(name: str, *entries: dict) -> SimpleNamespace:
+        return SimpleNamespace(name=name, offers=True, listing=SimpleNamespace(data={"skills": list(entries)}))
+
+    billing, support = entry("acme/billing/refunds", "refunds"), entry("acme/support/refunds", "refunds")
+    found = served(Found(), [server("a", billing, support, billing), server("b", billing)])
+    assert [(s.name, s.description) for s in found.skills] == [
+        ("a:refunds", "The acme/billing/refunds one."),
+        ("a:acme/support/refunds", "The acme/support/refunds one."),
+        ("b:refunds", "The acme/billing/refunds one."),
+    ]
+    assert found.problems == ("MCP server a: skill://acme/billing/refunds/SKILL.md is listed twice; skipped",)

@@ -252,11 +252,11 @@ def served(found: Found, servers: Iterable[Any]) -> Found:
         for entry in server.listing.data.get("skills") or () if server.offers else ():
             try:
                 skill = _served(server.name, entry)
+                if any(isinstance(s, Served) and (s.server, s.uri) == (skill.server, skill.uri) for s in skills):
+                    raise ValueError(f"{skill.uri} is listed twice")
                 if any(s.name == skill.name for s in skills):
                     path = SERVED_URI.fullmatch(skill.uri).group(1)  # type: ignore[union-attr]
                     skill = replace(skill, name=f"{server.name}:{path}")
-                if any(s.name == skill.name for s in skills):
-                    raise ValueError(f"{skill.uri} is listed twice")
                 skills.append(skill)
             except ValueError as exc:
                 problems.append(f"MCP server {server.name}: {exc}; skipped".translate({10: "\\n", 13: "\\r"}))
