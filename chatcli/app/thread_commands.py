@@ -151,15 +151,12 @@ async def tree_command(
     if remote is not None:
         from chatcli.backends.remote.state import ServerApp
         from chatcli.core.inputs import check_thread_id
-        from chatcli.threads.tree import build, from_history
+        from chatcli.threads.tree import read_tree
 
         if thread_id is None:
             raise UsageError("give the thread's id: chat tree ID --remote URL")
-        wanted = check_thread_id(thread_id)
         async with await on_server(remote, assistant, header) as server:  # its checkpoint history, with chat's labels
-            history = ServerApp(server).aget_state_history({"configurable": {"thread_id": wanted}})
-            said, points = await from_history(history)
-        tree = build(wanted, said, points, await threads.store.index.labels(wanted))
+            tree = await read_tree(check_thread_id(thread_id), threads.store, ServerApp(server))
     else:
         tree = await threads.tree(await named(threads, thread_id))
     out = environment().stdout
