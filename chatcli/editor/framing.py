@@ -39,7 +39,6 @@ def screened(line: bytes) -> tuple[bytes | None, dict[str, Any] | None]:
 
 def _request(message: dict[str, Any], line: bytes) -> tuple[bytes | None, dict[str, Any] | None]:
     method, ident = message["method"], message.get("id")
-    fit = _fit_id(ident)
     if "id" not in message:  # a notification: nothing may answer it
         params = message.get("params")
         if method not in NOTIFICATIONS:
@@ -48,7 +47,7 @@ def _request(message: dict[str, Any], line: bytes) -> tuple[bytes | None, dict[s
             _log(f"a {str(method)[:40]} notification without a session id was dropped")
             return None, None
         return line, None
-    if not fit:
+    if not _fit_id(ident):
         return None, error(None, -32600, "Invalid request: an id is a string or a number")
     if not isinstance(method, str):
         return None, error(ident, -32600, "Invalid request: a method is a string")

@@ -106,8 +106,7 @@ class EditorListener:
             self.send(updates.thought(masked(event.text, self.secrets), self._id("thought")))
         elif isinstance(event, Aside) and event.text:  # a subagent's words: in the thought view, named, as their own
             kind = f"aside {event.source}"
-            first = kind not in self.ids
-            said = (f"[{event.source}] " if first else "") + event.text
+            said = ("" if kind in self.ids else f"[{event.source}] ") + event.text  # named where its words begin
             self.send(updates.thought(masked(said, self.secrets), self._id(kind)))
         elif isinstance(event, Start):
             self.ids.clear()
