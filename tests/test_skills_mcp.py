@@ -148,6 +148,7 @@ def test_the_user_runs_a_served_skill_as_a_command_and_a_tampered_one_is_refused
         "skill://pdf-processing/SKILL.md: not what MCP server bad listed (its size or sha256 differs); refused"
     )
     assert "\n" not in str(refused.value) and len(server.requests) == 2  # one line, and nothing was asked
+    assert "docs:git-workflow  Follow this team's Git" in client.run("skills")
 
 
 @pytest.mark.usefixtures("in_memory")

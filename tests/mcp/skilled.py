@@ -31,7 +31,8 @@ license: Apache-2.0
 
 Read references/REFERENCE.md first, then extract the text.
 """
-GIT = "---\nname: git-workflow\ndescription: Follow this team's Git conventions for branches and commits.\n---\n"
+GIT = "---\nname: git-workflow\ndescription: Follow this team's Git conventions for branches and commits.\n"
+GIT += "allowed-tools: Read\n---\n"  # (which chat does not take from a server: the extension wants it approved)
 GIT += "Branch from main; one commit a change.\n"
 ESCAPES = "\x1b]0;PWNED\x07\x1b[2J"
 
@@ -53,7 +54,8 @@ SKILLS = {
         ["skill://pdf-processing/SKILL.md", "skill://pdf-processing/references/REFERENCE.md"],
     ),
     "skill://acme/git-workflow/SKILL.md": (
-        {"name": "git-workflow", "description": "Follow this team's Git conventions for branches and commits."},
+        {"name": "git-workflow", "description": "Follow this team's Git conventions for branches and commits.",
+         "allowed-tools": "Read"},
         ["skill://acme/git-workflow/SKILL.md"],
     ),
 }  # fmt: skip
