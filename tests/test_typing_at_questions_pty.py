@@ -65,30 +65,32 @@ def the_question(kind: str, chat_env: dict[str, str], server, tmp_path, piped: b
     return repl, question, str(marker)
 
 
-@pytest.mark.parametrize("piped", [False, True], ids=["prompt", "piped"])
 @pytest.mark.parametrize("kind", ["tool", "mcp", "graph"])
-def test_a_sentence_typed_at_the_question_answers_nothing_and_a_key_alone_then_does(
-    server, chat_env, tmp_path, kind, piped
-):
-    repl, question, _marker = the_question(kind, chat_env, server, tmp_path, piped)
-    try:
-        at = repl.mark()
-        for sentence, per_key in zip(SENTENCES, (0.15, 0.05)):
-            type_slowly(repl, sentence + "\r", per_key)
-        repl.wait_for(TYPING, after=at)
-        after = answer(repl, "n")  # on its own, after the user read what the question said
-        repl.wait_for(f"{question} no", after=at)
-        shown = re.findall(re.escape(question) + r" (\w[\w ]*)", repl.text[at:])
-        assert shown[:1] == ["no"], f"a sentence typed at the question answered it: {repl.text[at:]}"
-        repl.wait_for("done", after=after, timeout=15)
-        assert repl.text[at:].count(TYPING) <= 2, "typing is said once a burst, not once a key"
-    finally:
-        repl.kill()
-    assert not (tmp_path / "marker").exists(), "the sentence approved the call"
-    if kind == "mcp":
-        assert ran(tmp_path / "calls") == ["book"]
-        assert "decline" in str(server.requests[-1]["messages"][-1]["content"])
-    elif kind == "graph":
-        assert "Booked a table" not in str(server.requests[-1]["messages"]), "the graph's tool ran"
-    else:
-        assert "not run" in str(server.requests[-1]["messages"][-1]["content"]), server.requests[-1]["messages"][-1]
+def test_a_sentence_typed_at_the_question_answers_nothing_and_a_key_alone_then_does(server, chat_env, tmp_path, kind):
+    """At the prompt, then asked by a one-shot whose stdin is a pipe (the question read from the terminal)."""
+    for piped in (False, True):
+        where = tmp_path / ("piped" if piped else "prompt")
+        where.mkdir()
+        repl, question, _marker = the_question(kind, chat_env, server, where, piped)
+        try:
+            at = repl.mark()
+            for sentence, per_key in zip(SENTENCES, (0.15, 0.05)):
+                type_slowly(repl, sentence + "\r", per_key)
+            repl.wait_for(TYPING, after=at)
+            after = answer(repl, "n")  # on its own, after the user read what the question said
+            repl.wait_for(f"{question} no", after=at)
+            shown = re.findall(re.escape(question) + r" (\w[\w ]*)", repl.text[at:])
+            assert shown[:1] == ["no"], f"a sentence typed at the question answered it ({where.name}): {repl.text[at:]}"
+            repl.wait_for("done", after=after, timeout=15)
+            assert repl.text[at:].count(TYPING) <= 2, f"typing is said once a burst, not once a key ({where.name})"
+        finally:
+            repl.kill()
+        assert not (where / "marker").exists(), f"the sentence approved the call ({where.name})"
+        last = server.requests[-1]["messages"]
+        if kind == "mcp":
+            assert ran(where / "calls") == ["book"], where.name
+            assert "decline" in str(last[-1]["content"]), where.name
+        elif kind == "graph":
+            assert "Booked a table" not in str(last), f"the graph's tool ran ({where.name})"
+        else:
+            assert "not run" in str(last[-1]["content"]), (where.name, last[-1])
