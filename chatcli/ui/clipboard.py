@@ -11,7 +11,7 @@ import base64
 import os
 import shutil
 import subprocess
-from typing import IO, Mapping
+from typing import IO
 
 # Clipboard tools, and when each one can work.
 TOOLS = (
@@ -37,16 +37,15 @@ def osc52(text: str) -> str:
     return "\x1b]52;c;" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "\x07"
 
 
-def copy(text: str, terminal: IO[str] | None, environ: Mapping[str, str] | None = None) -> list[str]:
+def copy(text: str, terminal: IO[str] | None) -> list[str]:
     """Put ``text`` on the clipboard every way there is; the ways that worked."""
-    environ = os.environ if environ is None else environ
     ways = []
     if terminal is not None and terminal.isatty():
         terminal.write(osc52(text))
         terminal.flush()
         ways.append("OSC 52")
     for name, command, needs in TOOLS:
-        if (needs and not environ.get(needs)) or shutil.which(command[0]) is None:
+        if (needs and not os.environ.get(needs)) or shutil.which(command[0]) is None:
             continue
         try:
             subprocess.run(command, input=text.encode("utf-8"), timeout=3, check=True, capture_output=True)

@@ -8,7 +8,6 @@ and the slash commands talk to the user through it only.
 
 from __future__ import annotations
 
-import os
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from chatcli.core.events import Progress, Start, ToolCall, ToolResult, TurnResult
@@ -252,7 +251,7 @@ def make_output(
     out: IO[str],
     err: IO[str],
     *,
-    dumb: bool | None = None,
+    dumb: bool = False,
     show_thinking: bool = False,
     ask: bool = False,
     terminal: IO[str] | None = None,
@@ -264,8 +263,6 @@ def make_output(
     ``ask``: tool calls that need approval are asked about in the terminal (else refused): ``terminal`` when
     given (the controlling terminal, stdin being a pipe), keys read from it alone.
     """
-    if dumb is None:
-        dumb = os.environ.get("TERM") == "dumb"
     output: Listening
     if not out.isatty() or dumb:
         output = PlainOutput(out, err, live=not dumb)
