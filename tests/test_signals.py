@@ -39,21 +39,21 @@ def wait_for_output(proc: subprocess.Popen, n: int = 10) -> bytes:
     return got
 
 
-@pytest.mark.parametrize(
-    "sig, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up (the terminal closed)")]
-)
-def test_kill_and_hangup_keep_the_partial_answer_and_exit_as_signals_do(server, chat_env, sig, code, said):
-    server.queue(Reply(WORDS, delay=0.05))
-    proc = start_one_shot(chat_env, "-t", f"s{code}", "count")
-    shown = wait_for_output(proc)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == code, err
-    lines = [line for line in err.decode().splitlines() if not line.startswith("thread: ")]
-    assert lines == ["stopped: the partial answer is kept in the thread", said], lines
-    kept = summary(stored(db_of(chat_env), f"s{code}"))
-    assert kept[0] == ("human", "count", None)
-    assert kept[1][0] == "ai" and kept[1][2] == "cancelled" and kept[1][1].strip() == (shown + out).decode().strip()
+def test_kill_and_hangup_keep_the_partial_answer_and_exit_as_signals_do(server, chat_env):
+    for sig, code, said in ((signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up (the terminal closed)")):
+        server.queue(Reply(WORDS, delay=0.05))
+        proc = start_one_shot(chat_env, "-t", f"s{code}", "count")
+        shown = wait_for_output(proc)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == code, (sig.name, err)
+        lines = [line for line in err.decode().splitlines() if not line.startswith("thread: ")]
+        assert lines == ["stopped: the partial answer is kept in the thread", said], (sig.name, lines)
+        kept = summary(stored(db_of(chat_env), f"s{code}"))
+        assert kept[0] == ("human", "count", None), sig.name
+        assert kept[1][0] == "ai" and kept[1][2] == "cancelled", (sig.name, kept)
+        assert kept[1][1].strip() == (shown + out).decode().strip(), sig.name
+        server.clear()  # what the stopped answer did not take
 
 
 def test_kill_with_json_still_writes_the_object(server, chat_env):

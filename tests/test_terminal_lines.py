@@ -111,16 +111,17 @@ async def test_titles_and_questions_shown_by_switch_retry_undo_goto_and_tree_are
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "terminal"])
-def test_an_mcp_server_error_with_escapes_is_one_defused_line(server, chat_env, tty):
+def test_an_mcp_server_error_with_escapes_is_one_defused_line(server, chat_env):
+    """Whether stderr is a pipe or a terminal."""
     write_servers(chat_env, {"odd": mcp_servers.stdio(ODD, "evil")})
-    server.queue(Reply("Still here."))
-    run = chat(chat_env, "hello", tty=tty)
-    assert run.code == 0, run
-    assert run.err.count("MCP server odd") == 1, run  # (one line: rich folds it at the terminal's width)
-    assert "no tools for you ␛]52;c;ZXZpbA==␛\\ ␛]0;PWNED␇ ␛[2J" in run.err, run
-    assert live_escapes(run.err) == [], run.err
-    assert "Traceback" not in run.err
+    for tty in (False, True):
+        server.queue(Reply("Still here."))
+        run = chat(chat_env, "hello", tty=tty)
+        assert run.code == 0, run
+        assert run.err.count("MCP server odd") == 1, run  # (one line: rich folds it at the terminal's width)
+        assert "no tools for you ␛]52;c;ZXZpbA==␛\\ ␛]0;PWNED␇ ␛[2J" in run.err, run
+        assert live_escapes(run.err) == [], run.err
+        assert "Traceback" not in run.err
 
 
 # --------------------------------------------------------------------------- the one writer (chatcli.text)
