@@ -66,6 +66,7 @@ def test_served_skills_join_the_catalog_and_are_fetched_and_checked_when_activat
         "resources/read skill://pdf-processing/SKILL.md",
         "resources/read skill://pdf-processing/references/REFERENCE.md",
     ]  # fetched when activated, nothing before; a file the skill does not list is never asked for
+    assert "initialize io.modelcontextprotocol/skills" in asked(log)  # chat declares the extension
 
 
 @pytest.mark.usefixtures("in_memory")
@@ -229,3 +230,14 @@ def test_a_name_a_server_lists_twice_is_told_apart_by_its_path_and_none_shadows_
         ("b:refunds", "The acme/billing/refunds one."),
     ]
     assert found.problems == ("MCP server a: skill://acme/billing/refunds/SKILL.md is listed twice; skipped",)
+
+
+@pytest.mark.usefixtures("in_memory")
+def test_a_server_of_the_2026_revision_serves_its_skills_as_its_sdk_declares_them(server, chat_env):
+    write_servers(chat_env, {"docs": mcp_servers.stdio(Path(__file__).parent / "mcp" / "skilled_modern.py")})
+    server.queue(tool_calls(("activate_skill", {"name": "docs:git-workflow"})), Reply("Branching."))
+    run = chat(chat_env, "start a branch")
+    assert run.code == 0 and "Branching." in run.out, run
+    assert "- docs:git-workflow: Follow this team's Git conventions." in system_of(server.requests[0])
+    body = tool_results(server.requests[1])[-1]
+    assert body.startswith('<skill_content name="docs:git-workflow" server="docs">') and "Branch from main." in body

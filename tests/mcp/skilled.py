@@ -11,7 +11,8 @@ capabilities, unless KIND is ``plain``.
   smaller size than it sends;
 - ``plain``: the skills of ``good`` but no extension declared (a server of tools alone, to a client).
 
-Each request's method is a line in the file ``SKILLED_LOG`` names (when set), so that a test reads what chat asked.
+Each request's method is a line in the file ``SKILLED_LOG`` names (when set), with the URI it names or the extensions
+the client declares, so that a test reads what chat asked.
 """
 
 import hashlib
@@ -97,7 +98,8 @@ def answer(request: dict) -> dict:
     method, params = request.get("method"), request.get("params") or {}
     if os.environ.get("SKILLED_LOG"):
         with open(os.environ["SKILLED_LOG"], "a") as log:
-            log.write(f"{method} {params.get('uri', '')}".strip() + "\n")
+            declared = sorted((params.get("capabilities") or {}).get("extensions") or {})  # the client's (initialize)
+            log.write(f"{method} {params.get('uri', '')}{' '.join(declared)}".strip() + "\n")
     if method == "initialize":
         capabilities: dict = {"tools": {}, "resources": {}}
         if KIND != "plain":
