@@ -289,33 +289,37 @@ def test_after_kill_9_mid_call_the_thread_goes_on(server, chat_env, pty, tmp_pat
     assert tool_results(kept)[0][2] == "interrupted"
 
 
-@pytest.mark.parametrize("again", [["--tools", "shell"], []], ids=["tools-repeated", "tools-not-repeated"])
-def test_after_kill_9_at_the_question_it_is_asked_again(server, chat_env, pty, tmp_path, again):
-    server.queue(tool_calls(("shell", {"command": "echo resumed-42"})))
-    first = pty("--tools", "shell", "--thread", "ask9")
-    first.wait_prompt()
-    at = first.say("say it")
-    wait_asked(first, QUESTION, at)
-    first.child.kill(signal.SIGKILL)
-    first.exit_code()
-    assert len(server.requests) == 1
+def test_after_kill_9_at_the_question_it_is_asked_again(server, chat_env, pty, tmp_path):
+    """Asked again when the thread is opened with its tools named again, and without (the call named a built-in tool:
+    it may run for it either way)."""
+    for again in (["--tools", "shell"], []):
+        thread = f"ask9-{len(again)}"
+        server.clear()
+        server.queue(tool_calls(("shell", {"command": "echo resumed-42"})))
+        first = pty("--tools", "shell", "--thread", thread)
+        first.wait_prompt()
+        at = first.say("say it")
+        wait_asked(first, QUESTION, at)
+        first.child.kill(signal.SIGKILL)
+        first.exit_code()
+        assert len(server.requests) == 1, again
 
-    server.queue(Reply("resumed answer"))
-    repl = pty("--thread", "ask9", *again)  # the call named a built-in tool: it may run for it either way
-    wait_asked(repl, QUESTION, 0)
-    shown = repl.text
-    assert "this thread was waiting for your approval" in shown and "command: echo resumed-42" in shown, shown
-    after = answer(repl, "y")
-    repl.wait_for("resumed answer", after=after)
-    repl.wait_prompt()
-    assert "resumed-42" in repl.text[after:]
+        server.queue(Reply("resumed answer"))
+        repl = pty("--thread", thread, *again)
+        wait_asked(repl, QUESTION, 0)
+        shown = repl.text
+        assert "this thread was waiting for your approval" in shown and "command: echo resumed-42" in shown, shown
+        after = answer(repl, "y")
+        repl.wait_for("resumed answer", after=after)
+        repl.wait_prompt()
+        assert "resumed-42" in repl.text[after:], again
 
-    assert len(server.requests) == 2
-    assert_valid(server)
-    assert tool_messages(server.requests[1])[0]["content"] == "resumed-42\n[exit code 0]"
-    kept = stored(db_of(chat_env), "ask9")
-    assert [m.type for m in kept] == ["human", "ai", "tool", "ai"], summary(kept)
-    assert kept[-1].content == "resumed answer"
+        assert len(server.requests) == 2, again
+        assert_valid(server)
+        assert tool_messages(server.requests[1])[0]["content"] == "resumed-42\n[exit code 0]", again
+        kept = stored(db_of(chat_env), thread)
+        assert [m.type for m in kept] == ["human", "ai", "tool", "ai"], summary(kept)
+        assert kept[-1].content == "resumed answer", again
 
 
 def test_a_server_failing_while_the_user_types_is_told_above_the_prompt(server, chat_env, start):
