@@ -400,21 +400,22 @@ def test_a_sandboxed_command_stopped_at_its_time_limit_leaves_nothing_running(pr
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("mode", [pytest.param("workspace", marks=needs_bwrap), "off"])
-def test_chat_returns_a_daemons_output_and_exits_cleanly(server, chat_env, tmp_path, mode):
+def test_chat_returns_a_daemons_output_and_exits_cleanly(server, chat_env, tmp_path):
+    """In the sandbox (where this machine has one) and without."""
     write_config(chat_env, "tool_timeout = 10\n")
-    server.queue(tool_calls(("shell", {"command": "setsid sleep 30.254 & echo started"})), Reply("it started"))
-    try:
-        run = chat_process(chat_env, "--tools", "shell", "--yes", "--sandbox", mode, "start it", cwd=tmp_path)
-    finally:
-        for pid in running("sleep 30.254"):
-            os.kill(pid, 9)
-    assert run.code == 0 and run.out == "it started\n", run
-    result = tool_messages(server.requests[1])[0]["content"]
-    assert result.startswith("started\n") and result.endswith("[exit code 0]"), result
-    assert (
-        "Traceback" not in run.err and "Exception ignored" not in run.err and "Event loop is closed" not in run.err
-    ), run
+    for mode in ("workspace", "off") if WHY_NOT is None else ("off",):
+        server.clear()
+        server.queue(tool_calls(("shell", {"command": "setsid sleep 30.254 & echo started"})), Reply("it started"))
+        try:
+            run = chat_process(chat_env, "--tools", "shell", "--yes", "--sandbox", mode, "start it", cwd=tmp_path)
+        finally:
+            for pid in running("sleep 30.254"):
+                os.kill(pid, 9)
+        assert run.code == 0 and run.out == "it started\n", (mode, run)
+        result = tool_messages(server.requests[1])[0]["content"]
+        assert result.startswith("started\n") and result.endswith("[exit code 0]"), (mode, result)
+        for trouble in ("Traceback", "Exception ignored", "Event loop is closed"):
+            assert trouble not in run.err, (mode, run)
 
 
 @pytest.mark.parametrize("mode", ["workspace", "off"])
