@@ -58,15 +58,11 @@ class Binding:
             return f"the graph {self.assistant} at {self.url}" if self.assistant else f"the graph at {self.url}"
         return f"chat with {self.model}" if self.model else "chat's own graph"
 
-    def server_flags(self) -> list[str]:
-        """The flags that name an Agent Server's thread's server and assistant (none for any other thread)."""
-        if self.kind != "remote" or not self.url:
-            return []
-        return ["--remote", self.url, *(["--assistant", self.assistant] if self.assistant else [])]
-
     def command(self, thread_id: str) -> str:
-        """The command that goes on with the thread."""
-        return " ".join(["chat", *self.server_flags(), "--thread", thread_id])
+        """The command that goes on with the thread (an Agent Server's names its server and assistant)."""
+        server = ["--remote", self.url] if self.kind == "remote" and self.url else []
+        assistant = ["--assistant", self.assistant] if server and self.assistant else []
+        return " ".join(["chat", *server, *assistant, "--thread", thread_id])
 
     def explicit_command(self, thread_id: str) -> str:
         """The command that goes on with the thread naming its graph (and the directory it was named in)."""

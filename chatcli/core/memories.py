@@ -29,11 +29,6 @@ def asks_to_remember(question: str) -> bool:
     return bool(_ASKS.search(question))
 
 
-def tokens_of(text: str) -> int:
-    """About how many tokens ``text`` takes (four characters a token, as chat estimates elsewhere)."""
-    return len(text) // 4 + 1
-
-
 def chosen(memories: Iterable[Memory], budget: int, scores: Mapping[str, float] | None = None) -> list[Memory]:
     """The memories a request carries, as many as fit in ``SHARE`` of its ``budget`` tokens: the newest first, or
     with ``scores`` (by id: how near each is to the question) the nearest first, the rest filling what room is
@@ -44,7 +39,7 @@ def chosen(memories: Iterable[Memory], budget: int, scores: Mapping[str, float] 
         newest.sort(key=lambda m: (m.id in scores, scores.get(m.id, 0.0)), reverse=True)  # stable: ties by time
     picked: list[Memory] = []
     for memory in newest:
-        cost = tokens_of(memory.text) + 2
+        cost = len(memory.text) // 4 + 3  # its tokens (four characters a token, as chat estimates), and its line's
         if cost > room:
             if scores is None:
                 break

@@ -32,16 +32,11 @@ def code_blocks(markdown: str) -> list[str]:
     return [token.content.removesuffix("\n") for token in tokens if token.type == "fence"]
 
 
-def osc52(text: str) -> str:
-    """The escape sequence that asks the terminal to put ``text`` on the clipboard."""
-    return "\x1b]52;c;" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "\x07"
-
-
 def copy(text: str, terminal: IO[str] | None) -> list[str]:
     """Put ``text`` on the clipboard every way there is; the ways that worked."""
     ways = []
     if terminal is not None and terminal.isatty():
-        terminal.write(osc52(text))
+        terminal.write("\x1b]52;c;" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "\x07")  # OSC 52
         terminal.flush()
         ways.append("OSC 52")
     for name, command, needs in TOOLS:
