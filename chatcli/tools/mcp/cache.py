@@ -130,14 +130,10 @@ class ListCache:
         key = fingerprint(spec)
         path = self._path(key)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > MAX_FILE:
-                return None
-            with os.fdopen(fd, "rb", closefd=False) as handle:
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > MAX_FILE:
+                    return None
                 data = json.loads(handle.read(MAX_FILE + 1))
             if not isinstance(data, dict) or data.get("version") != VERSION or data.get("key") != key:
                 return None
@@ -145,8 +141,6 @@ class ListCache:
             listing = Listing.from_json(spec.name, data.get("listing"))
         except (OSError, ValueError, RecursionError, Malformed):
             return None
-        finally:
-            os.close(fd)
         if time.time() - info.st_mtime > 86400:
             with contextlib.suppress(OSError):
                 os.utime(path)  # in use: kept from pruning

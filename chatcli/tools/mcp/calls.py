@@ -238,10 +238,8 @@ def url_elicitations(exc: BaseException) -> list[dict[str, Any]] | None:
     """The addresses a call's error -32042 asks the user to open first (each ``{"url", "message",
     "elicitationId"}``), or None for any other error."""
     data = getattr(exc, "data", None)
-    if getattr(exc, "code", None) != URL_ELICITATION_REQUIRED or not isinstance(data, dict):
-        return None
-    wanted = data.get("elicitations")
-    if not isinstance(wanted, list):
+    wanted = data.get("elicitations") if isinstance(data, dict) else None
+    if getattr(exc, "code", None) != URL_ELICITATION_REQUIRED or not isinstance(wanted, list):
         return None
     return [e for e in wanted[:5] if isinstance(e, dict) and isinstance(e.get("url"), str)] or None
 

@@ -154,9 +154,8 @@ def _oauth(value: Any, where: str, remote: bool) -> dict[str, str]:
         raise ConfigError(f"{where}.signingAlgorithm must be one of {', '.join(SIGNING)}")
     if found.get("privateKeyPem") and "PRIVATE KEY-----" not in found["privateKeyPem"]:
         raise ConfigError(f"{where}.privateKeyPem must be a PEM private key (-----BEGIN PRIVATE KEY-----)")
-    idp = [key for key in IDP_KEYS if found.get(key)]
-    if idp and (len(idp) < len(IDP_KEYS) or not found.get("clientSecret")):
-        missing = [key for key in (*IDP_KEYS, "clientSecret") if not found.get(key)]
+    missing = [key for key in (*IDP_KEYS, "clientSecret") if not found.get(key)]
+    if missing and any(found.get(key) for key in IDP_KEYS):
         raise ConfigError(f"{where}: cross-app access needs {', '.join(missing)} too")
     for key in ("idpIssuer", "idpTokenEndpoint"):
         if found.get(key) and not found[key].startswith(("http://", "https://")):

@@ -25,7 +25,7 @@ from dataclasses import asdict, replace
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from chatcli.local.daemon import LIMIT, START_TIMEOUT, frame, receive, send, spawn, start_lock
 from chatcli.paths import build_id
@@ -121,18 +121,16 @@ class HostLink:
             await asyncio.to_thread(_start, directory, path, self.idle, self.environ)
             reader, writer = await asyncio.open_unix_connection(str(path), limit=LIMIT)
         writer.write(frame({"id": -1, "op": "status"}))  # answered, or closed on at once
-        try:
+        answered = b""
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
             await writer.drain()
             answered = await asyncio.wait_for(reader.readline(), START_TIMEOUT)
-        except (OSError, asyncio.TimeoutError):
-            answered = b""
         if not answered:
             writer.close()
             raise ConnectionError("the MCP host does not serve this process")
         return reader, writer
 
-    @contextlib.asynccontextmanager
-    async def session(
+    def session(
         self,
         channel: tuple[asyncio.StreamReader, asyncio.StreamWriter],
         spec: ServerSpec,
@@ -140,10 +138,9 @@ class HostLink:
         on_exit: Callable[[], None],
         note: Callable[[str], None] | None,
         elicit: Ask | None = None,
-    ) -> AsyncIterator[HostSession]:
-        """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``); ``elicit`` answers
-        the server's questions to the user (none: declined)."""
-        reader, writer = channel
+    ) -> HostSession:
+        """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``), to be entered;
+        ``elicit`` answers the server's questions to the user (none: declined)."""
         # The variables a stdio server gets from this process's environment (shell functions left out).
         passed = {k: v for k, v in self.environ.items() if k in INHERITED and not v.startswith("()")}
         sent = {  # with mcp.json's oauth (a client registered by hand: the host signs in as it, the caller's user)
@@ -155,11 +152,7 @@ class HostLink:
         from chatcli.paths import data_dir
 
         caller = {"data_dir": str(data_dir(self.environ)), "log_dir": str(log_dir) if log_dir else None}
-        session = HostSession(reader, writer, sent, caller, on_exit, note, elicit)
-        try:
-            yield session
-        finally:
-            await session.close()
+        return HostSession(*channel, sent, caller, on_exit, note, elicit)
 
 
 class HostSession:
@@ -184,7 +177,10 @@ class HostSession:
         self.listing: dict[str, Any] | None = None  # what the server offers (JSON), once attached
         self._reading = asyncio.ensure_future(self._read())
 
-    async def close(self) -> None:
+    async def __aenter__(self) -> HostSession:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
         for task in list(self._answering):
             task.cancel()
         self._reading.cancel()

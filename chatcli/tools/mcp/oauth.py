@@ -162,13 +162,12 @@ def _provider(
             URL of that same origin (``/oauth``) is its own, its issuer read as the origin it was found at (RFC 8414
             3.3); any other answer as it came."""
             origin = self.context.get_authorization_base_url(spec.url or "")
-            path = urlsplit(str(request.url)).path
             if (
                 self.context.auth_server_url is not None
                 or response.status_code != 200
                 or request.method != "GET"
                 or not str(request.url).startswith(origin + "/.well-known/")
-                or not path.startswith(("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"))
+                or "/.well-known/oauth-protected-resource" in str(request.url)  # (its own metadata, not its server's)
             ):
                 return response
             try:
@@ -243,10 +242,7 @@ def _bounded(base: type) -> type:
 
     from chatcli.providers.bounded import Refused, asking_for_what_chat_decodes, bounding
 
-    quiet = logging.getLogger("mcp.client.auth")
-    quiet.propagate = False
-    if not quiet.handlers:
-        quiet.addHandler(logging.NullHandler())
+    logging.getLogger("mcp.client.auth").setLevel(logging.CRITICAL + 1)  # (its log is not the user's)
     bound = bounding()
 
     class Bounded(base):  # type: ignore[misc]
@@ -466,8 +462,7 @@ async def login(
                     listed = await session.list_tools()
         except Exception as exc:
             if provider.stepping_up and storage.has_tokens():  # signed in, and signed in again for more: refused
-                scope = getattr(getattr(provider, "context", None), "client_metadata", None)
-                scope = getattr(scope, "scope", None)
+                scope = getattr(getattr(getattr(provider, "context", None), "client_metadata", None), "scope", None)
                 raise LoginRefused(
                     f"signed in, but the server still refuses it: it asks for more access (scope {scope}) than the "
                     "authorization server grants"
