@@ -233,9 +233,8 @@ class Editor:
     async def close_session(self, session_id: str, **kwargs: Any) -> schema.CloseSessionResponse:
         """Let go of an open session: its turn stopped as a cancel stops it (the part kept), its MCP servers ended;
         the thread stays (``session/load`` opens it again)."""
-        session = self._session(session_id)
-        del self.sessions[session_id]
-        await _closed(session)
+        self._session(session_id)  # (one not open: not found)
+        await _closed(self.sessions.pop(session_id))
         return schema.CloseSessionResponse()
 
     @_answering

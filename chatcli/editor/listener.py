@@ -142,7 +142,7 @@ class EditorListener:
     def show_terminal(self, call_id: str, terminal_id: str) -> None:
         """Call ``call_id`` runs its command in the editor's terminal ``terminal_id``: its card shows it."""
         self.terminals[call_id] = terminal_id
-        self.send(updates.call_in_terminal(call_id, terminal_id))
+        self.send(updates.call_running(call_id, terminal_id))
 
     def _announce(self, call: ToolCall) -> None:
         if call.id not in self.announced:

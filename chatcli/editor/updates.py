@@ -89,13 +89,9 @@ def call_asked(call: Call) -> schema.ToolCallUpdate:
     return schema.ToolCallUpdate.model_validate(call_started(call).model_dump(exclude={"session_update"}))
 
 
-def call_running(call_id: str) -> schema.ToolCallProgress:
-    return update_tool_call(call_id, status="in_progress")
-
-
-def call_in_terminal(call_id: str, terminal_id: str) -> schema.ToolCallProgress:
-    """A call whose command runs in the editor's terminal: the card shows the terminal."""
-    return update_tool_call(call_id, status="in_progress", content=[_terminal(terminal_id)])
+def call_running(call_id: str, terminal_id: str | None = None) -> schema.ToolCallProgress:
+    """A call running (its command in the editor's terminal ``terminal_id``: the card shows the terminal)."""
+    return update_tool_call(call_id, status="in_progress", content=[_terminal(terminal_id)] if terminal_id else None)
 
 
 def call_ended(call_id: str, status: str, content: str, terminal: str | None = None) -> schema.ToolCallProgress:
