@@ -241,3 +241,10 @@ def test_a_server_of_the_2026_revision_serves_its_skills_as_its_sdk_declares_the
     assert "- docs:git-workflow: Follow this team's Git conventions." in system_of(server.requests[0])
     body = tool_results(server.requests[1])[-1]
     assert body.startswith('<skill_content name="docs:git-workflow" server="docs">') and "Branch from main." in body
+
+
+def test_an_activated_served_skill_is_known_as_active_by_its_whole_name():
+    from chatcli.tools.skills import active
+
+    said = ['<skill_content name="docs:pdf-processing" server="docs">\n(MCP server docs\'s skill...', "hello"]
+    assert active(said) == {"docs:pdf-processing"}  # (kept whole through compaction, as a folder's skill is)
