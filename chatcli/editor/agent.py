@@ -276,8 +276,7 @@ class Editor:
         else:  # a thread whose place is not known is in no directory's list
             every = await _said(self.chat.threads().list())
             rows = [row for row in every if row.thread_id in places and places[row.thread_id].cwd in wanted]
-        page = rows[start : start + PAGE]
-        sessions = [_listed(row, places.get(row.thread_id)) for row in page]
+        sessions = [_listed(row, places.get(row.thread_id)) for row in rows[start : start + PAGE]]
         more = str(start + PAGE) if len(rows) > start + PAGE else None
         return schema.ListSessionsResponse(sessions=sessions, next_cursor=more)
 
