@@ -16,8 +16,8 @@ chat ask rm or unlink       a question that starts with a command's name
 
 The endpoint: OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp or
 LM Studio (no key needed). Settings: CONFIG_FILE and CHATCLI_* variables; a .env here as
-far as `chat trust` allows. No key? --local runs a small model on this machine.
-Each command has -h; --help-all: every option.
+far as `chat trust` allows. Each command has -h; --help-all: every option. No key? --local
+runs a small model here (pip install -e ".[local]").
 
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 model or API, 5 database,
 130 Ctrl-C (the partial answer is kept).
