@@ -49,15 +49,11 @@ def _key_mode(attrs: list[Any]) -> list[Any]:
     return keyed
 
 
-def _in_key_mode(attrs: list[Any]) -> bool:
-    return not (attrs[0] & termios.ICRNL or attrs[3] & (termios.ECHO | termios.ICANON))
-
-
 def _take_line_mode_keys(fd: int) -> bytes | None:
     """If the terminal is in line mode: put it in key mode and return what it held (None: it was in key mode)."""
     try:
         attrs = termios.tcgetattr(fd)
-        if _in_key_mode(attrs):
+        if not (attrs[0] & termios.ICRNL or attrs[3] & (termios.ECHO | termios.ICANON)):  # in key mode already
             return None  # the prompt reads what is waiting as it was typed
         termios.tcsetattr(fd, termios.TCSANOW, _key_mode(attrs))
         return held(fd) or None  # out of line mode, everything waiting can be read: whole lines and the start of one

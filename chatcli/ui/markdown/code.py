@@ -123,12 +123,6 @@ _DEFINES = {
 }
 
 
-def scanner_for(language: str) -> tuple[str, Scanner] | None:
-    """The fast scanner for a fence's language, or None if Pygments should colour it."""
-    family = _ALIASES.get(language)
-    return (family, _scanner(family)) if family is not None else None
-
-
 class LineScanner:
     """Colours the lines of one code block in order, remembering an open multi-line string or comment."""
 
@@ -185,9 +179,9 @@ class LineScanner:
 
 def highlighter(language: str) -> Callable[[str, bool], Tokens] | None:
     """A function colouring one code block line by line (``commit=False``: a preview), or None."""
-    found = scanner_for(language)
-    if found is not None:
-        return LineScanner(*found).tokens
+    family = _ALIASES.get(language)  # a language of the fast scanner's; Pygments colours the rest
+    if family is not None:
+        return LineScanner(family, _scanner(family)).tokens
     lexer = _pygments_lexer(language)
     if lexer is None:
         return None

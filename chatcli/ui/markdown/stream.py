@@ -109,13 +109,9 @@ class MarkdownStream:
             rows += blocks.close()
             live: list[str] = []
         else:
-            live = blocks.live(self._partial)[-self._max_live() :]
+            room = self.live_lines or self.console.size.height - _MARGIN  # the rows the live area may use
+            live = blocks.live(self._partial)[-max(_MIN_LIVE, room) :]
         self._write(rows, live, final)
-
-    def _max_live(self) -> int:
-        """How many rows the live area may use."""
-        rows = self.live_lines or self.console.size.height - _MARGIN
-        return max(_MIN_LIVE, rows)
 
     def _write(self, rows: list[str], live: list[str], final: bool) -> None:
         """Replace the live area with finished rows (kept) followed by the new live rows."""
