@@ -5,20 +5,29 @@ needs a token by default (as Jupyter's does): one is made at the first start int
 chat's private runtime directory (``serve-token``), where chat's own clients and the user's scripts
 read it (``chat serve --show-token``). And whatever the token, a connection on loopback whose other
 end belongs to another user is refused: Linux says who owns each TCP socket (chatcli.local.sockets).
+
+A browser signs in to the page with a code instead (``/signin?code=...``, the link ``chat serve`` prints): signed with
+the token, good once and for ``CODE_SECONDS``, exchanged for a session cookie signed with the token too (so a new
+token ends every session). Neither is the token, nor gives it.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from chatcli.errors import UsageError
 from chatcli.paths import private_dir
 
 TOKEN_NAME = "serve-token"
+CODE_SECONDS = 300  # a sign-in link is good for five minutes, once
+SESSION_SECONDS = 30 * 24 * 3600  # a browser stays signed in for thirty days
+COOKIE = "chat_session"
 
 
 def token_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -75,3 +84,40 @@ def _read(path: Path) -> str:
     if not token or any(c.isspace() for c in token):
         raise UsageError(f"{path} holds no token", hint=f"remove it (rm {path}); the next start makes a new one")
     return token
+
+
+def _signature(token: str, purpose: str, body: str) -> str:
+    return hmac.new(token.encode(), f"{purpose}:{body}".encode(), "sha256").hexdigest()[:32]
+
+
+def signed(token: str, purpose: str, seconds: int, now: float | None = None) -> str:
+    """A value good until ``seconds`` from ``now`` for ``purpose`` ("code", a sign-in link's; "session", a cookie's)."""
+    body = f"{secrets.token_urlsafe(12)}.{int((time.time() if now is None else now) + seconds)}"
+    return f"{body}.{_signature(token, purpose, body)}"
+
+
+def expiry(token: str, purpose: str, value: str, now: float) -> int | None:
+    """When ``value`` (made by ``signed``) stops being good; None when it is not, or no longer."""
+    body, _, signature = value.rpartition(".")
+    ends = body.rpartition(".")[2]
+    if not ends.isdigit() or not hmac.compare_digest(signature.encode(), _signature(token, purpose, body).encode()):
+        return None
+    return int(ends) if now < int(ends) else None
+
+
+class SignIns:
+    """The sign-in codes a server has taken: each is good once (``clock``: the time, for the tests)."""
+
+    def __init__(self, token: str, clock: Callable[[], float] = time.time):
+        self.token, self.clock = token, clock
+        self.taken: dict[str, int] = {}  # the codes taken, until they would have expired anyway
+
+    def take(self, code: str) -> bool:
+        """True once for a good code: the browser may then have a session."""
+        now = self.clock()
+        self.taken = {known: ends for known, ends in self.taken.items() if ends > now}
+        ends = expiry(self.token, "code", code, now)
+        if ends is None or ends > now + CODE_SECONDS or code in self.taken:
+            return False
+        self.taken[code] = ends
+        return True

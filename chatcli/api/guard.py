@@ -9,8 +9,9 @@ from the endpoints, and a client that leaves must stop its answer). It refuses, 
   page this server served may (none may over a unix socket, which no browser reaches);
 - a caller that is another user of this machine (403), by the kernel's word on the socket's other end
   (chatcli.api.access), on loopback or on any other address of this machine, token or none;
-- a missing or wrong token, when the server has one (401): ``Authorization: Bearer TOKEN``, or ``?token=TOKEN``
-  in the URL as the server prints it;
+- a missing or wrong token, when the server has one (401): ``Authorization: Bearer TOKEN``, ``?token=TOKEN`` in
+  the URL, or a browser's session cookie (chatcli.api.page: sent with a request that changes something only with
+  the page's Origin); the page itself and its sign-in need none;
 - a body over ``MAX_BODY`` (413): said by its Content-Length before anything is read, or stopped
   as it is read past the limit (a body sent in chunks).
 
@@ -26,9 +27,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs
+
+from starlette.requests import cookie_parser
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY = 64 * 1024 * 1024  # bytes of a request's body: a question and its attachments, as base64
@@ -177,20 +181,31 @@ class Guard:
         stranger = self._stranger(scope)
         if stranger is not None:
             return 403, stranger
-        if self.token is not None and not self._has_token(headers.get("authorization", ""), scope):
+        if self.token is not None and not self._has_token(headers, scope):
             return 401, "a token is needed (Authorization: Bearer TOKEN; chat serve --show-token prints it)"
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > MAX_BODY:
             return 413, _too_large()
         return None
 
-    def _has_token(self, given: str, scope: dict[str, Any]) -> bool:
+    def _has_token(self, headers: Any, scope: dict[str, Any]) -> bool:
+        """The token, or a browser's session (which changes something only from this server's page: its Origin, as
+        checked above), or it asks for what the page has before it signs in (chatcli.api.page)."""
+        from chatcli.api.access import COOKIE, expiry
+        from chatcli.api.page import public
+
         assert self.token is not None
         wanted = self.token.encode()
-        if hmac.compare_digest(given.encode(), b"Bearer " + wanted):
+        if hmac.compare_digest(headers.get("authorization", "").encode(), b"Bearer " + wanted):
             return True
         query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])
-        return len(query) == 1 and hmac.compare_digest(query[0].encode(), wanted)
+        if len(query) == 1 and hmac.compare_digest(query[0].encode(), wanted):
+            return True
+        if public(scope.get("path", ""), headers.get("accept", "")):
+            return True
+        session = cookie_parser(headers.get("cookie", "")).get(COOKIE, "")
+        signed_in = expiry(self.token, "session", session, time.time()) is not None
+        return signed_in and (scope.get("method") in ("GET", "HEAD") or "origin" in headers)
 
     def _stranger(self, scope: dict[str, Any]) -> str | None:
         """Why the socket's other end may not ask (another user's process on this machine); None when it may.

@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 from chatcli.api.compacting import Compaction, CompactRequest, Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
+from chatcli.api.page import page_routes
 from chatcli.api.turns import answer, connected
+from chatcli.api.waiting import waiting_routes
 from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
 from chatcli.core.answer import Answer, Failure, Refusal
@@ -159,16 +161,13 @@ def create_app(
     _thread_routes(app, chat)
     _turn_routes(app, chat)
     _command_routes(app, chat)
+    waiting_routes(app, chat)
+    page_routes(app, token)
     return app
 
 
 def _thread_routes(app: FastAPI, chat: Chat) -> None:
     """The routes that read, delete and compact threads (the requests come once ``chat`` is open)."""
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> dict[str, str]:
-        """Where to go from the URL the server prints: the threads, and the API described."""
-        return {"threads": "/v1/threads", "api": "/openapi.json"}
 
     @app.get("/v1/threads", summary="The threads, most recently used first: the records of `chat threads --json`")
     async def list_threads() -> list[dict[str, Any]]:

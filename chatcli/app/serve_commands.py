@@ -50,6 +50,9 @@ def serve_command(
     show_token: bool = typer.Option(
         False, "--show-token", help="Print the token chat serve makes for you (made now if missing) and exit."
     ),
+    link: bool = typer.Option(
+        False, "--link", help="Print a new sign-in link to the page of the chat serve at --host and --port, and exit."
+    ),
     allow_host: List[str] = typer.Option(
         [],
         "--allow-host",
@@ -76,9 +79,11 @@ def serve_command(
     events with Accept: text/event-stream). The API is described at /openapi.json. With --graph FILE:NAME
     or --remote URL, a LangGraph app's threads, its interrupts answered as approvals.
 
-    Every request needs your token (made at the first start, kept in chat's private runtime
-    directory, printed in the URL to use; --show-token prints it), and on loopback only your own
-    processes are answered. Requests for another Host, or from another site's web page, are refused."""
+    Its page, at the address it prints, shows the threads, a live answer and what waits for you: the
+    link signs a browser in, once and within five minutes (--link prints another). Every other
+    request needs your token (made at the first start, kept in chat's private runtime directory;
+    --show-token prints it), and on loopback only your own processes are answered. Requests for
+    another Host, or from another site's web page, are refused."""
     from chatcli.api.access import own_token
 
     env = environment()
@@ -86,6 +91,9 @@ def serve_command(
         say(env.stdout, own_token(env.environ)[0] + "\n")
         return
     secret = serve_token(token, token_file, env.environ)
+    if link:
+        say(env.stdout, sign_in_link(host, port, secret or own_token(env.environ)[0]) + "\n")
+        return
     if no_token and secret is not None:
         raise UsageError(
             "--no-token was given with a token", hint=f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
@@ -183,11 +191,17 @@ class Listening:
     kept: Path | None = None
 
     def said(self) -> str:
-        """The "listening on" line's address: the socket's path, or the URL to use (with a token chat made)."""
+        """The "listening on" line's address: the socket's path, or the page's (its sign-in link, with a token)."""
         if self.unix:
             return self.unix
-        url = _bracketed_url(self.host, self.port)
-        return f"{url}/?token={self.token}" if self.kept is not None else url
+        return sign_in_link(self.host, self.port, self.token) if self.token else _bracketed_url(self.host, self.port)
+
+
+def sign_in_link(host: str, port: int, token: str) -> str:
+    """The page's address as a sign-in link: good once, for a few minutes (chatcli.api.access)."""
+    from chatcli.api.access import CODE_SECONDS, signed
+
+    return f"{_bracketed_url(host, port)}/signin?code={signed(token, 'code', CODE_SECONDS)}"
 
 
 def _bracketed_url(host: str, port: int) -> str:
@@ -221,11 +235,12 @@ def serve(
     )
     noted = _note_socket(path) if path else None
     say(environment().stderr, f"chat serve: listening on {where.said()} (Ctrl-C stops)\n")
-    if where.kept is not None:
+    if token is not None and not path:
+        kept = f"; it is kept in {where.kept}" if where.kept is not None else ""
         say(
             environment().stderr,
-            f"chat serve: every request needs the token (Authorization: Bearer TOKEN, or ?token=TOKEN);"
-            f" it is kept in {where.kept}\n",
+            "chat serve: the link signs a browser in, once and within five minutes (chat serve --link prints"
+            f" another); a script sends the token (Authorization: Bearer TOKEN){kept}\n",
         )
 
     def leave(signum: int, _frame: Any) -> None:  # uvicorn raises the signal again once it has stopped

@@ -1,0 +1,1069 @@
+/* chat serve's page: the threads, a live answer and the inbox, over serve's own API (docs/serve.md), no framework.
+
+Everything a model, a tool, a server or an imported thread wrote becomes DOM text nodes (textContent), never markup:
+Markdown is parsed here into elements; links are made only for http(s) addresses; control characters (a terminal's
+escape sequences) are shown as visible symbols (ESC as ␛), as chat shows them in a terminal (chatcli.text.neutralise).
+
+What tests drive (stable ids, data- attributes, accessible names):
+  #threads-button "Threads"       opens #threads (on a phone; beside the thread from 900px on)
+  #thread-search "Search threads" filters #thread-list; each row: li > button[data-thread-id][aria-current]
+  #new-thread "New thread"        an empty thread; the first question names it
+  #thread-title                   the open thread's title
+  #messages (role=log)            .message[data-role=user|assistant|tool]; the answer being written has [data-live];
+                                  its Markdown in .answer; code blocks .code > pre[data-lang] with
+                                  button[data-action=copy] "Copy code"; thinking details[data-kind=thinking];
+                                  tool calls details[data-kind=tool-call][data-call-id][data-status], their result
+                                  [data-kind=tool-result]; a stopped answer .interrupted; a failure .error
+  #question "Question"            Enter sends, Shift-Enter is a new line, Esc stops the answer being written
+  #attach "Attach files"          input[type=file][multiple]; #attached lists them, each with "Remove NAME"
+  #send "Send", #stop "Stop"      #stop shows while an answer is written
+  #retry, #undo                   button[data-command]: the commands route; #tree-button opens #tree
+  #background                     asks the question as a background reply (the bg command)
+  #tree                           #tree-list: li > button[data-node][data-current]; #node-view shows one node with
+                                  button[data-action=goto] "Go to this answer" and button[data-action=at] "Ask from here";
+                                  #at says which node the next question is asked from
+  #inbox-button "Inbox"           #inbox-count: what waits; #inbox: #inbox-list of .card[data-thread-id][data-kind=
+                                  approval|question|interrupt][data-id]; answered with button[data-choice=yes|no|
+                                  always|edit|reason|no-to-all|accept|decline|cancel|answer|send]; an edited call or a
+                                  reason in textarea[data-field=args|reason]; a form's fields [data-field=NAME];
+                                  an interrupt's answer textarea[data-field=answer]
+  #notify "Notify me"             asks for notifications (on that tap only)
+  #jobs-button "Background replies"  #jobs-count: running; #jobs: #job-list li > button[data-job-id][data-state];
+                                  #job-view follows one live, with button[data-action=open-thread]
+  #status (role=status)           what happened, errors (class bad)
+The inbox and the background replies are asked every few seconds while the page is visible. A request refused for
+want of a session (401) goes to /signin.
+*/
+"use strict";
+
+(() => {
+  const POLL_MS = 4000;
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    threads: [], thread: null, exists: false, title: "", commands: new Set(), live: null, files: [], at: null,
+    inboxKey: "", asked: null, jobs: [], following: null,
+  };
+
+  // ---- text, made safe -------------------------------------------------------------------------------------
+
+  // C0 controls but newline and tab as their visible symbols, DEL as ␡, C1 and bidirectional overrides as U+FFFD.
+  const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+  function visible(text) {
+    return String(text ?? "").replace(/\r\n?/g, "\n").replace(CONTROLS, (c) => {
+      const code = c.charCodeAt(0);
+      if (code < 0x20) return String.fromCharCode(0x2400 + code);
+      return code === 0x7f ? "\u2421" : "\ufffd";
+    });
+  }
+
+  // el("div", {class: "x", "data-a": 1, onclick: f}, child, "text", ...): text children are visible text nodes.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else if (name === "text") node.textContent = visible(value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(typeof child === "string" ? document.createTextNode(visible(child)) : child);
+    }
+    return node;
+  }
+
+  function safeUrl(url) {
+    if (!/^https?:\/\//i.test(url)) return null;
+    try {
+      const parsed = new URL(url);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function link(url, children) {
+    const href = safeUrl(url);
+    if (!href) return null;
+    return el("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", title: href }, children);
+  }
+
+  // ---- Markdown to elements --------------------------------------------------------------------------------
+
+  const INLINE = new RegExp(
+    [
+      /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/, // 1, 2: code
+      /!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/, // 3, 4: image (shown as a link)
+      /\[((?:[^[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/, // 5, 6: link
+      /<(https?:\/\/[^>\s]+)>/, // 7: autolink
+      /(\*\*|__)(?=\S)([\s\S]*?\S)\8/, // 8, 9: strong
+      /(?<![\w*])(\*|_)(?=[^\s*_])([\s\S]*?[^\s\\])\10(?![\w*])/, // 10, 11: emphasis
+      /~~(?=\S)([\s\S]*?\S)~~/, // 12: strikethrough
+      /(https?:\/\/[^\s<]*[^\s<.,:;"')\]!?*_~])/, // 13: a bare address
+      /\\([\\`*_{}[\]()#+\-.!|~<>])/, // 14: an escaped character
+      /( {2,}|\\)\n/, // 15: a hard line break
+    ].map((r) => r.source).join("|"),
+    "g",
+  );
+
+  function inline(text) {
+    const out = [];
+    const found = new RegExp(INLINE); // (its own lastIndex: the parts inside are read by calls of their own)
+    let at = 0;
+    for (let m; (m = found.exec(text)); ) {
+      if (m.index > at) out.push(text.slice(at, m.index));
+      at = found.lastIndex;
+      if (m[1]) {
+        const code = m[2].length > 2 && m[2].startsWith(" ") && m[2].endsWith(" ") ? m[2].slice(1, -1) : m[2];
+        out.push(el("code", {}, code));
+      } else if (m[3] !== undefined) out.push(link(m[4], [m[3] || m[4]]) || m[0]);
+      else if (m[5] !== undefined) out.push(link(m[6], inline(m[5])) || el("span", {}, inline(m[5]), ` (${m[6]})`));
+      else if (m[7]) out.push(link(m[7], [m[7]]) || m[0]);
+      else if (m[8]) out.push(el("strong", {}, inline(m[9])));
+      else if (m[10]) out.push(el("em", {}, inline(m[11])));
+      else if (m[12] !== undefined) out.push(el("del", {}, inline(m[12])));
+      else if (m[13]) out.push(link(m[13], [m[13]]) || m[0]);
+      else if (m[14]) out.push(m[14]);
+      else if (m[15]) out.push(el("br"));
+      else found.lastIndex = at = m.index + 1; // (an empty match: never, but never loop)
+    }
+    if (at < text.length) out.push(text.slice(at));
+    return out;
+  }
+
+  const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)/;
+  const HEADING = /^ {0,3}(#{1,6})(?:\s+(.*?))?\s*#*\s*$/;
+  const RULE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
+  const QUOTE = /^ {0,3}> ?(.*)$/;
+  const ITEM = /^( {0,12})([-*+]|\d{1,9}[.)])(?:\s+(.*))?$/;
+  const TABLE_RULE = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+  const starts = (line) =>
+    FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) || ITEM.test(line);
+
+  function cells(line) {
+    let row = line.trim();
+    if (row.startsWith("|")) row = row.slice(1);
+    if (row.endsWith("|") && !row.endsWith("\\|")) row = row.slice(0, -1);
+    return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
+  }
+
+  function codeBlock(text, lang) {
+    const copy = el("button", { type: "button", class: "copy", "data-action": "copy", "aria-label": "Copy code" }, "Copy");
+    copy.addEventListener("click", () => copyText(text, copy));
+    return el(
+      "div",
+      { class: "code" },
+      lang ? el("span", { class: "lang" }, lang) : null,
+      el("pre", { "data-lang": lang || "" }, el("code", {}, text)),
+      copy,
+    );
+  }
+
+  function markdown(source) {
+    const lines = String(source ?? "").replace(/\r\n?/g, "\n").split("\n");
+    const out = document.createDocumentFragment();
+    let i = 0;
+    while (i < lines.length) {
+      const line = lines[i];
+      let m;
+      if (!line.trim()) {
+        i++;
+      } else if ((m = FENCE.exec(line))) {
+        const body = [];
+        const close = new RegExp(`^ {0,3}${m[1][0] === "`" ? "`" : "~"}{${m[1].length},}\\s*$`);
+        for (i++; i < lines.length && !close.test(lines[i]); i++) body.push(lines[i]);
+        i++;
+        out.append(codeBlock(body.join("\n"), m[2]));
+      } else if ((m = HEADING.exec(line))) {
+        out.append(el(`h${m[1].length}`, {}, inline(m[2] || "")));
+        i++;
+      } else if (RULE.test(line)) {
+        out.append(el("hr"));
+        i++;
+      } else if (QUOTE.test(line)) {
+        const body = [];
+        for (; i < lines.length && (m = QUOTE.exec(lines[i])); i++) body.push(m[1]);
+        out.append(el("blockquote", {}, markdown(body.join("\n"))));
+      } else if ((m = ITEM.exec(line))) {
+        i = list(lines, i, out);
+      } else if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]) && lines[i + 1].includes("-")) {
+        const head = cells(line);
+        const rows = [];
+        for (i += 2; i < lines.length && lines[i].includes("|") && lines[i].trim(); i++) rows.push(cells(lines[i]));
+        out.append(
+          el(
+            "table",
+            {},
+            el("thead", {}, el("tr", {}, head.map((c) => el("th", {}, inline(c))))),
+            el("tbody", {}, rows.map((r) => el("tr", {}, head.map((_, k) => el("td", {}, inline(r[k] || "")))))),
+          ),
+        );
+      } else {
+        const body = [line];
+        for (i++; i < lines.length && lines[i].trim() && !starts(lines[i]); i++) body.push(lines[i]);
+        out.append(el("p", {}, inline(body.join("\n"))));
+      }
+    }
+    return out;
+  }
+
+  // A list from lines[i]: its items (an item's further lines are indented past its marker); the next line's index.
+  function list(lines, i, out) {
+    const first = ITEM.exec(lines[i]);
+    const ordered = /\d/.test(first[2]);
+    const node = el(ordered ? "ol" : "ul", ordered && parseInt(first[2], 10) !== 1 ? { start: parseInt(first[2], 10) } : {});
+    const indent = first[1].length;
+    let loose = false;
+    while (i < lines.length) {
+      const m = ITEM.exec(lines[i]);
+      if (!m || m[1].length !== indent || /\d/.test(m[2]) !== ordered) break;
+      const inner = indent + m[2].length + 1;
+      const body = [m[3] || ""];
+      for (i++; i < lines.length; i++) {
+        const next = lines[i];
+        if (!next.trim()) {
+          const after = lines[i + 1];
+          if (after !== undefined && after.trim() && after.search(/\S/) >= inner) {
+            body.push("");
+            loose = true;
+            continue;
+          }
+          break;
+        }
+        const lead = next.search(/\S/);
+        if (lead >= inner) body.push(next.slice(Math.min(lead, inner)));
+        else if (lead > indent && ITEM.test(next)) body.push(next.slice(lead));
+        else if (!starts(next) && lead > indent - 1 && !ITEM.test(next)) body.push(next.trim());
+        else break;
+      }
+      const content = markdown(body.join("\n"));
+      const only = content.childNodes.length === 1 && content.firstChild.nodeName === "P" && !loose;
+      node.append(el("li", {}, only ? [...content.firstChild.childNodes] : content));
+      while (i < lines.length && !lines[i].trim() && lines[i + 1] !== undefined && ITEM.test(lines[i + 1])) i++;
+    }
+    out.append(node);
+    return i;
+  }
+
+  async function copyText(text, button) {
+    try {
+      if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(text);
+      else {
+        const area = el("textarea", { readonly: true, class: "offscreen" });
+        area.value = text;
+        document.body.append(area);
+        area.select();
+        document.execCommand("copy");
+        area.remove();
+      }
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select it";
+    }
+    setTimeout(() => (button.textContent = "Copy"), 1500);
+  }
+
+  // ---- the API ---------------------------------------------------------------------------------------------
+
+  class Refused extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function request(method, path, body, accept = "application/json", signal = undefined) {
+    const headers = { Accept: accept };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin", cache: "no-store",
+    });
+    if (response.status === 401) {
+      location.assign("/signin");
+      throw new Refused(401, "not signed in");
+    }
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try {
+        message = (await response.json()).error.message || message;
+      } catch {}
+      throw new Refused(response.status, message);
+    }
+    return response;
+  }
+
+  const api = async (method, path, body) => {
+    const response = await request(method, path, body);
+    return response.status === 204 ? null : response.json();
+  };
+
+  // The server-sent events of a response, each its data's object.
+  async function* events(response) {
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      for (let end; (end = buffer.indexOf("\n\n")) >= 0; ) {
+        const data = buffer.slice(0, end).split("\n").filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+        buffer = buffer.slice(end + 2);
+        if (data) yield JSON.parse(data);
+      }
+    }
+  }
+
+  const threadPath = (id, rest = "") => `/v1/threads/${encodeURIComponent(id)}${rest}`;
+
+  function say(text, bad = false) {
+    const status = $("status");
+    status.textContent = visible(text);
+    status.classList.toggle("bad", bad);
+  }
+
+  function failed(error) {
+    if (error.name === "AbortError" || (error instanceof Refused && error.status === 401)) return;
+    say(error.message || String(error), true);
+  }
+
+  function newId() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function when(iso) {
+    const t = Date.parse(iso);
+    if (Number.isNaN(t)) return "";
+    const s = (Date.now() - t) / 1000;
+    if (s < 60) return "just now";
+    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+    return new Date(t).toLocaleDateString();
+  }
+
+  // ---- the threads -----------------------------------------------------------------------------------------
+
+  async function loadThreads() {
+    state.threads = await api("GET", "/v1/threads");
+    showThreads();
+  }
+
+  function showThreads() {
+    const words = $("thread-search").value.toLowerCase().split(/\s+/).filter(Boolean);
+    const found = state.threads.filter((t) => {
+      const seen = `${t.title || ""} ${t.thread_id}`.toLowerCase();
+      return words.every((w) => seen.includes(w));
+    });
+    $("thread-list").replaceChildren(
+      ...found.map((t) =>
+        el(
+          "li",
+          {},
+          el(
+            "button",
+            {
+              type: "button", "data-thread-id": t.thread_id, "aria-current": String(t.thread_id === state.thread),
+              onclick: () => { closePanels(); location.hash = `#thread=${encodeURIComponent(t.thread_id)}`; },
+            },
+            el("span", { class: "row-title" }, t.title || "(untitled)"),
+            el("span", { class: "row-meta" }, `${when(t.updated_at)} · ${t.message_count} messages${t.model ? ` · ${t.model}` : ""}`),
+          ),
+        ),
+      ),
+    );
+    if (!found.length) $("thread-list").append(el("li", { class: "empty" }, words.length ? "No thread matches." : "No threads yet."));
+  }
+
+  function fromHash() {
+    const id = new URLSearchParams(location.hash.slice(1)).get("thread");
+    openThread(id || null).catch(failed);
+  }
+
+  async function openThread(id) {
+    state.thread = id;
+    state.at = null;
+    showAt();
+    const box = $("messages");
+    let data = null;
+    if (id) {
+      try {
+        data = await api("GET", threadPath(id));
+      } catch (error) {
+        if (!(error instanceof Refused && error.status === 404)) throw error;
+      }
+    }
+    if (state.thread !== id) return; // another was opened meanwhile
+    state.title = data ? data.title || "(untitled)" : id ? "New thread" : "chat";
+    $("thread-title").textContent = visible(state.title);
+    document.title = `${state.title} · chat`;
+    box.replaceChildren();
+    if (data) showMessages(box, data.messages);
+    else box.append(el("p", { class: "empty" }, "Ask anything below. Your threads are behind ☰."));
+    const live = state.live && state.live.thread === id ? state.live.view : null;
+    if (live) box.append(live.root);
+    state.exists = Boolean(data);
+    showActions();
+    showThreads();
+    if (data && !live) await showWaiting(id);
+    scrollDown(true);
+  }
+
+  function showActions() {
+    const can = (name) => state.exists && state.commands.has(name) && !state.live;
+    $("retry").hidden = !can("retry");
+    $("undo").hidden = !can("undo");
+    $("background").hidden = !can("bg");
+    $("tree-button").hidden = !state.exists;
+  }
+
+  function showMessages(box, messages) {
+    const results = new Map(messages.filter((m) => m.role === "tool").map((m) => [m.tool_call_id, m]));
+    const shown = new Set();
+    for (const m of messages) {
+      if (m.role === "user") box.append(userMessage(m.content, m.attachments));
+      else if (m.role === "assistant") {
+        const view = new Answer(m.model);
+        if (m.reasoning) view.thinking(m.reasoning);
+        if (m.content) view.token(m.content);
+        for (const call of m.tool_calls || []) {
+          const result = results.get(call.id);
+          shown.add(call.id);
+          view.call(call);
+          if (result) view.result({ ...call, status: result.status, content: result.content, seconds: result.seconds });
+        }
+        view.end(m.interrupted ? `stopped (${m.interrupted})` : null);
+        box.append(view.root);
+      } else if (!shown.has(m.tool_call_id)) {
+        box.append(el("div", { class: "message", "data-role": "tool" }, el("pre", {}, m.content)));
+      }
+    }
+  }
+
+  function userMessage(text, attachments) {
+    return el(
+      "div",
+      { class: "message", "data-role": "user" },
+      text,
+      (attachments || []).map((a) => {
+        const image = /^image\/(png|jpeg|gif|webp)$/.test(a.type || "") && a.data ? el("img", { alt: a.name, src: `data:${a.type};base64,${a.data}` }) : null;
+        return el("span", { class: "attachment" }, image, `📎 ${a.name}`);
+      }),
+    );
+  }
+
+  function scrollDown(always = false) {
+    const main = $("thread");
+    if (always || main.scrollHeight - main.scrollTop - main.clientHeight < 120) main.scrollTop = main.scrollHeight;
+  }
+
+  // An answer as it is shown: text parts (Markdown) between tool calls, thinking folded, drawn at most once a frame.
+  class Answer {
+    constructor(model) {
+      this.root = el("div", { class: "message", "data-role": "assistant" });
+      if (model) this.root.append(el("div", { class: "meta" }, model));
+      this.part = null;
+      this.calls = new Map();
+      this.pending = false;
+    }
+    live() {
+      this.root.setAttribute("data-live", "");
+      return this;
+    }
+    token(text) {
+      if (!this.part) {
+        this.part = { text: "", node: el("div", { class: "answer" }) };
+        this.root.append(this.part.node);
+      }
+      this.part.text += text;
+      this.draw();
+    }
+    draw() {
+      if (this.pending) return;
+      this.pending = true;
+      requestAnimationFrame(() => {
+        this.pending = false;
+        if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
+        scrollDown();
+      });
+    }
+    thinking(text) {
+      if (!this.thought) {
+        this.thought = el("div", { class: "thinking" });
+        this.root.append(el("details", { "data-kind": "thinking" }, el("summary", {}, "Thinking"), this.thought));
+      }
+      this.thought.append(document.createTextNode(visible(text)));
+    }
+    call(call) {
+      this.part = null; // what comes after the call is a part of its own
+      const label = call.label || call.name;
+      const summary = el("summary", {}, `⚙ ${label}${call.server ? ` (${call.server})` : ""}`);
+      const status = el("span", { class: "row-meta" });
+      summary.append(status);
+      const box = el(
+        "details",
+        { "data-kind": "tool-call", "data-call-id": call.id, "data-status": "running" },
+        summary,
+        el("pre", { "aria-label": "Arguments" }, JSON.stringify(call.arguments ?? {}, null, 2)),
+      );
+      this.calls.set(call.id, { box, status });
+      this.root.append(box);
+    }
+    progress(event) {
+      const shown = this.calls.get(event.id);
+      if (shown) shown.status.textContent = visible(` ${event.message || ""} ${event.seconds ?? ""}s`);
+    }
+    result(result) {
+      if (!this.calls.has(result.id)) this.call(result);
+      const { box, status } = this.calls.get(result.id);
+      box.setAttribute("data-status", result.status || "ok");
+      status.textContent = visible(` ${result.status || "ok"}${result.seconds != null ? `, ${Number(result.seconds).toFixed(1)}s` : ""}`);
+      box.append(el("div", { "data-kind": "tool-result" }, el("pre", {}, result.content ?? "")));
+    }
+    end(note, bad = false) {
+      this.root.removeAttribute("data-live");
+      if (note) this.root.append(el("p", { class: bad ? "error" : "interrupted" }, note));
+      if (this.pending || this.part) {
+        this.pending = false;
+        if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
+      }
+    }
+    // One event of serve's stream (a turn's, or a background reply's).
+    take(event) {
+      switch (event.type) {
+        case "token": this.token(event.text || ""); break;
+        case "reasoning": this.thinking(event.text || ""); break;
+        case "subgraph": this.token(event.text || ""); break;
+        case "tool_call": this.call(event); break;
+        case "progress": this.progress(event); break;
+        case "tool_result": this.result(event); break;
+        case "error": this.end(event.error ? event.error.message : "failed", true); break;
+        case "done": this.end(event.approval_required || event.interrupts ? "waiting for you: see below" : null); break;
+        default: break;
+      }
+    }
+  }
+
+  // ---- asking ----------------------------------------------------------------------------------------------
+
+  // The answer to a request, followed live in the thread ``thread`` (``prepare`` puts what it answers on screen).
+  async function stream(thread, path, body, prepare) {
+    if (state.live) return;
+    const controller = new AbortController();
+    const view = new Answer().live();
+    state.live = { thread, controller, view };
+    setBusy(true);
+    if (state.thread === thread) {
+      prepare?.();
+      $("messages").append(view.root);
+      scrollDown(true);
+    }
+    let ended = false;
+    try {
+      const response = await request("POST", path, body, "text/event-stream", controller.signal);
+      for await (const event of events(response)) {
+        view.take(event);
+        ended ||= event.type === "done" || event.type === "error";
+      }
+      if (!ended) view.end("the answer ended without its end", true);
+    } catch (error) {
+      if (error.name === "AbortError") view.end("stopped: the part that arrived is kept");
+      else {
+        view.end(error.message, true);
+        failed(error);
+      }
+    } finally {
+      state.live = null;
+      setBusy(false);
+    }
+    loadThreads().catch(failed);
+    pollInbox();
+    if (state.thread === thread && ended) await openThread(thread);
+  }
+
+  function setBusy(busy) {
+    $("stop").hidden = !busy;
+    $("send").hidden = busy;
+    showActions();
+  }
+
+  function stop() {
+    if (state.live) state.live.controller.abort();
+  }
+
+  async function send(background = false) {
+    const text = $("question").value;
+    if (!text.trim() || state.live) return;
+    say("");
+    const thread = state.thread || newId();
+    const files = state.files;
+    if (background) {
+      const done = await api("POST", threadPath(thread, "/commands"), { command: "bg", input: text });
+      $("question").value = "";
+      say(`Answering in the background as ${done.job}.`);
+      pollJobs();
+      return;
+    }
+    const body = { content: text, attachments: files.map(({ name, data }) => ({ name, data_base64: data })) };
+    if (state.at) body.at = String(state.at);
+    $("question").value = "";
+    fitQuestion();
+    state.files = [];
+    showFiles();
+    if (!state.thread) {
+      state.thread = thread;
+      history.replaceState(null, "", `#thread=${encodeURIComponent(thread)}`);
+      $("messages").replaceChildren();
+    }
+    state.at = null;
+    showAt();
+    const shownFiles = files.map((f) => ({ name: f.name, type: f.type, data: f.data }));
+    await stream(thread, threadPath(thread, "/messages"), body, () => $("messages").append(userMessage(text, shownFiles)));
+  }
+
+  async function command(name, input = "") {
+    if (!state.thread || state.live) return;
+    const thread = state.thread;
+    if (name === "retry") {
+      const dropLast = () => {
+        const answers = $("messages").querySelectorAll('.message[data-role="assistant"], .card');
+        const last = answers[answers.length - 1];
+        if (last) last.remove();
+      };
+      return stream(thread, threadPath(thread, "/commands"), { command: "retry" }, dropLast);
+    }
+    const done = await api("POST", threadPath(thread, "/commands"), { command: name, input });
+    say(done.said || `${name}: done`);
+    await openThread(thread);
+    loadThreads().catch(failed);
+  }
+
+  async function readFiles(list) {
+    for (const file of list) {
+      const data = await new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+        reader.onerror = () => reject(reader.error);
+        reader.readAsDataURL(file);
+      });
+      state.files.push({ name: file.name, type: file.type, data });
+    }
+    showFiles();
+  }
+
+  function showFiles() {
+    $("attached").replaceChildren(
+      ...state.files.map((f, k) =>
+        el("li", {}, f.name, el("button", {
+          type: "button", "aria-label": `Remove ${f.name}`,
+          onclick: () => { state.files.splice(k, 1); showFiles(); },
+        }, "✕")),
+      ),
+    );
+  }
+
+  function fitQuestion() {
+    const q = $("question");
+    q.style.height = "auto";
+    q.style.height = `${Math.min(q.scrollHeight + 2, window.innerHeight * 0.4)}px`;
+  }
+
+  function showAt() {
+    const at = $("at");
+    at.hidden = !state.at;
+    at.replaceChildren();
+    if (state.at) {
+      at.append(`Asking from answer ${state.at} `, el("button", {
+        type: "button", "aria-label": "Ask from the end again", onclick: () => { state.at = null; showAt(); },
+      }, "✕"));
+    }
+  }
+
+  // ---- the tree --------------------------------------------------------------------------------------------
+
+  async function openTree() {
+    if (!state.thread) return;
+    const tree = await api("GET", threadPath(state.thread, "/tree"));
+    const depth = new Map();
+    const list = $("tree-list");
+    list.replaceChildren();
+    for (const node of tree.nodes) {
+      const d = node.parent == null ? 0 : (depth.get(node.parent) ?? 0) + (tree.nodes.find((n) => n.node === node.parent)?.children.length > 1 ? 1 : 0);
+      depth.set(node.node, d);
+      const row = el(
+        "button",
+        {
+          type: "button", "data-node": node.node, "data-current": String(Boolean(node.current)),
+          "aria-current": String(Boolean(node.current)), onclick: () => showNode(node),
+        },
+        el("span", { class: "row-title" }, `${node.node}. ${node.question || `(${node.kind})`}`),
+        el("span", { class: "row-meta" }, `${node.current ? "● here · " : ""}${node.labels?.length ? `${node.labels.join(", ")} · ` : ""}${(node.answer || "").slice(0, 120)}`),
+      );
+      row.style.paddingLeft = `${14 + Math.min(d, 8) * 16}px`;
+      list.append(el("li", {}, row));
+    }
+    $("node-view").hidden = true;
+    openPanel("tree");
+  }
+
+  function showNode(node) {
+    const view = $("node-view");
+    view.hidden = false;
+    view.replaceChildren(
+      el("div", { class: "message", "data-role": "user" }, node.question || `(${node.kind})`),
+      el("div", { class: "message", "data-role": "assistant" }, el("div", { class: "answer" }, markdown(node.answer || ""))),
+      el("div", { class: "choices" },
+        el("button", { type: "button", "data-action": "goto", class: "primary", onclick: () => { closePanels(); command("goto", String(node.node)).catch(failed); } }, "Go to this answer"),
+        el("button", { type: "button", "data-action": "at", onclick: () => { state.at = node.node; showAt(); closePanels(); $("question").focus(); } }, "Ask from here"),
+      ),
+    );
+    view.scrollIntoView({ block: "start" });
+  }
+
+  // ---- what waits for the user -----------------------------------------------------------------------------
+
+  async function pollInbox() {
+    if (document.visibilityState !== "visible") return;
+    let rows;
+    try {
+      rows = await api("GET", "/v1/inbox");
+    } catch (error) {
+      return failed(error);
+    }
+    const ids = rows.flatMap((r) => r.asked.map((a) => `${r.thread_id}/${a.id}`));
+    const count = $("inbox-count");
+    count.hidden = !ids.length;
+    count.textContent = String(ids.length);
+    if (state.asked) {
+      const fresh = rows.flatMap((r) => r.asked.filter((a) => !state.asked.has(`${r.thread_id}/${a.id}`)).map((a) => [r, a]));
+      for (const [row, asked] of fresh) notify(row, asked);
+    }
+    state.asked = new Set(ids);
+    const key = ids.join("\n");
+    if (key !== state.inboxKey) {
+      state.inboxKey = key;
+      await showInbox(rows);
+    }
+  }
+
+  function notify(row, asked) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const shown = new Notification(`chat: ${row.title || row.thread_id} waits for you`, { body: visible(asked.text), tag: `${row.thread_id}/${asked.id}` });
+    shown.onclick = () => { window.focus(); openPanel("inbox"); };
+  }
+
+  async function showInbox(rows) {
+    const list = $("inbox-list");
+    const cards = [];
+    for (const row of rows) {
+      let items;
+      try {
+        items = await api("GET", threadPath(row.thread_id, "/waiting"));
+      } catch {
+        items = row.asked.map((a) => ({ kind: a.kind, id: a.id, text: a.text }));
+      }
+      cards.push(el("h3", { class: "card-thread" }, el("a", { href: `#thread=${encodeURIComponent(row.thread_id)}` }, row.title || row.thread_id)));
+      cards.push(...waitingCards(row.thread_id, items));
+    }
+    list.replaceChildren(...cards);
+    if (!rows.length) list.append(el("p", { class: "empty" }, "Nothing waits for you."));
+    $("notify").hidden = !("Notification" in window) || Notification.permission !== "default";
+  }
+
+  async function showWaiting(thread) {
+    let items = [];
+    try {
+      items = await api("GET", threadPath(thread, "/waiting"));
+    } catch {}
+    if (state.thread === thread && items.length) $("messages").append(...waitingCards(thread, items));
+  }
+
+  // What a thread waits on, a card each, answered with the choices the prompt gives.
+  function waitingCards(thread, items) {
+    const decided = {};
+    const calls = items.filter((i) => i.kind === "approval");
+    const answer = (body) => { closePanels(); location.hash = `#thread=${encodeURIComponent(thread)}`; answerWith(thread, body); };
+    const decide = (id, decision) => {
+      decided[id] = decision;
+      if (calls.every((c) => decided[c.id])) answer({ decisions: decided });
+    };
+    return items.map((item) => {
+      const card = el("div", { class: "card", "data-thread-id": thread, "data-kind": item.kind, "data-id": item.id });
+      if (item.kind === "approval") approvalCard(card, item, decide, () => {
+        for (const c of calls) decided[c.id] ||= { action: "no" };
+        answer({ decisions: decided });
+      });
+      else if (item.kind === "question" && item.value) questionCard(card, item, (value) => answer({ answers: { [item.id]: value } }));
+      else if (item.kind === "interrupt") interruptCard(card, item, (value) => answer({ answers: { [item.id]: value } }));
+      else card.append(el("p", {}, item.text || ""), el("p", { class: "row-meta" }, "Open the thread in a terminal to answer it."));
+      return card;
+    });
+  }
+
+  const choice = (name, words, onclick, primary = false) =>
+    el("button", { type: "button", "data-choice": name, class: primary ? "primary" : null, onclick }, words);
+
+  function approvalCard(card, item, decide, refuseAll) {
+    const call = item.call || {};
+    const allowed = new Set(item.allowed || ["approve", "edit", "reject"]);
+    const choices = el("div", { class: "choices" });
+    const extra = el("div");
+    const decided = (words, decision) => {
+      choices.replaceChildren(el("span", { class: "done" }, words));
+      extra.replaceChildren();
+      decide(item.id, decision);
+    };
+    card.append(
+      el("h3", {}, `Run ${call.label || call.name}${call.server ? ` (MCP server ${call.server})` : ""}?`),
+      item.description ? el("p", {}, item.description) : null,
+      el("pre", { "aria-label": "The call's arguments" }, JSON.stringify(call.arguments ?? {}, null, 2)),
+      choices,
+      extra,
+    );
+    const edit = (field, words, prefill, done) => {
+      const area = el("textarea", { "data-field": field, "aria-label": words, rows: 5 });
+      area.value = prefill;
+      extra.replaceChildren(area, el("div", { class: "choices" }, choice("send", words, () => done(area.value), true)));
+      area.focus();
+    };
+    if (allowed.has("approve")) {
+      choices.append(choice("yes", "Yes", () => decided("yes", { action: "yes" }), true));
+      choices.append(choice("always", "Always this tool", () => decided("yes, and always this tool", { action: "yes", always: true })));
+    }
+    if (allowed.has("reject")) choices.append(choice("no", "No", () => decided("no", { action: "no" })));
+    if (allowed.has("edit")) {
+      choices.append(choice("edit", "Edit", () => edit("args", "Run with these arguments", JSON.stringify(call.arguments ?? {}, null, 2), (text) => {
+        let args;
+        try {
+          args = JSON.parse(text);
+        } catch {
+          return say("The arguments are not JSON.", true);
+        }
+        if (!args || typeof args !== "object" || Array.isArray(args)) return say("The arguments are a JSON object.", true);
+        decided("yes, edited", { action: "yes", args });
+      })));
+    }
+    if (allowed.has("reject")) {
+      choices.append(choice("reason", "No, saying why", () => edit("reason", "Refuse with this reason", "", (reason) => decided("no", { action: "no", reason }))));
+      choices.append(choice("no-to-all", "No to all", () => refuseAll()));
+    }
+  }
+
+  function questionCard(card, item, send) {
+    const q = item.value;
+    card.append(el("h3", {}, `${q.tool}${q.server ? ` (MCP server ${q.server})` : ""} asks:`), el("p", {}, q.message || "(no text)"));
+    const buttons = el("div", { class: "choices" });
+    if (q.mode === "url") {
+      card.append(el("p", {}, "Address: ", link(q.url, [q.url]) || el("span", {}, q.url || "")));
+      buttons.append(choice("accept", "Done: I went there", () => send({ action: "accept" }), true));
+    } else {
+      const fields = formFields(card, q.requested_schema || {});
+      buttons.append(choice("accept", "Answer", () => {
+        const content = {};
+        for (const f of fields) {
+          const value = f.read();
+          if (value === undefined) {
+            if (f.required) return say(`${f.label} is needed.`, true);
+          } else content[f.name] = value;
+        }
+        send({ action: "accept", content });
+      }, true));
+    }
+    buttons.append(choice("decline", "No, decline", () => send({ action: "decline" })));
+    buttons.append(choice("cancel", "Cancel", () => send({ action: "cancel" })));
+    card.append(buttons);
+  }
+
+  // A tool's form (its requested schema: flat properties of strings, numbers, booleans, choices), each read back.
+  function formFields(card, schema) {
+    const required = new Set(schema.required || []);
+    return Object.entries(schema.properties || {}).map(([name, p]) => {
+      const label = p.title || name;
+      const attrs = { "data-field": name, "aria-label": label };
+      const options = p.enum ? p.enum.map((v, k) => [v, (p.enumNames || [])[k] ?? String(v)])
+        : p.oneOf ? p.oneOf.map((o) => [o.const, o.title ?? String(o.const)]) : null;
+      const many = p.type === "array" && p.items ? (p.items.enum || (p.items.anyOf || p.items.oneOf || []).map((o) => o.const)) : null;
+      let input;
+      let read;
+      if (p.type === "boolean") {
+        input = el("input", { ...attrs, type: "checkbox", checked: p.default === true });
+        read = () => input.checked;
+        card.append(el("label", { class: "check" }, input, label));
+      } else if (many) {
+        const boxes = many.map((v) => el("input", { type: "checkbox", value: String(v), checked: (p.default || []).includes(v) }));
+        input = el("fieldset", attrs, el("legend", {}, label), many.map((v, k) => el("label", { class: "check" }, boxes[k], String(v))));
+        read = () => many.filter((_, k) => boxes[k].checked);
+        card.append(input);
+      } else {
+        if (options) {
+          input = el("select", attrs, required.has(name) ? null : el("option", { value: "" }, ""), options.map(([v, words], k) => el("option", { value: String(k), selected: p.default === v }, words)));
+          read = () => (input.value === "" ? undefined : options[Number(input.value)][0]);
+        } else {
+          const number = p.type === "number" || p.type === "integer";
+          const type = number ? "number" : { email: "email", uri: "url", date: "date", "date-time": "datetime-local" }[p.format] || "text";
+          input = el("input", { ...attrs, type, min: p.minimum, max: p.maximum, step: p.type === "integer" ? 1 : number ? "any" : null, minlength: p.minLength, maxlength: p.maxLength });
+          if (p.default !== undefined) input.value = String(p.default);
+          read = () => (input.value === "" ? undefined : number ? Number(input.value) : input.value);
+        }
+        card.append(el("label", {}, `${label}${required.has(name) ? " (needed)" : ""}`, p.description ? el("span", { class: "row-meta" }, p.description) : null, input));
+      }
+      return { name, label, required: required.has(name), read };
+    });
+  }
+
+  function interruptCard(card, item, send) {
+    const value = item.value;
+    const area = el("textarea", { "data-field": "answer", "aria-label": "Your answer (text, or JSON)", rows: 3 });
+    card.append(
+      el("h3", {}, "The graph asks:"),
+      typeof value === "string" ? el("p", {}, value) : el("pre", {}, JSON.stringify(value, null, 2)),
+      area,
+      el("div", { class: "choices" }, choice("answer", "Answer", () => {
+        let given = area.value;
+        try {
+          given = JSON.parse(area.value);
+        } catch {}
+        send(given);
+      }, true)),
+    );
+  }
+
+  async function answerWith(thread, body) {
+    if (state.thread !== thread) await openThread(thread);
+    $("messages").querySelectorAll(".card").forEach((c) => c.remove());
+    await stream(thread, threadPath(thread, "/approvals"), body);
+  }
+
+  // ---- background replies ----------------------------------------------------------------------------------
+
+  async function pollJobs() {
+    if (document.visibilityState !== "visible") return;
+    try {
+      state.jobs = await api("GET", "/v1/jobs");
+    } catch (error) {
+      return failed(error);
+    }
+    const running = state.jobs.filter((j) => j.state === "running").length;
+    $("jobs-count").hidden = !running;
+    $("jobs-count").textContent = String(running);
+    if (!$("jobs").hidden) showJobs();
+  }
+
+  function showJobs() {
+    $("job-list").replaceChildren(
+      ...state.jobs.map((job) =>
+        el("li", {}, el("button", {
+          type: "button", "data-job-id": job.id, "data-state": job.state,
+          "aria-current": String(state.following?.id === job.id), onclick: () => follow(job),
+        },
+        el("span", { class: "row-title" }, job.question || "(no question)"),
+        el("span", { class: "row-meta" }, `${job.state} · ${job.id} · ${when(new Date(job.started * 1000).toISOString())}`))),
+      ),
+    );
+    if (!state.jobs.length) $("job-list").append(el("li", { class: "empty" }, "No background replies."));
+  }
+
+  async function follow(job) {
+    state.following?.controller.abort();
+    const controller = new AbortController();
+    state.following = { id: job.id, controller };
+    const view = new Answer().live();
+    const box = $("job-view");
+    box.hidden = false;
+    box.replaceChildren(
+      el("div", { class: "message", "data-role": "user" }, job.question || ""),
+      view.root,
+      job.thread_id ? el("div", { class: "choices" }, el("button", {
+        type: "button", "data-action": "open-thread",
+        onclick: () => { closePanels(); location.hash = `#thread=${encodeURIComponent(job.thread_id)}`; },
+      }, "Open its thread")) : null,
+    );
+    showJobs();
+    try {
+      const response = await request("GET", `/v1/jobs/${encodeURIComponent(job.id)}/events`, undefined, "text/event-stream", controller.signal);
+      for await (const event of events(response)) view.take(event);
+      view.end(null);
+    } catch (error) {
+      view.end(error.name === "AbortError" ? null : error.message, error.name !== "AbortError");
+    }
+    pollJobs();
+  }
+
+  // ---- panels, keys, start ---------------------------------------------------------------------------------
+
+  function openPanel(name) {
+    closePanels();
+    $(name).hidden = false;
+    $(`${name === "tree" ? "tree-" : name + "-"}button`)?.setAttribute("aria-expanded", "true");
+    if (name === "jobs") pollJobs();
+    if (name === "inbox") pollInbox();
+    $(name).querySelector("input, .close")?.focus();
+  }
+
+  function closePanels() {
+    for (const name of ["threads", "inbox", "jobs", "tree"]) {
+      $(name).hidden = true;
+      $(`${name === "tree" ? "tree-" : name + "-"}button`)?.setAttribute("aria-expanded", "false");
+    }
+    if (state.following) {
+      state.following.controller.abort();
+      state.following = null;
+      $("job-view").hidden = true;
+    }
+  }
+
+  const toggle = (name) => ($(name).hidden ? openPanel(name) : closePanels());
+
+  function start() {
+    $("threads-button").addEventListener("click", () => toggle("threads"));
+    $("inbox-button").addEventListener("click", () => toggle("inbox"));
+    $("jobs-button").addEventListener("click", () => toggle("jobs"));
+    $("tree-button").addEventListener("click", () => openTree().catch(failed));
+    document.querySelectorAll(".panel .close").forEach((b) => b.addEventListener("click", closePanels));
+    $("thread-search").addEventListener("input", showThreads);
+    $("new-thread").addEventListener("click", () => {
+      closePanels();
+      history.pushState(null, "", location.pathname);
+      openThread(null).catch(failed);
+      $("question").focus();
+    });
+    $("ask").addEventListener("submit", (e) => { e.preventDefault(); send().catch(failed); });
+    $("stop").addEventListener("click", stop);
+    $("retry").addEventListener("click", () => command("retry").catch(failed));
+    $("undo").addEventListener("click", () => command("undo").catch(failed));
+    $("background").addEventListener("click", () => send(true).catch(failed));
+    $("attach").addEventListener("change", (e) => { readFiles([...e.target.files]).catch(failed); e.target.value = ""; });
+    $("question").addEventListener("input", fitQuestion);
+    $("question").addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        send().catch(failed);
+      }
+    });
+    document.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      if (state.live) stop();
+      else closePanels();
+    });
+    $("notify").addEventListener("click", async () => {
+      await Notification.requestPermission();
+      $("notify").hidden = Notification.permission !== "default";
+    });
+    window.addEventListener("hashchange", fromHash);
+    document.addEventListener("visibilitychange", () => { pollInbox(); pollJobs(); });
+    setInterval(() => { pollInbox(); pollJobs(); }, POLL_MS);
+    api("GET", "/v1/commands")
+      .then((offered) => { state.commands = new Set(offered.map((c) => c.name)); showActions(); })
+      .catch(failed);
+    loadThreads().catch(failed);
+    fromHash();
+    pollInbox();
+    pollJobs();
+  }
+
+  start();
+})();
