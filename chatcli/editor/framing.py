@@ -32,9 +32,7 @@ def screened(line: bytes) -> tuple[bytes | None, dict[str, Any] | None]:
         return None, error(None, -32700, "Parse error: a line is one JSON-RPC message")
     if not isinstance(message, dict):
         return None, error(None, -32600, "Invalid request: a message is one JSON object (batches are not taken)")
-    if "method" in message:
-        return _request(message, line)
-    return _response(message, line)
+    return (_request if "method" in message else _response)(message, line)
 
 
 def _request(message: dict[str, Any], line: bytes) -> tuple[bytes | None, dict[str, Any] | None]:
