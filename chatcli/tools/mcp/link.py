@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from chatcli.local.daemon import LIMIT, START_TIMEOUT, frame, receive, send, spawn, start_lock
 from chatcli.paths import build_id
 from chatcli.tools.asking import Ask
-from chatcli.tools.mcp.config import ServerSpec
 
 if TYPE_CHECKING:
     from chatcli.tools.mcp.calls import Progress
+    from chatcli.tools.mcp.transport import Connection
+
+Channel = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
 # What an MCP client passes on to a stdio server of its own environment (mcp.client.stdio's list, on POSIX).
@@ -106,7 +108,7 @@ class HostLink:
         self.idle = idle
         self.environ = environ
 
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def connect(self) -> Channel:
         """A connection the host answers (started if none listens); ConnectionError if it will not serve
         this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
         from chatcli.paths import runtime_dir
@@ -130,46 +132,29 @@ class HostLink:
             raise ConnectionError("the MCP host does not serve this process")
         return reader, writer
 
-    def session(
-        self,
-        channel: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        spec: ServerSpec,
-        log_dir: Path | None,
-        on_exit: Callable[[], None],
-        note: Callable[[str], None] | None,
-        elicit: Ask | None = None,
-    ) -> HostSession:
-        """The server ``spec`` of the host at the other end of ``channel`` (from ``connect``), to be entered;
-        ``elicit`` answers the server's questions to the user (none: declined)."""
+
+class HostSession:
+    """The server of ``connection`` (its spec, log and notes) of the host at the other end of ``channel`` (from
+    ``HostLink.connect``), as ``mcp.ClientSession`` offers it (the methods chat uses), while entered; ``elicit``
+    answers the server's questions to the user (none: declined)."""
+
+    def __init__(self, connection: Connection, channel: Channel, on_exit: Callable[[], None], elicit: Ask | None):
+        from chatcli.paths import data_dir
+
+        spec, log_dir, environ = connection.spec, connection.log_dir, connection.link.environ
+
         # The variables a stdio server gets from this process's environment (shell functions left out).
-        passed = {k: v for k, v in self.environ.items() if k in INHERITED and not v.startswith("()")}
-        sent = {  # with mcp.json's oauth (a client registered by hand: the host signs in as it, the caller's user)
+        passed = {k: v for k, v in environ.items() if k in INHERITED and not v.startswith("()")}
+        self._spec = {  # with mcp.json's oauth (a client registered by hand: the host signs in as it, the caller's)
             **asdict(replace(spec, in_memory=None)),
             "type": "sse" if spec.sse else None,
             "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
             "env": {**passed, **spec.env} if spec.command else {},
         }
-        from chatcli.paths import data_dir
-
-        caller = {"data_dir": str(data_dir(self.environ)), "log_dir": str(log_dir) if log_dir else None}
-        return HostSession(*channel, sent, caller, on_exit, note, elicit)
-
-
-class HostSession:
-    """A server of the host, as ``mcp.ClientSession`` offers it (the methods chat uses)."""
-
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        spec: dict[str, Any],
-        caller: dict[str, Any],
-        on_exit: Callable[[], None],
-        note: Callable[[str], None] | None,
-        elicit: Ask | None = None,
-    ):
-        self._reader, self._writer, self._spec, self._caller = reader, writer, spec, caller  # caller: whom it is for
-        self._on_exit, self._note, self._elicit = on_exit, note, elicit
+        # whom it is for: its data directory, whose logins' tokens the host uses, and where its log goes
+        self._caller = {"data_dir": str(data_dir(environ)), "log_dir": str(log_dir) if log_dir else None}
+        self._reader, self._writer = channel
+        self._on_exit, self._note, self._elicit = on_exit, connection.note, elicit
         self._answering: set[asyncio.Task[None]] = set()  # questions of the server being answered
         self._request_id = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}

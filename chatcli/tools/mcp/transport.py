@@ -275,8 +275,9 @@ class Connection:
             except OSError as exc:  # no host to be had (no private directory, it would not start): chat's own
                 self.logged(f"the MCP host could not be reached ({exc}): the server runs for this run only")
             else:
-                opened = self.link.session(channel, self.spec, self.log_dir, on_exit, self.note, elicit)
-                async with opened as session:
+                from chatcli.tools.mcp.link import HostSession
+
+                async with HostSession(self, channel, on_exit, elicit) as session:
                     yield session
                 return
         from mcp import Client
