@@ -250,31 +250,29 @@ def read_field(name: str, spec: Any, required: bool) -> Field:
     kind = spec.get("type")
     title, description = _text(spec.get("title")), _text(spec.get("description"))
     common: dict[str, Any] = {"title": title, "description": description, "required": required and not nullable}
+    default = spec.get("default")  # offered only if it fits the field (read_fields: _fitting_default)
     if kind == "array":
         items = spec.get("items") if isinstance(spec.get("items"), dict) else {}
         choices = _choices(items)
         if not choices:
             raise Unreadable(f"field {name[:40]!r} is a list without choices")
         low, high = _number(spec.get("minItems")), _number(spec.get("maxItems"))
-        default = spec.get("default") if isinstance(spec.get("default"), list) else None
         return Field(name, "choices", choices=choices, low=low, high=high, default=default, **common)
     choices = _choices(spec)
     if choices or "enum" in spec or "oneOf" in spec:
         if not choices:
             raise Unreadable(f"field {name[:40]!r} has no choices chat can show")
-        default = spec.get("default") if spec.get("default") in [v for v, _ in choices] else None
         return Field(name, "choice", choices=choices, default=default, **common)
     if kind in ("number", "integer"):
         low, high = _number(spec.get("minimum")), _number(spec.get("maximum"))
-        return Field(name, kind, low=low, high=high, default=_number(spec.get("default")), **common)
+        return Field(name, kind, low=low, high=high, default=default, **common)
     if kind == "boolean":
-        default = spec.get("default") if isinstance(spec.get("default"), bool) else None
         return Field(name, "boolean", default=default, **common)
     if kind == "string":
         low, high = _number(spec.get("minLength")), _number(spec.get("maxLength"))
         form = spec.get("format") if spec.get("format") in FORMATS else ""
-        default = _text(spec.get("default"), MAX_VALUE) or None
-        return Field(name, "string", low=low, high=high, default=default, format=form or "", **common)
+        text = _text(default, MAX_VALUE) or None  # on one line, as it is offered
+        return Field(name, "string", low=low, high=high, default=text, format=form or "", **common)
     raise Unreadable(f"field {name[:40]!r} is of a kind chat cannot ask ({str(kind)[:20]})")
 
 
