@@ -498,7 +498,11 @@ want of a session (401) goes to /signin.
       }
       this.thought.append(document.createTextNode(visible(text)));
     }
+    flush() {
+      if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
+    }
     call(call) {
+      this.flush();
       this.part = null; // what comes after the call is a part of its own
       const label = call.label || call.name;
       const summary = el("summary", {}, `⚙ ${label}${call.server ? ` (${call.server})` : ""}`);
@@ -527,10 +531,7 @@ want of a session (401) goes to /signin.
     end(note, bad = false) {
       this.root.removeAttribute("data-live");
       if (note) this.root.append(el("p", { class: bad ? "error" : "interrupted" }, note));
-      if (this.pending || this.part) {
-        this.pending = false;
-        if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
-      }
+      this.flush();
     }
     // One event of serve's stream (a turn's, or a background reply's).
     take(event) {
@@ -818,8 +819,8 @@ want of a session (401) goes to /signin.
       decide(item.id, decision);
     };
     card.append(
-      el("h3", {}, `Run ${call.label || call.name}${call.server ? ` (MCP server ${call.server})` : ""}?`),
-      item.description ? el("p", {}, item.description) : null,
+      el("h3", {}, `Run ${call.label || call.name}${call.server && call.server !== "builtin" ? ` (MCP server ${call.server})` : ""}?`),
+      item.description ? el("p", {}, item.description) : "",
       el("pre", { "aria-label": "The call's arguments" }, JSON.stringify(call.arguments ?? {}, null, 2)),
       choices,
       extra,
@@ -980,7 +981,7 @@ want of a session (401) goes to /signin.
       job.thread_id ? el("div", { class: "choices" }, el("button", {
         type: "button", "data-action": "open-thread",
         onclick: () => { closePanels(); location.hash = `#thread=${encodeURIComponent(job.thread_id)}`; },
-      }, "Open its thread")) : null,
+      }, "Open its thread")) : "",
     );
     showJobs();
     try {
