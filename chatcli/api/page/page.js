@@ -403,7 +403,7 @@ want of a session (401) goes to /signin.
     document.title = `${state.title} · chat`;
     box.replaceChildren();
     if (data) showMessages(box, data.messages);
-    else box.append(el("p", { class: "empty" }, "Ask anything below. Your threads are behind ☰."));
+    else box.append(el("p", { class: "empty" }, "Ask anything below; your threads are in the menu at the top left."));
     const live = state.live && state.live.thread === id ? state.live.view : null;
     if (live) box.append(live.root);
     state.exists = Boolean(data);
@@ -907,7 +907,7 @@ want of a session (401) goes to /signin.
           const number = p.type === "number" || p.type === "integer";
           const type = number ? "number" : { email: "email", uri: "url", date: "date", "date-time": "datetime-local" }[p.format] || "text";
           input = el("input", { ...attrs, type, min: p.minimum, max: p.maximum, step: p.type === "integer" ? 1 : number ? "any" : null, minlength: p.minLength, maxlength: p.maxLength });
-          if (p.default !== undefined) input.value = String(p.default);
+          if (p.default !== undefined && p.default !== null) input.value = String(p.default);
           read = () => (input.value === "" ? undefined : number ? Number(input.value) : input.value);
         }
         card.append(el("label", {}, `${label}${required.has(name) ? " (needed)" : ""}`, p.description ? el("span", { class: "row-meta" }, p.description) : null, input));
