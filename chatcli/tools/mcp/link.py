@@ -132,6 +132,9 @@ class HostLink:
             raise ConnectionError("the MCP host does not serve this process")
         return reader, writer
 
+    def session(self, connection: Connection, channel: Channel, on_exit: Callable[[], None], elicit: Ask | None) -> Any:
+        return HostSession(connection, channel, on_exit, elicit)
+
 
 class HostSession:
     """The server of ``connection`` (its spec, log and notes) of the host at the other end of ``channel`` (from

@@ -275,9 +275,7 @@ class Connection:
             except OSError as exc:  # no host to be had (no private directory, it would not start): chat's own
                 self.logged(f"the MCP host could not be reached ({exc}): the server runs for this run only")
             else:
-                from chatcli.tools.mcp.link import HostSession
-
-                async with HostSession(self, channel, on_exit, elicit) as session:
+                async with self.link.session(self, channel, on_exit, elicit) as session:
                     yield session
                 return
         from mcp import Client
