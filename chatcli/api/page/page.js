@@ -368,7 +368,7 @@ want of a session (401) goes to /signin.
             "button",
             {
               type: "button", "data-thread-id": t.thread_id, "aria-current": String(t.thread_id === state.thread),
-              onclick: () => { closePanels(); location.hash = `#thread=${encodeURIComponent(t.thread_id)}`; },
+              onclick: () => go(t.thread_id),
             },
             el("span", { class: "row-title" }, t.title || "(untitled)"),
             el("span", { class: "row-meta" }, `${when(t.updated_at)} · ${t.message_count} messages${t.model ? ` · ${t.model}` : ""}`),
@@ -377,6 +377,14 @@ want of a session (401) goes to /signin.
       ),
     );
     if (!found.length) $("thread-list").append(el("li", { class: "empty" }, words.length ? "No thread matches." : "No threads yet."));
+  }
+
+  // The thread ``id`` opened, read again if it is the one open (its address kept for a reload and the back button).
+  function go(id) {
+    closePanels();
+    const hash = `#thread=${encodeURIComponent(id)}`;
+    if (location.hash !== hash) history.pushState(null, "", hash);
+    openThread(id).catch(failed);
   }
 
   function fromHash() {
@@ -787,7 +795,12 @@ want of a session (401) goes to /signin.
   function waitingCards(thread, items) {
     const decided = {};
     const calls = items.filter((i) => i.kind === "approval");
-    const answer = (body) => { closePanels(); location.hash = `#thread=${encodeURIComponent(thread)}`; answerWith(thread, body); };
+    const answer = (body) => {
+      closePanels();
+      const hash = `#thread=${encodeURIComponent(thread)}`;
+      if (location.hash !== hash) history.pushState(null, "", hash); // (no hashchange: answerWith opens it)
+      answerWith(thread, body).catch(failed);
+    };
     const decide = (id, decision) => {
       decided[id] = decision;
       if (calls.every((c) => decided[c.id])) answer({ decisions: decided });
@@ -980,7 +993,7 @@ want of a session (401) goes to /signin.
       view.root,
       job.thread_id ? el("div", { class: "choices" }, el("button", {
         type: "button", "data-action": "open-thread",
-        onclick: () => { closePanels(); location.hash = `#thread=${encodeURIComponent(job.thread_id)}`; },
+        onclick: () => go(job.thread_id),
       }, "Open its thread")) : "",
     );
     showJobs();
