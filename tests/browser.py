@@ -12,8 +12,8 @@ process on a real socket.
   ``with`` block asserts the first three are empty, naming the case.
 - ``page_served``: ``chat serve ARGS`` run by chat's command line on a thread of this process, as a user starts it
   (its flags, settings, token and store), listening on a free port of 127.0.0.1 with its guard whole (the owner check
-  reads the socket), so the fake model server and the store are the test's own. ``link`` is the sign-in link it
-  printed.
+  reads the socket), so the fake model server and the store are the test's own; the background replies it starts
+  answer on threads of this process too (tests/jobs_here.py). ``link`` is the sign-in link it printed.
 """
 
 from __future__ import annotations
@@ -191,6 +191,10 @@ class PageServed:
 
         environment = Environment(stdin=piped_stdin(b""), stdout=Captured(), stderr=self.err,
                                   environ=dict(self.env), cwd=Path.cwd())  # fmt: skip
+        from chatcli.service.jobs import LAUNCHER
+        from tests.jobs_here import in_this_process
+
+        LAUNCHER.set(in_this_process)  # the background replies it starts answer here (this thread's context only)
         try:
             self.exited.append(main(["serve", "--port", str(self.port), *args], environment))
         except BaseException as exc:  # noqa: BLE001  (said by the test that waits for it)
