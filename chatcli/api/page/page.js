@@ -775,7 +775,9 @@ want of a session (401) goes to /signin.
       } catch {
         items = row.asked.map((a) => ({ kind: a.kind, id: a.id, text: a.text }));
       }
-      cards.push(el("h3", { class: "card-thread" }, el("a", { href: `#thread=${encodeURIComponent(row.thread_id)}` }, row.title || row.thread_id)));
+      const open = (e) => { e.preventDefault(); go(row.thread_id); };
+      cards.push(el("h3", { class: "card-thread" }, el("a", { href: `#thread=${encodeURIComponent(row.thread_id)}`, onclick: open }, row.title || row.thread_id),
+        el("span", { class: "row-meta" }, `waiting since ${when(row.since)}`)));
       cards.push(...waitingCards(row.thread_id, items));
     }
     list.replaceChildren(...cards);
