@@ -214,8 +214,7 @@ class HostSession:
         if progress is not None:
             self._progress[number] = progress
         try:
-            message = {"id": number, "op": op, "spec": self._spec, **self._caller, **fields}
-            self._writer.write(frame(message))
+            self._writer.write(frame({"id": number, "op": op, "spec": self._spec, **self._caller, **fields}))
             await self._writer.drain()
             reply = await answer
         finally:

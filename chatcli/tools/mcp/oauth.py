@@ -506,7 +506,6 @@ class _Callback:
         self.say, self.heading, self.browser = say, heading, browser
 
     async def __aenter__(self) -> _Callback:
-        self.answer = asyncio.get_running_loop().create_future()
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.uri = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/callback"
         return self
@@ -517,8 +516,7 @@ class _Callback:
     async def redirect(self, url: str) -> None:
         """A sign-in at ``url`` begins: the answer heard next is the one with its state (a step-up signs in again)."""
         self.state = parse_qs(urlsplit(url).query).get("state", [None])[0]
-        if self.answer.done():
-            self.answer = asyncio.get_running_loop().create_future()
+        self.answer = asyncio.get_running_loop().create_future()
         self.say(f"{self.heading}:\n  {url}")
         if self.browser:
             await asyncio.to_thread(open_in_browser, url)  # where a desktop's browser is at hand
