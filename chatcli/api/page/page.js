@@ -761,8 +761,10 @@ want of a session (401) goes to /signin.
 
   function notify(row, asked) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    const shown = new Notification(`chat: ${row.title || row.thread_id} waits for you`, { body: visible(asked.text), tag: `${row.thread_id}/${asked.id}` });
-    shown.onclick = () => { window.focus(); openPanel("inbox"); };
+    try {
+      const shown = new Notification(`chat: ${visible(row.title || row.thread_id)} waits for you`, { body: visible(asked.text), tag: `${row.thread_id}/${asked.id}` });
+      shown.onclick = () => { window.focus(); openPanel("inbox"); };
+    } catch {} // (a browser that shows notifications from a service worker only: the badge says it)
   }
 
   async function showInbox(rows) {
