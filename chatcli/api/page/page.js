@@ -11,7 +11,8 @@ What tests drive (stable ids, data- attributes, accessible names):
   #thread-title                   the open thread's title
   #messages (role=log)            .message[data-role=user|assistant|tool]; the answer being written has [data-live];
                                   its Markdown in .answer; code blocks .code > pre[data-lang] with
-                                  button[data-action=copy] "Copy code"; thinking details[data-kind=thinking];
+                                  button[data-action=copy] "Copy code"; thinking details[data-kind=thinking]
+                                  (a graph's subgraphs, live: details[data-kind=subgraph]);
                                   tool calls details[data-kind=tool-call][data-call-id][data-status], their result
                                   [data-kind=tool-result]; a stopped answer .interrupted; a failure .error
   #question "Question"            Enter sends, Shift-Enter is a new line, Esc stops the answer being written
@@ -509,6 +510,15 @@ want of a session (401) goes to /signin.
     flush() {
       if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
     }
+    aside(source, text) {
+      this.asides ||= new Map();
+      if (!this.asides.has(source)) {
+        const shown = el("div", { class: "thinking" });
+        this.root.append(el("details", { "data-kind": "subgraph" }, el("summary", {}, source || "subgraph"), shown));
+        this.asides.set(source, shown);
+      }
+      this.asides.get(source).append(document.createTextNode(visible(text)));
+    }
     call(call) {
       this.flush();
       this.part = null; // what comes after the call is a part of its own
@@ -546,7 +556,7 @@ want of a session (401) goes to /signin.
       switch (event.type) {
         case "token": this.token(event.text || ""); break;
         case "reasoning": this.thinking(event.text || ""); break;
-        case "subgraph": this.token(event.text || ""); break;
+        case "subgraph": this.aside(event.namespace || "", event.text || ""); break;
         case "tool_call": this.call(event); break;
         case "progress": this.progress(event); break;
         case "tool_result": this.result(event); break;
