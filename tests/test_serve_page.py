@@ -159,6 +159,8 @@ def test_the_page_is_served_with_its_policy_and_weighs_under_150_kb(browser):
         assert asset.headers["x-content-type-options"] == "nosniff"
     for elsewhere in ("/page/../access.py", "/page/nope.js", "/page/index.html"):  # only the page's files
         assert browser.get(elsewhere, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404, elsewhere
+    for asked in ("name=../access.py", "name=signin.html", "path=../page.py"):  # nothing read from the request
+        assert browser.get(f"/page/page.css?{asked}").content == (FILES / "page.css").read_bytes(), asked
     # Scripts asking / still get where to go (with the token), as before the page.
     assert browser.get("/", headers={"Accept": "application/json"}).status_code == 401
     links = browser.get("/", headers={"Accept": "application/json", "Authorization": f"Bearer {TOKEN}"})

@@ -53,8 +53,8 @@ def page_routes(app: FastAPI, token: str | None) -> None:
             return _file("index.html")
         return {"threads": "/v1/threads", "api": "/openapi.json"}
 
-    for name in ASSETS:
-        app.get(f"/page/{name}", include_in_schema=False)(lambda name=name: _file(name))
+    for name in ASSETS:  # each a route of its own, taking nothing from the request
+        app.get(f"/page/{name}", include_in_schema=False)(_served(name))
 
     @app.get("/signin", include_in_schema=False)
     async def sign_in(request: Request, code: str = "") -> Response:
@@ -79,6 +79,13 @@ def page_routes(app: FastAPI, token: str | None) -> None:
         secure = request.url.scheme == "https"
         moved.set_cookie(COOKIE, value, SESSION_SECONDS, httponly=True, samesite="strict", secure=secure, path="/")
         return moved
+
+
+def _served(name: str) -> Any:
+    async def asset() -> Response:
+        return _file(name)
+
+    return asset
 
 
 def _file(name: str) -> Response:
