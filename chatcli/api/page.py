@@ -33,7 +33,10 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 ASK = "Open the link chat serve printed, or paste the token (chat serve --show-token prints it)."
-USED = "This sign-in link was used already, or is more than five minutes old. For another: chat serve --link."
+USED = (
+    "This sign-in link was used already, or is more than five minutes old. For another, run chat serve --link on "
+    "the machine, or paste the token below."
+)
 WRONG = "That is not this server's token (chat serve --show-token prints it)."
 
 
