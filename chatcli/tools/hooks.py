@@ -243,6 +243,8 @@ def _from_json(hook: Hook, said: dict[str, Any]) -> Verdict:
     stop = _text(str(said.get("stopReason") or "")) or f"stopped by {hook.label}"
     context, message = specific.get("additionalContext"), said.get("systemMessage")
     updated = specific.get("updatedInput", behavior.get("updatedInput"))
+    if isinstance(updated, dict) and not hook.own and event in DECIDES and word != "deny":
+        word, reason = "ask", reason or f"{hook.label} rewrote the call"  # a project's rewrite is shown and asked
     return Verdict(
         event,
         word,
