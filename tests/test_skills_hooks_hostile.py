@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
@@ -48,3 +49,17 @@ def test_a_projects_rewrite_is_asked_even_under_yes(server, chat_env, tmp_path):
 
     assert not (tmp_path / "pwned").exists(), "a project's rewritten command ran unseen"
     assert "touch pwned" in run.err, run
+
+
+def test_a_servers_huge_listing_is_bounded_as_a_folder_is():
+    from chatcli.tools.skills import MAX_DIRS, Found, served
+
+    def entry(i: int) -> dict:
+        uri = f"skill://s{i}/SKILL.md"
+        files = [{"uri": uri, "digest": "sha256:" + "0" * 64, "size": 1}]
+        return {"uri": uri, "frontmatter": {"name": f"s{i}", "description": "x"}, "resources": files}
+
+    listing = SimpleNamespace(data={"skills": [entry(i) for i in range(10 * MAX_DIRS)]})  # each checked against all
+    found = served(Found(), [SimpleNamespace(name="evil", offers=True, listing=listing)])
+    assert len(found.skills) == MAX_DIRS and found.skills[-1].name == f"evil:s{MAX_DIRS - 1}"
+    assert found.problems == (f"MCP server evil: more than {MAX_DIRS} skills; the first {MAX_DIRS} were read",)

@@ -249,7 +249,10 @@ def served(found: Found, servers: Iterable[Any]) -> Found:
     shadows another's. An entry not as the extension says is one line, and skipped."""
     skills, problems = list(found.skills), list(found.problems)
     for server in servers:
-        for entry in server.listing.data.get("skills") or () if server.offers else ():
+        entries = list(islice(server.listing.data.get("skills") or () if server.offers else (), MAX_DIRS + 1))
+        if len(entries) > MAX_DIRS:
+            problems.append(f"MCP server {server.name}: more than {MAX_DIRS} skills; the first {MAX_DIRS} were read")
+        for entry in entries[:MAX_DIRS]:
             try:
                 skill = _served(server.name, entry)
                 if any(isinstance(s, Served) and (s.server, s.uri) == (skill.server, skill.uri) for s in skills):
