@@ -32,7 +32,8 @@ What tests drive (stable ids, data- attributes, accessible names):
   #jobs-button "Background replies"  #jobs-count: running; #jobs: #job-list li > button[data-job-id][data-state];
                                   #job-view follows one live, with button[data-action=open-thread]
   #status (role=status)           what happened, errors (class bad)
-The inbox and the background replies are asked every few seconds while the page is visible. A request refused for
+The inbox, the background replies and the threads (while listed) are asked every few seconds while the page is
+visible. A request refused for
 want of a session (401) goes to /signin.
 */
 "use strict";
@@ -42,7 +43,7 @@ want of a session (401) goes to /signin.
   const $ = (id) => document.getElementById(id);
   const state = {
     threads: [], thread: null, exists: false, title: "", commands: new Set(), live: null, files: [], at: null,
-    inboxKey: "", asked: null, jobs: [], following: null,
+    inboxKey: "", asked: null, jobs: [], following: null, threadsKey: "",
   };
 
   // ---- text, made safe -------------------------------------------------------------------------------------
@@ -350,8 +351,11 @@ want of a session (401) goes to /signin.
   // ---- the threads -----------------------------------------------------------------------------------------
 
   async function loadThreads() {
-    state.threads = await api("GET", "/v1/threads");
-    showThreads();
+    const threads = await api("GET", "/v1/threads");
+    const key = threads.map((t) => `${t.thread_id} ${t.updated_at} ${t.title}`).join("\n");
+    state.threads = threads;
+    if (key !== state.threadsKey) showThreads(); // (a list redrawn as it is tapped would lose the tap)
+    state.threadsKey = key;
   }
 
   function showThreads() {
@@ -1083,7 +1087,11 @@ want of a session (401) goes to /signin.
     });
     window.addEventListener("hashchange", fromHash);
     document.addEventListener("visibilitychange", () => { pollInbox(); pollJobs(); });
-    setInterval(() => { pollInbox(); pollJobs(); }, POLL_MS);
+    setInterval(() => {
+      pollInbox();
+      pollJobs();
+      if (document.visibilityState === "visible" && $("thread-list").offsetParent) loadThreads().catch(failed);
+    }, POLL_MS);
     api("GET", "/v1/commands")
       .then((offered) => { state.commands = new Set(offered.map((c) => c.name)); showActions(); })
       .catch(failed);
