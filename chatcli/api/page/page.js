@@ -32,8 +32,8 @@ What tests drive (stable ids, data- attributes, accessible names):
   #jobs-button "Background replies"  #jobs-count: running; #jobs: #job-list li > button[data-job-id][data-state];
                                   #job-view follows one live, with button[data-action=open-thread]
   #status (role=status)           what happened, errors (class bad)
-The inbox, the background replies and the threads (while listed) are asked every few seconds while the page is
-visible. A request refused for
+The inbox, the background replies and the threads are asked every few seconds while the page is visible (the open
+thread is read again when something else wrote to it). A request refused for
 want of a session (401) goes to /signin.
 */
 "use strict";
@@ -43,7 +43,7 @@ want of a session (401) goes to /signin.
   const $ = (id) => document.getElementById(id);
   const state = {
     threads: [], thread: null, exists: false, title: "", commands: new Set(), live: null, files: [], at: null,
-    inboxKey: "", asked: null, jobs: [], following: null, threadsKey: "",
+    inboxKey: "", asked: null, jobs: [], following: null, threadsKey: "", openedAt: null,
   };
 
   // ---- text, made safe -------------------------------------------------------------------------------------
@@ -356,6 +356,10 @@ want of a session (401) goes to /signin.
     state.threads = threads;
     if (key !== state.threadsKey) showThreads(); // (a list redrawn as it is tapped would lose the tap)
     state.threadsKey = key;
+    // The open thread, said to elsewhere (a background reply, another door): read again, unless it is being used.
+    const open = threads.find((t) => t.thread_id === state.thread);
+    const busy = state.live || $("messages").contains(document.activeElement);
+    if (open && state.openedAt && open.updated_at !== state.openedAt && !busy) await openThread(state.thread, true);
   }
 
   function showThreads() {
@@ -397,10 +401,14 @@ want of a session (401) goes to /signin.
     openThread(id || null).catch(failed);
   }
 
-  async function openThread(id) {
+  async function openThread(id, again = false) {
     state.thread = id;
-    state.at = null;
-    showAt();
+    if (!again) {
+      state.at = null;
+      showAt();
+    }
+    const main = $("thread");
+    const [top, atEnd] = [main.scrollTop, main.scrollHeight - main.scrollTop - main.clientHeight < 120];
     const box = $("messages");
     let data = null;
     if (id) {
@@ -411,6 +419,7 @@ want of a session (401) goes to /signin.
       }
     }
     if (state.thread !== id) return; // another was opened meanwhile
+    state.openedAt = data ? data.updated_at : null;
     state.title = data ? data.title || "(untitled)" : id ? "New thread" : "chat";
     $("thread-title").textContent = visible(state.title);
     document.title = `${state.title} · chat`;
@@ -423,7 +432,8 @@ want of a session (401) goes to /signin.
     showActions();
     showThreads();
     if (data && !live) await showWaiting(id);
-    scrollDown(true);
+    if (again && !atEnd) main.scrollTop = top; // (read again under a reader: where they were)
+    else scrollDown(true);
   }
 
   function showActions() {
@@ -1090,7 +1100,7 @@ want of a session (401) goes to /signin.
     setInterval(() => {
       pollInbox();
       pollJobs();
-      if (document.visibilityState === "visible" && $("thread-list").offsetParent) loadThreads().catch(failed);
+      if (document.visibilityState === "visible") loadThreads().catch(failed);
     }, POLL_MS);
     api("GET", "/v1/commands")
       .then((offered) => { state.commands = new Set(offered.map((c) => c.name)); showActions(); })
