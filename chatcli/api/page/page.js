@@ -15,7 +15,8 @@ What tests drive (stable ids, data- attributes, accessible names):
                                   (a graph's subgraphs, live: details[data-kind=subgraph]);
                                   tool calls details[data-kind=tool-call][data-call-id][data-status], their result
                                   [data-kind=tool-result]; a stopped answer .interrupted; a failure .error
-  #question "Question"            Enter sends, Shift-Enter is a new line, Esc stops the answer being written
+  #question "Question"            Enter sends, Shift-Enter is a new line (on a touch screen alone Enter is a new
+                                  line and #send sends), Esc stops the answer being written
   #attach "Attach files"          input[type=file][multiple]; #attached lists them, each with "Remove NAME"
   #send "Send", #stop "Stop"      #stop shows while an answer is written
   #retry, #undo                   button[data-command]: the commands route; #tree-button opens #tree
@@ -1080,8 +1081,11 @@ want of a session (401) goes to /signin.
     $("background").addEventListener("click", () => send(true).catch(failed));
     $("attach").addEventListener("change", (e) => { readFiles([...e.target.files]).catch(failed); e.target.value = ""; });
     $("question").addEventListener("input", fitQuestion);
+    // A keyboard's Enter sends (Shift-Enter: a new line); a phone's on-screen Enter is a new line, Send sends.
+    const touch = matchMedia("(pointer: coarse)").matches && !matchMedia("(any-pointer: fine)").matches;
+    if (touch) $("question").setAttribute("enterkeyhint", "enter");
     $("question").addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !touch) {
         e.preventDefault();
         send().catch(failed);
       }
