@@ -80,8 +80,9 @@ def browser() -> Iterator[Any]:
     """One headless Chromium for the tests of a module."""
     if WHY_NOT is not None:
         pytest.skip(f"no browser for the page's tests: {WHY_NOT}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=15_000)  # what a page waits for may wait on a poll (4 s) on a busy machine
     with sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched

@@ -10,6 +10,7 @@ Chromium or Playwright is missing they skip, saying why (.ci/run installs both a
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import pytest
@@ -223,7 +224,6 @@ def test_a_question_with_a_file_is_answered_live_stopped_retried_undone_and_aske
     from tests.fakeserver import FAULT_TEXT, Fault, Reply
 
     served = page_served()
-    streamed = " ".join(f"word{k}" for k in range(40))
     for size in SIZES:
         with browse(size, "asking") as view:
             page = view.page
@@ -232,11 +232,13 @@ def test_a_question_with_a_file_is_answered_live_stopped_retried_undone_and_aske
             notes.write_text(f"the {size.name}'s secret is mango\n")
             page.locator("#attach").set_input_files(str(notes))
             expect(page.locator("#attached"), view.said("the file is listed")).to_contain_text(notes.name)
-            server.queue(Reply(streamed, delay=0.03))
+            release = threading.Event()
+            server.queue(held_reply([f" word{k}" for k in range(20)], [f" word{k}" for k in range(20, 40)], release))
             asked(view, size, "What do my notes say?")
             live = page.locator("#messages .message[data-live]")
-            expect(live, view.said("the answer streams")).to_contain_text("word5")
-            assert "word39" not in live.inner_text(), view.said("shown before its end")
+            expect(live, view.said("the answer streams")).to_contain_text("word19")
+            assert "word20" not in live.inner_text(), view.said("shown before its end")
+            release.set()
             expect(live, view.said("the answer ends")).to_have_count(0, timeout=30_000)
             answers = page.locator('#messages .message[data-role="assistant"]')
             expect(answers.last, view.said("the whole answer")).to_contain_text("word39")
@@ -278,11 +280,22 @@ def test_a_question_with_a_file_is_answered_live_stopped_retried_undone_and_aske
             expect(nodes.filter(has_text="long story"), view.said("the undone turn kept")).not_to_have_count(0)
 
 
+# A browser that allows the page's notifications, each noted in ``window.notified`` rather than shown.
+NOTIFIED = """
+window.notified = [];
+window.Notification = class {
+  constructor(title) { window.notified.push(title); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+"""
+
+
 def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_there(
     page_served, browse, server, chat_env, tmp_path
 ):
-    """While the page is open, a script's question ends waiting on a shell command: the inbox counts it with no reload
-    and shows the call whole. On a phone it is approved with a tap, and the run goes on; on a desktop it is refused
+    """While the page is open, a script's question ends waiting on a shell command: the inbox counts it with no reload,
+    a notification says so where the browser allows one, and the inbox shows the call whole. On a phone it is approved with a tap, and the run goes on; on a desktop it is refused
     with a reason, from the keyboard, and the model is told why."""
     from tests.fakeserver import Reply, tool_calls
 
@@ -290,6 +303,7 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
     for size in SIZES:
         with browse(size, "the inbox") as view:
             page = view.page
+            page.context.add_init_script(NOTIFIED)
             signed_in(view, served)
             expect(page.locator("#inbox-count"), view.said("nothing waits yet")).to_be_hidden()
             marker = tmp_path / f"ran-{size.name}"
@@ -299,6 +313,8 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
             waiting = api(served, "POST", f"/v1/threads/{thread}/messages", {"content": "Deploy it"})
             assert waiting["approval_required"][0]["id"] == f"call_{size.name}", view.said(f"it waits: {waiting}")
             expect(page.locator("#inbox-count"), view.said("the inbox counts it, no reload")).to_have_text("1")
+            notified = page.evaluate("window.notified")
+            assert notified == ["chat: Deploy it waits for you"], view.said(f"a notification, once: {notified}")
             page.locator("#inbox-button").click()
             card = page.locator(f'#inbox-list .card[data-kind="approval"][data-id="call_{size.name}"]')
             expect(card, view.said("the call is shown whole")).to_contain_text(command)
@@ -329,14 +345,16 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
             assert api(served, "GET", "/v1/inbox") == [], view.said("the inbox is empty")
 
 
-def held_reply(first: str, rest: str, release: Any) -> Any:
-    """A streamed answer that says ``first``, then waits for ``release`` (a threading.Event) to say ``rest``."""
+def held_reply(first: list[str], rest: list[str], release: Any) -> Any:
+    """A streamed answer that says the tokens ``first``, a chunk each, then waits for ``release`` (a threading.Event)
+    to say ``rest``."""
     from tests.fakeserver import Raw, delta_chunk, sse
 
     return Raw([
-        sse(delta_chunk({"role": "assistant", "content": first})),
+        sse(delta_chunk({"role": "assistant", "content": ""})),
+        *(sse(delta_chunk({"content": token})) for token in first),
         lambda: release.wait(60),
-        sse(delta_chunk({"content": rest})),
+        *(sse(delta_chunk({"content": token})) for token in rest),
         sse(delta_chunk({}, finish_reason="stop")),
         b"data: [DONE]\n\n",
     ])  # fmt: skip
@@ -345,7 +363,6 @@ def held_reply(first: str, rest: str, release: Any) -> Any:
 def test_a_background_reply_is_listed_and_followed_live(page_served, browse, server):
     """A question asked in the background from the page: the background replies count it, list it running, and one
     opened shows what it said so far, then what it says next as it says it, then its end; its thread keeps the answer."""
-    import threading
 
     from tests.fakeserver import Reply
 
@@ -359,7 +376,7 @@ def test_a_background_reply_is_listed_and_followed_live(page_served, browse, ser
             signed_in(view, served)
             opened(view, size, thread)
             release = threading.Event()
-            server.queue(held_reply("Working on it", " and done.", release))
+            server.queue(held_reply(["Working", " on", " it"], [" and", " done."], release))
             page.locator("#question").fill("Answer this behind my back")
             page.locator("#background").click()
             expect(page.locator("#status"), view.said("it says it answers in the background")).to_contain_text(
