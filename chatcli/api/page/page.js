@@ -510,10 +510,35 @@ want of a session (401) goes to /signin.
       if (this.pending) return;
       this.pending = true;
       requestAnimationFrame(() => {
+        if (!this.pending) return; // drawn whole meanwhile
         this.pending = false;
-        if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
+        this.growing();
         scrollDown();
       });
+    }
+    // The part as it grows: what ends at a blank line outside a code block is drawn once (head); only the rest is
+    // drawn again each frame (tail), so a long answer costs a frame what its last paragraph costs.
+    growing() {
+      const part = this.part;
+      if (!part) return;
+      if (!part.head) {
+        Object.assign(part, { head: el("div", { class: "md-part" }), tail: el("div", { class: "md-part" }) });
+        Object.assign(part, { done: 0, scanned: 0, cut: 0, fence: null });
+        part.node.replaceChildren(part.head, part.tail);
+      }
+      for (let end; (end = part.text.indexOf("\n", part.scanned)) >= 0; part.scanned = end + 1) {
+        const line = part.text.slice(part.scanned, end);
+        const fence = FENCE.exec(line);
+        if (part.fence) {
+          if (fence && fence[1][0] === part.fence[0] && fence[1].length >= part.fence.length && !fence[2]) part.fence = null;
+        } else if (fence) part.fence = fence[1];
+        else if (!line.trim()) part.cut = end + 1;
+      }
+      if (part.cut > part.done) {
+        part.head.append(markdown(part.text.slice(part.done, part.cut)));
+        part.done = part.cut;
+      }
+      part.tail.replaceChildren(markdown(part.text.slice(part.done)));
     }
     thinking(text) {
       if (!this.thought) {
@@ -523,7 +548,10 @@ want of a session (401) goes to /signin.
       this.thought.append(document.createTextNode(visible(text)));
     }
     flush() {
-      if (this.part) this.part.node.replaceChildren(markdown(this.part.text));
+      this.pending = false;
+      if (!this.part) return;
+      this.part.node.replaceChildren(markdown(this.part.text)); // whole: a list or a paragraph cut while it grew joins
+      this.part.head = null;
     }
     aside(source, text) {
       this.asides ||= new Map();
