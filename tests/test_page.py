@@ -18,6 +18,7 @@ import pytest
 from tests import browser as browsing
 from tests.browser import PHONE, SIZES, PageServed, View
 from tests.helpers import chat
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.e2e, browsing.needs_chromium]
 browser, browse, page_served = browsing.browser, browsing.browse, browsing.page_served
@@ -501,3 +502,59 @@ def test_another_user_of_the_machine_is_refused_the_page_its_sign_in_and_a_sessi
             refused = as_nobody("127.0.0.1", served.port, replayed)
             assert refused == [403] * 3, view.said(f"the session's cookie, replayed by another user: {refused}")
             expect(view.page.locator("#question"), view.said("the user's page goes on")).to_be_visible()
+
+
+@pytest.mark.usefixtures("in_memory")
+def test_a_tool_s_form_and_a_graph_s_question_are_answered_in_the_inbox(
+    page_served, browse, server, chat_env, tmp_path, monkeypatch
+):
+    """An MCP server's tool asks a form mid-call: the inbox shows its fields, answered there the call goes on with
+    the answer and the model's reply follows. A graph of the user's (``--graph``) asks a question of its own: answered
+    in the inbox, the graph resumes with it."""
+    import uuid
+
+    from tests.fakeserver import Reply, tool_calls
+    from tests.matrix import AGENT
+    from tests.test_mcp import write_servers
+    from tests.test_mcp_asking import BOOKED, asking
+    from tests.test_mcp_lazy import results
+
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    served = page_served("--yes")
+    for variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):  # the graph's code reads them in this process
+        monkeypatch.setenv(variable, chat_env[variable])
+    graph = page_served("--graph", AGENT)
+    for size in SIZES:
+        server.queue(tool_calls(("book", {"city": "Paris"})), Reply("Booked for four."))
+        thread = f"book-{size.name}"
+        waiting = api(served, "POST", f"/v1/threads/{thread}/messages", {"content": "Book a table"})
+        assert waiting["interrupts"][0]["value"]["type"] == "elicitation", f"{size.name}: the tool asks: {waiting}"
+        with browse(size, "a tool's form") as view:
+            page = view.page
+            signed_in(view, served)
+            page.locator("#inbox-button").click()
+            card = page.locator(f'#inbox-list .card[data-kind="question"][data-thread-id="{thread}"]')
+            expect(card, view.said("the tool's question")).to_contain_text("asks")
+            card.locator('[data-field="party"]').fill("4")
+            card.locator('[data-field="day"]').fill("2026-12-24")
+            card.locator('[data-field="confirm"]').check()
+            card.locator('button[data-choice="accept"]').click()
+            answers = page.locator('#messages .message[data-role="assistant"]')
+            expect(answers.last, view.said("the run goes on")).to_contain_text("Booked for four.")
+            assert results(server.requests[-1]) == [BOOKED], view.said("the tool heard the form's answer")
+        server.queue(tool_calls(("ask_user", {"question": "For when?"}, f"call_{size.name}")), Reply("Tomorrow then."))
+        thread = str(uuid.uuid4())
+        asked = api(graph, "POST", f"/v1/threads/{thread}/messages", {"content": "Plan my day"})
+        assert asked["interrupts"][0]["value"] == "For when?", f"{size.name}: the graph asks: {asked}"
+        with browse(size, "a graph's question") as view:
+            page = view.page
+            signed_in(view, graph)
+            page.locator("#inbox-button").click()
+            card = page.locator(f'#inbox-list .card[data-kind="interrupt"][data-thread-id="{thread}"]')
+            expect(card, view.said("the graph's question")).to_contain_text("For when?")
+            card.locator('textarea[data-field="answer"]').fill("tomorrow")
+            card.locator('button[data-choice="answer"]').click()
+            answers = page.locator('#messages .message[data-role="assistant"]')
+            expect(answers.last, view.said("the graph resumes")).to_contain_text("Tomorrow then.")
+            sent = server.requests[-1]["messages"]
+            assert ["tool", "tomorrow"] in [[m["role"], m.get("content")] for m in sent], view.said("the answer given")
