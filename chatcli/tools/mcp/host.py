@@ -111,9 +111,9 @@ def dumped(result: Any) -> Any:
 class Host:
     """The servers kept, the callers connected, and the idle clock."""
 
-    def __init__(self, idle: float, socket_file: Listening, log: Any = None):
+    def __init__(self, idle: float, socket_file: Listening):
         self.idle = idle
-        self.log = log or sys.stderr
+        self.log = sys.stderr  # (its log file)
         self.servers: dict[str, McpServer] = {}
         self.watchers: dict[str, set[asyncio.StreamWriter]] = {}  # who hears a server's notes
         self.callers = 0
@@ -227,21 +227,19 @@ class Host:
         server = self.servers.get(key)
         if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
             server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, data=Path(data))
-            server.connection.note = self._noter(key)  # what only the host sees (a stray line): its callers hear it
+            server.connection.note = functools.partial(self._note, key)
             server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
             self.servers[key] = server
         self.watchers.setdefault(key, set()).add(writer)
         server.used = time.monotonic()
         return server
 
-    def _noter(self, key: str) -> Any:
-        def note(text: str) -> None:
-            self.say(text)
-            for writer in list(self.watchers.get(key, ())):
-                with contextlib.suppress(OSError, RuntimeError):
-                    writer.write(frame({"event": "note", "text": text}))
-
-        return note
+    def _note(self, key: str, text: str) -> None:
+        """A note of the server ``key`` that only the host sees (a stray line): in its log, and to its callers."""
+        self.say(text)
+        for writer in list(self.watchers.get(key, ())):
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write(frame({"event": "note", "text": text}))
 
     async def _answer(
         self, message: dict[str, Any], writer: asyncio.StreamWriter, asked: dict[str, asyncio.Future[dict[str, Any]]]

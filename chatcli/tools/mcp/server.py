@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 from chatcli.tools.listing import Gathering, Listing, Refused
 from chatcli.tools.mcp.calls import CALLING, Calls, Unavailable
 from chatcli.tools.mcp.config import ServerSpec
-from chatcli.tools.mcp.transport import Connection, describe
+from chatcli.tools.mcp.transport import Connection, describe, preload
 from chatcli.tools.skills import EXTENSION
 
 __all__ = ["IDLE", "STARTING", "READY", "FAILED", "STOPPED", "McpServer", "Unavailable"]
@@ -34,8 +34,6 @@ MAX_DEATHS = 3  # a server that stops answering this often in a session is given
 
 def preloading() -> Awaitable[Any]:
     """The MCP client's import, started in a thread now (a future: the prompt stays responsive meanwhile)."""
-    from chatcli.tools.mcp.transport import preload
-
     return asyncio.ensure_future(asyncio.to_thread(preload))
 
 

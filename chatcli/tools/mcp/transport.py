@@ -251,13 +251,11 @@ class Connection:
         (``chat tools --log NAME`` shows the log)."""
         import json
 
-        data = getattr(params, "data", None)
-        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
-        logger = getattr(params, "logger", None)
-        level = str(getattr(params, "level", "info"))
         from chatcli.text import neutralise
 
-        line = f"[{level[:20]}{' ' + str(logger)[:100] if logger else ''}] {' '.join(text.split())[:4000]}"
+        data, logger = params.data, params.logger
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
+        line = f"[{str(params.level)[:20]}{' ' + str(logger)[:100] if logger else ''}] {' '.join(text.split())[:4000]}"
         self._line(neutralise(line))  # a server's text: its escapes shown, never obeyed where the log is read
 
     @contextlib.asynccontextmanager
