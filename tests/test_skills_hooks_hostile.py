@@ -12,6 +12,8 @@ from types import SimpleNamespace
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
 from tests.test_hooks_doors import settings, user_settings
+from tests.test_skills import PDF, write
+from tests.test_skills_doors import system_of
 
 
 def hook_json(**specific: object) -> str:
@@ -63,3 +65,85 @@ def test_a_servers_huge_listing_is_bounded_as_a_folder_is():
     found = served(Found(), [SimpleNamespace(name="evil", offers=True, listing=listing)])
     assert len(found.skills) == MAX_DIRS and found.skills[-1].name == f"evil:s{MAX_DIRS - 1}"
     assert found.problems == (f"MCP server evil: more than {MAX_DIRS} skills; the first {MAX_DIRS} were read",)
+
+
+def marker_hook(marker: Path) -> str:
+    return f"touch {marker}"
+
+
+def test_an_untrusted_dotenv_cannot_move_where_hooks_and_skills_are_read(server, chat_env, tmp_path):
+    # The project brings a home of its own (hooks that are "yours" there) and names it in every way a .env could.
+    fake = tmp_path / "fakehome"
+    marker = tmp_path / "ran"
+    user_settings(fake, UserPromptSubmit=[("", marker_hook(marker))])
+    settings(fake / ".config" / "chatcli" / "hooks.json", UserPromptSubmit=[("", marker_hook(marker))])
+    (fake / ".config" / "chatcli" / "config.toml").write_text(
+        f'max_continuations = 99\n[[hooks.Stop]]\nhooks = [{{ type = "command", command = "touch {marker}" }}]\n'
+    )
+    write(fake / ".claude" / "skills", "pdf-processing", PDF)
+    names = ("HOME", "XDG_CONFIG_HOME", "CHATCLI_CONFIG", "CLAUDE_CONFIG_DIR", "CHATCLI_MAX_CONTINUATIONS")
+    values = {"CHATCLI_CONFIG": fake / ".config" / "chatcli" / "config.toml", "XDG_CONFIG_HOME": fake / ".config"}
+    (tmp_path / ".env").write_text("".join(f"{n}={values.get(n, fake)}\n" for n in names))
+    server.queue(Reply("hello"))
+
+    run = chat(chat_env, "--tools", "shell", "hi", cwd=tmp_path)
+
+    assert run.code == 0 and not marker.exists(), run
+    assert "pdf-processing" not in system_of(server.requests[0])
+
+
+def test_a_project_settings_file_appearing_or_swapped_after_trust_does_not_run(server, chat_env, tmp_path):
+    marker = tmp_path / "ran"
+    trusted = settings(tmp_path / ".claude" / "settings.json", UserPromptSubmit=[("", "true")])
+    assert chat(chat_env, "trust", cwd=tmp_path).code == 0
+    # Later (a pull, another user's write): a local file appears, and the trusted file becomes a link to another.
+    settings(tmp_path / ".claude" / "settings.local.json", UserPromptSubmit=[("", marker_hook(marker))])
+    other = settings(tmp_path / "elsewhere.json", UserPromptSubmit=[("", marker_hook(marker))])
+    trusted.unlink()
+    trusted.symlink_to(other)
+    server.queue(Reply("hello"))
+
+    run = chat(chat_env, "hi", cwd=tmp_path)
+
+    assert run.code == 0 and not marker.exists(), run
+    listed = chat(chat_env, "hooks", cwd=tmp_path)
+    assert "settings.local.json" in listed.out and "elsewhere.json" in listed.out, listed
+
+
+def test_a_hooks_words_reach_the_terminal_defused(server, chat_env, tmp_path):
+    said = {"systemMessage": "\x1b]52;c;cHduZWQ=\x07\x1b[2J", "decision": "block", "reason": "\x1b[31mno\x1b]0;t\x07"}
+    user_settings(
+        Path(chat_env["HOME"]),
+        Stop=[("", f"echo '{json.dumps(said)}'")],
+        UserPromptSubmit=[("", "printf '\\033[2J\\033]0;x\\007'; exit 3")],
+    )
+    server.queue(*[Reply("hello")] * 5)
+
+    run = chat(chat_env, "hi", cwd=tmp_path)
+
+    assert run.code == 0, run
+    assert "\x1b" not in run.err and "\x07" not in run.err, run.err
+    assert len(server.requests) == 4  # a Stop hook that always blocks goes on max_continuations times, no more
+
+
+def test_an_untrusted_projects_skill_files_are_never_parsed(server, chat_env, tmp_path, monkeypatch):
+    # What a cloned repository's SKILL.md says is read only once trusted: before, it costs a hash and no more, however
+    # heavy its front matter (some 1.5 s of YAML for each of 500 skills at 250 KiB) or however broken.
+    from chatcli.tools import skills
+
+    heavy = "---\nname: heavy\ndescription: d\nmetadata:\n" + "  k: [a, b]\n" * 20_000 + "---\nbody\n"
+    write(tmp_path / ".claude" / "skills", "pdf-processing", PDF)
+    (tmp_path / ".claude" / "skills" / "heavy").mkdir()
+    (tmp_path / ".claude" / "skills" / "heavy" / "SKILL.md").write_text(heavy)
+    (tmp_path / ".agents" / "skills" / "broken").mkdir(parents=True)
+    (tmp_path / ".agents" / "skills" / "broken" / "SKILL.md").write_text("---\nname: [\n---\n")
+
+    def parse(text: str) -> object:
+        raise AssertionError(f"an untrusted SKILL.md was parsed: {text[:40]!r}")
+
+    monkeypatch.setattr(skills, "parse", parse)
+    run = chat(chat_env, "skills", cwd=tmp_path)
+
+    assert run.code == 0, run
+    untrusted = sorted(line for line in run.out.splitlines() if line.startswith("untrusted"))
+    assert len(untrusted) == 3 and not [line for line in run.out.splitlines() if "not YAML" in line], run.out

@@ -135,7 +135,7 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     for root, project in roots:
         for directory, skill_md in _candidates(root, [r for r, _ in roots], problems):
             # One directory linked from two folders of a scope (as `npx skills` installs) is one skill.
-            loaded = None if (skill_md, project) in seen else _load(directory, skill_md, project, problems)
+            loaded = None if (skill_md, project) in seen else _load(directory, skill_md, project, problems, kept)
             seen.add((skill_md, project))
             if loaded is None:
                 continue
@@ -176,11 +176,17 @@ def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[
         yield directory, skill_md
 
 
-def _load(directory: Path, skill_md: Path, project: bool, problems: list[str]) -> tuple[Skill, str] | None:
-    """The skill in ``directory`` and the SHA-256 of its SKILL.md, or None with a line in ``problems``."""
+def _load(
+    directory: Path, skill_md: Path, project: bool, problems: list[str], kept: Mapping[str, str]
+) -> tuple[Skill, str] | None:
+    """The skill in ``directory`` and the SHA-256 of its SKILL.md, or None with a line in ``problems``; a project's
+    not trusted (``kept``) as it is is named by its directory, its text never parsed."""
     path = directory / "SKILL.md"
     try:
         data = read_bounded(skill_md)
+        digest = hashlib.sha256(data).hexdigest()
+        if project and kept.get(str(skill_md)) != digest:
+            return Skill(directory.name, "", path, project), digest
         fields, body = parse(data.decode("utf-8"))
         skill = _skill(fields, body, path, project)
     except (OSError, ValueError) as exc:
@@ -188,7 +194,7 @@ def _load(directory: Path, skill_md: Path, project: bool, problems: list[str]) -
         return None
     if skill.name != directory.name:
         problems.append(f"{path}: its name {skill.name!r} is not its directory's; loaded")
-    return skill, hashlib.sha256(data).hexdigest()
+    return skill, digest
 
 
 def parse(text: str) -> tuple[Any, str]:
