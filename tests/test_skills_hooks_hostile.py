@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
 from tests.test_hooks_doors import settings, user_settings
@@ -147,3 +149,37 @@ def test_an_untrusted_projects_skill_files_are_never_parsed(server, chat_env, tm
     assert run.code == 0, run
     untrusted = sorted(line for line in run.out.splitlines() if line.startswith("untrusted"))
     assert len(untrusted) == 3 and not [line for line in run.out.splitlines() if "not YAML" in line], run.out
+
+
+def test_a_hook_runs_with_the_users_environment_never_a_dotenvs(server, chat_env, tmp_path):
+    # Hooks are the user's commands: they get chat's environment, as Claude Code's get its own (the user's keys
+    # included). A project's .env, trusted or not, never adds to it: no PATH, BASH_ENV or LD_PRELOAD of its own.
+    marker, seen = tmp_path / "ran", tmp_path / "seen"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "true").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (tmp_path / "bin" / "true").chmod(0o755)
+    (tmp_path / "evil.sh").write_text(f"touch {marker}\n")
+    (tmp_path / ".env").write_text(
+        f"PATH={tmp_path / 'bin'}\nBASH_ENV={tmp_path / 'evil.sh'}\nENV={tmp_path / 'evil.sh'}\n"
+    )
+    user_settings(Path(chat_env["HOME"]), UserPromptSubmit=[("", f"true; env > {seen}; bash -c true")])
+    for trusted in (False, True):
+        server.queue(Reply("hello"))
+        assert chat(chat_env, "hi", cwd=tmp_path).code == 0
+        assert not marker.exists(), f"a .env's variable ran a program (trusted: {trusted})"
+        env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+        assert env["OPENAI_API_KEY"] == chat_env["OPENAI_API_KEY"] and env["CLAUDE_PROJECT_DIR"] == str(tmp_path)
+        assert chat(chat_env, "trust", cwd=tmp_path).code == 0
+
+
+@pytest.mark.xfail(strict=True, reason="trust covers the settings file, not the project's files its hooks run")
+def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(server, chat_env, tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "check.sh").write_text("exit 0\n")
+    settings(tmp_path / ".claude" / "settings.json", UserPromptSubmit=[("", "sh ./check.sh")])
+    assert chat(chat_env, "trust", cwd=tmp_path).code == 0
+    (tmp_path / "check.sh").write_text(f"touch {marker}\n")  # a pull later
+    server.queue(Reply("hello"))
+
+    assert chat(chat_env, "hi", cwd=tmp_path).code == 0
+    assert not marker.exists(), "a hook ran a project file nobody trusted as it is now"

@@ -113,6 +113,7 @@ class Hooks:
     untrusted: tuple[Path, ...] = ()
     problems: tuple[str, ...] = ()
     started: set[str] = field(default_factory=set, compare=False)  # the sessions (threads) SessionStart ran for
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, compare=False)  # the run's, for commands
 
     def matching(self, event: str, value: str | None = None) -> tuple[Hook, ...]:
         """The hooks ``event`` runs when its matched value is ``value``, each command or URL once (the first kept)."""
@@ -136,7 +137,7 @@ class Hooks:
 
         # An http hook's address is the user's word (a project's file only once trusted): as any address they name.
         with Allowed(hook.command for hook in chosen if hook.http):
-            runs = (_post(hook, data) if hook.http else _command(hook, data, self.cwd) for hook in chosen)
+            runs = (_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ) for hook in chosen)
             return _combined(event, await asyncio.gather(*runs))
 
 
@@ -156,7 +157,7 @@ def _combined(event: str, verdicts: list[Verdict]) -> Verdict:
     )
 
 
-async def _command(hook: Hook, data: bytes, cwd: Path) -> Verdict:
+async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str]) -> Verdict:
     """Run a command hook with the shell in a process group of its own, killed whole if it outlives its timeout.
     Its input and output are files, not pipes: what it leaves running (a child of its own session even) never keeps
     the turn waiting past its end."""
@@ -170,7 +171,7 @@ async def _command(hook: Hook, data: bytes, cwd: Path) -> Verdict:
                 stdout=out,
                 stderr=err,
                 cwd=cwd,
-                env={**os.environ, "CLAUDE_PROJECT_DIR": str(cwd)},  # where hooks written for Claude Code look
+                env={**environ, "CLAUDE_PROJECT_DIR": str(cwd)},  # where hooks written for Claude Code look
                 start_new_session=True,
             )
         except OSError as exc:
@@ -301,7 +302,7 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
             untrusted.append(path)  # someone else's file, or changed since chat trust: not run
             continue
         found += _parsed(table["hooks"], path, path in own, problems)
-    return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems))
+    return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems), environ=environ)
 
 
 def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Hooks:
