@@ -85,16 +85,14 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
 
 def _private(directory: Path) -> bool:
     """True if ``directory`` is the user's own, not a link, and no one else's to read (made so if needed)."""
-    try:
+    with contextlib.suppress(OSError):
         private_dir(directory)
         info = os.lstat(directory)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            return False
-        if info.st_mode & 0o077:
-            os.chmod(directory, 0o700)
-        return True
-    except OSError:
-        return False
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+            if info.st_mode & 0o077:
+                os.chmod(directory, 0o700)
+            return True
+    return False
 
 
 def write_private(path: Path, data: Any) -> None:

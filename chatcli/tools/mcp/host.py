@@ -74,9 +74,8 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     """A server's configuration as a caller sent it (checked as mcp.json's would be)."""
     from chatcli.tools.mcp.config import parse_servers
 
-    name = str(data.get("name") or "")
     entry = {k: v for k, v in data.items() if k in SENT and v}
-    (spec,) = parse_servers({"mcpServers": {name: entry}}, "the caller")
+    (spec,) = parse_servers({"mcpServers": {str(data.get("name") or ""): entry}}, "the caller")
     roots = data.get("roots") or []
     if not isinstance(roots, list) or len(roots) > MAX_ROOTS or not all(_directory(r) for r in roots):
         raise ValueError("the caller's roots are not absolute directories")

@@ -92,21 +92,18 @@ def preload() -> None:
     import chatcli.tools.stdio  # noqa: F401
 
 
-def _answering(elicit: Ask) -> Any:
-    """``elicit`` as the mcp client's elicitation callback (its types in, its result out)."""
+def _callbacks(elicit: Ask | None) -> tuple[Any, Any]:
+    """``elicit`` as the mcp client's elicitation and sampling callbacks (none: chat says it cannot). A question goes
+    in as JSON, its answer comes out as mcp's result; a request to use the model (JSON, ``{"sampling": params}``)
+    goes where the server's questions go, its answer MCP's result, else error -1 (the user rejected it) with why."""
+    if elicit is None:
+        return None, None
 
     async def answer(_context: Any, params: Any) -> Any:
         from mcp.types import ElicitResult
 
         asked = params.model_dump(mode="json", by_alias=True, exclude_none=True)
         return ElicitResult.model_validate(await elicit(asked))
-
-    return answer
-
-
-def _sampling(elicit: Ask) -> Any:
-    """``elicit`` as the mcp client's sampling callback: the request (JSON, ``{"sampling": params}``) goes where
-    the server's questions go; its answer is MCP's result, else error -1 (the user rejected it) with why."""
 
     async def sample(_context: Any, params: Any) -> Any:
         from mcp.types import CreateMessageResult, ErrorData
@@ -120,7 +117,7 @@ def _sampling(elicit: Ask) -> Any:
         why = answer.get("error") if isinstance(answer, dict) else None
         return ErrorData(code=-1, message=" ".join(str(why or "the user declined the request").split())[:500])
 
-    return sample
+    return answer, sample
 
 
 class Session:
@@ -284,8 +281,7 @@ class Connection:
         from chatcli.tools.asking import MAX_QUESTIONS
         from chatcli.tools.skills import EXTENSION
 
-        answering = _answering(elicit) if elicit is not None else None
-        sampling = _sampling(elicit) if elicit is not None else None  # the model lent where the user is asked
+        answering, sampling = _callbacks(elicit)  # (the model lent where the user is asked)
         self.refused = self.login_needed = None
         modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
         modes = ["legacy"] if self.spec.sse else modes  # no server of that transport speaks the 2026 revision
