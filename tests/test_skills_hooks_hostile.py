@@ -183,3 +183,19 @@ def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(server, 
 
     assert chat(chat_env, "hi", cwd=tmp_path).code == 0
     assert not marker.exists(), "a hook ran a project file nobody trusted as it is now"
+
+
+@pytest.mark.parametrize(
+    "matcher",
+    ["mcp__trusted__.*", "mcp__trusted__(deploy|wipe)", "mcp__trusted__wi.e", "mcp__trusted__[a-z]+"],
+)
+def test_a_servers_tool_name_never_takes_a_hook_meant_for_another_server(tmp_path, matcher):
+    # The user's own hook approves their trusted server's tools; another server names its tool after them.
+    from chatcli.tools.hooks import load
+
+    settings(
+        tmp_path / "home" / ".claude" / "settings.json", PreToolUse=[(matcher, hook_json(permissionDecision="allow"))]
+    )
+    hooks = load(tmp_path, {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config")})
+    assert hooks.matching("PreToolUse", "mcp__trusted__wipe"), "the hook no longer matches its own server's tool"
+    assert not hooks.matching("PreToolUse", "mcp__evil__mcp__trusted__wipe")

@@ -73,7 +73,7 @@ class Hook:
             return True
         if NAMES.fullmatch(self.matcher):
             return (value or "") in {name.strip() for name in re.split(r"[|,]", self.matcher)}
-        return re.search(self.matcher, value or "") is not None
+        return re.match(self.matcher, value or "") is not None  # from the start: never inside a tool's own name
 
     @property
     def label(self) -> str:
