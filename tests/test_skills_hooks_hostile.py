@@ -6,6 +6,7 @@ notice: what ran, what the model read, what reached the terminal."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat
-from tests.test_hooks_doors import settings, user_settings
+from tests.test_hooks_doors import settings, tool_results, user_settings
 from tests.test_skills import PDF, write
 from tests.test_skills_doors import system_of
 
@@ -199,3 +200,39 @@ def test_a_servers_tool_name_never_takes_a_hook_meant_for_another_server(tmp_pat
     hooks = load(tmp_path, {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config")})
     assert hooks.matching("PreToolUse", "mcp__trusted__wipe"), "the hook no longer matches its own server's tool"
     assert not hooks.matching("PreToolUse", "mcp__evil__mcp__trusted__wipe")
+
+
+def test_activate_skill_reads_its_own_files_and_nothing_else(server, chat_env, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    skill = write(Path(chat_env["HOME"]) / ".claude" / "skills", "pdf-processing", PDF)
+    (skill / "ref.md").symlink_to(secret)
+    (skill / "zero").symlink_to("/dev/zero")
+    os.mkfifo(skill / "pipe")
+    with open(skill / "big.bin", "wb") as sparse:
+        sparse.truncate(10 * 1024**3)  # 10 GB, of holes
+    files = ["../../../../secret.txt", str(secret), "ref.md", "zero", "pipe", "big.bin", "", "."]
+    server.queue(*(tool_calls(("activate_skill", {"name": "pdf-processing", "file": f})) for f in files), Reply("done"))
+
+    run = chat(chat_env, "read the skill", cwd=tmp_path)
+
+    assert run.code == 0, run
+    results = [tool_results(body)[-1] for body in server.requests[1:]]
+    assert all("TOP-SECRET" not in text for text in results), results
+    assert all(text.startswith("error:") for i, text in enumerate(results) if files[i]), results
+    assert "larger than 256 KiB" in results[5] and "not a regular file" in results[4], results
+
+
+def test_allowed_tools_narrow_and_never_widen(server, chat_env, tmp_path):
+    wide = PDF.replace("license:", "allowed-tools: Bash Bash(*) shell mcp__*__* Read Write\nlicense:")
+    write(Path(chat_env["HOME"]) / ".claude" / "skills", "pdf-processing", wide)
+    server.queue(
+        tool_calls(("activate_skill", {"name": "pdf-processing"})),
+        tool_calls(("shell", {"command": "touch escaped"})),
+        Reply("done"),
+    )
+
+    run = chat(chat_env, "--tools", "files", "--yes", "go", cwd=tmp_path)
+
+    assert run.code == 0, run
+    assert "shell" not in str(server.requests[1].get("tools")) and not (tmp_path / "escaped").exists()
