@@ -236,3 +236,21 @@ def test_allowed_tools_narrow_and_never_widen(server, chat_env, tmp_path):
 
     assert run.code == 0, run
     assert "shell" not in str(server.requests[1].get("tools")) and not (tmp_path / "escaped").exists()
+
+
+def test_a_hook_printing_megabytes_is_read_bounded_and_the_answer_goes_on(server, chat_env, tmp_path):
+    loud = "head -c 5000000 /dev/zero | tr '\\0' x"
+    user_settings(
+        Path(chat_env["HOME"]),
+        UserPromptSubmit=[("", loud)],
+        PreToolUse=[("shell", f"{loud} >&2; exit 2")],
+        PostToolUse=[("shell", f'printf \'{{"decision": "block", "reason": "\'; {loud}; printf \'"}}\'')],
+    )
+    server.queue(tool_calls(("shell", {"command": "echo hi"})), Reply("done"))
+
+    run = chat(chat_env, "--tools", "shell", "--yes", "go", cwd=tmp_path)
+
+    assert run.code == 0 and "done" in run.out, run
+    first, second = server.requests
+    assert len(json.dumps(first)) < 100_000 and len(json.dumps(second)) < 100_000  # 10,000 characters a hook
+    assert tool_results(second)[-1].startswith("not run: a PreToolUse hook refused it: xxx")
