@@ -292,6 +292,16 @@ window.Notification = class {
 """
 
 
+class PageShort(AssertionError):
+    """What the page does not do yet, said once the rest of a flow has been checked at both sizes."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=PageShort,
+    reason="the page: while an approved call's run goes on, the call is shown twice (the waiting one, still "
+    "'running', and the live one) until the run ends",
+)
 def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_there(
     page_served, browse, server, chat_env, tmp_path
 ):
@@ -301,6 +311,7 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
     from tests.fakeserver import Reply, tool_calls
 
     served = page_served(env={**chat_env, "CHATCLI_TOOLS": "shell"})
+    short: list[str] = []
     for size in SIZES:
         with browse(size, "the inbox") as view:
             page = view.page
@@ -320,12 +331,21 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
             card = page.locator(f'#inbox-list .card[data-kind="approval"][data-id="call_{size.name}"]')
             expect(card, view.said("the call is shown whole")).to_contain_text(command)
             if size is PHONE:
-                server.queue(Reply("Deployed, as asked."))
+                release = threading.Event()
+                server.queue(held_reply(["Deployed,"], [" as asked."], release))
                 card.locator('button[data-choice="yes"]').tap()
                 answers = page.locator('#messages .message[data-role="assistant"]')
+                expect(answers.last, view.said("the run goes on")).to_contain_text("Deployed,")
+                result = page.locator(f'#messages details[data-kind="tool-call"][data-call-id="call_{size.name}"]')
+                try:  # within the model's read timeout (CHATCLI_TIMEOUT, 5 s), while its reply is held
+                    expect(result, view.said("the call is shown once while the run goes on")).to_have_count(
+                        1, timeout=3000
+                    )
+                except AssertionError as error:
+                    short.append(str(error).splitlines()[0])
+                release.set()
                 expect(answers.last, view.said("the run goes on")).to_contain_text("Deployed, as asked.")
                 expect(page.locator("#messages [data-live]"), view.said("the run ends")).to_have_count(0)
-                result = page.locator(f'#messages details[data-kind="tool-call"][data-call-id="call_{size.name}"]')
                 expect(result, view.said("the call is shown once")).to_have_count(1)
                 expect(result, view.said("the call ran")).to_have_attribute("data-status", "ok")
                 assert marker.read_text() == "deployed\n", view.said("the command ran")
@@ -344,6 +364,8 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
                 assert not marker.exists(), view.said("the refused command did not run")
             expect(page.locator("#inbox-count"), view.said("nothing waits any more")).to_be_hidden()
             assert api(served, "GET", "/v1/inbox") == [], view.said("the inbox is empty")
+    if short:
+        raise PageShort(short)
 
 
 def held_reply(first: list[str], rest: list[str], release: Any) -> Any:
