@@ -254,3 +254,19 @@ def test_a_hook_printing_megabytes_is_read_bounded_and_the_answer_goes_on(server
     first, second = server.requests
     assert len(json.dumps(first)) < 100_000 and len(json.dumps(second)) < 100_000  # 10,000 characters a hook
     assert tool_results(second)[-1].startswith("not run: a PreToolUse hook refused it: xxx")
+
+
+def test_a_hook_for_each_of_hundreds_of_calls_never_runs_them_all_at_once(server, chat_env, tmp_path):
+    # The model asks for 300 calls at once; each has its PreToolUse hook. Run all at once, they took a process and
+    # three files each: with the common limit of open files, the turn died ("Too many open files").
+    import resource
+
+    user_settings(Path(chat_env["HOME"]), PreToolUse=[("shell", "true")])
+    server.queue(tool_calls(*[("shell", {"command": f"echo {i}"}) for i in range(300)]), Reply("ok"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 400, hard))
+    try:
+        run = chat(chat_env, "--tools", "shell", "--yes", "go", cwd=tmp_path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert run.code == 0 and "ok" in run.out, run.err[-500:]

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import signal
+import weakref
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ NAMES = re.compile(r"[\w ,|-]*")  # a matcher of names only ("Bash", "Edit|Write
 DEFAULT_TIMEOUT = 60.0
 MAX_FILE = 1024 * 1024  # a settings file read, a hook's output read
 MAX_TEXT = 10_000  # characters of one hook's context or reason (Claude Code's bound on additionalContext)
+MAX_RUNNING = 16  # hooks running at once in a process: a thousand calls' hooks take turns, never a thousand processes
+_RUNNING: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()  # one bound per loop
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,18 @@ class Hooks:
 
         # An http hook's address is the user's word (a project's file only once trusted): as any address they name.
         with Allowed(hook.command for hook in chosen if hook.http):
-            runs = (_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ) for hook in chosen)
+            runs = (
+                _in_turn(_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ))
+                for hook in chosen
+            )
             return _combined(event, await asyncio.gather(*runs))
+
+
+async def _in_turn(run: Any) -> Verdict:
+    """``run`` (a hook's), once fewer than MAX_RUNNING hooks run: its timeout counts from then."""
+    async with _RUNNING.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_RUNNING)):
+        verdict: Verdict = await run
+        return verdict
 
 
 def _combined(event: str, verdicts: list[Verdict]) -> Verdict:
