@@ -51,6 +51,7 @@ def trust_command(
         lines.append(
             f"the hooks of {', '.join(sources)}: {'no longer trusted' if revoke else 'trusted as they are now'}"
         )
+    lines += [] if revoke else [f"  {h.event} runs: {h.label}" for h in hooked.hooks if not h.own]
     if not lines:
         raise typer.Exit(
             report(UsageError(f"no .env here ({path}), nor skills or hooks to trust"), debug, None, env.stderr)
