@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs
 
-from starlette.requests import cookie_parser
-
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY = 64 * 1024 * 1024  # bytes of a request's body: a question and its attachments, as base64
 Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -191,6 +189,8 @@ class Guard:
     def _has_token(self, headers: Any, scope: dict[str, Any]) -> bool:
         """The token, or a browser's session (which changes something only from this server's page: its Origin, as
         checked above), or it asks for what the page has before it signs in (chatcli.api.page)."""
+        from starlette.requests import cookie_parser
+
         from chatcli.api.access import COOKIE, expiry
         from chatcli.api.page import public
 
