@@ -56,7 +56,9 @@ def answered_in_the_background(env: dict[str, str], thread: str, answer: str, cw
     run = chat(env, "inbox", "answer", thread, answer, cwd=cwd)
     assert run.code == 0 and "goes on in the background" in run.err, run
     eventually(
-        lambda: [j for j in json.loads(chat(env, "jobs", "--json").out) if j["state"] == "done"],
+        lambda: [
+            j for j in json.loads(chat(env, "jobs", "--json").out) if (j["thread_id"], j["state"]) == (thread, "done")
+        ],
         "the answer's job to end",
         timeout=60,
     )
@@ -69,16 +71,17 @@ def slowly(raw: Raw, pause: float = 0.05) -> Raw:
     return Raw([p for part in raw.parts for p in (part, pause)][:-1])
 
 
-@pytest.mark.parametrize("speed", ["fast", "slow"])
-def test_a_terminal_closed_at_a_tool_s_approval_leaves_it_in_the_inbox(server, chat_env, tmp_path, speed):
-    asked = tool_calls(("shell", {"command": "echo left-waiting"}), text="I will run it.")
-    server.queue(asked if speed == "fast" else slowly(asked))
-    closed_at_the_question(["--tools", "shell", "-t", f"hup-{speed}"], chat_env, tmp_path, "run it", QUESTION)
-    (row,) = inbox(chat_env)
-    assert row["thread_id"] == f"hup-{speed}" and [a["kind"] for a in row["asked"]] == ["approval"], row
-    server.queue(Reply("Ran it."))
-    shown = answered_in_the_background(chat_env, f"hup-{speed}", "yes", tmp_path)
-    assert "left-waiting" in shown and "Ran it." in shown and "stopped this call" not in shown, shown
+def test_a_terminal_closed_at_a_tool_s_approval_leaves_it_in_the_inbox(server, chat_env, tmp_path):
+    """The call asked at once, and asked at the end of a slow model's stream."""
+    for speed in ("fast", "slow"):
+        asked = tool_calls(("shell", {"command": "echo left-waiting"}), text="I will run it.")
+        server.queue(asked if speed == "fast" else slowly(asked))
+        closed_at_the_question(["--tools", "shell", "-t", f"hup-{speed}"], chat_env, tmp_path, "run it", QUESTION)
+        (row,) = inbox(chat_env)
+        assert row["thread_id"] == f"hup-{speed}" and [a["kind"] for a in row["asked"]] == ["approval"], row
+        server.queue(Reply("Ran it."))
+        shown = answered_in_the_background(chat_env, f"hup-{speed}", "yes", tmp_path)
+        assert "left-waiting" in shown and "Ran it." in shown and "stopped this call" not in shown, (speed, shown)
 
 
 @pytest.mark.parametrize("speed", ["fast", "slow"])
