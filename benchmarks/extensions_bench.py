@@ -1,4 +1,4 @@
-"""Row 29: what skills and hooks cost when they are configured but not used.
+"""Row 30: what skills and hooks cost when they are configured but not used.
 
 Run (uses the ``chat`` installed next to this Python unless ``--chat`` names another)::
 
@@ -105,9 +105,9 @@ def main() -> None:
     rows = []
     for label, walls in (("one-shot through the worker", one_shot), ("the prompt's first paint", paint)):
         for name in ("bare", "configured"):
-            rows.append((f"29. {label}, {name}", f"{statistics.median(walls[name]) * 1000:.0f} ms", "—", "—"))
+            rows.append((f"30. {label}, {name}", f"{statistics.median(walls[name]) * 1000:.0f} ms", "—", "—"))
         value = ratio(walls)
-        rows.append((f"29. {label}, {SKILLS} skills and 10 hooks / none", f"{value:.2f}x", "<= 1.1x", met(value, 1.1)))
+        rows.append((f"30. {label}, {SKILLS} skills and 10 hooks / none", f"{value:.2f}x", "<= 1.1x", met(value, 1.1)))
     report(rows, args.runs, args.out)
 
 
