@@ -117,7 +117,7 @@ def opened(view: View, size: Any, thread: str) -> None:
 
 FOXES = """# Foxes
 
-Foxes are **clever** and *quick*: see [the fox](https://example.org/fox).
+Foxes are **clever** and *quick*: see [the fox](https://example.org/fox), or https://example.org/den">there.
 
 - red
 - arctic
@@ -183,6 +183,8 @@ def test_the_threads_are_listed_newest_first_searched_and_shown_as_the_terminal_
             expect(answer.locator("em"), view.said("emphasis")).to_have_text("quick")
             expect(answer.locator("li"), view.said("a list")).to_have_count(2)
             expect(answer.locator('a[href="https://example.org/fox"]'), view.said("a link")).to_have_text("the fox")
+            den = answer.locator('a[href^="https://example.org/den"]')  # a bare address ends before a quote
+            expect(den, view.said("a bare address")).to_have_attribute("href", "https://example.org/den")
             code = answer.locator('.code pre[data-lang="python"]')
             expect(code, view.said("a code block")).to_have_text('print("a fox")')
             answer.locator('.code button[data-action="copy"]').click()

@@ -102,7 +102,7 @@ want of a session (401) goes to /signin.
       /(\*\*|__)(?=\S)([\s\S]*?\S)\8/, // 8, 9: strong
       /(?<![\w*])(\*|_)(?=[^\s*_])([\s\S]*?[^\s\\])\10(?![\w*])/, // 10, 11: emphasis
       /~~(?=\S)([\s\S]*?\S)~~/, // 12: strikethrough
-      /(https?:\/\/[^\s<]*[^\s<.,:;"')\]!?*_~])/, // 13: a bare address
+      /(https?:\/\/[^\s<>"]*[^\s<>.,:;"')\]!?*_~])/, // 13: a bare address (ends before a quote or a bracket)
       /\\([\\`*_{}[\]()#+\-.!|~<>])/, // 14: an escaped character
       /( {2,}|\\)\n/, // 15: a hard line break
     ].map((r) => r.source).join("|"),
