@@ -565,6 +565,14 @@ want of a session (401) goes to /signin.
     call(call) {
       this.flush();
       this.part = null; // what comes after the call is a part of its own
+      const id = CSS.escape(String(call.id));
+      const kept = document.querySelector(`#messages details[data-kind="tool-call"][data-call-id="${id}"]`);
+      const keptStatus = kept && !this.root.contains(kept) && kept.querySelector("summary .row-meta");
+      if (keptStatus) { // shown waiting, from the kept thread: approved, it runs on in its place, shown once
+        kept.setAttribute("data-status", "running");
+        this.calls.set(call.id, { box: kept, status: keptStatus });
+        return;
+      }
       const label = call.label || call.name;
       const summary = el("summary", {}, `⚙ ${label}${call.server ? ` (${call.server})` : ""}`);
       const status = el("span", { class: "row-meta" });
