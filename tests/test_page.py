@@ -55,10 +55,12 @@ def signed_in(view: View, served: PageServed) -> None:
 def test_the_printed_link_signs_a_browser_in_once_and_leaves_no_secret_behind(page_served, browse, server):
     """The link chat serve prints, opened: the page, a session cookie no script reads, no code in the address or the
     history; opened again, refused; chat serve --link prints another. A browser with no session is asked to sign in."""
-    from chatcli.api.access import COOKIE
+    from chatcli.api.access import cookie_name
 
     served = page_served()
     assert served.link and served.link.startswith(f"{served.origin}/signin?code="), served.console
+    name = cookie_name(served.origin.removeprefix("http://"))
+    assert name == f"chat_session_{served.port}", name  # one per port: two servers on a machine keep their sessions
     for size in SIZES:
         link = served.link if size is PHONE else another_link(served)
         with browse(size, "the printed link") as view:
@@ -69,7 +71,7 @@ def test_the_printed_link_signs_a_browser_in_once_and_leaves_no_secret_behind(pa
             assert shown is not None and shown.status == 200, view.said(f"the page's status: {shown and shown.status}")
             policy = shown.headers.get("content-security-policy", "")
             assert "script-src 'self'" in policy and "unsafe-inline" not in policy, view.said(f"its CSP: {policy}")
-            session = [c for c in page.context.cookies() if c["name"] == COOKIE]
+            session = [c for c in page.context.cookies() if c["name"] == name]
             assert len(session) == 1 and session[0]["httpOnly"], view.said(f"an HttpOnly session: {session}")
             assert session[0]["sameSite"] == "Strict", view.said(f"a SameSite=Strict session: {session}")
             assert page.evaluate("document.cookie") == "", view.said("no script reads the session")
@@ -483,7 +485,7 @@ def test_another_user_of_the_machine_is_refused_the_page_its_sign_in_and_a_sessi
     """Another local user's process, with a fresh sign-in link or a browser's session cookie, is refused (403) the page,
     its files, the sign-in and the API, as every route is (tests/test_serve_access.py); the link it tried is still the
     user's to use, once."""
-    from chatcli.api.access import COOKIE
+    from chatcli.api.access import cookie_name
     from tests.test_serve_access import as_nobody
 
     served = page_served()
@@ -499,8 +501,9 @@ def test_another_user_of_the_machine_is_refused_the_page_its_sign_in_and_a_sessi
         with browse(size, "the link another user tried") as view:
             view.page.goto(link)
             expect(view.page, view.said("the link is still the user's")).to_have_url(f"{served.origin}/")
-            cookie = next(c["value"] for c in view.page.context.cookies() if c["name"] == COOKIE)
-            session = {"Cookie": f"{COOKIE}={cookie}", "Accept": "text/html"}
+            name = cookie_name(f"127.0.0.1:{served.port}")
+            cookie = next(c["value"] for c in view.page.context.cookies() if c["name"] == name)
+            session = {"Cookie": f"{name}={cookie}", "Accept": "text/html"}
             replayed = [
                 ("GET", "/", None, session),
                 ("GET", "/v1/threads", None, session),

@@ -7,6 +7,7 @@ What the page does in a browser is tests/test_page.py's (a real Chromium); here 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -16,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from chatcli.api.access import CODE_SECONDS, COOKIE, SESSION_SECONDS, SignIns, signed
+from chatcli.api.access import CODE_SECONDS, SESSION_SECONDS, SignIns, cookie_name, signed
 from chatcli.api.page import FILES, POLICY
 from tests import test_serve
 from tests.fakeserver import Reply, tool_calls
@@ -26,6 +27,7 @@ from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 here = test_serve.here  # chat serve's app in this process (a fixture)
 TOKEN = "the-users-token-0123456789abcdef"
 ORIGIN = "http://127.0.0.1:8765"
+COOKIE = cookie_name("127.0.0.1:8765")  # the session's name on that port
 
 
 @pytest.fixture
@@ -114,6 +116,32 @@ def test_the_token_pasted_in_the_sign_in_form_gives_a_session_and_a_wrong_one_do
         "/signin", content=f"token={TOKEN}".encode(), headers={**form, "Origin": "http://evil.example"}
     )
     assert other.status_code == 403
+
+
+def test_two_servers_on_one_machine_keep_their_own_sessions_in_one_browser(settings):
+    """A browser sends a host's cookies to each of its ports: each server's session has a name of its own, so that
+    signing in to one does not sign the browser out of the other."""
+    from starlette.testclient import TestClient
+
+    from chatcli.api.guard import addresses
+    from chatcli.api.server import create_app
+
+    kept: dict[str, str] = {}  # the browser's cookies for 127.0.0.1, whatever the port: a name kept once
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for port, token in ((8765, TOKEN), (8766, TOKEN[::-1])):
+            app = create_app(settings, addresses("127.0.0.1", port, token=True), token)
+            client = TestClient(app, base_url=f"http://127.0.0.1:{port}", follow_redirects=False)
+            servers.append(stack.enter_context(client))
+            taken = client.get(f"/signin?code={signed(token, 'code', CODE_SECONDS)}")
+            kept.update({name: morsel.value for name, morsel in SimpleCookie(taken.headers["set-cookie"]).items()})
+        assert sorted(kept) == ["chat_session_8765", "chat_session_8766"]
+        sent = {"Cookie": "; ".join(f"{name}={value}" for name, value in kept.items())}
+        for client in servers:
+            client.cookies.clear()
+            assert client.get("/v1/threads", headers=sent).status_code == 200, client.base_url
+    assert cookie_name("[::1]:8765") == "chat_session_8765" and cookie_name("machine.ts.net") == "chat_session"
+    assert cookie_name("[::1]") == "chat_session"
 
 
 def test_over_https_the_session_cookie_is_secure(settings):

@@ -30,6 +30,13 @@ SESSION_SECONDS = 30 * 24 * 3600  # a browser stays signed in for thirty days
 COOKIE = "chat_session"
 
 
+def cookie_name(host: str) -> str:
+    """The session cookie's name for a page reached as ``host`` (a request's Host): one per port, since a browser
+    sends a host's cookies to every port of it, so that two servers on one machine do not sign each other out."""
+    port = host.rpartition(":")[2] if not host.endswith("]") else ""
+    return f"{COOKIE}_{port}" if port.isdigit() else COOKIE
+
+
 def token_path(environ: Mapping[str, str] = os.environ) -> Path:
     """Where this user's token for ``chat serve`` lives: chat's private runtime directory (a shell command's
     sandbox does not see it), else chat's config directory."""

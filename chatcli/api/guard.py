@@ -191,7 +191,7 @@ class Guard:
         checked above), or it asks for what the page has before it signs in (chatcli.api.page)."""
         from starlette.requests import cookie_parser
 
-        from chatcli.api.access import COOKIE, expiry
+        from chatcli.api.access import cookie_name, expiry
         from chatcli.api.page import public
 
         assert self.token is not None
@@ -203,7 +203,7 @@ class Guard:
             return True
         if public(scope.get("path", ""), headers.get("accept", "")):
             return True
-        session = cookie_parser(headers.get("cookie", "")).get(COOKIE, "")
+        session = cookie_parser(headers.get("cookie", "")).get(cookie_name(headers.get("host", "")), "")
         signed_in = expiry(self.token, "session", session, time.time()) is not None
         return signed_in and (scope.get("method") in ("GET", "HEAD") or "origin" in headers)
 

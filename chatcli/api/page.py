@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from chatcli.api.access import COOKIE, SESSION_SECONDS, SignIns, signed
+from chatcli.api.access import SESSION_SECONDS, SignIns, cookie_name, signed
 
 FILES = Path(__file__).with_name("page")
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -80,7 +80,8 @@ def page_routes(app: FastAPI, token: str | None) -> None:
         moved = RedirectResponse("/", 303, headers=HEADERS)
         value = signed(token, "session", SESSION_SECONDS)
         secure = request.url.scheme == "https"
-        moved.set_cookie(COOKIE, value, SESSION_SECONDS, httponly=True, samesite="strict", secure=secure, path="/")
+        name = cookie_name(request.headers.get("host", ""))
+        moved.set_cookie(name, value, SESSION_SECONDS, httponly=True, samesite="strict", secure=secure, path="/")
         return moved
 
 
