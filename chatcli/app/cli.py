@@ -32,16 +32,7 @@ from chatcli.app.environment import Environment
 from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
 from chatcli.app.run import graph_source, parse_vars, report, run, thread_setup
-from chatcli.app.shared import (
-    app,
-    done_with,
-    environment,
-    guarded,
-    help_asked,
-    question_words,
-    route,
-    using,
-)
+from chatcli.app.shared import app, done_with, environment, guarded, help_asked, question_words, route, using
 from chatcli.app.worker import commands as worker_commands  # noqa: F401  (registers worker)
 from chatcli.config import Settings
 from chatcli.errors import UsageError

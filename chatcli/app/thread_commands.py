@@ -286,9 +286,7 @@ async def search_command(
 
 @on_threads("title", read_only=False)
 async def title_command(
-    threads: Any,
-    thread_id: str = typer.Argument(..., metavar="ID"),
-    title: str = typer.Argument(..., metavar="TEXT"),
+    threads: Any, thread_id: str = typer.Argument(..., metavar="ID"), title: str = typer.Argument(..., metavar="TEXT")
 ) -> None:
     """Rename a thread."""
     await threads.rename(await named(threads, thread_id), title)

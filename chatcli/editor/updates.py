@@ -7,12 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Literal
 
 from acp import schema
-from acp.helpers import (
-    start_tool_call,
-    text_block,
-    tool_content,
-    update_tool_call,
-)
+from acp.helpers import start_tool_call, text_block, tool_content, update_tool_call
 
 from chatcli.core.events import ToolCall as Call
 from chatcli.core.events import TurnResult

@@ -26,15 +26,7 @@ from typing import Awaitable, Callable, Iterator
 from chatcli.budget import split_window
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
-from chatcli.local.server import (
-    LocalServer,
-    free_port,
-    install_line,
-    log_path,
-    model_name,
-    readme_line,
-    server_command,
-)
+from chatcli.local.server import LocalServer, free_port, install_line, log_path, model_name, readme_line, server_command
 
 # What ``llama-cpp-python[server]`` installs that its server needs (checked without importing).
 SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")

@@ -23,13 +23,7 @@ class JsonOutput(JsonEvents, StderrNotes):
     """``--json`` (``lines=False``): one object at the end; ``--jsonl``: a line per chunk, then the end."""
 
     def __init__(
-        self,
-        out: IO[str],
-        err: IO[str],
-        *,
-        lines: bool = False,
-        waits: bool = False,
-        given: Answers | None = None,
+        self, out: IO[str], err: IO[str], *, lines: bool = False, waits: bool = False, given: Answers | None = None
     ):
         super().__init__(lines=lines)
         self.out = out

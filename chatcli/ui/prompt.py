@@ -234,12 +234,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
                 repl.next_input = text
                 raise
 
-        answered = await _cancellable(
-            repl,
-            asked,
-            "stopped: nothing was sent",
-            movable=True,
-        )
+        answered = await _cancellable(repl, asked, "stopped: nothing was sent", movable=True)
         if repl.moving:
             await _moved(repl, message)
             return True
@@ -464,9 +459,7 @@ async def run_repl(
                     repl.ctrl_c.early = False  # Ctrl-C from now on is for this prompt's line (raw: a key)
                     session.bottom_toolbar = status.toolbar()  # None (off): no row is drawn for it
                     text = await session.prompt_async(
-                        lambda: mode_mark(session) + _prompt_text(here),
-                        default=repl.next_input,
-                        handle_sigint=False,
+                        lambda: mode_mark(session) + _prompt_text(here), default=repl.next_input, handle_sigint=False
                     )
                     repl.next_input = ""
                 except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line

@@ -14,12 +14,7 @@ from chatcli.ui.registry import LEAVE, Context, Handler, resolve
 
 # The prompt's own handlers, by the command's name ("/summary edit": by its name and argument): what only a terminal
 # does. Every other command runs its handler of every door (``Command.run``), rendered by ``shown``.
-HANDLERS: dict[str, Handler] = {
-    **answers.HANDLERS,
-    **remembered.HANDLERS,
-    **session.HANDLERS,
-    **threads.HANDLERS,
-}
+HANDLERS: dict[str, Handler] = {**answers.HANDLERS, **remembered.HANDLERS, **session.HANDLERS, **threads.HANDLERS}
 
 
 async def execute(found: Command, ctx: Context, arg: str) -> bool:

@@ -87,9 +87,4 @@ async def _fetch(ctx: Context, url: str) -> Any:
 
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
-HANDLERS: dict[str, Handler] = {
-    "/copy": _copy,
-    "/think on": _think,
-    "/think off": _think,
-    "/attach": _attach,
-}
+HANDLERS: dict[str, Handler] = {"/copy": _copy, "/think on": _think, "/think off": _think, "/attach": _attach}

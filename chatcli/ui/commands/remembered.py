@@ -83,7 +83,4 @@ async def edit_memories(book: Any, environ: Any = None) -> list[str]:
 
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
-HANDLERS: dict[str, Handler] = {
-    "/summary edit": _summary,
-    "/memory edit": _memories,
-}
+HANDLERS: dict[str, Handler] = {"/summary edit": _summary, "/memory edit": _memories}

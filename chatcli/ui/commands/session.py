@@ -77,10 +77,4 @@ async def _exit(ctx: Context, arg: str) -> str:
 
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
-HANDLERS: dict[str, Handler] = {
-    "/help": _help,
-    "/tools": _tools,
-    "/edit": _edit,
-    "/status": _status,
-    "/exit": _exit,
-}
+HANDLERS: dict[str, Handler] = {"/help": _help, "/tools": _tools, "/edit": _edit, "/status": _status, "/exit": _exit}
