@@ -325,9 +325,6 @@ def _check(settings: Settings) -> None:
     for name in ("max_jobs", "max_kept_files"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"{name} must be a whole number, 1 or more, got {getattr(settings, name)}")
-    for name in ("max_cost_answer", "max_cost_thread", "max_cost_day"):
-        if (value := getattr(settings, name)) is not None and value < 0:
-            raise ConfigError(f"{name} must be a number of dollars, 0 or more, got {value}")
 
 
 def _check_document_url(url: str) -> None:
@@ -418,12 +415,8 @@ def layered(
 
 def _with_default_paths(settings: Settings, environ: Mapping[str, str]) -> Settings:
     """The settings with every path the layers left unset filled in (nothing is created)."""
-    if settings.db is None:
-        settings = replace(settings, db=str(data_dir(environ) / "chat.db"))
-    if settings.history_file is None:
-        settings = replace(settings, history_file=str(data_dir(environ) / "history"))
-    if settings.mcp_config is None:
-        settings = replace(settings, mcp_config=str(config_dir(environ) / "mcp.json"))
-    if settings.roles_dir is None:
-        settings = replace(settings, roles_dir=str(config_dir(environ) / "roles"))
-    return settings
+    data, config = data_dir(environ), config_dir(environ)
+    paths = {"db": data / "chat.db", "history_file": data / "history", "mcp_config": config / "mcp.json"}
+    paths["roles_dir"] = config / "roles"
+    unset: dict[str, Any] = {name: str(path) for name, path in paths.items() if getattr(settings, name) is None}
+    return replace(settings, **unset)

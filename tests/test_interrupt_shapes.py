@@ -43,7 +43,7 @@ async def test_chats_own_approval_is_a_human_in_the_loop_request_a_client_can_an
         edit = {"type": "edit", "edited_action": {"name": "shell", "args": {"command": "echo edited-by-client"}}}
         async for _ in conv.app.astream(Command(resume={"decisions": [edit]}), conv.config):
             pass
-        assert await conv.pending_calls() == []
+        assert [c for p in await conv.waiting() for c in p.calls] == []
     result = tool_messages(server.requests[1])[0]["content"]
     assert "edited-by-client\n[exit code 0]" in result and "the user edited the arguments" in result
 

@@ -345,15 +345,15 @@ async def a_question_left_waiting_for_approval_is_answered_in_a_new_opening(
     async with a_thread(settings, "ask") as thread:  # stopped at the question (chat was killed there)
         async for _ in thread.app.astream({"messages": [HumanMessage("run it")]}, thread.config):
             pass
-        assert [c.name for c in await thread.pending_calls()] == ["shell"]
+        assert [c.name for p in await thread.waiting() for c in p.calls] == ["shell"]
 
     async def yes(call: Any) -> Decision:
         return Decision("yes")
 
     async with a_thread(settings, "ask", Tokens(approve=yes)) as thread:
-        assert [c.arguments for c in await thread.pending_calls()] == [{"command": "echo approved"}]
+        assert [c.arguments for p in await thread.waiting() for c in p.calls] == [{"command": "echo approved"}]
         result = await thread.resume()
-        assert result.text == "it ran" and await thread.pending_calls() == []
+        assert result.text == "it ran" and [c for p in await thread.waiting() for c in p.calls] == []
     tool = [m for m in server.requests[-1]["messages"] if m["role"] == "tool"]
     assert len(tool) == 1 and "approved" in str(tool[0]["content"])
 

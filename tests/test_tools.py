@@ -295,7 +295,7 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
         async for _ in conv.app.astream({"messages": [HumanMessage("go")]}, conv.config):
             pass  # the run stops at the question; nobody answers it (chat was killed)
     async with a_thread(settings, "later") as conv:
-        pending = await conv.pending_calls()
+        pending = [c for p in await conv.waiting() for c in p.calls]
         assert [c.arguments for c in pending] == [{"command": "echo later"}]
 
         async def approve(call):
@@ -304,7 +304,7 @@ async def test_an_approval_left_unanswered_survives_and_is_asked_again(server, s
         conv.listener = Tokens(approve=approve)
         result = await conv.resume()
         assert result.text == "ran it"
-        assert await conv.pending_calls() == []
+        assert [c for p in await conv.waiting() for c in p.calls] == []
     assert tool_messages(server.requests[1])[0]["content"] == "later\n[exit code 0]"
 
 

@@ -97,8 +97,8 @@ async def _prepare(
     title = opening.info.title if opening.info is not None and opening.info.title else ""
     server = chat.answerer.remote
     if server is not None:  # a server's graph: its own tools, run where the server is
-        return Going(opening.thread_id, title or "", answers, (), here, server)
-    return Going(opening.thread_id, title or "", answers, _tools_of(pending), _where(place, opening.thread_id, here))
+        return Going(opening.thread_id, title, answers, (), here, server)
+    return Going(opening.thread_id, title, answers, _tools_of(pending), _where(place, opening.thread_id, here))
 
 
 def _where(place: Place | None, thread_id: str, here: Path) -> Path:

@@ -125,9 +125,6 @@ class Thread:
             raise UsageError(NOT_OURS[part], hint=self.can.hint)
         return prompt
 
-    async def pending_calls(self) -> list[ToolCall]:  # the calls the thread waits to have approved, if any
-        return [call for pending in await self.waiting() if pending.is_approval for call in pending.calls]
-
     async def waiting(self) -> list[Pending]:
         """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
         or left for a request or ``--resume`` to answer)."""
