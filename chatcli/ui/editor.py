@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import subprocess
@@ -14,14 +15,15 @@ from chatcli.errors import UsageError
 FALLBACKS = ("editor", "nano", "vi")
 
 
-def edit_text(initial: str = "", environ: Mapping[str, str] | None = None) -> str:
-    """Open the user's editor on ``initial``; what it saves (without the last newline)."""
+async def edit_text(initial: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """Open the user's editor on ``initial`` (the event loop goes on meanwhile); what it saves (without the last
+    newline)."""
     environ = os.environ if environ is None else environ
     fd, path = tempfile.mkstemp(prefix="chat-", suffix=".md")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(initial)
-        code = _run_editor(path, environ)
+        code = await asyncio.to_thread(_run_editor, path, environ)
         if code != 0:
             raise UsageError(f"the editor exited with status {code}: nothing changed")
         with open(path, encoding="utf-8", errors="replace") as handle:

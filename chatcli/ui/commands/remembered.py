@@ -9,6 +9,7 @@ from typing import Any
 
 from chatcli.errors import UsageError
 from chatcli.text import neutralise
+from chatcli.ui.editor import edit_text
 from chatcli.ui.registry import Context, Handler
 
 # One line of the memories' file in the editor: "[ID] the words" (a line without an id is a new memory).
@@ -21,14 +22,10 @@ _HEADER = """\
 
 async def _summary(ctx: Context, arg: str) -> None:
     """/summary edit: the summary corrected in $VISUAL or $EDITOR (a terminal's, so the prompt's only)."""
-    import asyncio
-
-    from chatcli.ui.editor import edit_text
-
     view = await ctx.thread.own("memory").summary()
     if not view.text:
         raise UsageError("this thread has no summary to edit", hint="/compact makes one")
-    text = await asyncio.to_thread(edit_text, view.text)
+    text = await edit_text(view.text)
     if not text.strip():
         ctx.output.note("the editor saved nothing: the summary is unchanged")
         return
@@ -47,14 +44,11 @@ async def _memories(ctx: Context, arg: str) -> None:
 
 async def edit_memories(book: Any, environ: Any = None) -> list[str]:
     """Open the memories in the user's editor, a line each; apply what changed. The lines said, one per change."""
-    import asyncio
-
     from chatcli.store.memories import MemoryRefused
-    from chatcli.ui.editor import edit_text
 
     before = {m.id: m for m in await book.all()}
     shown = "".join(f"[{m.id}] {m.text}\n" for m in sorted(before.values(), key=lambda m: m.created_at))
-    edited = await asyncio.to_thread(edit_text, _HEADER + shown, environ)
+    edited = await edit_text(_HEADER + shown, environ)
     kept: dict[str, str] = {}
     new: list[str] = []
     for line in edited.splitlines():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chatcli.ui.editor import edit_text
 from chatcli.ui.registry import LEAVE, Context, Handler, help_text
 
 
@@ -23,14 +24,10 @@ async def _tools(ctx: Context, arg: str) -> None:
 
 
 async def _edit(ctx: Context, arg: str) -> None:
-    import asyncio
-
-    from chatcli.ui.editor import edit_text
-
     if arg.isdigit() and ctx.conversation is not None:  # a node of /tree: its question, asked another way
         await _edit_question(ctx, arg)
         return
-    text = await asyncio.to_thread(edit_text, arg)
+    text = await edit_text(arg)
     if not text.strip():
         ctx.output.note("the editor saved nothing: no message")
         return
@@ -42,12 +39,8 @@ async def _edit(ctx: Context, arg: str) -> None:
 async def _edit_question(ctx: Context, number: str) -> None:
     """/edit N: node N's question in $VISUAL or $EDITOR; saved changed, it is answered on a new branch from where
     it was asked (node N and all after it stay in the tree)."""
-    import asyncio
-
-    from chatcli.ui.editor import edit_text
-
     node, asked = await ctx.thread.question(number)
-    text = await asyncio.to_thread(edit_text, asked)
+    text = await edit_text(asked)
     if not text.strip() or text.strip() == asked.strip():
         ctx.output.note(f"question {node.number} unchanged: nothing asked")
         return
