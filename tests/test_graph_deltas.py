@@ -217,8 +217,9 @@ async def test_usage_at_the_prompt_totals_a_graphs_answers_with_their_cost(serve
     async with a_thread(settings, "usage", Tokens(), graph=GraphFile(f"{path}:g", tmp_path)) as conv:
         result = await conv.send("a question")
         totals = await conv.recall.usage_totals()  # what /usage shows
-    assert (totals.input_tokens, totals.output_tokens, totals.answers, totals.uncounted) == (300, 30, 2, 0)
-    assert totals.cost_usd == pytest.approx(result.known_cost) and totals.cost_usd > 0 and totals.unpriced == 0
+    used = totals.used
+    assert (used.input_tokens, used.output_tokens, totals.answers, totals.uncounted) == (300, 30, 2, 0)
+    assert used.cost_usd == pytest.approx(result.known_cost) and used.cost_usd > 0 and used.unpriced == 0
 
 
 async def test_a_graphs_calls_are_priced_by_config_toml_first(server, settings, tmp_path):

@@ -269,21 +269,22 @@ async def usage(chat: Chat, thread: Thread, arg: str) -> Said:
     from chatcli.backends.own.pricing import dollars
     from chatcli.service.limits import limit_lines
 
-    used = await thread.recall.usage_totals()
+    totals = await thread.recall.usage_totals()
+    used, answers = totals.used, totals.answers
     cost = f" · {dollars(used.cost_usd)}" if used.cost_usd is not None else ""
-    cached = f" ({used.cached:,} cached)" if used.cached else ""
+    cached = f" ({used.cache[0]:,} cached)" if used.cache[0] else ""
     tokens = f"{used.input_tokens:,} tokens in{cached} · {used.output_tokens:,} out{cost}"
-    lines: list[str] = [Data(f"{counted(used.turns, 'turn')} · {tokens}")]
-    if used.uncounted:
-        lines.append(f"{used.uncounted} of {used.answers} answers came without token counts")
+    lines: list[str] = [Data(f"{counted(totals.turns, 'turn')} · {tokens}")]
+    if totals.uncounted:
+        lines.append(f"{totals.uncounted} of {answers} answers came without token counts")
     if used.unpriced > used.local:  # said, never guessed: the sum above leaves them out
         lines.append(
-            f"{used.unpriced - used.local} of {used.answers} answers have no known price (not in the dollars; "
+            f"{used.unpriced - used.local} of {answers} answers have no known price (not in the dollars; "
             "config.toml [prices] can add one)"
         )
     if used.local:
         lines.append(
-            f"{used.local} of {used.answers} answers are from a local model, not priced (not in the dollars; "
+            f"{used.local} of {answers} answers are from a local model, not priced (not in the dollars; "
             "config.toml [prices] can price it)"
         )
     standing = await thread.spending()

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from chatcli.threads.spending import Tally
 
 
 @dataclass(frozen=True)
 class UsageTotals:
-    """Tokens a thread's answers used, as the server counted them; ``uncounted`` answers came without counts."""
+    """A thread's turns and answers (``uncounted``: those that came without token counts), and what the answers used
+    and cost (``used``: chatcli.threads.spending.Tally, as ``chat stats`` totals them)."""
 
     turns: int
-    input_tokens: int
-    output_tokens: int
     answers: int
     uncounted: int
-    # Dollars of the answers with a known price (None: none has one), and the counted answers without
-    # one: ``local`` of them a local model's (chatcli.backends.own.pricing: never priced from the hosted prices).
-    cost_usd: float | None = None
-    unpriced: int = 0
-    local: int = 0
-    cached: int = 0  # of the input tokens, those read from a prompt cache
+    used: Tally
 
 
 @dataclass(frozen=True)
@@ -89,35 +86,11 @@ class Recall:
 
     async def usage_totals(self) -> UsageTotals:
         """The thread's turns and the tokens its answers (and the summaries made for them) used."""
-        from chatcli.backends.own.graph import SUMMARY_USAGE
-        from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY
-        from chatcli.core.chunks import add_usage, cache_counts
+        from chatcli.threads.spending import Spending
 
-        messages = await self.messages()
+        messages, report = await self.messages(), Spending()
+        for message in messages:
+            report.count("", message)
         answers = [m for m in messages if m.type == "ai"]
-        totals: dict[str, int] | None = None
-        counted = 0
-        for answer in answers:
-            used = getattr(answer, "usage_metadata", None)
-            counted += bool(used)
-            totals = add_usage(add_usage(totals, used), answer.response_metadata.get(SUMMARY_USAGE))
-        totals = totals or {}
-        turns = sum(m.type == "human" for m in messages)
-        priced = [answer.response_metadata for answer in answers if getattr(answer, "usage_metadata", None)]
-        costs = [meta.get(COST_KEY) for meta in priced]
-        known = [usd for usd in costs if isinstance(usd, (int, float))]
-        local = sum(
-            meta.get(UNPRICED_KEY) == LOCAL and not isinstance(meta.get(COST_KEY), (int, float)) for meta in priced
-        )
-        cost = round(sum(known), 10) if known else None
-        return UsageTotals(
-            turns,
-            totals.get("input_tokens", 0),
-            totals.get("output_tokens", 0),
-            len(answers),
-            len(answers) - counted,
-            cost,
-            len(costs) - len(known),
-            local,
-            cache_counts(totals)[0],
-        )
+        uncounted = sum(not getattr(m, "usage_metadata", None) for m in answers)
+        return UsageTotals(sum(m.type == "human" for m in messages), len(answers), uncounted, report.total)
