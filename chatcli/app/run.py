@@ -290,28 +290,14 @@ def run(
         asyncio.run(run_repl(chat, opening, repl_output, setup=setup, debug=debug, named=named))
 
 
-def make_env_output(
-    env: Environment,
-    settings: Settings | None = None,
-    ask: bool = False,
-    terminal: IO[str] | None = None,
-    at_prompt: bool = False,
-) -> Output:
-    """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal;
-    ``ask``: tool calls that need approval are asked about in the terminal (``terminal``: that one, the
-    controlling terminal when stdin is piped)."""
+def make_env_output(env: Environment, settings: Settings | None = None, **options: Any) -> Output:
+    """The output for ``env``: rendered in a terminal, plain text in a pipe or a dumb terminal; ``options`` as
+    chatcli.ui.output.make_output takes them (``ask``: tool calls that need approval are asked about in the terminal,
+    ``terminal`` that one, the controlling terminal when stdin is piped)."""
     from chatcli.ui.output import make_output
 
     show = settings.show_thinking if settings is not None else False
-    return make_output(
-        env.stdout,
-        env.stderr,
-        dumb=env.dumb_terminal,
-        show_thinking=show,
-        ask=ask,
-        terminal=terminal,
-        at_prompt=at_prompt,
-    )
+    return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show, **options)
 
 
 def _silence_stdout() -> None:
