@@ -245,32 +245,24 @@ def open_regular(path: Path, limit: int) -> tuple[bytes, int]:
     raise NotRegularFile(path, kind)
 
 
-async def read_file(target: Path) -> str:
+def _read_text(target: Path) -> str:
     """The text of the file at ``target`` (at most 1 MB of it); anything but a regular file is refused."""
+    try:
+        data, size = open_regular(target, MAX_OUTPUT)
+    except NotRegularFile as exc:
+        from langchain_core.tools import ToolException
 
-    def read() -> str:
-        try:
-            data, size = open_regular(target, MAX_OUTPUT)
-        except NotRegularFile as exc:
-            from langchain_core.tools import ToolException
-
-            raise ToolException(f"error: {exc}") from None
-        return _cut(data, size)
-
-    return await asyncio.to_thread(read)
+        raise ToolException(f"error: {exc}") from None
+    return _cut(data, size)
 
 
-async def _listing(target: Path) -> str:
+def _listing(target: Path) -> str:
     """The entries of the directory at ``target``: a trailing / marks directories."""
-
-    def listing() -> str:
-        names = sorted(target.iterdir(), key=lambda p: p.name)
-        lines = [p.name + ("/" if p.is_dir() else "") for p in names[:2000]]
-        if len(names) > 2000:
-            lines.append(f"[... {len(names) - 2000} more entries]")
-        return "\n".join(lines) or "(empty directory)"
-
-    return await asyncio.to_thread(listing)
+    names = sorted(target.iterdir(), key=lambda p: p.name)
+    lines = [p.name + ("/" if p.is_dir() else "") for p in names[:2000]]
+    if len(names) > 2000:
+        lines.append(f"[... {len(names) - 2000} more entries]")
+    return "\n".join(lines) or "(empty directory)"
 
 
 class Host:
@@ -310,7 +302,7 @@ class Host:
         return await asyncio.to_thread(skills.activate, self.skills, name)
 
     async def read_file(self, target: Path) -> str:
-        return await read_file(target)
+        return await asyncio.to_thread(_read_text, target)
 
     async def run_shell(self, command: str, policy: sandbox.Policy, call_id: str = "") -> str:
         """``command``'s output and exit code (``call_id``: the call it runs for)."""
@@ -339,7 +331,7 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
 
     async def list_directory(path: str = ".") -> str:
         """List the entries of a directory on the user's machine (default: the current directory)."""
-        return await _listing(resolve(path, at.workdir))
+        return await asyncio.to_thread(_listing, resolve(path, at.workdir))
 
     async def remember(text: str) -> str:
         """Keep the user's words (run in chat's graph, whose store LangGraph's runtime gives), or say why not."""
@@ -391,15 +383,9 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
                 f"{where[:1].upper()}{where[1:]}."
             ),
         ),
-        "read_file": dict(
-            coroutine=read_file,
-            handle_tool_error=True,  # a refusal (not a regular file) is a result the model reads
-            description="Read a text file on the user's machine. A relative path is from the current directory.",
-        ),
-        "list_directory": dict(
-            coroutine=list_directory,
-            description="List the entries of a directory on the user's machine (default: the current directory).",
-        ),
+        # Described by their docstrings; a refusal to read (not a regular file) is a result the model reads.
+        "read_file": dict(coroutine=read_file, handle_tool_error=True),
+        "list_directory": dict(coroutine=list_directory),
         "activate_skill": dict(
             coroutine=activate_skill,
             handle_tool_error=True,
