@@ -10,6 +10,7 @@ Chromium or Playwright is missing they skip, saying why (.ci/run installs both a
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any
 
@@ -568,3 +569,61 @@ def test_a_tool_s_form_and_a_graph_s_question_are_answered_in_the_inbox(
             expect(answers.last, view.said("the graph resumes")).to_contain_text("Tomorrow then.")
             sent = server.requests[-1]["messages"]
             assert ["tool", "tomorrow"] in [[m["role"], m.get("content")] for m in sent], view.said("the answer given")
+
+
+APP_NODE, APP = os.environ.get("CHATCLI_TEST_MCP_NODE", ""), os.environ.get("CHATCLI_TEST_SERVER_APP", "")
+
+
+@pytest.mark.skipif(
+    not (APP_NODE and APP),
+    reason='the MCP App server is not installed: eval "$(.ci/mcp-servers .venv/mcp-servers)" (CHATCLI_TEST_SERVER_APP)',
+)
+def test_an_mcp_app_shows_its_call_and_each_call_it_makes_is_asked(page_served, browse, server, chat_env):
+    """A tool with an MCP App (the registry's server-basic-vanillajs): the page shows the App in its sandboxed frame,
+    drawn from the call's whole result (the thread's text is the tool's own, as the terminal shows it). A call the
+    App makes is asked under it with the prompt's choices: refused, the App hears so and nothing runs; approved, its
+    answer shows in the App. A message the App sends waits in the question box, unsent."""
+    from tests.fakeserver import Reply, tool_calls
+    from tests.test_mcp import write_servers
+
+    write_servers(chat_env, {"clock": {"command": APP_NODE, "args": [APP, "--stdio"]}})
+    served = page_served()
+    for size in SIZES:
+        thread, call = f"clock-{size.name}", f"call_{size.name}"
+        server.queue(tool_calls(("get-time", {}, call)))
+        waiting = api(served, "POST", f"/v1/threads/{thread}/messages", {"content": "What time is it?"})
+        assert waiting["approval_required"][0]["id"] == call, f"{size.name}: the model's call is asked: {waiting}"
+        server.queue(Reply("That is the time."))
+        done = api(served, "POST", f"/v1/threads/{thread}/approvals", {"decisions": {call: {"action": "yes"}}})
+        first = done["tool_calls"][0]["result"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", first), f"{size.name}: the terminal's text: {done}"
+        with browse(size, "an MCP App") as view:
+            page = view.page
+            signed_in(view, served)
+            page.goto(f"{served.origin}/#thread={thread}")
+            frame = page.frame_locator("iframe.app")
+            shown = frame.locator("#server-time")
+            expect(shown, view.said("the App draws the call's result")).to_have_text(first)
+            asks = len(server.requests)
+            frame.locator("#get-time-btn").click()
+            card = page.locator('#messages .card[data-kind="app-call"]')
+            expect(card, view.said("the App's call is asked, shown whole")).to_contain_text("Run clock:get-time")
+            if size is PHONE:
+                card.locator('button[data-choice="no"]').tap()
+                expect(shown, view.said("refused: the App hears it did not run")).to_have_text("[ERROR]")
+            else:
+                card.locator('button[data-choice="yes"]').click()
+                expect(shown, view.said("approved: its answer shows in the App")).not_to_have_text(first)
+                assert re.fullmatch(r"\d{4}-.+Z", shown.inner_text()), view.said("a time, from the server")
+            expect(card, view.said("the card goes once answered")).to_have_count(0)
+            frame.locator("#send-message-btn").click()
+            expect(page.locator("#question"), view.said("the App's message waits")).to_have_value(
+                "This is message text."
+            )
+            assert len(server.requests) == asks, view.said("nothing was sent to the model")
+            origins = {re.sub(r"^(\w+://[^/]+).*", r"\1", url) for url in view.requests}
+            assert origins <= {served.origin, "data:", "about:"}, view.said(f"no other host: {origins}")
+            # what the view's policy blocked is the App's own (its bundle tries eval): nothing of the page
+            blocked = [p for p in view.problems if "/v1/apps/clock/view" in p]
+            assert all(p.startswith("CSP: script-src blocked eval") for p in blocked), view.said("only eval")
+            view.problems[:] = [p for p in view.problems if p not in blocked]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 from fastapi import Body, FastAPI, Request
 from pydantic import BaseModel, Field
 
+from chatcli.api.apps import apps_routes
 from chatcli.api.compacting import Compaction, CompactRequest, Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
@@ -162,6 +163,7 @@ def create_app(
     _turn_routes(app, chat)
     _command_routes(app, chat)
     waiting_routes(app, chat)
+    apps_routes(app, chat)
     page_routes(app, token)
     return app
 

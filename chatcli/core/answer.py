@@ -162,6 +162,11 @@ class ToolResultEvent(Call):
     status: str
     content: str
     seconds: float
+    view: dict[str, Any] | None = Field(
+        None,
+        description='The MCP App its tool shows its calls in: {"uri": "ui://...", "result": the whole CallToolResult '
+        "(None when larger than 1 MB)}; GET /v1/apps/SERVER/view?uri=URI serves it.",
+    )
 
 
 class ProgressEvent(_Shape):

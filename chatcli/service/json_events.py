@@ -116,7 +116,9 @@ class JsonEvents(Router):
             self.refused(result)
         call = _call(result.call)
         self._calls.append({**call, "status": result.status, "result": result.content, "seconds": result.seconds})
-        self._event("ToolResultEvent", **call, status=result.status, content=result.content, seconds=result.seconds)
+        view = getattr(result.message, "response_metadata", {}).get("view")  # (an MCP App's: chatcli.tools.mcp.apps)
+        fields = dict(status=result.status, content=result.content, seconds=result.seconds, view=view)
+        self._event("ToolResultEvent", **call, **fields)
 
     def approval(self, call: ToolCall) -> None:
         """A call waits for an approval request (``chat serve``), or for ``--resume`` (``chat --graph``)."""

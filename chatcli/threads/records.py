@@ -58,7 +58,7 @@ def message_record(message: Any) -> dict[str, Any]:
         record["tool_call_id"] = m.get("tool_call_id")
         record["name"] = m.get("name") or ""
         record["status"] = meta.get("outcome") or ("error" if m.get("status") == "error" else "ok")
-        for key in ("label", "seconds"):
+        for key in ("label", "seconds", "server", "view"):
             if meta.get(key) is not None:
                 record[key] = meta[key]
     return record

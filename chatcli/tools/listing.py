@@ -35,11 +35,14 @@ class ToolInfo:
     schema: dict[str, Any]
     annotations: dict[str, Any] | None = None
     tasks: str | None = None  # its ``execution.taskSupport``: "required", "optional" (None: forbidden, or unsaid)
+    view: str | None = None  # the ``ui://`` resource its MCP App shows its calls in (chatcli.tools.mcp.apps)
+    for_model: bool = True  # False: only its App calls it (MCP Apps' visibility ["app"])
+    for_app: bool = True  # False: its App may not call it (visibility ["model"])
 
     @property
     def offered(self) -> bool:
-        """False for a tool that runs only as an MCP task, which chat does not run (yet): never offered."""
-        return self.tasks != "required"
+        """False for a tool that runs only as an MCP task, which chat does not run (yet), or only for its App."""
+        return self.tasks != "required" and self.for_model
 
 
 PREFIX = "/mcp__"  # an MCP prompt's slash command: /mcp__SERVER__PROMPT (Claude Code's)
@@ -112,6 +115,19 @@ def _tasks(execution: Any) -> str | None:
     return support if support in ("required", "optional") else None
 
 
+def _ui(meta: Any) -> tuple[str | None, bool, bool]:
+    """A tool's MCP App (``_meta.ui``, or the older ``_meta["ui/resourceUri"]``): the ``ui://`` view its calls are
+    shown in, and who may call it (its ``visibility``: the model, its App, both when unsaid). Read leniently: a
+    malformed ``ui`` is none (the tool is still a tool)."""
+    ui = meta.get("ui") if isinstance(meta, dict) else None
+    ui = ui if isinstance(ui, dict) else {}
+    uri = ui.get("resourceUri") or (meta.get("ui/resourceUri") if isinstance(meta, dict) else None)
+    view = uri if isinstance(uri, str) and uri.startswith("ui://") and len(uri) <= 2048 else None
+    seen = ui.get("visibility")
+    seen = [v for v in seen if v in ("model", "app")] if isinstance(seen, list) else []
+    return view, not seen or "model" in seen, not seen or "app" in seen
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 
@@ -156,6 +172,7 @@ class Listing:
                     schema,
                     _object(hints) if hints is not None else None,
                     _tasks(item.get("execution")),
+                    *_ui(item.get("_meta")),
                 )
             )
         prompts = []

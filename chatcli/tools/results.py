@@ -22,6 +22,8 @@ class Outcome:
     status: str = "ok"
     seconds: float = 0.0
     media: list[dict[str, Any]] = field(default_factory=list)
+    view: str | None = None  # the ``ui://`` view of its tool's MCP App (chatcli.tools.mcp.apps)
+    result: Any = None  # an MCP server's result, whole (its view is given it)
 
 
 def result_text(content: Any) -> str:

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable
 
 from chatcli.tools import builtin
@@ -493,7 +494,44 @@ class Toolbox:
         blocks = [mcp_block(part) for part in result.content or []]
         failed = getattr(result, "is_error", None) or getattr(result, "isError", False)  # mcp's, or the host's JSON
         status, seconds = "error" if failed else "ok", time.monotonic() - started
-        return Outcome(result_text(blocks), status, seconds, result_media(blocks))
+        info = server.listing.tool(entry.tool.name) if server.listing is not None else None
+        return Outcome(result_text(blocks), status, seconds, result_media(blocks), info.view if info else None, result)
+
+    async def view_call(
+        self, server: str, tool: str, arguments: dict[str, Any], approved: bool, always: bool = False
+    ) -> dict[str, Any]:
+        """A call an MCP App's view of ``server`` asks for (``tools/call`` over its bridge, chatcli.tools.mcp.apps),
+        decided as the model's calls are: a tool the App may not call, or one a PreToolUse hook denies, is refused;
+        one not approved in advance (``--yes``, a pattern, "always"), or that a hook asks about or rewrites, is
+        ``{"ask": the call shown whole}`` until the user says yes (``approved``; ``always``: and to this tool from now
+        on, as at the prompt); then ``{"result": the CallToolResult}``, whole."""
+        from chatcli.tools.mcp.apps import kept_result, refused
+
+        found = self.server(server)
+        if found is not None and found.listing is None:
+            await found.ensure()  # (listed as it starts)
+        info = found.listing.tool(tool) if found is not None and found.listing is not None else None
+        if found is None or info is None or not info.for_app:
+            return refused(f"not run: MCP server {server} offers its App no tool named {tool!r}")
+        entry = next((e for e in self.entries() if e.server == server and e.tool.name == tool), None)
+        entry = entry or ToolEntry(tool, server, SimpleNamespace(name=tool, description=info.description))
+        word, reason = None, ""
+        if self.hooks is not None and self.hooks.matching("PreToolUse", entry.hook_name):
+            fields = {"tool_name": entry.hook_name, "tool_input": arguments, "tool_use_id": "app"}
+            verdict = await self.hooks.run("PreToolUse", fields)
+            word, reason = verdict.decision, verdict.reason
+            if word == "deny":
+                return refused(f"not run: a PreToolUse hook refused it: {reason}")
+            if verdict.updated_input is not None:
+                arguments, word = dict(verdict.updated_input), "ask"
+        if not approved and (word == "ask" or not self.preapproved(entry, arguments)):
+            shown = {"server": server, "tool": tool, "label": entry.label, "arguments": arguments, "reason": reason}
+            return {"ask": shown}
+        if always:
+            self.allow(entry)
+        done = await self.call(entry, arguments, "app")
+        whole = kept_result(done.result) if done.result is not None else None
+        return {"result": whole or {"content": [{"type": "text", "text": done.text}], "isError": done.status != "ok"}}
 
 
 def _paused(clock: asyncio.Timeout, ask: Ask) -> Ask:

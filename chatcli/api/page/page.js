@@ -458,7 +458,7 @@ want of a session (401) goes to /signin.
           const result = results.get(call.id);
           shown.add(call.id);
           view.call(call);
-          if (result) view.result({ ...call, status: result.status, content: result.content, seconds: result.seconds });
+          if (result) view.result({ ...call, ...result, id: call.id, arguments: call.arguments });
         }
         view.end(m.interrupted ? `stopped (${m.interrupted})` : null);
         box.append(view.root);
@@ -596,6 +596,7 @@ want of a session (401) goes to /signin.
       box.setAttribute("data-status", result.status || "ok");
       status.textContent = visible(` ${result.status || "ok"}${result.seconds != null ? `, ${Number(result.seconds).toFixed(1)}s` : ""}`);
       box.append(el("div", { "data-kind": "tool-result" }, el("pre", {}, result.content ?? "")));
+      if (result.view && result.server && !box.nextElementSibling?.matches?.("iframe.app")) box.after(appFrame(result));
     }
     end(note, bad = false) {
       this.root.removeAttribute("data-live");
@@ -1093,6 +1094,110 @@ want of a session (401) goes to /signin.
       state.following = null;
       $("job-view").hidden = true;
     }
+  }
+
+  // ---- MCP Apps ----------------------------------------------------------------------------------------------
+
+  // A tool's view (an MCP App) in a frame with no origin of its own, under the policy its server declares (served
+  // by chat serve), speaking the spec's JSON-RPC over postMessage. It gets the call's arguments and whole result;
+  // each call it asks for is decided by serve as any call is, and asked here, in a card under it, when it must be.
+  const APPS = new WeakMap(); // its frame -> the call it shows
+  const APPS_VERSION = "2026-01-26";
+
+  function appFrame(call) {
+    const src = `/v1/apps/${encodeURIComponent(call.server)}/view?uri=${encodeURIComponent(call.view.uri)}`;
+    const frame = el("iframe", {
+      class: "app", src, sandbox: "allow-scripts allow-forms", referrerpolicy: "no-referrer",
+      title: `${call.label || call.name}: the view of MCP server ${call.server}`,
+    });
+    APPS.set(frame, call);
+    return frame;
+  }
+
+  window.addEventListener("message", (event) => {
+    const frame = [...document.querySelectorAll("iframe.app")].find((f) => f.contentWindow === event.source);
+    const message = event.data;
+    if (!frame || !message || message.jsonrpc !== "2.0" || typeof message.method !== "string") return;
+    const app = { frame, call: APPS.get(frame) };
+    bridged(app, message).catch((error) => {
+      if (message.id !== undefined) post(app, { id: message.id, error: { code: -32603, message: String(error.message || error) } });
+    });
+  });
+
+  const post = (app, message) => app.frame.contentWindow?.postMessage({ jsonrpc: "2.0", ...message }, "*");
+
+  async function bridged(app, message) {
+    const { call, frame } = app;
+    const reply = (result) => message.id !== undefined && post(app, { id: message.id, result });
+    const params = message.params || {};
+    switch (message.method) {
+      case "ui/initialize": {
+        const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+        return reply({
+          protocolVersion: APPS_VERSION,
+          hostInfo: { name: "chatcli", version: "serve" },
+          hostCapabilities: { serverTools: {}, openLinks: {}, logging: {}, message: { text: {} } },
+          hostContext: {
+            theme: dark ? "dark" : "light", displayMode: "inline", availableDisplayModes: ["inline"],
+            platform: matchMedia("(pointer: coarse)").matches ? "mobile" : "web", locale: navigator.language,
+            timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+            toolInfo: { tool: { name: call.name, inputSchema: { type: "object" } } },
+            containerDimensions: { maxHeight: 800, width: frame.clientWidth },
+          },
+        });
+      }
+      case "ui/notifications/initialized":
+        post(app, { method: "ui/notifications/tool-input", params: { arguments: call.arguments || {} } });
+        post(app, {
+          method: "ui/notifications/tool-result",
+          params: call.view.result || { content: [{ type: "text", text: call.content || "" }], isError: call.status === "error" },
+        });
+        return;
+      case "ui/notifications/size-changed":
+        if (Number(params.height) > 0) frame.style.height = `${Math.min(Math.ceil(Number(params.height)), 800)}px`;
+        return;
+      case "tools/call":
+        return reply(await appCall(app, String(params.name || ""), params.arguments || {}));
+      case "ui/open-link": {
+        const url = safeUrl(String(params.url || ""));
+        if (url && window.confirm(`The view of MCP server ${call.server} opens ${url}`)) {
+          window.open(url, "_blank", "noopener,noreferrer");
+          return reply({});
+        }
+        return reply({ isError: true });
+      }
+      case "ui/message": { // put in the question box, for the user to send (or not)
+        const text = (params.content || []).filter((b) => b && b.type === "text").map((b) => String(b.text)).join("\n");
+        $("question").value = visible(text);
+        fitQuestion();
+        $("question").focus();
+        return reply({});
+      }
+      case "ui/request-display-mode": return reply({ mode: "inline" });
+      case "ping": return reply({});
+      default:
+        if (message.id !== undefined) post(app, { id: message.id, error: { code: -32601, message: `${message.method}: not offered here` } });
+    }
+  }
+
+  // A call the view asks for: run when serve says it may, else asked in a card under the view, as any call.
+  async function appCall(app, tool, args) {
+    const path = `/v1/apps/${encodeURIComponent(app.call.server)}/call`;
+    const answer = await api("POST", path, { tool, arguments: args });
+    if (!answer.ask) return answer.result;
+    const decision = await new Promise((decide) => {
+      const card = el("div", { class: "card", "data-kind": "app-call" });
+      const item = { id: "app", call: { ...answer.ask, name: tool }, allowed: ["approve", "edit", "reject"], description: answer.ask.reason || `Asked by the view of MCP server ${app.call.server}` };
+      approvalCard(card, item, (_id, d) => { card.remove(); decide(d); }, () => { card.remove(); decide({ action: "no" }); });
+      app.frame.after(card);
+      card.scrollIntoView({ block: "nearest" });
+    });
+    if (decision.action !== "yes") {
+      const why = decision.reason ? `. The user says: ${decision.reason}` : "";
+      return { content: [{ type: "text", text: `not run: the user refused this call${why}` }], isError: true };
+    }
+    const body = { tool, arguments: decision.args || answer.ask.arguments, approved: true, always: Boolean(decision.always) };
+    return (await api("POST", path, body)).result;
   }
 
   const toggle = (name) => ($(name).hidden ? openPanel(name) : closePanels());

@@ -37,6 +37,7 @@ async def settle(
     edited = decision.get("args")  # the user's edit, or a hook's (chatcli.tools.hooks)
     shown = replace(shown_call(call, entry), arguments=edited) if isinstance(edited, dict) else shown_call(call, entry)
     media: list[dict[str, Any]] = []  # the result's images and audio, for the model
+    view: dict[str, Any] | None = None
     if entry is None or call["args"] is None:
         known = ", ".join(e.name for e in toolbox.entries()) or "none"
         text = (
@@ -57,6 +58,10 @@ async def settle(
         arguments: Any = edited if isinstance(edited, dict) else call["args"]
         done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
         text, outcome, seconds = done.text, done.status, done.seconds
+        if done.view:  # its MCP App's: the view, and the result whole (chatcli.tools.mcp.apps)
+            from chatcli.tools.mcp.apps import kept_result
+
+            view = {"uri": done.view, "result": kept_result(done.result)}
         text, media = kept(done.media, text, thread, toolbox.kept_most)
         if arguments is not call["args"]:  # the model must know what ran, not what it asked for
             who = decision.get("edited") or "the user"
@@ -66,7 +71,13 @@ async def settle(
         if said is not None and (said.context or said.blocked):  # what the hooks tell the model of the result
             text += "".join(f"\n\n[{after} hook: {line}]" for line in (*said.context, said.reason) if line)
     seconds = round(seconds, 3)
-    meta = {"server": shown.server, "seconds": seconds, "label": shown.label, "arguments": shown.arguments}
+    meta = {
+        "server": shown.server,
+        "seconds": seconds,
+        "label": shown.label,
+        "arguments": shown.arguments,
+        "view": view,
+    }
     message = result_message(call, text, outcome, media, **meta)
     emit(ToolResult(shown, outcome, text, seconds, message))
     return message

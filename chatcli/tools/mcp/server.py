@@ -96,9 +96,9 @@ class McpServer(Calls):
     @property
     def held(self) -> list[Any]:
         """Its tools that are not offered to the model, and why: those that run only as an MCP task (chat does not
-        run tasks yet), as ``(ToolInfo, why)``."""
+        run tasks yet) or only for their App, as ``(ToolInfo, why)``."""
         listed = self.listing.tools if self.listing is not None and self.offers else ()
-        return [(info, NOT_A_TASK_RUNNER) for info in listed if not info.offered]
+        return [(info, NOT_A_TASK_RUNNER if info.for_model else APP_ONLY) for info in listed if not info.offered]
 
     @property
     def prompts(self) -> list[Any]:
@@ -321,6 +321,7 @@ class McpServer(Calls):
 
 
 # Why a tool that runs only as an MCP task is not offered to the model.
+APP_ONLY = "only its MCP App calls it (chat serve's page shows the App): not offered to the model"
 NOT_A_TASK_RUNNER = "runs only as an MCP task, which chat does not run yet: not offered to the model"
 
 

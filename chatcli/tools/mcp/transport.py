@@ -279,6 +279,7 @@ class Connection:
 
         from chatcli import __version__
         from chatcli.tools.asking import MAX_QUESTIONS
+        from chatcli.tools.mcp import apps
         from chatcli.tools.skills import EXTENSION
 
         answering, sampling = _callbacks(elicit)  # (the model lent where the user is asked)
@@ -306,7 +307,8 @@ class Connection:
                         client_info=Implementation(name="chatcli", version=__version__),
                         mode=mode,
                         cache=None,
-                        extensions=[advertise(EXTENSION)],  # the skills it serves, listed (chatcli.tools.skills)
+                        # the skills it serves, listed (chatcli.tools.skills); its tools' views (chatcli.tools.mcp.apps)
+                        extensions=[advertise(EXTENSION), advertise(apps.EXTENSION, {"mimeTypes": [apps.MIME]})],
                         # a round more than the questions chat answers in one call: its own limit says it first
                         input_required_max_rounds=MAX_QUESTIONS + 1,
                     )

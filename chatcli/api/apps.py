@@ -1,0 +1,60 @@
+"""MCP Apps over HTTP (chatcli.tools.mcp.apps): a tool's view, served to the page's sandboxed frame with the policy its
+server declares, and the calls a view asks the page to make, decided as any call is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Body, FastAPI, Response
+from pydantic import Field
+
+from chatcli.api.compacting import Strict
+from chatcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatcli.service.chat import Chat
+
+
+class AppCall(Strict):
+    """A call a view asks for: one of its server's tools, with its arguments."""
+
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    approved: bool = Field(
+        False, description='The user was shown the call (the answer\'s "ask") and said yes: it runs.'
+    )
+    always: bool = Field(False, description="With approved: this tool runs unasked for the rest of the server's run.")
+
+
+def apps_routes(app: FastAPI, chat: Chat) -> None:
+    """A view, and the calls its App makes."""
+    from chatcli.tools.mcp.apps import read_view
+
+    @app.get(
+        "/v1/apps/{server}/view",
+        summary="An MCP App's view (a tool result's view.uri), as a sandboxed page under its server's declared CSP",
+        response_class=Response,
+    )
+    async def view(server: str, uri: str) -> Response:
+        found = chat.toolbox.server(server) if chat.toolbox is not None else None
+        if found is None:
+            raise UsageError(f"no MCP server named {server[:60]!r} here", hint="chat mcp lists them")
+        try:
+            shown = await read_view(found, uri)
+        except Exception as exc:  # noqa: BLE001 - not an App's view, or the server failed: one line saying so
+            raise UsageError(" ".join(str(exc).split())[:300] or type(exc).__name__) from None
+        headers = {"Content-Security-Policy": shown.policy, "X-Content-Type-Options": "nosniff"}
+        headers |= {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        return Response(shown.html, media_type="text/html", headers=headers)
+
+    @app.post(
+        "/v1/apps/{server}/call",
+        summary=(
+            'A call an MCP App of this server asks for, decided as any call: {"result": CallToolResult}, or '
+            '{"ask": the call shown whole} until it is sent again with approved'
+        ),
+    )
+    async def call(server: str, asked: AppCall = Body()) -> dict[str, Any]:
+        if chat.toolbox is None:
+            raise UsageError(f"no MCP server named {server[:60]!r} here", hint="chat mcp lists them")
+        return await chat.toolbox.view_call(server, asked.tool, asked.arguments, asked.approved, asked.always)

@@ -1,0 +1,134 @@
+"""MCP Apps (SEP-1865) at the service's seam: chat declares the extension, a call of a tool with a view keeps the view's
+address and the whole result beside the text (the terminal's and the model's), an App-only tool is not the model's,
+serve serves a view under the policy its server declares (bounded to origins), and a call a view asks for is decided
+as any call. The server is tests/mcp/viewed.py, made in this process; what the page does with it in a browser is
+tests/test_page.py's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatcli.tools.mcp.apps import policy
+from tests import test_serve
+from tests.fakeserver import Reply, tool_calls
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
+from tests.test_mcp import write_servers
+
+here = test_serve.here  # chat serve's app in this process (a fixture)
+VIEWED = Path(__file__).parent / "mcp" / "viewed.py"
+VIEW = "ui://tally/view.html"
+pytestmark = pytest.mark.usefixtures("in_memory")
+
+
+def viewed(chat_env: dict[str, str], **more: Any) -> None:
+    import sys
+
+    write_servers(chat_env, {"viewed": {"command": sys.executable, "args": [str(VIEWED)], **more}})
+
+
+def offered(body: dict[str, Any]) -> list[str]:
+    return [tool["function"]["name"] for tool in body.get("tools", [])]
+
+
+def test_a_call_of_a_tool_with_a_view_keeps_the_view_and_the_whole_result_beside_its_text(server, chat_env, here):
+    viewed(chat_env)
+    served = here("--yes")
+    server.queue(tool_calls(("tally", {"step": 2}), ("declared", {})), Reply("Two."))
+    events = list(served.events("/v1/threads/t1/messages", {"content": "count"}))
+    results = {e["name"]: e for e in events if e["type"] == "tool_result"}
+    tally = results["tally"]
+    assert tally["view"]["uri"] == VIEW and tally["view"]["result"]["structuredContent"] == {"count": 2}, tally
+    assert '"count": 2' in tally["content"], tally  # the text the terminal and the model read
+    assert results["declared"]["view"] is None  # a tool without a view: nothing beside its text
+    # chat declares the Apps extension (and the skills one) to every server
+    assert results["declared"]["content"] == "io.modelcontextprotocol/skills io.modelcontextprotocol/ui"
+    # what the model read is the text alone; its tools: the model's, never the App-only one
+    first, second = server.requests
+    assert "bump" not in offered(first) and {"tally", "peek", "declared"} <= set(offered(first))
+    sent = [m["content"] for m in second["messages"] if m["role"] == "tool"]
+    assert '"count": 2' in sent[0] and "structuredContent" not in json.dumps(second)
+    # the thread keeps it: the page shows the view when it reads the thread again
+    status, thread = served.request("GET", "/v1/threads/t1")
+    kept = next(m for m in thread["messages"] if m.get("name") == "tally")
+    assert status == 200 and kept["view"] == tally["view"] and kept["server"] == "viewed", kept
+
+
+def test_a_view_is_served_under_its_declared_policy_bounded_to_origins(server, chat_env, here):
+    viewed(chat_env)
+    served = here()
+    status, html = served.raw("GET", f"/v1/apps/viewed/view?uri={VIEW}")
+    assert status == 200 and html.startswith(b"<!doctype html><title>tally</title>"), html[:200]
+    headers = served._run(_headers(served, f"/v1/apps/viewed/view?uri={VIEW}"))
+    csp = dict(part.strip().split(" ", 1) for part in headers["content-security-policy"].split(";"))
+    assert headers["content-type"].startswith("text/html") and headers["x-content-type-options"] == "nosniff"
+    assert csp["connect-src"] == "https://api.example.com"  # the keyword and the smuggled directive dropped
+    assert csp["script-src"] == "'unsafe-inline' https://*.cdn.example"  # "data:" and "*" are not origins
+    assert csp["sandbox"] == "allow-scripts allow-forms" and csp["frame-ancestors"] == "'self'"
+    assert csp["frame-src"] == "'none'" and csp["base-uri"] == "'none'" and csp["default-src"] == "'none'"
+    for uri, said in (
+        ("notes://today", "is not an MCP App's view"),
+        ("ui://tally/plain.txt", "gave no MCP App for ui://tally/plain.txt"),
+    ):
+        status, refused = served.request("GET", f"/v1/apps/viewed/view?uri={uri}")
+        assert status == 400 and said in refused["error"]["message"], (uri, refused)
+    status, refused = served.request("GET", f"/v1/apps/nobody/view?uri={VIEW}")
+    assert status == 400 and "no MCP server named 'nobody'" in refused["error"]["message"], refused
+
+
+async def _headers(served: Any, path: str) -> dict[str, str]:
+    import httpx
+
+    transport = httpx.ASGITransport(served.app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
+        return dict((await client.get(path, headers=served.sent(None))).headers)
+
+
+def test_a_policy_takes_only_origins_whatever_a_server_declares():
+    hostile = {
+        "connectDomains": [
+            "https://ok.test",
+            "'self'",
+            "https://a.test 'unsafe-eval'",
+            "javascript:x",
+            7,
+            "wss://w.test",
+        ],
+        "resourceDomains": "https://not-a-list.test",
+        "frameDomains": ["https://f.test;sandbox", "https://f2.test:8443"],
+        "baseUriDomains": None,
+    }
+    made = dict(part.strip().split(" ", 1) for part in policy(hostile).split(";"))
+    assert made["connect-src"] == "https://ok.test wss://w.test"
+    assert made["frame-src"] == "https://f2.test:8443" and made["base-uri"] == "'none'"
+    assert made["img-src"] == "data: blob:" and made["script-src"] == "'unsafe-inline'"
+    assert policy(None) == policy({}) and "connect-src 'none'" in policy("not an object")
+
+
+def test_a_call_a_view_asks_for_is_decided_as_any_call(server, chat_env, here):
+    viewed(chat_env)
+    served = here()
+
+    def call(tool: str, approved: bool = False, **arguments: Any) -> dict[str, Any]:
+        body = {"tool": tool, "arguments": arguments, "approved": approved}
+        status, answer = served.request("POST", "/v1/apps/viewed/call", body)
+        assert status == 200, answer
+        return answer
+
+    asked = call("bump")
+    assert asked == {
+        "ask": {"server": "viewed", "tool": "bump", "label": "viewed:bump", "arguments": {}, "reason": ""}
+    }, asked
+    done = call("bump", approved=True)["result"]
+    assert done["content"][0]["text"] == "bumped to 10" and not done.get("isError"), done
+    for tool, why in (("peek", "offers its App no tool named 'peek'"), ("rm", "offers its App no tool named 'rm'")):
+        refused = call(tool, approved=True)["result"]
+        assert refused["isError"] and why in refused["content"][0]["text"], refused
+    # approved in advance, as a pattern approves the model's calls: it runs unasked
+    (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml").write_text('approve = ["viewed:*"]\n')
+    again = here()
+    status, answer = again.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 1}})
+    assert status == 200 and answer["result"]["structuredContent"] == {"count": 1}, answer  # (a server of its own)
