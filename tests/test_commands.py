@@ -22,7 +22,7 @@ from chatcli.errors import UsageError
 from chatcli.ui.commands import run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
-from chatcli.ui.registry import Context, commands, help_text, is_command, literal, resolve
+from chatcli.ui.registry import Context, defined, help_text, is_command, literal
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
 from tests.helpers import eventually
@@ -88,10 +88,10 @@ def test_help_lists_every_command_with_its_help_and_needs_no_thread():
     assert run(run_command(ctx, "/help")) is True
     shown = out.getvalue()
     assert shown == help_text() + "\n"
-    names = [c.name for c in commands()]
+    names = [c.name for c in defined().listed()]
     assert len(names) == len(set(names)) >= 14
     words = " ".join(shown.split())
-    for entry in commands():
+    for entry in defined().listed():
         line = next(line for line in shown.splitlines() if line.split()[:1] == [entry.name])
         assert entry.args in line and " ".join(entry.help.split()) in words  # wrapped at words to the terminal
     assert "//" in shown  # how to send a message that starts with "/"
@@ -105,10 +105,10 @@ def test_exit_and_its_alias_leave():
 
 def test_unknown_command_suggests_the_closest_and_sends_nothing(server):
     with pytest.raises(UsageError) as caught:
-        resolve("/hepl")
+        defined().find("/hepl")
     assert "did you mean /help?" in str(caught.value)
     with pytest.raises(UsageError) as caught:
-        resolve("/usr/bin is a directory")
+        defined().find("/usr/bin is a directory")
     assert "unknown command /usr/bin" in str(caught.value) and "//" in str(caught.value)
     assert not server.requests
 
@@ -118,13 +118,13 @@ def test_what_counts_as_a_command():
     assert not is_command("what is /usr/bin?") and not is_command("//etc/hosts is a file")
     assert literal("//etc/hosts is a file") == "/etc/hosts is a file"
     assert literal("plain text") == "plain text"
-    found, arg = resolve("/system You are terse.\nReally terse.")
+    found, arg = defined().find("/system You are terse.\nReally terse.")
     assert found.name == "/system" and arg == "You are terse.\nReally terse."
-    assert resolve("/HELP")[0].name == "/help"
+    assert defined().find("/HELP")[0].name == "/help"
     with pytest.raises(UsageError, match="takes no argument"):
-        resolve("/undo 3")  # a command declared without arguments refuses them
+        defined().find("/undo 3")  # a command declared without arguments refuses them
     with pytest.raises(UsageError, match="not valid UTF-8"):
-        resolve("/title caf\udce9")  # bytes from a Latin-1 terminal are refused, not stored
+        defined().find("/title caf\udce9")  # bytes from a Latin-1 terminal are refused, not stored
 
 
 # ------------------------------------------------------------------------------ the handlers
@@ -295,7 +295,7 @@ async def test_tab_completes_command_names_and_thread_ids(settings, server):
     assert completions(completer, "/sw") == ["/switch "]
     # A space after a command that takes an argument.
     assert completions(completer, "/u") == ["/undo", "/unpin ", "/usage"]
-    assert len(completions(completer, "/")) == len(commands())
+    assert len(completions(completer, "/")) == len(defined().listed())
     assert completions(completer, "/switch proj") == ["project-b", "project-a"]  # most recent first
     assert completions(completer, "/switch ") == ["other", "project-b", "project-a"]
     assert completions(completer, "/export ") == ["md", "json"]
@@ -312,7 +312,7 @@ def test_help_and_an_unknown_command_in_the_terminal(server, chat_env, monkeypat
     typed = Typed({**chat_env, "LINES": "1000"}, [])  # the prompt in this process, at a terminal
     try:
         shown = "\n".join(typed.say("/help"))
-        for entry in commands():
+        for entry in defined().listed():
             assert entry.name in shown, (entry.name, shown)
         assert "did you mean /help?" in "\n".join(typed.say("/hepl"))
         assert not server.requests

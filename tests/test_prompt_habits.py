@@ -75,11 +75,11 @@ def test_with_vi_keys_esc_then_enter_sends_and_alt_enter_is_a_newline(server, ch
 
 @pytest.mark.parametrize("columns", [60, 80, 120])
 def test_help_wraps_at_words_within_the_terminal(columns):
-    from chatcli.ui.registry import commands, help_text
+    from chatcli.ui.registry import defined, help_text
 
     shown = help_text(columns)
     lines = shown.splitlines()
     assert all(len(line) < columns for line in lines), [line for line in lines if len(line) >= columns]
     words = " ".join(shown.split())
-    for command in commands():  # every description whole, no word cut in two
+    for command in defined().listed():  # every description whole, no word cut in two
         assert " ".join(command.help.split()) in words, command.name

@@ -179,9 +179,7 @@ class TerminalApprover:
                 return stopped
             elif answer == "t":
                 text = await self.line("Answer (in the tool's place): ")
-                if text == _STOPPED:
-                    return stopped
-                return Decision("respond", reason=text)
+                return stopped if text == _STOPPED else Decision("respond", reason=text)
             elif answer in ("y", "a"):
                 return Decision("yes", always=answer == "a")
             elif answer in ("", "n"):
@@ -190,9 +188,7 @@ class TerminalApprover:
                 self.say(neutralise(arguments_text(arguments, indent=2)))
             elif answer == "r":
                 reason = await self.line("Reason (for the model): ")
-                if reason == _STOPPED:
-                    return stopped
-                return Decision("no", reason=reason.strip() or None)
+                return stopped if reason == _STOPPED else Decision("no", reason=reason.strip() or None)
             else:  # "e"
                 edited = await self._edit(arguments)
                 if edited == _STOPPED:

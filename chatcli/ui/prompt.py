@@ -105,9 +105,6 @@ class Repl:
     above: AbovePrompt | None = None  # the prompt's listener: the tool calls it heard
     calls_before: int = 0  # ... before the line running began
 
-    def set_next_input(self, text: str) -> None:
-        self.next_input = text
-
     def on_signal(self, signum: int, session: PromptSession[str]) -> None:
         """SIGTERM or SIGHUP: stop the line being run (its partial answer is kept), then leave. A reply streaming
         when the terminal closes moves to the background instead, if the settings say so (terminal_closed)."""
@@ -221,7 +218,7 @@ async def left_unanswered(conversation: Thread, text: str, output: Output) -> bo
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
     from chatcli.ui.commands import execute
-    from chatcli.ui.registry import is_command, literal, resolve
+    from chatcli.ui.registry import is_command, literal
 
     output, session = repl.output, repl.session
     if not is_command(text):
@@ -244,7 +241,7 @@ async def dispatch(repl: Repl, text: str) -> bool:
             output.note("your question is back at the prompt: change it, or Enter sends it as it is")
         return True
     try:
-        found, arg = resolve(text, session.commands, _toolbox(session))
+        found, arg = session.commands.find(text, _toolbox(session))
     except ChatError as exc:
         output.error(str(exc))  # an unknown command: never sent to the model
         return True
@@ -435,7 +432,7 @@ async def run_repl(
         above = AbovePrompt(session, output)
         loading = asyncio.create_task(_open(here, opening, setup, threads, above, status))
         repl = Repl(loading, here, output, settings, debug, CtrlC(session), keys=session.input, above=above)
-        here.prefill = repl.set_next_input
+        here.prefill = lambda text: setattr(repl, "next_input", text)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if here.conversation is not None else None)
         stack.enter_context(

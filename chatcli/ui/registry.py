@@ -21,7 +21,7 @@ from chatcli.ui.output import Output
 if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
     from chatcli.service.chat import Chat
-    from chatcli.service.commands import Command, Commands
+    from chatcli.service.commands import Commands
     from chatcli.service.jobs import Job
     from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
@@ -42,11 +42,6 @@ def defined() -> Commands:
     from chatcli.service.commands import Commands
 
     return Commands()
-
-
-def commands(registry: Commands | None = None) -> list[Command]:
-    """Every command of ``registry`` (a chat's; None: the commands chat defines) once, by name (/help lists them so)."""
-    return (registry if registry is not None else defined()).listed()
 
 
 @dataclass
@@ -137,12 +132,6 @@ def literal(text: str) -> str:
     return stripped[1:] if stripped.startswith("//") else text
 
 
-def resolve(line: str, registry: Commands | None = None, toolbox: HasServers | None = None) -> tuple[Command, str]:
-    """The command a line names (a skill of ``toolbox``'s too) and the text after it, or a UsageError with a
-    suggestion."""
-    return (registry if registry is not None else defined()).find(line, toolbox)
-
-
 def help_text(columns: int | None = None, registry: Commands | None = None, toolbox: HasServers | None = None) -> str:
     """The /help listing, from ``registry`` (a chat's; None: the commands chat defines), each description wrapped at
     a word to ``columns`` (the terminal's); then the prompts of ``toolbox``'s MCP servers (none before they are
@@ -152,7 +141,7 @@ def help_text(columns: int | None = None, registry: Commands | None = None, tool
 
     registry = registry if registry is not None else defined()
     columns = columns or shutil.get_terminal_size((100, 24)).columns
-    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands(registry)]
+    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in registry.listed()]
     width = max(len(usage) for usage, _ in rows)
     room = max(20, columns - width - 5)
     lines = []

@@ -10,7 +10,7 @@ from chatcli.errors import UsageError
 from chatcli.service.command_runs import Data, Said
 from chatcli.service.commands import Command
 from chatcli.ui.commands import answers, remembered, session, threads
-from chatcli.ui.registry import LEAVE, Context, Handler, resolve
+from chatcli.ui.registry import LEAVE, Context, Handler
 
 # The prompt's own handlers, by the command's name ("/summary edit": by its name and argument): what only a terminal
 # does. Every other command runs its handler of every door (``Command.run``), rendered by ``shown``.
@@ -58,5 +58,5 @@ async def shown(ctx: Context, done: Said) -> None:
 
 async def run_command(ctx: Context, line: str) -> bool:
     """Run one command line; False when it asks to leave."""
-    found, arg = resolve(line, ctx.commands, ctx.conversation.toolbox if ctx.conversation else None)
+    found, arg = ctx.commands.find(line, ctx.conversation.toolbox if ctx.conversation else None)
     return await execute(found, ctx, arg)
