@@ -47,6 +47,8 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("GET", f"/v1/threads/{thread}/waiting", None),
         ("GET", "/v1/jobs", None),
         ("GET", f"/v1/jobs/{thread.replace('thread_id', 'job_id')}/events", None),  # (a job's id, or its thread's)
+        ("GET", f"/v1/apps/{thread.replace('thread_id', 'server')}/view", None),  # (an MCP server's name)
+        ("POST", f"/v1/apps/{thread.replace('thread_id', 'server')}/call", {"tool": "rm", "approved": True}),
         ("GET", "/", None),
         ("GET", "/signin", None),
         ("POST", "/signin", None),
