@@ -929,7 +929,7 @@ want of a session (401) goes to /signin.
     }
     if (allowed.has("reject")) {
       choices.append(choice("reason", "No, saying why", () => edit("reason", "Refuse with this reason", "", (reason) => decided("no", { action: "no", reason }))));
-      choices.append(choice("no-to-all", "No to all", () => refuseAll()));
+      if (refuseAll) choices.append(choice("no-to-all", "No to all", () => refuseAll()));
     }
   }
 
@@ -1188,7 +1188,7 @@ want of a session (401) goes to /signin.
     const decision = await new Promise((decide) => {
       const card = el("div", { class: "card", "data-kind": "app-call" });
       const item = { id: "app", call: { ...answer.ask, name: tool }, allowed: ["approve", "edit", "reject"], description: answer.ask.reason || `Asked by the view of MCP server ${app.call.server}` };
-      approvalCard(card, item, (_id, d) => { card.remove(); decide(d); }, () => { card.remove(); decide({ action: "no" }); });
+      approvalCard(card, item, (_id, d) => { card.remove(); decide(d); }, null);
       app.frame.after(card);
       card.scrollIntoView({ block: "nearest" });
     });
