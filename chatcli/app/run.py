@@ -215,8 +215,7 @@ async def answer_once(
         else:
             result = await conversation.send(text, list(setup.attachments), mentions=typed)
         if result.interrupts and not isinstance(output, JsonOutput):
-            thread_id = conversation.thread_id
-            again = chat.answerer.again(thread_id)
+            again = chat.answerer.again(conversation.thread_id)
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",

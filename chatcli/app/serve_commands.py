@@ -252,12 +252,9 @@ def serve(
         uvicorn.Server(config).run()
     finally:
         listening.close()
-        if path:
+        for left in filter(None, (path, noted)):  # the socket, and its note
             with contextlib.suppress(OSError):
-                os.unlink(path)
-        if noted is not None:
-            with contextlib.suppress(OSError):
-                noted.unlink()
+                os.unlink(left)
 
 
 def _note_socket(path: str) -> Any:

@@ -71,9 +71,7 @@ def wants_local(settings: Settings) -> bool:
     nothing else is configured (no key, no endpoint) and it is installed."""
     if settings.local is not None:
         return settings.local
-    if settings.local_model:
-        return True
-    return is_fallback(settings) and server_installed()
+    return bool(settings.local_model) or (is_fallback(settings) and server_installed())
 
 
 def is_fallback(settings: Settings) -> bool:
