@@ -53,9 +53,7 @@ class MarkdownStream:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.console = console
-        self.min_interval = min_interval
         self.live_lines = live_lines
-        self._clock = clock
         self._live = console.is_terminal and not console.is_dumb_terminal
         self._parts: list[str] = []  # everything received
         self._seen = 0  # parts already handed to the renderer
