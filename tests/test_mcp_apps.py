@@ -132,3 +132,29 @@ def test_a_call_a_view_asks_for_is_decided_as_any_call(server, chat_env, here):
     again = here()
     status, answer = again.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 1}})
     assert status == 200 and answer["result"]["structuredContent"] == {"count": 1}, answer  # (a server of its own)
+
+
+@pytest.mark.parametrize("behavior", ["allow", "deny"])
+def test_a_permission_request_hook_answers_an_apps_call_as_it_answers_the_models(server, chat_env, here, behavior):
+    """A hook's decision bypassed through the App's door: a PermissionRequest hook that denies a call the user would be
+    asked about refused the model's call but not the App's, which the user could then say yes to on the page (one
+    that allows it ran the model's call unasked, and left the App's asked). Both doors now hear it alike, whether or
+    not the page says the user said yes."""
+    from tests.test_hooks_doors import user_settings
+
+    viewed(chat_env)
+    decided = {"hookEventName": "PermissionRequest", "decision": {"behavior": behavior, "message": "not from a view"}}
+    answer = f"echo '{json.dumps({'hookSpecificOutput': decided})}'"
+    user_settings(Path(chat_env["HOME"]), PermissionRequest=[("mcp__viewed__bump", answer)])
+    served = here()
+    for approved in (False, True):  # asked, or sent again as the user said yes in a card
+        body = {"tool": "bump", "arguments": {}, "approved": approved}
+        status, said = served.request("POST", "/v1/apps/viewed/call", body)
+        assert status == 200 and "result" in said, said
+        text = said["result"]["content"][0]["text"]
+        if behavior == "deny":
+            assert said["result"]["isError"] and text == "not run: a PermissionRequest hook refused it: not from a view"
+        else:
+            assert text.startswith("bumped to ") and not said["result"].get("isError"), said
+    status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 3}})
+    assert status == 200 and "ask" in said, said  # a tool the hook does not match: asked as before

@@ -501,8 +501,9 @@ class Toolbox:
         self, server: str, tool: str, arguments: dict[str, Any], approved: bool, always: bool = False
     ) -> dict[str, Any]:
         """A call an MCP App's view of ``server`` asks for (``tools/call`` over its bridge, chatcli.tools.mcp.apps),
-        decided as the model's calls are: a tool the App may not call, or one a PreToolUse hook denies, is refused;
-        one not approved in advance (``--yes``, a pattern, "always"), or that a hook asks about or rewrites, is
+        decided as the model's calls are: a tool the App may not call, or one a PreToolUse hook denies, is refused, as
+        is one a PermissionRequest hook denies where it would be asked (one it allows runs); one not approved in
+        advance (``--yes``, a pattern, "always"), or that a hook asks about or rewrites, is
         ``{"ask": the call shown whole}`` until the user says yes (``approved``; ``always``: and to this tool from now
         on, as at the prompt); then ``{"result": the CallToolResult}``, whole."""
         from chatcli.tools.mcp.apps import kept_result, refused
@@ -515,16 +516,27 @@ class Toolbox:
             return refused(f"not run: MCP server {server} offers its App no tool named {tool!r}")
         entry = next((e for e in self.entries() if e.server == server and e.tool.name == tool), None)
         entry = entry or ToolEntry(tool, server, SimpleNamespace(name=tool, description=info.description))
-        word, reason = None, ""
-        if self.hooks is not None and self.hooks.matching("PreToolUse", entry.hook_name):
+
+        async def hooked(event: str) -> Any:  # what ``event``'s hooks say of it (None: none matches)
+            if self.hooks is None or not self.hooks.matching(event, entry.hook_name):
+                return None
             fields = {"tool_name": entry.hook_name, "tool_input": arguments, "tool_use_id": "app"}
-            verdict = await self.hooks.run("PreToolUse", fields)
+            return await self.hooks.run(event, fields)
+
+        word, reason = None, ""
+        verdict = await hooked("PreToolUse")
+        if verdict is not None:
             word, reason = verdict.decision, verdict.reason
-            if word == "deny":
-                return refused(f"not run: a PreToolUse hook refused it: {reason}")
-            if verdict.updated_input is not None:
+            if verdict.updated_input is not None and word != "deny":
                 arguments, word = dict(verdict.updated_input), "ask"
-        if not approved and (word == "ask" or not self.preapproved(entry, arguments)):
+        # as the model's: a call that would be asked is the PermissionRequest hooks' to answer first (whether or not
+        # the user has said yes on the page: a hook's deny holds, as it would have before the user was asked)
+        if word == "ask" or word is None and not self.preapproved(entry, arguments):
+            verdict = await hooked("PermissionRequest") or verdict
+            word = verdict.decision if verdict is not None and verdict.decision in ("allow", "deny") else word
+        if word == "deny":
+            return refused(f"not run: a {verdict.event} hook refused it: {verdict.reason}")
+        if not approved and word != "allow" and (word == "ask" or not self.preapproved(entry, arguments)):
             shown = {"server": server, "tool": tool, "label": entry.label, "arguments": arguments, "reason": reason}
             return {"ask": shown}
         if always:
