@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Container, cast
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Container, Mapping, Protocol, cast
 
+from chatcli.config import Settings
 from chatcli.core.events import Notice
 from chatcli.errors import UsageError
 from chatcli.service.outcome import cost_part
@@ -16,12 +17,22 @@ from chatcli.text import counted, local_time, make_title, neutralise
 
 if TYPE_CHECKING:
     from chatcli.core.events import Compacted, TurnResult
-    from chatcli.service.chat import Chat
     from chatcli.service.jobs import Job
     from chatcli.service.recall import SummaryView
     from chatcli.service.thread import Thread
     from chatcli.threads.tree import Node
     from chatcli.tools.skills import Found
+
+
+class Service(Protocol):
+    """What a command asks of the chat it runs in (chatcli.service.chat.Chat)."""
+
+    settings: Settings
+    environ: Mapping[str, str]
+
+    def threads(self) -> Any: ...
+
+    def commands(self) -> Any: ...
 
 
 class Data(str):
@@ -45,12 +56,12 @@ class Said:
         return "\n".join(self.lines)
 
 
-Run = Callable[["Chat", "Thread", str], Awaitable["TurnResult | Said"]]
+Run = Callable[[Service, "Thread", str], Awaitable["TurnResult | Said"]]
 # How long an MCP prompt's command waits for the MCP servers still starting.
 SERVER_WAIT = 30.0
 
 
-async def retry(chat: Chat, thread: Thread, arg: str) -> TurnResult:
+async def retry(chat: Service, thread: Thread, arg: str) -> TurnResult:
     question = await thread.recall.last_question()
     if question is None:
         raise UsageError("nothing to retry: this thread has no message yet")
@@ -63,7 +74,7 @@ async def retry(chat: Chat, thread: Thread, arg: str) -> TurnResult:
     return result
 
 
-async def background(chat: Chat, thread: Thread, arg: str) -> Said:
+async def background(chat: Service, thread: Thread, arg: str) -> Said:
     """/bg QUESTION: the question asked on this thread by a background reply (chat --bg), started where this door
     runs, with its environment; the door is free at once."""
     from chatcli.service import jobs
@@ -80,7 +91,7 @@ async def background(chat: Chat, thread: Thread, arg: str) -> Said:
     )
 
 
-async def undo(chat: Chat, thread: Thread, arg: str) -> Said:
+async def undo(chat: Service, thread: Thread, arg: str) -> Said:
     before = (await thread.tree()).current
     undone = await thread.undo()
     if undone is None:
@@ -97,14 +108,14 @@ async def undo(chat: Chat, thread: Thread, arg: str) -> Said:
     )
 
 
-async def model(chat: Chat, thread: Thread, arg: str) -> Said:
+async def model(chat: Service, thread: Thread, arg: str) -> Said:
     if not arg:
         return Said((Data(thread.model_name or chat.settings.model),))
     await thread.choose_model(arg)  # checked there: a graph's own model, a name that is none, a missing key
     return Said((f"model {arg} from the next message, kept with this thread",), model=arg)
 
 
-async def compact(chat: Chat, thread: Thread, arg: str) -> Said:
+async def compact(chat: Service, thread: Thread, arg: str) -> Said:
     thread.listener.hear(Notice("compacting the earlier turns..." + (f" (focus: {arg})" if arg else "")))
     done = await thread.own("memory").compact(arg or None)
     return Said(
@@ -128,7 +139,7 @@ def compacted_line(done: Compacted) -> str:
     return " · ".join(parts)
 
 
-async def summary(chat: Chat, thread: Thread, arg: str) -> Said:
+async def summary(chat: Service, thread: Thread, arg: str) -> Said:
     """/summary: what is sent in place of the earlier turns (/summary edit is the prompt's: an editor in a terminal)."""
     if arg:
         raise UsageError(
@@ -160,7 +171,7 @@ def _made(view: SummaryView) -> str:
     return f"made {' '.join(said)}{focus}" if said else ""
 
 
-async def fork(chat: Chat, thread: Thread, arg: str) -> Said:
+async def fork(chat: Service, thread: Thread, arg: str) -> Said:
     """A new thread holding the branch this one is on, to the node it is on; the door goes on there as it goes."""
     from chatcli.threads.operations import Threads, turns_of
 
@@ -176,7 +187,7 @@ async def fork(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said((said,), forked=new_id)
 
 
-async def tree(chat: Chat, thread: Thread, arg: str) -> Said:
+async def tree(chat: Service, thread: Thread, arg: str) -> Said:
     from chatcli.threads.tree import draw
 
     if arg not in ("", "all"):
@@ -189,7 +200,7 @@ async def tree(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said(tuple(lines))
 
 
-async def goto(chat: Chat, thread: Thread, arg: str) -> Said:
+async def goto(chat: Service, thread: Thread, arg: str) -> Said:
     if not arg:
         raise UsageError("/goto takes a node's number or label", hint="/tree shows them")
     before = (await thread.tree()).current
@@ -200,7 +211,7 @@ async def goto(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said((f"on node {node.number}: {_described(node)}{left}",))
 
 
-async def label(chat: Chat, thread: Thread, arg: str) -> Said:
+async def label(chat: Service, thread: Thread, arg: str) -> Said:
     if not arg:
         raise UsageError("/label takes a name", hint="/tree shows the labels given")
     node = await thread.label(arg)
@@ -213,7 +224,7 @@ def _described(node: Node) -> str:
     return f"{make_title(node.question)} -> {answer}"
 
 
-async def mcp_prompt(name: str, chat: Chat, thread: Thread, arg: str) -> TurnResult:
+async def mcp_prompt(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
     """``/mcp__SERVER__PROMPT ARGS``: the MCP prompt filled with its arguments (in order, or ``name=value``), what it
     gives sent as the question (a resource its text mentions is not read)."""
     from chatcli.tools.context import prompt_question
@@ -233,7 +244,7 @@ def skills_of(toolbox: Any) -> Found:
     return host.skills if host is not None else Found()
 
 
-async def skill(name: str, chat: Chat, thread: Thread, arg: str) -> TurnResult:
+async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
     """``/NAME ARGS``: the skill's instructions (as the model's activation gives them) and the arguments, asked."""
     host = getattr(thread.toolbox, "host", None)
     try:
@@ -245,7 +256,7 @@ async def skill(name: str, chat: Chat, thread: Thread, arg: str) -> TurnResult:
     return await thread.send(f"{body}\n\n{arg}" if arg else body, title=f"/{name} {arg}".strip())
 
 
-async def skills(chat: Chat, thread: Thread, arg: str) -> Said:
+async def skills(chat: Service, thread: Thread, arg: str) -> Said:
     """/skills: the skills in effect for this thread's tools, as ``chat skills`` lists them."""
     return Said(tuple(skill_lines(skills_of(thread.toolbox), chat.commands().by_name)))
 
@@ -264,7 +275,7 @@ def skill_lines(found: Found, taken: Container[str]) -> list[str]:
     return lines or ["no skills: a folder NAME with a SKILL.md in .agents/skills or .claude/skills adds one"]
 
 
-async def usage(chat: Chat, thread: Thread, arg: str) -> Said:
+async def usage(chat: Service, thread: Thread, arg: str) -> Said:
     """/usage: the tokens this thread's answers used and what they cost; the room left under the spending limits."""
     from chatcli.backends.own.pricing import dollars
     from chatcli.service.limits import limit_lines
@@ -292,7 +303,7 @@ async def usage(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said(tuple(lines))
 
 
-async def system(chat: Chat, thread: Thread, arg: str) -> Said:
+async def system(chat: Service, thread: Thread, arg: str) -> Said:
     prompt = thread.own("system")
     if arg:
         await prompt.replace_system(arg)
@@ -301,7 +312,7 @@ async def system(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said((Data(current),) if current else (Data(thread.settings.system), "(the default system prompt)"))
 
 
-async def role(chat: Chat, thread: Thread, arg: str) -> Said:
+async def role(chat: Service, thread: Thread, arg: str) -> Said:
     from pathlib import Path
 
     from chatcli.backends.own.roles import load_role, role_names
@@ -319,7 +330,7 @@ async def role(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said((f"role {chosen.name} from the next message · {model}{temperature}",), model=chosen.model)
 
 
-async def pin(chat: Chat, thread: Thread, arg: str, on: bool = True) -> Said:
+async def pin(chat: Service, thread: Thread, arg: str, on: bool = True) -> Said:
     """/pin N, /unpin N: turn N (the last by default) always sent whole, or folded into the summary again."""
     name = "/pin" if on else "/unpin"
     if arg and not arg.isdigit():
@@ -330,7 +341,7 @@ async def pin(chat: Chat, thread: Thread, arg: str, on: bool = True) -> Said:
     return Said((f"turn {number} pinned: its question, what it attached and its answer are always sent whole",))
 
 
-async def title(chat: Chat, thread: Thread, arg: str) -> Said:
+async def title(chat: Service, thread: Thread, arg: str) -> Said:
     from chatcli.threads.operations import Threads
 
     if not arg:
@@ -344,7 +355,7 @@ async def title(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said(("title set",))
 
 
-async def history(chat: Chat, thread: Thread, arg: str) -> Said:
+async def history(chat: Service, thread: Thread, arg: str) -> Said:
     """/history: the thread's messages as Markdown, known credentials masked (the prompt pages its own rendering)."""
     from chatcli.threads.operations import transcript_markdown
 
@@ -353,7 +364,7 @@ async def history(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said((Data(transcript_markdown(await chat.threads().shown(thread.thread_id)).rstrip("\n")),))
 
 
-async def think(chat: Chat, thread: Thread, arg: str) -> Said:
+async def think(chat: Service, thread: Thread, arg: str) -> Said:
     """/think: the last answer's thinking in full (/think on and off are the prompt's: how it shows thinking)."""
     if arg:
         raise UsageError(f"/think {arg} is run at chat's prompt only" if arg in ("on", "off") else THINK_ARGS)
@@ -366,7 +377,7 @@ async def think(chat: Chat, thread: Thread, arg: str) -> Said:
 THINK_ARGS = "/think takes on, off, or nothing"
 
 
-async def remember(chat: Chat, thread: Thread, arg: str) -> Said:
+async def remember(chat: Service, thread: Thread, arg: str) -> Said:
     from chatcli.store.memories import MemoryRefused
 
     try:
@@ -376,7 +387,7 @@ async def remember(chat: Chat, thread: Thread, arg: str) -> Said:
     return Said((f"remembered ({memory.id}): {neutralise(memory.text)} · /memory lists what is kept",))
 
 
-async def memory(chat: Chat, thread: Thread, arg: str) -> Said:
+async def memory(chat: Service, thread: Thread, arg: str) -> Said:
     """/memory: what chat remembers for you; /memory forget ID forgets one (/memory edit is the prompt's)."""
     word, _, rest = arg.partition(" ")
     book = thread.memories()

@@ -22,8 +22,7 @@ from chatcli.service.abilities import Abilities, Ability
 
 if TYPE_CHECKING:
     from chatcli.core.events import TurnResult
-    from chatcli.service.chat import Chat
-    from chatcli.service.command_runs import Run, Said
+    from chatcli.service.command_runs import Run, Said, Service
     from chatcli.service.thread import Thread
     from chatcli.tools.context import HasServers
 
@@ -364,7 +363,7 @@ def _skill(name: str, about: str) -> Command:
     return Command(f"/{name}", about, "[ARGS]", frozenset(), run=run, hint="arguments", answers=True)
 
 
-async def run_offered(chat: Chat, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
+async def run_offered(chat: Service, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
     """Run ``command`` (with the text after it, ``arg``) where a client runs it (an editor, serve's): refused in one
     line where the thread cannot do what it needs there, or where it is the prompt's only."""
     refused = chat.commands().refusal(command, thread.can, editor=True)

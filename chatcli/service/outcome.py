@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, ParamSpec
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, ParamSpec, Protocol
 
 from chatcli.core.events import TurnResult
 from chatcli.errors import AlreadyDone, ModelError
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
     from chatcli.core.interrupts import Pending
-    from chatcli.service.thread import Thread
 
 P = ParamSpec("P")
 
@@ -85,7 +86,19 @@ def cost_part(result: TurnResult) -> str | None:
     return dollars(result.cost_usd) if result.cost_usd is not None else None
 
 
-async def waits_on(thread: Thread, answered: Iterable[str] = ()) -> list[Pending]:
+class Waits(Protocol):
+    """A thread, as ``waits_on`` reads it (chatcli.service.thread.Thread)."""
+
+    thread_id: str
+
+    async def waiting(self) -> list[Pending]: ...
+
+    async def keep_inbox(self) -> None: ...
+
+    async def messages(self) -> list[BaseMessage]: ...
+
+
+async def waits_on(thread: Waits, answered: Iterable[str] = ()) -> list[Pending]:
     """What ``thread`` waits on for the user now. Nothing: its row leaves the inbox, and the request that would
     answer it is refused as done already (AlreadyDone: serve's 409), naming the calls ``answered`` names (their ids)
     when every one of them has run."""

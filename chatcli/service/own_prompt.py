@@ -9,17 +9,21 @@ Server's assistant has none: it builds its own prompt and keeps its own memory. 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatcli.core.inputs import check_utf8
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from chatcli.backends.own.roles import Role
     from chatcli.core.events import Compacted
-    from chatcli.core.graph_app import Compactor
+    from chatcli.core.graph_app import Compactor, GraphApp
+    from chatcli.core.turn import Config
+    from chatcli.service.backend import Backend
     from chatcli.service.recall import SummaryView
-    from chatcli.service.thread import Thread
+    from chatcli.tools.hooks import Verdict
 
 # The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
 MAX_FOCUS = 2000
@@ -53,11 +57,29 @@ class ModelChoice:
         )
 
 
+class Held(Protocol):
+    """What of its thread (chatcli.service.thread.Thread) the prompt reads and changes."""
+
+    backend: Backend
+    pending: dict[str, Any]  # the thread's settings (its state's values) kept for its next turn
+    model: ModelChoice
+
+    @property
+    def app(self) -> GraphApp: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    def lock(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def hook(self, event: str, **fields: Any) -> Verdict: ...  # the session's hooks of ``event``, run
+
+
 class OwnPrompt:
     """The prompt and memory chat's own graph keeps for ``thread`` (folded by its compactor). What is set before
     the thread's first message waits in ``thread.pending`` for it."""
 
-    def __init__(self, thread: Thread):
+    def __init__(self, thread: Held):
         self.thread = thread
 
     # ---- the prompt: role, system prompt, variables
