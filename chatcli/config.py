@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chatcli.errors import ConfigError, UsageError
-from chatcli.paths import config_dir, config_path, data_dir, trust_store
+from chatcli.paths import config_dir, config_path, data_dir, read_config_file, trust_store
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -386,7 +386,6 @@ def layered(
     an endpoint it sets must be on this machine and gets only the key it sets too, never the
     user's own.
     """
-    from chatcli.paths import read_config_file
     from chatcli.trust import read_env_file, users_key_stays_home
 
     environ = os.environ if environ is None else environ

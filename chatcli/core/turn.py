@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from chatcli.core.events import Decision, End, Listener, Review, Start, Thinking, Token, ToolCall, TurnResult, Usage
-from chatcli.core.interrupts import Pending, approval_answer, resume_value
+from chatcli.core.interrupts import REFUSED_REST, Pending, approval_answer, resume_value
 from chatcli.errors import ModelError
 
 if TYPE_CHECKING:
@@ -256,8 +256,6 @@ class Turns:
     async def _decide(self, asked: Pending, listener: Listener, progress: Progress) -> list[Decision] | None:
         """The decisions about an approval's calls, asked one by one: "always" holds for the rest of the
         session, "q" refuses the rest of the batch; None when the listener answers later."""
-        from chatcli.core.interrupts import REFUSED_REST
-
         decisions: list[Decision] = []
         for call, review in zip(asked.calls, asked.reviews):
             if self.approvals.given(call, review):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
-from chatcli.providers.base import Provider, Trouble, first_line
+from chatcli.providers.base import Provider, Trouble, first_line, listed
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -143,7 +143,6 @@ class Anthropic(Provider):
         import anthropic
 
         import chatcli.providers.tls as tls
-        from chatcli.providers.base import listed
         from chatcli.providers.bounded import bounded_hooks
 
         client = anthropic.AsyncAnthropic(

@@ -12,16 +12,16 @@ from __future__ import annotations
 import importlib.util
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, AsyncIterable, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
 
 from chatcli import provider_table
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ListenerRefused, ModelError, causes
-from chatcli.provider_table import ProviderInfo
+from chatcli.provider_table import AGENT_SERVER_KEYS, ProviderInfo, is_model_name, sdk_credentials
 from chatcli.providers.bounded import refusal_in
-from chatcli.text import mask_secrets
+from chatcli.text import mask_secrets, neutralise
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -222,8 +222,6 @@ async def listed(names: AsyncIterable[Any], where: str) -> list[str]:
     is left out: chat would refuse it as the user's."""
     import asyncio
 
-    from chatcli.provider_table import is_model_name
-
     found: set[str] = set()
     count, deadline = 0, asyncio.timeout(LIST_SECONDS)
     try:
@@ -283,12 +281,9 @@ def one_error(
     if trouble is None:
         return None
     if not own:
-        from dataclasses import replace
-
         trouble = replace(trouble, at=trouble.at or requested_host(exc) or provider.label)
         settings = replace(settings, max_retries=0)
     message, hint = provider.describe(trouble, settings, model, mid_answer)
-    from chatcli.text import neutralise
 
     # The server's words reach the terminal: no escape sequences, no key.
     line = neutralise(message).replace("\n", " ").replace("\t", " ")
@@ -301,8 +296,6 @@ def untrusted_certificate(exc: BaseException) -> str | None:
     """Why the server's certificate was not trusted, when that is what ``exc`` (or an error it was raised from)
     is: OpenSSL's words ("unable to get local issuer certificate", "Hostname mismatch ..."); None otherwise."""
     import ssl
-
-    from chatcli.text import neutralise
 
     for current in causes(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
@@ -332,8 +325,6 @@ def sdk_secrets(environ: Any = None) -> list[str]:
     ANTHROPIC_AUTH_TOKEN...; chatcli.provider_table): a server may echo one back in its error."""
     import os
 
-    from chatcli.provider_table import sdk_credentials
-
     environ = os.environ if environ is None else environ
     words = ("KEY", "TOKEN", "SECRET", "PASSWORD")
     return [environ[var] for var in sdk_credentials() if environ.get(var) and any(w in var for w in words)]
@@ -344,8 +335,6 @@ def known_secrets(settings: Settings) -> tuple[str, ...]:
     Agent Server's. No surface shows one (errors, --debug, `chat config`, show, export, the inbox, the API's
     threads)."""
     import os
-
-    from chatcli.provider_table import AGENT_SERVER_KEYS
 
     servers = [os.environ[var] for var in AGENT_SERVER_KEYS if os.environ.get(var)]
     return (*settings.secrets(), *sdk_secrets(), *servers)

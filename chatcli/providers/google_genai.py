@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
-from chatcli.providers.base import Provider, Trouble, asking_again, first_line
+from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -122,8 +122,6 @@ class Gemini(Provider):
 
     async def list_models(self, settings: Settings) -> list[str]:
         """The models that chat (``generateContent``), by their names without ``models/``."""
-        from chatcli.providers.base import listed
-
         client = self._client(settings)
         try:
             pages = await client.aio.models.list(config={"page_size": 200})

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from chatcli.budget import LOCAL_BUDGET, split_window
 from chatcli.config import Settings
-from chatcli.providers.base import Provider, Trouble, asking_again, first_line
+from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -114,8 +114,6 @@ class Ollama(Provider):
     async def list_models(self, settings: Settings) -> list[str]:
         """The models pulled (``/api/tags``), named as they are typed: ``qwen3`` for ``qwen3:latest``."""
         import ollama
-
-        from chatcli.providers.base import listed
 
         async with ollama.AsyncClient(
             host=self.endpoint(settings), timeout=min(settings.timeout, 10.0), **_bounded()

@@ -10,9 +10,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
-from chatcli.errors import ConfigError
-from chatcli.providers.base import Provider, Trouble, first_line
-from chatcli.providers.bounded import environment_key
+from chatcli.errors import ConfigError, ModelError
+from chatcli.providers.base import Provider, Trouble, first_line, listed
+from chatcli.providers.bounded import bounded_hooks, environment_key
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -30,7 +30,6 @@ def shared_http_client(base_url: str | None, timeout: float | None, environment:
     from openai import DefaultAsyncHttpxClient
 
     import chatcli.providers.tls as tls
-    from chatcli.providers.bounded import bounded_hooks
 
     return DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), verify=tls.system())
 
@@ -171,9 +170,6 @@ class OpenAICompatible(Provider):
         import openai
 
         import chatcli.providers.tls as tls
-        from chatcli.errors import ModelError
-        from chatcli.providers.base import listed
-        from chatcli.providers.bounded import bounded_hooks
 
         client = openai.AsyncOpenAI(
             api_key=settings.api_key or PLACEHOLDER_KEY,

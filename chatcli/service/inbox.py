@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from chatcli.core.elicitation import Elicitation, Elicited
-from chatcli.core.events import Decision, Question, Reply, ToolCall
+from chatcli.core.elicitation import Elicitation, Elicited, answer_of
+from chatcli.core.events import Decision, Question, Reply, Review, ToolCall
 from chatcli.core.interrupts import Pending
 from chatcli.errors import UsageError
 from chatcli.store.base import Asked
@@ -60,7 +60,8 @@ def asked_of(pending: Iterable[Pending]) -> list[Asked]:
 @dataclass(frozen=True)
 class Answers:
     """Answers given ahead: a decision about each call, by call id (``{"action": "yes" | "no", "args"?: {...},
-    "reason"?: "...", "always"?: true}``), and an answer to each question, by interrupt id (a tool's question:
+    "reason"?: "...", "always"?: true}``, or ``{"action": "respond", "reason": "the answer"}`` where the call allows
+    it), and an answer to each question, by interrupt id (a tool's question:
     ``{"action": "accept", "content": {...}}``, "decline" or "cancel"; a graph's interrupt: the value it resumes
     with). A call or question they do not answer is the listener's to handle as it would without them."""
 
@@ -72,10 +73,13 @@ class Answers:
         answer = self.decisions.get(call.id)
         if not isinstance(answer, Mapping):
             return None
+        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
         if answer.get("action") == "yes":
             args = answer.get("args") if isinstance(answer.get("args"), dict) else None
             return Decision("yes", args=args, always=answer.get("always") is True)
-        return Decision("no", reason=answer.get("reason") if isinstance(answer.get("reason"), str) else None)
+        if answer.get("action") == "respond":  # the user's answer, for the tool's (where the call allows it: check)
+            return Decision("respond", reason=reason or "")
+        return Decision("no", reason=reason)
 
     def reply(self, question: Question) -> Reply | None:
         """The value a graph's interrupt resumes with; None if none was given."""
@@ -85,8 +89,6 @@ class Answers:
 
     def elicited(self, question: Elicitation) -> Elicited | None:
         """The answer to a tool's question (UsageError when it does not fit the question); None if none was given."""
-        from chatcli.core.elicitation import answer_of
-
         if question.id is None or question.id not in self.answers:
             return None
         try:
@@ -105,6 +107,9 @@ class Answers:
         for item in waiting:
             if item.elicitation is not None:
                 self.elicited(item.elicitation)
+            for call, review in zip(item.calls, item.reviews or (Review(),) * len(item.calls)):
+                if (self.decisions.get(call.id) or {}).get("action") == "respond" and "respond" not in review.allowed:
+                    raise UsageError(f"call {call.id} takes no typed answer: yes or no", hint="GET .../waiting says")
 
     @classmethod
     def of_json(cls, text: str) -> Answers:

@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from chatcli.errors import UsageError
-from chatcli.paths import private_dir
+from chatcli.errors import ListenerRefused, UsageError
+from chatcli.paths import data_dir, private_dir
 
 if TYPE_CHECKING:
     from chatcli.config import Settings
@@ -167,8 +167,6 @@ class Seen:
 
 def directory(environ: Mapping[str, str]) -> Path:
     """Where the jobs are kept (made, yours alone)."""
-    from chatcli.paths import data_dir
-
     where = data_dir(environ) / "jobs"
     private_dir(where)
     return where
@@ -230,7 +228,6 @@ def askable(remote: str, listeners: bool = True) -> None:
     recorded, never as named: chatcli.local.loopback refuses it there; said here, before anything starts)."""
     from urllib.parse import urlsplit
 
-    from chatcli.errors import ListenerRefused
     from chatcli.local import loopback
     from chatcli.text import redact_url
 

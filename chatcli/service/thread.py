@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
-from chatcli.core.events import End, Listener, Silent, Start, ToolCall, TurnResult
+from chatcli.core.events import End, Listener, Notice, Silent, Start, Token, ToolCall, TurnResult, names_nodes
 from chatcli.core.graph_app import GraphApp
-from chatcli.core.inputs import check_question
-from chatcli.core.interrupts import Pending
+from chatcli.core.inputs import check_model_name, check_question
+from chatcli.core.interrupts import Pending, resume_value
 from chatcli.core.turn import Approvals, Config, Turns
-from chatcli.errors import Refused, UsageError
+from chatcli.errors import ConfigError, Refused, UsageError
 from chatcli.service.abilities import Abilities
 from chatcli.service.backend import Backend, ThreadList
-from chatcli.service.outcome import outcome
-from chatcli.service.own_prompt import ModelChoice, OwnPrompt
+from chatcli.service.outcome import outcome, waits_on
+from chatcli.service.own_prompt import ModelChoice, OwnPrompt, marked
 from chatcli.service.recall import Recall, Undone
 from chatcli.store import Store
 
@@ -206,7 +206,6 @@ class Thread:
         from chatcli.backends.own.request_history import now_iso
         from chatcli.content.attachments import question_message
         from chatcli.core.chunks import add_usage
-        from chatcli.core.events import Notice, Token
 
         for passes in range(self.settings.max_continuations + 1):
             if result.interrupted or result.waiting or result.interrupts:
@@ -339,8 +338,6 @@ class Thread:
         retry's (``again``: the next, unless the question has no answer yet), or the one it is on (``on``). None on a
         thread chat's database does not keep (a server's: reading its tree costs more than the turn), and when the
         listener does not tell it (the prompt: its tree is read when /tree asks, not at every turn)."""
-        from chatcli.core.events import names_nodes
-
         if self.store is None or not self.can.kept or not names_nodes(self.listener):
             return None
         tree = await self.tree()
@@ -370,8 +367,6 @@ class Thread:
         async with self.lock():
             state = (await self.app.aget_state(self.config)).values
             if self.can.prompt and state.get("messages") and undoable(state):
-                from chatcli.service.own_prompt import marked
-
                 await self.backend.change(marked(self.config, "undo"), undone(state))
                 return Undone("", 0, state["compaction"]["kind"])
             history = [self.backend.message(m) for m in state.get("messages", [])]
@@ -537,8 +532,6 @@ class Thread:
         the turn to its answer with the model (and temperature) it was asked with, unless -m or /model chose
         another; AlreadyDone if nothing waits any more."""
         async with self.lock():
-            from chatcli.service.outcome import waits_on
-
             waiting = await waits_on(self)  # nothing: another request (or process) answered it meanwhile
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages() if m.type == "human"]
@@ -558,7 +551,6 @@ class Thread:
     def _answer(self, pending: Pending, value: object) -> Any:
         """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""
         from chatcli.core.elicitation import answer_of
-        from chatcli.core.interrupts import resume_value
 
         if not self.can.prompt:
             return self.turns.source.resumed(value)  # a graph's interrupt: the value is its answer, as it reads it
@@ -616,14 +608,11 @@ def check_model(settings: Settings, can: Abilities, name: str) -> None:
     """A model a door names for chat's own graph (-m, a request's ``model``, /model, an editor's pick), checked the
     same at every door: a graph's thread has its own model, and a name that is none, or whose provider's key or
     package is missing, is one line."""
-    from chatcli.core.inputs import check_model_name
-
     if not can.prompt:
         raise UsageError("the model is the graph's own", hint=can.hint)
 
     check_model_name(name)
     from chatcli.backends.own.model import check_credentials
-    from chatcli.errors import ConfigError
 
     try:
         check_credentials(settings, name)

@@ -26,7 +26,7 @@ from chatcli.store.base import (
 )
 from chatcli.store.decode import loads
 from chatcli.store.keys import REF_KEY
-from chatcli.text import make_title
+from chatcli.text import make_title, redact_url
 
 if TYPE_CHECKING:
     import asyncio
@@ -421,6 +421,5 @@ def _server(binding: str | None) -> str | None:
     url = found.get("url") if isinstance(found, dict) and found.get("kind") == "remote" else None
     if not isinstance(url, str):
         return None
-    from chatcli.text import redact_url
 
     return redact_url(url)  # (a password in it is never shown)

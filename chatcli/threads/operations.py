@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, List, TypeVar
 
 from chatcli.core.graph_app import GraphApp
-from chatcli.core.inputs import check_thread_id, check_utf8, new_thread_id
+from chatcli.core.inputs import check_model_name, check_thread_id, check_utf8, new_thread_id
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.store.base import Waiting
 from chatcli.text import fenced, local_time, make_title, moment_of
 from chatcli.threads.masking import masked
-from chatcli.threads.records import export_record, message_record
-from chatcli.threads.tree import Node, Tree
+from chatcli.threads.records import export_record, fields_of, message_record, text_of
+from chatcli.threads.tree import Node, Tree, read_tree
 
 if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
@@ -98,7 +98,6 @@ def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) ->
     order, each with its turn, its time and FTS5's snippet."""
     from chatcli.store.fts import holds, snippet
     from chatcli.store.index import CLOSE, OPEN, marked
-    from chatcli.threads.records import fields_of, text_of
 
     hits, turn = [], 0
     for message in messages:
@@ -205,7 +204,6 @@ class Threads:
         from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
         from chatcli.content.attachments import question_message
-        from chatcli.core.inputs import check_model_name
         from chatcli.threads.export_format import check_export
 
         if isinstance(data, dict) and data.get("format") != EXPORT_FORMAT:
@@ -323,8 +321,6 @@ class Threads:
 
     async def tree(self, thread_id: str) -> Tree:
         """The thread's tree: every question asked on it and every answer it had (chatcli.threads.tree)."""
-        from chatcli.threads.tree import read_tree
-
         check_thread_id(thread_id)
         if await self.store.index.get(thread_id) is None and await self.store.index.tree_rows(thread_id) is None:
             await self.transcript(thread_id)  # a thread on a server, or none: said in one line
@@ -362,7 +358,6 @@ def _imported_files(where: str, items: list[Any]) -> list[Attachment]:
     that is no text's (an "image" that is none) is not taken. How many a question held is not limited here: a thread
     stored before a question's files were limited imports whole."""
     import base64
-    from dataclasses import replace
 
     from chatcli.content.attachments import from_bytes
 

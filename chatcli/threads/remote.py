@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from chatcli.backends.remote.client import Remote
+from chatcli.backends.remote.client import Remote, translated
 from chatcli.core.graph_app import GraphApp
 from chatcli.errors import UsageError
 from chatcli.store import ThreadInfo
@@ -58,7 +58,6 @@ class RemoteThreads:
 
     async def delete(self, thread_id: str, on_wait: Any = None) -> None:
         """Delete the thread on the server, for good (its runs with it)."""
-        from chatcli.backends.remote.client import translated
         from chatcli.store.light import open_light_store
 
         found = await self.remote.thread(thread_id)

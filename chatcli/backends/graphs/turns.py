@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from chatcli.backends.graphs.messages import as_message, messages_of, speaking_nodes
-from chatcli.core.events import Listener, Speaker, ToolCall, ToolResult, TurnResult
+from chatcli.core.events import Aside, Listener, Notice, Speaker, ToolCall, ToolResult, TurnResult
 from chatcli.core.graph_app import GraphApp, RunningGraph
 from chatcli.core.interrupts import Pending, pending_of
 from chatcli.core.turn import Config, Progress, tell_chunk, tell_usage
@@ -141,7 +141,6 @@ class GraphSource:
             from langchain_core.runnables.config import merge_configs
 
             from chatcli.backends.own.meter import Meter
-            from chatcli.core.events import Notice
 
             meter = Meter(self.guard, _thread_of(config), lambda text: listener.hear(Notice(text)))
             config = cast(Config, merge_configs(cast(Any, config), {"callbacks": [meter]}))
@@ -173,7 +172,6 @@ class GraphSource:
         pair: told as the answer's, or (``namespace``: a subgraph's, a subagent's) as the subgraph's own words
         (``Aside``, its thinking with them), its call's tokens and cost counted in the turn's either way."""
         from chatcli.core.chunks import thinking_of
-        from chatcli.core.events import Aside
 
         chunk = _fresh(data[0], whole)
         if chunk is None:

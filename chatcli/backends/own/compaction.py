@@ -38,7 +38,7 @@ from chatcli.backends.own.request_history import (
     transcript,
     without_tools,
 )
-from chatcli.core.chunks import add_usage
+from chatcli.core.chunks import add_usage, thinking_of
 from chatcli.core.turn import MAX_ANSWER
 from chatcli.errors import ModelError, UsageError
 from chatcli.tools.skills import ACTIVATED, TOOL
@@ -217,8 +217,6 @@ async def read_within(
     thinking is counted with its text against ``MAX_ANSWER``, as a turn's is: past it, the answer to ``what`` fails
     (``lost`` says what that costs)."""
     from langchain_core.messages.ai import add_usage as merged
-
-    from chatcli.core.chunks import thinking_of
 
     pieces: list[str] = []
     size = read = 0

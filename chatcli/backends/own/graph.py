@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
-from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, fitted
+from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, compact, fitted
 
 # How long a model step waits for MCP servers still starting (each also has its own limit): as a question does.
 from chatcli.backends.own.mentions import SERVER_WAIT
@@ -332,7 +332,6 @@ class ChatGraph:
     ) -> tuple[dict[str, Any], Compacted]:
         """Fold every turn of the thread but the last into its summary (/compact): the state update to store, and
         what was done, its usage and cost (also kept with the thread's last answer, as a summary made for it)."""
-        from chatcli.backends.own.compaction import compact
         from chatcli.backends.own.pricing import COST_KEY
         from chatcli.core.chunks import add_usage
 
@@ -390,7 +389,6 @@ class _Step:
 
     async def compact_hook(self, event: str) -> bool:
         """The session's ``event`` hooks of an automatic compaction run (chatcli.tools.hooks); False if one refused."""
-        from chatcli.backends.own.toolcalls import toolbox_of
         from chatcli.backends.own.toolrun import told
 
         toolbox = toolbox_of(self.config, self.graph.toolbox)

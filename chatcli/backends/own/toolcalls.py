@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 
-from chatcli.backends.own.toolrun import result_message
+from chatcli.backends.own.toolrun import hooked, result_message, settle, shown_call
 
 # The tool calls exactly as the server streamed them (raw argument text, ids as sent), which a
 # provider's client may add to a reply; ``settled`` reads them strictly, then drops the key.
@@ -32,6 +32,7 @@ TOOLS_NODE = "tools"
 INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
 CANCELLED = "cancelled: the user stopped this call"
 from chatcli.core.interrupts import REFUSED_REST as REFUSED_REST  # the approval loop's, said by the tools step
+from chatcli.core.interrupts import decisions_by_call
 
 
 def unique_ids(ids: list[Any]) -> list[str]:
@@ -218,7 +219,6 @@ async def hooks_decided(toolbox: "Toolbox", calls: list[dict[str, Any]], thread:
     call that would be asked. The calls they refuse ("refused", by id: each one's decision says why), those left to
     the approval ("asking": each call's id, its input as the hooks left it, and the reason a hook gave to have the
     user asked, approved in advance or not), and the decisions of those refused or whose input they rewrote."""
-    from chatcli.backends.own.toolrun import hooked
     from chatcli.core.events import Notice
 
     emit, asking, refused, decisions = emitter(), [], [], {}
@@ -264,9 +264,8 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
     from langgraph.func import task
 
     from chatcli.backends.own.sampling import Model
-    from chatcli.backends.own.toolrun import settle, shown_call
     from chatcli.core.events import Notice
-    from chatcli.core.interrupts import approval_request, decisions_by_call
+    from chatcli.core.interrupts import approval_request  # (looked up when the step runs: a test gives an older shape)
 
     async def hooks_run(calls: list[dict[str, Any]]) -> dict[str, Any]:
         """The hooks' word on ``calls`` (``hooks_decided``): a task, so that they run once, before the question."""

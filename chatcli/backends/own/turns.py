@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatcli.core.events import Listener, ToolCall, ToolResult, TurnResult
 from chatcli.core.graph_app import RunningGraph
-from chatcli.core.interrupts import Pending
+from chatcli.core.interrupts import Pending, pending_of
 from chatcli.core.turn import Config, Progress, incomplete_reason, tell_chunk
 
 if TYPE_CHECKING:
@@ -99,7 +99,6 @@ class ChatSource:
         request), if any: the tools step asks one at a time."""
         if self.toolbox is None:
             return []
-        from chatcli.core.interrupts import pending_of
 
         state = await self.app.aget_state(head)
         return [p for p in pending_of(state.interrupts) if p.is_approval or p.elicitation is not None][:1]
