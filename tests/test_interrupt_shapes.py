@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
+import pytest
+
 from chatcli.core import interrupts
 from chatcli.core.events import Decision, ToolCall
 from tests.fakeserver import Reply, tool_calls
@@ -161,3 +163,32 @@ def test_the_approval_question_offers_only_the_decisions_a_review_allows():
     asked, keys, answering = question_for(("respond",))
     assert asked == "Answer it? [t]ype the answer / [v]iew all: " and keys == "press t, v"
     assert answering == {"t", "v", "?"}  # Enter, n and q would reject: not allowed here
+
+
+def test_a_typed_answer_is_taken_over_http_only_where_the_call_allows_one():
+    """serve's approvals (and the page's "Type the answer"): a call whose request allows ``respond`` takes the user's
+    answer for the tool's; chat's own calls (yes, edit or no) refuse one, in one line, and nothing is answered."""
+    from chatcli.errors import UsageError
+    from chatcli.service.inbox import Answers
+
+    batched = {
+        "action_requests": [{"name": "lookup", "args": {"q": "x"}}, {"name": "delete", "args": {"path": "/tmp/x"}}],
+        "review_configs": [
+            {"action_name": "lookup", "allowed_decisions": ["approve", "reject", "respond"]},
+            {"action_name": "delete", "allowed_decisions": ["approve", "reject"]},
+        ],
+    }
+    waiting = interrupts.read(batched, "i1")
+    lookup, delete = waiting.calls
+    typed = Answers({lookup.id: {"action": "respond", "reason": "Paris"}})
+    typed.check([waiting])
+    assert typed.decision(lookup) == Decision("respond", reason="Paris")
+    assert interrupts.approval_answer(waiting, [typed.decision(lookup), Decision("no")])["decisions"][0] == {
+        "type": "respond",
+        "message": "Paris",
+    }
+    for pending, call in ((waiting, delete), (interrupts.read({"type": "tool_approval", "tool_call_id": "c9",
+                                                              "name": "shell", "args": {}}), None)):  # fmt: skip
+        call = call or pending.calls[0]
+        with pytest.raises(UsageError, match=f"call {call.id} takes no typed answer"):
+            Answers({call.id: {"action": "respond", "reason": "rm -rf /"}}).check([pending])

@@ -66,8 +66,9 @@ class Approval(Strict):
 
     decisions: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description='{"CALL_ID": {"action": "yes" | "no", "args": {...edited...}, "reason": "for the model"}}; '
-        "a call left out is not run.",
+        description='{"CALL_ID": {"action": "yes" | "no", "args": {...edited...}, "reason": "for the model"}}, or '
+        '{"action": "respond", "reason": "the answer"} where the call allows it (its "allowed" says so); a call left '
+        "out is not run.",
     )
     answers: dict[str, Any] = Field(
         default_factory=dict,

@@ -26,7 +26,7 @@ What tests drive (stable ids, data- attributes, accessible names):
                                   #at says which node the next question is asked from
   #inbox-button "Inbox"           #inbox-count: what waits; #inbox: #inbox-list of .card[data-thread-id][data-kind=
                                   approval|question|interrupt][data-id]; answered with button[data-choice=yes|no|
-                                  always|edit|reason|no-to-all|accept|decline|cancel|answer|send]; an edited call or a
+                                  always|edit|reason|respond|no-to-all|accept|decline|cancel|answer|send]; an edited call or a
                                   reason in textarea[data-field=args|reason]; a form's fields [data-field=NAME];
                                   an interrupt's answer textarea[data-field=answer]
   #notify "Notify me"             asks for notifications (on that tap only)
@@ -926,6 +926,9 @@ want of a session (401) goes to /signin.
         if (!args || typeof args !== "object" || Array.isArray(args)) return say("The arguments are a JSON object.", true);
         decided("yes, edited", { action: "yes", args });
       })));
+    }
+    if (allowed.has("respond")) {
+      choices.append(choice("respond", "Type the answer", () => edit("answer", "Answer for the tool", "", (text) => decided("answered", { action: "respond", reason: text }))));
     }
     if (allowed.has("reject")) {
       choices.append(choice("reason", "No, saying why", () => edit("reason", "Refuse with this reason", "", (reason) => decided("no", { action: "no", reason }))));
