@@ -158,3 +158,19 @@ def test_a_permission_request_hook_answers_an_apps_call_as_it_answers_the_models
             assert text.startswith("bumped to ") and not said["result"].get("isError"), said
     status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 3}})
     assert status == 200 and "ask" in said, said  # a tool the hook does not match: asked as before
+
+
+def test_a_view_is_served_into_the_pages_frame_never_as_a_page_of_serves_own_address(server, chat_env, here):
+    """A view shown as a page of chat serve's own address: opened in a tab (a link the model writes, the address the
+    App asks the page to open), a server's HTML ran at the address the user signs in at (a sign-in it draws there
+    may send what is typed to the origins it declares). A browser says where a request's answer goes
+    (Sec-Fetch-Dest): a view is served into a frame only; a client that says nothing (not a browser) still gets it."""
+    viewed(chat_env)
+    served = here()
+    path = f"/v1/apps/viewed/view?uri={VIEW}"
+    for dest in ("document", "embed", "object", "frame", "script", "empty", "worker"):
+        status, refused = served.request("GET", path, headers={"Sec-Fetch-Dest": dest})
+        assert status == 400 and "shown only in the frame of chat serve's page" in refused["error"]["message"], dest
+    for headers in ({"Sec-Fetch-Dest": "iframe"}, {}):
+        status, html = served.raw("GET", path, headers=headers)
+        assert status == 200 and html.startswith(b"<!doctype html><title>tally</title>"), (headers, html[:200])

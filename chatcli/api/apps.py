@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Body, FastAPI, Response
+from fastapi import Body, FastAPI, Request, Response
 from pydantic import Field
 
 from chatcli.api.compacting import Strict
@@ -35,7 +35,11 @@ def apps_routes(app: FastAPI, chat: Chat) -> None:
         summary="An MCP App's view (a tool result's view.uri), as a sandboxed page under its server's declared CSP",
         response_class=Response,
     )
-    async def view(server: str, uri: str) -> Response:
+    async def view(server: str, uri: str, request: Request) -> Response:
+        # A browser says where the answer goes: into the page's frame, never a tab of serve's own address, where a
+        # server's HTML would pass for chat serve's (a client that says nothing is no browser: it gets it)
+        if request.headers.get("sec-fetch-dest", "iframe") != "iframe":
+            raise UsageError("an MCP App's view is shown only in the frame of chat serve's page", hint="open the page")
         found = chat.toolbox.server(server) if chat.toolbox is not None else None
         if found is None:
             raise UsageError(f"no MCP server named {server[:60]!r} here", hint="chat mcp lists them")
