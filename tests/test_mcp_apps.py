@@ -174,3 +174,14 @@ def test_a_view_is_served_into_the_pages_frame_never_as_a_page_of_serves_own_add
     for headers in ({"Sec-Fetch-Dest": "iframe"}, {}):
         status, html = served.raw("GET", path, headers=headers)
         assert status == 200 and html.startswith(b"<!doctype html><title>tally</title>"), (headers, html[:200])
+
+
+def test_the_terminal_shows_such_a_call_as_its_text(server, chat_env):
+    """The spec's fallback for a host that shows no view: the terminal shows the tool's text, as any call's."""
+    from tests.helpers import chat
+
+    viewed(chat_env)
+    server.queue(tool_calls(("tally", {"step": 3})), Reply("Three."))
+    run = chat(chat_env, "-y", "count", tty=True)
+    assert run.code == 0 and "viewed:tally" in run.err and '"count": 3' in run.err, run
+    assert "ui://" not in run.out + run.err and "structuredContent" not in run.out + run.err
