@@ -7,7 +7,7 @@ import asyncio
 import os
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Mapping, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Literal, Mapping, TypedDict, TypeVar, Unpack
 
 from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
@@ -100,10 +100,10 @@ class Chat:
     an Agent Server's assistant (``--remote``). A ``Chat`` opens what answers when first asked for a thread (or on
     ``open``), and closes it when its ``async with`` block ends.
 
-    Whether it is open says what a thread it finds may change: until it opens (a door of one thread: the command
-    line), a thread that another graph answers is gone on with by that graph, and the thread's model is the run's;
-    once open (serve, an editor, the prompt's /switch), what answers and the settings are fixed: such a thread is
-    refused in one line naming the command that goes on with it.
+    Its ``mode`` says what a thread it finds may change: ``"one"`` until it opens (a door of one thread: the command
+    line), when a thread that another graph answers is gone on with by that graph, and the thread's model is the
+    run's; ``"many"`` from then on (serve, an editor, the prompt's /switch), when what answers and the settings are
+    fixed: such a thread is refused in one line naming the command that goes on with it.
     """
 
     def __init__(
@@ -120,7 +120,8 @@ class Chat:
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.answerer = answerer
         self.listener: Listener = listener if listener is not None else Silent()
-        self.engine: Engine | None = None  # open: a thread found from now on changes neither it nor the settings
+        self.engine: Engine | None = None
+        self.mode: Literal["one", "many"] = "one"
         self.running = Running()  # what runs on its threads: a delete here, and its close, stop it first
         self.close_wait = 10.0  # seconds its close waits for them (an editor's agent leaves sooner: chat acp)
         self.hooks: Hooks | None = None  # the user's hooks where it runs (chatcli.tools.hooks), loaded as it opens
@@ -136,7 +137,7 @@ class Chat:
             await self._sessions_end()
             await self._stack.aclose()
         finally:
-            self.engine = None  # closed: opened again, it is as new
+            self.engine, self.mode = None, "one"  # closed: opened again, it is as new
 
     def set_up(
         self,
@@ -247,6 +248,7 @@ class Chat:
             assert answerer.graph is not None
             engine = _graph_engine(self.settings, self.listener, answerer.graph)
         self.engine = await stack.enter_async_context(engine)
+        self.mode = "many"  # what answers is open: a thread found from now on changes neither it nor the settings
         runtime.over()  # what a turn needs is imported
         return self.engine
 
@@ -345,7 +347,7 @@ class Chat:
         if setup.attachments and (setup.again or setup.resume is not None):  # they would be dropped unsaid
             asked = "--again asks the last question again" if setup.again else "--resume answers what the thread asked"
             raise UsageError(f"files go with a new question: {asked}, with none", hint="nothing was sent")
-        if setup.model is None or self.engine is None:
+        if setup.model is None or self.mode == "one":
             return
         from chatcli.service.thread import check_model
 
@@ -454,19 +456,19 @@ class Chat:
                 opening.thread_id, opening.binding, opening.info.model, Choice(asked, setup.model, setup.rebind)
             )
         except UsageError as exc:
-            if self.engine is None:
+            if self.mode == "one":
                 raise
             # A door of many threads hands none to another graph: no --rebind here.
             raise UsageError(exc.message.partition(", not ")[0], hint=(exc.hint or "").partition(";")[0]) from None
         if way.graph is not None and (asked is None or not way.graph.same_graph(asked)):
-            if self.engine is not None:
+            if self.mode == "many":
                 raise UsageError(
                     f"thread {opening.thread_id} is answered by {way.graph.describe()}, which is not what answers here",
                     hint=f"{way.graph.command(opening.thread_id)} goes on with it",
                 )
             self.answerer = Answerer(graph=self._graph_of(opening.thread_id, way.graph))
         model = way.model if way.graph is None else None
-        if self.engine is None and model is not None and model != self.settings.model:
+        if self.mode == "one" and model is not None and model != self.settings.model:
             self.settings = replace(self.settings, model=model)  # a door of one thread: its model is the run's
         return replace(opening, model=model, said=way.said)
 
