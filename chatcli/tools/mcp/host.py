@@ -190,12 +190,13 @@ class Host:
                     if op == "stop":
                         self.stopping.set()
                     retiring = self.check_build() if op == "check" else self.retiring
-                    answer = {"id": number, "pid": os.getpid(), "servers": self._states(), "retiring": retiring}
+                    states = [{"name": s.name, "state": s.state, "starts": s.starts} for s in self.servers.values()]
+                    answer = {"id": number, "pid": os.getpid(), "servers": states, "retiring": retiring}
                     await self._send(writer, answer)
                 else:
                     task = asyncio.ensure_future(self._answer(message, writer, asked))
                     asking[number] = task
-                    task.add_done_callback(functools.partial(_forget, asking, number))
+                    task.add_done_callback(functools.partial(asking.pop, number))  # answered: none to cancel
         except (OSError, ValueError):
             pass
         finally:
@@ -208,9 +209,6 @@ class Host:
             writer.close()
             if self.retiring and not self.callers:
                 self.stopping.set()  # retired, and its last caller is gone
-
-    def _states(self) -> list[dict[str, Any]]:
-        return [{"name": s.name, "state": s.state, "starts": s.starts} for s in self.servers.values()]
 
     async def _send(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
         writer.write(frame(message))
@@ -327,8 +325,3 @@ def boot() -> None:
         host.socket_file.unlink()
         host.say("stopped")
     os._exit(0)
-
-
-def _forget(asking: dict[object, asyncio.Task[None]], number: object, _task: asyncio.Task[None]) -> None:
-    """A caller's request answered: no longer one to cancel."""
-    asking.pop(number, None)
