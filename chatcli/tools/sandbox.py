@@ -232,10 +232,8 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
             inside.append(str(workdir))  # the workspace itself lies in chat's own directories
             continue
         if workdir in place.parents and str(place) in policy.protected and not os.path.lexists(place):
-            try:  # chat's own directory, not there yet: made now, or the command could make it and fill it
+            with contextlib.suppress(OSError):  # chat's own, not there yet: made now, or the command could fill it
                 private_dir(place)
-            except OSError:
-                pass
         if workdir in place.parents and os.path.lexists(place):
             inside.append(str(place))
     return list(dict.fromkeys(inside))
