@@ -29,7 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryFile
-from typing import Any, Mapping
+from typing import Any, Awaitable, Mapping
 
 from chatcli.errors import ConfigError
 from chatcli.paths import config_dir, config_path, read_config_file, trust_store
@@ -147,11 +147,10 @@ class Hooks:
             return _combined(event, await asyncio.gather(*runs))
 
 
-async def _in_turn(run: Any) -> Verdict:
+async def _in_turn(run: Awaitable[Verdict]) -> Verdict:
     """``run`` (a hook's), once fewer than MAX_RUNNING hooks run: its timeout counts from then."""
     async with _RUNNING.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_RUNNING)):
-        verdict: Verdict = await run
-        return verdict
+        return await run
 
 
 def _combined(event: str, verdicts: list[Verdict]) -> Verdict:
