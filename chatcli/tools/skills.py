@@ -26,6 +26,7 @@ import json
 import os
 import re
 import stat
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -211,10 +212,8 @@ def parse(text: str) -> tuple[Any, str]:
     # What a value YAML cannot make raises too: a date out of range, an integer past Python's digits, deep nesting.
     unreadable = (yaml.YAMLError, RecursionError, ValueError, TypeError)
     body = text[match.end() :].strip()
-    try:
+    with suppress(*unreadable):
         return yaml.load(match.group(1), Loader=loader), body
-    except unreadable:
-        pass
     try:
         return yaml.load(TOP_LEVEL_VALUE.sub(_quoted, match.group(1)), Loader=loader), body
     except unreadable as exc:
@@ -379,14 +378,9 @@ def active(texts: Iterable[str]) -> set[str]:
 def allows(allowed: tuple[str, ...], name: str, server: str, tool: str) -> bool:
     """Whether a skill's ``allowed-tools`` name the tool offered as ``name`` (``tool`` of MCP server ``server``:
     ``mcp__SERVER__TOOL`` or ``mcp__SERVER__*``; chat's own by their names or Claude Code's: Bash, Read)."""
-    for item in allowed:
-        base = item.split("(", 1)[0]
-        mcp = base.split("__")
-        if len(mcp) == 3 and mcp[0] == "mcp" and mcp[1] == server and mcp[2] in ("*", tool):
-            return True
-        if PEER_TOOLS.get(base.lower(), base) == name:
-            return True
-    return False
+    mcp = (["mcp", server, "*"], ["mcp", server, tool])
+    bases = (item.split("(", 1)[0] for item in allowed)  # Bash(git add:*) is Bash
+    return any(base.split("__") in mcp or PEER_TOOLS.get(base.lower(), base) == name for base in bases)
 
 
 def files(skill: Skill) -> tuple[str, ...]:
