@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
 from chatcli.providers.base import Provider, Trouble, first_line, listed
+from chatcli.providers.bounded import bounded_hooks
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -143,7 +144,6 @@ class Anthropic(Provider):
         import anthropic
 
         import chatcli.providers.tls as tls
-        from chatcli.providers.bounded import bounded_hooks
 
         client = anthropic.AsyncAnthropic(
             api_key=self.key(settings),

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
+from chatcli.providers.bounded import bounded_hooks
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -50,7 +51,6 @@ def _bounded(url: str) -> dict[str, Any]:
     import httpx
 
     import chatcli.providers.tls as tls
-    from chatcli.providers.bounded import bounded_hooks
 
     parts = urlsplit(url)
     proxy = None if proxy_bypass(parts.hostname or "") else getproxies().get(parts.scheme, getproxies().get("all"))

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from chatcli.budget import LOCAL_BUDGET, split_window
 from chatcli.config import Settings
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
+from chatcli.providers.bounded import bounded_hooks
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -40,7 +41,6 @@ def _bounded() -> dict[str, Any]:
     """The httpx options that bound each line of what the server sends, and each answer read whole
     (chatcli.providers.bounded)."""
     import chatcli.providers.tls as tls
-    from chatcli.providers.bounded import bounded_hooks
 
     return {"event_hooks": bounded_hooks({}), "verify": tls.certifi()}
 

@@ -13,6 +13,8 @@ from chatcli.config import Settings
 from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
 from chatcli.errors import NoThread, UsageError
 from chatcli.local import runtime
+from chatcli.paths import data_dir
+from chatcli.provider_table import name_of
 from chatcli.service.answerer import OWN, Answerer
 from chatcli.service.opening import Opening, ThreadSetup
 from chatcli.service.running import Running
@@ -49,7 +51,6 @@ def load_engine(spec: str | None = None) -> None:
     """
     import importlib.util
 
-    from chatcli.provider_table import name_of
     from chatcli.providers import provider
 
     package = provider(name_of(spec or "")).package
@@ -701,7 +702,6 @@ async def open_toolbox(
     """
     from pathlib import Path
 
-    from chatcli.paths import data_dir
     from chatcli.tools.mcp.config import read_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chatcli.backends.own.pricing import dollars
 from chatcli.backends.own.spending import raise_hint
 from chatcli.text import neutralise
 
@@ -20,8 +21,6 @@ def limit_lines(standing: Standing, most: bool = False) -> list[str]:
     """A line per limit of ``standing`` (a chatcli.threads.spending.Standing): "today: $0.4200 of $5.00
     (max_cost_day) · $4.58 left". ``most``: the thread's limit is told of the thread that spent the most
     (``chat stats``), not of this thread. No line when no limit is set; one where nothing here keeps them."""
-    from chatcli.backends.own.pricing import dollars
-
     if not standing.kept:
         return [NOT_KEPT] if standing.rooms else []
     lines = []
@@ -48,8 +47,6 @@ SHORT = {"max_cost_day": "today", "max_cost_thread": "thread", "max_cost_answer"
 def room_left(standing: Standing) -> list[str]:
     """The status line's part per limit of ``standing``: "today $4.58 left of $5.00", "thread $1.00 limit reached",
     "each question up to $0.5000"; nothing where no limit is set or nothing here keeps them (a server's thread)."""
-    from chatcli.backends.own.pricing import dollars
-
     if not standing.kept:
         return []
     parts = []

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
+from chatcli.core.elicitation import answer_of
 from chatcli.core.events import End, Listener, Notice, Silent, Start, Token, ToolCall, TurnResult, names_nodes
 from chatcli.core.graph_app import GraphApp
 from chatcli.core.inputs import check_model_name, check_question
@@ -550,8 +551,6 @@ class Thread:
 
     def _answer(self, pending: Pending, value: object) -> Any:
         """The run that answers ``pending`` with ``value``; UsageError if it is no answer to it."""
-        from chatcli.core.elicitation import answer_of
-
         if not self.can.prompt:
             return self.turns.source.resumed(value)  # a graph's interrupt: the value is its answer, as it reads it
         if pending.elicitation is None:

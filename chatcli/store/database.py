@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, AsyncContextManager, Callable
 
+from chatcli.errors import UsageError
+
 if TYPE_CHECKING:
     from chatcli.store.base import Guard
     from chatcli.store.index import ThreadIndex
@@ -37,7 +39,6 @@ class Store:
 
     def memories(self, user: str | None = None) -> Any:
         """The memories of ``user`` (the login name by default): a chatcli.store.memories.MemoryBook."""
-        from chatcli.errors import UsageError
         from chatcli.store.memories import MemoryBook
 
         if self.memory is None:

@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator
 
+from chatcli.errors import StoreError
+from chatcli.store import is_postgres_url, open_store
 from chatcli.store.database import Store
 from chatcli.store.migrations import LOG_TABLE
 
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 
 def _sqlite_ready(path: Path) -> bool:
     """True when ``path`` is a chatcli database with every migration applied (every table in place)."""
-    from chatcli.errors import StoreError
     from chatcli.store.sqlite import check_database, rows_read_only
     from chatcli.store.sqlite_schema import MIGRATIONS
 
@@ -78,8 +79,6 @@ async def _light_postgres(url: str) -> AsyncIterator[PostgresStore | None]:
 @asynccontextmanager
 async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[Store]:
     """Open ``db`` for managing threads: without the checkpointer when it is set up, the full way otherwise."""
-    from chatcli.store import is_postgres_url, open_store
-
     opening = _light_postgres(db) if is_postgres_url(db) else _light_sqlite(Path(db).expanduser())
     async with opening as light:
         if light is not None:

@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
+from chatcli.errors import StoreError
+
 if TYPE_CHECKING:
     from array import array
 
@@ -162,8 +164,6 @@ async def stop_batching(store: Any) -> None:
     unhandled exception that waits for Enter). Its loop ends at a None in its queue, after the operations before it
     (a None it reads among a batch's ends the batch instead: one is put again until the loop has ended).
     """
-    from chatcli.errors import StoreError
-
     task, queue = getattr(store, "_task", None), getattr(store, "_aqueue", None)
     if not isinstance(task, asyncio.Task) or not isinstance(queue, asyncio.Queue):
         return

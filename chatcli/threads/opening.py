@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from chatcli.config import Settings
+from chatcli.store import open_store
 from chatcli.threads.operations import Threads
 
 
@@ -18,7 +19,6 @@ async def open_threads(settings: Settings, read_only: bool = False, light: bool 
     or deletes, which read and change rows directly, without LangGraph: the model stack is never
     imported. Import and fork write threads the way a conversation does, through the graph.
     """
-    from chatcli.store import open_store
     from chatcli.store.light import open_light_store
 
     async with (open_light_store if light else open_store)(settings.db or "", read_only) as store:

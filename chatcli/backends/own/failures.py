@@ -12,6 +12,8 @@ from typing import Any
 from chatcli.backends.own.spending import LimitReached
 from chatcli.config import Settings
 from chatcli.errors import ChatError, ExitStatus, Interrupted, ListenerRefused
+from chatcli.providers import provider_of
+from chatcli.providers.base import NAME_IT
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,6 @@ def translate(
     graph's) to the user-facing error it means, or return it unchanged."""
     from chatcli.backends.own.model import describe_error
     from chatcli.local.policy import stopped
-    from chatcli.providers import provider_of
 
     if isinstance(exc, ChatError):
         return exc  # already said in the user's terms (the local server failing to start again, say)
@@ -73,8 +74,6 @@ def describe(exc: BaseException, settings: Settings | None = None) -> Failure:
         return Failure(str(exc), exc.exit_status, "chat_error")  # redacted where it was raised
     listener = ListenerRefused.within(exc)  # whatever connection it was (chatcli.local.loopback)
     if listener is not None:
-        from chatcli.providers.base import NAME_IT
-
         return Failure(f"{listener}: nothing was sent there ({NAME_IT})", ExitStatus.CONFIG, "chat_error")
     if isinstance(exc, BrokenPipeError):
         return Failure("the reader of the output left", ExitStatus.BROKEN_PIPE, "broken_pipe")

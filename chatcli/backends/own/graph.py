@@ -33,6 +33,9 @@ from chatcli.backends.own.toolcalls import (
     toolbox_of,
     tools_refused,
 )
+from chatcli.backends.own.toolrun import told
+from chatcli.config import Settings
+from chatcli.core.chunks import add_usage
 from chatcli.core.events import Compacted, Notice, TurnResult
 from chatcli.provider_table import name_of
 
@@ -333,7 +336,6 @@ class ChatGraph:
         """Fold every turn of the thread but the last into its summary (/compact): the state update to store, and
         what was done, its usage and cost (also kept with the thread's last answer, as a summary made for it)."""
         from chatcli.backends.own.pricing import COST_KEY
-        from chatcli.core.chunks import add_usage
 
         # (a compaction asked for is a question of its own)
         async with self._opened(state, config, lambda _event: None, new_question=True) as step:
@@ -389,8 +391,6 @@ class _Step:
 
     async def compact_hook(self, event: str) -> bool:
         """The session's ``event`` hooks of an automatic compaction run (chatcli.tools.hooks); False if one refused."""
-        from chatcli.backends.own.toolrun import told
-
         toolbox = toolbox_of(self.config, self.graph.toolbox)
         if toolbox is None or toolbox.hooks is None or not toolbox.hooks.matching(event, "auto"):
             return True
@@ -458,7 +458,6 @@ class _Step:
     def translated(self, exc: Exception) -> Exception:
         """``exc`` from this step's model as a failed turn says it (a ModelError), or as it is."""
         from chatcli.backends.own.failures import translate
-        from chatcli.config import Settings
 
         settings = getattr(self.graph.states, "settings", None) or Settings()
         return translate(exc, settings, model=self.name or None)

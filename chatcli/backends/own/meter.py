@@ -13,6 +13,7 @@ from langchain_core.callbacks import AsyncCallbackHandler
 
 from chatcli.backends.own.pricing import dollars
 from chatcli.backends.own.spending import CHARS_PER_TOKEN, WHAT, Guard, Hold, LimitReached, raise_hint
+from chatcli.core.chunks import thinking_of
 from chatcli.store.base import EPSILON
 
 # What a request's own most tokens an answer may hold is called, by provider (OpenAI's and Anthropic's; Google's;
@@ -92,7 +93,6 @@ class Meter(AsyncCallbackHandler):
         self.calls[run_id] = _Call(model, tokens_in, hold)
 
     async def on_llm_new_token(self, token: Any, *, chunk: Any = None, run_id: UUID, **kwargs: Any) -> None:
-        from chatcli.core.chunks import thinking_of
 
         call = self.calls.get(run_id)
         if call is None or call.hold.room is None:

@@ -18,6 +18,7 @@ from chatcli.provider_table import DEFAULT, NAMES, info
 from chatcli.providers import provider, provider_of
 from chatcli.providers.base import Provider, one_error
 from chatcli.providers.base import redact as redact  # this module's for the rest of chat
+from chatcli.providers.registry import owner_of
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -146,8 +147,6 @@ def describe_error(
     be any provider's). ``own``: the model is chat's (False: a graph's, built by its own code); ``mid_answer``
     says part of the answer had already arrived when it failed.
     """
-    from chatcli.providers.registry import owner_of
-
     chosen, name = provider_of(spec or settings.model)
     owner = owner_of(exc)
     if owner is not None and owner != chosen.name:

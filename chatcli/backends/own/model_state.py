@@ -16,6 +16,8 @@ from chatcli.backends.own.context_windows import DEFAULT_WINDOW, WindowFitter, f
 from chatcli.backends.own.pricing import on_this_network
 from chatcli.budget import HISTORY_SHARE
 from chatcli.config import Settings
+from chatcli.provider_table import DEFAULT
+from chatcli.providers import provider_of
 
 
 @dataclass
@@ -37,9 +39,6 @@ def table_window(settings: Settings, spec: str) -> int | None:
     """The context window genai-prices' table gives the model ``spec`` (as the user names it), or None. The table
     speaks of hosted models: a server on this machine or network has the window it was started with (and no
     hosted price either: chatcli.backends.own.pricing)."""
-    from chatcli.provider_table import DEFAULT
-    from chatcli.providers import provider_of
-
     chosen, name = provider_of(spec or settings.model)
     if on_this_network(chosen.endpoint(settings)):
         return None
@@ -62,7 +61,6 @@ class ModelStates:
         """(provider, endpoint, model) of a model as the user names it."""
         if self.settings is None:
             return ("", "", spec)
-        from chatcli.providers import provider_of
 
         chosen, name = provider_of(spec or self.settings.model)
         return (chosen.name, chosen.endpoint(self.settings), name)
@@ -85,8 +83,6 @@ class ModelStates:
         settings = self.settings
         if settings is None:
             return ModelState(self.context_tokens or fit(DEFAULT_WINDOW, None))
-        from chatcli.provider_table import DEFAULT
-        from chatcli.providers import provider_of
 
         chosen, name = provider_of(spec)
         # Learned-window entries: a bare name for the OpenAI-compatible endpoint (as always), else provider:model.
@@ -125,7 +121,6 @@ class ModelStates:
         """What kind of failure ``exc`` from ``spec`` is (chatcli.providers.base.Trouble), or None."""
         if self.settings is None:
             return None
-        from chatcli.providers import provider_of
 
         try:
             return provider_of(spec or self.settings.model)[0].classify(exc)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from chatcli.core.chunks import cache_counts
+from chatcli.provider_table import DEFAULT, name_of
+from chatcli.providers import provider
 
 # On a stored answer's response_metadata: what its model call (and the summaries made for it) cost
 # in dollars, or None when the price is unknown.
@@ -70,9 +72,6 @@ def _table() -> Any:
 def table_names(name: str) -> list[tuple[str, dict[str, str]]]:
     """How the table is asked for the model ``name`` (as the user names it), in order: (its name there, and the
     provider to look in, if any)."""
-    from chatcli.provider_table import DEFAULT, name_of
-    from chatcli.providers import provider
-
     chosen = name_of(name)
     if chosen != DEFAULT:  # "anthropic:claude-...": that provider's entry for the name
         prices = provider(chosen).prices
@@ -238,8 +237,6 @@ class Pricer:
         A model named with its provider (``ollama:qwen3``, ``anthropic:claude-...``) is judged by its
         provider alone: Ollama's run on the user's machine, the others' where their endpoint is.
         """
-        from chatcli.provider_table import DEFAULT, name_of
-
         for name in names:
             provider = name_of(name) if name else DEFAULT
             if provider != DEFAULT:
@@ -247,7 +244,6 @@ class Pricer:
         return self.local_endpoint or any(local_name(name) for name in names if name)
 
     def _provider_local(self, name: str) -> bool:
-        from chatcli.providers import provider
 
         chosen = provider(name)
         if not chosen.prices:

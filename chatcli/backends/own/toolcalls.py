@@ -31,8 +31,10 @@ TOOLS_NODE = "tools"
 # Results of calls that never finished, recorded before the thread goes on.
 INTERRUPTED = "interrupted: chat stopped before this call finished; it may or may not have had effects"
 CANCELLED = "cancelled: the user stopped this call"
+from chatcli.core.events import Notice
 from chatcli.core.interrupts import REFUSED_REST as REFUSED_REST  # the approval loop's, said by the tools step
 from chatcli.core.interrupts import decisions_by_call
+from chatcli.provider_table import tool_refusals
 
 
 def unique_ids(ids: list[Any]) -> list[str]:
@@ -219,8 +221,6 @@ async def hooks_decided(toolbox: "Toolbox", calls: list[dict[str, Any]], thread:
     call that would be asked. The calls they refuse ("refused", by id: each one's decision says why), those left to
     the approval ("asking": each call's id, its input as the hooks left it, and the reason a hook gave to have the
     user asked, approved in advance or not), and the decisions of those refused or whose input they rewrote."""
-    from chatcli.core.events import Notice
-
     emit, asking, refused, decisions = emitter(), [], [], {}
     entries: dict[str, Any] = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
     calls = [call for call in calls if entries[call["id"]] is not None and call["args"] is not None]
@@ -264,7 +264,6 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
     from langgraph.func import task
 
     from chatcli.backends.own.sampling import Model
-    from chatcli.core.events import Notice
     from chatcli.core.interrupts import approval_request  # (looked up when the step runs: a test gives an older shape)
 
     async def hooks_run(calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -345,7 +344,6 @@ def tools_refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     if status not in (400, 404, 422, 500, 501) or ("tool" not in text and "function calling" not in text):
         return False
-    from chatcli.provider_table import tool_refusals
 
     words = tool_refusals()  # each provider's wording (Ollama's "does not support tools"...)
     return any(word in text for word in words)

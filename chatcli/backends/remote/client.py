@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Mapping
 
+from chatcli import __version__
 from chatcli.errors import ChatError, ConfigError, ListenerRefused, ModelError, UsageError
 from chatcli.local.loopback import Allowed
 from chatcli.provider_table import AGENT_SERVER_KEYS
@@ -207,7 +208,6 @@ class Remote:
         from langgraph_sdk.client import LangGraphClient
 
         import chatcli.providers.tls as tls
-        from chatcli import __version__
         from chatcli.providers.bounded import bounded_client  # each line of what the server streams, bounded
 
         headers = {"User-Agent": f"chatcli/{__version__}", **dict(spec.headers)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatcli.store.base import START_CHARS, Point, Said
+from chatcli.text import iso_time
 
 __all__ = ["START_CHARS", "CHANGES", "Node", "Point", "Said", "Tree"]
 
@@ -36,8 +37,6 @@ class Node:
 
     def json(self, current: bool) -> dict[str, Any]:
         """The node as ``chat tree --json`` and ``chat serve`` give it (docs/usage.md)."""
-        from chatcli.text import iso_time
-
         return {
             "node": self.number,
             "kind": self.kind,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from chatcli.errors import UsageError
 from chatcli.store.keys import MARK
+from chatcli.text import moment_of
 from chatcli.threads.tree.building import build
 from chatcli.threads.tree.model import START_CHARS, Point, Said, Tree
 
@@ -54,8 +55,6 @@ def _text(message: Any) -> str:
 
 def _stamp(stamp: Any) -> float | None:
     """An ISO 8601 time as seconds since the epoch (None: none, or not one)."""
-    from chatcli.text import moment_of
-
     found = moment_of(stamp) if isinstance(stamp, str) else None
     return found.timestamp() if found else None
 
