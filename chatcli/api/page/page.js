@@ -1157,6 +1157,7 @@ want of a session (401) goes to /signin.
         });
         return;
       case "ui/notifications/size-changed":
+        if (frame.nextElementSibling?.matches?.(ASKING)) return; // held while a card waits under it: it stays put
         if (Number(params.height) > 0) frame.style.height = `${Math.min(Math.ceil(Number(params.height)), 800)}px`;
         return;
       case "tools/call":
@@ -1169,11 +1170,12 @@ want of a session (401) goes to /signin.
         }
         return reply({ isError: true });
       }
-      case "ui/message": { // put in the question box, for the user to send (or not)
+      case "ui/message": { // put in the question box for the user to send (or not): an empty one they are not typing
+        // in, never over what they wrote, and the keyboard stays where it is (their next keys never go with it)
         const text = (params.content || []).filter((b) => b && b.type === "text").map((b) => String(b.text)).join("\n");
+        if ($("question").value.trim() || document.activeElement === $("question")) return reply({ isError: true });
         $("question").value = visible(text);
         fitQuestion();
-        $("question").focus();
         return reply({});
       }
       case "ui/request-display-mode": return reply({ mode: "inline" });
@@ -1183,17 +1185,35 @@ want of a session (401) goes to /signin.
     }
   }
 
+  // A card under a view, one at a time (the next waits for the answer), its buttons inert for its first moments, the
+  // view's size held while it waits: a view cannot bring a card under a click the user meant for the view, nor put
+  // another card where the one they read was.
+  const ASKING = '.card[data-kind="app-call"]';
+  const INERT_MS = 800;
+  const cards = new WeakMap(); // a frame -> its last card, answered or waiting
+  function asked(app, made) {
+    const answered = (cards.get(app.frame) || Promise.resolve()).then(() => new Promise((decide) => {
+      const card = made(decide);
+      const buttons = [...card.querySelectorAll("button")];
+      for (const button of buttons) button.disabled = true;
+      setTimeout(() => { for (const button of buttons) button.disabled = false; }, INERT_MS);
+      app.frame.after(card);
+      card.scrollIntoView({ block: "nearest" });
+    }));
+    cards.set(app.frame, answered);
+    return answered;
+  }
+
   // A call the view asks for: run when serve says it may, else asked in a card under the view, as any call.
   async function appCall(app, tool, args) {
     const path = `/v1/apps/${encodeURIComponent(app.call.server)}/call`;
     const answer = await api("POST", path, { tool, arguments: args });
     if (!answer.ask) return answer.result;
-    const decision = await new Promise((decide) => {
+    const decision = await asked(app, (decide) => {
       const card = el("div", { class: "card", "data-kind": "app-call" });
       const item = { id: "app", call: { ...answer.ask, name: tool }, allowed: ["approve", "edit", "reject"], description: answer.ask.reason || `Asked by the view of MCP server ${app.call.server}` };
       approvalCard(card, item, (_id, d) => { card.remove(); decide(d); }, null);
-      app.frame.after(card);
-      card.scrollIntoView({ block: "nearest" });
+      return card;
     });
     if (decision.action !== "yes") {
       const why = decision.reason ? `. The user says: ${decision.reason}` : "";
