@@ -11,20 +11,9 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from chatcli.store.base import SearchHit, ThreadInfo
-from chatcli.store.database import Store
-
-__all__ = [
-    "SearchHit",
-    "Store",
-    "ThreadInfo",
-    "check_store",
-    "is_postgres_url",
-    "open_checkpointer",
-    "open_store",
-    "read_binding",
-    "read_threads",
-]
+from chatcli.store.base import SearchHit as SearchHit
+from chatcli.store.base import ThreadInfo as ThreadInfo
+from chatcli.store.database import Store as Store
 
 
 def is_postgres_url(db: str) -> bool:
