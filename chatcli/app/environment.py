@@ -7,6 +7,7 @@ and runs ``main(args, env)`` in-process, as httpie's tests do.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -73,7 +74,5 @@ def _isatty(stream: IO[str]) -> bool:
 def flush_streams() -> None:
     """Flush stdout and stderr, as an exiting interpreter does (one that cannot be written to: nothing to do)."""
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass

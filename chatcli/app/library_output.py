@@ -7,6 +7,7 @@ control characters made visible, as every other line chat writes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -20,10 +21,8 @@ from chatcli.text import say
 def _told(text: str, file: Any = None) -> None:
     """``text`` on ``file`` (the stderr of the moment: chat's own, or a test's), neutralised; a closed terminal is told
     nothing."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         say(file or sys.stderr, text)
-    except (OSError, ValueError):
-        pass
 
 
 class StderrLines(logging.Handler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
@@ -303,11 +304,9 @@ def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that flushing it at exit raises no second broken pipe."""
     import os
 
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 # How an error's line begins, by its kind (chatcli.backends.own.failures.Failure): "chat: error: " for the others.
@@ -323,7 +322,7 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
 
     failure = describe(exc, settings)
     err = err or sys.stderr
-    try:
+    with contextlib.suppress(OSError):
         if debug:
             # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
             say(err, traceback_text(exc, settings))
@@ -332,6 +331,4 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
             _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
         elif failure.line:
             say(err, f"{_PREFIX.get(failure.kind, 'chat: error: ')}{failure.line}\n")
-    except OSError:
-        pass
     return failure.exit_status

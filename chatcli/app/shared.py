@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from contextvars import ContextVar
@@ -135,10 +136,9 @@ def guarded(debug: bool, action: Any, flags: dict[str, Any] | None = None, on_er
             action(settings)
     except (ChatError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the one place errors meet the user
         if on_error is not None:
-            try:
+            # stdout gone as well (a closed pipe, a full disk): the exit code still says it
+            with contextlib.suppress(OSError):
                 on_error(exc, settings)
-            except OSError:  # stdout gone as well (a closed pipe, a full disk): the exit code still says it
-                pass
         raise typer.Exit(report(exc, debug, settings, env.stderr)) from None
 
 

@@ -10,6 +10,7 @@ commands, so neither the editor's variables nor a value of chat's reach the comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -99,7 +100,5 @@ class EditorHost(builtin.Host):
         if self.listener.gone:
             return  # nothing can be asked of an editor that went away
         for method in ((self.client.kill_terminal,) if kill else ()) + (self.client.release_terminal,):
-            try:
+            with contextlib.suppress(Exception):  # an editor that went away has nothing left to stop
                 await asyncio.wait_for(method(**ids), 5)
-            except Exception:  # noqa: BLE001 - an editor that went away has nothing left to stop
-                pass

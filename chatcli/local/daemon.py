@@ -19,6 +19,7 @@ Standard library only: a one-shot's side runs before chat is imported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -179,8 +180,6 @@ class Listening:
 
     def unlink(self) -> None:
         """Take its socket file away, if it is still this daemon's (not a newer one's, bound since)."""
-        try:
+        with contextlib.suppress(OSError):
             if os.lstat(self.path).st_ino == self.inode:
                 os.unlink(self.path)
-        except OSError:
-            pass

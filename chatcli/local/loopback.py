@@ -22,6 +22,7 @@ process's (chatcli.local.runtime: ``reset`` turns it off again, for tests).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -129,11 +130,9 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
 
 def resolved(host: str, port: int) -> list[str]:
     """The addresses a connection to ``host`` goes to: itself when it is one, else what the name resolves to."""
-    try:
+    with contextlib.suppress(ValueError):
         ipaddress.ip_address(host.strip("[]").partition("%")[0])
         return [host]
-    except ValueError:
-        pass
     try:
         return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
     except (OSError, UnicodeError):
@@ -179,7 +178,7 @@ def _this_machine(address: Address) -> bool:
 def _interface_addresses() -> frozenset[Address]:
     """This machine's own addresses, as Linux lists them (IPv4's local routes, IPv6's interfaces); none elsewhere."""
     found: set[Address] = set()
-    try:
+    with contextlib.suppress(OSError, ValueError):
         with open("/proc/net/fib_trie", encoding="ascii", errors="replace") as handle:
             last = ""
             for line in handle:
@@ -188,14 +187,10 @@ def _interface_addresses() -> frozenset[Address]:
                     last = words[1]
                 elif "/32 host LOCAL" in line and last:
                     found.add(ipaddress.ip_address(last))
-    except (OSError, ValueError):
-        pass
-    try:
+    with contextlib.suppress(OSError, ValueError):
         with open("/proc/net/if_inet6", encoding="ascii", errors="replace") as handle:
             for line in handle:
                 hexed = line.split()[0] if line.split() else ""
                 if len(hexed) == 32:
                     found.add(ipaddress.IPv6Address(int(hexed, 16)))
-    except (OSError, ValueError):
-        pass
     return frozenset(found)

@@ -18,6 +18,7 @@ are refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -323,14 +324,10 @@ class TerminalApprover:
         from chatcli.ui.typeahead import held, keys_of
 
         dropped: list[KeyPress] = []
-        try:
+        with contextlib.suppress(Exception):  # no terminal input to have read ahead on
             dropped = get_typeahead(self.prompt_input if self.prompt_input is not None else create_input())
-        except Exception:  # noqa: BLE001 - no terminal input to have read ahead on
-            pass
-        try:
+        with contextlib.suppress(OSError, ValueError, termios.error):  # not a terminal: nothing was typed ahead there
             if typed := held(self.stdin_fd):
                 dropped += keys_of(typed)
             termios.tcflush(self.stdin_fd, termios.TCIFLUSH)
-        except (OSError, ValueError, termios.error):
-            pass  # not a terminal: nothing was typed ahead there
         return dropped

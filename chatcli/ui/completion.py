@@ -8,6 +8,7 @@ on the network or the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncGenerator, Awaitable, Callable, Iterable
@@ -55,16 +56,12 @@ class ModelCache:
             return
         if self._fetched_at is not None and time.monotonic() - self._fetched_at < self.fresh:
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # no event loop: nothing to fetch with
             self._task = asyncio.get_running_loop().create_task(self._fetch(self.fetch))
-        except RuntimeError:
-            pass  # no event loop: nothing to fetch with
 
     async def _fetch(self, fetch: Callable[[], Awaitable[list[str]]]) -> None:
-        try:
+        with contextlib.suppress(Exception):  # Tab offers what it had; `chat models` says what went wrong
             self.items = list(await fetch())
-        except Exception:  # noqa: BLE001 - Tab offers what it had; `chat models` says what went wrong
-            pass
         self._fetched_at = time.monotonic()  # a failure too: not asked again at every Tab
 
 

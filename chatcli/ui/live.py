@@ -4,6 +4,7 @@ redraw every ``interval`` seconds, and always one soon after the last piece, eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any, Callable
 
@@ -43,10 +44,9 @@ class Throttle:
         if waited >= self.interval:
             self.now()
         elif self._pending is None:
-            try:
+            # no event loop (a caller feeding by hand): the next poke or the end draws it
+            with contextlib.suppress(RuntimeError):
                 self._pending = asyncio.get_running_loop().call_later(max(0.0, self.interval - waited), self.now)
-            except RuntimeError:
-                pass  # no event loop (a caller feeding by hand): the next poke or the end draws it
 
     def now(self) -> None:
         """Draw at once (and learn how long a draw takes)."""

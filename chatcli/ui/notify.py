@@ -4,6 +4,7 @@ a desktop notification (``notify-send`` where it is installed, else the terminal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -46,17 +47,15 @@ def tell(tty: str | None, session: int | None, line: str, desktop: bool = False)
     told = False
     fd = _open_own_terminal(tty) if tty else None
     if fd is not None:
-        try:
+        with contextlib.suppress(OSError):
             with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as terminal:
                 if session is not None and _at_prompt(session, fd):
                     say(terminal, f"\n{line}\n")
                     told = True
                     if desktop and not shutil.which("notify-send"):
                         terminal.write(f"\x1b]9;{line}\x07")  # the terminal's own notification (OSC 9)
-        except OSError:
-            pass
     if desktop and shutil.which("notify-send"):
-        try:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run(
                 ["notify-send", "--app-name=chat", "chat", line],
                 stdin=subprocess.DEVNULL,
@@ -65,6 +64,4 @@ def tell(tty: str | None, session: int | None, line: str, desktop: bool = False)
                 timeout=5,
                 check=False,
             )
-        except (OSError, subprocess.SubprocessError):
-            pass
     return told

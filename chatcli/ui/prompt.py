@@ -303,11 +303,9 @@ async def _moved(repl: Repl, question: str) -> None:
 def _ended_jobs(repl: Repl) -> list[str]:
     """A line for each background reply started here (/bg) that has ended or waits for you since the last look."""
     for pid in list(repl.ending):  # started here: each job's process is this one's child, reaped once it exits
-        try:
+        with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG)[0] == 0:
                 continue
-        except ChildProcessError:
-            pass
         repl.ending.remove(pid)
     started = repl.session.started
     if not started:

@@ -11,6 +11,7 @@ the caller how the answer ended; when the worker is gone by then (killed), the c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,10 +44,8 @@ def _orphaned_tell(conn: socket.socket, worker: int, status: dict[str, int]) -> 
         return
     from chatcli.local.daemon import send
 
-    try:
+    with contextlib.suppress(OSError):
         send(conn, status)
-    except OSError:
-        pass
 
 
 def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:

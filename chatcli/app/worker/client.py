@@ -12,6 +12,7 @@ While the answer runs, this process stands in for it before the shell and the te
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -36,10 +37,8 @@ WORKER_ENVIRON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTI
 def _warn(text: str) -> None:
     from chatcli.text import say
 
-    try:
+    with contextlib.suppress(OSError, ValueError):
         say(sys.stderr, f"chat: warning: {text}\n")
-    except (OSError, ValueError):
-        pass
 
 
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
@@ -185,10 +184,8 @@ def finish(sock: socket.socket, forwarder: Forwarder) -> int:
         return 1
     if "signal" in status:
         signum = int(status["signal"])
-        try:
+        with contextlib.suppress(OSError, ValueError):
             signal.signal(signum, signal.SIG_DFL)  # (SIGKILL and SIGSTOP take no handler: they need none)
-        except (OSError, ValueError):
-            pass
         os.kill(os.getpid(), signum)
         return 128 + signum
     return int(status.get("exit", 1))

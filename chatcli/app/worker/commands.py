@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from enum import Enum
 from typing import Any
@@ -113,11 +114,9 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
     sock = connect(path)
     if sock is None:
         with start_lock(os.path.join(directory, START_LOCK)) as lock:  # not while a caller starts one
-            try:
+            with contextlib.suppress(OSError):
                 if lock is not None and os.path.lexists(path) and connect(path) is None:
                     os.unlink(path)
-            except OSError:
-                pass
         return directory, None
     try:
         send(sock, {"control": command})

@@ -22,6 +22,7 @@ Standard library only: the caller's side runs before chat is imported.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -92,10 +93,8 @@ class Forwarder:
         elif signum == signal.SIGINT:
             self._to_answer(signum)
         else:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(self.pid, signum)
-            except OSError:
-                pass
 
     def started(self, pid: int) -> None:
         self.pid = pid
@@ -123,13 +122,11 @@ class Forwarder:
             for fd, _event in poller.poll():
                 if fd == sock.fileno():
                     return
-                try:
+                with contextlib.suppress(OSError):
                     request = self.channel.recv(1)
                     if request:
                         self.channel.sendall(self._terminal(request))
                         continue
-                except OSError:
-                    pass
                 poller.unregister(self.channel)  # the answer has closed its end
 
     def _terminal(self, request: bytes) -> bytes:
@@ -144,10 +141,8 @@ class Forwarder:
 
     def _to_answer(self, signum: int) -> None:
         if self.pid is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(self.pid, signum)
-            except OSError:
-                pass
 
     def _stop(self, signum: int) -> bool:
         """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued
@@ -233,11 +228,9 @@ class Terminal:
 
     def _still(self, fd: int) -> bool:
         """Whether ``fd`` is still the terminal (a descriptor opened on it and closed since is another file now)."""
-        try:
+        with contextlib.suppress(OSError):
             if os.fstat(fd).st_rdev in self.devices:
                 return True
-        except OSError:
-            pass
         self.fds.discard(fd)
         return False
 

@@ -21,6 +21,7 @@ after ``idle`` seconds without a call, and retires when a caller's build differs
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
@@ -124,11 +125,9 @@ class Worker:
                     if fd == listening:
                         self._accept(poller)
                     elif fd == self.wake_r:
-                        try:
+                        with contextlib.suppress(BlockingIOError):
                             while len(os.read(self.wake_r, 512)) == 512:
                                 pass
-                        except BlockingIOError:
-                            pass
                     else:
                         self._caller_left(poller, fd)
                 self._reap(poller)
@@ -182,10 +181,8 @@ class Worker:
                 run_child(
                     conn, header, fds, (self.listener.fileno(), self.wake_r, self.wake_w, *others)
                 )  # never returns
-            try:
+            with contextlib.suppress(OSError):
                 os.setpgid(pid, pid)  # (the child does it too): its group exists before the caller signals it
-            except OSError:
-                pass
             send(conn, {"pid": pid})
             self.served += 1
             self.children[pid] = conn
@@ -248,11 +245,9 @@ class Worker:
         for pid, conn in self.children.items():
             if conn.fileno() == fd:
                 poller.unregister(fd)
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGHUP)
                     os.killpg(pid, signal.SIGCONT)  # as the kernel does for a stopped group its session left
-                except OSError:
-                    pass
                 return
 
     def _reap(self, poller: Any) -> None:
@@ -267,14 +262,10 @@ class Worker:
             if conn is None:
                 continue
             code = os.waitstatus_to_exitcode(status)
-            try:
+            with contextlib.suppress(OSError):
                 send(conn, {"signal": -code} if code < 0 else {"exit": code})
-            except OSError:
-                pass
-            try:
+            with contextlib.suppress(KeyError):
                 poller.unregister(conn)
-            except KeyError:
-                pass
             conn.close()
             self.last = time.monotonic()
 
@@ -303,10 +294,9 @@ def warm_providers() -> list[str]:
             model = build_chat_model(replace(settings, provider_env=nowhere))
             for name in ("root_async_client", "_async_client", "async_client"):  # the SDK's resources, made once
                 getattr(getattr(model, name, None), "chat", None)
-            try:  # and its embedding models' (an embedding_model ranks the memories), where it has any
+            # and its embedding models' (an embedding_model ranks the memories), where it has any
+            with contextlib.suppress(ConfigError):
                 build_embeddings(replace(settings, provider_env=nowhere), f"{row.name}:warm-up")
-            except ConfigError:
-                pass
         except Exception:  # noqa: BLE001 - a warm-up only: a provider that cannot be built here is built per call
             continue
         warm.append(row.name)
