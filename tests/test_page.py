@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests import browser as browsing
-from tests.browser import PHONE, SIZES, PageServed, View
+from tests.browser import DESKTOP, PHONE, SIZES, PageServed, View
 from tests.helpers import chat
 from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 
@@ -640,6 +640,32 @@ INERT = """() => { window.inert = []; new MutationObserver((changes) => { for (c
   .observe(document.getElementById("messages"), { childList: true, subtree: true }); }"""
 
 
+def viewed_thread(page_served: Any, server: Any, chat_env: dict[str, str]) -> PageServed:
+    """chat serve with tests/mcp/viewed.py, and a thread "apps" whose call of its tool shows its view."""
+    from tests.fakeserver import Reply, tool_calls
+    from tests.test_mcp_apps import viewed
+
+    viewed(chat_env)
+    served = page_served()
+    server.queue(tool_calls(("tally", {"step": 1}, "call_t")))
+    api(served, "POST", "/v1/threads/apps/messages", {"content": "count"})
+    server.queue(Reply("Counted."))
+    api(served, "POST", "/v1/threads/apps/approvals", {"decisions": {"call_t": {"action": "yes"}}})
+    return served
+
+
+def shown_view(view: View, served: PageServed) -> Any:
+    """The thread "apps" open on the page, signed in: its view's frame, keeping what the page posts it (``heard``)."""
+    signed_in(view, served)
+    view.page.goto(f"{served.origin}/#thread=apps")
+    expect(view.page.frame_locator("iframe.app").locator("#count"), view.said("the view shows")).to_have_text(
+        "the view"
+    )
+    frame = view.page.locator("iframe.app").element_handle().content_frame()
+    frame.evaluate(HEARD)
+    return frame
+
+
 @pytest.mark.usefixtures("in_memory")
 def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_for_it(
     page_served, browse, server, chat_env
@@ -652,24 +678,11 @@ def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_f
     only an empty question box the user is not in, and the keyboard stays where it was."""
     from playwright.sync_api import expect as waits
 
-    from tests.browser import DESKTOP
-    from tests.fakeserver import Reply, tool_calls
-    from tests.test_mcp_apps import viewed
-
-    viewed(chat_env)
-    served = page_served()
-    server.queue(tool_calls(("tally", {"step": 1}, "call_t")))
-    api(served, "POST", "/v1/threads/apps/messages", {"content": "count"})
-    server.queue(Reply("Counted."))
-    api(served, "POST", "/v1/threads/apps/approvals", {"decisions": {"call_t": {"action": "yes"}}})
+    served = viewed_thread(page_served, server, chat_env)
     with browse(DESKTOP, "a hostile MCP App") as view:
         page = view.page
-        signed_in(view, served)
-        page.goto(f"{served.origin}/#thread=apps")
+        frame = shown_view(view, served)
         shown = page.locator("iframe.app")
-        waits(page.frame_locator("iframe.app").locator("#count")).to_have_text("the view")
-        frame = shown.element_handle().content_frame()
-        frame.evaluate(HEARD)
         page.evaluate(INERT)
 
         def said(*messages: Any) -> list[Any]:
@@ -723,3 +736,34 @@ def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_f
         question.focus()
         (typing,) = said({**message, "id": 5})
         assert typing["result"]["isError"] and question.input_value() == "", view.said("nor into a box being typed in")
+
+
+@pytest.mark.usefixtures("in_memory")
+def test_an_mcp_apps_links_are_asked_in_a_card_never_in_a_dialog_it_can_repeat(page_served, browse, server, chat_env):
+    """A view holding the page: each ui/open-link was asked in a modal dialog, and a view that asked again as each was
+    refused kept the page behind one dialog after another (and again once reloaded, with the thread). A link is now
+    asked in a card under the view, one at a time, and opened from the user's click."""
+    from playwright.sync_api import expect as waits
+
+    served = viewed_thread(page_served, server, chat_env)
+    with browse(DESKTOP, "an MCP App's links") as view:
+        page = view.page
+        frame = shown_view(view, served)
+        page.context.route("https://example.invalid/**", lambda route: route.fulfill(body="opened"))
+        links = [{"id": n, "method": "ui/open-link", "params": {"url": f"https://example.invalid/{n}"}} for n in (1, 2)]
+        frame.evaluate(POSTS, links * 25)  # (each asked again as it is refused, as a view would)
+        card = page.locator('#messages .card[data-kind="app-link"]')
+        waits(card, view.said("one link at a time")).to_contain_text("https://example.invalid/1")
+        page.locator("#question").fill("the page is still mine")
+        assert view.dialogs == [], view.said("no dialog")
+        card.locator('button[data-choice="no"]').click()
+        frame.wait_for_function("() => heard.some((m) => m.id === 1)")
+        waits(card, view.said("the next link, once the first is answered")).to_contain_text("https://example.invalid/2")
+        with page.context.expect_page() as opened:
+            card.locator('button[data-choice="open"]').click()
+        opened.value.wait_for_load_state()
+        assert opened.value.url == "https://example.invalid/2", view.said("the link opens in a tab of its own")
+        frame.wait_for_function("() => heard.some((m) => m.id === 2)")
+        answers = {m["id"]: m["result"] for m in frame.evaluate("heard") if m.get("id") in (1, 2)}
+        assert answers[1] == {"isError": True} and answers[2] == {}, answers
+        assert view.dialogs == [], view.said("no dialog, ever")

@@ -1162,13 +1162,9 @@ want of a session (401) goes to /signin.
         return;
       case "tools/call":
         return reply(await appCall(app, String(params.name || ""), params.arguments || {}));
-      case "ui/open-link": {
+      case "ui/open-link": { // asked in a card (a dialog would hold the page: a view may ask on and on)
         const url = safeUrl(String(params.url || ""));
-        if (url && window.confirm(`The view of MCP server ${call.server} opens ${url}`)) {
-          window.open(url, "_blank", "noopener,noreferrer");
-          return reply({});
-        }
-        return reply({ isError: true });
+        return reply(url && await asked(app, (decide) => linkCard(call, url, decide)) ? {} : { isError: true });
       }
       case "ui/message": { // put in the question box for the user to send (or not): an empty one they are not typing
         // in, never over what they wrote, and the keyboard stays where it is (their next keys never go with it)
@@ -1188,7 +1184,7 @@ want of a session (401) goes to /signin.
   // A card under a view, one at a time (the next waits for the answer), its buttons inert for its first moments, the
   // view's size held while it waits: a view cannot bring a card under a click the user meant for the view, nor put
   // another card where the one they read was.
-  const ASKING = '.card[data-kind="app-call"]';
+  const ASKING = '.card[data-kind="app-call"], .card[data-kind="app-link"]';
   const INERT_MS = 800;
   const cards = new WeakMap(); // a frame -> its last card, answered or waiting
   function asked(app, made) {
@@ -1202,6 +1198,16 @@ want of a session (401) goes to /signin.
     }));
     cards.set(app.frame, answered);
     return answered;
+  }
+
+  // An address a view asks to open: opened in a tab of its own from the user's click, or not.
+  function linkCard(call, url, decide) {
+    const card = el("div", { class: "card", "data-kind": "app-link" });
+    const answered = (opened) => { card.remove(); decide(opened); };
+    const open = () => { window.open(url, "_blank", "noopener,noreferrer"); answered(true); };
+    card.append(el("h3", {}, `Open a link of the view of MCP server ${call.server}?`), el("p", {}, url),
+      el("div", { class: "choices" }, choice("open", "Open", open, true), choice("no", "No", () => answered(false))));
+    return card;
   }
 
   // A call the view asks for: run when serve says it may, else asked in a card under the view, as any call.
