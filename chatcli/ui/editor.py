@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import subprocess
@@ -37,8 +38,6 @@ def _run_editor(path: str, environ: Mapping[str, Any]) -> int:
     for editor in (environ.get("VISUAL"), environ.get("EDITOR"), *FALLBACKS):
         if not editor:
             continue
-        try:
+        with contextlib.suppress(OSError):
             return subprocess.call([*shlex.split(editor), path])
-        except OSError:
-            continue
     raise UsageError("no editor to open", hint="set $VISUAL or $EDITOR, e.g. export EDITOR=nano")

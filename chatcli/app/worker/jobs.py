@@ -171,12 +171,10 @@ def open_controlling_terminal() -> int | None:
     device = (terminal_state("self") or (0, False))[0]  # (0: none, or the system does not say)
     path = "/dev/tty"
     for fd in (0, 1, 2):
-        try:
+        with contextlib.suppress(OSError):
             if device and os.isatty(fd) and os.fstat(fd).st_rdev == device:
                 path = os.ttyname(fd)
                 break
-        except OSError:
-            continue
     else:
         major = os.major(device) if device else 0
         if 136 <= major <= 143:  # a pseudo-terminal: /dev/pts/N
