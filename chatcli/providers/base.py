@@ -320,12 +320,11 @@ def requested_host(exc: BaseException) -> str:
     return ""
 
 
-def sdk_secrets(environ: Any = None) -> list[str]:
+def sdk_secrets() -> list[str]:
     """The values of the credentials providers' SDKs read from the environment by themselves (OLLAMA_API_KEY,
     ANTHROPIC_AUTH_TOKEN...; chatcli.provider_table): a server may echo one back in its error."""
-    import os
+    from os import environ
 
-    environ = os.environ if environ is None else environ
     words = ("KEY", "TOKEN", "SECRET", "PASSWORD")
     return [environ[var] for var in sdk_credentials() if environ.get(var) and any(w in var for w in words)]
 

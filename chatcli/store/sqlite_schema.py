@@ -78,9 +78,6 @@ class SqliteMigrationLog:
 
     async def names(self) -> list[str] | None:
         """The names recorded, or None for a file from before the log (read only: adopts nothing)."""
-        return await self._names()
-
-    async def _names(self) -> list[str] | None:
         try:
             async with self.conn.execute(f"SELECT name FROM {LOG_TABLE} ORDER BY rowid") as cursor:
                 return [row[0] for row in await cursor.fetchall()]
@@ -90,7 +87,7 @@ class SqliteMigrationLog:
             return None
 
     async def applied(self) -> list[str]:
-        names = await self._names()
+        names = await self.names()
         if names is not None:
             return names
         async with self.conn.execute("PRAGMA user_version") as cursor:
@@ -99,7 +96,7 @@ class SqliteMigrationLog:
             return []
         await self.conn.execute("BEGIN IMMEDIATE")  # adopt the count: its first names were applied
         try:
-            names = await self._names()
+            names = await self.names()
             if names is None:
                 await self.conn.execute(_LOG)
                 names = [m.name for m in MIGRATIONS[:counted]]
