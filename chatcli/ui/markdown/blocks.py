@@ -198,10 +198,7 @@ class Blocks:
     def _flush_table(self) -> list[str]:
         lines, self._table = self._table, []
         if len(lines) < 2 or not _DELIMITER.match(lines[1]):
-            rows: list[str] = []
-            for line in lines:
-                rows += self._block(line)[0]
-            return rows
+            return [row for line in lines for row in self._block(line)[0]]
         return self._render_table(lines)
 
     def _render_table(self, lines: list[str]) -> list[str]:

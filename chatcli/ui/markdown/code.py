@@ -91,9 +91,7 @@ class Scanner(NamedTuple):
 
 @functools.cache
 def _scanner(language: str) -> Scanner:
-    words: dict[str, _TokenType] = {}
-    for kind, names in zip(_KINDS, _WORDS.get(language, ())):
-        words.update(dict.fromkeys(names.split(), kind))
+    words = {name: kind for kind, names in zip(_KINDS, _WORDS.get(language, ())) for name in names.split()}
     comment = {"python": r"\#.*", "shell": r"(?<!\S)\#.*", "json": r"//.*"}.get(language, r"//.*")
     opens = {"python": r'"""|' + r"'''", "js": r"/\*|`", "c": r"/\*", "json": r"/\*"}.get(language, r"(?!)")
     closed = {

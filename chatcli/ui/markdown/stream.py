@@ -34,9 +34,7 @@ _HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 def render_markdown(text: str, console: Console) -> str:
     """The whole text rendered at once, as terminal rows joined by newlines (with a final one)."""
     blocks = Blocks(Palette(console), console.width)
-    rows: list[str] = []
-    for line in text.split("\n"):
-        rows += blocks.line(line)
+    rows = [row for line in text.split("\n") for row in blocks.line(line)]
     rows += blocks.close()
     return "".join(f"{row}\n" for row in rows)
 
@@ -100,9 +98,7 @@ class MarkdownStream:
         self._seen = len(self._parts)
         lines = (self._partial + new).split("\n")
         self._partial = "" if final else lines.pop()
-        rows: list[str] = []
-        for line in lines:
-            rows += blocks.line(line)
+        rows = [row for line in lines for row in blocks.line(line)]
         if final:
             rows += blocks.close()
             live: list[str] = []
