@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import stat
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
@@ -65,16 +66,14 @@ def _cut(data: bytes, total: int) -> str:
 
 async def _stop_group(process: asyncio.subprocess.Process) -> None:
     """End the command's process group: TERM, then KILL if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except (ProcessLookupError, PermissionError):
             return
-        try:
-            await asyncio.wait_for(process.wait(), wait)
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), 2.0)
             return
-        except asyncio.TimeoutError:
-            continue
 
 
 class _Output:
@@ -87,8 +86,7 @@ class _Output:
     async def collect(self, reader: asyncio.StreamReader) -> None:
         while chunk := await reader.read(65536):
             self.total += len(chunk)
-            if len(self.kept) < MAX_OUTPUT:
-                self.kept += chunk[: MAX_OUTPUT - len(self.kept)]
+            self.kept += chunk[: MAX_OUTPUT - len(self.kept)]  # nothing once full
 
 
 async def _open_pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
@@ -108,10 +106,8 @@ async def _finish(process: asyncio.subprocess.Process, reading: asyncio.Task[Non
         done, _ = await asyncio.wait({reading}, timeout=LEFTOVER_GRACE)
         if done:
             return "[what the command left running in the background was stopped]" if stop else ""
-        try:  # its background jobs share its process group (a sandbox's end with the shell anyway)
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        with suppress(ProcessLookupError, PermissionError):  # its background jobs share its process group
+            os.killpg(process.pid, signal.SIGKILL)  # (a sandbox's end with the shell anyway)
     return "[a process the command started in a session of its own is still running: its later output is not read]"
 
 
@@ -309,17 +305,15 @@ class Host:
         return await run_shell(command, policy, self.workdir)
 
 
-def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | None = None) -> list[Any]:
-    """The LangChain tools of the built-in ``groups``; they act through ``host`` (this machine's current directory
-    if None), the shell's commands under ``policy``."""
+def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> list[Any]:
+    """The LangChain tools of the built-in ``groups``; they act through ``host``, the shell's commands under
+    ``policy``."""
     from typing import Annotated
 
     from langchain_core.tools import InjectedToolArg, StructuredTool
 
-    at = host if host is not None else Host()
-
     async def shell(command: str, call_id: str = "") -> str:
-        return await at.run_shell(command, policy, call_id)
+        return await host.run_shell(command, policy, call_id)
 
     # The call's id is the toolbox's to give (never the model's, which is not shown it): the host shows the command's
     # terminal in that call's card. Invoked plainly (a graph that embeds chat's tools), it is "".
@@ -327,11 +321,11 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
 
     async def read_file(path: str) -> str:
         """Read a text file on the user's machine. A relative path is from the current directory."""
-        return await at.read_file(resolve(path, at.workdir))
+        return await host.read_file(resolve(path, host.workdir))
 
     async def list_directory(path: str = ".") -> str:
         """List the entries of a directory on the user's machine (default: the current directory)."""
-        return await asyncio.to_thread(_listing, resolve(path, at.workdir))
+        return await asyncio.to_thread(_listing, resolve(path, host.workdir))
 
     async def remember(text: str) -> str:
         """Keep the user's words (run in chat's graph, whose store LangGraph's runtime gives), or say why not."""
@@ -356,15 +350,15 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
         """A skill's instructions whole, or (``file``) one of its files, as the model asks."""
         from langchain_core.tools import ToolException
 
-        skill = at.skills.get(name)
+        skill = host.skills.get(name)
         try:
             if skill is None or not skill.model_may_activate:
                 raise ValueError(f"no skill {name!r} to activate (the system prompt lists them)")
-            return await at.activate(name, file)
+            return await host.activate(name, file)
         except ValueError as exc:
             raise ToolException(f"error: {exc}") from None
 
-    where = sandbox.describe(policy, at.workdir) if "shell" in groups else ""
+    where = sandbox.describe(policy, host.workdir) if "shell" in groups else ""
     made: dict[str, dict[str, Any]] = {
         "remember": dict(
             coroutine=remember,
@@ -395,7 +389,7 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host | Non
             ),
         ),
     }
-    if SKILLS in groups and not any(skill.model_may_activate for skill in at.skills.skills):
+    if SKILLS in groups and not any(skill.model_may_activate for skill in host.skills.skills):
         groups = tuple(group for group in groups if group != SKILLS)  # the user's /NAME only: no tool
     return [_tool(StructuredTool, name, made[name]) for group in groups for name in GROUPS[group]]
 
