@@ -63,16 +63,12 @@ def describe(pid: int | None = None, *, io: bool = False) -> dict[str, str] | No
     """
     proc = "/proc/self" if pid is None else f"/proc/{pid}"
     try:
-        found: dict[str, str] = {}
-        for name in sorted(os.listdir(f"{proc}/ns")):
-            found[f"ns {name}"] = os.readlink(f"{proc}/ns/{name}")
+        found = {f"ns {name}": os.readlink(f"{proc}/ns/{name}") for name in sorted(os.listdir(f"{proc}/ns"))}
         root = os.stat(f"{proc}/root")
         found["root"] = f"{root.st_dev}:{root.st_ino}"
-        for name in ("cgroup", "limits", "oom_score_adj"):
-            found[name] = _read(f"{proc}/{name}")
+        found.update({name: _read(f"{proc}/{name}") for name in ("cgroup", "limits", "oom_score_adj")})
         status = dict(line.split(":", 1) for line in _read(f"{proc}/status").splitlines() if ":" in line)
-        for name in STATUS:
-            found[name] = status.get(name, "").strip()
+        found.update({name: status.get(name, "").strip() for name in STATUS})
         found["umask"] = status.get("Umask", "").strip()
         fields = _read(f"{proc}/stat").rsplit(")", 1)[1].split()
         # After the name: state is field 3; nice 19, starttime 22, rt_priority 40, policy 41.
