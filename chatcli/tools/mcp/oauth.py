@@ -22,6 +22,7 @@ sign-ins in one process is not signed in to again: one line says so. ``chat mcp 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -530,7 +531,7 @@ class _Callback:
             raise LoginTimedOut(f"no answer from the browser within {LOGIN_WAIT:g} s") from None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        with contextlib.closing(writer), contextlib.suppress(OSError, asyncio.TimeoutError, UnicodeDecodeError):
             line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1")
             target = line.split(" ")[1] if line.count(" ") >= 2 else ""
             query = parse_qs(urlsplit(target).query)
@@ -549,10 +550,6 @@ class _Callback:
                     self.answer.set_result(AuthorizationCodeResult(code=code, state=state, iss=issuer))
                 else:
                     self.answer.set_exception(LoginRefused(f"the authorization server said {error}"))
-        except (OSError, asyncio.TimeoutError, IndexError, UnicodeDecodeError):
-            pass
-        finally:
-            writer.close()
 
 
 async def _reply(writer: asyncio.StreamWriter, status: int, text: str) -> None:
