@@ -62,7 +62,7 @@ class KeptCall:
         self.answers.append(answer)
         self._answer.set_result(answer)
 
-    def left_waiting(self, seconds: float, gone: Callable[[], None]) -> None:
+    def left_waiting(self, seconds: float, gone: Callable[[], object]) -> None:
         """The graph's run ended at a question: nobody hears this call until it runs again; cancelled (and
         ``gone()``) if no answer comes within ``seconds``."""
         self.tell = _nowhere
@@ -104,12 +104,8 @@ class KeptCalls:
     def waiting(self, key: str) -> None:
         """The call ``key`` waits for its answer: kept ``wait`` seconds at most."""
         kept = self.calls.get(key)
-
-        def gone() -> None:
-            self.calls.pop(key, None)
-
         if kept is not None:
-            kept.left_waiting(self.wait, gone)
+            kept.left_waiting(self.wait, lambda: self.calls.pop(key, None))  # then no longer kept
 
     def drop(self, key: str) -> None:
         """The call ``key`` ended, or its step stopped (Ctrl-C): forgotten, cancelled if it still runs."""
