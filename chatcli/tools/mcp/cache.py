@@ -20,6 +20,7 @@ import shutil
 import stat
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -57,13 +58,9 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
         command = os.path.expanduser(spec.command)
         found = command if os.sep in command else shutil.which(command, path=spec.env.get("PATH", environ.get("PATH")))
         program = _identity(os.path.join(here, found)) if found else None
-    files: list[Any] = []
-    for arg in spec.args[: _FILES_LOOKED_AT * 4]:
-        if len(files) >= _FILES_LOOKED_AT or not arg or arg.startswith("-") or len(arg) > 4096:
-            continue
-        named = _identity(os.path.join(here, os.path.expanduser(arg)))
-        if named is not None:
-            files.append(named)
+    candidates = (a for a in spec.args[: _FILES_LOOKED_AT * 4] if a and not a.startswith("-") and len(a) <= 4096)
+    named = (_identity(os.path.join(here, os.path.expanduser(arg))) for arg in candidates)
+    files = list(islice(filter(None, named), _FILES_LOOKED_AT))
     whole = {
         "version": VERSION,
         "name": spec.name,
