@@ -37,15 +37,8 @@ def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence
     # The built-ins turned on (the remember tool, offered while memories are on, is not one: docs/memories.md).
     groups = [group for group in builtin_groups if group != builtin.MEMORY]
     if groups:
-        rows.append(
-            ServerStatus(
-                builtin.SERVER,
-                "built-in",
-                READY,
-                where=", ".join(groups),
-                tools=[entry for entry in entries if entry.server == builtin.SERVER and entry.group in groups],
-            )
-        )
+        tools = [entry for entry in entries if entry.server == builtin.SERVER and entry.group in groups]
+        rows.append(ServerStatus(builtin.SERVER, "built-in", READY, where=", ".join(groups), tools=tools))
     from chatcli.tools.context import prompts, resources
 
     offered, readable = prompts(toolbox), resources(toolbox)
