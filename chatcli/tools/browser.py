@@ -7,6 +7,7 @@ the address is left to the user instead, as it is always shown first.
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 
@@ -14,12 +15,10 @@ def open_in_browser(url: str) -> str | None:
     """Open ``url``; None once opened, else why it was not (a sentence for the user)."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         return "only an http or https address is opened; go there yourself"
-    if not (os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "no browser here: open the address above yourself"  # a bare terminal (an SSH login) has none
-    import webbrowser
+    if os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        import webbrowser  # (a bare terminal, an SSH login, has no browser)
 
-    try:
-        opened = webbrowser.open(url)
-    except Exception:  # noqa: BLE001 - no browser to be had after all
-        opened = False
-    return None if opened else "no browser here: open the address above yourself"
+        with suppress(Exception):  # no browser to be had after all
+            if webbrowser.open(url):
+                return None
+    return "no browser here: open the address above yourself"
