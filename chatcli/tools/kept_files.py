@@ -55,9 +55,8 @@ def keep(part: dict[str, Any], thread: str, root: Path | None = None) -> Path | 
     try:
         data = base64.b64decode(part["base64"])
         mime = str(part.get("mime_type") or "").split(";")[0].strip().lower()
-        place = folder(thread, root)
-        private_dir(place)
-        path = place / (hashlib.sha256(data).hexdigest()[:16] + EXTENSIONS.get(mime, ".bin"))
+        name = hashlib.sha256(data).hexdigest()[:16] + EXTENSIONS.get(mime, ".bin")
+        path = private_dir(folder(thread, root)) / name
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:
