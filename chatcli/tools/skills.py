@@ -346,11 +346,10 @@ def catalog(found: Found) -> str:
     offered = [f"- {skill.name}: {skill.description}" for skill in found.skills if skill.model_may_activate]
     if not offered:
         return ""
-    how = (
+    return (
         "These skills give instructions for specific tasks: when a task matches a skill's description, call the "
-        f"{TOOL} tool with the skill's name to load its instructions before going on.\n"
+        f"{TOOL} tool with the skill's name to load its instructions before going on.\n" + "\n".join(offered)
     )
-    return how + "\n".join(offered)
 
 
 def activate(found: Found, name: str) -> str:
