@@ -13,6 +13,7 @@ is asked again without, and not asked for them again in the session.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import urlsplit
@@ -166,12 +167,10 @@ def host_url(host: str) -> str:
         return f"http://127.0.0.1:{DEFAULT_PORT}"
     if "://" not in host:
         host = f"http://{host}" if not host.startswith(":") else f"http://127.0.0.1{host}"
-        try:
+        with contextlib.suppress(ValueError):  # not a port: the client says so when it is used
             parts = urlsplit(host)
             if parts.port is None:
                 host = parts._replace(netloc=f"{parts.netloc}:{DEFAULT_PORT}").geturl()
-        except ValueError:
-            pass  # not a port: the client says so when it is used
     return host
 
 

@@ -12,6 +12,7 @@ thread can do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol, Sequence, cast
@@ -288,12 +289,11 @@ class RemoteBackend(GraphBackend):
         from chatcli.store.light import open_light_store
 
         binding = self.remote.spec.binding
-        try:
+        # The thread is the server's: a local database that cannot take the note changes nothing of it.
+        with contextlib.suppress(ChatError, OSError):
             check_thread_id(thread_id)  # an id the server named: a string of its choosing
             async with open_light_store(self.db) as store:
                 if await store.index.get(thread_id) is None:  # a thread of chat's own keeps its binding, whatever
                     await store.index.bind(thread_id, binding.to_json())  # the server this turn ran on
                     if asked is not None:
                         await store.index.waits(thread_id, asked)
-        except (ChatError, OSError):
-            pass  # the thread is the server's: a local database that cannot take the note changes nothing of it

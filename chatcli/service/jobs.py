@@ -23,6 +23,7 @@ interrupted, once it is next opened or shown (``keep_killed``).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -309,11 +310,9 @@ def _terminal() -> tuple[str | None, int | None]:
     """The terminal this process was started from (its stderr's, else its stdin's) and its session; (None, None)
     without one."""
     for fd in (2, 0):
-        try:
+        with contextlib.suppress(OSError):
             if os.isatty(fd):
                 return os.ttyname(fd), os.getsid(caller)
-        except OSError:
-            continue
     return None, None
 
 
@@ -461,10 +460,8 @@ def jobs(environ: Mapping[str, str]) -> list[Job]:
     """Every job kept, the newest first."""
     found = []
     for path in directory(environ).glob("*.json"):
-        try:
+        with contextlib.suppress(OSError, ValueError, TypeError):
             found.append(Job.read(path))
-        except (OSError, ValueError, TypeError):
-            continue
     return sorted(found, key=lambda job: job.started, reverse=True)
 
 

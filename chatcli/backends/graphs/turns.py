@@ -14,6 +14,7 @@ graph is resumed with ``Command(resume=...)`` (chatcli.core.interrupts), as ofte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -241,12 +242,10 @@ class GraphSource:
         if not text or self._speaking is None or not self._knows(self._speaking):
             return
         message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
-        try:
+        with contextlib.suppress(Exception):  # a graph (a server) that cannot take it keeps the question alone
             async with asyncio.timeout(KEEP_WAIT):
                 written = await self.app.aupdate_state(head, {"messages": [message]}, as_node=self._speaking)
                 await self.app.aupdate_state(written, None, as_node="__end__")  # the turn is over
-        except Exception:  # noqa: BLE001 - a graph (a server) that cannot take it keeps the question alone
-            pass
 
     def _knows(self, node: str) -> bool:
         """True when ``node`` is one of the graph's own nodes (a subgraph's is not written as the graph's)."""

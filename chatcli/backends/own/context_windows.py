@@ -11,6 +11,7 @@ OpenAI-compatible endpoint's), so one model's window never shrinks another's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import KW_ONLY, dataclass, field
@@ -75,15 +76,13 @@ def _save(data: dict[str, Any], path: Path | None = None) -> None:
     """Write the file (windows.json, or ``path``) whole, readable by the user only, through a temporary file of this
     process's; best effort."""
     path = path or _path()
-    try:
+    with contextlib.suppress(OSError, ValueError):
         private_dir(path.parent)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1)
         os.replace(temporary, path)
-    except (OSError, ValueError):
-        pass
 
 
 def _entry(endpoint: str, model: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ said as "local", unless config.toml prices it.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
@@ -172,10 +173,8 @@ def on_this_network(url: str | None) -> bool:
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """``host`` as an IP address, the shorthand IPv4 forms (``127.1``, ``2130706433``, ``0177.0.0.1``) included."""
-    try:
+    with contextlib.suppress(ValueError):
         return ipaddress.ip_address(host)
-    except ValueError:
-        pass
     if re.fullmatch(r"[0-9a-fx.]+", host) and host[0].isdigit():
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))

@@ -12,6 +12,7 @@ kept in the thread, marked as interrupted, as chat keeps it in its own threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
@@ -135,11 +136,10 @@ class RemoteSource(GraphSource):
         """Cancel the run on the server (what arrived is kept next, by ``keep``)."""
         if self.run_id is None:
             return
-        try:
+        # Stopping goes on whatever happens: what arrived is on the screen, the server may be gone.
+        with contextlib.suppress(Exception):
             async with asyncio.timeout(CANCEL_WAIT):
                 await self.remote.client.runs.cancel(thread, self.run_id, wait=True, action="interrupt")
-        except Exception:  # noqa: BLE001 - stopping goes on: what arrived is on the screen, the server may be gone
-            pass
 
     def _knows(self, node: str) -> bool:
         return True  # the server's nodes are known as they speak
@@ -149,10 +149,8 @@ async def _closed(stream: Any) -> None:
     """Close an async stream now, if it can be closed (what it says on closing is of no interest then)."""
     close = getattr(stream, "aclose", None)
     if close is not None:
-        try:
+        with contextlib.suppress(Exception):  # closing a stream that already failed
             await close()
-        except Exception:  # noqa: BLE001 - closing a stream that already failed
-            pass
 
 
 def _failure(data: Any) -> str:

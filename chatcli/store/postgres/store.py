@@ -19,6 +19,7 @@ Only imported for a PostgreSQL URL: psycopg stays out of the SQLite path.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -65,10 +66,8 @@ async def advisory_lock(
         yield
     finally:
         psycopg = import_psycopg()  # the driver alone: a light command (chat rm) loads no checkpointer
-        try:
+        with contextlib.suppress(psycopg.OperationalError):  # the session is gone, and its locks with it
             await _fetchone(conn, f"SELECT pg_advisory_unlock({args})", key)
-        except psycopg.OperationalError:
-            pass  # the session is gone, and the server dropped its locks with it
 
 
 async def short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
@@ -137,10 +136,8 @@ class PostgresStore(Store):
         self.index.conn = conn
         if self.saver is not None:
             self.inner.conn = conn
-        try:
+        with contextlib.suppress(Exception):  # it is broken already; closing is a courtesy
             await old.close()
-        except Exception:  # noqa: BLE001 - it is broken already; closing is a courtesy
-            pass
 
     @asynccontextmanager
     async def thread_lock(self, thread_id: str, on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
