@@ -202,10 +202,7 @@ class Field:
     def _choice(self, text: str) -> str:
         if text.isdigit() and 1 <= int(text) <= len(self.choices):
             return self.choices[int(text) - 1][0]
-        for value, label in self.choices:
-            if text in (value, label):
-                return value
-        return text
+        return next((value for value, label in self.choices if text in (value, label)), text)
 
 
 def _choices(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:

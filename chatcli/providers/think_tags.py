@@ -62,7 +62,4 @@ class ThinkSplitter:
 
 def _partial_suffix(text: str, tag: str) -> int:
     """The length of the longest end of ``text`` that is a beginning of ``tag``."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
-    return 0
+    return next((size for size in range(min(len(tag) - 1, len(text)), 0, -1) if tag.startswith(text[-size:])), 0)

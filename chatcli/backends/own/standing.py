@@ -43,10 +43,8 @@ def _owned(path: Path, follow: bool = True) -> bool:
 def _git_root(start: Path) -> Path | None:
     """The directory holding ``.git`` at or above ``start`` (None outside a repository); one another user made (a
     ``/tmp/.git``) is none, as git itself refuses it (safe.directory)."""
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            return directory if _owned(directory) and _owned(directory / ".git") else None
-    return None
+    found = next((directory for directory in (start, *start.parents) if (directory / ".git").exists()), None)
+    return found if found is not None and _owned(found) and _owned(found / ".git") else None
 
 
 def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:

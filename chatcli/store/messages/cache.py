@@ -86,10 +86,7 @@ class ThreadCache:
 
     def carried(self, msgs: list[BaseMessage]) -> int:
         """How many leading messages of ``msgs`` were handed out unchanged (0 if not a handed list)."""
-        for lst, n in self.handed:
-            if lst is msgs:
-                return n
-        return 0
+        return next((n for lst, n in self.handed if lst is msgs), 0)
 
     def find(self, tail: int, n: int) -> Chain | None:
         for i, chain in enumerate(self.chains):

@@ -39,10 +39,7 @@ _get_id = operator.attrgetter("id")
 
 def carried_over(messages: list[BaseMessage]) -> int:
     """How many leading messages of ``messages`` an append-only update carried over (0 if unknown)."""
-    for result, n in reversed(tuple(_appends)):
-        if result is messages:
-            return n
-    return 0
+    return next((n for result, n in reversed(tuple(_appends)) if result is messages), 0)
 
 
 def _plain(types: set[type]) -> bool:
