@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Mapping, Sequence
 
-from chatcli.paths import cache_dir, config_dir, config_path, data_dir, private_dir
+from chatcli.paths import cache_dir, config_dir, config_path, data_dir, listening_dir, private_dir
 
 SHELL = "/bin/sh"
 INSTALL = "apt-get install bubblewrap, dnf install bubblewrap or pacman -S bubblewrap"
@@ -81,8 +81,6 @@ def secret_places(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def served_sockets(environ: Mapping[str, str] = os.environ) -> list[str]:
     """The unix sockets a running ``chat serve --socket`` listens on, wherever they are (see chatcli.paths)."""
-    from chatcli.paths import listening_dir
-
     found = []
     try:
         notes = list(listening_dir(environ).iterdir())
@@ -135,7 +133,7 @@ def _probe(bwrap: str) -> str | None:
     """Why ``bwrap`` cannot start a sandbox here (its first line of complaint), or None if it can."""
     try:  # the very options a command gets (a kernel may refuse one of them): a read-only sandbox of /
         done = subprocess.run(
-            bwrap_argv(bwrap, "read-only", False, "/", (), ":"),
+            bwrap_argv(bwrap, Policy("read-only"), "/", (), ":"),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=10,
@@ -240,27 +238,21 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
 
 
 def bwrap_argv(
-    bwrap: str,
-    mode: str,
-    network: bool,
-    workdir: str,
-    read_only: Sequence[str],
-    command: str,
-    hidden: Sequence[str] = (),
-    masked: Sequence[str] = (),
+    bwrap: str, policy: Policy, workdir: str, read_only: Sequence[str], command: str, masked: Sequence[str] = ()
 ) -> list[str]:
-    """The bubblewrap command line that runs ``command`` with /bin/sh in ``workdir`` under ``mode``."""
+    """The bubblewrap command line that runs ``command`` with /bin/sh in ``workdir`` under ``policy``'s mode, network
+    and hidden places."""
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     # Seen empty: no socket of the user's session (chat's worker included) or of PostgreSQL is reachable.
-    argv += [arg for place in hidden for arg in ("--tmpfs", place)]
+    argv += [arg for place in policy.hidden for arg in ("--tmpfs", place)]
     # After the private /tmp and the hidden places, so that a working directory under them is still there.
-    argv += ["--bind" if mode == "workspace" else "--ro-bind", workdir, workdir]
-    argv += [arg for path in read_only if mode == "workspace" for arg in ("--ro-bind", path, path)]
+    argv += ["--bind" if policy.mode == "workspace" else "--ro-bind", workdir, workdir]
+    argv += [arg for path in read_only if policy.mode == "workspace" for arg in ("--ro-bind", path, path)]
     # Hidden again if inside the working directory (chat's OAuth tokens when it runs in HOME): the binds showed them.
-    argv += [arg for place in hidden if place.startswith(workdir + "/") for arg in ("--tmpfs", place)]
+    argv += [arg for place in policy.hidden if place.startswith(workdir + "/") for arg in ("--tmpfs", place)]
     # A chat serve socket outside them: /dev/null in its place (a connection is refused).
     argv += [arg for path in masked for arg in ("--ro-bind-try", "/dev/null", path)]
-    if not network:
+    if not policy.network:
         argv.append("--unshare-net")
     # bwrap sets no-new-privs itself; its own PID namespace takes leftovers down with the shell. As root it
     # would keep every capability (remount / read-write, write to the host) unless they are dropped.
@@ -277,7 +269,7 @@ def command_argv(command: str, policy: Policy, workdir: Path | None = None) -> l
     workdir = Path.cwd() if workdir is None else workdir
     read_only = read_only_inside(workdir, policy)
     masked = [p for p in served_sockets() if not any((p + "/").startswith(h + "/") for h in (*policy.hidden, "/tmp"))]
-    return bwrap_argv(bwrap, policy.mode, policy.network, str(workdir), read_only, command, policy.hidden, masked)
+    return bwrap_argv(bwrap, policy, str(workdir), read_only, command, masked)
 
 
 def describe(policy: Policy, workdir: Path | None = None) -> str:
