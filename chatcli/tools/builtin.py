@@ -310,7 +310,7 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
     ``policy``."""
     from typing import Annotated
 
-    from langchain_core.tools import InjectedToolArg, StructuredTool
+    from langchain_core.tools import InjectedToolArg, StructuredTool, ToolException
 
     async def shell(command: str, call_id: str = "") -> str:
         return await host.run_shell(command, policy, call_id)
@@ -329,7 +329,6 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
 
     async def remember(text: str) -> str:
         """Keep the user's words (run in chat's graph, whose store LangGraph's runtime gives), or say why not."""
-        from langchain_core.tools import ToolException
         from langgraph.config import get_store
 
         from chatcli.store.memories import MemoryBook, MemoryRefused
@@ -348,8 +347,6 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
 
     async def activate_skill(name: str, file: str = "") -> str:
         """A skill's instructions whole, or (``file``) one of its files, as the model asks."""
-        from langchain_core.tools import ToolException
-
         skill = host.skills.get(name)
         try:
             if skill is None or not skill.model_may_activate:

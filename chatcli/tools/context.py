@@ -8,7 +8,7 @@ import base64
 import re
 from typing import Any, Awaitable, Protocol
 
-from chatcli.text import counted
+from chatcli.text import counted, neutralise
 from chatcli.tools.listing import PromptEntry, ResourceEntry
 from chatcli.tools.mcp.server import McpServer, Unavailable
 
@@ -112,8 +112,6 @@ async def complete_argument(
     (MCP's completion/complete): at most MAX_COMPLETIONS, one line each, its escapes made visible; none when the
     server has none, fails, is stopped, or takes longer than COMPLETE_WAIT once started (the prompt never waits on
     it: prompt-toolkit shows what comes when it comes)."""
-    from chatcli.text import neutralise
-
     try:
         server = _server(toolbox, entry.server)
         waited = COMPLETE_WAIT + server.start_timeout  # the first Tab may start it (the prompt goes on meanwhile)

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chatcli.paths import private_dir
+from chatcli.paths import data_dir, private_dir
 
 EXTENSIONS = {
     "image/png": ".png",
@@ -41,8 +41,6 @@ EXTENSIONS = {
 
 def folder(thread: str, root: Path | None = None) -> Path:
     """Where the files of ``thread``'s tool results are kept."""
-    from chatcli.paths import data_dir
-
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", thread)[:64] or "_"
     if safe != thread:  # joined by a character no thread id has: no other thread's folder is named so
         safe += "+" + hashlib.sha256(thread.encode("utf-8", "surrogatepass")).hexdigest()[:8]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from chatcli.tools import builtin
-from chatcli.tools.context import HasServers
+from chatcli.tools.context import HasServers, prompts, resources
 from chatcli.tools.mcp.server import IDLE, READY
 
 
@@ -39,8 +39,6 @@ def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence
     if groups:
         tools = [entry for entry in entries if entry.server == builtin.SERVER and entry.group in groups]
         rows.append(ServerStatus(builtin.SERVER, "built-in", READY, where=", ".join(groups), tools=tools))
-    from chatcli.tools.context import prompts, resources
-
     offered, readable = prompts(toolbox), resources(toolbox)
     for server in toolbox.servers:
         listing = server.listing

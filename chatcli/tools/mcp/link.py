@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from chatcli.local.daemon import LIMIT, START_TIMEOUT, frame, receive, send, spawn, start_lock
-from chatcli.paths import build_id
+from chatcli.paths import build_id, data_dir, runtime_dir
 from chatcli.tools.asking import Ask
 
 if TYPE_CHECKING:
@@ -111,8 +111,6 @@ class HostLink:
     async def connect(self) -> Channel:
         """A connection the host answers (started if none listens); ConnectionError if it will not serve
         this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
-        from chatcli.paths import runtime_dir
-
         directory = runtime_dir(self.environ)
         if directory is None:
             raise ConnectionError("no private directory for the MCP host's socket")
@@ -142,8 +140,6 @@ class HostSession:
     answers the server's questions to the user (none: declined)."""
 
     def __init__(self, connection: Connection, channel: Channel, on_exit: Callable[[], None], elicit: Ask | None):
-        from chatcli.paths import data_dir
-
         spec, log_dir, environ = connection.spec, connection.log_dir, connection.link.environ
 
         # The variables a stdio server gets from this process's environment (shell functions left out).
@@ -266,8 +262,6 @@ def _error(error: dict[str, Any]) -> Exception:
 def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
     """Send ``op`` ("status", "check" or "stop") to every MCP host of the user (one per build of chat and
     ``host_environment``): their answers."""
-    from chatcli.paths import runtime_dir
-
     directory = runtime_dir(environ)
     answers = []
     for path in sorted(directory.glob("mcp-*.sock")) if directory is not None else []:
