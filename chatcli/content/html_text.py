@@ -14,7 +14,9 @@ held to ``CONVERT_MEMORY``, on at most ``MAX_HTML`` bytes of HTML; elements nest
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 import sys
 from typing import Any
 
@@ -124,9 +126,6 @@ async def convert(html: str, url: str = "") -> tuple[str, str]:
 
 
 def _answer(code: int | None, out: bytes, err: bytes) -> tuple[str, str]:
-    import json
-    import signal
-
     if code in (-signal.SIGXCPU, -signal.SIGKILL, _OUT_OF_TIME):
         raise Unconvertible(f"converting it to text took more than {CONVERT_SECONDS} s of CPU time")
     try:
@@ -147,10 +146,8 @@ def main(seconds: int = CONVERT_SECONDS, memory: int = CONVERT_MEMORY) -> None:
 
     Out of CPU time it exits with _OUT_OF_TIME, or is killed a second later (in a long call into C).
     """
-    import json
     import os
     import resource
-    import signal
 
     from chatcli.text import say  # before the memory limit: nothing is imported once it is reached
 

@@ -21,16 +21,19 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, NamedTupl
 
 from acp import PROTOCOL_VERSION, RequestError, schema
 
+from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
 from chatcli.core.events import TurnResult
 from chatcli.editor import updates
 from chatcli.editor.listener import EditorListener
 from chatcli.errors import ChatError, NoThread, UsageError
 from chatcli.service.chat import Chat
+from chatcli.service.command_runs import SERVER_WAIT, Said
+from chatcli.service.commands import run_offered
 from chatcli.service.opening import Opening, ThreadSetup
 from chatcli.service.thread import Thread
 from chatcli.store.base import Place
-from chatcli.text import say
+from chatcli.text import iso_time, say
 
 if TYPE_CHECKING:
     from chatcli.core.interrupts import Pending
@@ -211,8 +214,6 @@ class Editor:
         it; kept in ``cwd`` and the request's directories, and answered as a session/new is. A thread that is not
         open here is forked too; one that is empty, answering a prompt, or that what answers cannot fork, is
         refused."""
-        from chatcli.service.commands import run_offered
-
         where = _where(**asked)
         session = self.sessions.get(session_id)
         if self.chat.running.on(session_id):
@@ -357,8 +358,6 @@ class Editor:
 
     async def _prompts_known(self, session: Session, tools: Toolbox) -> None:
         """Offer the commands again once the MCP servers still starting are up, if their prompts or skills add any."""
-        from chatcli.service.command_runs import SERVER_WAIT
-
         before = len(self.chat.commands().offered(session.thread.can, tools))
         await tools.settle(SERVER_WAIT)
         if len(self.chat.commands().offered(session.thread.can, tools)) != before:
@@ -455,8 +454,6 @@ class Editor:
     async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> schema.PromptResponse:
         """One turn of the session's thread (or one of its commands); a cancel ends it ``cancelled``, the partial
         answer kept."""
-        from chatcli.backends.own.failures import describe
-
         session = self._session(session_id)
         if session.running is not None and not session.running.done():
             raise RequestError(-32600, f"session {session_id} is answering a prompt already")
@@ -503,9 +500,6 @@ class Editor:
             return None  # not a command an editor is offered: a question
 
         async def run() -> TurnResult:
-            from chatcli.service.command_runs import Said
-            from chatcli.service.commands import run_offered
-
             done = await run_offered(self.chat, session.thread, command, arg.strip())
             if not isinstance(done, Said):
                 return done
@@ -573,8 +567,6 @@ def _provider_of(model: str) -> str | None:
 def _listed(row: Any, place: Place | None) -> schema.SessionInfo:
     """A thread as session/list shows it: in the directory it was made in (one made before places were kept: in the
     agent's own, and its ``_meta`` says the place is not known)."""
-    from chatcli.text import iso_time
-
     return schema.SessionInfo(
         session_id=row.thread_id,
         cwd=place.cwd if place is not None else _here(),
@@ -675,8 +667,6 @@ async def _said(work: Awaitable[Any]) -> Any:
 
 def _error(exc: BaseException, settings: Settings | None = None) -> RequestError:
     """A failure as the JSON-RPC error: chat's one line (and the exit code the command line would give)."""
-    from chatcli.backends.own.failures import describe
-
     if isinstance(exc, RequestError):
         return exc
     failure = describe(exc, settings)

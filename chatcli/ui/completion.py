@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, AsyncGenerator, Awaitable, Callable, Iterable
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
+from chatcli.provider_table import DEFAULT, name_of
 from chatcli.tools.listing import PREFIX
 from chatcli.ui.registry import defined, is_command
 
@@ -180,14 +181,11 @@ class CommandCompleter(Completer):
 
 def _model_part(name: str) -> str:
     """The model of ``provider:model`` (``gem`` Tabs to ``google_genai:gemini-2.5-flash``); a bare name as it is."""
-    from chatcli.provider_table import DEFAULT, name_of
-
     return name.partition(":")[2] if name_of(name) != DEFAULT else name
 
 
 def _provider_label(name: str) -> str:
     """Whose model ``name`` is, beside it in the Tab menu: "" for the OpenAI-compatible endpoint's."""
-    from chatcli.provider_table import DEFAULT, name_of
     from chatcli.providers import provider
 
     chosen = name_of(name)

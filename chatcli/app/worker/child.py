@@ -11,6 +11,7 @@ the caller how the answer ended; when the worker is gone by then (killed), the c
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -49,8 +50,6 @@ def _orphaned_tell(conn: socket.socket, worker: int, status: dict[str, int]) -> 
 
 
 def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int, ...]) -> None:
-    import atexit
-
     signal.set_wakeup_fd(-1)
     for fd in worker_fds:
         os.close(fd)
@@ -110,7 +109,6 @@ def _text_stream(
 def run_as_process(argv: list[str], ending: Callable[[dict[str, int]], None]) -> int:
     """``chat ARGV`` as a fresh process runs it, its atexit work and its flushes included; ``ending`` hears of an
     end by SIGINT (as Python's, which is not a return) before it comes."""
-    import atexit
     import traceback
 
     from chatcli.app.cli import main

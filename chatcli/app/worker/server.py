@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import os
 import select
 import signal
@@ -275,8 +276,6 @@ def warm_providers() -> list[str]:
     import (its SDK, its LangChain integration, httpcore, the chat resource) is then loaded for every caller, an
     ``anthropic:`` or ``ollama:`` one-shot as warm as an OpenAI-compatible one. Nothing is sent anywhere. The
     providers made warm."""
-    import importlib.util
-
     from chatcli.backends.own.model import build_chat_model, build_embeddings
     from chatcli.config import Settings
     from chatcli.errors import ConfigError
@@ -306,9 +305,6 @@ def warm_providers() -> list[str]:
 def warm_up() -> list[str]:
     """Import what a one-shot imports (with chat's import hook), PostgreSQL's driver where it is installed, then keep
     it out of the collector's way; the providers made warm."""
-    import importlib
-    import importlib.util
-
     from chatcli.local.runtime import install
 
     install()
