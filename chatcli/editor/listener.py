@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from acp import schema
 from acp.interfaces import Client
 
-from chatcli.core.elicitation import Elicitation, Elicited, Field
+from chatcli.core.elicitation import Elicitation, Elicited, Field, Unreadable, answer_of, read_fields
 from chatcli.core.events import (
     Aside,
     Decision,
@@ -221,7 +221,6 @@ class EditorListener:
     async def elicit(self, question: Elicitation) -> Elicited | None:
         """A tool's question as the editor's form, its answer checked as the prompt checks it; declined, and said
         why, where the editor has no forms."""
-        from chatcli.core.elicitation import Unreadable, answer_of, read_fields
 
         if question.url is not None:
             return await self._link(question) if self.links else declined(question)

