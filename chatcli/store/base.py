@@ -5,7 +5,7 @@ chatcli.store.database)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -182,6 +182,7 @@ async def poll_lock(try_acquire: Callable[[], Awaitable[bool]], on_wait: Callabl
         await asyncio.sleep(LOCK_POLL)
 
 
+@dataclass(eq=False)
 class Guard:
     """Runs a backend's operations and turns its driver's exceptions into one-line StoreErrors.
 
@@ -190,25 +191,15 @@ class Guard:
     connection dropped (``dropped(exc)``) opens it again and runs once more.
     """
 
-    def __init__(
-        self,
-        name: str,
-        errors: tuple[type[BaseException], ...],
-        reason: Callable[[BaseException], str] = str,
-        hint: str = "run with --debug for details",
-        reopen: Callable[[], Awaitable[None]] | None = None,
-        dropped: Callable[[BaseException], bool] = lambda exc: False,
-        busy: Callable[[BaseException], bool] = lambda exc: False,
-    ):
-        self.name = name
-        self.errors = errors
-        self.reason = reason
-        self.hint = hint
-        self.reopen = reopen
-        self.dropped = dropped
-        self.busy = busy  # the database is held by another program: worth waiting for
-        self.on_wait: Callable[[str], None] | None = None  # says, once, that chat waits for it
-        self.busy_wait = BUSY_WAIT
+    name: str
+    errors: tuple[type[BaseException], ...]
+    reason: Callable[[BaseException], str] = str
+    hint: str = "run with --debug for details"
+    reopen: Callable[[], Awaitable[None]] | None = None
+    dropped: Callable[[BaseException], bool] = lambda exc: False
+    busy: Callable[[BaseException], bool] = lambda exc: False  # held by another program: worth waiting for
+    on_wait: Callable[[str], None] | None = field(default=None, init=False)  # says, once, that chat waits for it
+    busy_wait: float = field(default_factory=lambda: BUSY_WAIT, init=False)  # (read as each opens)
 
     def error(self, exc: BaseException) -> StoreError:
         """The StoreError a driver exception means to the user."""
