@@ -108,19 +108,10 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
         cwd = entry.get("cwd")
         if cwd is not None and (not isinstance(cwd, str) or not cwd):
             raise ConfigError(f"{where}.cwd must be a directory (a string)")
-        specs.append(
-            ServerSpec(
-                name=name,
-                command=command,
-                args=_strings(entry.get("args", []), f"{where}.args", list),
-                env=_strings(entry.get("env", {}), f"{where}.env", dict),
-                cwd=cwd,
-                url=url,
-                headers=_strings(entry.get("headers", {}), f"{where}.headers", dict),
-                sse=sse,
-                oauth=_oauth(entry.get("oauth"), f"{where}.oauth", bool(url)),
-            )
-        )
+        lists = (("args", list), ("env", dict), ("headers", dict))
+        args, env, headers = (_strings(entry.get(key, kind()), f"{where}.{key}", kind) for key, kind in lists)
+        oauth = _oauth(entry.get("oauth"), f"{where}.oauth", bool(url))
+        specs.append(ServerSpec(name, command, args, env, cwd, url, headers, sse, oauth))
     return specs
 
 
