@@ -288,18 +288,8 @@ def _served(server: str, entry: Any) -> Served:
     if skill.name != Path(path.group(1)).name:
         raise ValueError(f"{uri}: its name {skill.name!r} is not its path's last part")
     # Its allowed-tools are not taken: the extension asks the user's approval for them first, which chat does not ask.
-    return Served(
-        f"{server}:{skill.name}",
-        skill.description,
-        Path(),
-        False,
-        (),
-        skill.model_may_activate,
-        server=server,
-        uri=uri,
-        manifest=tuple(good),
-        frontmatter=entry["frontmatter"],
-    )
+    listed = {**vars(skill), "name": f"{server}:{skill.name}", "path": Path(), "allowed_tools": ()}
+    return Served(**listed, server=server, uri=uri, manifest=tuple(good), frontmatter=entry["frontmatter"])
 
 
 async def fetch(skill: Served, server: Any, file: str = "") -> str:
