@@ -162,14 +162,12 @@ def idf(rows: int, hits: int) -> float:
 
 def _instances(toks: Sequence[str], phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]]:
     """(offset, phrase) of every match of every phrase, in document order."""
-    found = []
-    for number, phrase in enumerate(phrases):
-        width = len(phrase)
-        for offset in range(len(toks) - width + 1):
-            if all(_matches(toks[offset + i], wanted) for i, wanted in enumerate(phrase)):
-                found.append((offset, number))
-    found.sort()
-    return found
+    return sorted(
+        (offset, number)
+        for number, phrase in enumerate(phrases)
+        for offset in range(len(toks) - len(phrase) + 1)
+        if all(_matches(toks[offset + i], wanted) for i, wanted in enumerate(phrase))
+    )
 
 
 def holds(text: str, phrases: Sequence[Sequence[str]]) -> bool:

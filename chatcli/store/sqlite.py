@@ -224,9 +224,8 @@ class SqliteStore(Store):
         """
         self.check_file()
         slot = zlib.crc32(thread_id.encode()) % _LOCK_SLOTS
-        async with self._slots.setdefault(slot, asyncio.Lock()):
-            async with _byte_lock(self.path, slot, on_wait):
-                yield
+        async with self._slots.setdefault(slot, asyncio.Lock()), _byte_lock(self.path, slot, on_wait):
+            yield
 
     def check_file(self) -> None:
         """Refuse to go on writing a database file that was deleted or replaced since it was opened:
