@@ -170,9 +170,7 @@ def question_message(text: str, attachments: list[Attachment] | tuple[Attachment
     if not attachments:
         return HumanMessage(text, **kwargs)
     blocks = [text] if text.strip() else []
-    for item in attachments:
-        if not item.is_image:
-            blocks.append(f"{item.header}\n{fenced(item.data.decode('utf-8'))}")
+    blocks += [f"{item.header}\n{fenced(item.data.decode('utf-8'))}" for item in attachments if not item.is_image]
     parts: list[Any] = [{"type": "text", "text": "\n\n".join(blocks)}] if blocks else []
     for item in attachments:
         if item.is_image:

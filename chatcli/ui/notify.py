@@ -47,13 +47,12 @@ def tell(tty: str | None, session: int | None, line: str, desktop: bool = False)
     told = False
     fd = _open_own_terminal(tty) if tty else None
     if fd is not None:
-        with contextlib.suppress(OSError):
-            with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as terminal:
-                if session is not None and _at_prompt(session, fd):
-                    say(terminal, f"\n{line}\n")
-                    told = True
-                    if desktop and not shutil.which("notify-send"):
-                        terminal.write(f"\x1b]9;{line}\x07")  # the terminal's own notification (OSC 9)
+        with contextlib.suppress(OSError), os.fdopen(fd, "w", encoding="utf-8", errors="replace") as terminal:
+            if session is not None and _at_prompt(session, fd):
+                say(terminal, f"\n{line}\n")
+                told = True
+                if desktop and not shutil.which("notify-send"):
+                    terminal.write(f"\x1b]9;{line}\x07")  # the terminal's own notification (OSC 9)
     if desktop and shutil.which("notify-send"):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run(

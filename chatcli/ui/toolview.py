@@ -66,8 +66,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         for entry in row.tools:
             description = fit_cells(entry.description, max(20, columns - width - 5))  # a line a tool, at any width
             lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
-        for name, why in row.held:
-            lines.append(f"  {name.ljust(width)}  ({why})")
+        lines += [f"  {name.ljust(width)}  ({why})" for name, why in row.held]
         for prompt in row.prompts:
             lines.append(
                 f"  {prompt.command} {prompt.synopsis}".rstrip()

@@ -113,10 +113,10 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
     path = os.path.join(directory, SOCKET)
     sock = connect(path)
     if sock is None:
-        with start_lock(os.path.join(directory, START_LOCK)) as lock:  # not while a caller starts one
-            with contextlib.suppress(OSError):
-                if lock is not None and os.path.lexists(path) and connect(path) is None:
-                    os.unlink(path)
+        # not while a caller starts one
+        with start_lock(os.path.join(directory, START_LOCK)) as lock, contextlib.suppress(OSError):
+            if lock is not None and os.path.lexists(path) and connect(path) is None:
+                os.unlink(path)
         return directory, None
     try:
         send(sock, {"control": command})
