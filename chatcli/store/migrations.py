@@ -74,20 +74,15 @@ class MigrationLog(Protocol):
         """Run ``migration`` and record it (it is the ``count``-th); False if another process just did."""
 
 
-def newer_error(name: str, unknown: Sequence[str], known: int) -> StoreError:
-    """The refusal of a database set up by a newer chatcli."""
-    return StoreError(
-        f"{name} was set up by a newer chatcli (migration {unknown[0]}; this one knows {known})",
-        hint="upgrade chatcli",
-    )
-
-
 def check_known(name: str, applied: Sequence[str], migrations: Sequence[Migration]) -> None:
     """Refuse a database whose record names a migration this version does not have."""
     known = {m.name for m in migrations}
     unknown = [n for n in applied if n not in known]
     if unknown:
-        raise newer_error(name, unknown, len(migrations))
+        raise StoreError(
+            f"{name} was set up by a newer chatcli (migration {unknown[0]}; this one knows {len(migrations)})",
+            hint="upgrade chatcli",
+        )
 
 
 async def migrate(log: MigrationLog, migrations: Sequence[Migration], name: str) -> list[str]:
