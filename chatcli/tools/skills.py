@@ -288,8 +288,8 @@ def _served(server: str, entry: Any) -> Served:
     if skill.name != Path(path.group(1)).name:
         raise ValueError(f"{uri}: its name {skill.name!r} is not its path's last part")
     # Its allowed-tools are not taken: the extension asks the user's approval for them first, which chat does not ask.
-    listed = {**vars(skill), "name": f"{server}:{skill.name}", "path": Path(), "allowed_tools": ()}
-    return Served(**listed, server=server, uri=uri, manifest=tuple(good), frontmatter=entry["frontmatter"])
+    same = {**vars(skill), "name": f"{server}:{skill.name}", "path": Path(), "allowed_tools": ()}
+    return Served(**same, server=server, uri=uri, manifest=tuple(good), frontmatter=entry["frontmatter"])
 
 
 async def fetch(skill: Served, server: Any, file: str = "") -> str:
@@ -374,8 +374,7 @@ def allows(allowed: tuple[str, ...], name: str, server: str, tool: str) -> bool:
 
 def files(skill: Skill) -> tuple[str, ...]:
     """The skill's files but its SKILL.md (at most MAX_FILES), by path relative to its directory."""
-    found = (name for name in _walk(skill.directory) if name != "SKILL.md")
-    return tuple(islice(found, MAX_FILES))
+    return tuple(islice((name for name in _walk(skill.directory) if name != "SKILL.md"), MAX_FILES))
 
 
 def _walk(directory: Path) -> Iterator[str]:
