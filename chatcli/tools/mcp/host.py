@@ -270,8 +270,7 @@ class Host:
                         asked.pop(key, None)
 
                 tool, arguments = str(message.get("tool")), message.get("arguments") or {}
-                result = await server.call_tool(tool, arguments, progress, ask)
-                reply = {"result": dumped(result)}
+                reply = {"result": dumped(await server.call_tool(tool, arguments, progress, ask))}
             elif op in READS:  # (what a caller reads of a server, besides its calls: as McpServer's methods take it)
                 reply = {"result": dumped(await getattr(server, op)(*message.get("args") or ()))}
             elif op == "ping":
