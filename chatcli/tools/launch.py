@@ -17,8 +17,7 @@ def main() -> None:
     with open(path, encoding="utf-8") as handle:
         spec = json.load(handle)
     os.unlink(path)
-    argv, env = spec["argv"], spec["env"]
-    os.execvpe(argv[0], argv, env)
+    os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
 
 
 if __name__ == "__main__":
