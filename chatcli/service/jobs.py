@@ -318,12 +318,7 @@ def _terminal() -> tuple[str | None, int | None]:
 
 def _forget_old(where: Path, environ: Mapping[str, str]) -> None:
     """Keep the newest ``KEEP`` finished jobs' files; a running one is never forgotten."""
-    found = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in found[KEEP:]:
-        try:
-            job = Job.read(path)
-        except (OSError, ValueError, TypeError):
-            continue
+    for job in jobs(environ)[KEEP:]:
         if not alive(job, environ):
             _remove(where, job)
 
