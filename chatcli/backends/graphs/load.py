@@ -192,9 +192,7 @@ def _one_graph(module: Any, spec: str, say: Callable[[str], None]) -> str:
     return chosen
 
 
-async def load_graph(
-    spec: str, cwd: Path, stack: AsyncExitStack | None = None, say: Callable[[str], None] = lambda line: None
-) -> Any:
+async def load_graph(spec: str, cwd: Path, stack: AsyncExitStack, say: Callable[[str], None]) -> Any:
     """The compiled graph ``spec`` names (without a checkpointer of chat's yet). A factory that is a context
     manager (``langgraph.json``'s ``async with`` form) is entered on ``stack``, which keeps it open."""
     from langgraph.graph import StateGraph
@@ -212,7 +210,7 @@ async def load_graph(
             takes = [p for p in inspect.signature(obj).parameters.values() if p.default is p.empty]
             obj = obj({"configurable": {}}) if takes else obj()
             obj = await obj if inspect.isawaitable(obj) else obj
-        obj = await _entered(obj, stack or AsyncExitStack())
+        obj = await _entered(obj, stack)
         if isinstance(obj, StateGraph):
             obj = obj.compile()
     except UsageError:
