@@ -197,11 +197,8 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
                 with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
-        out.seek(0)
-        err.seek(0)
-        return _outcome(
-            hook, code, out.read(MAX_FILE).decode(errors="replace"), err.read(MAX_FILE).decode(errors="replace")
-        )
+        printed, said = (os.pread(f.fileno(), MAX_FILE, 0).decode(errors="replace") for f in (out, err))
+        return _outcome(hook, code, printed, said)
 
 
 async def _post(hook: Hook, data: bytes) -> Verdict:
