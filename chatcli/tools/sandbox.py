@@ -282,5 +282,4 @@ def describe(policy: Policy, workdir: Path | None = None) -> str:
     net = "network open" if policy.network else "no network"
     if policy.mode == "read-only":
         return f"sandbox: read-only, {net} (no writes but a private /tmp)"
-    workdir = Path.cwd() if workdir is None else workdir
-    return f"sandbox: workspace, {net} (writes only in {workdir} and a private /tmp)"
+    return f"sandbox: workspace, {net} (writes only in {workdir or Path.cwd()} and a private /tmp)"
