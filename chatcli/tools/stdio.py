@@ -48,21 +48,17 @@ class Lines:
         self._dropped: Dropped | None = None
 
     def feed(self, data: bytes) -> list[bytes | Dropped]:
+        *ended, rest = data.split(b"\n")
         out: list[bytes | Dropped] = []
-        start = 0
-        while start <= len(data):
-            newline = data.find(b"\n", start)
-            end = len(data) if newline < 0 else newline
-            self._take(memoryview(data)[start:end])
-            if newline < 0:
-                break
+        for piece in ended:
+            self._take(piece)
             out.append(self._dropped or bytes(self._buffer))
             self._buffer.clear()
             self._dropped = None
-            start = newline + 1
+        self._take(rest)
         return out
 
-    def _take(self, piece: memoryview) -> None:
+    def _take(self, piece: bytes) -> None:
         dropped = self._dropped
         if dropped is not None:
             dropped.size += len(piece)
