@@ -38,9 +38,7 @@ def shown(name: str, value: Any) -> Any:
         return [[var, _tail(v) if _secret_variable(var) else redact_url(str(v))] for var, v in value]
     if isinstance(value, str) and "://" in value:
         return redact_url(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    return list(value) if isinstance(value, tuple) else value
 
 
 def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:

@@ -47,9 +47,7 @@ def image_type(data: bytes) -> str | None:
 def readable_size(size: int) -> str:
     if size < 1024:
         return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / (1024 * 1024):.1f} MB"
 
 
 @dataclass(frozen=True)

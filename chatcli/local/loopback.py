@@ -169,9 +169,7 @@ def _is_named(host: str, port: int) -> bool:
 
 def _this_machine(address: Address) -> bool:
     """True for an address that reaches this machine: loopback, unspecified, or one of its interfaces'."""
-    if address.is_loopback or address.is_unspecified:
-        return True
-    return address in _interface_addresses()
+    return address.is_loopback or address.is_unspecified or address in _interface_addresses()
 
 
 @cache

@@ -177,9 +177,7 @@ def stopped(settings: Settings, when: str, *, wait: float = 0.0) -> ModelError |
     server whose connection just dropped to finish dying.
     """
     server = _servers.get(settings.base_url or "")
-    if server is None or server.returncode(wait) is None:
-        return None
-    return server.stopped_error(when)
+    return None if server is None or server.returncode(wait) is None else server.stopped_error(when)
 
 
 @contextlib.contextmanager

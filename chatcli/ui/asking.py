@@ -59,9 +59,7 @@ def _default_text(field: Field) -> str:
         return ""
     if field.kind == "boolean":
         return "y" if field.default else "n"
-    if isinstance(field.default, list):
-        return ", ".join(str(v) for v in field.default)
-    return str(field.default)
+    return ", ".join(str(v) for v in field.default) if isinstance(field.default, list) else str(field.default)
 
 
 async def ask(approver: Asker, question: Elicitation) -> Elicited:

@@ -25,9 +25,7 @@ _TAIL = 4000  # characters of the thinking looked at for the live rows
 def took(seconds: float) -> str:
     """ "thought for 12 s" / "thought for 2 min 5 s"."""
     whole = max(1, round(seconds))
-    if whole < 60:
-        return f"thought for {whole} s"
-    return f"thought for {whole // 60} min {whole % 60} s"
+    return f"thought for {whole} s" if whole < 60 else f"thought for {whole // 60} min {whole % 60} s"
 
 
 class ThinkingView:

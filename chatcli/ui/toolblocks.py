@@ -24,9 +24,7 @@ _BLANK_RUN = re.compile(r"\s{2,}")
 
 def arguments_text(arguments: Any, indent: int | None = None) -> str:
     """Arguments as the user reads them: JSON (indented on request), or the raw text the model sent."""
-    if isinstance(arguments, str):
-        return arguments
-    return json.dumps(arguments, ensure_ascii=False, indent=indent)
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False, indent=indent)
 
 
 def _cells(text: str) -> int:
@@ -60,9 +58,8 @@ def fit_cells(row: str, width: int, keep_end: bool = False) -> str:
 def _blanks(match: re.Match[str]) -> str:
     run = match.group(0)
     limit = BLANKS_LEADING if match.start() == 0 else BLANKS_INSIDE
-    if not run.strip(" \t") and len(run) + 7 * run.count("\t") <= limit:
-        return run  # spaces and tabs as code indents and aligns them
-    return f" ⟨{len(run)} blanks⟩ "
+    # spaces and tabs as code indents and aligns them
+    return run if not run.strip(" \t") and len(run) + 7 * run.count("\t") <= limit else f" ⟨{len(run)} blanks⟩ "
 
 
 def _blank_lines(count: int) -> list[str]:

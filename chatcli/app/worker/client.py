@@ -165,9 +165,8 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bo
                 break  # the worker cannot do this one: the normal way, the worker kept
     finally:
         forwarder.restore()
-    if forwarder.pending:  # stopped before anything started
-        return 128 + forwarder.pending[0]
-    return None
+    # stopped before anything started
+    return 128 + forwarder.pending[0] if forwarder.pending else None
 
 
 def finish(sock: socket.socket, forwarder: Forwarder) -> int:

@@ -135,9 +135,8 @@ class Forwarder:
         if signum in self.ignored:
             return EIO if signum == signal.SIGTTIN else PASS
         state = terminal_state("self")
-        if state is None or state[1]:
-            return GO  # in the foreground again meanwhile
-        return GO if self._stop(signum) else EIO  # not stopped: an orphaned process group
+        # Go in the foreground again meanwhile, or once continued; EIO not stopped (an orphaned process group).
+        return GO if state is None or state[1] or self._stop(signum) else EIO
 
     def _to_answer(self, signum: int) -> None:
         if self.pid is not None:

@@ -222,9 +222,8 @@ class Worker:
             return "environment"
         if len(self.children) >= MAX_CHILDREN:
             return "busy"
-        if threading.active_count() != 1:  # a fork now could copy a lock held by that thread
-            return "threads"
-        return None
+        # a fork now could copy a lock held by that thread
+        return "threads" if threading.active_count() != 1 else None
 
     @staticmethod
     def _unlike(caller: int, pidfd: int | None, header: dict[str, Any]) -> str | None:

@@ -188,9 +188,7 @@ class Blocks:
 
     def _pad_rows(self) -> list[str]:
         """The blank row above and below a code block, on the code background (none without colour)."""
-        if self.palette.system is None:
-            return []
-        return [f"{self.palette.code_background}{' ' * self.width}{RESET}"]
+        return [] if self.palette.system is None else [f"{self.palette.code_background}{' ' * self.width}{RESET}"]
 
     def _pending_row(self, source: str) -> str:
         return self.palette.paint([Span(fit_cells(source.rstrip(), self.width), ("pending",))])
@@ -273,6 +271,4 @@ def _cells(line: str) -> list[str]:
 
 
 def _justify(cell: str) -> JustifyMethod:
-    if cell.startswith(":") and cell.endswith(":"):
-        return "center"
-    return "right" if cell.endswith(":") else "left"
+    return "center" if cell.startswith(":") and cell.endswith(":") else "right" if cell.endswith(":") else "left"
