@@ -305,8 +305,7 @@ def _silence_stdout() -> None:
     import os
 
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # How an error's line begins, by its kind (chatcli.backends.own.failures.Failure): "chat: error: " for the others.

@@ -186,8 +186,7 @@ def page_text(html: str, url: str = "") -> tuple[str, str]:
     for image in soup.find_all("img", src=True):  # an inline image's data would be pages of base64: its alt text
         if str(image["src"]).startswith("data:"):
             image.replace_with(str(image.get("alt") or ""))
-    text = _converter().convert_soup(soup)
-    return title, re.sub(r"\n{3,}", "\n\n", text).strip()
+    return title, re.sub(r"\n{3,}", "\n\n", _converter().convert_soup(soup)).strip()
 
 
 def _absolute(soup: Any, url: str) -> None:

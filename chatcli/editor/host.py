@@ -93,8 +93,7 @@ class EditorHost(builtin.Host):
             raise
         await self._end(ids)
         cut = "\n[the start of the output was cut: it was longer than 1 MB]" if output.truncated else ""
-        text = output.output + cut
-        return builtin.ran(text, "", ended.exit_code, ended.signal)
+        return builtin.ran(output.output + cut, "", ended.exit_code, ended.signal)
 
     async def _end(self, ids: dict[str, str], kill: bool = False) -> None:
         if self.listener.gone:

@@ -76,8 +76,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             lines.append(
                 f"  {resource.mention}  {fit_cells(resource.description or resource.name, max(20, columns // 2))}"
             )
-    text = "\n".join(lines) + "\n"
-    say(out, text, data=True)
+    say(out, "\n".join(lines) + "\n", data=True)
 
 
 def _columns(out: Any) -> int:

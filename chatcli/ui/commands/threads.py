@@ -86,8 +86,7 @@ async def _export(ctx: Context, arg: str) -> None:
     if not file:
         ctx.print(text.rstrip("\n"))
         return
-    path = write_private(file, text)
-    ctx.output.note(f"wrote {path}")
+    ctx.output.note(f"wrote {write_private(file, text)}")
 
 
 def write_private(file: str, text: str) -> Path:
