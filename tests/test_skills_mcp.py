@@ -66,7 +66,8 @@ def test_served_skills_join_the_catalog_and_are_fetched_and_checked_when_activat
         "resources/read skill://pdf-processing/SKILL.md",
         "resources/read skill://pdf-processing/references/REFERENCE.md",
     ]  # fetched when activated, nothing before; a file the skill does not list is never asked for
-    assert "initialize io.modelcontextprotocol/skills" in asked(log)  # chat declares the extension
+    # chat declares the extension (and MCP Apps's: chatcli.tools.mcp.apps)
+    assert "initialize io.modelcontextprotocol/skills io.modelcontextprotocol/ui" in asked(log)
 
 
 @pytest.mark.usefixtures("in_memory")
