@@ -467,3 +467,12 @@ async def a_thread(
         if tools is not True:
             await chat.open(tools=tools)
         yield await chat.thread(thread_id)
+
+
+async def run_command(ctx: Any, line: str) -> bool:
+    """Run one line of the prompt's commands on ``ctx`` (a chatcli.ui.registry.Context); False when it asks to
+    leave."""
+    from chatcli.ui.commands import execute
+
+    found, arg = ctx.commands.find(line, ctx.conversation.toolbox if ctx.conversation else None)
+    return await execute(found, ctx, arg)

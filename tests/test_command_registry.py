@@ -21,10 +21,11 @@ from chatcli.service.backend import Backend, GraphBackend, RemoteBackend
 from chatcli.service.chat import Chat
 from chatcli.service.commands import Ability, Command, Commands
 from chatcli.service.opening import ThreadSetup
-from chatcli.ui.commands import HANDLERS, execute, run_command
+from chatcli.ui.commands import HANDLERS, execute
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.registry import Context, help_text
+from tests.helpers import run_command
 
 # What a LangGraph server's thread runs at the prompt: the commands that need no thread chat keeps.
 ON_A_SERVER = {

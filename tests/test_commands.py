@@ -19,13 +19,12 @@ from prompt_toolkit.document import Document
 
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
-from chatcli.ui.commands import run_command
 from chatcli.ui.completion import CommandCompleter, ThreadCache
 from chatcli.ui.output import PlainOutput
 from chatcli.ui.registry import Context, defined, help_text, is_command, literal
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
-from tests.helpers import eventually
+from tests.helpers import eventually, run_command
 from tests.test_prompt_pty import user_messages
 
 

@@ -81,9 +81,9 @@ def test_role_at_the_prompt_switches_prompt_model_and_temperature(server, settin
     from dataclasses import replace
 
     from chatcli.service.chat import Chat
-    from chatcli.ui.commands import run_command
     from chatcli.ui.output import PlainOutput
     from chatcli.ui.registry import Context
+    from tests.helpers import run_command
 
     settings = replace(settings, roles_dir=str(roles))
 

@@ -54,9 +54,3 @@ async def shown(ctx: Context, done: Said) -> None:
     if done.job is not None:
         ctx.started.append(done.job)  # (said above the prompt: the job does not write into its terminal)
         ctx.output.note("said here when it ends; meanwhile a message here waits for it, /new starts another thread")
-
-
-async def run_command(ctx: Context, line: str) -> bool:
-    """Run one command line; False when it asks to leave."""
-    found, arg = ctx.commands.find(line, ctx.conversation.toolbox if ctx.conversation else None)
-    return await execute(found, ctx, arg)
