@@ -310,7 +310,7 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
     ``policy``."""
     from typing import Annotated
 
-    from langchain_core.tools import InjectedToolArg, StructuredTool, ToolException
+    from langchain_core.tools import InjectedToolArg, ToolException
 
     async def shell(command: str, call_id: str = "") -> str:
         return await host.run_shell(command, policy, call_id)
@@ -356,39 +356,29 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
             raise ToolException(f"error: {exc}") from None
 
     where = sandbox.describe(policy, host.workdir) if "shell" in groups else ""
-    made: dict[str, dict[str, Any]] = {
-        "remember": dict(
-            coroutine=remember,
-            handle_tool_error=True,  # a text that cannot be kept: the reason is the result
-            description=(
-                "Keep something the user asked you to remember, in their own words, for all their future "
-                "conversations (one short paragraph). Call it only when the user asks you to remember something; "
-                "the user approves each call."
-            ),
+    described = {  # what the model is told of each tool (read_file and list_directory: their docstrings)
+        "remember": (
+            "Keep something the user asked you to remember, in their own words, for all their future "
+            "conversations (one short paragraph). Call it only when the user asks you to remember something; "
+            "the user approves each call."
         ),
-        "shell": dict(
-            coroutine=shell,
-            description=(
-                "Run a shell command (/bin/sh) in the user's current directory and return its output "
-                "(stdout and stderr together) and exit code. The user approves each command. "
-                f"{where[:1].upper()}{where[1:]}."
-            ),
+        "shell": (
+            "Run a shell command (/bin/sh) in the user's current directory and return its output "
+            "(stdout and stderr together) and exit code. The user approves each command. "
+            f"{where[:1].upper()}{where[1:]}."
         ),
-        # Described by their docstrings; a refusal to read (not a regular file) is a result the model reads.
-        "read_file": dict(coroutine=read_file, handle_tool_error=True),
-        "list_directory": dict(coroutine=list_directory),
-        "activate_skill": dict(
-            coroutine=activate_skill,
-            handle_tool_error=True,
-            description=(
-                "Load a skill's instructions by its name (the system prompt lists the skills), with its directory "
-                "and files; with file, read one of those files (its path relative to the skill's directory)."
-            ),
+        "activate_skill": (
+            "Load a skill's instructions by its name (the system prompt lists the skills), with its directory "
+            "and files; with file, read one of those files (its path relative to the skill's directory)."
         ),
     }
+    made = {tool.__name__: tool for tool in (remember, shell, read_file, list_directory, activate_skill)}
+    # A refusal is a result the model reads: a text that cannot be kept, not a regular file, no such skill.
+    refusing = ("remember", "read_file", "activate_skill")
     if SKILLS in groups and not any(skill.model_may_activate for skill in host.skills.skills):
         groups = tuple(group for group in groups if group != SKILLS)  # the user's /NAME only: no tool
-    return [_tool(StructuredTool, name, made[name]) for group in groups for name in GROUPS[group]]
+    names = [name for group in groups for name in GROUPS[group]]
+    return [_tool(name, made[name], described.get(name), name in refusing) for name in names]
 
 
 def with_skills(groups: tuple[str, ...], host: Host) -> tuple[str, ...]:
@@ -438,8 +428,12 @@ def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessa
 _ARGUMENTS: dict[str, "ArgsSchema | None"] = {}
 
 
-def _tool(kind: "type[StructuredTool]", name: str, options: dict[str, Any]) -> "StructuredTool":
-    """The StructuredTool ``name`` of ``options``, its arguments' schema inferred the first time only."""
-    tool = kind.from_function(name=name, args_schema=_ARGUMENTS.get(name), **options)
+def _tool(name: str, coroutine: Any, description: str | None, refusing: bool) -> "StructuredTool":
+    """The StructuredTool ``name`` running ``coroutine`` (described by its docstring without ``description``; a
+    refusal its result when ``refusing``), its arguments' schema inferred the first time only."""
+    from langchain_core.tools import StructuredTool
+
+    options: dict[str, Any] = dict(description=description, args_schema=_ARGUMENTS.get(name))
+    tool = StructuredTool.from_function(coroutine=coroutine, name=name, handle_tool_error=refusing, **options)
     _ARGUMENTS.setdefault(name, tool.args_schema)
     return tool
