@@ -194,13 +194,12 @@ def read_servers(path: Path) -> list[ServerSpec]:
 def _private(path: Path, what: str) -> None:
     """A file that holds a secret (``what``) must be its owner's alone: else a ConfigError saying how to make it so."""
     import os
-    import stat
 
     try:
         mode = path.stat()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    if mode.st_uid != os.getuid() or stat.S_IMODE(mode.st_mode) & 0o077:
+    if mode.st_uid != os.getuid() or mode.st_mode & 0o077:
         raise ConfigError(
             f"{path} holds a secret ({what}) that others can read", hint=f"chmod 600 {path}, owned by you"
         )
