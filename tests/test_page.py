@@ -609,10 +609,10 @@ def test_an_mcp_app_shows_its_call_and_each_call_it_makes_is_asked(page_served, 
             card = page.locator('#messages .card[data-kind="app-call"]')
             expect(card, view.said("the App's call is asked, shown whole")).to_contain_text("Run clock:get-time")
             if size is PHONE:
-                card.locator('button[data-choice="no"]').tap()
+                answer(view, card.locator('button[data-choice="no"]'), tap=True)  # (once the card stands still)
                 expect(shown, view.said("refused: the App hears it did not run")).to_have_text("[ERROR]")
             else:
-                card.locator('button[data-choice="yes"]').click()
+                answer(view, card.locator('button[data-choice="yes"]'))
                 expect(shown, view.said("approved: its answer shows in the App")).not_to_have_text(first)
                 assert re.fullmatch(r"\d{4}-.+Z", shown.inner_text()), view.said("a time, from the server")
             expect(card, view.said("the card goes once answered")).to_have_count(0)
@@ -638,6 +638,24 @@ INERT = """() => { window.inert = []; new MutationObserver((changes) => { for (c
   for (const node of change.addedNodes) if (node.matches?.('.card[data-kind="app-call"]'))
     inert.push([...node.querySelectorAll("button")].every((b) => b.disabled)); })
   .observe(document.getElementById("messages"), { childList: true, subtree: true }); }"""
+
+
+def answer(view: View, button: Any, tap: bool = False) -> None:
+    """A card's button under an MCP App's view, scrolled to, pressed once it has stood still long enough to answer (and
+    again, as a user would, if the card moved meanwhile: the page is busy, a busy machine slower)."""
+    from playwright.sync_api import Error
+
+    pressed = button.element_handle()  # (the next card's button is another)
+    for _ in range(5):
+        pressed.scroll_into_view_if_needed()
+        expect(button, view.said("the card answers once it stood still")).to_be_enabled()
+        pressed.tap() if tap else pressed.click()
+        try:
+            view.page.wait_for_function("(b) => !b.isConnected", arg=pressed, timeout=2000)
+            return
+        except Error:
+            continue
+    raise AssertionError(view.said("the card's button answered"))
 
 
 def viewed_thread(page_served: Any, server: Any, chat_env: dict[str, str]) -> PageServed:
@@ -666,6 +684,11 @@ def shown_view(view: View, served: PageServed) -> Any:
     return frame
 
 
+# Whether the buttons of the card waiting went inert again (once each time they change).
+REARMED = """() => { window.rearmed = []; const yes = document.querySelector('.card[data-kind="app-call"] [data-choice="yes"]');
+  new MutationObserver(() => rearmed.push(yes.disabled)).observe(yes, { attributeFilter: ["disabled"] }); }"""
+
+
 @pytest.mark.usefixtures("in_memory")
 def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_for_it(
     page_served, browse, server, chat_env
@@ -674,8 +697,9 @@ def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_f
     button (it shrank itself as the user clicked there), so the user's next click, meant for the view, said yes; a
     message it sent took the keyboard, so the rest of what the user typed in the view, and Enter, went as their
     question (Chromium: "Paris" typed in the view sent "read @other:secret://x and aris"). Now a card's buttons are
-    inert for its first moments, one card shows at a time and the view's size is held while it waits; a message fills
-    only an empty question box the user is not in, and the keyboard stays where it was."""
+    inert until it has stood still for a moment (a view may scroll the page), one card shows at a time and the view's
+    size is held while it waits; a message fills only an empty question box the user is not in, and the keyboard
+    stays where it was."""
     from playwright.sync_api import expect as waits
 
     served = viewed_thread(page_served, server, chat_env)
@@ -695,16 +719,26 @@ def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_f
             return answers
 
         bump = {"method": "tools/call", "params": {"name": "bump", "arguments": {}}}
+        said({"method": "ui/notifications/size-changed", "params": {"height": 800}})  # (the card shows below it)
         tall = shown.bounding_box()["height"]
         frame.evaluate(POSTS, [{"id": 1, **bump}, {"id": 2, **bump}])
         card = page.locator('#messages .card[data-kind="app-call"]')
         waits(card, view.said("one card at a time")).to_have_count(1)
         said({"method": "ui/notifications/size-changed", "params": {"height": 60}})
         assert shown.bounding_box()["height"] == tall, view.said("the view's size is held while a card waits")
-        card.locator('button[data-choice="yes"]').click()  # (Playwright waits for it to answer clicks)
+        # the view scrolls the page (its own element into view): the card moves, and is inert again for a moment
+        yes = card.locator('button[data-choice="yes"]')
+        waits(yes, view.said("the card answers once it stood still")).to_be_enabled()
+        page.evaluate(REARMED)
+        frame.evaluate(
+            '() => { const top = document.createElement("b"); document.body.prepend(top); top.scrollIntoView(); }'
+        )
+        page.wait_for_function("() => rearmed.length > 0")
+        assert page.evaluate("rearmed[0]") is True, view.said("a card the view moved is inert again")
+        answer(view, yes)
         frame.wait_for_function("() => heard.some((m) => m.id === 1)")
         waits(card, view.said("the next card, once the first is answered")).to_have_count(1)
-        card.locator('button[data-choice="no"]').click()
+        answer(view, card.locator('button[data-choice="no"]'))
         frame.wait_for_function("() => heard.some((m) => m.id === 2)")
         first, second = (next(m for m in frame.evaluate("heard") if m.get("id") == n) for n in (1, 2))
         assert first["result"]["content"][0]["text"].startswith("bumped to "), first
@@ -756,11 +790,11 @@ def test_an_mcp_apps_links_are_asked_in_a_card_never_in_a_dialog_it_can_repeat(p
         waits(card, view.said("one link at a time")).to_contain_text("https://example.invalid/1")
         page.locator("#question").fill("the page is still mine")
         assert view.dialogs == [], view.said("no dialog")
-        card.locator('button[data-choice="no"]').click()
+        answer(view, card.locator('button[data-choice="no"]'))
         frame.wait_for_function("() => heard.some((m) => m.id === 1)")
         waits(card, view.said("the next link, once the first is answered")).to_contain_text("https://example.invalid/2")
         with page.context.expect_page() as opened:
-            card.locator('button[data-choice="open"]').click()
+            answer(view, card.locator('button[data-choice="open"]'))
         opened.value.wait_for_load_state()
         assert opened.value.url == "https://example.invalid/2", view.said("the link opens in a tab of its own")
         frame.wait_for_function("() => heard.some((m) => m.id === 2)")

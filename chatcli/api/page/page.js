@@ -1181,20 +1181,28 @@ want of a session (401) goes to /signin.
     }
   }
 
-  // A card under a view, one at a time (the next waits for the answer), its buttons inert for its first moments, the
-  // view's size held while it waits: a view cannot bring a card under a click the user meant for the view, nor put
-  // another card where the one they read was.
+  // A card under a view, one at a time (the next waits for the answer), its buttons inert until it has stood still
+  // for a moment (as it appears, and each time it moves: a view may scroll the page), the view's size held while it
+  // waits: a view cannot bring a card under a click the user meant for the view, nor put another card where the one
+  // they read was.
   const ASKING = '.card[data-kind="app-call"], .card[data-kind="app-link"]';
   const INERT_MS = 800;
   const cards = new WeakMap(); // a frame -> its last card, answered or waiting
   function asked(app, made) {
     const answered = (cards.get(app.frame) || Promise.resolve()).then(() => new Promise((decide) => {
       const card = made(decide);
-      const buttons = [...card.querySelectorAll("button")];
-      for (const button of buttons) button.disabled = true;
-      setTimeout(() => { for (const button of buttons) button.disabled = false; }, INERT_MS);
+      let where = null, still = 0;
+      const watch = (now) => { // each frame the page draws, while it waits
+        if (where !== null && !card.isConnected) return;
+        const box = card.getBoundingClientRect();
+        if (`${box.x} ${box.y}` !== where) [where, still] = [`${box.x} ${box.y}`, now];
+        for (const button of card.querySelectorAll("button")) button.disabled = now - still < INERT_MS;
+        requestAnimationFrame(watch);
+      };
+      for (const button of card.querySelectorAll("button")) button.disabled = true;
       app.frame.after(card);
       card.scrollIntoView({ block: "nearest" });
+      requestAnimationFrame(watch);
     }));
     cards.set(app.frame, answered);
     return answered;
