@@ -41,5 +41,4 @@ def roles_command(
         return
     width = max(len(r.name) for r in roles)
     for r in roles:
-        line = f"{r.name.ljust(width)}  {(r.model or '').ljust(12)}  {r.summary}"
-        say(out, line.rstrip() + "\n", data=True)
+        say(out, f"{r.name.ljust(width)}  {(r.model or '').ljust(12)}  {r.summary}".rstrip() + "\n", data=True)

@@ -134,8 +134,7 @@ def serve_command(
                 f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
                 f" and run your tools through {_bracketed_url(host, port)}\n",
             )
-        where = Listening(host, port, unix, secret, kept)
-        serve(settings, where, allow_host, proxies(trust_proxy), chat.answerer)
+        serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), chat.answerer)
 
 
 def proxies(given: list[str]) -> tuple[str, ...]:

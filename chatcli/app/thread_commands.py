@@ -125,8 +125,7 @@ async def show_command(
 
         async with Chat(threads.settings, environ=env.environ) as chat:  # a killed background reply's words: kept
             await chat.thread(job.thread, exists=True)
-    transcript = await threads.shown(await named(threads, thread_id), at)
-    print_transcript(transcript, env.stdout, thinking, env.environ)
+    print_transcript(await threads.shown(await named(threads, thread_id), at), env.stdout, thinking, env.environ)
 
 
 @on_threads("tree")

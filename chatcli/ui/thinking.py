@@ -80,8 +80,7 @@ class ThinkingView:
         """The last rows of the thinking, each narrower than the screen in cells (CJK and emoji take two)."""
         width = max(20, self.console.width - 2)
         tail = neutralise(" ".join(self.text[-_TAIL:].split()))
-        rows = ["".join(span.text for span in row) for row in wrap([Span(tail)], width, [], [])]
-        return rows[-ROWS:]
+        return ["".join(span.text for span in row) for row in wrap([Span(tail)], width, [], [])][-ROWS:]
 
     def _draw(self, rows: list[str]) -> None:
         out = []

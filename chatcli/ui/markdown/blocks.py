@@ -211,8 +211,7 @@ class Blocks:
 
         def text(cell: str) -> Text:
             spans = inline(cell) if palette.links else plain_links(inline(cell))
-            parts = [(s.text, palette.style(s.style) + Style(link=s.link or None)) for s in spans]
-            return Text.assemble(*parts)
+            return Text.assemble(*((s.text, palette.style(s.style) + Style(link=s.link or None)) for s in spans))
 
         header = _cells(lines[0])
         justify = [_justify(cell) for cell in _cells(lines[1])]
@@ -224,8 +223,7 @@ class Blocks:
         for index, cell in enumerate(header):
             table.add_column(text(cell), justify=justify[index] if index < len(justify) else "left")
         for line in lines[2:]:
-            cells = _cells(line)[: len(header)]
-            table.add_row(*(text(cell) for cell in cells))
+            table.add_row(*(text(cell) for cell in _cells(line)[: len(header)]))
         colour = palette.system_name
         console = Console(
             file=io.StringIO(),

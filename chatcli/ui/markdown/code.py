@@ -161,8 +161,7 @@ class LineScanner:
                 pos = len(line)
                 break
             if group == "string" and self.family == "json":
-                rest = line[pos:].lstrip()
-                out.append((Name.Tag if rest.startswith(":") else String.Double, text))
+                out.append((Name.Tag if line[pos:].lstrip().startswith(":") else String.Double, text))
                 continue
             if group == "closed" and text.startswith("/*"):
                 out.append((Comment.Multiline, text))
