@@ -78,8 +78,7 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool, yes: b
     elif action is MemoryAction.edit:
         from chatcli.ui.commands.remembered import edit_memories
 
-        said = await edit_memories(book, environment().environ)
-        say(err, ("\n".join(said) or "nothing changed") + "\n")
+        say(err, ("\n".join(await edit_memories(book, environment().environ)) or "nothing changed") + "\n")
     else:
         memories = await book.all()
         if as_json:

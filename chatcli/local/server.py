@@ -79,8 +79,7 @@ def model_name(path: Path) -> str:
     """The name the model goes by (in the usage line, --json, the thread index): its file name, its spaces dashes
     and anything unprintable left out (a model's name has none: ``Llama 3 (1).gguf`` goes by ``Llama-3-(1)``)."""
     stem = path.name.removesuffix(".gguf").removesuffix(".GGUF")
-    name = "-".join("".join(c for c in stem if c.isprintable() or c.isspace()).split())
-    return name[:200] or "local-model"
+    return "-".join("".join(c for c in stem if c.isprintable() or c.isspace()).split())[:200] or "local-model"
 
 
 def free_port() -> int:
