@@ -266,7 +266,7 @@ def test_the_approval_block_says_which_sandbox_the_command_runs_in(project):
 def test_without_bubblewrap_the_block_says_not_sandboxed_and_how_to_install_it(project, monkeypatch, outside):
     from chatcli.ui.toolblocks import call_block
 
-    monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda *_args, **_options: None)  # no bubblewrap on PATH
     line = call_block(shell_call("ls")).splitlines()[1]
     assert (
         line.startswith("  not sandboxed: bubblewrap (bwrap) is not installed") and "apt-get install bubblewrap" in line
@@ -286,7 +286,7 @@ def test_a_bubblewrap_that_cannot_start_a_namespace_is_said_plainly(project, mon
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(sandbox, "find_bwrap", lambda: str(fake))
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")  # the bwrap found first
     line = call_block(shell_call("ls")).splitlines()[1]
     assert (
         line

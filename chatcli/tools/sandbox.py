@@ -123,11 +123,6 @@ def _real(paths: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(os.path.realpath(os.path.expanduser(p)) for p in paths))
 
 
-def find_bwrap() -> str | None:
-    """The bubblewrap program on PATH, or None."""
-    return shutil.which("bwrap")
-
-
 @functools.lru_cache(maxsize=4)
 def _probe(bwrap: str) -> str | None:
     """Why ``bwrap`` cannot start a sandbox here (its first line of complaint), or None if it can."""
@@ -149,7 +144,7 @@ def unavailable() -> str | None:
     """Why commands cannot be sandboxed on this machine, or None when they can."""
     if not sys.platform.startswith("linux"):
         return f"the sandbox needs Linux and bubblewrap; this is {sys.platform}"
-    bwrap = find_bwrap()
+    bwrap = shutil.which("bwrap")
     if bwrap is None:
         return f"bubblewrap (bwrap) is not installed ({INSTALL})"
     problem = _probe(bwrap)
@@ -263,7 +258,7 @@ def bwrap_argv(
 
 def command_argv(command: str, policy: Policy, workdir: Path | None = None) -> list[str]:
     """How to run ``command`` under ``policy``: inside bubblewrap, or plain /bin/sh when off or not possible."""
-    bwrap = find_bwrap()
+    bwrap = shutil.which("bwrap")
     if policy.mode == "off" or bwrap is None or unavailable() is not None:
         return [SHELL, "-c", command]  # the approval block said so
     workdir = Path.cwd() if workdir is None else workdir
