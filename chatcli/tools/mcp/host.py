@@ -274,8 +274,7 @@ class Host:
             elif op in READS:  # (what a caller reads of a server, besides its calls: as McpServer's methods take it)
                 reply = {"result": dumped(await getattr(server, op)(*message.get("args") or ()))}
             elif op == "ping":
-                session = await server.ensure()
-                await asyncio.wait_for(session.send_ping(), 10)
+                await asyncio.wait_for((await server.ensure()).send_ping(), 10)
                 reply = {}
             else:
                 reply = {"error": {"kind": "error", "text": f"unknown op {op!r}"}}
