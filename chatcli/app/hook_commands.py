@@ -42,5 +42,4 @@ def hooks_command(
     for path in found.untrusted:
         lines.append(f"untrusted: {shown_path(path, env.environ)}: its hooks run once `chat trust` is run here")
     lines += [f"not run: {line}" for line in found.problems]
-    for line in lines:
-        say(env.stdout, line + "\n")
+    say(env.stdout, "".join(line + "\n" for line in lines))

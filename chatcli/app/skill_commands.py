@@ -52,8 +52,7 @@ def skills_command(
         said = {"skills": listing, "problems": list(found.problems)}
         say(env.stdout, json_text(said, ensure_ascii=False, indent=1) + "\n", data=True)
         return
-    for line in skill_lines(found, taken):
-        say(env.stdout, line + "\n", data=True)
+    say(env.stdout, "".join(line + "\n" for line in skill_lines(found, taken)), data=True)
 
 
 async def served_too(settings: Settings, found: Found) -> Found:

@@ -43,8 +43,7 @@ async def stats_command(
         from chatcli.service.limits import limit_lines
 
         print_stats(report, out)
-        for line in limit_lines(limits, most=True):
-            say(out, line + "\n", data=True)
+        say(out, "".join(line + "\n" for line in limit_lines(limits, most=True)), data=True)
 
 
 def _money(tally: Any) -> str:

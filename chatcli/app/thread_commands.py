@@ -163,8 +163,7 @@ async def tree_command(
         say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
         return
     width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
-    for line in draw(tree, width=width, unfold=unfold):
-        say(out, line + "\n", data=True)
+    say(out, "".join(line + "\n" for line in draw(tree, width=width, unfold=unfold)), data=True)
 
 
 @on_threads("export")

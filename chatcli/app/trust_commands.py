@@ -56,8 +56,7 @@ def trust_command(
         raise typer.Exit(
             report(UsageError(f"no .env here ({path}), nor skills or hooks to trust"), debug, None, env.stderr)
         )
-    for line in lines:
-        say(env.stderr, line + "\n")
+    say(env.stderr, "".join(line + "\n" for line in lines))
 
 
 def _dotenv(path: Path, store: Path, revoke: bool) -> str:
