@@ -30,8 +30,7 @@ def _table(
     """``rows`` as tab-separated lines in a pipe; in a terminal a table under ``columns`` (a count right-aligned,
     only the last column wrapped), with each row's ``marks`` highlighted in its last cell."""
     if not out.isatty():
-        for row in rows:
-            say(out, "\t".join(row) + "\n", data=True)
+        say(out, "".join("\t".join(row) + "\n" for row in rows), data=True)
         return
     from rich.table import Table
     from rich.text import Text
