@@ -187,8 +187,7 @@ async def _streams(
 
 def _gone_quietly(record: logging.LogRecord) -> bool:
     """False for the SDK's record of a write that failed because the editor is gone (said in one line already)."""
-    failure = record.exc_info[1] if record.exc_info else None
-    return not isinstance(failure, ConnectionError)
+    return not isinstance(record.exc_info[1] if record.exc_info else None, ConnectionError)
 
 
 async def _answered(idle: asyncio.Event) -> None:

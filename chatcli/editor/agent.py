@@ -607,8 +607,7 @@ def _where(
 
 def _not_found(session_id: Any) -> RequestError:
     """The protocol's "not found" for ``session_id``, which is named only as far as it is short and printable."""
-    shown = str(session_id)[:80]
-    return RequestError(-32002, f"Resource not found: {shown.encode('unicode_escape').decode('ascii')}")
+    return RequestError(-32002, f"Resource not found: {str(session_id)[:80].encode('unicode_escape').decode('ascii')}")
 
 
 def _input(hint: str | None) -> schema.AvailableCommandInput | None:

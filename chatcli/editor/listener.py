@@ -58,8 +58,7 @@ def form_of(fields: tuple[Field, ...]) -> dict[str, Any]:
         else:
             spec.update(type=field.kind)
         properties[field.name] = {k: v for k, v in spec.items() if v is not None}
-    required = [field.name for field in fields if field.required]
-    return {"type": "object", "properties": properties, "required": required}
+    return {"type": "object", "properties": properties, "required": [field.name for field in fields if field.required]}
 
 
 def _whole(value: Any) -> int | None:

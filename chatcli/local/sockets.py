@@ -178,8 +178,7 @@ def _end(field: str) -> tuple[Address, int] | None:
     address, _, port = field.partition(":")
     try:
         words = [int(address[i : i + 8], 16) for i in range(0, len(address), 8)]
-        packed = b"".join(struct.pack("=I", word) for word in words)
-        return ipaddress.ip_address(packed), int(port, 16)
+        return ipaddress.ip_address(b"".join(struct.pack("=I", word) for word in words)), int(port, 16)
     except (ValueError, struct.error):
         return None
 
