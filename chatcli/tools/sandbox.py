@@ -192,16 +192,14 @@ def new_repositories(argv: Sequence[str], workdir: Path) -> str:
         # A link's target is out of the check's sight (and the next command may write it); a commondir is another's.
         risky = os.path.lexists(os.path.join(place, "commondir"))
         risky = risky or any(os.path.islink(os.path.join(place, name)) for name in ("HEAD", "config", "hooks"))
-        try:  # left on if it holds only what git clone and git init write
+        with contextlib.suppress(OSError, subprocess.SubprocessError):  # else not known to be harmless: off
             keys = subprocess.run(
                 ["git", "config", "--file", config, "--list", "--name-only"] if os.path.exists(config) else ["true"],
                 capture_output=True, text=True, cwd="/", timeout=10, check=True,
             ).stdout.split()  # fmt: skip
             keys += [f"hooks/{h}" for h in os.listdir(hooks)] if os.path.lexists(hooks) else []
             if not risky and all(map(SAFE_GIT.fullmatch, keys)):
-                continue
-        except (OSError, subprocess.SubprocessError):
-            pass  # not known to be harmless: off
+                continue  # left on: it holds only what git clone and git init write
         off.append(os.path.relpath(place, workdir))
         try:
             os.chmod(place, os.lstat(place).st_mode & 0o7777 | 0o700)
