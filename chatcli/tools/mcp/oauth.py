@@ -309,12 +309,8 @@ def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
     endpoint takes for an access token (RFC 7523's jwt-bearer grant, the client authenticated with its secret:
     the ``mcp`` package's IdentityAssertionOAuthProvider). The authorization server is the one the MCP server's
     protected resource metadata names, found first."""
+    from mcp.client.auth import utils
     from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
-    from mcp.client.auth.utils import (
-        build_protected_resource_metadata_discovery_urls,
-        create_oauth_metadata_request,
-        handle_protected_resource_response,
-    )
 
     oauth, url = spec.oauth, spec.url or ""
 
@@ -323,8 +319,9 @@ def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
 
         async def _auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
             if self._issuer == "pending":  # which authorization server: the MCP server's metadata says
-                for where in build_protected_resource_metadata_discovery_urls(None, url):
-                    found = await handle_protected_resource_response((yield create_oauth_metadata_request(where)))
+                for where in utils.build_protected_resource_metadata_discovery_urls(None, url):
+                    asked = utils.create_oauth_metadata_request(where)
+                    found = await utils.handle_protected_resource_response((yield asked))
                     if found is not None and found.authorization_servers:
                         self._issuer = str(found.authorization_servers[0]).rstrip("/")
                         self._client.issuer = self._issuer
@@ -378,7 +375,7 @@ async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
     return token
 
 
-def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginNeeded], None] | None = None) -> Any:
+def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginNeeded], None] = lambda _: None) -> Any:
     """The httpx auth of a server chat is logged in to (its token, refreshed when due), or None; ``data``: the data
     directory whose tokens these are (this process's by default: only there may a user at a terminal sign in, its
     stdin and stderr a terminal); ``heard``: told the ``LoginNeeded`` a request ends with (mcp's transport says only
@@ -392,7 +389,7 @@ def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginN
 
 
 def _again(
-    spec: ServerSpec, storage: StoredAuth, here: bool, heard: Callable[[LoginNeeded], None] | None = None
+    spec: ServerSpec, storage: StoredAuth, here: bool, heard: Callable[[LoginNeeded], None] = lambda _: None
 ) -> Callable[[Any, Callable[[], Any]], Any]:
     """How a connection signs in again when its token no longer does (``provider``: the mcp client's, its scope
     chosen; a step-up only: an expired login is ``LoginNeeded``, told to ``heard``): at a terminal (``here``) as
@@ -403,8 +400,7 @@ def _again(
 
     def needed(why: str = "needs a login") -> LoginNeeded:
         exc = LoginNeeded(spec.name, why)
-        if heard is not None:
-            heard(exc)
+        heard(exc)
         return exc
 
     async def sign_in(provider: Any, proceed: Callable[[], Any]) -> Any:
