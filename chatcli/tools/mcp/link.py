@@ -176,11 +176,10 @@ class HostSession:
         with contextlib.suppress(OSError, ValueError):
             while line := await self._reader.readline():
                 message = json.loads(line)
+                number = message.get("id")
                 if message.get("event") == "note" and self._note is not None:
                     self._note(str(message.get("text")))
-                    continue
-                number = message.get("id")
-                if "elicit" in message and number in self._waiting:  # the server asks the user, mid-call
+                elif "elicit" in message and number in self._waiting:  # the server asks the user, mid-call
                     task = asyncio.ensure_future(self._answer(message.get("ask"), message["elicit"]))
                     self._answering.add(task)
                     task.add_done_callback(self._answering.discard)
