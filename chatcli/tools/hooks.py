@@ -318,12 +318,10 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     """Trust the project's settings files at ``cwd`` as they are now (or no longer); the hooks in effect then."""
     digests: dict[str, str | None] = {}
     for path in _project_files(cwd, environ):
-        try:
+        with suppress(OSError, ValueError):  # unreadable: it stays unread
             data = _read(path)
-        except (OSError, ValueError):
-            continue  # unreadable: it stays unread
-        if data is not None or revoke:
-            digests[str(path)] = None if revoke or data is None else hashlib.sha256(data).hexdigest()
+            if data is not None or revoke:
+                digests[str(path)] = None if revoke or data is None else hashlib.sha256(data).hexdigest()
     if digests:
         keep_files(trust_store(environ), digests)
     return load(cwd, environ)

@@ -87,13 +87,11 @@ def served_sockets(environ: Mapping[str, str] = os.environ) -> list[str]:
     except OSError:
         return []
     for note in notes:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             os.kill(int(note.name), 0)  # a server that is gone left its note: not masked, not a concern
             path = note.read_text(encoding="utf-8").strip()
-        except (ValueError, OSError):
-            continue
-        if os.path.isabs(path) and os.path.exists(path):
-            found.append(path)
+            if os.path.isabs(path) and os.path.exists(path):
+                found.append(path)
     return found
 
 

@@ -410,11 +410,9 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
         for directory, _ in _candidates(root, [r for r, _ in roots], []):
             for name in islice(_walk(directory), MAX_FILES + 1):  # SKILL.md and MAX_FILES more
                 target = _real(directory / name)
-                try:
+                with suppress(OSError, ValueError):  # a file that cannot be read stays unreadable
                     if target is not None and target.is_relative_to(directory):
                         digests[str(target)] = None if revoke else hashlib.sha256(read_bounded(target)).hexdigest()
-                except (OSError, ValueError):
-                    continue  # not a file that can be read: it stays unreadable
     if revoke:  # and what was trusted there before, gone since
         prefixes = tuple(f"{root}{os.sep}" for root, project in roots if project)
         digests.update({path: None for path in trusted_files(store) if path.startswith(prefixes)})
