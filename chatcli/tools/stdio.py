@@ -173,8 +173,7 @@ def _message(
             return None
         pending.remove(request)
         text = f"the result was larger than {MAX_LINE // (1024 * 1024)} MB ({size_text(line.size)}) and was dropped"
-        error = JSONRPCError(jsonrpc="2.0", id=request, error=ErrorData(code=-32000, message=text))
-        return SessionMessage(error)
+        return SessionMessage(JSONRPCError(jsonrpc="2.0", id=request, error=ErrorData(code=-32000, message=text)))
     if not line.strip():
         return None
     try:
