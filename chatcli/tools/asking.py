@@ -119,5 +119,4 @@ class KeptCalls:
         self.calls.clear()
         for call in kept:
             call.cancel()
-        if kept:
-            await asyncio.gather(*(call.task for call in kept), return_exceptions=True)
+        await asyncio.gather(*(call.task for call in kept), return_exceptions=True)
