@@ -84,9 +84,7 @@ async def prompt_text(toolbox: HasServers | None, entry: PromptEntry, arguments:
     texts = [(role, text) for role, text in parts if isinstance(text, str)]
     if not texts:
         raise ContextError(f"the prompt {entry.command} has no text to send")
-    if len(texts) == 1:
-        return texts[0][1]
-    return "\n\n".join(f"{role}: {text}" for role, text in texts)
+    return texts[0][1] if len(texts) == 1 else "\n\n".join(f"{role}: {text}" for role, text in texts)
 
 
 # Seconds Tab waits for a server's completions of a prompt's argument (then offers none), and the most it offers.

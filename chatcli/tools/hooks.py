@@ -213,9 +213,7 @@ async def _post(hook: Hook, data: bytes) -> Verdict:
         return _problem(hook, f"timed out after {hook.timeout:g} s")
     except (httpx.HTTPError, OSError) as exc:
         return _problem(hook, f"cannot reach it: {exc}")
-    if not answer.is_success:
-        return _problem(hook, f"answered {answer.status_code}")
-    return _outcome(hook, 0, answer.text, "")
+    return _outcome(hook, 0, answer.text, "") if answer.is_success else _problem(hook, f"answered {answer.status_code}")
 
 
 def _outcome(hook: Hook, code: int, out: str, err: str) -> Verdict:

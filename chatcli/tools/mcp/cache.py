@@ -41,9 +41,7 @@ def _identity(path: str) -> list[Any] | None:
         info = os.stat(real)
     except (OSError, ValueError):
         return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    return [real, info.st_size, info.st_mtime_ns, info.st_ino]
+    return [real, info.st_size, info.st_mtime_ns, info.st_ino] if stat.S_ISREG(info.st_mode) else None
 
 
 def _digest(pairs: Mapping[str, str]) -> str:
