@@ -402,8 +402,7 @@ def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessa
     offered only where each command is asked (MCP's skills extension: a server's skill runs nothing unapproved)."""
     from chatcli.tools import skills
 
-    said = (str(m.text) for m in turn if m.type == "human" or getattr(m, "name", None) == skills.TOOL)
-    names = skills.active(said)
+    names = skills.active(str(m.text) for m in turn if m.type == "human" or getattr(m, "name", None) == skills.TOOL)
     if not names:  # (no skill active: the skills are not looked at)
         return tools
     active = [s for s in toolbox.host.skills.skills if s.name in names]
