@@ -103,6 +103,9 @@ def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
     return hashlib.sha256(json.dumps(whole).encode()).hexdigest()
 
 
+Asked = dict[str, asyncio.Future[dict[str, Any]]]  # a caller's answers to come to its servers' questions, by key
+
+
 def dumped(result: Any) -> Any:
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -171,7 +174,7 @@ class Host:
             return
         self.callers += 1
         asking: dict[object, asyncio.Task[None]] = {}  # by the caller's request number
-        asked: dict[str, asyncio.Future[dict[str, Any]]] = {}  # the servers' questions this caller has to answer
+        asked: Asked = {}  # the servers' questions this caller has to answer
         try:
             while line := await reader.readline():
                 self.last = time.monotonic()
@@ -238,9 +241,7 @@ class Host:
             with contextlib.suppress(OSError, RuntimeError):
                 writer.write(frame({"event": "note", "text": text}))
 
-    async def _answer(
-        self, message: dict[str, Any], writer: asyncio.StreamWriter, asked: dict[str, asyncio.Future[dict[str, Any]]]
-    ) -> None:
+    async def _answer(self, message: dict[str, Any], writer: asyncio.StreamWriter, asked: Asked) -> None:
         number, op = message.get("id"), message.get("op")
         try:
             server = self._server(message, writer)
