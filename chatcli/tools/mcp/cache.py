@@ -145,11 +145,9 @@ class ListCache:
         if not self.prepare():
             return
         data = {"version": VERSION, "key": key, "server": spec.name, "listed_at": time.time(), "listing": listing.data}
-        try:
+        with contextlib.suppress(OSError, ValueError):
             write_private(self._path(key), data)
-        except (OSError, ValueError):
-            return
-        self._prune()
+            self._prune()
 
     def forget(self, spec: ServerSpec) -> None:
         with contextlib.suppress(OSError):
