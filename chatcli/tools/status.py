@@ -40,23 +40,21 @@ def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence
         tools = [entry for entry in entries if entry.server == builtin.SERVER and entry.group in groups]
         rows.append(ServerStatus(builtin.SERVER, "built-in", READY, where=", ".join(groups), tools=tools))
     offered, readable = prompts(toolbox), resources(toolbox)
-    for server in toolbox.servers:
-        listing = server.listing
-        rows.append(
-            ServerStatus(
-                server.name,
-                server.spec.transport,
-                server.state,
-                server.detail or ("starts when used" if server.state == IDLE else ""),
-                server.spec.where,
-                [e for e in entries if e.server == server.name],
-                server.log_path,
-                [p for p in offered if p.server == server.name],
-                [r for r in readable if r.server == server.name],
-                [(info.name, why) for info, why in server.held],
-                server.listed_at if server.offers else None,
-                listing.revision if listing is not None else "",
-                listing.lifetime if listing is not None else None,
-            )
+    return rows + [
+        ServerStatus(
+            server.name,
+            server.spec.transport,
+            server.state,
+            server.detail or ("starts when used" if server.state == IDLE else ""),
+            server.spec.where,
+            [e for e in entries if e.server == server.name],
+            server.log_path,
+            [p for p in offered if p.server == server.name],
+            [r for r in readable if r.server == server.name],
+            [(info.name, why) for info, why in server.held],
+            server.listed_at if server.offers else None,
+            getattr(server.listing, "revision", ""),  # (none before it is listed)
+            getattr(server.listing, "lifetime", None),
         )
-    return rows
+        for server in toolbox.servers
+    ]
