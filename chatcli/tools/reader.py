@@ -32,29 +32,25 @@ def offers_reader(server: Any) -> bool:
     return bool(server.resources) and (server.listing is None or server.listing.tool(NAME) is None)
 
 
-def description(server: Any) -> str:
-    """What the model is told of ``server``'s reader: what it does, and the first resources the server lists."""
+def make_reader(server: Any) -> Any:
+    """``server``'s reader as a LangChain tool (its name, its description: what it does and the first resources the
+    server lists, and its schema; a call goes through ``read``)."""
+    from chatcli.tools.mcp.server import stand_in
+
     uris = [" ".join(r.uri.split())[:URI_CHARS] for r in server.resources[:LISTED]]
     more = len(server.resources) - len(uris)
     listed = ", ".join(uris) + (f" and {more} more" if more > 0 else "")
-    return (
+    described = (
         f"Read a resource of the MCP server {server.name} by its URI, as its tools' results link it "
         f"(a resource link or an embedded resource) or as it lists it ({listed}). "
         "Gives the resource's text; a binary content is named by its type and size."
     )
-
-
-def make_reader(server: Any) -> Any:
-    """``server``'s reader as a LangChain tool (its name, description and schema; a call goes through
-    ``read``)."""
-    from chatcli.tools.mcp.server import stand_in
-
     schema = {
         "type": "object",
         "properties": {"uri": {"type": "string", "description": "The resource's URI, as the server gave it."}},
         "required": ["uri"],
     }
-    return stand_in(NAME, description(server), schema, {"readOnlyHint": True})
+    return stand_in(NAME, described, schema, {"readOnlyHint": True})
 
 
 async def read(server: Any, arguments: dict[str, Any]) -> Outcome:
