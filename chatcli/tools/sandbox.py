@@ -258,9 +258,8 @@ def command_argv(command: str, policy: Policy, workdir: Path | None = None) -> l
     if policy.mode == "off" or bwrap is None or unavailable() is not None:
         return [SHELL, "-c", command]  # the approval block said so
     workdir = Path.cwd() if workdir is None else workdir
-    read_only = read_only_inside(workdir, policy)
     masked = [p for p in served_sockets() if not any((p + "/").startswith(h + "/") for h in (*policy.hidden, "/tmp"))]
-    return bwrap_argv(bwrap, policy, str(workdir), read_only, command, masked)
+    return bwrap_argv(bwrap, policy, str(workdir), read_only_inside(workdir, policy), command, masked)
 
 
 def describe(policy: Policy, workdir: Path | None = None) -> str:
