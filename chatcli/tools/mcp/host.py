@@ -63,8 +63,7 @@ def confined_as_this_host(sock: socket.socket) -> bool:
 
     pid, pidfd = peer(sock)
     try:
-        seen = describe(pid, io=True) if pid > 0 else None
-        return seen is not None and alike(describe(io=True), seen) and still_there(pid, pidfd)
+        return pid > 0 and alike(describe(io=True), describe(pid, io=True)) and still_there(pid, pidfd)
     finally:
         if pidfd is not None:
             os.close(pidfd)
