@@ -72,14 +72,11 @@ def describe(pid: int | None = None, *, io: bool = False) -> dict[str, str] | No
         found["umask"] = status.get("Umask", "").strip()
         fields = _read(f"{proc}/stat").rsplit(")", 1)[1].split()
         # After the name: state is field 3; nice 19, starttime 22, rt_priority 40, policy 41.
-        found["sched"] = f"{fields[16]} {fields[37]} {fields[38]}"
-        found["start"] = fields[19]
-        found["lsm"] = _label(proc)
+        found.update(sched=f"{fields[16]} {fields[37]} {fields[38]}", start=fields[19], lsm=_label(proc))
         if io and _IOPRIO_GET is not None:
             found["ioprio"] = str(_ioprio(0 if pid is None else pid))
         if pid is None:
-            found["pid"] = str(os.getpid())
-            found["personality"] = _read(f"{proc}/personality").strip()
+            found.update(pid=str(os.getpid()), personality=_read(f"{proc}/personality").strip())
     except (OSError, ValueError, IndexError):
         return None
     return found
