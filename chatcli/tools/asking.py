@@ -103,14 +103,12 @@ class KeptCalls:
 
     def waiting(self, key: str) -> None:
         """The call ``key`` waits for its answer: kept ``wait`` seconds at most."""
-        kept = self.calls.get(key)
-        if kept is not None:
+        if (kept := self.calls.get(key)) is not None:
             kept.left_waiting(self.wait, lambda: self.calls.pop(key, None))  # then no longer kept
 
     def drop(self, key: str) -> None:
         """The call ``key`` ended, or its step stopped (Ctrl-C): forgotten, cancelled if it still runs."""
-        kept = self.calls.pop(key, None)
-        if kept is not None and not kept.task.done():
+        if (kept := self.calls.pop(key, None)) is not None and not kept.task.done():
             kept.cancel()
 
     async def aclose(self) -> None:

@@ -228,13 +228,11 @@ def open_regular(path: Path, limit: int) -> tuple[bytes, int]:
     Checked before opening (a FIFO would block the open, /dev/zero never ends) and again on
     the open file, non-blocking, in case the path was swapped in between.
     """
-    kind = not_regular(os.stat(path).st_mode)
-    if kind is None:
+    if (kind := not_regular(os.stat(path).st_mode)) is None:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(fd)
-            kind = not_regular(info.st_mode)
-            if kind is None:
+            if (kind := not_regular(info.st_mode)) is None:
                 os.set_blocking(fd, True)
                 data = handle.read(limit)
                 return data, max(info.st_size, len(data))

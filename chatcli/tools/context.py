@@ -144,8 +144,7 @@ async def prompt_question(toolbox: HasServers | None, line: str) -> str:
     from chatcli.errors import UsageError
 
     name, _, rest = line.strip().partition(" ")
-    entry = next((p for p in prompts(toolbox) if p.command == name), None)
-    if entry is None:
+    if (entry := next((p for p in prompts(toolbox) if p.command == name), None)) is None:
         known = ", ".join(p.command for p in prompts(toolbox)) or "none"
         raise UsageError(f"unknown command {name[:60]}", hint=f"the MCP prompts: {known}")
     try:
@@ -163,8 +162,7 @@ def known_servers(toolbox: HasServers | None) -> set[str]:
 
 
 def _server(toolbox: HasServers | None, name: str) -> McpServer:
-    server = next((s for s in _servers(toolbox) if s.name == name), None)
-    if server is None:
+    if (server := next((s for s in _servers(toolbox) if s.name == name), None)) is None:
         raise ContextError(f"no MCP server named {name}")
     return server
 

@@ -266,8 +266,7 @@ def describe(policy: Policy, workdir: Path | None = None) -> str:
     """One line saying where a command will run: "sandbox: workspace, no network (writes only in /path ...)"."""
     if policy.mode == "off":
         return 'not sandboxed (sandbox = "off"): the command runs with all your rights'
-    problem = unavailable()
-    if problem is not None:
+    if (problem := unavailable()) is not None:
         return f"not sandboxed: {problem}"
     net = "network open" if policy.network else "no network"
     if policy.mode == "read-only":

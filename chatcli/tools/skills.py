@@ -345,8 +345,7 @@ def catalog(found: Found) -> str:
 def activate(found: Found, name: str) -> str:
     """What the model reads when the skill ``name`` is activated: its instructions whole, where it is and its files
     (listed, not read), in tags that mark it as a skill's; a ValueError (one line) if no such skill is offered."""
-    skill = found.get(name)
-    if skill is None:
+    if (skill := found.get(name)) is None:
         known = ", ".join(s.name for s in found.skills) or "none"
         raise ValueError(f"no skill is called {name!r} (offered: {known})")
     names = files(skill)

@@ -215,8 +215,7 @@ class HostSession:
         finally:
             self._waiting.pop(number, None)
             self._progress.pop(number, None)
-        error = reply.get("error")
-        if isinstance(error, dict):
+        if isinstance(error := reply.get("error"), dict):
             raise _error(error)
         return reply
 
