@@ -167,8 +167,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     token = using(env)
     try:
         raw = sys.argv[1:] if argv is None else argv
-        handled = _completion(raw, env)
-        if handled is not None:
+        if (handled := _completion(raw, env)) is not None:
             return handled
         raw = help_asked(raw)
         args = route(raw)

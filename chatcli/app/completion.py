@@ -51,8 +51,7 @@ def candidates(
         return [(incomplete, "", "file")]
     if previous in ("-r", "--role"):
         return [(name, "", "plain") for name in _role_names() if name.startswith(incomplete)]
-    taking = _option(command, previous)
-    if taking is not None:
+    if (taking := _option(command, previous)) is not None:
         choices = getattr(taking.type, "choices", None) or (
             taking.metavar.split("|") if "|" in (taking.metavar or "") else ()
         )

@@ -32,8 +32,7 @@ def is_one_shot(argv: list[str], stdin_is_terminal: bool, stdout_is_terminal: bo
     i, question, reading = 0, False, False
     while i < len(argv):
         arg = argv[i]
-        name = arg.partition("=")[0]
-        if name in NOT_FOR_THE_WORKER:
+        if arg.partition("=")[0] in NOT_FOR_THE_WORKER:
             return False
         if arg == "--":
             question = question or i + 1 < len(argv)
@@ -79,8 +78,7 @@ def main() -> None:
         from chatcli.app.worker import client as worker_client
 
         mode, idle = worker_mode(os.environ)
-        code = worker_client.hand_over(argv, os.environ, idle, wait=mode == "on")
-        if code is not None:
+        if (code := worker_client.hand_over(argv, os.environ, idle, wait=mode == "on")) is not None:
             sys.exit(code)
     from chatcli.app.cli import main as run
 

@@ -127,8 +127,7 @@ def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
     except UnicodeDecodeError as exc:
         from chatcli.content.attachments import IMAGES, from_bytes, image_type
 
-        mime = image_type(data)
-        if mime is not None:  # `cat shot.png | chat "what is this?"`
+        if (mime := image_type(data)) is not None:  # `cat shot.png | chat "what is this?"`
             return from_bytes("stdin." + mime.partition("/")[2].replace("jpeg", "jpg"), data)
         raise UsageError(f"stdin is neither valid UTF-8 (byte {exc.start}) nor a {IMAGES} image") from None
 

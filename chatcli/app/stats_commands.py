@@ -93,8 +93,7 @@ def print_stats(report: Any, out: IO[str]) -> None:
         say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:-1]) + "  " + row[-1] + "\n", data=True)
     if len(threads) > THREADS_SHOWN:
         say(out, f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n", data=True)
-    unknown = total.unpriced - total.local
-    if unknown:
+    if unknown := total.unpriced - total.local:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
         say(
             out,

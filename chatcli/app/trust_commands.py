@@ -42,12 +42,10 @@ def trust_command(
         hooked = hooks.trust_project(env.cwd, env.environ, revoke=revoke)
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         raise typer.Exit(report(exc, debug, None, env.stderr)) from None
-    theirs = sorted({s.name for s in (*found.skills, *found.untrusted) if s.project})
-    if theirs:
+    if theirs := sorted({s.name for s in (*found.skills, *found.untrusted) if s.project}):
         how = "no longer trusted" if revoke else "trusted as they are now (chat skills lists them)"
         lines.append(f"this project's skills {', '.join(theirs)}: {how}")
-    sources = sorted({str(h.source) for h in hooked.hooks if not h.own} | {str(p) for p in hooked.untrusted})
-    if sources:
+    if sources := sorted({str(h.source) for h in hooked.hooks if not h.own} | {str(p) for p in hooked.untrusted}):
         lines.append(
             f"the hooks of {', '.join(sources)}: {'no longer trusted' if revoke else 'trusted as they are now'}"
         )

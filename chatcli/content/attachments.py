@@ -105,8 +105,7 @@ def check_count(count: int) -> None:
 def check_files(files: Sequence[Attachment]) -> None:
     """One question's files within what one question may carry; else one line, and nothing is sent."""
     check_count(len(files))
-    size = sum(len(file.data) for file in files)
-    if size > MAX_FILES_BYTES:
+    if (size := sum(len(file.data) for file in files)) > MAX_FILES_BYTES:
         shown, limit = _sizes(size, MAX_FILES_BYTES)
         raise UsageError(
             f"the files hold {shown} together: at most {limit} go with one question",
@@ -118,8 +117,7 @@ def from_bytes(name: str, data: bytes) -> Attachment:
     """An attachment of ``data``: an image, or UTF-8 text; anything else is refused."""
     if len(data) > MAX_BYTES:
         raise _too_big(name, len(data))
-    mime = image_type(data)
-    if mime is not None:
+    if (mime := image_type(data)) is not None:
         return Attachment(name, mime, data)
     try:
         data.decode("utf-8")

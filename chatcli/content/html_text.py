@@ -92,8 +92,7 @@ async def convert(html: str, url: str = "") -> tuple[str, str]:
     import chatcli
 
     data = html.encode("utf-8")
-    refused = too_large(len(data))
-    if refused is not None:
+    if (refused := too_large(len(data))) is not None:
         raise refused
     root = str(Path(chatcli.__file__).resolve().parent.parent)  # this very code, whatever sys.path says
     start = (

@@ -166,8 +166,7 @@ def _is_text(kind: str) -> bool:
 
 async def _attachment(url: str, kind: str, charset: str | None, data: bytes) -> Attachment:
     """What was fetched, as chat sends it: an image, a page's readable text, or text as it came."""
-    mime = image_type(data)
-    if mime is not None:
+    if (mime := image_type(data)) is not None:
         name = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or url
         return Attachment(one_line(name), mime, data, url)
     if kind.startswith("image/"):

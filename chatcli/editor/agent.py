@@ -199,8 +199,7 @@ class Editor:
             records = [{**message_record(m), "message_id": getattr(m, "id", None)} for m in messages]
             for update in updates.replayed(masked(records, self.secrets)):
                 session.listener.send(update)
-        waiting = await _said(session.thread.waiting())
-        if waiting:
+        if waiting := await _said(session.thread.waiting()):
             asked = "; ".join(masked(item.text, self.secrets) for item in asked_of(waiting))
             next_prompt = "answers it" if _graph_question(waiting) and not session.listener.forms else "asks it first"
             session.listener.said(f"this thread waits for you: {asked}. Your next prompt {next_prompt}.")
@@ -243,8 +242,7 @@ class Editor:
         """Delete the thread for good (as ``chat rm``): closed first where it is open here; a turn running on it
         in another process is waited for."""
         await self._found(session_id)
-        session = self.sessions.pop(session_id, None)
-        if session is not None:
+        if (session := self.sessions.pop(session_id, None)) is not None:
             await _closed(session)
         await _said(self.chat.delete(session_id))
         return schema.DeleteSessionResponse()
@@ -485,8 +483,7 @@ class Editor:
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         """Stop the session's turn as Ctrl-C does; a cancel for nothing is nothing."""
-        session = self.sessions.get(session_id)
-        if session is not None:
+        if (session := self.sessions.get(session_id)) is not None:
             session.listener.stop()
 
     def _command(self, session: Session, text: str) -> Callable[[], Coroutine[Any, Any, TurnResult]] | None:
@@ -516,8 +513,7 @@ class Editor:
         return run
 
     def _update_options(self, session: Session) -> None:
-        options = self._options(session)
-        if options:
+        if options := self._options(session):
             update = schema.ConfigOptionUpdate(session_update="config_option_update", config_options=options)
             session.listener.send(update)
 

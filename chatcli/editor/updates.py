@@ -148,6 +148,5 @@ def replayed(records: list[dict[str, Any]]) -> Iterator[Any]:
                 name = call.get("name") or ""
                 asked = Call(call.get("id") or "", name, name, None, call.get("arguments"))
                 yield call_started(asked, "in_progress")
-                result = ended.get(call.get("id"))
-                if result is not None:
+                if (result := ended.get(call.get("id"))) is not None:
                     yield call_ended(asked.id, result.get("status") or "ok", result.get("content") or "")

@@ -73,8 +73,7 @@ class _DeferredLoader:
             if not bound:
                 bound.append(_names_bound_by_init(loader, module.__name__))
             if bound[0] is not None and attr not in bound[0]:
-                sub = _import_submodule(module.__name__, attr)
-                if sub is not None:
+                if (sub := _import_submodule(module.__name__, attr)) is not None:
                     return sub
             _load(module)
             if _is_deferred(module):  # only if its lock could not be taken (a deadlock avoided)

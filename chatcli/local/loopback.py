@@ -98,8 +98,7 @@ class Allowed(AbstractContextManager["Allowed"]):
 def check(host: str, port: int) -> None:
     """Raise ListenerRefused if a connection to ``host:port`` would reach another user's listener on this machine
     and the user did not name that address."""
-    uids = others_listening(host, port)
-    if uids and not _is_named(host, port):
+    if (uids := others_listening(host, port)) and not _is_named(host, port):
         raise ListenerRefused(host.strip("[]"), port, uids)
 
 

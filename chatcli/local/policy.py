@@ -52,16 +52,14 @@ def bundled_model() -> Path | None:
     an older install put it (found through the package's location, without importing it)."""
     from chatcli.local.model_file import fetched
 
-    kept = fetched()
-    if kept is not None:
+    if (kept := fetched()) is not None:
         return kept
     try:
         spec = importlib.util.find_spec(BUNDLED_PACKAGE)
     except (ImportError, ValueError):
         return None
     for location in (spec.submodule_search_locations or []) if spec else []:
-        found = sorted(Path(location).glob("*.gguf"))
-        if found:
+        if found := sorted(Path(location).glob("*.gguf")):
             return found[0]
     return None
 
@@ -162,8 +160,7 @@ def keeper(settings: Settings) -> Callable[[Callable[[str], None]], Awaitable[No
         return None
 
     async def keep_running(say: Callable[[str], None]) -> None:
-        ended = server.restart()
-        if ended:
+        if ended := server.restart():
             say(f"the local model server had stopped ({ended}): starting it again")
         await server.wait_ready()
 

@@ -246,8 +246,7 @@ class LocalServer:
             raise RuntimeError("the local model server was not started")
         deadline = self._started + self.timeout
         while True:
-            code = self.process.poll()
-            if code is not None:
+            if (code := self.process.poll()) is not None:
                 self._start_failed = True
                 hint = self._where() + (f"; {REBUILD_HINT}" if -code in CRASH_SIGNALS else "")
                 raise ModelError(

@@ -50,8 +50,7 @@ def _sockets(tables: tuple[str, ...] | None, states: int, port: int = 0) -> list
     listeners: asked over netlink, else read from the text tables (``tables``: those alone); None when the system
     does not say."""
     if tables is None:
-        found = _asked(states, port)
-        if found is not None:
+        if (found := _asked(states, port)) is not None:
             return found
     return _read(tables or PROC_TABLES)
 

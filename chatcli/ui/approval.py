@@ -216,8 +216,7 @@ class TerminalApprover:
         """The key pressed on its own at ``question``, lower-cased ("" for Enter); Ctrl-C or Ctrl-D give "\\x03".
         Typing (keys pressed together: chatcli.ui.deliberate) answers nothing: said once a burst, and asked again."""
         while True:
-            pressed = await self._one_key(question)
-            if pressed != _TYPING:
+            if (pressed := await self._one_key(question)) != _TYPING:
                 return pressed
             self.say(TYPING, warn=True)
 
@@ -234,8 +233,7 @@ class TerminalApprover:
                 app.exit(result=key)
 
         def settle(app: Application[str]) -> None:
-            key = judge.settled(_now())
-            if key is not None:
+            if (key := judge.settled(_now())) is not None:
                 answer(app, key)
 
         def take(event: KeyPressEvent, key: str) -> None:

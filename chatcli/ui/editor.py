@@ -24,8 +24,7 @@ async def edit_text(initial: str = "", environ: Mapping[str, str] | None = None)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(initial)
-        code = await asyncio.to_thread(_run_editor, path, environ)
-        if code != 0:
+        if (code := await asyncio.to_thread(_run_editor, path, environ)) != 0:
             raise UsageError(f"the editor exited with status {code}: nothing changed")
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()

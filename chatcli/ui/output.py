@@ -44,8 +44,7 @@ def usage_line(result: TurnResult) -> str | None:
     parts = [f"{'~' if approx else ''}{prompt:,} in" + (f" ({cached:,} cached)" if cached else "")]
     if usage.get("output_tokens") is not None:
         parts.append(f"{usage['output_tokens']:,} out")
-    price = cost_part(result)
-    if price:
+    if price := cost_part(result):
         parts.append(price)
     if result.context_tokens:
         share = round(100 * prompt / result.context_tokens)

@@ -158,8 +158,7 @@ def help_text(columns: int | None = None, registry: Commands | None = None, tool
         ("Skills (their instructions and your words are asked; /skills says where each is from):", registry.skills),
     )
     for title, listed in sections:
-        rows = [(f"{c.name} {c.args}".strip(), c.help) for c in listed(toolbox)]
-        if rows:
+        if rows := [(f"{c.name} {c.args}".strip(), c.help) for c in listed(toolbox)]:
             width = max(len(usage) for usage, _ in rows)
             lines.append(title)
             lines += [f"  {usage.ljust(width)}  {text}" for usage, text in rows]

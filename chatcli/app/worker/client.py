@@ -73,8 +73,7 @@ def start(directory: str, idle: float, wait: bool = True) -> socket.socket | Non
     with start_lock(os.path.join(directory, START_LOCK), wait) as lock:
         if lock is None:
             return None  # a directory it cannot write to (a read-only sandbox): the normal way; or one starting already
-        sock = connect(path)  # another caller may have started it meanwhile
-        if sock is not None:
+        if (sock := connect(path)) is not None:  # another caller may have started it meanwhile
             return sock
         environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(("LC_", "PYTHON"))}
         held = [] if wait else [str(lock)]  # it holds the start lock until it listens: no second start meanwhile

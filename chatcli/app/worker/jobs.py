@@ -123,8 +123,7 @@ class Forwarder:
                 if fd == sock.fileno():
                     return
                 with contextlib.suppress(OSError):
-                    request = self.channel.recv(1)
-                    if request:
+                    if request := self.channel.recv(1):
                         self.channel.sendall(self._terminal(request))
                         continue
                 poller.unregister(self.channel)  # the answer has closed its end

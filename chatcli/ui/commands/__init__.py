@@ -22,11 +22,9 @@ async def execute(found: Command, ctx: Context, arg: str) -> bool:
     it (an Agent Server's: the commands that need a thread chat keeps); before the thread is open, the prompt runs
     only the commands that need none."""
     if ctx.conversation is not None:
-        refused = ctx.commands.refusal(found, ctx.conversation.can)
-        if refused is not None:
+        if (refused := ctx.commands.refusal(found, ctx.conversation.can)) is not None:
             raise refused
-    handler = HANDLERS.get(f"{found.name} {arg}") or HANDLERS.get(found.name)
-    if handler is not None:
+    if (handler := HANDLERS.get(f"{found.name} {arg}") or HANDLERS.get(found.name)) is not None:
         return await handler(ctx, arg) != LEAVE
     if found.run is None:
         raise UsageError(f"{found.name} is not a command of the prompt's", hint="/help lists commands")

@@ -73,8 +73,7 @@ class Blocks:
         if _table_row(source):
             self._table.append(source)
             return rows
-        fence = _FENCE.match(source)
-        if fence:
+        if fence := _FENCE.match(source):
             self._fence = Fence(fence.group(2), len(fence.group(1)), highlighter(fence.group(3).lower()))
             if self.palette.system is None:
                 self._gap = self._started
@@ -123,8 +122,7 @@ class Blocks:
 
     def _block(self, source: str) -> tuple[list[str], bool, bool]:
         """Rows for a line outside code and tables, and whether it wants a blank row before/after."""
-        heading = _HEADING.match(source)
-        if heading:
+        if heading := _HEADING.match(source):
             spans = inline((heading.group(2) or "").strip(), (f"h{len(heading.group(1))}",))
             return self._wrap(spans, [], []), True, True
         if _RULE.match(source):

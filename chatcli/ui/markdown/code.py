@@ -176,8 +176,7 @@ class LineScanner:
 
 def highlighter(language: str) -> Callable[[str, bool], Tokens] | None:
     """A function colouring one code block line by line (``commit=False``: a preview), or None."""
-    family = _ALIASES.get(language)  # a language of the fast scanner's; Pygments colours the rest
-    if family is not None:
+    if (family := _ALIASES.get(language)) is not None:  # a language of the fast scanner's; Pygments colours the rest
         return LineScanner(family, _scanner(family)).tokens
     lexer = _pygments_lexer(language)
     if lexer is None:
