@@ -170,8 +170,7 @@ def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[
         if not any(directory != r and directory.is_relative_to(r) for r in roots):
             problems.append(f"{root / name}: a link out of the skills folders (to {directory}); skipped")
             continue
-        skill_md = _real(directory / "SKILL.md")
-        if skill_md is None or not skill_md.is_relative_to(directory):
+        if (skill_md := _real(directory / "SKILL.md")) is None or not skill_md.is_relative_to(directory):
             problems.append(f"{directory / 'SKILL.md'}: a link out of its skill's directory; skipped")
             continue
         yield directory, skill_md
@@ -205,8 +204,7 @@ def parse(text: str) -> tuple[Any, str]:
     import yaml
 
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    match = FRONT_MATTER.match(text)
-    if match is None:
+    if (match := FRONT_MATTER.match(text)) is None:
         raise ValueError("no front matter (a --- line, the fields, a --- line) at its top")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     # What a value YAML cannot make raises too: a date out of range, an integer past Python's digits, deep nesting.

@@ -111,8 +111,7 @@ class HostLink:
     async def connect(self) -> Channel:
         """A connection the host answers (started if none listens); ConnectionError if it will not serve
         this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
-        directory = runtime_dir(self.environ)
-        if directory is None:
+        if (directory := runtime_dir(self.environ)) is None:
             raise ConnectionError("no private directory for the MCP host's socket")
         path = directory / host_socket(self.environ)
         try:
