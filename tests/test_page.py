@@ -134,7 +134,7 @@ print("a fox")
 def test_the_threads_are_listed_newest_first_searched_and_shown_as_the_terminal_shows_them(
     page_served, browse, server, chat_env, tmp_path
 ):
-    """Three threads: listed newest first, found by a word; one shown whole: its Markdown, a code block copied, its
+    """Three threads: listed newest first, found by a word of the title or of the text; one shown whole: its Markdown, a code block copied, its
     thinking folded, a tool call with its result, and the answer a retry set aside, reached in its tree."""
     from tests.fakeserver import Reply, tool_calls
 
@@ -164,6 +164,10 @@ def test_the_threads_are_listed_newest_first_searched_and_shown_as_the_terminal_
             page.locator("#thread-search").fill("fox")
             expect(rows, view.said("a word finds its thread")).to_have_count(1)
             expect(rows.first, view.said("the thread of foxes")).to_have_attribute("data-thread-id", "rich")
+            page.locator("#thread-search").fill("pineapples")  # in a tool's result and an answer, not in a title
+            hit = threads_shown(view, size).locator('button[data-hit][data-thread-id="tools"]')
+            expect(hit, view.said("a word of a thread's text finds it")).to_contain_text("pineapples")
+            expect(rows, view.said("only that thread")).to_have_count(1)
             page.locator("#thread-search").fill("")
             expect(rows, view.said("an empty search lists them all")).to_have_count(3)
             rows.first.click()

@@ -43,6 +43,7 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("POST", f"/v1/threads/{thread}/compact", {}),
         ("GET", "/v1/commands", None),
         ("GET", "/v1/inbox", None),
+        ("GET", "/v1/search", None),
         ("POST", f"/v1/threads/{thread}/commands", {"command": "undo"}),
         ("GET", f"/v1/threads/{thread}/waiting", None),
         ("GET", "/v1/jobs", None),

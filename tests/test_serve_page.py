@@ -269,3 +269,16 @@ def test_the_page_s_files_are_in_the_package():
     listed = Path(__file__).parents[1] / "pyproject.toml"
     assert '"chatcli.api" = ["page/*.html", "page/*.js", "page/*.css", "page/*.svg"]' in listed.read_text()
     assert {path.suffix for path in FILES.iterdir()} <= {".html", ".js", ".css", ".svg"}
+
+
+def test_the_threads_are_searched_through_their_text_as_chat_search_does(here, server, chat_env):
+    served = here()
+    server.queue(Reply("Pineapples grow on the ground."), Reply("Apples grow on trees."))
+    served.ask("fruit", "Where do pineapples grow?")
+    served.ask("trees", "And apples?")
+    status, hits = served.request("GET", "/v1/search?q=pineapp*")
+    assert status == 200 and {h["thread_id"] for h in hits} == {"fruit"}, hits
+    assert {h["speaker"] for h in hits} == {"user", "assistant"} and all("ineapple" in h["snippet"] for h in hits)
+    assert hits == json.loads(chat(chat_env, "search", "--json", "pineapp*").out)  # the command line's own hits
+    status, refused = served.request("GET", "/v1/search?q=%20")
+    assert status == 400 and refused["error"]["message"] == "nothing to search for", refused

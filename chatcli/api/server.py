@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from chatcli.api.apps import apps_routes
@@ -175,6 +175,15 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
     @app.get("/v1/threads", summary="The threads, most recently used first: the records of `chat threads --json`")
     async def list_threads() -> list[dict[str, Any]]:
         return [row.as_dict() for row in await chat.threads().list()]
+
+    @app.get("/v1/search", summary="Full-text search over every thread: the hits of `chat search TEXT --json`")
+    async def search(q: str, limit: int = Query(20, ge=1, le=200)) -> list[dict[str, Any]]:
+        from chatcli.threads.records import hit_record
+
+        threads: Any = chat.threads()
+        if not hasattr(threads, "search"):  # an Agent Server's threads (--remote): it searches nothing of theirs
+            raise UsageError("an Agent Server's threads are not searched here", hint="search them where they are kept")
+        return [hit_record(hit) for hit in await threads.search(q, limit)]
 
     @app.get(
         "/v1/inbox",

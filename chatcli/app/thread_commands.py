@@ -270,12 +270,13 @@ async def search_command(
     In a terminal, a table with the matches highlighted; in a pipe, one tab-separated line per
     match: thread, turn, speaker, time, snippet. Exit 0 when something matches, 1 when nothing does.
     """
-    from chatcli.ui.listing import hits_json, print_hits
+    from chatcli.threads.records import hit_record
+    from chatcli.ui.listing import print_hits
 
     hits = await threads.search(text, limit)
     out = environment().stdout
     if as_json:
-        say(out, json_text(hits_json(hits), ensure_ascii=False, indent=1) + "\n", data=True)
+        say(out, json_text([hit_record(h) for h in hits], ensure_ascii=False, indent=1) + "\n", data=True)
     elif hits:
         print_hits(hits, out)
     if not hits:

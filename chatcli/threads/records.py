@@ -80,3 +80,28 @@ def export_record(message: Any) -> dict[str, Any]:
             {**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(shape)
         ]
     return record
+
+
+def one_line(snippet: str, marks: tuple[tuple[int, int], ...]) -> tuple[str, list[tuple[int, int]]]:
+    """The snippet on one line (each run of white space one space), its marks moved along."""
+    text: list[str] = []
+    where: list[int] = []  # for each offset of the snippet, its offset in ``text``
+    for char in snippet:
+        where.append(len(text))
+        if not char.isspace():
+            text.append(char)
+        elif text and text[-1] != " ":
+            text.append(" ")
+    where.append(len(text))
+    return "".join(text).strip(), [(where[a], where[b]) for a, b in marks if a < b <= len(snippet)]
+
+
+def hit_record(hit: Any) -> dict[str, Any]:
+    """A search hit (chatcli.store.base.SearchHit) as plain data, for scripts (``chat search --json``, serve's
+    /v1/search): where the match is, who said it (a message's role) and when (ISO 8601, UTC), its snippet on one
+    line."""
+    from chatcli.text import iso_time
+
+    where = {"thread_id": hit.thread_id, "title": hit.title, "turn": hit.turn}
+    return {**where, "speaker": _ROLES.get(hit.role, hit.role), "snippet": one_line(hit.snippet, hit.marks)[0],
+            "time": iso_time(hit.created_at)}  # fmt: skip

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import IO, Any, Mapping, Sequence
 
-from chatcli.text import iso_time, local_time, neutralise, say, show
+from chatcli.text import local_time, neutralise, say, show
+from chatcli.threads.records import one_line
 
-_SPEAKERS = {
-    "human": ("You", "user"),
-    "ai": ("Assistant", "assistant"),
-    "tool": ("Tool", "tool"),
-    "system": ("System", "system"),
-}
+_SPEAKERS = {"human": "You", "ai": "Assistant", "tool": "Tool", "system": "System"}
 HIGHLIGHT = "bold reverse"  # a search's matches in a terminal
 
 
@@ -122,41 +118,12 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
             line(f"[answer incomplete: {record['interrupted']}]", "yellow")
 
 
-def _flat(snippet: str, marks: tuple[tuple[int, int], ...]) -> tuple[str, list[tuple[int, int]]]:
-    """The snippet on one line (each run of white space one space), its marks moved along."""
-    text: list[str] = []
-    where: list[int] = []  # for each offset of the snippet, its offset in ``text``
-    for char in snippet:
-        where.append(len(text))
-        if not char.isspace():
-            text.append(char)
-        elif text and text[-1] != " ":
-            text.append(" ")
-    where.append(len(text))
-    return "".join(text).strip(), [(where[a], where[b]) for a, b in marks if a < b <= len(snippet)]
-
-
 def print_hits(hits: list[Any], out: IO[str]) -> None:
     """Search results: a table with the matches highlighted in a terminal; in a pipe one hit per line,
     tab-separated: thread, turn, speaker, time, snippet (no marks, no escape codes)."""
-    flat = [_flat(hit.snippet, hit.marks) for hit in hits]
+    flat = [one_line(hit.snippet, hit.marks) for hit in hits]
     rows = [
-        (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, (hit.role,))[0], local_time(hit.created_at), text)
+        (hit.thread_id, str(hit.turn), _SPEAKERS.get(hit.role, hit.role), local_time(hit.created_at), text)
         for hit, (text, _) in zip(hits, flat)
     ]
     _table(out, ("thread", "turn", "who", "when", "match"), rows, [spans for _, spans in flat])
-
-
-def hits_json(hits: list[Any]) -> list[dict[str, Any]]:
-    """Search results for scripts: where each match is, who said it and when (ISO 8601, UTC)."""
-    return [
-        {
-            "thread_id": h.thread_id,
-            "title": h.title,
-            "turn": h.turn,
-            "speaker": _SPEAKERS.get(h.role, (h.role, h.role))[1],
-            "snippet": _flat(h.snippet, h.marks)[0],
-            "time": iso_time(h.created_at),
-        }
-        for h in hits
-    ]

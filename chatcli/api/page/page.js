@@ -6,7 +6,8 @@ escape sequences) are shown as visible symbols (ESC as ␛), as chat shows them 
 
 What tests drive (stable ids, data- attributes, accessible names):
   #threads-button "Threads"       opens #threads (on a phone; beside the thread from 900px on)
-  #thread-search "Search threads" filters #thread-list; each row: li > button[data-thread-id][aria-current]
+  #thread-search "Search threads" filters #thread-list by title; each row: li > button[data-thread-id][aria-current];
+                                  threads whose text matches follow, button[data-hit] (their match in .row-meta)
   #new-thread "New thread"        an empty thread; the first question names it
   #thread-title                   the open thread's title
   #messages (role=log)            .message[data-role=user|assistant|tool]; the answer being written has [data-live];
@@ -44,7 +45,7 @@ want of a session (401) goes to /signin.
   const $ = (id) => document.getElementById(id);
   const state = {
     threads: [], thread: null, exists: false, title: "", commands: new Set(), live: null, files: [], at: null,
-    inboxKey: "", asked: null, jobs: [], following: null, threadsKey: "", openedAt: null,
+    inboxKey: "", asked: null, jobs: [], following: null, threadsKey: "", openedAt: null, hits: [], hitsFor: "",
   };
 
   // ---- text, made safe -------------------------------------------------------------------------------------
@@ -386,7 +387,38 @@ want of a session (401) goes to /signin.
         ),
       ),
     );
-    if (!found.length) $("thread-list").append(el("li", { class: "empty" }, words.length ? "No thread matches." : "No threads yet."));
+    // The threads whose words match (serve's full-text search, as `chat search`), beside those whose title does
+    const shown = new Set(found.map((t) => t.thread_id));
+    const hits = state.hitsFor === $("thread-search").value.trim() ? state.hits : [];
+    for (const h of hits) {
+      if (shown.has(h.thread_id)) continue;
+      shown.add(h.thread_id);
+      $("thread-list").append(el("li", {}, el(
+        "button", { type: "button", "data-thread-id": h.thread_id, "data-hit": "", onclick: () => go(h.thread_id) },
+        el("span", { class: "row-title" }, h.title || "(untitled)"),
+        el("span", { class: "row-meta" }, `${h.speaker}: ${h.snippet}`),
+      )));
+    }
+    if (!shown.size) $("thread-list").append(el("li", { class: "empty" }, words.length ? "No thread matches." : "No threads yet."));
+  }
+
+  // The search box's words looked for in the threads' text too, once the typing pauses.
+  let searching = null;
+  function searchText() {
+    clearTimeout(searching);
+    showThreads();
+    const q = $("thread-search").value.trim();
+    if (!q) return;
+    searching = setTimeout(async () => {
+      let hits = [];
+      try {
+        hits = await api("GET", `/v1/search?q=${encodeURIComponent(q)}&limit=30`);
+      } catch {}
+      if ($("thread-search").value.trim() !== q) return;
+      state.hits = hits;
+      state.hitsFor = q;
+      showThreads();
+    }, 250);
   }
 
   // The thread ``id`` opened, read again if it is the one open (its address kept for a reload and the back button).
@@ -1245,7 +1277,7 @@ want of a session (401) goes to /signin.
     $("jobs-button").addEventListener("click", () => toggle("jobs"));
     $("tree-button").addEventListener("click", () => openTree().catch(failed));
     document.querySelectorAll(".panel .close").forEach((b) => b.addEventListener("click", closePanels));
-    $("thread-search").addEventListener("input", showThreads);
+    $("thread-search").addEventListener("input", searchText);
     $("new-thread").addEventListener("click", () => {
       closePanels();
       history.pushState(null, "", location.pathname);
