@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from tests import test_serve
 from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
 from tests.helpers import CHAT, chat, eventually, read_until
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
@@ -24,6 +25,7 @@ from tests.test_mcp_kept import alive
 # others answer their jobs in this process (tests/jobs_here.py).
 process = pytest.mark.e2e
 here = pytest.mark.usefixtures("jobs_here")
+serving_here = test_serve.here  # chat serve's app in this process (a fixture): its background replies are processes
 
 
 def held(first: str, rest: str, gate: threading.Event) -> Raw:
@@ -114,21 +116,29 @@ def test_attach_shows_what_arrived_then_the_rest_live_in_several_terminals(serve
 
 
 @process
-def test_stop_keeps_the_part_that_arrived_and_attach_then_says_so(server, chat_env):
-    gate = threading.Event()
-    server.queue(held("The part kept", " and never this.", gate))
-    try:
-        thread = chat(chat_env, "--bg", "go").out.strip()
-        job = state(chat_env, thread, "running", chars=len("The part kept"))["id"]
-        stopped = chat(chat_env, "stop", job)
-        assert stopped.code == 0 and f"stopped job {job}" in stopped.err, stopped
-        assert state(chat_env, thread, "stopped")["id"] == job
-    finally:
-        gate.set()
-    shown = chat(chat_env, "show", thread).out
-    assert "The part kept" in shown and "never this" not in shown, shown
-    again = chat(chat_env, "stop", job)
-    assert again.code == 0 and "is not running (stopped)" in again.err, again
+def test_stop_keeps_the_part_that_arrived_and_attach_then_says_so(server, chat_env, serving_here):
+    """``chat stop``, and chat serve's stop route (the page's Stop) after it: the same stop, the part kept."""
+    served = serving_here()
+    for how in ("chat stop", "serve"):
+        gate = threading.Event()
+        server.queue(held("The part kept", " and never this.", gate))
+        try:
+            thread = chat(chat_env, "--bg", "go").out.strip()
+            job = state(chat_env, thread, "running", chars=len("The part kept"))["id"]
+            if how == "chat stop":
+                stopped = chat(chat_env, "stop", job)
+                assert stopped.code == 0 and f"stopped job {job}" in stopped.err, stopped
+            else:
+                status, said = served.request("POST", f"/v1/jobs/{job}/stop")
+                assert status == 200 and said == {"id": job, "stopped": True, "state": "stopped"}, said
+            assert state(chat_env, thread, "stopped")["id"] == job, how
+        finally:
+            gate.set()
+        shown = chat(chat_env, "show", thread).out
+        assert "The part kept" in shown and "never this" not in shown, (how, shown)
+        again = chat(chat_env, "stop", job)
+        assert again.code == 0 and "is not running (stopped)" in again.err, again
+    assert served.request("POST", f"/v1/jobs/{job}/stop")[1]["stopped"] is False  # ended: nothing to stop
 
 
 @process

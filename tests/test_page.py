@@ -377,7 +377,8 @@ def held_reply(first: list[str], rest: list[str], release: Any) -> Any:
 
 def test_a_background_reply_is_listed_and_followed_live(page_served, browse, server):
     """A question asked in the background from the page: the background replies count it, list it running, and one
-    opened shows what it said so far, then what it says next as it says it, then its end; its thread keeps the answer."""
+    opened shows what it said so far (and a Stop), then what it says next as it says it, then its end; its thread
+    keeps the answer."""
 
     from tests.fakeserver import Reply
 
@@ -405,6 +406,8 @@ def test_a_background_reply_is_listed_and_followed_live(page_served, browse, ser
             shown = page.locator("#job-view")
             expect(shown, view.said("followed: what it said so far")).to_contain_text("Working on it")
             assert "and done" not in shown.inner_text(), view.said("not yet its end")
+            stop = shown.locator('button[data-action="stop-job"]')  # chat stop's route (tests/test_jobs.py stops one)
+            expect(stop, view.said("a running reply can be stopped")).to_have_text("Stop")
             release.set()
             expect(shown, view.said("followed live: what it says next")).to_contain_text("Working on it and done.")
             expect(shown.locator("[data-live]"), view.said("its end")).to_have_count(0)

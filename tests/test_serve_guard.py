@@ -48,6 +48,7 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("GET", f"/v1/threads/{thread}/waiting", None),
         ("GET", "/v1/jobs", None),
         ("GET", f"/v1/jobs/{thread.replace('thread_id', 'job_id')}/events", None),  # (a job's id, or its thread's)
+        ("POST", f"/v1/jobs/{thread.replace('thread_id', 'job_id')}/stop", None),
         ("GET", f"/v1/apps/{thread.replace('thread_id', 'server')}/view", None),  # (an MCP server's name)
         ("POST", f"/v1/apps/{thread.replace('thread_id', 'server')}/call", {"tool": "rm", "approved": True}),
         ("GET", "/", None),

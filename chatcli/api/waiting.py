@@ -38,6 +38,17 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
     async def list_jobs() -> list[dict[str, Any]]:
         return [jobs.seen(job, chat.environ).as_dict() for job in jobs.jobs(chat.environ)]
 
+    @app.post(
+        "/v1/jobs/{job_id}/stop",
+        summary="Stop a background reply as `chat stop ID` does: what arrived is kept in its thread; its state after",
+    )
+    async def stop_job(job_id: str) -> dict[str, Any]:
+        from chatcli.service.remote_jobs import halt
+
+        job = jobs.find(chat.environ, job_id)
+        stopped = await halt(job, chat.environ)
+        return {"id": job.id, "stopped": stopped is not None, "state": jobs.seen(job, chat.environ).state}
+
     @app.get(
         "/v1/jobs/{job_id}/events",
         summary=(

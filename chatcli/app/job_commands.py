@@ -256,16 +256,12 @@ def stop_command(settings: Settings, job: str = typer.Argument(..., help="The jo
 
     env = environment()
     found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
-    if not jobs.stop(found, env.environ):
-        if remote_jobs.on_the_server(found, jobs.seen(found, env.environ)):
-            if asyncio.run(remote_jobs.cancel(found, env.environ)):
-                kept = f"what it said is kept in its thread {found.thread}"
-                say(env.stderr, f"chat: stopped job {found.id}'s run on the server: {kept}\n")
-                return
+    where = asyncio.run(remote_jobs.halt(found, env.environ))
+    if where == "server":
+        kept = f"what it said is kept in its thread {found.thread}"
+        say(env.stderr, f"chat: stopped job {found.id}'s run on the server: {kept}\n")
+        return
+    if where is None:
         say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
         return
-    for _ in range(200):  # its end written (the part kept), at most ten seconds
-        if not jobs.alive(found, env.environ):
-            break
-        time.sleep(0.05)
     say(env.stderr, f"chat: stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}\n")

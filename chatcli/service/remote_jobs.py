@@ -98,3 +98,22 @@ async def _server(job: Job, environ: Mapping[str, str]) -> AsyncIterator[Remote]
 def on_the_server(job: Job, seen: Seen) -> bool:
     """Whether ``job`` is a remote one whose process ended before its answer did: its run may go on there."""
     return bool(job.remote and job.thread) and seen.state == "interrupted"
+
+
+async def halt(job: Job, environ: Mapping[str, str]) -> str | None:
+    """Stop ``job``'s reply as Ctrl-C would, what arrived kept in its thread: its process here (``"here"``: waited for
+    until its end is written, at most ten seconds), or, its process gone, its run on the server (``"server"``); None
+    when neither runs."""
+    import asyncio
+
+    from chatcli.service import jobs
+
+    if jobs.stop(job, environ):
+        for _ in range(200):
+            if not jobs.alive(job, environ):
+                break
+            await asyncio.sleep(0.05)
+        return "here"
+    if on_the_server(job, jobs.seen(job, environ)) and await cancel(job, environ):
+        return "server"
+    return None

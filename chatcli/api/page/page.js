@@ -32,7 +32,8 @@ What tests drive (stable ids, data- attributes, accessible names):
                                   an interrupt's answer textarea[data-field=answer]
   #notify "Notify me"             asks for notifications (on that tap only)
   #jobs-button "Background replies"  #jobs-count: running; #jobs: #job-list li > button[data-job-id][data-state];
-                                  #job-view follows one live, with button[data-action=open-thread]
+                                  #job-view follows one live, with button[data-action=open-thread] and, while it
+                                  runs, button[data-action=stop-job] "Stop" (chat stop)
   #status (role=status)           what happened, errors (class bad)
 The inbox, the background replies and the threads are asked every few seconds while the page is visible (the open
 thread is read again when something else wrote to it). A request refused for
@@ -1089,13 +1090,27 @@ want of a session (401) goes to /signin.
     const view = new Answer().live();
     const box = $("job-view");
     box.hidden = false;
+    const stopping = job.state === "running" ? el("button", {
+      type: "button", "data-action": "stop-job",
+      onclick: async () => { // as chat stop: what arrived is kept in its thread
+        stopping.disabled = true;
+        try {
+          const said = await api("POST", `/v1/jobs/${encodeURIComponent(job.id)}/stop`);
+          say(said.stopped ? "Stopped: what arrived is kept in its thread." : `It is not running (${said.state}).`);
+          stopping.remove();
+        } catch (error) {
+          stopping.disabled = false;
+          failed(error);
+        }
+      },
+    }, "Stop") : "";
     box.replaceChildren(
       el("div", { class: "message", "data-role": "user" }, job.question || ""),
       view.root,
-      job.thread_id ? el("div", { class: "choices" }, el("button", {
+      el("div", { class: "choices" }, stopping, job.thread_id ? el("button", {
         type: "button", "data-action": "open-thread",
         onclick: () => go(job.thread_id),
-      }, "Open its thread")) : "",
+      }, "Open its thread") : ""),
     );
     showJobs();
     try {
