@@ -808,3 +808,43 @@ def test_an_mcp_apps_links_are_asked_in_a_card_never_in_a_dialog_it_can_repeat(p
         answers = {m["id"]: m["result"] for m in frame.evaluate("heard") if m.get("id") in (1, 2)}
         assert answers[1] == {"isError": True} and answers[2] == {}, answers
         assert view.dialogs == [], view.said("no dialog, ever")
+
+
+@pytest.mark.usefixtures("in_memory")
+def test_an_mcp_apps_view_takes_no_keys_the_user_types_in_the_page(page_served, browse, server, chat_env):
+    """Keys taken by a view: its script may call focus() in its frame as often as it likes, no click of the user's
+    needed, and took the keyboard from the question box as the user typed (Chromium: "my secret token abc" typed in
+    the box left "my" there and gave the view " secret token abc"). While the user is in a field of the page, the
+    views are inert (a click on one leaves the field, the next is the view's), the focus a view takes is given back at
+    once, and a view that takes it again is closed."""
+    from playwright.sync_api import expect as waits
+
+    served = viewed_thread(page_served, server, chat_env)
+    for size in SIZES:
+        with browse(size, "a view that takes the keyboard") as view:
+            page = view.page
+            frame = shown_view(view, served)
+            grab = page.frame_locator("iframe.app").locator("#grab")
+            frame.evaluate(
+                '() => { const grab = document.createElement("input"); grab.id = "grab"; document.body.prepend(grab); }'
+            )
+            question = page.locator("#question")
+            question.tap() if size is PHONE else question.click()
+            page.keyboard.type("my")
+            grab.evaluate("(grab) => grab.focus()")  # once, as a view may as it loads: given back, the view kept
+            frame.wait_for_function("() => !document.hasFocus()")  # (within a few milliseconds: no key comes so soon)
+            page.keyboard.type(" question")
+            waits(question, view.said("what the user typed is in the box")).to_have_value("my question")
+            page.locator("#thread-title").click()  # out of the box: the views take clicks and keys again
+            page.wait_for_function("() => !document.querySelector('iframe.app').inert")
+            grab.click()  # (Playwright's tap focuses no field in a frame, whatever the page)
+            page.keyboard.type("Paris")
+            waits(grab, view.said("typed in the view, it is the view's")).to_have_value("Paris")
+            question.tap() if size is PHONE else question.click()
+            frame.evaluate('() => setInterval(() => document.getElementById("grab").focus(), 50)')  # on and on
+            page.keyboard.type(" and my secret token abc", delay=40)
+            waits(page.locator('[data-kind="app-closed"]'), view.said("the view is closed")).to_contain_text(
+                "The view of MCP server viewed took the keyboard from the page again: it is closed."
+            )
+            waits(question, view.said("the rest is the user's")).to_have_value(re.compile(r"^my question.*token abc$"))
+            assert page.locator("iframe.app").count() == 0, view.said("no view is left to take keys")

@@ -1161,8 +1161,29 @@ want of a session (401) goes to /signin.
       title: `${call.label || call.name}: the view of MCP server ${call.server}`,
     });
     APPS.set(frame, call);
+    frame.inert = typing();
     return frame;
   }
+
+  // While the user is in a field of the page (the question, a search, a call's arguments), the views are inert (a
+  // click on one leaves the field): so the focus a view takes from a field then is its script's (focus() needs no
+  // click), which would take the keys they type. It is given back at once, and a view that takes it again is closed.
+  const typing = () => Boolean(document.activeElement?.matches?.("input, textarea, select, [contenteditable]"));
+  const held = () => { for (const frame of document.querySelectorAll("iframe.app")) frame.inert = typing(); };
+  const took = new WeakMap(); // a view -> how often it took the focus from a field
+  let left = null; // the element the focus last left
+  document.addEventListener("focusin", held, true);
+  document.addEventListener("focusout", (event) => { left = event.target; setTimeout(held); }, true);
+  window.addEventListener("blur", () => { // the focus went into a frame (or out of the window)
+    const frame = document.activeElement, field = left;
+    if (!frame?.matches?.("iframe.app") || !frame.inert || !field?.isConnected) return;
+    took.set(frame, (took.get(frame) || 0) + 1);
+    const said = `The view of MCP server ${APPS.get(frame)?.server} took the keyboard from the page again: it is closed.`;
+    setTimeout(() => { // (not before the frame has it)
+      field.focus();
+      if (took.get(frame) > 1) frame.replaceWith(el("p", { class: "error", "data-kind": "app-closed" }, said));
+    });
+  });
 
   window.addEventListener("message", (event) => {
     const frame = [...document.querySelectorAll("iframe.app")].find((f) => f.contentWindow === event.source);
