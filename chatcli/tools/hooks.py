@@ -130,8 +130,7 @@ class Hooks:
         self, event: str, fields: Mapping[str, Any], *, session_id: str = "", transcript_path: str = ""
     ) -> Verdict:
         """Run the hooks ``event`` matches with the event's JSON (``fields`` add to the common ones), all at once."""
-        chosen = self.matching(event, fields.get(MATCHED.get(event, "")))
-        if not chosen:
+        if not (chosen := self.matching(event, fields.get(MATCHED.get(event, "")))):
             return Verdict(event)
         common = {"session_id": session_id, "transcript_path": transcript_path, "cwd": str(self.cwd)}
         # default=str: a tool's result json cannot write goes as its text, never failing the call.

@@ -83,8 +83,7 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
     """The servers of a parsed mcp.json, or a ConfigError naming the first problem."""
     if not isinstance(data, dict):
         raise ConfigError(f'{source}: expected an object with "mcpServers"')
-    servers = data.get("mcpServers", data.get("servers", {}))
-    if not isinstance(servers, dict):
+    if not isinstance(servers := data.get("mcpServers", data.get("servers", {})), dict):
         raise ConfigError(f"{source}: mcpServers must be an object of servers")
     specs = []
     for name, entry in servers.items():

@@ -217,8 +217,7 @@ class Host:
         await writer.drain()
 
     def _server(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> McpServer:
-        data = message.get("data_dir")  # the caller's
-        if not isinstance(data, str) or not os.path.isabs(data):
+        if not isinstance(data := message.get("data_dir"), str) or not os.path.isabs(data):  # the caller's
             raise ValueError("the caller did not say its data directory")
         spec = spec_of(message.get("spec") or {})
         log_dir = message.get("log_dir") if isinstance(message.get("log_dir"), str) else None
