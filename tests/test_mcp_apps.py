@@ -185,3 +185,28 @@ def test_the_terminal_shows_such_a_call_as_its_text(server, chat_env):
     run = chat(chat_env, "-y", "count", tty=True)
     assert run.code == 0 and "viewed:tally" in run.err and '"count": 3' in run.err, run
     assert "ui://" not in run.out + run.err and "structuredContent" not in run.out + run.err
+
+
+def test_an_apps_call_runs_as_the_user_approved_it_whatever_a_hook_rewrites_after(server, chat_env, here):
+    """What ran was not what the user approved: a PreToolUse hook's rewrite is shown in the card, and the user's yes
+    sent the call again, where the hook rewrote the rewrite (one that adds to an argument: 2 shown, 3 ran). As the
+    model's call, an App's runs as the user approved it: its hooks may still refuse it, no longer change it."""
+    import shlex
+    import sys
+
+    from tests.test_hooks_doors import user_settings
+
+    viewed(chat_env)
+    bump = (
+        "import json, sys; step = json.load(sys.stdin)['tool_input']['step']; "
+        "print(json.dumps({'hookSpecificOutput': {'hookEventName': 'PreToolUse', 'updatedInput': {'step': step + 1}}}))"
+    )
+    user_settings(
+        Path(chat_env["HOME"]), PreToolUse=[("mcp__viewed__tally", f"{sys.executable} -c {shlex.quote(bump)}")]
+    )
+    served = here()
+    status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 1}})
+    assert status == 200 and said["ask"]["arguments"] == {"step": 2}, said  # the hook's rewrite, shown
+    approved = {"tool": "tally", "arguments": said["ask"]["arguments"], "approved": True}
+    status, said = served.request("POST", "/v1/apps/viewed/call", approved)
+    assert status == 200 and said["result"]["structuredContent"] == {"count": 2}, said  # as approved: 2

@@ -504,8 +504,9 @@ class Toolbox:
         decided as the model's calls are: a tool the App may not call, or one a PreToolUse hook denies, is refused, as
         is one a PermissionRequest hook denies where it would be asked (one it allows runs); one not approved in
         advance (``--yes``, a pattern, "always"), or that a hook asks about or rewrites, is
-        ``{"ask": the call shown whole}`` until the user says yes (``approved``; ``always``: and to this tool from now
-        on, as at the prompt); then ``{"result": the CallToolResult}``, whole."""
+        ``{"ask": the call shown whole}`` until the user says yes (``approved``: it runs as they saw it, a hook's
+        rewrite no longer applied; ``always``: and to this tool from now on, as at the prompt); then ``{"result": the
+        CallToolResult}``, whole."""
         from chatcli.tools.mcp.apps import kept_result, refused
 
         found = self.server(server)
@@ -527,7 +528,7 @@ class Toolbox:
         verdict = await hooked("PreToolUse")
         if verdict is not None:
             word, reason = verdict.decision, verdict.reason
-            if verdict.updated_input is not None and word != "deny":
+            if verdict.updated_input is not None and word != "deny" and not approved:  # (approved: as the user saw it)
                 arguments, word = dict(verdict.updated_input), "ask"
         # as the model's: a call that would be asked is the PermissionRequest hooks' to answer first (whether or not
         # the user has said yes on the page: a hook's deny holds, as it would have before the user was asked)
