@@ -697,9 +697,16 @@ REARMED = """() => { window.rearmed = []; const yes = document.querySelector('.c
 
 
 @pytest.mark.usefixtures("in_memory")
-def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_for_it(
-    page_served, browse, server, chat_env
-):
+def test_a_hostile_mcp_apps_view_gets_no_click_no_dialog_and_no_keys_of_the_user(page_served, browse, server, chat_env):
+    """A hostile MCP App's view (tests/mcp/viewed.py's, its script played by the test), each case of the class named in
+    its failures: ``redress``, ``links``, ``keys`` below."""
+    served = viewed_thread(page_served, server, chat_env)
+    redress(served, browse, server)
+    links(served, browse)
+    keys(served, browse)
+
+
+def redress(served: PageServed, browse: Any, server: Any) -> None:
     """UI redress and focus theft by an MCP App's view. A card the view asked for could appear where the view had its
     button (it shrank itself as the user clicked there), so the user's next click, meant for the view, said yes; a
     message it sent took the keyboard, so the rest of what the user typed in the view, and Enter, went as their
@@ -709,7 +716,6 @@ def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_f
     stays where it was."""
     from playwright.sync_api import expect as waits
 
-    served = viewed_thread(page_served, server, chat_env)
     with browse(DESKTOP, "a hostile MCP App") as view:
         page = view.page
         frame = shown_view(view, served)
@@ -779,14 +785,12 @@ def test_an_mcp_apps_view_brings_no_card_under_a_click_and_takes_no_keys_meant_f
         assert typing["result"]["isError"] and question.input_value() == "", view.said("nor into a box being typed in")
 
 
-@pytest.mark.usefixtures("in_memory")
-def test_an_mcp_apps_links_are_asked_in_a_card_never_in_a_dialog_it_can_repeat(page_served, browse, server, chat_env):
+def links(served: PageServed, browse: Any) -> None:
     """A view holding the page: each ui/open-link was asked in a modal dialog, and a view that asked again as each was
     refused kept the page behind one dialog after another (and again once reloaded, with the thread). A link is now
     asked in a card under the view, one at a time, and opened from the user's click."""
     from playwright.sync_api import expect as waits
 
-    served = viewed_thread(page_served, server, chat_env)
     with browse(DESKTOP, "an MCP App's links") as view:
         page = view.page
         frame = shown_view(view, served)
@@ -810,8 +814,7 @@ def test_an_mcp_apps_links_are_asked_in_a_card_never_in_a_dialog_it_can_repeat(p
         assert view.dialogs == [], view.said("no dialog, ever")
 
 
-@pytest.mark.usefixtures("in_memory")
-def test_an_mcp_apps_view_takes_no_keys_the_user_types_in_the_page(page_served, browse, server, chat_env):
+def keys(served: PageServed, browse: Any) -> None:
     """Keys taken by a view: its script may call focus() in its frame as often as it likes, no click of the user's
     needed, and took the keyboard from the question box as the user typed (Chromium: "my secret token abc" typed in
     the box left "my" there and gave the view " secret token abc"). While the user is in a field of the page, the
@@ -819,7 +822,6 @@ def test_an_mcp_apps_view_takes_no_keys_the_user_types_in_the_page(page_served, 
     once, and a view that takes it again is closed."""
     from playwright.sync_api import expect as waits
 
-    served = viewed_thread(page_served, server, chat_env)
     for size in SIZES:
         with browse(size, "a view that takes the keyboard") as view:
             page = view.page
