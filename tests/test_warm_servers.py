@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,8 +52,15 @@ def _run(argv: list[str], line: str, cwd: Path) -> subprocess.CompletedProcess[s
 
 
 @e2e
-def test_a_warm_server_runs_as_python_runs_it(tmp_path):
-    """Whichever way the script ends: an exit code, none, a message to sys.exit, os._exit, SIGKILL."""
+def test_a_warm_server_runs_and_is_stopped_as_python_runs_it(tmp_path):
+    """Whichever way the script ends: an exit code, none, a message to sys.exit, os._exit, SIGKILL; and stopped with
+    SIGTERM (passed on, its end waited for) or SIGKILL (the server sees its end of the socket close), it leaves no
+    server."""
+    runs(tmp_path)
+    stops(tmp_path)
+
+
+def runs(tmp_path: Path) -> None:
     script, folder = _script(tmp_path), tmp_path / "elsewhere"
     folder.mkdir()
     warm = mcp_servers.argv(script, "a b", "--flag")
@@ -63,9 +71,7 @@ def test_a_warm_server_runs_as_python_runs_it(tmp_path):
         assert (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr), line
 
 
-@e2e
-def test_a_stopped_command_leaves_no_server(tmp_path):
-    """Stopped with SIGTERM (passed on, its end waited for) or SIGKILL (the server sees its end of the socket close)."""
+def stops(tmp_path: Path) -> None:
     for how in (signal.SIGTERM, signal.SIGKILL):
         pidfile = tmp_path / f"pid-{how.name}"
         command = subprocess.Popen(
@@ -90,9 +96,16 @@ def test_a_stopped_command_leaves_no_server(tmp_path):
 
 
 @e2e
-def test_chat_started_warm_is_chat(chat_env, server):
+def test_chat_started_warm_is_chat_and_ends_of_a_signal_as_chat_does(chat_env, server):
     """``chat ARGS`` forked from the warm process (tests/mcp_servers.chat_argv) says and ends as chat does: as the
-    command line run in this process, and ``chat acp`` (which reads the real stdin to its end) as the installed chat."""
+    command line run in this process, and ``chat acp`` (which reads the real stdin to its end) as the installed chat.
+    An editor ends its agent with a signal: ``chat acp`` started warm ends as the installed one does (SIGTERM, the
+    editors' way, compared with it; what chat says of Ctrl-C is tests/test_failures.py's; SIGKILL is the kernel's)."""
+    says(chat_env, server)
+    ends(chat_env)
+
+
+def says(chat_env: dict[str, str], server: Any) -> None:
     from tests.fakeserver import Reply
     from tests.helpers import CHAT, chat
 
@@ -117,10 +130,7 @@ def test_chat_started_warm_is_chat(chat_env, server):
             assert warm.stdout == expected[1], (args, warm, expected)
 
 
-@e2e
-def test_chat_started_warm_ends_of_a_signal_as_chat_does(chat_env):
-    """An editor ends its agent with a signal: ``chat acp`` started warm ends as the installed one does (SIGTERM,
-    the editors' way, compared with it; what chat says of Ctrl-C is tests/test_failures.py's; SIGKILL is the kernel's)."""
+def ends(chat_env: dict[str, str]) -> None:
     from tests.helpers import CHAT
 
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}}
