@@ -20,19 +20,11 @@ P = ParamSpec("P")
 
 # A reply that streamed to its end but is not a whole answer (see chatcli.core.turn.incomplete_reason):
 # the one line shown for it, and the hint.
+KEPT = "the part shown is kept in the thread, marked as incomplete"
 INCOMPLETE = {
-    "truncated": (
-        "the answer ended early: the server sent no finish reason",
-        "the part shown is kept in the thread, marked as incomplete",
-    ),
-    "length": (
-        "the answer was cut off at the model's output limit",
-        "the part shown is kept in the thread, marked as incomplete; ask it to continue",
-    ),
-    "content_filter": (
-        "the server's content filter stopped the answer",
-        "the part shown is kept in the thread, marked as incomplete",
-    ),
+    "truncated": ("the answer ended early: the server sent no finish reason", KEPT),
+    "length": ("the answer was cut off at the model's output limit", f"{KEPT}; ask it to continue"),
+    "content_filter": ("the server's content filter stopped the answer", KEPT),
     "empty": (
         "the model sent an empty answer",
         "your message is kept in the thread; ask again, or try another --model",
