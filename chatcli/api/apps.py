@@ -13,6 +13,7 @@ from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Chat
+    from chatcli.tools.toolbox import Toolbox
 
 
 class AppCall(Strict):
@@ -61,4 +62,33 @@ def apps_routes(app: FastAPI, chat: Chat) -> None:
     async def call(server: str, asked: AppCall = Body()) -> dict[str, Any]:
         if chat.toolbox is None:
             raise UsageError(f"no MCP server named {server[:60]!r} here", hint="chat mcp lists them")
-        return await chat.toolbox.view_call(server, asked.tool, asked.arguments, asked.approved, asked.always)
+        return await view_call(chat.toolbox, server, asked)
+
+
+async def view_call(toolbox: Toolbox, server: str, asked: AppCall) -> dict[str, Any]:
+    """A call an MCP App's view of ``server`` asks for, decided as the model's calls are, by the same hooks' decision
+    (chatcli.backends.own.toolcalls.hooks_decided): refused where the App may not call the tool or a hook denies it;
+    ``{"ask": the call shown whole}`` where it would be asked, until the user says yes (``approved``: it runs as they
+    saw it, a hook's rewrite not applied again; ``always``: and this tool from now on, as at the prompt); then
+    ``{"result": the CallToolResult}``, whole."""
+    from chatcli.backends.own.toolcalls import hooks_decided
+    from chatcli.tools.mcp.apps import kept_result, refused
+
+    entry = await toolbox.app_tool(server, asked.tool)
+    if entry is None:
+        return refused(f"not run: MCP server {server} offers its App no tool named {asked.tool!r}")
+    said = await hooks_decided(
+        toolbox, [{"id": "app", "name": entry.name, "args": asked.arguments}], "", {"app": entry}
+    )
+    if said["refused"]:
+        return refused(said["decisions"]["app"]["by"])
+    left = said["asking"][0] if said["asking"] else None  # (none: a hook allows it)
+    arguments = asked.arguments if asked.approved else said["decisions"].get("app", {}).get("args", asked.arguments)
+    if left is not None and not asked.approved and (left["hook"] or not toolbox.preapproved(entry, left["args"])):
+        shown = {"server": server, "tool": asked.tool, "label": entry.label, "arguments": left["args"]}
+        return {"ask": {**shown, "reason": left["hook"] or ""}}
+    if asked.always:
+        toolbox.allow(entry)
+    done = await toolbox.call(entry, arguments, "app")
+    whole = kept_result(done.result) if done.result is not None else None
+    return {"result": whole or {"content": [{"type": "text", "text": done.text}], "isError": done.status != "ok"}}

@@ -497,54 +497,17 @@ class Toolbox:
         info = server.listing.tool(entry.tool.name) if server.listing is not None else None
         return Outcome(result_text(blocks), status, seconds, result_media(blocks), info.view if info else None, result)
 
-    async def view_call(
-        self, server: str, tool: str, arguments: dict[str, Any], approved: bool, always: bool = False
-    ) -> dict[str, Any]:
-        """A call an MCP App's view of ``server`` asks for (``tools/call`` over its bridge, chatcli.tools.mcp.apps),
-        decided as the model's calls are: a tool the App may not call, or one a PreToolUse hook denies, is refused, as
-        is one a PermissionRequest hook denies where it would be asked (one it allows runs); one not approved in
-        advance (``--yes``, a pattern, "always"), or that a hook asks about or rewrites, is
-        ``{"ask": the call shown whole}`` until the user says yes (``approved``: it runs as they saw it, a hook's
-        rewrite no longer applied; ``always``: and to this tool from now on, as at the prompt); then ``{"result": the
-        CallToolResult}``, whole."""
-        from chatcli.tools.mcp.apps import kept_result, refused
-
+    async def app_tool(self, server: str, tool: str) -> ToolEntry | None:
+        """The tool ``tool`` of ``server`` as its MCP App may call it (chatcli.tools.mcp.apps): offered to the model or
+        not, None where the server offers its App none of that name (or the tool is the model's alone)."""
         found = self.server(server)
         if found is not None and found.listing is None:
             await found.ensure()  # (listed as it starts)
         info = found.listing.tool(tool) if found is not None and found.listing is not None else None
-        if found is None or info is None or not info.for_app:
-            return refused(f"not run: MCP server {server} offers its App no tool named {tool!r}")
+        if info is None or not info.for_app:
+            return None
         entry = next((e for e in self.entries() if e.server == server and e.tool.name == tool), None)
-        entry = entry or ToolEntry(tool, server, SimpleNamespace(name=tool, description=info.description))
-
-        async def hooked(event: str) -> Any:  # what ``event``'s hooks say of it (None: none matches)
-            if self.hooks is None or not self.hooks.matching(event, entry.hook_name):
-                return None
-            fields = {"tool_name": entry.hook_name, "tool_input": arguments, "tool_use_id": "app"}
-            return await self.hooks.run(event, fields)
-
-        word, reason = None, ""
-        verdict = await hooked("PreToolUse")
-        if verdict is not None:
-            word, reason = verdict.decision, verdict.reason
-            if verdict.updated_input is not None and word != "deny" and not approved:  # (approved: as the user saw it)
-                arguments, word = dict(verdict.updated_input), "ask"
-        # as the model's: a call that would be asked is the PermissionRequest hooks' to answer first (whether or not
-        # the user has said yes on the page: a hook's deny holds, as it would have before the user was asked)
-        if word == "ask" or word is None and not self.preapproved(entry, arguments):
-            verdict = await hooked("PermissionRequest") or verdict
-            word = verdict.decision if verdict is not None and verdict.decision in ("allow", "deny") else word
-        if word == "deny":
-            return refused(f"not run: a {verdict.event} hook refused it: {verdict.reason}")
-        if not approved and word != "allow" and (word == "ask" or not self.preapproved(entry, arguments)):
-            shown = {"server": server, "tool": tool, "label": entry.label, "arguments": arguments, "reason": reason}
-            return {"ask": shown}
-        if always:
-            self.allow(entry)
-        done = await self.call(entry, arguments, "app")
-        whole = kept_result(done.result) if done.result is not None else None
-        return {"result": whole or {"content": [{"type": "text", "text": done.text}], "isError": done.status != "ok"}}
+        return entry or ToolEntry(tool, server, SimpleNamespace(name=tool, description=info.description))
 
 
 def _paused(clock: asyncio.Timeout, ask: Ask) -> Ask:

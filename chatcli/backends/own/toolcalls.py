@@ -216,13 +216,16 @@ def emitter() -> Callable[[Any], None]:
         return lambda _event: None
 
 
-async def hooks_decided(toolbox: "Toolbox", calls: list[dict[str, Any]], thread: str) -> dict[str, Any]:
+async def hooks_decided(
+    toolbox: "Toolbox", calls: list[dict[str, Any]], thread: str, entries: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What the session's hooks decide of ``calls`` before they run: PreToolUse's, then PermissionRequest's for a
     call that would be asked. The calls they refuse ("refused", by id: each one's decision says why), those left to
     the approval ("asking": each call's id, its input as the hooks left it, and the reason a hook gave to have the
-    user asked, approved in advance or not), and the decisions of those refused or whose input they rewrote."""
+    user asked, approved in advance or not), and the decisions of those refused or whose input they rewrote.
+    ``entries``: each call's tool, by call id (by default the model's tool of its name)."""
     emit, asking, refused, decisions = emitter(), [], [], {}
-    entries: dict[str, Any] = {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
+    entries = entries or {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
     calls = [call for call in calls if entries[call["id"]] is not None and call["args"] is not None]
     before = (hooked(toolbox, "PreToolUse", entries[c["id"]], c["args"], c["id"], thread, emit) for c in calls)
     for call, verdict in zip(calls, await asyncio.gather(*before)):
