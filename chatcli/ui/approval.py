@@ -121,7 +121,6 @@ class TerminalApprover:
         self.stdin_fd = stdin_fd
         self.terminal = terminal if terminal is not None else sys.stdout
         self.prompt_input = prompt_input
-        self._notes_here = True  # whether the output's notes reach that terminal (known when asking)
         self._judge = Deliberate()  # the keys of the question being asked
 
     def can_ask(self) -> bool:
@@ -129,7 +128,6 @@ class TerminalApprover:
         return is_terminal(self.terminal)
 
     async def __call__(self, call: ToolCall, review: Review | None = None) -> Decision:
-        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         self._on_terminal(call_block(call))
         if review is not None and review.description:
             self._on_terminal(review.description)
@@ -142,12 +140,10 @@ class TerminalApprover:
         """A tool's question to the user (chatcli.ui.asking), shown and answered on the terminal."""
         from chatcli.ui.asking import ask
 
-        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         return await ask(self, question)
 
     async def answer(self, shown: str) -> str | None:
         """A line answering an interrupt (``shown`` already, and here too if notes go elsewhere); None if stopped."""
-        self._notes_here = _same_terminal(_stream_of(self.output), self.terminal)
         self._on_terminal(shown)
         self.drop_typeahead()
         await self._quiet()
@@ -160,7 +156,8 @@ class TerminalApprover:
         self._on_terminal(text)
 
     def _on_terminal(self, text: str) -> None:
-        if not self._notes_here:
+        """``text`` on the terminal the question is asked on, unless the output's notes reach it already."""
+        if not _same_terminal(_stream_of(self.output), self.terminal):
             say(self.terminal, text + "\n")
 
     async def drop_the_rest(self) -> None:
