@@ -288,16 +288,13 @@ async def usage(chat: Service, thread: Thread, arg: str) -> Said:
     lines: list[str] = [Data(f"{counted(totals.turns, 'turn')} · {tokens}")]
     if totals.uncounted:
         lines.append(f"{totals.uncounted} of {answers} answers came without token counts")
-    if used.unpriced > used.local:  # said, never guessed: the sum above leaves them out
-        lines.append(
-            f"{used.unpriced - used.local} of {answers} answers have no known price (not in the dollars; "
-            "config.toml [prices] can add one)"
-        )
-    if used.local:
-        lines.append(
-            f"{used.local} of {answers} answers are from a local model, not priced (not in the dollars; "
-            "config.toml [prices] can price it)"
-        )
+    unpriced = (
+        (used.unpriced - used.local, "have no known price", "add one"),
+        (used.local, "are from a local model, not priced", "price it"),
+    )
+    for count, what, prices in unpriced:  # said, never guessed: the sum above leaves them out
+        if count > 0:
+            lines.append(f"{count} of {answers} answers {what} (not in the dollars; config.toml [prices] can {prices})")
     standing = await thread.spending()
     lines += [Data(line) if standing.kept else line for line in limit_lines(standing)]
     return Said(tuple(lines))

@@ -399,13 +399,9 @@ def events(job: Job, environ: Mapping[str, str], offset: int = 0) -> tuple[list[
     whole = data[: data.rfind(b"\n") + 1]
     found = []
     for line in whole.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            found.append(event)
-    return found, offset + len(whole)
+        with contextlib.suppress(ValueError):
+            found.append(json.loads(line))
+    return [event for event in found if isinstance(event, dict)], offset + len(whole)
 
 
 def seen(job: Job, environ: Mapping[str, str]) -> Seen:
@@ -482,13 +478,10 @@ def follow(job: Job, environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
     """The job's events from its first, then each as it comes, until its end (or its process ended without one)."""
     offset = 0
     while True:
+        live = alive(job, environ)  # (first: what a job that has ended wrote is all in its events by then)
         found, offset = events(job, environ, offset)
         yield from found
-        if any(e.get("type") in ("done", "error") for e in found):
-            return
-        if not found and not alive(job, environ):
-            found, offset = events(job, environ, offset)  # what it wrote as it went
-            yield from found
+        if not live or any(e.get("type") in ("done", "error") for e in found):
             return
         if not found:
             time.sleep(POLL)
