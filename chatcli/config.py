@@ -225,19 +225,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
 def _coerce_number(name: str, value: Any, source: str, whole: bool) -> int | float:
     """A non-negative number setting (a ``whole`` one an int: 1.5 is refused, not cut to 1); never a boolean."""
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (whole and isinstance(value, float) and not value.is_integer()):
+            raise ValueError  # int(1.5) would silently drop the fraction
+        number = int(value) if whole else float(value)
+        if not 0 <= number < float("inf"):  # NaN too
             raise ValueError
-        if whole:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError  # int(1.5) would silently drop the fraction
-            number = int(value)
-            if number < 0:
-                raise ValueError
-            return number
-        real = float(value)
-        if real < 0 or real != real or real == float("inf"):
-            raise ValueError
-        return real
+        return number
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} must be a non-negative number, got {value!r}") from None
 
