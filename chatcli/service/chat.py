@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Literal, Mapping, TypedDict, TypeVar, Unpack
 
@@ -582,11 +582,8 @@ async def _remote_engine(settings: Settings, spec: RemoteSpec) -> AsyncIterator[
     from chatcli.backends.remote.client import Remote
     from chatcli.service.backend import RemoteBackend
 
-    backend = RemoteBackend(await Remote.open(spec), settings)
-    try:
+    async with aclosing(RemoteBackend(await Remote.open(spec), settings)) as backend:
         yield Engine(backend, None)
-    finally:
-        await backend.aclose()
 
 
 @asynccontextmanager
