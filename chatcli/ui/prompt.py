@@ -241,15 +241,11 @@ async def dispatch(repl: Repl, text: str) -> bool:
         return True
     try:
         found, arg = session.commands.find(text, _toolbox(session))
-    except ChatError as exc:
-        output.error(str(exc))  # an unknown command: never sent to the model
-        return True
-    if not found.needs_thread:
-        try:
+        if not found.needs_thread:
             return await execute(found, session, arg)
-        except ChatError as exc:  # /edit with no editor: one line, the prompt goes on
-            output.error(str(exc))
-            return True
+    except ChatError as exc:  # an unknown command (never sent to the model), /edit with no editor: one line
+        output.error(str(exc))
+        return True
     keep_going = await _cancellable(repl, lambda c: execute(found, session, arg), "stopped")
     return keep_going is not False  # None: it failed or was stopped
 
