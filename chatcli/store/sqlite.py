@@ -7,7 +7,7 @@ import fcntl
 import os
 import sqlite3
 import zlib
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, cast
 from urllib.parse import quote
@@ -71,12 +71,9 @@ def prepare_db_path(db: str) -> Path:
 
 def _start_incremental(path: Path) -> None:
     """Make a new, empty database one whose free pages can be given back (see ``reclaim``)."""
-    conn = sqlite3.connect(path)
-    try:
+    with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("VACUUM")  # writes the header, so the setting sticks
-    finally:
-        conn.close()
 
 
 _ROOM = 1024 * 1024  # bytes free below which an I/O error is a full disk (SQLite says "disk I/O error" for one)
@@ -130,15 +127,12 @@ def check_database(path: Path) -> None:
     newer chatcli's, or a damaged one. The first row of every table is read, before anything is written (opening it
     turns on WAL): a file whose pages are garbage is refused here and left exactly as it was."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             for name in tables:
                 quoted = name.replace('"', '""')
                 conn.execute(f'SELECT 1 FROM "{quoted}" LIMIT 1').fetchall()
-        finally:
-            conn.close()
     except sqlite3.Error as exc:
         raise opening_error(path, exc) from None
     if version > len(MIGRATIONS):  # the count of applied migrations, kept for every release to read
@@ -165,11 +159,8 @@ def rows_read_only(db: str, sql: str, params: Params = (), checked: bool = False
     if checked:
         check_database(path)
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
-        try:
+        with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)) as conn:
             return list(conn.execute(sql, params).fetchall())
-        finally:
-            conn.close()
     except sqlite3.Error as exc:  # as when it is opened: a full disk, a damaged file...
         if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             return []
