@@ -311,7 +311,7 @@ def _silence_stdout() -> None:
 _PREFIX = {"interrupted": "", "unexpected": "chat: "}
 
 
-def report(exc: BaseException, debug: bool, settings: Settings | None = None, err: IO[str] | None = None) -> int:
+def report(exc: BaseException, debug: bool, settings: Settings | None, err: IO[str]) -> int:
     """Print one line for an error on ``err`` (and the traceback with --debug); return the exit code.
 
     A stderr that cannot be written (a closed terminal) changes nothing but the line.
@@ -319,7 +319,6 @@ def report(exc: BaseException, debug: bool, settings: Settings | None = None, er
     from chatcli.backends.own.failures import describe, traceback_text
 
     failure = describe(exc, settings)
-    err = err or sys.stderr
     with contextlib.suppress(OSError):
         if debug:
             # Server errors can echo the key back (401 "Incorrect API key provided: sk-..."): redact.
