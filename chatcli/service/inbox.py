@@ -57,6 +57,14 @@ def asked_of(pending: Iterable[Pending]) -> list[Asked]:
     return asked
 
 
+def answer_to(question: Elicitation, value: Any) -> Elicited:
+    """``value`` as the answer to a tool's question; UsageError when it does not fit the question."""
+    try:
+        return answer_of(value, question)
+    except ValueError as exc:
+        raise UsageError(f"not an answer to the tool's question: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Answers:
     """Answers given ahead: a decision about each call, by call id (``{"action": "yes" | "no", "args"?: {...},
@@ -91,10 +99,7 @@ class Answers:
         """The answer to a tool's question (UsageError when it does not fit the question); None if none was given."""
         if question.id is None or question.id not in self.answers:
             return None
-        try:
-            return answer_of(self.answers[question.id], question)
-        except ValueError as exc:
-            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+        return answer_to(question, self.answers[question.id])
 
     def check(self, pending: Iterable[Pending]) -> None:
         """UsageError unless these answers fit what the thread waits on (``pending``): an answer to a tool's question

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
-from chatcli.core.elicitation import answer_of
 from chatcli.core.events import End, Listener, Notice, Silent, Start, Token, ToolCall, TurnResult, names_nodes
 from chatcli.core.graph_app import GraphApp
 from chatcli.core.inputs import check_model_name, check_question
@@ -24,6 +23,7 @@ from chatcli.core.turn import Approvals, Config, Turns
 from chatcli.errors import ConfigError, Refused, UsageError
 from chatcli.service.abilities import Abilities
 from chatcli.service.backend import Backend, ThreadList
+from chatcli.service.inbox import answer_to, asked_of
 from chatcli.service.outcome import outcome, waits_on
 from chatcli.service.own_prompt import ModelChoice, OwnPrompt, marked
 from chatcli.service.recall import Recall, Undone
@@ -158,8 +158,6 @@ class Thread:
         whichever door: what it waits on for the user now, or nothing. A thread no database of chat's keeps (an
         Agent Server's) is noted there by its backend, with where it lives; a store that fails here loses no answer
         (the turn has ended)."""
-        from chatcli.service.inbox import asked_of
-
         try:
             asked = asked_of(await self.waiting())
         except Exception:  # noqa: BLE001 - (a server gone mid-turn) the inbox is told again at the next turn
@@ -558,10 +556,7 @@ class Thread:
                 f"thread {self.thread_id} waits for the approval of tool calls, which --resume does not give",
                 hint=f"chat -t {self.thread_id} asks about them in a terminal",
             )
-        try:
-            answer = answer_of(value, pending.elicitation)
-        except ValueError as exc:
-            raise UsageError(f"not an answer to the tool's question: {exc}") from None
+        answer = answer_to(pending.elicitation, value)
         return self.turns.source.resumed(resume_value([pending], [answer.resume(pending.elicitation)]))
 
 
