@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Container, Mapping, Protocol, cast
 
+from chatcli.backends.own.mentions import SERVER_WAIT as SERVER_WAIT  # (an MCP prompt waits as a mention does)
 from chatcli.config import Settings
 from chatcli.core.events import Notice
 from chatcli.errors import UsageError
@@ -57,8 +58,6 @@ class Said:
 
 
 Run = Callable[[Service, "Thread", str], Awaitable["TurnResult | Said"]]
-# How long an MCP prompt's command waits for the MCP servers still starting.
-SERVER_WAIT = 30.0
 
 
 async def retry(chat: Service, thread: Thread, arg: str) -> TurnResult:
