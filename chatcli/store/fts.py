@@ -30,6 +30,7 @@ _MAX_VECTOR_BYTES = 900_000
 
 
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_SENTENCE_END = re.compile(r"[.:][ \t\n\r]+")  # what ends a sentence, up to the next one's first character
 
 
 @lru_cache(maxsize=4096)
@@ -97,12 +98,8 @@ def query_phrases(text: str) -> list[list[str]]:
 def fts5_query(text: str) -> str:
     """An FTS5 query needing every word of ``text``: each a quoted string (no operator, column
     filter or NEAR is read from it), a trailing ``*`` a prefix match."""
-    parts = []
-    for word in text.split():
-        core = word.rstrip("*")
-        if tokens(core):
-            parts.append('"' + core.replace('"', '""') + '"' + ("*" if word.endswith("*") else ""))
-    return " ".join(parts)
+    words = [(word.rstrip("*"), "*" if word.endswith("*") else "") for word in text.split()]
+    return " ".join('"' + core.replace('"', '""') + '"' + star for core, star in words if tokens(core))
 
 
 def _matches(token: str, wanted: str) -> bool:
@@ -178,17 +175,8 @@ def holds(text: str, phrases: Sequence[Sequence[str]]) -> bool:
 
 def _sentence_starts(text: str, toks: Sequence[Token]) -> list[int]:
     """Token numbers that start a sentence: the first, and any after '.' or ':' and a space."""
-    starts = []
-    for position, (start, _, _) in enumerate(toks):
-        if position == 0:
-            starts.append(0)
-            continue
-        i = start - 1
-        while i >= 0 and text[i] in " \t\n\r":
-            i -= 1
-        if i != start - 1 and i >= 0 and text[i] in ".:":
-            starts.append(position)
-    return starts
+    ends = {found.end() for found in _SENTENCE_END.finditer(text)}
+    return [position for position, (start, _, _) in enumerate(toks) if position == 0 or start in ends]
 
 
 def _score(
