@@ -178,10 +178,7 @@ async def fork(chat: Service, thread: Thread, arg: str) -> Said:
     current = (await thread.tree()).current
     if not turns or current is None:
         raise UsageError("nothing to fork: this thread is empty")
-    threads = chat.threads()
-    if not isinstance(threads, Threads):
-        raise UsageError("this thread cannot be forked here")
-    new_id = await threads.fork(thread.thread_id, current)
+    new_id = await cast(Threads, chat.threads()).fork(thread.thread_id, current)  # a thread chat keeps (its needs)
     said = f"forked {thread.thread_id} ({counted(len(turns), 'turn')}) into thread {new_id} (chat -t {new_id})"
     return Said((said,), forked=new_id)
 
