@@ -188,10 +188,7 @@ class ChainStore:
 
         tail_msgs = msgs[k:]
         dumps = self.inner.serde.dumps_typed
-        rows = []
-        for m in tail_msgs:
-            type_, blob = dumps(m)
-            rows.append((type_, blob, m.type, _message_text(m)))
+        rows = [(*dumps(m), m.type, _message_text(m)) for m in tail_msgs]
         parent_node = best.nodes[k - 1] if (best is not None and k) else None
         new_nodes = await self.table.insert_chain(thread_id, parent_node, k, rows)
         # (re-checked after the await: a concurrent put may have extended `best`)
