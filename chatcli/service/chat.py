@@ -540,7 +540,7 @@ class Chat:
         then gone with it); a turn on it in another process is waited for."""
         from chatcli.service.jobs import delete_thread
 
-        await self.running.stop_thread(thread_id)
+        await self.running.stop_all(tasks=self.running.on(thread_id))
         await delete_thread(self.threads(), thread_id, self.environ)
 
     def threads(self) -> ThreadList:

@@ -34,7 +34,7 @@ class Running:
 
     def start(self, work: Coroutine[Any, Any, T], thread_id: str) -> asyncio.Task[T]:
         """``work`` on ``thread_id`` (a turn, a compaction, a command) in a task of its own, stopped with its thread
-        (``stop_thread``) and with the door (``stop_all``)."""
+        (``stop_all`` of ``on(thread_id)``: Chat.delete) and with the door (``stop_all``)."""
         task = asyncio.ensure_future(work)
         self.tasks[task] = thread_id
         task.add_done_callback(lambda done: self.tasks.pop(done, None))
@@ -44,12 +44,9 @@ class Running:
         """The tasks running on ``thread_id`` here."""
         return [task for task, thread in self.tasks.items() if thread == thread_id and not task.done()]
 
-    async def stop_thread(self, thread_id: str, timeout: float = 10.0) -> None:
-        """Stop the work running on ``thread_id`` here (its partials are saved), and wait for it."""
-        await self.stop_all(timeout, self.on(thread_id))
-
     async def stop_all(self, timeout: float = 10.0, tasks: list[asyncio.Task[Any]] | None = None) -> None:
-        """Stop every task still running (each turn keeps its partial answer, marked), and wait up to ``timeout``."""
+        """Stop every task still running (``tasks``: those alone; each turn keeps its partial answer, marked), and wait
+        up to ``timeout``."""
         tasks = [task for task in self.tasks if not task.done()] if tasks is None else tasks
         for task in tasks:
             self.stop(task)
