@@ -127,12 +127,8 @@ def _vectors_of(value: Any, model: str) -> dict[str, "array[float]"]:
         return {}
     every = _floats(data)
     whole = math.isfinite(sum(every))  # (a NaN or an infinity anywhere makes the sum one: then each is looked at)
-    found = {}
-    for n, key in enumerate(keys):
-        vector = every[n * size : (n + 1) * size]
-        if whole or math.isfinite(sum(vector)):
-            found[key] = vector
-    return found
+    vectors = {key: every[n * size : (n + 1) * size] for n, key in enumerate(keys)}
+    return {key: vector for key, vector in vectors.items() if whole or math.isfinite(sum(vector))}
 
 
 # Seconds a closing store gives the operations asked of it before it closes.
