@@ -93,10 +93,9 @@ class OwnPrompt:
         thread.pending.pop("system", None)  # e.g. from --system: the role's replaces it
         async with thread.lock():
             values = (await thread.app.aget_state(thread.config)).values
-            merged = {**(values.get("vars") or {}), **thread.pending.get("vars", {}), **role.vars}
             update = {
                 "system": role.system,
-                "vars": merged,
+                "vars": {**(values.get("vars") or {}), **thread.pending.get("vars", {}), **role.vars},
                 "role": role.name,
                 "model": role.model,
                 "temperature": role.temperature,
@@ -126,8 +125,7 @@ class OwnPrompt:
             check_utf8(value, f"--var {name}")
         if variables:
             state = await thread.app.aget_state(thread.config)
-            merged = {**(state.values.get("vars") or {}), **thread.pending.get("vars", {}), **variables}
-            thread.pending["vars"] = merged
+            thread.pending["vars"] = {**(state.values.get("vars") or {}), **thread.pending.get("vars", {}), **variables}
 
     async def system_prompt(self) -> str | None:
         """The thread's own system prompt (set for the next turn, or stored); None for the default."""
