@@ -32,12 +32,13 @@ MAX_INSTRUCTIONS = 32 * 1024  # characters of one AGENTS.md sent
 
 
 def _owned(path: Path, follow: bool = True) -> bool:
-    """True when ``path`` is the user's own (or root's): another user's directory or file is not the project's."""
+    """True when ``path`` is the user's own (or root's): another user's directory or file is not the project's.
+    Not ``follow``: ``path`` itself must be a regular file (a link is none)."""
     try:
         info = path.stat() if follow else path.lstat()
     except OSError:
         return False
-    return info.st_uid in (os.getuid(), 0)
+    return (follow or stat.S_ISREG(info.st_mode)) and info.st_uid in (os.getuid(), 0)
 
 
 def _git_root(start: Path) -> Path | None:
@@ -54,16 +55,7 @@ def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:
     places = [root for root in (_git_root(here),) if root is not None]
     if here not in places:
         places.append(here)
-    found = []
-    for place in places:
-        path = place / NAME
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode) and info.st_uid in (os.getuid(), 0):
-            found.append(path)
-    return found
+    return [place / NAME for place in places if _owned(place / NAME, follow=False)]
 
 
 def _read(path: Path) -> tuple[str, bool]:
