@@ -60,8 +60,7 @@ async def _at(app: GraphApp, tree: Tree, node: Node) -> tuple[dict[str, Any], li
     if point is None:
         raise UsageError(f"node {node.number} of thread {tree.thread_id} has no checkpoint to go back to")
     start = {"configurable": {"thread_id": tree.thread_id, "checkpoint_ns": "", "checkpoint_id": point.checkpoint_id}}
-    there = await app.aget_state(start)
-    return start, list(there.values.get("messages") or [])
+    return start, list((await app.aget_state(start)).values.get("messages") or [])
 
 
 async def name_node(tree: Tree, name: str, store: Store | None) -> Node:

@@ -113,8 +113,7 @@ class OwnPrompt:
         """The name of the role the thread was set up with, if any."""
         if "role" in self.thread.pending:
             return _text_or_none(self.thread.pending["role"])
-        state = await self.thread.app.aget_state(self.thread.config)
-        return _text_or_none(state.values.get("role"))
+        return _text_or_none((await self.thread.app.aget_state(self.thread.config)).values.get("role"))
 
     async def set_system(self, system: str | None = None, variables: dict[str, str] | None = None) -> None:
         """Change the thread's system prompt and/or variables from the next turn on."""

@@ -299,8 +299,7 @@ class Thread:
 
     async def messages(self) -> list[BaseMessage]:
         """The thread's whole stored history, as LangChain's messages."""
-        state = await self.app.aget_state(self.config)
-        return [self.backend.message(m) for m in state.values.get("messages", [])]
+        return [self.backend.message(m) for m in (await self.app.aget_state(self.config)).values.get("messages", [])]
 
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
