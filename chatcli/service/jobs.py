@@ -168,9 +168,7 @@ class Seen:
 
 def directory(environ: Mapping[str, str]) -> Path:
     """Where the jobs are kept (made, yours alone)."""
-    where = data_dir(environ) / "jobs"
-    private_dir(where)
-    return where
+    return private_dir(data_dir(environ) / "jobs")
 
 
 def alive(job: Job, environ: Mapping[str, str]) -> bool:
