@@ -31,12 +31,8 @@ def limit_lines(standing: Standing, most: bool = False) -> list[str]:
             continue
         if most and room.limit == "max_cost_thread":
             what = f"the most in a thread ({neutralise(room.thread_id)})" if room.thread_id else "each thread"
-        line = f"{what}: {dollars(room.spent)} of {dollars(room.usd)} ({room.limit})"
-        if room.reached:
-            line += f" · reached: {raise_hint(room.limit)}"
-        else:
-            line += f" · {dollars(room.left or 0.0)} left"
-        lines.append(line)
+        left = f"reached: {raise_hint(room.limit)}" if room.reached else f"{dollars(room.left or 0.0)} left"
+        lines.append(f"{what}: {dollars(room.spent)} of {dollars(room.usd)} ({room.limit}) · {left}")
     return lines
 
 
