@@ -239,19 +239,15 @@ def _prices(table: Any, source: str) -> tuple[tuple[str, float, float, float], .
     """``[prices."model"] input = 2.5, output = 10, cached_input = 1.25`` (dollars per million tokens) as tuples."""
     names, found = ("input", "output", "cached_input"), []
     for model, p in table.items() if isinstance(table, dict) else [("", None)]:
-        shaped = isinstance(p, dict) and {"input", "output"} <= set(p) <= set(names)
-        values = [p.get(k, 0) for k in names] if shaped and isinstance(p, dict) else []
         if (
             not isinstance(p, dict)
             or not model
-            or not values
-            or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in values)
+            or not {"input", "output"} <= set(p) <= set(names)
+            or not all(type(v) in (int, float) and 0 <= v < float("inf") for v in p.values())
         ):
             raise ConfigError(f'{source}: [prices."{model}"]: input, output, cached_input, dollars per million tokens')
-        row: dict[str, Any] = p if isinstance(p, dict) else {}  # shaped, checked above
-        found.append(
-            (str(model), float(row["input"]), float(row["output"]), float(row.get("cached_input", row["input"])))
-        )
+        cached = p["cached_input"] if "cached_input" in p else p["input"]
+        found.append((str(model), float(p["input"]), float(p["output"]), float(cached)))
     return tuple(found)
 
 
