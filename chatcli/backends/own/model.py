@@ -97,9 +97,8 @@ def refuse_another_users_listener(settings: Settings, name: str) -> None:
     if (named := address_of(url)) is None:
         return  # not a URL the client could use either: its own error says so
     host, port = named
-    others: set[int] = set()
-    for address in ("127.0.0.1", "::1") if host == "localhost" else (host,):
-        others |= others_listening(address, port)
+    addresses = ("127.0.0.1", "::1") if host == "localhost" else (host,)
+    others = set[int]().union(*(others_listening(address, port) for address in addresses))
     if not others:
         return
     uids = ", ".join(map(str, sorted(others)))
@@ -157,12 +156,10 @@ def describe_error(
 def set_up(settings: Settings) -> list[str]:
     """The providers that are set up: the settings' model's, and each whose key or base URL is set."""
     chosen = provider_of(settings.model)[0].name
-    found = [chosen]
-    for name in NAMES:
-        each = provider(name)
-        if name != chosen and (each.key(settings) or each.url(settings)):
-            found.append(name)
-    return found
+    others = [
+        name for name in NAMES if name != chosen and (provider(name).key(settings) or provider(name).url(settings))
+    ]
+    return [chosen, *others]
 
 
 @dataclass
