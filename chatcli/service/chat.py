@@ -53,8 +53,7 @@ def load_engine(spec: str | None = None) -> None:
 
     from chatcli.providers import provider
 
-    package = provider(name_of(spec or "")).package
-    if package and importlib.util.find_spec(package) is not None:
+    if (package := provider(name_of(spec or "")).package) and importlib.util.find_spec(package) is not None:
         importlib.import_module(f"{package}.chat_models")
     else:
         import langchain_openai.chat_models.base  # noqa: F401  (ChatOpenAI only: the package loads Azure too)

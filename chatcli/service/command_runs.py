@@ -61,8 +61,7 @@ Run = Callable[[Service, "Thread", str], Awaitable["TurnResult | Said"]]
 
 
 async def retry(chat: Service, thread: Thread, arg: str) -> TurnResult:
-    question = await thread.recall.last_question()
-    if question is None:
+    if (question := await thread.recall.last_question()) is None:
         raise UsageError("nothing to retry: this thread has no message yet")
     thread.listener.hear(Notice(f"retrying: {make_title(question)}"))
     before = (await thread.tree()).current
@@ -128,8 +127,7 @@ def compacted_line(done: Compacted) -> str:
     parts = [f"compacted {counted(done.turns, 'earlier turn')}: ~{done.before:,} -> ~{done.after:,} tokens sent"]
     if usage.get("input_tokens") is not None:
         parts.append(f"{usage['input_tokens']:,} in · {usage.get('output_tokens') or 0:,} out")
-    price = cost_part(done.spent)
-    if price:
+    if price := cost_part(done.spent):
         parts.append(price)
     if done.cut:
         from chatcli.backends.own.compaction import CUT_NOTE
@@ -361,8 +359,7 @@ async def think(chat: Service, thread: Thread, arg: str) -> Said:
     """/think: the last answer's thinking in full (/think on and off are the prompt's: how it shows thinking)."""
     if arg:
         raise UsageError(f"/think {arg} is run at chat's prompt only" if arg in ("on", "off") else THINK_ARGS)
-    thinking = await thread.recall.last_thinking()
-    if thinking is None:
+    if (thinking := await thread.recall.last_thinking()) is None:
         return Said(("no thinking in this thread yet (only reasoning models think aloud)",))
     return Said((Data(thinking),))
 
@@ -392,8 +389,7 @@ async def memory(chat: Service, thread: Thread, arg: str) -> Said:
         return Said((f"forgot {rest.strip()}",))
     if word:
         raise UsageError("/memory edit is run at chat's prompt only" if word == "edit" else MEMORY_ARGS)
-    memories = await book.all()
-    if not memories:
+    if not (memories := await book.all()):
         return Said(("nothing remembered yet: /remember TEXT keeps something for every thread",))
     lines: list[str] = [Data(f"{m.id}  {local_time(m.created_at)}  {neutralise(m.text)}") for m in memories]
     off = ["memories are off for this run (--no-memory, or memories = false): none is sent"]

@@ -366,8 +366,7 @@ def _skill(name: str, about: str) -> Command:
 async def run_offered(chat: Service, thread: Thread, command: Command, arg: str) -> TurnResult | Said:
     """Run ``command`` (with the text after it, ``arg``) where a client runs it (an editor, serve's): refused in one
     line where the thread cannot do what it needs there, or where it is the prompt's only."""
-    refused = chat.commands().refusal(command, thread.can, editor=True)
-    if refused is not None:
+    if (refused := chat.commands().refusal(command, thread.can, editor=True)) is not None:
         raise refused
     if command.run is None:
         raise UsageError(f"{command.name} is run at chat's prompt only", hint="chat -t ID opens the thread there")

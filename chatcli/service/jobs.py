@@ -432,8 +432,7 @@ async def keep_killed(thread: Thread, environ: Mapping[str, str]) -> None:
     marked interrupted, as a stopped reply's part is; once (a turn that answered meanwhile is not touched)."""
     from chatcli.core.turn import Progress
 
-    job = killed(environ, thread.thread_id)
-    if job is None or thread.store is None:
+    if (job := killed(environ, thread.thread_id)) is None or thread.store is None:
         return
     progress = Progress()
     for event in events(job, environ)[0]:

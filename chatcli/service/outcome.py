@@ -94,8 +94,7 @@ async def waits_on(thread: Waits, answered: Iterable[str] = ()) -> list[Pending]
     """What ``thread`` waits on for the user now. Nothing: its row leaves the inbox, and the request that would
     answer it is refused as done already (AlreadyDone: serve's 409), naming the calls ``answered`` names (their ids)
     when every one of them has run."""
-    waiting = await thread.waiting()
-    if waiting:
+    if waiting := await thread.waiting():
         return waiting
     await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
     results = [m for m in await thread.messages() if m.type == "tool"]

@@ -163,8 +163,7 @@ class OwnPrompt:
             state = await thread.app.aget_state(thread.config)
             if not state.values.get("messages"):
                 raise UsageError("nothing to compact: this thread has no message yet")
-            said = await thread.hook("PreCompact", trigger="manual", custom_instructions=focus or "")
-            if said.blocked:
+            if (said := await thread.hook("PreCompact", trigger="manual", custom_instructions=focus or "")).blocked:
                 raise UsageError(f"a PreCompact hook refused compaction: {said.reason}")
             update, done = await compactor.compact(state.values, thread.config, focus)
             await thread.backend.change(marked(thread.config, "compact"), update)

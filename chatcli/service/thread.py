@@ -121,8 +121,7 @@ class Thread:
     def own(self, part: Own) -> OwnPrompt:
         """The thread's ``prompt``, asked for ``part`` of it; when a graph answers the thread, one line saying that
         ``part`` is chat's own (UsageError, with the backend's hint)."""
-        prompt = self.prompt
-        if prompt is None:
+        if (prompt := self.prompt) is None:
             raise UsageError(NOT_OURS[part], hint=self.can.hint)
         return prompt
 
@@ -143,8 +142,7 @@ class Thread:
             result = await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
             return await self._went_on(result, listener)
         except Exception as exc:
-            failure = self.backend.failure(exc)
-            if failure is exc:
+            if (failure := self.backend.failure(exc)) is exc:
                 raise  # as it was: a model client's error keeps its own cause, which its provider reads
             raise failure from exc
         finally:
