@@ -95,8 +95,7 @@ async def _prepare(
     answers.check(pending)
     place = (await thread.store.index.places()).get(opening.thread_id) if thread.store is not None else None
     title = opening.info.title if opening.info is not None and opening.info.title else ""
-    server = chat.answerer.remote
-    if server is not None:  # a server's graph: its own tools, run where the server is
+    if (server := chat.answerer.remote) is not None:  # a server's graph: its own tools, run where the server is
         return Going(opening.thread_id, title, answers, (), here, server)
     return Going(opening.thread_id, title, answers, _tools_of(pending), _where(place, opening.thread_id, here))
 

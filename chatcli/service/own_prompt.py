@@ -137,8 +137,7 @@ class OwnPrompt:
         thread = self.thread
         thread.pending.pop("system", None)  # e.g. from --system: this one replaces it
         async with thread.lock():
-            state = await thread.app.aget_state(thread.config)
-            if state.values.get("messages"):
+            if (await thread.app.aget_state(thread.config)).values.get("messages"):
                 await thread.backend.change(thread.config, {"system": check_utf8(text, "the system prompt")})
             else:
                 await self.set_system(text)
