@@ -115,14 +115,9 @@ def _numbers(
         made.append(((by_key[k].at or 0.0, float(k)) if timed else (float(k), 0.0), k))
     for i, p in enumerate(changes):
         made.append(((p.at or 0.0, float(i)) if timed else (float(p.tail or 0) + 0.5, float(i)), p.checkpoint_id))
-    numbers: dict[int, int] = {}
-    changed: dict[str, int] = {}
-    for number, (_, what) in enumerate(sorted(made, key=lambda m: m[0]), start=1):
-        if isinstance(what, str):
-            changed[what] = number
-        else:
-            numbers[what] = number
-    return numbers, changed
+    order = list(enumerate((what for _, what in sorted(made, key=lambda m: m[0])), start=1))
+    numbers = {what: n for n, what in order if isinstance(what, int)}
+    return numbers, {what: n for n, what in order if isinstance(what, str)}
 
 
 class _Walk:
@@ -154,10 +149,8 @@ class _Walk:
 
 def _finish(nodes: dict[int, Node], points: Sequence[Point], labels: dict[int, list[str]]) -> None:
     """Each node's children, model and labels."""
-    models: dict[int, str] = {}
-    for point in points:  # the checkpoint that first ended on a message is its turn's: a later one (an /undo) is not
-        if point.tail is not None and point.model:
-            models.setdefault(point.tail, point.model)
+    # The checkpoint that first ended on a message is its turn's, a later one (an /undo) is not: read last, it wins.
+    models = {point.tail: point.model for point in reversed(points) if point.tail is not None and point.model}
     for number, node in nodes.items():
         if node.parent is not None and node.parent in nodes:
             nodes[node.parent].children.append(number)
