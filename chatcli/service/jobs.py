@@ -295,7 +295,9 @@ def start(
     with _private(temporary) as handle:
         handle.write(json.dumps(asdict(job)).encode())
     temporary.replace(where / f"{job_id}.json")
-    _forget_old(where, environ)
+    for old in jobs(environ)[KEEP:]:  # the newest KEEP finished jobs are kept; a running one is never forgotten
+        if not alive(old, environ):
+            _remove(where, old)
     return job
 
 
@@ -312,13 +314,6 @@ def _terminal() -> tuple[str | None, int | None]:
             if os.isatty(fd):
                 return os.ttyname(fd), os.getsid(caller)
     return None, None
-
-
-def _forget_old(where: Path, environ: Mapping[str, str]) -> None:
-    """Keep the newest ``KEEP`` finished jobs' files; a running one is never forgotten."""
-    for job in jobs(environ)[KEEP:]:
-        if not alive(job, environ):
-            _remove(where, job)
 
 
 def _remove(where: Path, job: Job) -> None:

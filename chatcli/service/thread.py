@@ -458,16 +458,12 @@ class Thread:
         is missing, is one line (nothing switched)."""
         check_model(self.settings, self.can, name)
         self.model = replace(self.model, name=name, pinned=True)
-        await self._keep()
-
-    async def _keep(self) -> None:
-        """Store the thread as it is now: a new thread told something to keep (a model, a role, a system prompt)
-        exists from that moment, listed untitled with no message until its first question names it, and what
-        answers it is stored with it."""
+        # Stored now: a new thread exists from this moment, listed untitled with no message until its first question
+        # names it, and what answers it is stored with it.
         if self.store is not None and await self.store.index.get(self.thread_id) is None:
             await self._index("", 0)  # in the door's directory, titled by its first question
         elif self.store is not None:
-            await self.store.index.bind(self.thread_id, self.binding().to_json())
+            await self._bind()
 
     def binding(self) -> Binding:
         """What answers this thread: its graph, or chat's own on the model -m or /model chose (None: the
