@@ -97,13 +97,9 @@ async def undo(chat: Service, thread: Thread, arg: str) -> Said:
     if undone.compaction is not None:
         what = "the summary edit" if undone.compaction == "edit" else "the compaction"
         return Said((f"undone: {what} (the summary before it is sent again)",))
-    return Said(
-        (
-            f"undone: {make_title(undone.question)}"
-            + (" (and its answer)" if undone.messages > 1 else "")
-            + (f"; kept as node {before}: /goto {before} brings it back" if before is not None else ""),
-        )
-    )
+    answer = " (and its answer)" if undone.messages > 1 else ""
+    kept = f"; kept as node {before}: /goto {before} brings it back" if before is not None else ""
+    return Said((f"undone: {make_title(undone.question)}{answer}{kept}",))
 
 
 async def model(chat: Service, thread: Thread, arg: str) -> Said:
