@@ -143,9 +143,7 @@ class Field:
 
     def _check_number(self, value: Any) -> int | float:
         """``check`` of a number or integer field."""
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ValueError("must be a number")
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, bool) or (not isinstance(value, int) and _number(value) is None):  # an int: any size
             raise ValueError("must be a number")
         number: int | float = value
         if self.kind == "integer" and isinstance(number, float):
