@@ -381,11 +381,10 @@ class Chat:
             known = {row.thread_id for row in rows}
             return Opening(next(t for t in iter(new_thread_id, None) if t not in known))
         ids = [row.thread_id for row in rows]
-        found = (
-            (wanted if wanted in ids else None)
-            if exact
-            else resolve_thread_id(wanted, ids, start_new or f"chat --new-thread {wanted}")
-        )
+        if exact:
+            found = wanted if wanted in ids else None
+        else:
+            found = resolve_thread_id(wanted, ids, start_new or f"chat --new-thread {wanted}")
         info = next((row for row in rows if row.thread_id == found), None) if found else None
         binding = await self._binding(info.thread_id if info is not None else wanted)
         return Opening(info.thread_id if info is not None else wanted, info, binding)

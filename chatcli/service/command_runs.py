@@ -80,13 +80,8 @@ async def background(chat: Service, thread: Thread, arg: str) -> Said:
     if not arg:
         raise UsageError("/bg QUESTION: give the question to answer in the background")
     job = jobs.ask_in_background(thread, arg, chat.settings, chat.environ)
-    return Said(
-        (
-            f"answering in the background as job {job.id} (chat attach {job.id} follows it, chat jobs lists it); "
-            "this thread is busy until it ends",
-        ),
-        job=job,
-    )
+    started = f"answering in the background as job {job.id} (chat attach {job.id} follows it, chat jobs lists it)"
+    return Said((f"{started}; this thread is busy until it ends",), job=job)
 
 
 async def undo(chat: Service, thread: Thread, arg: str) -> Said:
