@@ -234,23 +234,19 @@ class Turns:
     async def _answers(self, pending: list[Pending], listener: Listener, progress: Progress) -> list[Any] | None:
         """The value answering each of ``pending``; None when the listener answers later."""
         values = []
-        for asked in pending:
+        for asked in pending:  # each answer as a list of one (a typed answer may be JSON's null), None: later
             if asked.elicitation is not None:  # a tool's question, in the middle of its call
                 answered = await listener.elicit(asked.elicitation)
-                if answered is None:
-                    return None
-                values.append(answered.resume(asked.elicitation))
-                continue
-            if not asked.is_approval:
+                got = None if answered is None else [answered.resume(asked.elicitation)]
+            elif not asked.is_approval:
                 reply = await listener.answer(asked.question())
-                if reply is None:
-                    return None
-                values.append(reply.value)
-                continue
-            decisions = await self._decide(asked, listener, progress)
-            if decisions is None:
+                got = None if reply is None else [reply.value]
+            else:
+                decisions = await self._decide(asked, listener, progress)
+                got = None if decisions is None else [approval_answer(asked, decisions)]
+            if got is None:
                 return None
-            values.append(approval_answer(asked, decisions))
+            values += got
         return values
 
     async def _decide(self, asked: Pending, listener: Listener, progress: Progress) -> list[Decision] | None:
