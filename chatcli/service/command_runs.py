@@ -139,16 +139,14 @@ async def summary(chat: Service, thread: Thread, arg: str) -> Said:
     if not view.text:
         whole = f"all {counted(view.turns, 'turn')} are sent as they are" if view.turns else "no turn yet"
         return Said((f"no summary: {whole} (within the budget) · /compact makes one", *pins))
-    made = _made(view)
     folded = "turn 1" if view.covers == 1 else f"turns 1-{view.covers}"
     first = ["turn 1 (the first question) is sent whole beside it"] if view.first_whole else []
-    return Said(
-        (f"sent in place of {folded} of {view.turns}" + (f" · {made}" if made else ""), Data(view.text), *first, *pins)
-    )
+    return Said((f"sent in place of {folded} of {view.turns}{_made(view)}", Data(view.text), *first, *pins))
 
 
 def _made(view: SummaryView) -> str:
-    """How and when the summary was made: "made by /compact at 2026-11-24 10:02 UTC, focus: the API"."""
+    """How and when the summary was made, after its line: " · made by /compact at 2026-11-24 10:02 UTC, focus: the
+    API" ("" when not known)."""
     made = view.made or {}
     ways = {"compact": "by /compact", "auto": "automatically", "edit": "by hand (/summary edit)"}
     how = ways.get(made.get("kind", ""))
@@ -156,7 +154,7 @@ def _made(view: SummaryView) -> str:
     if made.get("at"):
         said.append(f"at {str(made['at'])[:16].replace('T', ' ')} UTC")
     focus = f", focus: {made['focus']}" if made.get("focus") else ""
-    return f"made {' '.join(said)}{focus}" if said else ""
+    return f" · made {' '.join(said)}{focus}" if said else ""
 
 
 async def fork(chat: Service, thread: Thread, arg: str) -> Said:
@@ -328,9 +326,8 @@ async def title(chat: Service, thread: Thread, arg: str) -> Said:
 
     if not arg:
         info = await thread.threads().info(thread.thread_id)
-        return Said(
-            (Data(info.title if info and info.title else "(no title yet: the first message names the thread)"),)
-        )
+        named = info.title if info and info.title else "(no title yet: the first message names the thread)"
+        return Said((Data(named),))
     if not await thread.messages():
         raise UsageError("nothing to title yet: this thread is empty")
     await cast(Threads, thread.threads()).rename(thread.thread_id, arg)  # a thread chat keeps (the command's needs)
