@@ -107,9 +107,8 @@ async def model(chat: Service, thread: Thread, arg: str) -> Said:
 async def compact(chat: Service, thread: Thread, arg: str) -> Said:
     thread.listener.hear(Notice("compacting the earlier turns..." + (f" (focus: {arg})" if arg else "")))
     done = await thread.own("memory").compact(arg or None)
-    return Said(
-        (compacted_line(done), "the thread keeps every message · /summary shows what is sent · /undo takes it back")
-    )
+    kept = "the thread keeps every message · /summary shows what is sent · /undo takes it back"
+    return Said((compacted_line(done), kept))
 
 
 def compacted_line(done: Compacted) -> str:
