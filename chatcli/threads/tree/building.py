@@ -25,10 +25,8 @@ def build(
     changes = [p for p in points if p.mark in CHANGES and p.tail in turn_of]
     numbers, changed = _numbers(by_key, turn_of, changes)
     walk = _Walk(by_key, {p.checkpoint_id: p for p in points}, changed)
-    first_at: dict[int, Point] = {}  # a message's key -> the oldest checkpoint ending at it
-    for point in points:
-        if point.tail is not None:
-            first_at.setdefault(point.tail, point)
+    # A message's key -> the oldest checkpoint ending at it (read newest first: the oldest is written last).
+    first_at = {point.tail: point for point in reversed(points) if point.tail is not None}
     nodes: dict[int, Node] = {}
     for key, number in numbers.items():
         s = by_key[key]
