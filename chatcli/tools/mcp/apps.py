@@ -35,11 +35,10 @@ class NoView(Exception):
 
 @dataclass(frozen=True)
 class View:
-    """A view to show: its HTML, the Content-Security-Policy it runs under, and whether it asks for a border."""
+    """A view to show: its HTML, and the Content-Security-Policy it runs under."""
 
     html: str
     policy: str
-    border: bool | None = None
 
 
 def plain(value: Any) -> Any:
@@ -83,9 +82,7 @@ def policy(csp: Any) -> str:
             "default-src 'none'",
             f"script-src 'unsafe-inline' {resources}".strip(),
             f"style-src 'unsafe-inline' {resources}".strip(),
-            f"img-src {loads}",
-            f"font-src {loads}",
-            f"media-src {loads}",
+            *(f"{kind}-src {loads}" for kind in ("img", "font", "media")),
             f"connect-src {connect or NONE}",
             f"frame-src {frames or NONE}",
             f"base-uri {bases or NONE}",
@@ -111,9 +108,7 @@ async def read_view(server: Any, uri: str) -> View:
         raise NoView(f"MCP server {server.name}'s view {uri[:100]} is larger than {MAX_VIEW // (1024 * 1024)} MB")
     meta = item.get("_meta") or _listed_meta(server, uri)
     ui = meta.get("ui") if isinstance(meta, dict) else None
-    ui = ui if isinstance(ui, dict) else {}
-    border = ui.get("prefersBorder")
-    return View(data.decode("utf-8", "replace"), policy(ui.get("csp")), border if isinstance(border, bool) else None)
+    return View(data.decode("utf-8", "replace"), policy(ui.get("csp") if isinstance(ui, dict) else None))
 
 
 def _listed_meta(server: Any, uri: str) -> Any:
