@@ -192,3 +192,28 @@ def test_a_typed_answer_is_taken_over_http_only_where_the_call_allows_one():
         call = call or pending.calls[0]
         with pytest.raises(UsageError, match=f"call {call.id} takes no typed answer"):
             Answers({call.id: {"action": "respond", "reason": "rm -rf /"}}).check([pending])
+
+
+def test_chat_inbox_answer_in_a_terminal_sends_a_typed_answer_as_one():
+    """``chat inbox answer ID`` asked in the terminal: the prompt's "type the answer" goes to the graph as its
+    answer (``respond``), as the page and serve send it, never as a refusal."""
+    import asyncio
+
+    from chatcli.app.inbox_commands import _asked_here
+
+    waiting = interrupts.read(
+        {
+            "action_requests": [{"name": "lookup", "args": {"q": "x"}}],
+            "review_configs": [{"action_name": "lookup", "allowed_decisions": ["approve", "reject", "respond"]}],
+        },
+        "i1",
+    )
+
+    class Typed:
+        async def approve(self, call, review=None):
+            return Decision("respond", reason="Paris")
+
+    answers = asyncio.run(_asked_here([waiting], Typed(), own=False))
+    call = waiting.calls[0]
+    assert answers is not None and answers.decision(call) == Decision("respond", reason="Paris")
+    answers.check([waiting])

@@ -170,7 +170,8 @@ async def _asked_here(pending: list[Pending], output: Any, own: bool) -> Answers
                 decision = await output.approve(call, *(() if own else (review,)))  # chat's own calls: no review
                 if decision.action == "later":
                     return None
-                decided = {"action": "yes" if decision.action == "yes" else "no", "always": decision.always}
+                action = decision.action if decision.action in ("yes", "respond") else "no"  # (respond: typed)
+                decided = {"action": action, "always": decision.always}
                 decided.update({k: v for k, v in (("args", decision.args), ("reason", decision.reason)) if v})
                 decisions[call.id] = decided
     except KeyboardInterrupt:
