@@ -42,7 +42,8 @@ class View:
 
 
 def plain(value: Any) -> Any:
-    """An MCP result as JSON (the SDK's pydantic object, or the MCP host's attribute view of its JSON)."""
+    """An MCP result as JSON (the SDK's pydantic object, or the MCP host's attribute view of its JSON): what the MCP
+    host sends its callers, and what a view is given."""
     dump = getattr(value, "model_dump", None)
     if dump is not None:
         return dump(mode="json", by_alias=True, exclude_none=True)

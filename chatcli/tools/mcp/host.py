@@ -48,6 +48,7 @@ from typing import Any
 from chatcli.local import runtime
 from chatcli.local.daemon import LIMIT, Listening, frame, same_user
 from chatcli.paths import build_id
+from chatcli.tools.mcp.apps import plain
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
 from chatcli.tools.mcp.transport import describe, is_transport_error, preload
@@ -103,10 +104,6 @@ def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
 
 
 Asked = dict[str, asyncio.Future[dict[str, Any]]]  # a caller's answers to come to its servers' questions, by key
-
-
-def dumped(result: Any) -> Any:
-    return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class Host:
@@ -269,9 +266,9 @@ class Host:
                         asked.pop(key, None)
 
                 tool, arguments = str(message.get("tool")), message.get("arguments") or {}
-                reply = {"result": dumped(await server.call_tool(tool, arguments, progress, ask))}
+                reply = {"result": plain(await server.call_tool(tool, arguments, progress, ask))}
             elif op in READS:  # (what a caller reads of a server, besides its calls: as McpServer's methods take it)
-                reply = {"result": dumped(await getattr(server, op)(*message.get("args") or ()))}
+                reply = {"result": plain(await getattr(server, op)(*message.get("args") or ()))}
             elif op == "ping":
                 await asyncio.wait_for((await server.ensure()).send_ping(), 10)
                 reply = {}
