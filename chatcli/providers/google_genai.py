@@ -45,7 +45,8 @@ def _bounded(url: str) -> dict[str, Any]:
     """The HTTP client options that bound each line the server at ``url`` sends, and each answer read whole
     (chatcli.providers.bounded); the SDK gives the same to its sync client, which chat never uses. A transport of
     httpx's own, with the proxy the environment names for ``url``: given one, the SDK keeps to httpx where aiohttp
-    is installed (it would take aiohttp, and none of these options, its errors or its timeouts, otherwise)."""
+    is installed (it would take aiohttp, and none of these options, its errors or its timeouts, otherwise). The TLS
+    set-up the SDK would make anew for each client (``verify``; ``ssl`` for its websockets): the process's one."""
     from urllib.request import getproxies, proxy_bypass
 
     import httpx
@@ -54,7 +55,9 @@ def _bounded(url: str) -> dict[str, Any]:
 
     parts = urlsplit(url)
     proxy = None if proxy_bypass(parts.hostname or "") else getproxies().get(parts.scheme, getproxies().get("all"))
-    return {"event_hooks": bounded_hooks({}), "transport": httpx.AsyncHTTPTransport(verify=tls.certifi(), proxy=proxy)}
+    trusted = tls.certifi()
+    transport = httpx.AsyncHTTPTransport(verify=trusted, proxy=proxy)
+    return {"event_hooks": bounded_hooks({}), "transport": transport, "verify": trusted, "ssl": trusted}
 
 
 class Gemini(Provider):
