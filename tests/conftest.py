@@ -90,6 +90,19 @@ def fresh_runtime() -> Iterator[None]:
     runtime.reset()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def warm_jobs() -> None:
+    """A background reply a test starts from this process (``chat --bg``, /bg, ``chat inbox answer``) is a process
+    of its own forked from the warm process of chat (tests/mcp/warm.py), as the ones its warm ``chat`` processes start
+    are: a process like the one chat starts, without its second of imports. (A test that answers them in this process
+    takes ``jobs_here``.)"""
+    from chatcli.service.jobs import LAUNCHER
+    from tests.mcp.warm import job_launcher
+    from tests.mcp_servers import warm_socket
+
+    LAUNCHER.set(job_launcher(lambda: warm_socket("chat")))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run ``async def`` tests to completion in an event loop of their own."""

@@ -11,11 +11,15 @@ import hook, several processes at once); tests that use it are marked ``e2e``.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import fcntl
 import io
 import os
 import re
 import select
+import signal
+import struct
 import subprocess
 import sys
 import termios
@@ -28,6 +32,8 @@ from typing import IO, Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import pexpect
 import pytest
+
+from tests.mcp_servers import chat_argv
 
 CHAT = Path(sys.executable).with_name("chat")
 KEY = "sk-test-SECRET-0123456789"
@@ -146,9 +152,15 @@ def chat(
 
 
 def chat_process(env: dict[str, str], *args: str, stdin: bytes | str = b"", cwd: Path | None = None) -> Run:
-    """Run the installed ``chat`` as a process with ``stdin`` piped in (never a terminal, so never the REPL)."""
+    """Run the installed ``chat`` as a process with ``stdin`` piped in (never a terminal, so never the REPL): started
+    warm (tests/mcp_servers.chat_argv), unless what it runs on is decided as a process starts: the warm worker
+    wanted (which only the launcher looks for), or a PYTHONPATH of its own."""
+    from chatcli.local.worker_settings import worker_config
+
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    proc = subprocess.run([str(CHAT), *args], env=env, input=data, capture_output=True, timeout=60, cwd=cwd)
+    cold = worker_config(env)[0] or env.get("PYTHONPATH") != os.environ.get("PYTHONPATH")
+    command = [str(CHAT), *args] if cold else chat_argv(CHAT, *args)
+    proc = subprocess.run(command, env=env, input=data, capture_output=True, timeout=60, cwd=cwd)
     return Run(
         list(args), proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
     )
@@ -219,14 +231,91 @@ def visible(raw: str) -> str:
     return _ESCAPES.sub("", raw).replace("\x08", "").replace("\r", "")
 
 
+class WarmTerminal:
+    """The installed ``chat ARGS`` in a pseudo-terminal of ROWS x COLS, started warm (forked from a process that
+    imported chat: tests/mcp/warm.py) in a session of its own that the terminal is the controlling terminal of, as a
+    terminal's shell starts it; shown as ``pexpect.spawn`` shows a program (the parts the tests use)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Any):
+        from tests.mcp.warm import start
+        from tests.mcp_servers import warm_socket
+
+        master, terminal = os.openpty()
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        try:
+            where = os.fspath(cwd) if cwd is not None else os.getcwd()
+            self._conn, self.pid = start(
+                warm_socket("chat"), [str(CHAT), *args], env, where, [terminal] * 3, "terminal"
+            )
+        finally:
+            os.close(terminal)
+        self.child_fd = master
+        self.exitstatus: int | None = None
+        self.signalstatus: int | None = None
+        self._code: int | None = None
+        self._text = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def read_nonblocking(self, size: int, timeout: float) -> str:
+        if not select.select([self.child_fd], [], [], timeout)[0]:
+            raise pexpect.TIMEOUT("nothing to read")
+        try:
+            data = os.read(self.child_fd, size)
+        except OSError:  # EIO: the terminal has no process left
+            data = b""
+        if not data:
+            raise pexpect.EOF("the terminal closed")
+        return self._text.decode(data)
+
+    def send(self, text: str) -> int:
+        return os.write(self.child_fd, text.encode())
+
+    def sendcontrol(self, char: str) -> int:
+        return self.send(chr(ord(char.upper()) & 0x1F))
+
+    def sendintr(self) -> int:
+        return os.write(self.child_fd, termios.tcgetattr(self.child_fd)[6][termios.VINTR])
+
+    def sendeof(self) -> int:
+        return os.write(self.child_fd, termios.tcgetattr(self.child_fd)[6][termios.VEOF])
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code (a signal's negative), once it has ended."""
+        from tests.mcp.warm import ended
+
+        if self._code is None:
+            self._conn.settimeout(timeout)
+            code = ended(self._conn)
+            self._code = code if code is not None else -signal.SIGKILL
+            self.exitstatus, self.signalstatus = (self._code, None) if self._code >= 0 else (None, -self._code)
+        return self._code
+
+    def isalive(self) -> bool:
+        return self._code is None and not select.select([self._conn], [], [], 0)[0]
+
+    def kill(self, sig: int) -> None:
+        if self.isalive():
+            os.kill(self.pid, sig)
+
+    def terminate(self, force: bool = False) -> None:
+        self.kill(signal.SIGKILL if force else signal.SIGHUP)
+        with contextlib.suppress(TimeoutError):
+            self.wait(10)
+
+    def hang_up(self) -> None:
+        """Close the terminal's one master end: the kernel hangs the session up."""
+        os.close(self.child_fd)
+
+
 class Repl:
     """A ``chat`` process in a pseudo-terminal, with everything it wrote kept in ``raw``."""
 
     def __init__(self, args: list[str], env: dict[str, str], program: str = str(CHAT), cwd: Any = None):
         env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         env["TERM"] = "xterm-256color"
-        self.child = pexpect.spawn(
-            program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS), cwd=cwd
+        self.child: Any = (
+            WarmTerminal(args, env, cwd)
+            if program == str(CHAT)
+            else pexpect.spawn(program, args, env=env, encoding="utf-8", timeout=20, dimensions=(ROWS, COLS), cwd=cwd)
         )
         self.raw = ""
         self.cpr_requests = 0
@@ -318,6 +407,11 @@ class Repl:
                 pytest.fail(f"timed out waiting for the process to exit; output ends with:\n{self.text[-1500:]}")
         self.child.wait()
         return self.child.exitstatus if self.child.exitstatus is not None else -(self.child.signalstatus or 0)
+
+    def hang_up(self, timeout: float = 30) -> int:
+        """Close the terminal (the kernel hangs chat up, as closing a terminal window does); chat's exit code."""
+        self.child.hang_up()
+        return int(self.child.wait(timeout))
 
     def kill(self) -> None:
         if self.child.isalive():

@@ -189,11 +189,17 @@ class Door:
 
 class Cold(Door):
     """A one-shot the normal way: ``chat ARGS`` with the worker off, in this process (``helpers.chat``), or as a
-    process (``program``) when it must be one: to be stopped by a signal, or with ``process`` (what a process writes
+    process (``command``) when it must be one: to be stopped by a signal, or with ``process`` (what a process writes
     on its own, as asyncio's complaints through logging, which pytest takes in this process, shows only there)."""
 
     name = "cold"
-    program = [str(CHAT)]
+    program: list[str] | None = None  # the process's command line; None: the installed chat started warm
+
+    def command(self, *args: str) -> list[str]:
+        """``chat ARGS`` as this door's process runs it (tests/mcp_servers.chat_argv: forked from a warm process)."""
+        from tests.mcp_servers import chat_argv
+
+        return [*self.program, *args] if self.program else chat_argv(CHAT, *args)
 
     def __init__(self, env: dict[str, str], args: list[str] | None = None, process: bool = False):
         super().__init__({**env, "CHATCLI_WORKER": "0"}, args)
@@ -201,7 +207,7 @@ class Cold(Door):
 
     def run(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> Run:
         if self.process:
-            done = subprocess.run([*self.program, *args], env=env, input=b"", capture_output=True, timeout=90, cwd=cwd)
+            done = subprocess.run(self.command(*args), env=env, input=b"", capture_output=True, timeout=90, cwd=cwd)
             return Run(list(args), done.returncode, done.stdout.decode(errors="replace"),
                        done.stderr.decode(errors="replace"))  # fmt: skip
         return chat_here(env, *args, cwd=cwd)
@@ -216,7 +222,7 @@ class Cold(Door):
 
     def stop(self, question: str, shown: str, thread: str | None = None) -> Answer:
         """Start the one-shot, read its stdout until ``shown`` is there, Ctrl-C it as a terminal would."""
-        command = [*self.program, *self.args, *_on(thread), question]
+        command = self.command(*self.args, *_on(thread), question)
         proc = subprocess.Popen(
             command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
@@ -240,18 +246,14 @@ class ColdHost(Cold):
     """The normal path while the worker is wanted but not up: ``chat ARGS`` in a process of its own that does not
     look for the worker (its MCP servers are the MCP host's). ``env`` is a warm environment.
 
-    The process is started warm (tests/mcp_servers.chat_argv: forked from a process of this test worker that imported
-    chat, running chat's command line as the worker's child does, which never looks for the worker): what this door
-    tests is where the one-shot's MCP servers run, not how a process starts (the ``cold`` door's own process does)."""
+    The process is started warm, as the ``cold`` door's is (running chat's command line as the worker's child does,
+    which never looks for the worker): what this door tests is where the one-shot's MCP servers run."""
 
     name = COLD_HOST
 
     def __init__(self, env: dict[str, str], args: list[str] | None = None):
-        from tests.mcp_servers import chat_argv
-
         Door.__init__(self, env, args)
         self.process = True
-        self.program = chat_argv(CHAT)
 
     def fresh(self) -> ColdHost:
         """Its one-shots each a fresh process (a test about what a process reads as it starts: its path, its files)."""

@@ -26,6 +26,7 @@ from tests.doors.acp import InProcessEditor
 from tests.fakeserver import Calls, Fault, Reply
 from tests.helpers import CHAT, THREAD_NOTE, chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
+from tests.mcp_servers import chat_argv
 
 
 @pytest.fixture
@@ -241,7 +242,7 @@ def test_stdout_carries_only_protocol_messages_and_stdin_is_never_a_question(cha
         {"jsonrpc": "2.0", "id": 2, "method": "session/new", "params": {"cwd": "/tmp", "mcpServers": []}},
     ]
     done = subprocess.run(
-        [str(CHAT), "acp"],
+        chat_argv(CHAT, "acp"),
         input="\n".join(json.dumps(line) for line in lines) + "\nwhat is this?\n",
         capture_output=True, text=True, env=chat_env, timeout=60,
     )  # fmt: skip
@@ -466,7 +467,7 @@ def test_every_malformed_line_gets_the_protocols_error_or_nothing_and_never_ends
     gets its error or nothing (what came out between two answers is that line's), and the agent goes on to the end."""
     with open(tmp_path / "stderr", "w+b") as err:  # read after: a pipe left unread could fill and stop the agent
         agent = subprocess.Popen(
-            [str(CHAT), "acp"], env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+            chat_argv(CHAT, "acp"), env=chat_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
         )
         assert agent.stdin is not None and agent.stdout is not None
         wrong = {}

@@ -19,6 +19,7 @@ from tests.fakeserver import Raw, Reply, delta_chunk, sse, tool_calls
 from tests.helpers import CHAT, chat, eventually, read_until
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.matrix import backends
+from tests.mcp_servers import chat_argv
 from tests.test_mcp_kept import alive
 
 # A test about the job's process (a signal, a kill, a terminal, its environment) starts one, in the e2e run; the
@@ -101,7 +102,9 @@ def test_attach_shows_what_arrived_then_the_rest_live_in_several_terminals(serve
         thread = chat(chat_env, "--bg", "go").out.strip()
         job = state(chat_env, thread, "running", chars=len("First part,"))["id"]
         attached = [
-            subprocess.Popen([str(CHAT), "attach", job], env=chat_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                chat_argv(CHAT, "attach", job), env=chat_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
             for _ in range(2)
         ]
         for process in attached:
@@ -408,7 +411,7 @@ def test_jobs_watch_says_each_start_and_end_until_ctrl_c(server, chat_env):
     gate = threading.Event()
     server.queue(held("Watched", " over.", gate))
     watcher = subprocess.Popen(
-        [str(CHAT), "jobs", "--watch", "--json"], env=chat_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        chat_argv(CHAT, "jobs", "--watch", "--json"), env=chat_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         thread = chat(chat_env, "--bg", "go").out.strip()
@@ -495,11 +498,7 @@ def test_a_reply_streaming_when_its_terminal_closes_goes_on_only_if_set(server, 
             at = repl.say("say it")
             repl.wait_for("Half", after=at)
             pid = repl.child.pid
-            repl.child.ptyproc.fileobj.close()  # the terminal goes away (its one owner closes it): a hang-up
-            _done, status = eventually(
-                lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 20
-            )
-            assert os.waitstatus_to_exitcode(status) == 129, setting  # hung up, as it says
+            assert repl.hang_up() == 129, setting  # hung up, as it says
         finally:
             gate.set()
             with contextlib.suppress(Exception):  # reaped already
@@ -655,7 +654,7 @@ def test_a_remote_background_reply_is_the_servers_run_joined_after_its_process_d
     # Another run on the thread (the user at the prompt, or another client): never the dead job's to stop or show.
     live = threading.Event()
     model.queue(held("The user's own run", " goes on to its end.", live))
-    own = subprocess.Popen([str(CHAT), *backend.args, "-t", thread, "my own question"], env=env,
+    own = subprocess.Popen(chat_argv(CHAT, *backend.args, "-t", thread, "my own question"), env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         assert own.stdout is not None

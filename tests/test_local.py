@@ -28,6 +28,7 @@ from chatcli.errors import ConfigError, ModelError
 from chatcli.local import policy as local
 from chatcli.local import server as server_module
 from tests.helpers import CHAT, assert_one_error_line, chat, eventually
+from tests.mcp_servers import chat_argv
 
 # --------------------------------------------------------------------------- a stand-in server
 
@@ -576,7 +577,9 @@ def test_local_memory_across_processes(local_env, isolated_env):
     sent_second = messages[3].response_metadata[PROMPT_ESTIMATE]
     assert sent_second >= sent_first + count_tokens_approximately(messages[1:3]) - 2, (sent_first, sent_second)
     assert messages[3].response_metadata["model_name"].startswith("SmolLM2-135M-Instruct")
-    listed = subprocess.run([str(CHAT), "threads", "--json"], env=local_env, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        chat_argv(CHAT, "threads", "--json"), env=local_env, capture_output=True, text=True, timeout=60
+    )
     assert json.loads(listed.stdout)[0]["model"].startswith("SmolLM2-135M-Instruct"), listed.stdout
 
 
@@ -729,7 +732,7 @@ def test_real_server_killed_mid_answer_is_one_line_and_keeps_the_question(local_
     assert lines[0].startswith("chat: error: the local model server stopped during the answer: killed (SIGKILL)"), lines
     assert str(server_log(local_env)) in lines[0] and "OPENAI_BASE_URL" not in lines[0]
     listed = subprocess.run(
-        [str(CHAT), "export", "killed", "-f", "json"], env=local_env, capture_output=True, text=True, timeout=60
+        chat_argv(CHAT, "export", "killed", "-f", "json"), env=local_env, capture_output=True, text=True, timeout=60
     )
     messages = json.loads(listed.stdout)["messages"]
     assert messages[0]["content"] == question

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CHAT, eventually
+from tests.mcp_servers import chat_argv
 
 pytestmark = pytest.mark.e2e  # every test here starts a process
 
@@ -78,7 +79,7 @@ def wait_for(condition, what: str, timeout: float = 20) -> None:
 
 def exported(env: dict[str, str], thread: str) -> list[dict]:
     proc = subprocess.run(
-        [str(CHAT), "export", thread, "-f", "json"], env=env, capture_output=True, text=True, timeout=60
+        chat_argv(CHAT, "export", thread, "-f", "json"), env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["messages"]

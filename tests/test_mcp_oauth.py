@@ -30,6 +30,7 @@ import pytest
 from tests import mcp_servers
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import CHAT, Captured, chat, open_local
+from tests.mcp_servers import chat_argv
 from tests.test_mcp import write_servers
 from tests.test_mcp_kept import MCP_DOORS, kept_env  # noqa: F401 - a fixture
 from tests.test_mcp_lazy import cache_files
@@ -208,7 +209,7 @@ def test_login_a_call_with_the_token_expiry_refresh_and_logout(server, chat_env,
 def waiting_login(chat_env: dict[str, str]) -> subprocess.Popen:
     """`chat mcp login guarded` started, once it says it waits for the browser to come back."""
     process = subprocess.Popen(
-        [str(CHAT), "mcp", "login", "guarded", "--no-browser"], env=chat_env, stderr=subprocess.PIPE, text=True
+        chat_argv(CHAT, "mcp", "login", "guarded", "--no-browser"), env=chat_env, stderr=subprocess.PIPE, text=True
     )
     assert process.stderr is not None
     said = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 
 import pytest
 
@@ -31,12 +30,7 @@ def inbox(env: dict[str, str]) -> list[dict]:
 def close_terminal(repl: Repl) -> int:
     """Close the pseudo-terminal chat runs in (the kernel hangs it up, as closing a terminal window does); its exit
     code."""
-    pid = repl.child.pid
-    repl.child.ptyproc.fileobj.close()  # (its descriptor closed once: never another's of the same number later)
-    _done, status = eventually(
-        lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 30
-    )
-    return os.waitstatus_to_exitcode(status)
+    return repl.hang_up()
 
 
 def closed_at_the_question(args: list[str], env: dict[str, str], cwd, question: str, asked: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.fakeserver import Calls, Fault, Reply
 from tests.helpers import CHAT, assert_one_error_line, chat, stored, summary
+from tests.mcp_servers import chat_argv
 
 
 def _events(out: str) -> list[dict]:
@@ -161,7 +162,7 @@ def test_ctrl_c_keeps_the_part_that_arrived(provider):
     row, fake, env = provider
     fake.queue(Fault(stall_after=3, text="alpha beta gamma delta epsilon"))
     proc = subprocess.Popen(
-        [str(CHAT), "-t", "stop", "tell me a story"],
+        chat_argv(CHAT, "-t", "stop", "tell me a story"),
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip

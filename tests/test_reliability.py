@@ -36,6 +36,7 @@ from tests.helpers import (
     stored,
     summary,
 )
+from tests.mcp_servers import chat_argv
 from tests.stores import dangling_nodes, is_url
 from tests.test_cli import Session
 
@@ -342,7 +343,7 @@ def test_ctrl_c_in_one_shot_stops_at_once_keeps_the_partial_and_exits_130(server
     full = slow_words("w")
     server.queue(Reply(full, delay=0.2))
     proc = subprocess.Popen(
-        [str(CHAT), "--thread", "intr", "count slowly"],
+        chat_argv(CHAT, "--thread", "intr", "count slowly"),
         env=chat_env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fakeserver import FakeOpenAIServer, Reply, closed_port_url, tool_calls
 from tests.helpers import CHAT, THREAD_NOTE, Repl, assert_one_error_line, chat, read_until
+from tests.mcp_servers import chat_argv
 from tests.remote_server import KEY, CutProxy, Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -102,7 +103,7 @@ def test_chats_own_tool_approval_is_a_human_in_the_loop_interrupt_answered_with_
 def test_ctrl_c_cancels_the_run_on_the_server_and_keeps_what_arrived(served, env, model):
     model.queue(Reply(" ".join(f"w{i}" for i in range(400)), delay=0.05))
     process = subprocess.Popen(
-        [str(CHAT), "--remote", served.url, "--assistant", "example", "count"],
+        chat_argv(CHAT, "--remote", served.url, "--assistant", "example", "count"),
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:

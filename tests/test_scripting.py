@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakeserver import FAULT_TEXT, Fault, Reply, tokenize
 from tests.helpers import CHAT, KEY, Captured, Run, chat
+from tests.mcp_servers import chat_argv
 
 DONE_KEYS = {
     "thread_id",
@@ -146,7 +147,7 @@ def test_jsonl_lines_arrive_as_the_answer_streams(server, chat_env):
     """Each line is flushed when its chunk arrives, not at the end."""
     server.queue(Reply("alpha beta gamma delta", delay=0.4))
     proc = subprocess.Popen(
-        [str(CHAT), "--jsonl", "slowly"],
+        chat_argv(CHAT, "--jsonl", "slowly"),
         env=chat_env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -19,6 +19,7 @@ import pytest
 from tests import test_serve
 from tests.fakeserver import Reply
 from tests.helpers import CHAT, chat
+from tests.mcp_servers import chat_argv
 from tests.test_serve import Served, free_port
 
 here = test_serve.here
@@ -192,12 +193,12 @@ def test_chat_rm_during_an_answer_in_another_process_waits_and_leaves_nothing(se
 
     gate = threading.Event()
     server.queue(held("Slowly", " and then all of it.", gate))
-    answering = subprocess.Popen([str(CHAT), "-t", "busy", "talk slowly"], env=chat_env, stdout=subprocess.PIPE,
+    answering = subprocess.Popen(chat_argv(CHAT, "-t", "busy", "talk slowly"), env=chat_env, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)  # fmt: skip
     removing = None
     try:
         assert server.wait_until_sent(1, timeout=90), "the answer never began"
-        removing = subprocess.Popen([str(CHAT), "rm", "busy", "--yes"], env=chat_env, stdout=subprocess.PIPE,
+        removing = subprocess.Popen(chat_argv(CHAT, "rm", "busy", "--yes"), env=chat_env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)  # fmt: skip
         assert removing.stderr is not None
         said = read_until(removing.stderr, b"waiting for the answer", timeout=90)

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from tests.fakeserver import Reply
-from tests.helpers import CHAT, Repl, eventually, stored, summary
+from tests.helpers import CHAT, Repl, stored, summary
+from tests.mcp_servers import chat_argv
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts a process
@@ -23,7 +24,7 @@ WORDS = " ".join(f"w{i:02d}" for i in range(1, 81))
 
 def start_one_shot(chat_env: dict[str, str], *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(CHAT), *args],
+        chat_argv(CHAT, *args),
         env=chat_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
     )  # fmt: skip
@@ -115,12 +116,7 @@ def test_closing_the_terminal_in_the_middle_of_an_answer_keeps_it(server, chat_e
         repl.wait_prompt()
         at = repl.say("count")
         repl.wait_for("w03", after=at)
-        pid = repl.child.pid
-        os.close(repl.child.child_fd)  # the terminal goes away: the kernel hangs chat up
-        _done, wait_status = eventually(
-            lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, "chat to end after its terminal closed", 20
-        )
-        status = os.waitstatus_to_exitcode(wait_status)
+        status = repl.hang_up()
     finally:
         with contextlib.suppress(Exception):
             repl.kill()

@@ -165,6 +165,7 @@ def test_two_chats_at_once_cannot_both_pass_the_day_s_limit(server, chat_env, is
 
     from tests.fakeserver import Fault, Reply
     from tests.helpers import CHAT, chat_process
+    from tests.mcp_servers import chat_argv
 
     _config(isolated_env, "max_tokens = 1000\nmax_cost_day = 0.15\n" + PRICED)  # room for one call's $0.10 most
     env = {**chat_env, "CHATCLI_WORKER": "0"}
@@ -172,7 +173,7 @@ def test_two_chats_at_once_cannot_both_pass_the_day_s_limit(server, chat_env, is
     server.queue(Fault(stall_after=3, stall=300, text="alpha beta gamma delta"))
     # Nor by its own stall clock: the tests' 5 s passed while a busy machine started the second (a clean clone's run).
     first = subprocess.Popen(
-        [str(CHAT), "-t", "one", "a long story"],
+        chat_argv(CHAT, "-t", "one", "a long story"),
         env={**env, "CHATCLI_TIMEOUT": "300"}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip

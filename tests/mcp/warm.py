@@ -11,10 +11,16 @@ process group) the server it started ends with it, as it watches the command's e
 the same pipes, environment and lines; only the process that holds them is another (tests about the server's own
 process start it the normal way: tests/mcp_servers.py).
 
-The era "chat" is the installed ``chat`` itself, for the tests' ``chat serve`` and ``chat acp`` processes (one costs
-0.9 s of CPU, 0.6 s of it imports, and the suite starts some 140): the warm process imports what chat's own warm worker
-does (``chatcli.app.worker.server.warm_up``) and the serve and editor doors', and its child runs ``chat ARGS`` as the
-worker's child does (``chatcli.app.worker.child``: a process group of its own, chat's atexit work, its exit code).
+The era "chat" is the installed ``chat`` itself, for the tests' ``chat`` processes (one costs about a second of CPU,
+most of it imports, and the suite starts hundreds): the warm process imports what chat's own warm worker does
+(``chatcli.app.worker.server.warm_up``) and the serve, editor and prompt doors', and its child runs ``chat ARGS`` as
+the worker's child does (``chatcli.app.worker.child``: a process group of its own, chat's atexit work, its exit
+code). A test may also ask it directly (``start``), without a launcher: for ``chat`` in a pseudo-terminal, in a
+session of its own that the terminal is the controlling terminal of (tests/helpers.Repl), and for a background reply
+(``job_launcher``: chatcli.service.jobs's launcher in the tests, and in the warm process's own children).
+
+The warm process reaps what it forks (each server's parent, which reaps the server): their CPU counts as the test
+worker's children's, as a process of their own would.
 """
 
 import array
@@ -22,6 +28,7 @@ import json
 import os
 import socket
 import sys
+from typing import Any, Callable, Mapping
 
 
 def launch(path: str, script: str, args: list[str]) -> int:
@@ -32,14 +39,9 @@ def launch(path: str, script: str, args: list[str]) -> int:
     """
     import signal
 
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(path)
-    asked = json.dumps({"argv": [script, *args], "env": dict(os.environ), "cwd": os.getcwd()}).encode()
-    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))]
-    conn.sendmsg([len(asked).to_bytes(4, "big") + asked], rights)
+    conn, pid = start(path, [script, *args], dict(os.environ), os.getcwd(), [0, 1, 2])
     for fd in (0, 1, 2):  # the server holds them now: its stdout ends when it does
         os.close(fd)
-    pid = int.from_bytes(_exactly(conn, 4) or b"\0\0\0\0", "big")
     sent: list[int] = []
 
     told: bytes | None = None
@@ -56,10 +58,9 @@ def launch(path: str, script: str, args: list[str]) -> int:
     if pid:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, forward)
-    told = _exactly(conn, 4)
+    told = ended(conn)  # this process outlives it by nothing
     if told is not None:
-        _exactly(conn, 1)  # its end of the socket closes as it exits: this process outlives it by nothing
-        code = int.from_bytes(told, "big", signed=True)
+        code = told
     else:  # its process was killed before it could tell (and the server with it, which watches the socket)
         code = -sent[-1] if sent else 1
     if code < 0:  # the server ended of a signal: so does this process
@@ -67,6 +68,39 @@ def launch(path: str, script: str, args: list[str]) -> int:
             signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     return code if code >= 0 else 1
+
+
+def start(
+    path: str,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: str,
+    fds: list[int],
+    session: str | None = None,
+    detached: bool = False,
+) -> tuple[socket.socket, int]:
+    """Ask the warm server at ``path`` for ``argv`` in ``env`` and ``cwd`` on ``fds`` (its stdin, stdout, stderr).
+    ``session``: "own", a session of its own; "terminal", one its pseudo-terminal (``fds``) is the controlling
+    terminal of, as a terminal's shell starts a program. ``detached``: it goes on when the connection closes. The
+    connection (where its exit code comes: ``ended``) and its pid."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    asked = json.dumps({"argv": argv, "env": dict(env), "cwd": cwd, "session": session, "detached": detached})
+    asked = asked.encode()
+    conn.sendmsg(
+        [len(asked).to_bytes(4, "big") + asked], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+    )
+    return conn, int.from_bytes(_exactly(conn, 4) or b"\0\0\0\0", "big")
+
+
+def ended(conn: socket.socket) -> int | None:
+    """The exit code of the process ``start`` gave ``conn`` for (a signal's as Popen says it: negative), once it has
+    ended and been reaped; None if the warm server went away first."""
+    told = _exactly(conn, 4)
+    if told is None:
+        return None
+    _exactly(conn, 1)  # its end of the socket closes as it exits
+    return int.from_bytes(told, "big", signed=True)
 
 
 def _exactly(conn: socket.socket, size: int) -> bytes | None:
@@ -145,20 +179,30 @@ def _serve_one(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> 
 
 
 def _become(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> int:
-    """``chat``: the installed chat is what runs (the era "chat"), not a script."""
+    """``chat``: the installed chat is what runs (the era "chat"), not a script: its command line, or a background
+    reply's process (``-m chatcli.app.background``)."""
     import runpy
-    import signal
     import threading
 
     if chat:
         import atexit
 
         atexit._clear()  # the warm process's, as chat's own worker's child clears them (chat's own are made anew)
+    session = asked.get("session")
+    if session:
+        os.setsid()  # a session of its own ("own"), or one its terminal is the controlling terminal of ("terminal")
+    elif chat:
         os.setpgid(0, 0)  # as chat started by its test is a process of its own, not one of the warm process's group
     for target, fd in zip((0, 1, 2), fds):
         os.dup2(fd, target)
-    for fd in fds:
+    for fd in set(fds):
         os.close(fd)
+    if session == "terminal":
+        import fcntl
+        import termios
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    _streams()
     os.environ.clear()
     os.environ.update(asked["env"])
     os.chdir(asked["cwd"])
@@ -174,16 +218,29 @@ def _become(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> int
             pass
         os._exit(1)
 
-    threading.Thread(target=watch, daemon=True).start()
+    if not asked.get("detached"):
+        threading.Thread(target=watch, daemon=True).start()
     if chat:
         import time
 
         from chatcli.app.worker.child import run_as_process
 
         time.tzset()
+        if sys.argv[:2] == ["-m", "chatcli.app.background"]:
+            from chatcli.app.background import main
+
+            sys.argv = [sys.executable, *sys.argv[2:]]
+            return _exit_code(main)
         return run_as_process(sys.argv[1:], lambda _status: None)
+    return _exit_code(lambda: runpy.run_path(sys.argv[0], run_name="__main__"))
+
+
+def _exit_code(run: Callable[[], object]) -> int:
+    """Run ``run`` as Python runs a program, and return the exit code it ends with."""
+    import signal
+
     try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
+        code = run()
     except SystemExit as stop:
         if stop.code is None or isinstance(stop.code, int):
             return stop.code or 0
@@ -198,7 +255,42 @@ def _become(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> int
 
         traceback.print_exc()
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _streams() -> None:
+    """Standard streams on the descriptors just given, as Python's start-up makes them: the encoding, and the
+    buffering of a terminal or not (the warm process's were made for its own pipes)."""
+    import io
+
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        template = getattr(sys, name)
+        raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        stream = io.TextIOWrapper(
+            io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw),
+            encoding=template.encoding,
+            errors=template.errors,
+            line_buffering=fd == 2 or (fd == 1 and os.isatty(1)),
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def job_launcher(path: Callable[[], str]) -> Callable[..., int]:
+    """chatcli.service.jobs.in_a_process, forked from the warm process of chat at ``path()``: a background reply's
+    process in a session of its own, with its spec, output, variables and folder, which outlives what started it."""
+
+    def launch(spec: Any, out: Any, err: Any, environ: Mapping[str, str], cwd: Any) -> int:
+        from chatcli.service.jobs import WITHHELD
+
+        given = {name: value for name, value in environ.items() if name not in WITHHELD}
+        files = [spec.fileno(), out.fileno(), err.fileno()]
+        argv = ["-m", "chatcli.app.background"]
+        conn, pid = start(path(), argv, given, str(cwd), files, session="own", detached=True)
+        conn.close()
+        return pid
+
+    return launch
 
 
 def serve(path: str, era: str) -> None:
@@ -209,10 +301,22 @@ def serve(path: str, era: str) -> None:
     if era == "chat":
         del sys.path[0]  # this folder: chat's own path is the installed one's (its script's folder, then the venv's)
         _import_chat()
+        from chatcli.service.jobs import LAUNCHER
+
+        LAUNCHER.set(job_launcher(lambda: path))  # its children's background replies are forked from here too
     else:
         _import_sdk(era)
 
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # its servers are reaped as they end
+    def reap(_signum: int, _frame: object) -> None:
+        """Reap the servers' parents as they end: what they and their server used counts as this process's
+        children's, and so as the test worker's that waits for it (ignored, SIGCHLD would leave it uncounted)."""
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+
+    signal.signal(signal.SIGCHLD, reap)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -257,14 +361,16 @@ def _import_sdk(era: str) -> None:
 
 
 def _import_chat() -> None:
-    """What chat's warm worker imports, then what ``chat serve`` and ``chat acp`` add to it."""
+    """What chat's warm worker imports, then what ``chat serve``, ``chat acp``, the prompt and a background reply add
+    to it."""
     import importlib
 
     from chatcli.app.worker.server import warm_up
 
     warm_up()
     for name in ("chatcli.app.serve_commands", "chatcli.api.server", "uvicorn", "chatcli.app.acp_commands",
-                 "chatcli.editor.agent", "acp"):  # fmt: skip
+                 "chatcli.editor.agent", "acp", "chatcli.ui.prompt", "chatcli.ui.prompt_session",
+                 "chatcli.app.background"):  # fmt: skip
         importlib.import_module(name)
 
 
