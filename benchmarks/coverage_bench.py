@@ -3,7 +3,10 @@
 The commit is unpacked as benchmarks/fast_run_bench.py unpacks it (``git archive``, PYTHONPATH set to its tree).
 coverage.py follows every Python process the suite starts (the installed ``chat``, the worker, ``chat serve``, the
 MCP host) through a ``sitecustomize`` on PYTHONPATH that calls ``coverage.process_startup()``; the data files are
-combined and the total read. A forked child that ends with ``os._exit`` writes nothing, so the figure is a floor.
+combined and the total read; a forked child (the warm processes' of the tests, the worker's) measures its own and
+saves it as it ends, ``os._exit`` too (coverage.py's ``patch = fork, _exit``). Only the tree's files count; the
+installed checkout's count as the tree's when the tree is HEAD and the checkout clean (a process started with an
+environment of its own runs the installed chat).
 
     .venv/bin/python benchmarks/coverage_bench.py [--rev REV] [--workers N] [-- PYTEST ARGS]
 
@@ -42,9 +45,25 @@ def main() -> int:
         data.mkdir()
         (site / "sitecustomize.py").write_text(STARTUP)
         rc = Path(scratch) / "coveragerc"
+        installed = Path(
+            subprocess.run(
+                [PY, "-c", "import chatcli; print(chatcli.__file__)"],
+                capture_output=True,
+                text=True,
+                cwd=HERE.parent.parent,
+            ).stdout.strip()  # fmt: skip
+        ).parent
+        # A process the suite starts with an environment of its own (a background reply's, a server's child) runs
+        # the installed checkout, not the tree: counted as the tree's files when they are the same commit's.
+        same = (
+            args.rev == "HEAD"
+            and not subprocess.run(["git", "-C", str(HERE.parent), "diff", "--quiet", "HEAD"]).returncode
+        )
+        paths = f"[paths]\nchatcli =\n    {tree}/chatcli\n    {installed}\n" if same else ""
+        sources = f"\n    {tree}/chatcli\n    {installed}" if same else f" {tree}/chatcli"
         rc.write_text(
-            f"[run]\nsource = chatcli\nparallel = True\ndata_file = {data}/.coverage\nconcurrency = thread\n"
-            "sigterm = true\n"
+            f"[run]\nsource ={sources}\nparallel = True\ndata_file = {data}/.coverage\nconcurrency = thread\n"
+            f"sigterm = true\npatch =\n    fork\n    _exit\n{paths}"
         )
         env = environment(tree)
         env["PYTHONPATH"] = f"{tree}:{site}"
