@@ -13,7 +13,7 @@ import typer
 
 from chatcli.app.shared import environment, subcommand
 from chatcli.config import Settings
-from chatcli.text import counted, json_text, say
+from chatcli.text import json_text, say
 
 if TYPE_CHECKING:
     from chatcli.core.events import Compacted
@@ -77,25 +77,9 @@ def compact_command(
     if as_json:
         say(env.stdout, json_text(obj, ensure_ascii=False) + "\n", data=True)
         return
-    say(env.stdout, compacted_line(thread_id, done) + "\n")
+    from chatcli.service.command_runs import compacted_line
+
+    say(env.stdout, compacted_line(done, thread_id) + "\n")
     say(
         env.stderr, f"chat -t {thread_id} then /summary shows it; /undo there, before another question, takes it back\n"
     )
-
-
-def compacted_line(thread_id: str, done: Compacted) -> str:
-    """ "compacted 12 earlier turns of thread ID: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011": the
-    estimated tokens a request sends before and after, then the summary request's usage line (no budget share: the
-    request was the summariser's, not a turn's)."""
-    from dataclasses import replace
-
-    from chatcli.backends.own.compaction import CUT_NOTE
-    from chatcli.ui.output import usage_line
-
-    said: list[str | None] = [
-        f"compacted {counted(done.turns, 'earlier turn')} of thread {thread_id}: "
-        f"~{done.before:,} -> ~{done.after:,} tokens sent",
-        usage_line(replace(done.spent, context_tokens=None)),
-        CUT_NOTE if done.cut else None,
-    ]
-    return " · ".join(part for part in said if part)

@@ -111,12 +111,18 @@ async def compact(chat: Service, thread: Thread, arg: str) -> Said:
     return Said((compacted_line(done), kept))
 
 
-def compacted_line(done: Compacted) -> str:
-    """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011"."""
+def compacted_line(done: Compacted, thread_id: str = "") -> str:
+    """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011" (with ``thread_id``:
+    "earlier turns of thread ID"), at every door: the estimated tokens a request sends before and after, then the
+    summary request's usage (no budget share: the request was the summariser's, not a turn's)."""
+    from chatcli.core.chunks import cache_counts
+
     usage = done.spent.usage or {}
-    parts = [f"compacted {counted(done.turns, 'earlier turn')}: ~{done.before:,} -> ~{done.after:,} tokens sent"]
+    of = f" of thread {thread_id}" if thread_id else ""
+    parts = [f"compacted {counted(done.turns, 'earlier turn')}{of}: ~{done.before:,} -> ~{done.after:,} tokens sent"]
     if usage.get("input_tokens") is not None:
-        parts.append(f"{usage['input_tokens']:,} in · {usage.get('output_tokens') or 0:,} out")
+        cached = f" ({read:,} cached)" if (read := cache_counts(usage)[0]) else ""
+        parts.append(f"{usage['input_tokens']:,} in{cached} · {usage.get('output_tokens') or 0:,} out")
     if price := cost_part(done.spent):
         parts.append(price)
     if done.cut:
