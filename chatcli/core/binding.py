@@ -73,9 +73,8 @@ class Binding:
 
     def same_graph(self, other: Binding) -> bool:
         """Both name the same graph of the user's: the same file, or the same module or id from the same directory."""
-        if (self.kind, self.graph) != (other.kind, other.graph):
-            return False
-        return (self.graph or "").startswith("/") or self.cwd == other.cwd
+        same = (self.kind, self.graph) == (other.kind, other.graph)
+        return same and ((self.graph or "").startswith("/") or self.cwd == other.cwd)
 
 
 def resume_template(bound: Binding | None, db: str) -> str:
@@ -98,9 +97,7 @@ def model_from_index(model: str | None) -> str | None:
     if not model:
         return None
     prefix, colon, _ = model.partition(":")
-    if not colon or prefix in {row.name for row in PROVIDERS}:
-        return model
-    return None
+    return model if not colon or prefix in {row.name for row in PROVIDERS} else None
 
 
 @dataclass(frozen=True)

@@ -261,10 +261,8 @@ async def connect(path: Path, read_only: bool = False) -> aiosqlite.Connection:
     then takes no lock and writes no -wal/-shm beside it)."""
     import aiosqlite
 
-    if read_only:
-        conn = await aiosqlite.connect(f"file:{quote(str(path.absolute()))}?immutable=1", uri=True)
-    else:
-        conn = await aiosqlite.connect(str(path))
+    immutable = f"file:{quote(str(path.absolute()))}?immutable=1"
+    conn = await aiosqlite.connect(immutable if read_only else str(path), uri=read_only)
     await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn
 

@@ -215,9 +215,7 @@ class Listing:
     def fresh(self, listed_at: float, now: float | None = None) -> bool:
         """True while the listing, taken at ``listed_at`` (epoch seconds), is as fresh as its server said it stays
         (always, for a server that said nothing)."""
-        if self.lifetime is None:
-            return True
-        return (time.time() if now is None else now) < listed_at + self.lifetime
+        return self.lifetime is None or (time.time() if now is None else now) < listed_at + self.lifetime
 
     def tool(self, name: str) -> ToolInfo | None:
         return next((t for t in self.tools if t.name == name), None)

@@ -134,6 +134,4 @@ def _named(what: str, part: Any, size: int | None) -> str:
 def _decoded_size(resource: Any, field: str = "blob") -> int | None:
     """The size in bytes of an embedded resource's base64 ``blob`` (or a part's ``data``), without decoding it."""
     blob = getattr(resource, field, None)
-    if not isinstance(blob, str):
-        return None
-    return len(blob) * 3 // 4 - blob[-2:].count("=")
+    return len(blob) * 3 // 4 - blob[-2:].count("=") if isinstance(blob, str) else None

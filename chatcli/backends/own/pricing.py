@@ -245,9 +245,7 @@ class Pricer:
     def _provider_local(self, name: str) -> bool:
 
         chosen = provider(name)
-        if not chosen.prices:
-            return True
-        return self.settings is not None and on_this_network(chosen.endpoint(self.settings))
+        return not chosen.prices or (self.settings is not None and on_this_network(chosen.endpoint(self.settings)))
 
     def own_price(self, name: str) -> tuple[float, float, float] | None:
         """config.toml's price for ``name`` (letter case, and a ``provider/`` prefix, aside), or None."""

@@ -44,10 +44,8 @@ def is_ref(value: Any) -> bool:
 
 
 def _is_message_list(value: Any) -> bool:
-    if not isinstance(value, list):
-        return False
     # One check per distinct type, not per item.
-    return all(issubclass(t, BaseMessage) for t in set(map(type, value)))
+    return isinstance(value, list) and all(issubclass(t, BaseMessage) for t in set(map(type, value)))
 
 
 def _message_text(msg: BaseMessage) -> str:
