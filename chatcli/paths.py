@@ -9,6 +9,7 @@ package: it names the place this installation came from, as pip recorded it (PEP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -65,10 +66,8 @@ def private_dir(path: Path) -> Path:
     if not path.is_dir():
         if path.parent != path:
             private_dir(path.parent)
-        try:
+        with contextlib.suppress(FileExistsError):  # another process, at the same moment
             os.mkdir(path, 0o700)
-        except FileExistsError:  # another process, at the same moment
-            pass
     return path
 
 
@@ -128,10 +127,8 @@ def build_id() -> str:
     sites = []
     for place in sys.path:
         if place.endswith(("site-packages", "dist-packages")):
-            try:
+            with contextlib.suppress(OSError):
                 sites.append(f"{place}@{os.stat(place).st_mtime_ns}")
-            except OSError:
-                pass
     return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
 
 

@@ -13,6 +13,7 @@ token ends every session). Neither is the token, nor gives it.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
@@ -53,10 +54,8 @@ def own_token(environ: Mapping[str, str] = os.environ) -> tuple[str, Path]:
     """
     path = token_path(environ)
     for _ in range(2):  # a second server may make it at the same moment: then it is read
-        try:
+        with contextlib.suppress(FileNotFoundError):
             return _read(path), path
-        except FileNotFoundError:
-            pass
         private_dir(path.parent)
         token = secrets.token_urlsafe(32)
         try:

@@ -6,20 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass, field
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Awaitable,
-    Callable,
-    ClassVar,
-    NamedTuple,
-    TypeVar,
-)
+from typing import Any, Awaitable, Callable, ClassVar, NamedTuple, TypeVar
 
 from chatcli.errors import StoreError
-
-if TYPE_CHECKING:
-    pass
 
 T = TypeVar("T")
 # A row as the database driver gives it, and the parameters of a statement.

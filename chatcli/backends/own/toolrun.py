@@ -5,6 +5,7 @@ server's questions to the user asked as LangGraph interrupts (MCP elicitations);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
@@ -215,10 +216,8 @@ async def run_call(
 
     async def ticking() -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(heard.wait(), TICK)
-            except TimeoutError:
-                pass
             heard.clear()
             emit(Progress(shown, loop.time() - started, told["done"], told["total"], told["message"]))
 
