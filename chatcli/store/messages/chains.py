@@ -48,13 +48,6 @@ def _is_message_list(value: Any) -> bool:
     return isinstance(value, list) and all(issubclass(t, BaseMessage) for t in set(map(type, value)))
 
 
-def _message_text(msg: BaseMessage) -> str:
-    text = getattr(msg, "text", "")
-    if isinstance(text, str):  # 1.x: a str subclass that is also callable (deprecated)
-        return str(text)
-    return str(text()) if callable(text) else ""  # langchain-core < 1.0: a method
-
-
 class ChainStore:
     """Turns message lists into refs to node chains and back, through a per-thread cache.
 
@@ -186,7 +179,7 @@ class ChainStore:
 
         tail_msgs = msgs[k:]
         dumps = self.inner.serde.dumps_typed
-        rows = [(*dumps(m), m.type, _message_text(m)) for m in tail_msgs]
+        rows = [(*dumps(m), m.type, str(m.text)) for m in tail_msgs]
         parent_node = best.nodes[k - 1] if (best is not None and k) else None
         new_nodes = await self.table.insert_chain(thread_id, parent_node, k, rows)
         # (re-checked after the await: a concurrent put may have extended `best`)

@@ -49,8 +49,7 @@ def _identity(message: Any, pos: int) -> str:
 
 
 def _text(message: Any) -> str:
-    text = getattr(message, "text", "")
-    return str(text() if callable(text) and not isinstance(text, str) else text)[:START_CHARS]
+    return str(getattr(message, "text", ""))[:START_CHARS]  # (a str: langchain-core's text accessor)
 
 
 def _stamp(stamp: Any) -> float | None:
