@@ -122,10 +122,15 @@ def on_this_machine(url: str) -> bool:
         host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
     except ValueError:
         return False
+    return loopback(host)
+
+
+def loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 

@@ -26,25 +26,16 @@ applied behind the guard, for the app's own use, after every check has read the 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs
 
+from chatcli.trust import loopback
+
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY = 64 * 1024 * 1024  # bytes of a request's body: a question and its attachments, as base64
 Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-
-
-def loopback(host: str) -> bool:
-    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

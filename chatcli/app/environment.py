@@ -8,12 +8,13 @@ and runs ``main(args, env)`` in-process, as httpie's tests do.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Mapping
+
+from chatcli.text import is_terminal
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Environment:
         if fd is None:
             return None
         tty = open(fd, "w", encoding="utf-8", errors="replace", buffering=1)  # noqa: SIM115 - closed by the run
-        if not _isatty(tty):
+        if not is_terminal(tty):
             tty.close()
             return None
         return tty
@@ -56,19 +57,12 @@ class Environment:
     @property
     def stdin_isatty(self) -> bool:
         """True when a person types at stdin (so no question is piped in)."""
-        return _isatty(self.stdin)
+        return is_terminal(self.stdin)
 
     @property
     def dumb_terminal(self) -> bool:
         """True when TERM says the terminal understands no escape sequences."""
         return self.environ.get("TERM") == "dumb"
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError, io.UnsupportedOperation):
-        return False
 
 
 def flush_streams() -> None:

@@ -13,13 +13,14 @@ from typing import Any, List, Mapping, Optional
 
 import typer
 
-from chatcli.api.guard import addresses, loopback
+from chatcli.api.guard import addresses
 from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.paths import listening_dir, private_dir
 from chatcli.service.answerer import Answerer
 from chatcli.text import say
+from chatcli.trust import loopback
 
 TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 

@@ -167,9 +167,7 @@ def decision_record(call: ToolCall, decision: Decision, keyed: bool = False) -> 
 def approval_answer(pending: Pending, decisions: list[Decision]) -> Any:
     """The value ``pending`` (an approval) is resumed with: ``decisions``, one per call, in its shape."""
     records = [decision_record(call, d, pending.keyed) for call, d in zip(pending.calls, decisions)]
-    if pending.shape == "tool_approval":
-        return records[0]
-    return {"decisions": records}
+    return records[0] if pending.shape == "tool_approval" else {"decisions": records}
 
 
 def approval_request(calls: list[ToolCall], hooks: dict[str, str | None] | None = None) -> dict[str, Any]:

@@ -55,9 +55,7 @@ class ThinkSplitter:
     def flush(self) -> tuple[str, str]:
         """At the end of the stream: what was held back (a tag that never completed is text)."""
         held, self._held = self._held, ""
-        if self._state == "think":
-            return held, ""
-        return "", held
+        return (held, "") if self._state == "think" else ("", held)
 
 
 def _partial_suffix(text: str, tag: str) -> int:
