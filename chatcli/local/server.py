@@ -192,10 +192,9 @@ class LocalServer:
         """
         if self.process is None:
             return None
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             return self.process.wait(timeout=wait) if wait > 0 else self.process.poll()
-        except subprocess.TimeoutExpired:
-            return None
+        return None
 
     def restart(self) -> str | None:
         """Start the server again if its process has ended; return how the old one ended, or None.

@@ -333,10 +333,9 @@ def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
 
 def _read(path: Path) -> bytes | None:
     """The settings file at ``path`` (None: there is none), at most MAX_FILE bytes of a regular file."""
-    try:
+    with suppress(FileNotFoundError, NotADirectoryError):
         return read_bounded(path, MAX_FILE, follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    return None
 
 
 def _parsed(table: Any, source: Path, own: bool, problems: list[str]) -> list[Hook]:

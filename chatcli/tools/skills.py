@@ -433,10 +433,9 @@ def read_bounded(path: Path, limit: int = MAX_BYTES, follow: bool = False) -> by
 
 def _real(path: Path) -> Path | None:
     """``path`` with every link resolved; None for a link loop or a path no file can have (a NUL in it)."""
-    try:
+    with suppress(OSError, RuntimeError, ValueError):
         return path.resolve()
-    except (OSError, RuntimeError, ValueError):
-        return None
+    return None
 
 
 def _why(exc: Exception) -> str:

@@ -234,10 +234,9 @@ class Terminal:
 def _tostop(fd: int) -> bool:
     import termios
 
-    try:
+    with contextlib.suppress(termios.error):
         return bool(termios.tcgetattr(fd)[3] & termios.TOSTOP)
-    except termios.error:
-        return False
+    return False
 
 
 _read, _write = os.read, os.write

@@ -121,10 +121,9 @@ def table_stamp() -> str:
 def preload() -> Any:
     """``_table()``, or None when genai-prices cannot be loaded (every kept price is then unknown); the warm worker
     loads it so before it forks: its one-shots then find it loaded."""
-    try:
+    with contextlib.suppress(Exception):  # a broken install costs the dollars, never the answer
         return _table()
-    except Exception:  # noqa: BLE001 - a broken install costs the dollars, never the answer
-        return None
+    return None
 
 
 # Names that only a machine or a private network resolves (RFC 6761, 6762, 8375, and common practice).
@@ -176,10 +175,9 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     with contextlib.suppress(ValueError):
         return ipaddress.ip_address(host)
     if re.fullmatch(r"[0-9a-fx.]+", host) and host[0].isdigit():
-        try:
+        with contextlib.suppress(OSError):
             return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
+        return None
     return None
 
 
