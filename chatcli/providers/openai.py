@@ -194,9 +194,7 @@ class OpenAICompatible(Provider):
     async def window(self, settings: Settings, model: str) -> int | None:
         from chatcli.providers.openai_windows import told_window
 
-        if not settings.base_url:
-            return None
-        return await told_window(settings.base_url, model, settings.api_key)
+        return await told_window(settings.base_url, model, settings.api_key) if settings.base_url else None
 
 
 PROVIDER = OpenAICompatible.of("openai")

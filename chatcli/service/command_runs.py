@@ -164,14 +164,15 @@ def _made(view: SummaryView) -> str:
 
 async def fork(chat: Service, thread: Thread, arg: str) -> Said:
     """A new thread holding the branch this one is on, to the node it is on; the door goes on there as it goes."""
-    from chatcli.threads.operations import Threads, turns_of
+    from chatcli.threads.operations import Threads
 
-    turns = turns_of(await thread.messages())
+    messages = await thread.messages()
+    turns = sum(m.type == "human" for m in messages[1:]) + bool(messages)  # each question starts one (and the first)
     current = (await thread.tree()).current
     if not turns or current is None:
         raise UsageError("nothing to fork: this thread is empty")
     new_id = await cast(Threads, chat.threads()).fork(thread.thread_id, current)  # a thread chat keeps (its needs)
-    said = f"forked {thread.thread_id} ({counted(len(turns), 'turn')}) into thread {new_id} (chat -t {new_id})"
+    said = f"forked {thread.thread_id} ({counted(turns, 'turn')}) into thread {new_id} (chat -t {new_id})"
     return Said((said,), forked=new_id)
 
 

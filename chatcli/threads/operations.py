@@ -42,16 +42,6 @@ def attachment_line(item: dict[str, Any]) -> str:
     return f"{item.get('name')} ({item.get('type')}, {readable_size(int(item.get('size') or 0))})"
 
 
-def turns_of(messages: list[Any]) -> list[list[Any]]:
-    """Group messages into turns, each starting at a user message."""
-    turns: list[list[Any]] = []
-    for message in messages:
-        if message.type == "human" or not turns:
-            turns.append([])
-        turns[-1].append(message)
-    return turns
-
-
 def transcript_markdown(t: Transcript) -> str:
     """The thread as a Markdown document: a heading, then each message under its speaker."""
     title = " ".join((t.info.title or t.info.thread_id).split())
