@@ -6,10 +6,10 @@ other, measures the machine as much as the change. Here both commits are unpacke
 PYTHONPATH set to its own tree, the tests' files and chat's), their bytecode written by a collection first, then
 their fast runs start together, two pytest-xdist workers each, and share the machine for as long as both run. What
 is compared is each run's CPU (user + system, its workers and what they started, from ``wait4``) and its wall time;
-rounds alternate which starts first. Each run's pytest is the child of a reaper (``REAPER``) that takes in what the
-suite leaves behind to end on its own (chat's warm worker, the MCP host, a background reply: daemons whose parent
-has gone), so that their CPU is the run's too, not lost to init. A run that fails ends the benchmark: a comparison of runs that did not pass is
-of nothing.
+rounds alternate which starts first. Each run's pytest is the child of a reaper (``REAPER``) that reaps, as init
+would, what the suite leaves to end on its own (chat's warm worker, the MCP host, a background reply: daemons whose
+parent has gone), so that their CPU is the run's too. A run that fails ends the benchmark: a comparison of runs that
+did not pass is of nothing.
 
     .venv/bin/python benchmarks/fast_run_bench.py [--runs N] [--base REV] [--head REV] [--workers N] [--whole] [--skip EXPR]
 
@@ -71,27 +71,30 @@ def selection(whole: bool, skip: str | None) -> list[str]:
 
 
 # A run's pytest as the child of a subreaper (prctl PR_SET_CHILD_SUBREAPER): every process it starts that outlives
-# its parent comes here and is waited for (``wait4`` then counts it), up to 60 s after pytest ends; then ended.
+# its parent comes here and is reaped as it ends, as init would (``wait4`` then counts it), up to 60 s after pytest
+# ends; then ended.
 REAPER = """
 import ctypes, os, signal, subprocess, sys, time
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
-code = subprocess.call(sys.argv[1:])
-deadline = time.monotonic() + 60
+pytest = subprocess.Popen(sys.argv[1:])
+deadline = None
 while True:
     try:
-        pid, _ = os.waitpid(-1, os.WNOHANG)
+        pid, status = os.waitpid(-1, 0 if deadline is None else os.WNOHANG)
     except ChildProcessError:
         break
-    if pid == 0 and time.monotonic() > deadline:
+    if pid == pytest.pid:
+        pytest.returncode, deadline = os.waitstatus_to_exitcode(status), time.monotonic() + 60
+    elif pid == 0 and time.monotonic() > deadline:
         for entry in os.listdir("/proc"):
             try:
                 if entry.isdigit() and open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
                     os.kill(int(entry), signal.SIGKILL)
             except (OSError, IndexError):
                 pass
-    if pid == 0:
+    elif pid == 0:
         time.sleep(0.2)
-sys.exit(code)
+sys.exit(pytest.returncode)
 """
 
 
