@@ -72,12 +72,14 @@ def main() -> int:
         run = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
         said = (run.stdout.strip().splitlines() or [""])[-1]
         subprocess.run([PY, "-m", "coverage", "combine", "-q", f"--rcfile={rc}"], cwd=tree, capture_output=True)
-        table = subprocess.run(
+        reported = subprocess.run(
             [PY, "-m", "coverage", "report", f"--rcfile={rc}"], cwd=tree, capture_output=True, text=True
-        ).stdout
+        )
+        table = reported.stdout
     total = re.search(r"^TOTAL\s+(\d+)\s+(\d+)\s+(\d+)%", table, re.M)
     if total is None:
-        raise SystemExit(f"no coverage total:\n{table[-2000:]}")
+        said = f"{run.stdout[-1500:]}{run.stderr[-1500:]}\n{reported.stderr[-1000:]}"
+        raise SystemExit(f"no coverage total:\n{table[-2000:]}\nthe suite said:\n{said}")
     statements, missed, percent = total.groups()
     rows = [
         (
