@@ -154,8 +154,8 @@ def main(seconds: int = CONVERT_SECONDS, memory: int = CONVERT_MEMORY) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    html = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # no more than MAX_HTML: see convert
-    try:
+    try:  # (the page read and decoded under the limit too: where memory runs out is chance, the answer is not)
+        html = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # no more than MAX_HTML: see convert
         title, text = page_text(html, sys.argv[1] if len(sys.argv) > 1 else "")
         answer: dict[str, str] = {"title": title, "text": text}
     except Unconvertible as exc:
