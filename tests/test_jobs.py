@@ -748,3 +748,17 @@ def test_a_remote_jobs_recorded_server_taken_by_another_user_is_sent_nothing(cha
         assert stranger.connections() == []  # nothing reached it
     finally:
         stranger.stop()
+
+
+def test_no_launcher_is_given_the_serve_token_of_the_run_that_starts_a_job(chat_env, tmp_path):
+    """What a job's process is never given (the token of the chat serve it came from) is withheld where a job starts,
+    whatever launches it: its own process, the tests' warm one or a thread here."""
+    from chatcli.service.jobs import LAUNCHER, JobSpec, start
+
+    given: list[dict[str, str]] = []
+    token = LAUNCHER.set(lambda _spec, _out, _err, environ, _cwd: given.append(dict(environ)) or 0)
+    try:
+        start(JobSpec(None, "hello"), {**chat_env, "CHATCLI_SERVE_TOKEN": "s3cret"}, tmp_path, "hello", most=4)
+    finally:
+        LAUNCHER.reset(token)
+    assert len(given) == 1 and "CHATCLI_SERVE_TOKEN" not in given[0] and given[0]["HOME"] == chat_env["HOME"]

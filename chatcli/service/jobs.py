@@ -105,9 +105,10 @@ Launcher = Callable[[IO[bytes], IO[bytes], IO[bytes], Mapping[str, str], Path], 
 def in_a_process(spec: IO[bytes], out: IO[bytes], err: IO[bytes], environ: Mapping[str, str], cwd: Path) -> int:
     """The job as a process of its own (chatcli.app.background), in a session of its own: no terminal, no process
     group of the caller's, so that closing the terminal that started it does not stop it."""
-    given = {name: value for name, value in environ.items() if name not in WITHHELD}
     command = [sys.executable, "-m", "chatcli.app.background"]
-    return subprocess.Popen(command, stdin=spec, stdout=out, stderr=err, cwd=cwd, env=given, start_new_session=True).pid
+    return subprocess.Popen(
+        command, stdin=spec, stdout=out, stderr=err, cwd=cwd, env=dict(environ), start_new_session=True
+    ).pid
 
 
 # The launcher a job starts with: a process of its own (the tests set another).
@@ -279,7 +280,8 @@ def start(
         _private(where / f"{job_id}.err") as err,
     ):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # alive from now: the job holds it on (``alive``)
-        pid = LAUNCHER.get()(held, out, err, environ, cwd)
+        given = {name: value for name, value in environ.items() if name not in WITHHELD}  # whatever launches it
+        pid = LAUNCHER.get()(held, out, err, given, cwd)
     job = Job(
         job_id,
         spec.thread or spec.setup.get("new_thread"),

@@ -281,12 +281,9 @@ def job_launcher(path: Callable[[], str]) -> Callable[..., int]:
     process in a session of its own, with its spec, output, variables and folder, which outlives what started it."""
 
     def launch(spec: Any, out: Any, err: Any, environ: Mapping[str, str], cwd: Any) -> int:
-        from chatcli.service.jobs import WITHHELD
-
-        given = {name: value for name, value in environ.items() if name not in WITHHELD}
         files = [spec.fileno(), out.fileno(), err.fileno()]
         argv = ["-m", "chatcli.app.background"]
-        conn, pid = start(path(), argv, given, str(cwd), files, session="own", detached=True)
+        conn, pid = start(path(), argv, environ, str(cwd), files, session="own", detached=True)
         conn.close()
         return pid
 
