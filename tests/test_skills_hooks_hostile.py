@@ -256,6 +256,7 @@ def test_a_hook_printing_megabytes_is_read_bounded_and_the_answer_goes_on(server
     assert tool_results(second)[-1].startswith("not run: a PreToolUse hook refused it: xxx")
 
 
+@pytest.mark.slow  # 300 hooks run: 3 s of CPU
 def test_a_hook_for_each_of_hundreds_of_calls_never_runs_them_all_at_once(server, chat_env, tmp_path):
     # The model asks for 300 calls at once; each has its PreToolUse hook. Run all at once, they took a process and
     # three files each: with the common limit of open files, the turn died ("Too many open files").

@@ -63,6 +63,7 @@ def test_an_encoding_chat_did_not_ask_for_or_cannot_undo_is_one_line(server, cha
     assert server.requests == []
 
 
+@pytest.mark.slow  # seven bombs, each decoded to the cap: 5 s of CPU
 def test_no_decompression_bomb_decodes_past_the_cap(server, chat_env, site):
     # Against a plain body that runs past the cap (read as it comes, then refused): a bomb may cost no
     # more. Before, 512 MB in gzip in gzip peaked at 1 GB, 2 GB of zstd at 4 GB, 256 MB of gzip at +100 MB.

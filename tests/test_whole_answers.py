@@ -42,6 +42,7 @@ READ_AT_MOST = 8 * MAX_EVENT
 # --------------------------------------------------------------------------- the summary
 
 
+@pytest.mark.slow  # 400,000 words streamed and read to their bound, each provider: 2-4 s of CPU
 def test_a_400000_word_summary_is_cut_at_its_room_in_bounded_time_and_memory(provider):
     row, fake, env = provider
     four_turns(env, fake)
@@ -171,6 +172,7 @@ def _gzip(head: bytes, middle: bytes = b"", tail: bytes = b"", times: int = 1) -
     return body + packer.compress(tail) + packer.flush()
 
 
+@pytest.mark.slow  # 400 MB of gzip decoded to 8 MB: a second of CPU
 def test_a_compressed_answer_is_counted_as_it_decodes(chat_env):
     """A gzip answer is decoded a step at a time and bounded as it decodes: 1.2 MB that would decode to 400 MB are
     refused at 8 MB, in bounded time and memory; a small one reads as the plain one; an encoding chat did not ask
