@@ -4,8 +4,9 @@ client on Node) and the ACP Python SDK's example client (``examples/client.py`` 
 ``.ci/acp-clients DIR`` installs both from the registries and prints where they are (``CHATCLI_TEST_ACPX``,
 ``CHATCLI_TEST_ACP_EXAMPLES``); ``.ci/run`` does, and fails if it cannot. Elsewhere these tests are skipped, saying
 why. Each acpx command is a process (and starts ``chat acp`` unless its session's agent is up already), so each test
-takes several steps in one session. What is asserted is what the client's user sees: its output, its listing, the
-thread kept (``chat show``).
+takes several steps in one session. The clients start ``chat acp`` warm (tests/mcp_servers.chat_argv): what is tested
+is the protocol between them, not chat's start. What is asserted is what the client's user sees: its output, its
+listing, the thread kept (``chat show``).
 
 Not covered here: ``session/delete`` (acpx 0.19.1 never sends it, and the SDK's example client only prompts): it is
 tested with the SDK's client connection in tests/test_acp.py.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import pytest
 
 from tests.fakeserver import Calls, Reply
 from tests.helpers import CHAT, THREAD_NOTE, chat, eventually, read_until
+from tests.mcp_servers import chat_argv
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +46,7 @@ class Acpx:
 
     def __init__(self, env: dict[str, str], cwd: Path, *agent_args: str):
         self.env, self.cwd = env, cwd
-        self.agent = " ".join([str(CHAT), "acp", *agent_args])
+        self.agent = shlex.join(chat_argv(CHAT, "acp", *agent_args))
         self.home = Path(env["HOME"]) / ".acpx"
 
     def argv(self, *args: str) -> list[str]:
@@ -199,7 +202,7 @@ def test_the_sdks_example_client_converses_its_refusal_to_permissions_is_a_denia
     )  # and then the fake's echo
     lines = "capital of France?\nwhat do my notes say?\nand of Italy?\n"
     done = subprocess.run(
-        [sys.executable, str(Path(EXAMPLES) / "client.py"), str(CHAT), "acp", "--tools", "files"],
+        [sys.executable, str(Path(EXAMPLES) / "client.py"), *chat_argv(CHAT, "acp", "--tools", "files")],
         input=lines, capture_output=True, text=True, env=chat_env, cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
