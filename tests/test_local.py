@@ -593,7 +593,7 @@ TURNS = 5
 def test_turns_past_the_window_stay_inside_it(isolated_env, tmp_path):
     """Five turns of ~280 characters on one thread against n_ctx 1024 (the history outgrows its budget at the last):
     compaction (the default memory), through the local model itself, keeps every request inside, and every summary
-    request fits its window too. (Half the default window: the model's fold is as short as a real one can be.)"""
+    request fits its window too. (Half the default window, so that the local model writes one short fold.)"""
     from langchain_core.messages.utils import count_tokens_approximately
 
     from chatcli.ui.output import PlainOutput
