@@ -186,8 +186,13 @@ def _become(conn: socket.socket, asked: dict, fds: list[int], chat: bool) -> int
 
     if chat:
         import atexit
+        import signal
 
         atexit._clear()  # the warm process's, as chat's own worker's child clears them (chat's own are made anew)
+        # Ctrl-C raises KeyboardInterrupt, as in chat started from a shell's prompt and in the worker's child, even
+        # where the suite itself was started with SIGINT ignored (in the background of a script: the warm process
+        # inherits that, and a test's Ctrl-C would never arrive).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     session = asked.get("session")
     if session:
         os.setsid()  # a session of its own ("own"), or one its terminal is the controlling terminal of ("terminal")
