@@ -5,6 +5,7 @@ tmpfs filled to the last byte, mounted read-only; a file of text; a truncated fi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -17,7 +18,7 @@ from typing import Iterator
 
 import pytest
 
-from chatcli.store.sqlite import opening_error
+from chatcli.store.sqlite import held, opening_error, sqlite_guard
 from tests.fakeserver import Reply
 from tests.helpers import assert_one_error_line, chat
 
@@ -195,3 +196,36 @@ def test_a_file_on_a_read_only_disk_that_cannot_be_opened_is_said_as_one(server,
                 f"chat: error: cannot open {db} (unable to open database file) (the file is unharmed"
             ), line
         assert digest(db) == before and len(server.requests) == 1
+
+
+def test_a_file_held_by_another_connection_is_waited_for_whatever_words_sqlite_says_it_in(tmp_path):
+    """Busy is known by its code: a full-text table's constructor that meets the lock says "vtable constructor failed"
+    (as one of eight one-shots opening one new file at once once met), and chat waits for it as for any lock."""
+    for name, code in CODES:  # the class: every code, none of them said in the words "locked"
+        exc = sqlite3.OperationalError("vtable constructor failed: chatcli_search")
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+        assert held(exc) == (code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)), name
+    db = tmp_path / "fts.db"  # the real one: a rollback-journal file, so that a writer's lock stops its readers
+    with closing(sqlite3.connect(db, isolation_level=None)) as setup:
+        setup.execute("CREATE TABLE m (node INTEGER PRIMARY KEY, text TEXT)")
+        setup.execute("CREATE VIRTUAL TABLE s USING fts5(text, content='m', content_rowid='node')")
+    guard = sqlite_guard(str(db))
+    waits: list[str] = []
+    with closing(sqlite3.connect(db, timeout=0)) as reader, closing(sqlite3.connect(db, isolation_level=None)) as other:
+        reader.execute("SELECT count(*) FROM m").fetchall()  # its schema read; the full-text table not yet opened
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(sqlite3.OperationalError, match="vtable constructor failed") as met:
+            reader.execute("SELECT rowid FROM s WHERE s MATCH 'x'")
+        assert "locked" not in str(met.value)
+
+        def told(line: str) -> None:
+            waits.append(line)
+            other.execute("ROLLBACK")  # the other program lets go once chat says it waits
+
+        guard.on_wait = told
+
+        async def search() -> list[tuple[int]]:
+            return reader.execute("SELECT rowid FROM s WHERE s MATCH 'x'").fetchall()
+
+        assert asyncio.run(guard.run(search)) == []
+    assert waits == [f"{db} is locked by another program: waiting for it (Ctrl-C gives up)"]

@@ -88,13 +88,24 @@ def _no_room(path: Path) -> bool:
     return info.f_bavail * info.f_frsize < _ROOM or bool(info.f_files and not info.f_favail)
 
 
+def _primary(exc: BaseException) -> int | None:
+    """The primary result code of the SQLite error ``exc`` (of its extended one), if it carries one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def held(exc: BaseException) -> bool:
+    """Whether ``exc`` says another connection holds the file (busy or locked), known by its code: its words may be
+    another's (a full-text table's constructor that met the lock says "vtable constructor failed")."""
+    return _primary(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreError:
     """What an SQLite error at the opening of ``path`` means, said for what it is: a full disk, an I/O error, a file
     that cannot be opened (each: the file is unharmed, nothing was written to it), one held by another program, one
     that is damaged; only a file that is no SQLite database at all "is not a chatcli database". ``new``: the file
     was being created (and is not there)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None  # the primary result code of an extended one
+    primary = _primary(exc)
     verb, unharmed = ("create", "") if new else ("open", "the file is unharmed: ")
     if primary == sqlite3.SQLITE_FULL or (
         primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path)
@@ -117,7 +128,7 @@ def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreErr
         return StoreError(
             f"database error in {path}: {exc}", hint="the file is damaged: restore a backup or choose another --db"
         )
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+    if held(exc):
         return StoreError(f"{path} is locked by another program ({exc})", hint="try again once it lets go of it")
     return StoreError(f"database error in {path}: {exc}", hint="run with --debug for details")
 
@@ -303,7 +314,7 @@ def sqlite_guard(db: str) -> Guard:
         str(Path(db).expanduser()),
         (sqlite3.Error,),
         hint="run with --debug for details",
-        busy=lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc),
+        busy=held,
     )
 
 
