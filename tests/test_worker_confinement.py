@@ -26,6 +26,7 @@ import pytest
 from chatcli.tools.confinement import alike, describe
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Run
+from tests.matrix import Worker
 from tests.test_worker import CHAT_HERE, chat, log, same, served, status, worker_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e  # every test here starts processes
@@ -49,6 +50,7 @@ class Started(dict[str, str]):
 def env(warm_env):
     """The worker on (this test process's, tests/matrix.py), and running: it has served this test's first call (it is
     confined as this test's process is)."""
+    Worker(warm_env).open()  # started and listening first: a chat that finds it still starting runs the normal way
     before = served(warm_env)
     assert chat(warm_env, "start it").code == 0 and served(warm_env) == before + 1, log(warm_env)
     started = Started(warm_env)
