@@ -130,6 +130,8 @@ def finished(
     proc.returncode = os.waitstatus_to_exitcode(status)
     output = log.read_text(errors="replace").strip()
     last = output.splitlines()[-1] if output else ""
+    failures = [line.split(" - ")[0] for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    last += f" ({'; '.join(failures)})" if failures else ""  # which, to be run again alone
     if proc.returncode != 0 and not failing:
         raise SystemExit(f"{name}'s run failed:\n{output[-3000:]}")
     return usage.ru_utime + usage.ru_stime, wall, last
