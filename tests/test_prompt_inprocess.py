@@ -266,6 +266,7 @@ async def test_ctrl_c_during_a_reply_keeps_the_part_shown_and_the_prompt_goes_on
         await chat.say("next question", then="You said: next question (earlier: count slowly)")
     shown = chat.out.getvalue()
     assert "w40" not in shown
+    assert (shown + chat.err.getvalue()).count("stopped") == 1, chat  # the reply's stop, said once
     messages = await stored(settings)
     assert [kind for kind, _, _ in messages] == ["human", "ai", "human", "ai"]
     partial, mark = messages[1][1], messages[1][2]
@@ -301,6 +302,29 @@ async def test_ctrl_c_as_the_prompt_hands_a_line_over_stops_that_line(settings, 
         await chat.say("stop me", then="stopped: nothing was sent")
         await chat.say("next", then="You said: next")
     assert [user_messages(body) for body in server.requests] == [["warm up"], ["warm up", "next"]]
+
+
+async def test_ctrl_c_after_a_line_went_to_be_answered_and_before_its_reply_began_is_said_once(
+    settings, server, monkeypatch
+):
+    """A Ctrl-C that lands once the line's work has begun (the engine in) and before its reply has begun (nothing
+    streamed, no reply of its own to say the stop) is said as a reply's stop is: one line, and the prompt goes on."""
+    from chatcli.ui import prompt
+
+    asked = prompt.ask_line
+
+    async def begun(conversation: Any, text: str, queued: list[Any], again: bool = False) -> Any:
+        if text == "stop me":
+            press_ctrl_c()
+            await asyncio.Event().wait()  # the reply has not begun when the Ctrl-C is heard
+        return await asked(conversation, text, queued, again)
+
+    monkeypatch.setattr(prompt, "ask_line", begun)
+    async with prompt_loop(settings) as chat:
+        await chat.say("warm up", then="You said: warm up")
+        said = await chat.say("stop me", then="stopped")
+        await chat.say("after", then="You said: after")
+    assert said.count("stopped") == 1 and "nothing was sent" not in said, said
 
 
 async def test_ctrl_b_before_the_question_is_kept_leaves_it_at_the_prompt_with_its_files(

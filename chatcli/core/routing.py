@@ -29,6 +29,7 @@ class Router:
     thread_note: str | None = None
     _running: str | None = None  # the tool call running now, to say what a stop cut short
     says_the_result: bool = False  # an output of the result as an object: a Notice ``in_result`` is in it already
+    stops_said: int = 0  # replies whose stop (Ctrl-C) was said: a stop before the reply began is said by its caller
 
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, Token):
@@ -57,6 +58,7 @@ class Router:
                 self.thread_note = None
         elif isinstance(event, End):
             if event.result.interrupted == "cancelled":
+                self.stops_said += 1
                 self.abort("cancelled")
             elif event.result.interrupted == "error":
                 self.abort(None)  # the error line says what was kept

@@ -153,7 +153,7 @@ async def _cancellable(
     the prompt comes back.
     """
     loading, output = repl.loading, repl.output
-    started = False
+    started, stops = False, output.stops_said
 
     async def run() -> Any:
         nonlocal started
@@ -170,8 +170,9 @@ async def _cancellable(
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-            if not started and not repl.moving:
-                output.note(stopped_early)
+            # Said here when stopped before the work began, or a reply before its own stop could be said.
+            if not repl.moving and (not started or (movable and output.stops_said == stops)):
+                output.note("stopped" if started else stopped_early)
         except Exception as exc:  # noqa: BLE001 - nothing raised by one line may end the prompt
             if not started:
                 raise  # the store or the model could not be opened: nothing else will work
