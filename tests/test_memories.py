@@ -592,10 +592,10 @@ def test_an_agents_md_that_is_a_link_or_another_user_s_is_not_read(server, chat_
 def test_an_editor_s_session_sends_the_agents_md_of_its_own_project(server, chat_env, tmp_path):
     """chat acp serves sessions of several projects from one process: each request carries its session's AGENTS.md,
     not the one where chat acp started."""
-    from tests.acp_client import Editor
+    from tests.doors.acp import InProcessEditor
 
     here = project(tmp_path)
-    editor = Editor(chat_env)
+    editor = InProcessEditor(chat_env)
     try:
         editor.initialize()
         session = editor.new(cwd=str(here))
