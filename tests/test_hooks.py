@@ -277,7 +277,15 @@ async def test_an_http_hook_gets_the_events_json_and_its_answer_decides(
 
     assert (verdict.decision, verdict.reason, verdict.problems) == ("deny", "no", ())
     assert received == [
-        {"session_id": "t-1", "transcript_path": "", "cwd": str(project), "hook_event_name": "PreToolUse", **call}
+        {
+            "session_id": "t-1",
+            "transcript_path": "",
+            "cwd": str(project),
+            "permission_mode": "default",
+            "hook_event_name": "PreToolUse",
+            "tool_use_id": "",
+            **call,
+        }
     ]
 
 

@@ -64,7 +64,7 @@ def user_texts(body: dict[str, Any]) -> list[str]:
 
 
 def test_a_pre_tool_use_hook_blocks_rm_rf_the_model_is_told_why(server, chat_env, tmp_path):
-    user_settings(Path(chat_env["HOME"]), PreToolUse=[("Bash|shell", NO_RM_RF)])
+    user_settings(Path(chat_env["HOME"]), PreToolUse=[("Bash", NO_RM_RF)])
     (tmp_path / "build").mkdir()
     server.queue(tool_calls(("shell", {"command": "rm -rf build"})), Reply("I will not, then."))
 
@@ -119,7 +119,7 @@ def test_allow_skips_the_question_only_when_the_hook_is_the_user_s_own(server, c
 
 
 def test_a_post_tool_use_formatter_runs_and_its_context_reaches_the_model(server, chat_env, tmp_path):
-    user_settings(Path(chat_env["HOME"]), PostToolUse=[("shell", FORMATTER)])
+    user_settings(Path(chat_env["HOME"]), PostToolUse=[("Bash", FORMATTER)])
     server.queue(tool_calls(("shell", {"command": """echo '{"a":1}' > data.json"""})), Reply("written"))
 
     run = chat(chat_env, "--tools", "shell", "--yes", "write data.json", cwd=tmp_path)

@@ -173,17 +173,35 @@ def test_a_hook_runs_with_the_users_environment_never_a_dotenvs(server, chat_env
         assert chat(chat_env, "trust", cwd=tmp_path).code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="trust covers the settings file, not the project's files its hooks run")
-def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(server, chat_env, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ("sh ./check.sh", "check.sh"),
+        ("bash check.sh --strict", "check.sh"),
+        ('"$CLAUDE_PROJECT_DIR"/.claude/hooks/check', ".claude/hooks/check"),
+        ("./check.py; true", "check.py"),
+    ],
+)
+def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(server, chat_env, tmp_path, command, name):
+    # Each way a hook names the project's script: a relative path, a bare name with its interpreter, Claude Code's
+    # variable under .claude/hooks, an executable in a list of commands.
     marker = tmp_path / "ran"
-    (tmp_path / "check.sh").write_text("exit 0\n")
-    settings(tmp_path / ".claude" / "settings.json", UserPromptSubmit=[("", "sh ./check.sh")])
+    script = tmp_path / name
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("exit 0\n")
+    script.chmod(0o755)
+    settings(tmp_path / ".claude" / "settings.json", UserPromptSubmit=[("", command)])
     assert chat(chat_env, "trust", cwd=tmp_path).code == 0
-    (tmp_path / "check.sh").write_text(f"touch {marker}\n")  # a pull later
-    server.queue(Reply("hello"))
+    script.write_text(f"touch {marker}\n")  # a pull later
+    server.queue(Reply("hello"), Reply("hello again"))
 
-    assert chat(chat_env, "hi", cwd=tmp_path).code == 0
-    assert not marker.exists(), "a hook ran a project file nobody trusted as it is now"
+    run = chat(chat_env, "hi", cwd=tmp_path)
+
+    assert run.code == 0 and not marker.exists(), "a hook ran a project file nobody trusted as it is now"
+    (line,) = [line for line in run.err.splitlines() if "changed since chat trust" in line]
+    assert str(script) in line, line
+    assert chat(chat_env, "trust", cwd=tmp_path).code == 0 and chat(chat_env, "hi", cwd=tmp_path).code == 0
+    assert marker.exists(), "trusted again as it is now, the hook runs"
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,7 @@ class Chat:
         from chatcli.tools.hooks import load
 
         found = load(Path(workdir or os.getcwd()), self.environ, {"hooks": self.settings.hooks or {}})
+        found = replace(found, permission_mode="bypassPermissions" if self.settings.approve_all else "default")
         for line in found.problems:
             self.listener.hear(Notice(line, warn=True))
         self.sessions.append(found)

@@ -179,7 +179,12 @@ class Thread:
 
         if self.hooks is None or not self.hooks.matching(event, fields.get(MATCHED.get(event, ""))):
             return Verdict(event)
-        return told(await self.hooks.run(event, fields, session_id=self.thread_id), self.listener.hear)
+        try:  # its transcript (transcript_path) as it stands
+            history: list[BaseMessage] | None = await self.messages()
+        except Exception:  # noqa: BLE001 - a backend that cannot give it now: the hooks read the last one written
+            history = None
+        said = await self.hooks.run(event, fields, session_id=self.thread_id, messages=history)
+        return told(said, self.listener.hear)
 
     async def _hooked_question(self, text: str) -> str:
         """What the hooks add to a question before it is sent (SessionStart's, on the session's first question, and
@@ -191,7 +196,8 @@ class Thread:
             self.hooks.started.add(self.thread_id)
             if any(hook.event == "SessionStart" for hook in self.hooks.hooks):  # (its history read only then)
                 source = "resume" if await self.messages() else "startup"
-                context += (await self.hook("SessionStart", source=source)).context
+                model = self.model.name or self.model.default or ""
+                context += (await self.hook("SessionStart", source=source, model=model)).context
         said = await self.hook("UserPromptSubmit", prompt=text)
         if said.blocked or said.stop is not None:
             raise Refused(f"a UserPromptSubmit hook refused the question: {said.reason or said.stop}")

@@ -33,6 +33,10 @@ GROUPS = {
     "memory": ("remember",),
     "skills": ("activate_skill",),
 }
+# Each built-in tool as Claude Code names the tool of the same purpose: what hooks and skills written for Claude Code
+# match and read (chatcli.tools.hooks, ``allowed-tools`` in chatcli.tools.skills), with its input in that tool's shape
+# (``peer_input``). ``remember`` has no peer: it keeps its name.
+PEERS = {"shell": "Bash", "read_file": "Read", "list_directory": "Glob", "activate_skill": "Skill"}
 # The group offered beside the others while memories are on (chatcli.core.memories): only on a turn whose question
 # asks to remember something (``asks_to_remember``).
 MEMORY = "memory"
@@ -198,6 +202,35 @@ def inside_workdir(arguments: Any, workdir: Path | None = None) -> bool:
     here = (workdir or Path.cwd()).resolve()
     target = resolve(path, here)
     return target == here or here in target.parents
+
+
+def peer_input(name: str, arguments: Any, workdir: Path | None = None) -> Any:
+    """A built-in tool's ``arguments`` as Claude Code's tool of the same purpose takes them, chat's own kept beside
+    (a hook written for either reads its fields): the shell's ``command`` and ``description``, a file's absolute
+    ``file_path``, a listing's ``path`` and ``pattern``, a skill's ``skill`` and ``args``. Another tool's as given."""
+    if name not in PEERS or not isinstance(arguments, dict):
+        return arguments
+    if name == "shell":
+        return {"command": arguments.get("command", ""), "description": "", **arguments}
+    if name == "activate_skill":
+        return {"skill": arguments.get("name", ""), "args": arguments.get("file", ""), **arguments}
+    path = arguments.get("path", ".")
+    where = str(resolve(path, workdir)) if isinstance(path, str) else path
+    return {"file_path": where, **arguments} if name == "read_file" else {"pattern": "*", **arguments, "path": where}
+
+
+def own_input(name: str, sent: Any, updated: dict[str, Any]) -> dict[str, Any]:
+    """A hook's ``updatedInput`` for a call of the built-in tool ``name`` whose input went to it as ``sent``
+    (``peer_input``'s), as the tool takes it: a field of Claude Code's shape the hook changed wins over chat's own."""
+    pairs = {"read_file": [("file_path", "path")], "list_directory": [("path", "path")]}
+    pairs["activate_skill"] = [("skill", "name"), ("args", "file")]
+    if name not in pairs:
+        return {key: value for key, value in updated.items() if key != "description" or name != "shell"}
+    kept = {key: value for key, value in updated.items() if key in ("path", "name", "file")}
+    for theirs, own in pairs[name]:
+        if theirs in updated and (own not in kept or updated[theirs] != (sent or {}).get(theirs)):
+            kept[own] = updated[theirs]
+    return kept
 
 
 _KINDS = {

@@ -29,7 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryFile
-from typing import Any, Awaitable, Mapping
+from typing import Any, Awaitable, Mapping, Sequence
 
 from chatcli.errors import ConfigError
 from chatcli.paths import config_dir, config_path, read_config_file, trust_store
@@ -49,6 +49,22 @@ DECIDES = frozenset({"PreToolUse", "PermissionRequest"})  # where a hook may als
 CONTEXT_FROM_STDOUT = frozenset({"SessionStart", "UserPromptSubmit"})
 WORDS = {"deny": "deny", "block": "deny", "ask": "ask", "allow": "allow", "approve": "allow"}
 RANK = {"deny": 3, "ask": 2, "allow": 1}  # several hooks' words: deny > ask > allow
+# What Claude Code's hooks reference documents of each event's input beyond the common fields (session_id,
+# transcript_path, cwd, permission_mode, hook_event_name), with the value sent where chat has none to give.
+FIELDS: dict[str, dict[str, Any]] = {
+    "PreToolUse": {"tool_name": "", "tool_input": {}, "tool_use_id": ""},
+    "PermissionRequest": {"tool_name": "", "tool_input": {}, "tool_use_id": "", "permission_suggestions": []},
+    "PostToolUse": {"tool_name": "", "tool_input": {}, "tool_response": "", "tool_use_id": ""},
+    "PostToolUseFailure": {"tool_name": "", "tool_input": {}, "tool_use_id": "", "error": "", "is_interrupt": False},
+    "UserPromptSubmit": {"prompt": ""},
+    "Stop": {"stop_hook_active": False, "last_assistant_message": ""},
+    "SessionStart": {"source": "startup", "model": ""},
+    "SessionEnd": {"reason": "other"},
+    "Notification": {"message": "", "title": "", "notification_type": ""},
+    "PreCompact": {"trigger": "auto", "custom_instructions": ""},
+    "PostCompact": {"trigger": "auto", "compact_summary": ""},
+}
+TRANSCRIPT = "transcript.jsonl"  # a thread's, in Claude Code's shape, in the folder of its kept files
 NAMES = re.compile(r"[\w ,|-]*")  # a matcher of names only ("Bash", "Edit|Write", "Edit, Write"): exact, not a regex
 DEFAULT_TIMEOUT = 60.0
 MAX_FILE = 1024 * 1024  # a settings file read, a hook's output read
@@ -71,12 +87,16 @@ class Hook:
     headers: tuple[tuple[str, str], ...] = ()
 
     def matches(self, value: str | None) -> bool:
-        """True when the hook runs for an occasion whose matched value (a tool's name, a source...) is ``value``."""
+        """True when the hook runs for an occasion whose matched value (a tool's name, a source...) is ``value``; a
+        built-in tool's by Claude Code's name (``Bash``) or chat's own (``shell``)."""
         if self.matcher in ("", "*") or self.event not in MATCHED:
             return True
+        from chatcli.tools.builtin import PEERS
+
+        values = [value or "", *(own for own, peer in PEERS.items() if peer == value and self.event in TOOL_EVENTS)]
         if NAMES.fullmatch(self.matcher):
-            return (value or "") in {name.strip() for name in re.split(r"[|,]", self.matcher)}
-        return re.match(self.matcher, value or "") is not None  # from the start: never inside a tool's own name
+            return not {name.strip() for name in re.split(r"[|,]", self.matcher)}.isdisjoint(values)
+        return any(re.match(self.matcher, each) for each in values)  # from the start: never inside a tool's name
 
     @property
     def label(self) -> str:
@@ -117,6 +137,7 @@ class Hooks:
     problems: tuple[str, ...] = ()
     started: set[str] = field(default_factory=set, compare=False)  # the sessions (threads) SessionStart ran for
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, compare=False)  # the run's, for commands
+    permission_mode: str = "default"  # Claude Code's word for how calls are approved: "bypassPermissions" with --yes
 
     def matching(self, event: str, value: str | None = None) -> tuple[Hook, ...]:
         """The hooks ``event`` runs when its matched value is ``value``, each command or URL once (the first kept)."""
@@ -127,14 +148,19 @@ class Hooks:
         return tuple(chosen.values())
 
     async def run(
-        self, event: str, fields: Mapping[str, Any], *, session_id: str = "", transcript_path: str = ""
+        self, event: str, fields: Mapping[str, Any], *, session_id: str = "", messages: Sequence[Any] | None = None
     ) -> Verdict:
-        """Run the hooks ``event`` matches with the event's JSON (``fields`` add to the common ones), all at once."""
+        """Run the hooks ``event`` matches with the event's JSON (``fields`` add to the common ones), all at once;
+        ``messages``, the session's so far, are its transcript first (``transcript_path``: the one last written)."""
         if not (chosen := self.matching(event, fields.get(MATCHED.get(event, "")))):
             return Verdict(event)
-        common = {"session_id": session_id, "transcript_path": transcript_path, "cwd": str(self.cwd)}
+        if messages is not None:
+            await self.record(session_id, messages)
+        path = transcript(session_id) if session_id else None
+        common = {"session_id": session_id, "cwd": str(self.cwd), "permission_mode": self.permission_mode}
+        common["transcript_path"] = str(path) if path is not None and path.exists() else ""
         # default=str: a tool's result json cannot write goes as its text, never failing the call.
-        data = json.dumps({**common, **fields, "hook_event_name": event}, default=str).encode()
+        data = json.dumps({**common, **FIELDS.get(event, {}), **fields, "hook_event_name": event}, default=str).encode()
         from chatcli.local.loopback import Allowed
 
         # An http hook's address is the user's word (a project's file only once trusted): as any address they name.
@@ -145,11 +171,56 @@ class Hooks:
             )
             return _combined(event, await asyncio.gather(*runs))
 
+    async def record(self, session_id: str, messages: Sequence[Any]) -> None:
+        """Write the session's transcript (``transcript_path``) from ``messages``, where any hook may read it."""
+        if session_id and self.hooks:
+            with suppress(OSError):  # (a hook that reads it finds the last one written, or none)
+                await asyncio.to_thread(write_transcript, transcript(session_id), messages, session_id, self.cwd)
+
 
 async def _in_turn(run: Awaitable[Verdict]) -> Verdict:
     """``run`` (a hook's), once fewer than MAX_RUNNING hooks run: its timeout counts from then."""
     async with _RUNNING.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_RUNNING)):
         return await run
+
+
+def transcript(thread: str) -> Path:
+    """Where ``thread``'s transcript is written for its hooks: beside its kept files, removed with the thread."""
+    from chatcli.tools.kept_files import folder
+
+    return folder(thread) / TRANSCRIPT
+
+
+def write_transcript(path: Path, messages: Sequence[Any], session_id: str, cwd: Path) -> None:
+    """``messages`` (LangChain's) at ``path`` as Claude Code writes a session's transcript: a JSON object a line,
+    ``type`` "user" or "assistant" and ``message`` with its ``role`` and ``content`` (text, ``tool_use`` blocks named
+    and shaped as Claude Code's tools, ``tool_result`` blocks); private to the user, replaced whole."""
+    from chatcli.paths import private_dir
+    from chatcli.tools.builtin import PEERS, peer_input
+
+    lines, parent = [], None
+    for number, message in enumerate(messages):
+        if message.type not in ("human", "ai", "tool"):
+            continue
+        content: Any = message.content
+        if message.type == "ai":
+            content = [{"type": "text", "text": message.text}] if message.text else []
+            for call in message.tool_calls:
+                named = PEERS.get(call["name"], call["name"])
+                shaped = peer_input(call["name"], call["args"], cwd)
+                content.append({"type": "tool_use", "id": call["id"], "name": named, "input": shaped})
+        elif message.type == "tool":
+            content = [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.text}]
+        uuid = str(message.id or f"{session_id}-{number}")
+        role = "assistant" if message.type == "ai" else "user"
+        line = {"type": role, "parentUuid": parent, "uuid": uuid, "sessionId": session_id, "cwd": str(cwd)}
+        lines.append(json.dumps({**line, "message": {"role": role, "content": content}}, default=str) + "\n")
+        parent = uuid
+    private_dir(path.parent)
+    fresh = path.with_name(f".{os.getpid()}.{path.name}")
+    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as out:
+        out.writelines(lines)
+    os.replace(fresh, path)
 
 
 def _combined(event: str, verdicts: list[Verdict]) -> Verdict:
@@ -283,7 +354,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str, Any] | None = None) -> Hooks:
     """The hooks in effect at ``cwd``: chat's config (``config``: config.toml as read, else read here), its
-    hooks.json, ``~/.claude/settings.json``, then the project's settings files that are trusted as they are now."""
+    hooks.json, ``~/.claude/settings.json``, then the project's settings files trusted where they stand as they are
+    now, each of their hooks only while the project's scripts it runs are as they were trusted."""
     problems: list[str] = []
     if config is None:
         try:
@@ -304,31 +376,79 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
         table = table if "hooks" in table or path.name != "hooks.json" else {"hooks": table}
         if not table.get("hooks"):
             continue
-        if path not in own and kept.get(str(path)) != hashlib.sha256(data or b"").hexdigest():
+        if path in own:
+            found += _parsed(table["hooks"], path, True, problems)
+        elif (elsewhere := _elsewhere(path)) is not None:
+            untrusted.append(path)
+            problems.append(_line(f"{path}: a link to {elsewhere}: a project's settings are trusted where they stand"))
+        elif kept.get(str(path)) != hashlib.sha256(data or b"").hexdigest():
             untrusted.append(path)  # someone else's file, or changed since chat trust: not run
-            continue
-        found += _parsed(table["hooks"], path, path in own, problems)
+        else:
+            for hook in _parsed(table["hooks"], path, False, problems):
+                changed = [name for name, digest in _scripts(hook, cwd).items() if kept.get(name) != digest]
+                found += [] if changed else [hook]
+                problems += [_line(f"{hook.label}: not run: {changed[0]} changed since chat trust")] if changed else []
     return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems), environ=environ)
 
 
 def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Hooks:
-    """Trust the project's settings files at ``cwd`` as they are now (or no longer); the hooks in effect then."""
+    """Trust the project's settings files at ``cwd`` as they are now, where they stand (a link is not trusted), with
+    the project's scripts their hooks run; or no longer. The hooks in effect then."""
     digests: dict[str, str | None] = {}
     for path in _project_files(cwd, environ):
-        with suppress(OSError, ValueError):  # unreadable: it stays unread
-            data = _read(path)
+        with suppress(OSError, ValueError, RecursionError):  # unreadable: it stays unread
+            data = _read(path) if _elsewhere(path) is None else None
             if data is not None or revoke:
                 digests[str(path)] = None if revoke or data is None else hashlib.sha256(data).hexdigest()
+            table = _mapping(json.loads(data)).get("hooks") if data is not None else None
+            for hook in _parsed(table, path, False, []) if isinstance(table, Mapping) else ():
+                digests.update({name: None if revoke else digest for name, digest in _scripts(hook, cwd).items()})
     if digests:
         keep_files(trust_store(environ), digests)
     return load(cwd, environ)
 
 
 def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
-    """The project's settings files, links resolved; none that is the user's own (chat run from home)."""
+    """The project's settings files where they stand (``cwd``'s links resolved, not theirs); none that is the user's
+    own (chat run from home)."""
     home = (Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json").resolve()
-    found = [(cwd / ".claude" / name).resolve() for name in ("settings.json", "settings.local.json")]
-    return [path for path in found if path != home]
+    found = [cwd.resolve() / ".claude" / name for name in ("settings.json", "settings.local.json")]
+    return [path for path in found if path.resolve() != home]
+
+
+def _elsewhere(path: Path) -> Path | None:
+    """Where a link leads ``path`` (a file, or its ``.claude`` folder), or None: the file stands where it is named."""
+    real = path.resolve()
+    return real if real != path else None
+
+
+SCRIPT_SUFFIXES = frozenset({".sh", ".bash", ".zsh", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php"})
+
+
+def _scripts(hook: Hook, cwd: Path) -> dict[str, str]:
+    """The project's files ``hook`` runs (a script its command names by a path in the project, ``$CLAUDE_PROJECT_DIR``
+    or ``.claude/hooks/``), by path where they stand, each with the SHA-256 of its content: part of what trusting the
+    hook trusts. A word is taken for a script when it names a regular file in the project with a path, a script's
+    suffix or the executable bit."""
+    if hook.http:
+        return {}
+    import shlex
+
+    root = cwd.resolve()
+    command = re.sub(r"\$\{?CLAUDE_PROJECT_DIR\}?", lambda _: str(root), hook.command)
+    try:
+        words = list(shlex.shlex(command, posix=True, punctuation_chars=True))
+    except ValueError:  # an unclosed quote: the shell refuses it too
+        words = command.split()
+    found: dict[str, str] = {}
+    for word in words:
+        path = Path(os.path.normpath(root / word))
+        if not path.is_relative_to(root) or path == root or not os.path.isfile(path):
+            continue
+        if path.is_relative_to(root / ".claude") or path.suffix in SCRIPT_SUFFIXES or os.access(path, os.X_OK):
+            with suppress(OSError, ValueError):
+                found[str(path)] = hashlib.sha256(read_bounded(path, MAX_FILE, follow=True)).hexdigest()
+    return found
 
 
 def _read(path: Path) -> bytes | None:

@@ -68,7 +68,7 @@ def keep(part: dict[str, Any], thread: str, root: Path | None = None) -> Path | 
 
 def trim(most: int, root: Path | None = None) -> int:
     """Remove the oldest kept files (every thread's) beyond ``most``; how many went."""
-    kept = sorted(folder("_", root).parent.glob("*/*"), key=_age)
+    kept = sorted((p for p in folder("_", root).parent.glob("*/*") if p.suffix != ".jsonl"), key=_age)  # (hooks')
     for path in kept[: max(0, len(kept) - most)]:
         path.unlink(missing_ok=True)
     return max(0, len(kept) - most)

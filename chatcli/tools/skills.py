@@ -49,8 +49,6 @@ EXTENSION = "io.modelcontextprotocol/skills"  # MCP's skills extension (SEP-2640
 SERVED_URI = re.compile(r"[a-z][a-z0-9+.-]*://((?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*[a-z0-9-]+)/SKILL\.md")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_SERVED_FILES = 512  # the extension's bound on a skill's files
-# Claude Code's names of what chat's built-in tools do, as an ``allowed-tools`` list may name them.
-PEER_TOOLS = {"bash": "shell", "read": "read_file", "ls": "list_directory", "glob": "list_directory"}
 
 
 @dataclass(frozen=True)
@@ -110,8 +108,12 @@ class Found:
         return next((skill for skill in self.skills if skill.name == name), None)
 
 
-def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Path, bool]]:
-    """The skills folders, nearest first, each once (links resolved), with whether it is the project's."""
+def folders(
+    cwd: Path, environ: Mapping[str, str] = os.environ, problems: list[str] | None = None
+) -> list[tuple[Path, bool]]:
+    """The skills folders, nearest first, each once (links resolved), with whether it is the project's. A project's
+    folder a link leads out of the project is never read (a line in ``problems``): trust in another directory's
+    skills is that directory's, never this one's."""
     home = Path(environ.get("HOME") or Path.home())
     theirs = [cwd / ".agents" / "skills", cwd / ".claude" / "skills"]
     mine = [home / ".agents" / "skills", home / ".claude" / "skills", config_dir(environ) / "skills"]
@@ -119,19 +121,24 @@ def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Pa
     found: dict[Path, bool] = {}
     for path in theirs + mine:
         real = _real(path)
+        project = path in theirs and real not in own  # run from home, the folders are the user's
+        if project and real is not None and os.path.isdir(real) and not real.is_relative_to(cwd.resolve()):
+            if problems is not None:
+                problems.append(f"{path}: a link out of the project (to {real}); skipped")
+            continue
         if real is not None and real not in found:
-            found[real] = path in theirs and real not in own  # run from home, the folders are the user's
+            found[real] = project
     return list(found.items())
 
 
 def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     """Every skill in the folders peers use, seen from ``cwd`` and the user's home; never raises."""
-    roots = folders(cwd, environ)
+    problems: list[str] = []
+    roots = folders(cwd, environ, problems)
     kept = trusted_files(trust_store(environ)) if any(project for _, project in roots) else {}
     offered: dict[str, Skill] = {}
     shadowed: list[Skill] = []
     untrusted: list[Skill] = []
-    problems: list[str] = []
     seen: set[tuple[Path, bool]] = set()
     for root, project in roots:
         for directory, skill_md in _candidates(root, [r for r, _ in roots], problems):
@@ -364,9 +371,12 @@ def active(texts: Iterable[str]) -> set[str]:
 def allows(allowed: tuple[str, ...], name: str, server: str, tool: str) -> bool:
     """Whether a skill's ``allowed-tools`` name the tool offered as ``name`` (``tool`` of MCP server ``server``:
     ``mcp__SERVER__TOOL`` or ``mcp__SERVER__*``; chat's own by their names or Claude Code's: Bash, Read)."""
+    from chatcli.tools.builtin import PEERS
+
     mcp = (["mcp", server, "*"], ["mcp", server, tool])
+    peers = {peer.lower(): own for own, peer in PEERS.items()} | {"ls": "list_directory"}  # (LS: its older name)
     bases = (item.split("(", 1)[0] for item in allowed)  # Bash(git add:*) is Bash
-    return any(base.split("__") in mcp or PEER_TOOLS.get(base.lower(), base) == name for base in bases)
+    return any(base.split("__") in mcp or peers.get(base.lower(), base) == name for base in bases)
 
 
 def files(skill: Skill) -> tuple[str, ...]:

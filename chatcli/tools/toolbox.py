@@ -52,8 +52,11 @@ class ToolEntry:
 
     @property
     def hook_name(self) -> str:
-        """The name a hook's matcher reads (chatcli.tools.hooks): chat's own tool's, or ``mcp__SERVER__TOOL``."""
-        return self.name if self.server == builtin.SERVER else f"mcp__{self.server}__{self.tool.name}"
+        """The name a hook reads (chatcli.tools.hooks): chat's own tool's as Claude Code names it (``Bash``, with
+        chat's own in ``builtin.PEERS``), or ``mcp__SERVER__TOOL``."""
+        if self.server == builtin.SERVER:
+            return builtin.PEERS.get(self.name, self.name)
+        return f"mcp__{self.server}__{self.tool.name}"
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")

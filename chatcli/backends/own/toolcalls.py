@@ -25,6 +25,7 @@ from chatcli.providers.base import RAW_CALLS
 
 if TYPE_CHECKING:
     from chatcli.backends.own.sampling import Sampler
+    from chatcli.tools.hooks import Hooks
     from chatcli.tools.toolbox import Toolbox
 
 TOOLS_NODE = "tools"
@@ -324,6 +325,9 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
 
         calls = [call for call in every if runs(call)]
         plain = toolbox.hooks is None or not toolbox.hooks.hooks  # no hook to run: no task of theirs to keep
+        if not plain and calls:  # the session's transcript as the hooks read it, these calls in it
+            thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
+            await cast("Hooks", toolbox.hooks).record(thread, state["messages"])
         hooked = await (hooks_run(calls) if plain else hooks(calls)) if calls else {}
         decided = await approval(calls, hooked) if calls else {"decisions": {}, "asked": []}
         decisions, asked = decided["decisions"], set(decided["asked"])

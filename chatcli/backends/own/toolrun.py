@@ -68,7 +68,8 @@ async def settle(
             who = decision.get("edited") or "the user"
             text = f"({who} edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
         after = "PostToolUse" if outcome == "ok" else "PostToolUseFailure"
-        said = await hooked(toolbox, after, entry, arguments, call["id"], thread, emit, tool_response=text)
+        result = {"tool_response": text} if outcome == "ok" else {"error": text, "is_interrupt": outcome == "cancelled"}
+        said = await hooked(toolbox, after, entry, arguments, call["id"], thread, emit, **result)
         if said is not None and (said.context or said.blocked):  # what the hooks tell the model of the result
             text += "".join(f"\n\n[{after} hook: {line}]" for line in (*said.context, said.reason) if line)
     seconds = round(seconds, 3)
@@ -91,8 +92,15 @@ async def hooked(
     and message told as a ``Notice``."""
     if toolbox.hooks is None or not toolbox.hooks.matching(event, entry.hook_name):
         return None
-    fields = {"tool_name": entry.hook_name, "tool_input": arguments, "tool_use_id": call_id, **more}
-    return told(await toolbox.hooks.run(event, fields, session_id=thread), emit)
+    from chatcli.tools import builtin
+
+    own = entry.server == builtin.SERVER
+    shaped = builtin.peer_input(entry.name, arguments, toolbox.host.workdir) if own else arguments
+    fields = {"tool_name": entry.hook_name, "tool_input": shaped, "tool_use_id": call_id, **more}
+    said = told(await toolbox.hooks.run(event, fields, session_id=thread), emit)
+    if own and said.updated_input is not None:  # a hook written for Claude Code rewrites its shape: chat's tool's
+        said = replace(said, updated_input=builtin.own_input(entry.name, shaped, dict(said.updated_input)))
+    return said
 
 
 def told(verdict: "Verdict", hear: Callable[[Any], None]) -> "Verdict":
