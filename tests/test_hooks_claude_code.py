@@ -234,7 +234,7 @@ def test_a_link_to_a_trusted_project_s_file_borrows_none_of_its_trust(server, ch
     skill.mkdir(parents=True)
     (skill / "SKILL.md").write_text("---\nname: context\ndescription: Says where it is.\n---\nSay A.\n")
     (a / ".env").write_text("CHATCLI_SYSTEM=You are project A's assistant.\n")
-    assert chat(chat_env, "trust", cwd=a).code == 0
+    assert chat(chat_env, "trust", "--yes", cwd=a).code == 0
     name, target = LINKS[link]
     (b / name).parent.mkdir(parents=True, exist_ok=True)
     if (b / name).is_dir():
@@ -248,6 +248,6 @@ def test_a_link_to_a_trusted_project_s_file_borrows_none_of_its_trust(server, ch
     assert not ran.exists(), f"a hook ran in B through A's trust: {ran.read_text()}"
     assert "project A" not in json.dumps(server.requests[0]), "A's .env set B's system prompt"
     offered = json.loads(chat(chat_env, "skills", "--json", cwd=b).out)
-    assert "context" not in [s["name"] for s in offered["skills"]], "A's skill offered in B"
+    assert "context" not in [s["name"] for s in offered["skills"] if s["state"] == "offered"], "A's skill offered in B"
     listed = chat(chat_env, "hooks", "--json", cwd=b).out
     assert json.loads(listed)["hooks"] == [], listed

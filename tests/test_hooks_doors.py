@@ -110,7 +110,7 @@ def test_allow_skips_the_question_only_when_the_hook_is_the_user_s_own(server, c
     where = Path(chat_env["HOME"]) if own else tmp_path
     settings(where / ".claude" / "settings.json", PreToolUse=[("shell", f"echo '{json.dumps(allow)}'")])
     if not own:
-        assert chat(chat_env, "trust", cwd=tmp_path).code == 0
+        assert chat(chat_env, "trust", "--yes", cwd=tmp_path).code == 0
     server.queue(tool_calls(("shell", {"command": "touch marker"})), Reply("fine"))
 
     chat(chat_env, "--tools", "shell", "make a marker", cwd=tmp_path)  # no terminal: a question is not answered
@@ -287,7 +287,7 @@ def test_a_project_s_hooks_run_only_once_chat_trust_ran_there(server, chat_env, 
 
     assert json.loads(listed.out)["untrusted"] == [str(source)] and json.loads(listed.out)["hooks"] == []
     assert not ran.exists(), "a project's hook ran before chat trust"
-    assert chat(chat_env, "trust", cwd=tmp_path).code == 0
+    assert chat(chat_env, "trust", "--yes", cwd=tmp_path).code == 0
     chat(chat_env, "hello again", cwd=tmp_path)
     assert ran.exists()
     shown = chat(chat_env, "hooks", cwd=tmp_path).out

@@ -123,7 +123,7 @@ def test_a_projects_skills_wait_for_chat_trust_and_a_change_untrusts_them(server
     hooks = {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}]}}
     (project / ".claude").mkdir()
     (project / ".claude" / "settings.json").write_text(json.dumps(hooks))
-    trusted = chat(chat_env, "trust", cwd=project)
+    trusted = chat(chat_env, "trust", "--yes", cwd=project)
     assert trusted.code == 0 and "this project's skills lint: trusted as they are now" in trusted.err, trusted
     settings = (project / ".claude" / "settings.json").resolve()
     assert f"the hooks of {settings}: trusted as they are now" in trusted.err, trusted  # its hooks with its skills
@@ -150,7 +150,7 @@ def test_chat_skills_says_what_is_in_effect_and_why_the_others_are_not(chat_env,
     outside = tmp_path / "elsewhere" / "stolen"
     write(outside.parent, "stolen", skill_md("stolen"))
     (user_skills(isolated_env) / "stolen").symlink_to(outside)
-    assert chat(chat_env, "trust", cwd=project).code == 0
+    assert chat(chat_env, "trust", "--yes", cwd=project).code == 0
 
     run = chat(chat_env, "skills", cwd=project)
     assert run.code == 0, run
@@ -264,7 +264,7 @@ def test_the_guides_examples_work_as_written(server, chat_env, isolated_env, tmp
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     (project / "notes.txt").write_text("one two three\n")
-    assert chat(chat_env, "trust", cwd=project).code == 0
+    assert chat(chat_env, "trust", "--yes", cwd=project).code == 0
     listed = json.loads(chat(chat_env, "skills", "--json", cwd=project).out)
     assert {(s["name"], s["from"], s["state"]) for s in listed["skills"]} == {
         ("pdf-processing", "project", "offered"),
@@ -325,7 +325,7 @@ def test_an_editors_session_finds_the_skills_of_its_own_directory(server, chat_e
 
     project = tmp_path / "repo"
     write(project / ".claude" / "skills", "lint", skill_md("lint", "Lints the code. Use before a commit."))
-    assert chat(chat_env, "trust", cwd=project).code == 0
+    assert chat(chat_env, "trust", "--yes", cwd=project).code == 0
     editor = InProcessEditor(chat_env)  # chat acp started where no skill is
     editor.initialize()
     try:

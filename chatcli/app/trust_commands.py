@@ -1,9 +1,10 @@
 """``chat trust``: let the working directory's .env set every setting, and its skills and hooks (.agents/skills,
-.claude/skills, .claude/settings*.json) be used, as they are now (or no longer)."""
+.claude/skills, .claude/settings*.json) be used, as they are now (or no longer): each shown first, then asked."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,13 +12,14 @@ from chatcli.app.run import report
 from chatcli.app.shared import DEBUG, app, environment
 from chatcli.config import ENV_VARS
 from chatcli.errors import UsageError
-from chatcli.paths import trust_store
+from chatcli.paths import shown_path, trust_store
 from chatcli.text import say
 
 
 @app.command("trust")
 def trust_command(
     revoke: bool = typer.Option(False, "--revoke", help="Stop trusting this directory's .env, skills and hooks."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Trust the skills and hooks too, without asking."),
     debug: bool = DEBUG,
 ) -> None:
     """Trust the .env, the skills and the hooks in this directory as they are now.
@@ -28,41 +30,91 @@ def trust_command(
     send your key elsewhere (CHATCLI_DB, CHATCLI_TOOLS, CHATCLI_MCP_CONFIG, CHATCLI_SYSTEM, a
     remote endpoint ...) is ignored with a note. Untrusted, the project's skills (.agents/skills,
     .claude/skills) are not offered and its hooks (.claude/settings.json, settings.local.json)
-    do not run. Trust is kept per file and content (path and SHA-256, in chat's data
-    directory): once a file changes, it is untrusted again until you run this again.
-    """
-    from chatcli.tools import hooks, skills
+    do not run.
 
+    chat trust first lists what the .env would set, each skill and each hook's command with the
+    project's scripts it runs, then asks for each kind. Without a terminal to ask on, it trusts
+    the .env but no skill or hook unless --yes is given. Trust is kept per file where it stands
+    and its content (path and SHA-256, in chat's data directory): once a file (a hook's script
+    included) changes, it is untrusted again until you run this again.
+    """
     env = environment()
-    path = env.cwd / ".env"
-    store = trust_store(env.environ)
     try:  # no settings are loaded: the file to trust may be the one that does not load
-        lines = [_dotenv(path, store, revoke)] if path.exists() or revoke else []
-        found = skills.trust_project(env.cwd, env.environ, revoke=revoke)
-        hooked = hooks.trust_project(env.cwd, env.environ, revoke=revoke)
+        lines = _revoked(env) if revoke else _trusted(env, yes)
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         raise typer.Exit(report(exc, debug, None, env.stderr)) from None
-    if theirs := sorted({s.name for s in (*found.skills, *found.untrusted) if s.project}):
-        how = "no longer trusted" if revoke else "trusted as they are now (chat skills lists them)"
-        lines.append(f"this project's skills {', '.join(theirs)}: {how}")
-    if sources := sorted({str(h.source) for h in hooked.hooks if not h.own} | {str(p) for p in hooked.untrusted}):
-        lines.append(
-            f"the hooks of {', '.join(sources)}: {'no longer trusted' if revoke else 'trusted as they are now'}"
-        )
-    lines += [] if revoke else [f"  {h.event} runs: {h.label}" for h in hooked.hooks if not h.own]
-    if not lines:
-        raise typer.Exit(
-            report(UsageError(f"no .env here ({path}), nor skills or hooks to trust"), debug, None, env.stderr)
-        )
     say(env.stderr, "".join(line + "\n" for line in lines))
 
 
-def _dotenv(path: Path, store: Path, revoke: bool) -> str:
-    """The .env at ``path`` trusted (or no longer): what is said of it."""
+def _trusted(env: Any, yes: bool) -> list[str]:
+    """Show what trust would let in, ask for each kind (``yes``: trusted without asking), trust what was agreed;
+    what is said of it."""
+    from chatcli import trust
+    from chatcli.tools import hooks, skills
+
+    path, store = env.cwd / ".env", trust_store(env.environ)
+    dotenv = trust.read_env_file(path, store, env.environ)
+    found = skills.discover(env.cwd, env.environ)
+    theirs = [s for s in (*found.skills, *found.untrusted) if s.project]
+    hooked = hooks.project_hooks(env.cwd, env.environ)
+    if dotenv is None and not theirs and not hooked:
+        raise UsageError(f"no .env here ({path}), nor skills or hooks to trust")
+    shown: list[str] = []
+    if dotenv is not None:
+        keys = [k for k in dotenv.variables if k in ENV_VARS]
+        shown.append(f"{path}: sets {', '.join(keys)}" if keys else f"{path}: sets nothing chat reads")
+    shown += [f"skill {s.name}: {shown_path(s.path, env.environ)}" for s in theirs]
+    for hook, scripts in hooked:
+        runs = f"; runs {', '.join(shown_path(Path(p), env.environ) for p in scripts)}" if scripts else ""
+        shown.append(f"hook {hook.event}{f' [{hook.matcher}]' if hook.matcher else ''}: {hook.command}{runs}")
+    say(env.stderr, "".join(line + "\n" for line in shown))
+    asking = env.stdin_isatty and not yes
+    kinds = {
+        "env": dotenv is not None and (not asking or _ask(env, "Trust this .env?")),
+        "skills": bool(theirs) and (yes or asking and _ask(env, f"Offer the project's {len(theirs)} skill(s)?")),
+        "hooks": bool(hooked) and (yes or asking and _ask(env, f"Let the project's {len(hooked)} hook(s) run?")),
+    }
+    lines = [_dotenv(path, store)] if kinds["env"] else []
+    if kinds["skills"]:
+        skills.trust_project(env.cwd, env.environ)
+        lines.append(f"this project's skills {', '.join(sorted({s.name for s in theirs}))}: trusted as they are now")
+    if kinds["hooks"]:
+        sources = sorted({str(h.source) for h, _ in hooked})
+        hooks.trust_project(env.cwd, env.environ)
+        lines.append(f"the hooks of {', '.join(sources)}: trusted as they are now, with the scripts they run")
+    left = [kind for kind, present in (("skills", theirs), ("hooks", hooked)) if present and not kinds[kind]]
+    if left:
+        why = "" if asking else " (no terminal to ask on: chat trust --yes trusts them)"
+        lines.append(f"left untrusted: the project's {' and '.join(left)}{why}")
+    return lines
+
+
+def _ask(env: Any, question: str) -> bool:
+    """The user's yes to ``question``, typed at the terminal (anything but y or yes is no)."""
+    say(env.stderr, f"{question} [y/N] ")
+    return env.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _revoked(env: Any) -> list[str]:
+    """Stop trusting the directory's .env, skills and hooks; what is said of it."""
+    from chatcli import trust
+    from chatcli.tools import hooks, skills
+
+    path, store = env.cwd / ".env", trust_store(env.environ)
+    lines = [f"{path}: {'no longer trusted' if trust.revoke(path, store) else 'was not trusted'}"]
+    found = skills.trust_project(env.cwd, env.environ, revoke=True)
+    hooked = hooks.trust_project(env.cwd, env.environ, revoke=True)
+    if theirs := sorted({s.name for s in (*found.skills, *found.untrusted) if s.project}):
+        lines.append(f"this project's skills {', '.join(theirs)}: no longer trusted")
+    if sources := sorted({str(p) for p in hooked.untrusted}):
+        lines.append(f"the hooks of {', '.join(sources)}: no longer trusted")
+    return lines
+
+
+def _dotenv(path: Path, store: Path) -> str:
+    """The .env at ``path`` trusted: what is said of it."""
     from chatcli import trust
 
-    if revoke:
-        return f"{path}: {'no longer trusted' if trust.revoke(path, store) else 'was not trusted'}"
     keys = [k for k in trust.trust(path, store).variables if k in ENV_VARS]
     sets = f"; it sets {', '.join(keys)}" if keys else ""
     return f"trusted {path} as it is now{sets} (chat trust --revoke undoes it)"

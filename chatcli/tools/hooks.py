@@ -408,6 +408,19 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     return load(cwd, environ)
 
 
+def project_hooks(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Hook, tuple[str, ...]]]:
+    """Each hook of the project's settings files at ``cwd`` (trusted or not), with the project's scripts it runs:
+    what ``chat trust`` shows before it asks."""
+    found: list[tuple[Hook, tuple[str, ...]]] = []
+    for path in _project_files(cwd, environ):
+        with suppress(OSError, ValueError, RecursionError):
+            data = _read(path) if _elsewhere(path) is None else None
+            table = _mapping(json.loads(data)).get("hooks") if data is not None else None
+            hooks = _parsed(table, path, False, []) if isinstance(table, Mapping) else []
+            found += [(hook, tuple(_scripts(hook, cwd))) for hook in hooks]
+    return found
+
+
 def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
     """The project's settings files where they stand (``cwd``'s links resolved, not theirs); none that is the user's
     own (chat run from home)."""
