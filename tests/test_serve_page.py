@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 from http.cookies import SimpleCookie
@@ -17,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from chatcli.api.access import CODE_SECONDS, SESSION_SECONDS, SignIns, cookie_name, signed
+from chatcli.api.access import CODE_SECONDS, SESSION_SECONDS, SignIns, cookie_name, sign_in_code, signed
 from chatcli.api.page import FILES, POLICY
 from tests import test_serve
 from tests.fakeserver import Reply, tool_calls
@@ -46,13 +47,13 @@ def browser(settings: Any) -> Iterator[Any]:
 
 def signed_in(browser: Any) -> Any:
     """The browser once it has taken a fresh sign-in link's code."""
-    answer = browser.get(f"/signin?code={signed(TOKEN, 'code', CODE_SECONDS)}")
+    answer = browser.get(f"/signin?code={sign_in_code(TOKEN, 8765)}")
     assert answer.status_code == 303, answer.text
     return browser
 
 
 def test_a_sign_in_link_gives_a_browser_a_session_once_and_leaves_no_secret_behind(browser):
-    code = signed(TOKEN, "code", CODE_SECONDS)
+    code = sign_in_code(TOKEN, 8765)
     assert TOKEN not in code
     taken = browser.get(f"/signin?code={code}")
     assert taken.status_code == 303 and taken.headers["location"] == "/"  # the code is not in the address it goes to
@@ -72,16 +73,27 @@ def test_a_sign_in_link_gives_a_browser_a_session_once_and_leaves_no_secret_behi
 @pytest.mark.parametrize(
     "code",
     [
-        signed(TOKEN, "code", CODE_SECONDS, now=time.time() - CODE_SECONDS - 1),  # expired
-        signed(TOKEN, "code", CODE_SECONDS * 100),  # good for longer than a link is: not one chat serve made
-        signed("another-servers-token", "code", CODE_SECONDS),
+        sign_in_code(TOKEN, 8765, now=time.time() - CODE_SECONDS - 1),  # expired
+        signed(TOKEN, "code:8765", CODE_SECONDS * 100),  # good for longer than a link is: not one chat serve made
+        sign_in_code("another-servers-token", 8765),
+        sign_in_code(TOKEN, 8766),  # another server's, on the same token
         signed(TOKEN, "session", CODE_SECONDS),  # a session's value is no code
         TOKEN,
         "",
         "x" * 5000 + ".1.2",
         "<script>alert(1)</script>",
     ],
-    ids=["expired", "too-long-lived", "another-token", "a-session", "the-token", "empty", "long", "markup"],
+    ids=[
+        "expired",
+        "too-long-lived",
+        "another-token",
+        "another-server",
+        "a-session",
+        "the-token",
+        "empty",
+        "long",
+        "markup",
+    ],
 )
 def test_a_code_that_is_not_a_fresh_one_of_this_server_gives_no_session(browser, code):
     from urllib.parse import quote
@@ -95,12 +107,36 @@ def test_a_code_that_is_not_a_fresh_one_of_this_server_gives_no_session(browser,
 def test_a_code_is_good_for_five_minutes_once_by_the_server_s_clock():
     now = [1_000_000.0]
     codes = SignIns(TOKEN, clock=lambda: now[0])
-    first, second = (signed(TOKEN, "code", CODE_SECONDS, now=now[0]) for _ in range(2))
+    first, second = (sign_in_code(TOKEN, 8765, now=now[0]) for _ in range(2))
     now[0] += CODE_SECONDS - 1
-    assert codes.take(first) and not codes.take(first)
+    assert codes.take(first, 8765) and not codes.take(first, 8765)
     now[0] += 2  # five minutes and a second after it was made
-    assert not codes.take(second)
+    assert not codes.take(second, 8765)
     assert codes.taken == {}  # what expired is forgotten
+
+
+def test_a_code_is_good_once_across_restarts_and_only_at_the_server_that_printed_it(settings, tmp_path):
+    from starlette.testclient import TestClient
+
+    from chatcli.api.guard import addresses
+    from chatcli.api.server import create_app
+
+    (tmp_path / "run").mkdir(mode=0o700)
+    environ = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+
+    def server(port: int) -> Any:  # chat serve started (again) on ``port``, as its user
+        app = create_app(settings, addresses("127.0.0.1", port, token=True), TOKEN, environ=environ)
+        return TestClient(app, base_url=f"http://127.0.0.1:{port}", follow_redirects=False)
+
+    code, other = sign_in_code(TOKEN, 8765), sign_in_code(TOKEN, 8765)
+    with server(8765) as first:
+        assert first.get(f"/signin?code={code}").status_code == 303
+    with server(8765) as restarted, server(8766) as beside:
+        assert restarted.get(f"/signin?code={code}").status_code == 403, "a used code was taken after a restart"
+        assert beside.get(f"/signin?code={other}").status_code == 403, "another server took this one's code"
+        assert restarted.get(f"/signin?code={other}").status_code == 303
+    kept = tmp_path / "run" / "chatcli" / "serve-signins-taken.json"
+    assert kept.stat().st_mode & 0o077 == 0 and code in kept.read_text() and TOKEN not in kept.read_text()
 
 
 def test_the_token_pasted_in_the_sign_in_form_gives_a_session_and_a_wrong_one_does_not(browser):
@@ -133,7 +169,7 @@ def test_two_servers_on_one_machine_keep_their_own_sessions_in_one_browser(setti
             app = create_app(settings, addresses("127.0.0.1", port, token=True), token)
             client = TestClient(app, base_url=f"http://127.0.0.1:{port}", follow_redirects=False)
             servers.append(stack.enter_context(client))
-            taken = client.get(f"/signin?code={signed(token, 'code', CODE_SECONDS)}")
+            taken = client.get(f"/signin?code={sign_in_code(token, port)}")
             kept.update({name: morsel.value for name, morsel in SimpleCookie(taken.headers["set-cookie"]).items()})
         assert sorted(kept) == ["chat_session_8765", "chat_session_8766"]
         sent = {"Cookie": "; ".join(f"{name}={value}" for name, value in kept.items())}
@@ -152,7 +188,7 @@ def test_over_https_the_session_cookie_is_secure(settings):
 
     app = create_app(settings, addresses("127.0.0.1", 8765, token=True), TOKEN)
     with TestClient(app, base_url="https://127.0.0.1:8765", follow_redirects=False) as client:
-        taken = client.get(f"/signin?code={signed(TOKEN, 'code', CODE_SECONDS)}")
+        taken = client.get(f"/signin?code={sign_in_code(TOKEN, 8765)}")
         assert taken.status_code == 303 and SimpleCookie(taken.headers["set-cookie"])[COOKIE]["secure"]
 
 

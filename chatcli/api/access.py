@@ -7,14 +7,16 @@ read it (``chat serve --show-token``). And whatever the token, a connection on l
 end belongs to another user is refused: Linux says who owns each TCP socket (chatcli.local.sockets).
 
 A browser signs in to the page with a code instead (``/signin?code=...``, the link ``chat serve`` prints): signed with
-the token, good once and for ``CODE_SECONDS``, exchanged for a session cookie signed with the token too (so a new
-token ends every session). Neither is the token, nor gives it.
+the token for the server's port, good once and for ``CODE_SECONDS`` at that server only (the codes taken are kept
+beside the token until they expire, so a restart does not take one again), exchanged for a session cookie signed with
+the token too (so a new token ends every session). Neither is the token, nor gives it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import os
 import secrets
 import stat
@@ -26,6 +28,7 @@ from chatcli.errors import UsageError
 from chatcli.paths import private_dir
 
 TOKEN_NAME = "serve-token"
+TAKEN_NAME = "serve-signins-taken.json"  # the sign-in codes taken, beside the token, until they expire
 CODE_SECONDS = 300  # a sign-in link is good for five minutes, once
 SESSION_SECONDS = 30 * 24 * 3600  # a browser stays signed in for thirty days
 COOKIE = "chat_session"
@@ -111,19 +114,44 @@ def expiry(token: str, purpose: str, value: str, now: float) -> int | None:
     return int(ends) if now < int(ends) else None
 
 
-class SignIns:
-    """The sign-in codes a server has taken: each is good once (``clock``: the time, for the tests)."""
+def sign_in_code(token: str, port: int | None, now: float | None = None) -> str:
+    """A sign-in link's code for the server on ``port``: good there only, once, for CODE_SECONDS."""
+    return signed(token, f"code:{port}", CODE_SECONDS, now)
 
-    def __init__(self, token: str, clock: Callable[[], float] = time.time):
-        self.token, self.clock = token, clock
+
+class SignIns:
+    """The sign-in codes the servers of this token have taken, each good once (``kept``: the file they are kept in
+    across restarts, none for this process only; ``clock``: the time, for the tests)."""
+
+    def __init__(self, token: str, kept: Path | None = None, clock: Callable[[], float] = time.time):
+        self.token, self.kept, self.clock = token, kept, clock
         self.taken: dict[str, int] = {}  # the codes taken, until they would have expired anyway
 
-    def take(self, code: str) -> bool:
-        """True once for a good code: the browser may then have a session."""
+    def take(self, code: str, port: int | None) -> bool:
+        """True once for a good code of the server on ``port``: the browser may then have a session."""
         now = self.clock()
-        self.taken = {known: ends for known, ends in self.taken.items() if ends > now}
-        ends = expiry(self.token, "code", code, now)
-        if ends is None or ends > now + CODE_SECONDS or code in self.taken:
+        self.taken = {known: end for known, end in self.taken.items() if end > now}
+        ends = expiry(self.token, f"code:{port}", code, now)
+        if ends is None or ends > now + CODE_SECONDS:
+            return False
+        self.taken = {known: end for known, end in {**self.taken, **self._kept()}.items() if end > now}
+        if code in self.taken:
             return False
         self.taken[code] = ends
+        if self.kept is not None:  # (a file that cannot be written: this process still refuses it again)
+            with contextlib.suppress(OSError):
+                private_dir(self.kept.parent)
+                fresh = self.kept.with_name(f".{os.getpid()}.{self.kept.name}")
+                with os.fdopen(
+                    os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w"
+                ) as out:
+                    json.dump(self.taken, out)
+                os.replace(fresh, self.kept)
         return True
+
+    def _kept(self) -> dict[str, int]:
+        """The codes taken as the file keeps them (none when there is no file, or it cannot be read)."""
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if self.kept is not None:
+                return {str(k): int(v) for k, v in json.loads(self.kept.read_text(encoding="utf-8")).items()}
+        return {}

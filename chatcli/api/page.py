@@ -10,14 +10,15 @@ answer here forbids what the page never does (inline scripts and styles, another
 from __future__ import annotations
 
 import hmac
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from chatcli.api.access import SESSION_SECONDS, SignIns, cookie_name, signed
+from chatcli.api.access import SESSION_SECONDS, TAKEN_NAME, SignIns, cookie_name, signed, token_path
 
 FILES = Path(__file__).with_name("page")
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -45,9 +46,10 @@ def public(path: str, accept: str) -> bool:
     return path in ("/signin", *(f"/page/{name}" for name in ASSETS)) or (path == "/" and "text/html" in accept)
 
 
-def page_routes(app: FastAPI, token: str | None) -> None:
-    """The page, its files and the sign-in, on ``app`` (whose guard asks for ``token``, when there is one)."""
-    codes = SignIns(token) if token is not None else None
+def page_routes(app: FastAPI, token: str | None, environ: Mapping[str, str] = os.environ) -> None:
+    """The page, its files and the sign-in, on ``app`` (whose guard asks for ``token``, when there is one); the
+    sign-in codes taken are kept beside the user's token (``environ``'s)."""
+    codes = SignIns(token, token_path(environ).with_name(TAKEN_NAME)) if token is not None else None
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def index(request: Request) -> Any:
@@ -65,7 +67,8 @@ def page_routes(app: FastAPI, token: str | None) -> None:
             return RedirectResponse("/", 303)  # no token: nothing to sign in to
         if not code:
             return _said(ASK, 200)
-        return _session(request) if codes.take(code) else _said(USED, 403)
+        server = request.scope.get("server") or (None, request.url.port)  # the socket's port: its own codes only
+        return _session(request) if codes.take(code, server[1]) else _said(USED, 403)
 
     @app.post("/signin", include_in_schema=False)
     async def sign_in_with_token(request: Request) -> Response:

@@ -8,6 +8,7 @@ lock, across processes too (several servers may share one PostgreSQL database).
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
@@ -165,7 +166,7 @@ def create_app(
     _command_routes(app, chat)
     waiting_routes(app, chat)
     apps_routes(app, chat)
-    page_routes(app, token)
+    page_routes(app, token, environ if environ is not None else os.environ)
     return app
 
 

@@ -199,9 +199,9 @@ class Listening:
 
 def sign_in_link(host: str, port: int, token: str) -> str:
     """The page's address as a sign-in link: good once, for a few minutes (chatcli.api.access)."""
-    from chatcli.api.access import CODE_SECONDS, signed
+    from chatcli.api.access import sign_in_code
 
-    return f"{_bracketed_url(host, port)}/signin?code={signed(token, 'code', CODE_SECONDS)}"
+    return f"{_bracketed_url(host, port)}/signin?code={sign_in_code(token, port)}"
 
 
 def _bracketed_url(host: str, port: int) -> str:
