@@ -65,6 +65,8 @@ CALLS = {
     "rm -rf ~/ in the shell": ("shell", {"command": "rm -rf ~/"}, "rm -rf of a home or root directory"),
     "cat .env.production in the shell": ("shell", {"command": "cat .env.production"}, "access to .env files"),
     ".env.production by the file tool": ("read_file", {"path": ".env.production"}, "access to .env files"),
+    # The model adds Claude Code's field itself, naming a harmless file: the hook sees the file the call reads.
+    "a spoofed file_path": ("read_file", {"path": ".env.production", "file_path": "/tmp/notes"}, "access to .env"),
 }
 
 
@@ -151,6 +153,22 @@ def test_every_peer_name_and_chat_s_own_name_match_and_skills_allowed_tools_name
         assert not skills.allows(("Write",), own, builtin.SERVER, own)
 
 
+def test_a_regular_expression_reads_claude_code_s_name_only(server, chat_env, tmp_path):
+    # The user approves every tool but the shell: written for Claude Code, it must not take the shell as "shell".
+    allow = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
+    settings(
+        Path(chat_env["HOME"]) / ".claude" / "settings.json",
+        PreToolUse=[("^(?!Bash).*", f"echo '{json.dumps(allow)}'")],
+    )
+    server.queue(tool_calls(("shell", {"command": "touch marker"}), ("read_file", {"path": "a\u0000b"})), Reply("ok"))
+
+    run = chat(chat_env, "--tools", "shell,files", "do it", cwd=tmp_path)  # no terminal: a question is not answered
+
+    assert run.code == 0 and not (tmp_path / "marker").exists(), run
+    shell, nul = tool_results(server.requests[1])
+    assert shell.startswith("not run") and nul.startswith("error"), (shell, nul)  # a NUL is the tool's error, no crash
+
+
 # What Claude Code's hooks reference documents of each event's input, beyond the common fields.
 COMMON = {"session_id", "transcript_path", "cwd", "permission_mode", "hook_event_name"}
 DOCUMENTED = {
@@ -186,7 +204,8 @@ def test_each_event_gets_every_documented_field_and_a_transcript_in_claude_code_
         given = json.loads((seen / f"{event}.json").read_text().splitlines()[0])
         assert COMMON | fields <= set(given), f"{event} lacks {sorted(COMMON | fields - set(given))}"
         assert given["session_id"] == thread and given["cwd"] == str(tmp_path)
-    pre = json.loads((seen / "PreToolUse.json").read_text().splitlines()[0])
+    calls = [json.loads(line) for line in (seen / "PreToolUse.json").read_text().splitlines()]  # (run at once)
+    (pre,) = [call for call in calls if call["tool_name"] == "Bash"]
     assert (pre["tool_name"], pre["tool_input"]["command"], pre["permission_mode"]) == ("Bash", "echo fine", "default")
     transcript = [json.loads(line) for line in (seen / "Stop.jsonl").read_text().splitlines()]
     assert [(line["type"], line["message"]["role"]) for line in transcript][0] == ("user", "user")

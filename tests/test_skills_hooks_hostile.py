@@ -174,26 +174,42 @@ def test_a_hook_runs_with_the_users_environment_never_a_dotenvs(server, chat_env
         assert chat(chat_env, "trust", "--yes", cwd=tmp_path).code == 0
 
 
+SOURCED = {".claude/hooks/g.sh": ". ./.claude/hooks/lib.sh\n"}  # a script that sources another
+
+
 @pytest.mark.parametrize(
-    ("command", "name"),
+    ("command", "name", "beside"),
     [
-        ("sh ./check.sh", "check.sh"),
-        ("bash check.sh --strict", "check.sh"),
-        ('"$CLAUDE_PROJECT_DIR"/.claude/hooks/check', ".claude/hooks/check"),
-        ("./check.py; true", "check.py"),
+        ("sh ./check.sh", "check.sh", {}),
+        ("bash check.sh --strict", "check.sh", {}),
+        ('"$CLAUDE_PROJECT_DIR"/.claude/hooks/check', ".claude/hooks/check", {}),
+        ("./check.py; true", "check.py", {}),
+        ("sh hooks/guard", "hooks/guard", {}),
+        ("python3 -m hooks.guard", "hooks/guard.py", {}),
+        ("cd .claude/hooks && sh ./g.sh", ".claude/hooks/g.sh", {}),
+        ("sh .claude/hooks/g.sh", ".claude/hooks/lib.sh", SOURCED),
+        ('sh "${CLAUDE_PROJECT_DIR:-.}"/tools/x', "tools/x", {}),
+        ("node --require=./tools/pre.js -e 0", "tools/pre.js", {}),
     ],
 )
-def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(server, chat_env, tmp_path, command, name):
+def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(
+    server, chat_env, tmp_path, command, name, beside
+):
     # Each way a hook names the project's script: a relative path, a bare name with its interpreter, Claude Code's
-    # variable under .claude/hooks, an executable in a list of commands.
+    # variables, an executable in a list of commands, a module, a folder it goes to, a file its script sources, an
+    # option's value.
     marker = tmp_path / "ran"
     script = tmp_path / name
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text("exit 0\n")
-    script.chmod(0o755)
+    for path, text in {**beside, name: "" if name.endswith((".py", ".js")) else "exit 0\n"}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    if "./check.py" in command or "$CLAUDE" in command and "hooks" in command:
+        script.chmod(0o755)
     settings(tmp_path / ".claude" / "settings.json", UserPromptSubmit=[("", command)])
     assert chat(chat_env, "trust", "--yes", cwd=tmp_path).code == 0
-    script.write_text(f"touch {marker}\n")  # a pull later
+    touch = {".py": f"open({str(marker)!r}, 'w')\n", ".js": f"require('fs').writeFileSync({str(marker)!r}, '')\n"}
+    interpreted = command.split()[0] in ("python3", "node")
+    script.write_text(touch[script.suffix] if interpreted else f"touch {marker}\n")  # a pull later
     server.queue(Reply("hello"), Reply("hello again"))
 
     run = chat(chat_env, "hi", cwd=tmp_path)
@@ -203,6 +219,26 @@ def test_a_trusted_hook_never_runs_a_project_script_changed_since_trust(server, 
     assert str(script) in line, line
     assert chat(chat_env, "trust", "--yes", cwd=tmp_path).code == 0 and chat(chat_env, "hi", cwd=tmp_path).code == 0
     assert marker.exists(), "trusted again as it is now, the hook runs"
+
+
+def test_a_script_changed_while_chat_runs_is_caught_as_its_hook_starts(tmp_path):
+    # A git pull in another terminal while the prompt is open: the hooks were loaded before it.
+    import asyncio
+
+    from chatcli.tools import hooks
+
+    home, project = tmp_path / "home", tmp_path / "project"
+    environ = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".data")}
+    (project / ".claude" / "hooks").mkdir(parents=True)
+    guard = project / ".claude" / "hooks" / "guard.sh"
+    guard.write_text("exit 0\n")
+    settings(project / ".claude" / "settings.json", UserPromptSubmit=[("", "sh .claude/hooks/guard.sh")])
+    loaded = hooks.trust_project(project, environ)
+    guard.write_text(f"touch {tmp_path / 'ran'}\n")
+
+    said = asyncio.run(loaded.run("UserPromptSubmit", {"prompt": "hi"}))
+
+    assert not (tmp_path / "ran").exists() and f"not run: {guard} changed since chat trust" in said.problems[0]
 
 
 @pytest.mark.parametrize(

@@ -210,13 +210,18 @@ def peer_input(name: str, arguments: Any, workdir: Path | None = None) -> Any:
     ``file_path``, a listing's ``path`` and ``pattern``, a skill's ``skill`` and ``args``. Another tool's as given."""
     if name not in PEERS or not isinstance(arguments, dict):
         return arguments
+    # Claude Code's fields last: a field of that name the model added (which the tool ignores) never shows a hook
+    # another path or skill than the one the call acts on.
     if name == "shell":
-        return {"command": arguments.get("command", ""), "description": "", **arguments}
+        return {**arguments, "command": arguments.get("command", ""), "description": ""}
     if name == "activate_skill":
-        return {"skill": arguments.get("name", ""), "args": arguments.get("file", ""), **arguments}
+        return {**arguments, "skill": arguments.get("name", ""), "args": arguments.get("file", "")}
     path = arguments.get("path", ".")
-    where = str(resolve(path, workdir)) if isinstance(path, str) else path
-    return {"file_path": where, **arguments} if name == "read_file" else {"pattern": "*", **arguments, "path": where}
+    try:
+        where = str(resolve(path, workdir)) if isinstance(path, str) else path
+    except (OSError, ValueError):  # a path no file can have (a NUL in it): the tool says so, the hook sees it raw
+        where = path
+    return {**arguments, "file_path": where} if name == "read_file" else {**arguments, "pattern": "*", "path": where}
 
 
 def own_input(name: str, sent: Any, updated: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import re
 import signal
 import weakref
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryFile
 from typing import Any, Awaitable, Mapping, Sequence
@@ -85,6 +85,7 @@ class Hook:
     http: bool = False
     timeout: float = DEFAULT_TIMEOUT
     headers: tuple[tuple[str, str], ...] = ()
+    pinned: tuple[tuple[str, str], ...] = ()  # a project's: the files it runs, as trusted (path, SHA-256)
 
     def matches(self, value: str | None) -> bool:
         """True when the hook runs for an occasion whose matched value (a tool's name, a source...) is ``value``; a
@@ -93,10 +94,12 @@ class Hook:
             return True
         from chatcli.tools.builtin import PEERS
 
-        values = [value or "", *(own for own, peer in PEERS.items() if peer == value and self.event in TOOL_EVENTS)]
-        if NAMES.fullmatch(self.matcher):
+        if NAMES.fullmatch(self.matcher):  # chat's own names too, exactly
+            values = {value or "", *(own for own, peer in PEERS.items() if peer == value and self.event in TOOL_EVENTS)}
             return not {name.strip() for name in re.split(r"[|,]", self.matcher)}.isdisjoint(values)
-        return any(re.match(self.matcher, each) for each in values)  # from the start: never inside a tool's name
+        # A regular expression reads Claude Code's name only: one written to leave Bash out (^(?!Bash)) never takes the
+        # shell by its other name. From the start: never inside a tool's own name.
+        return re.match(self.matcher, value or "") is not None
 
     @property
     def label(self) -> str:
@@ -243,6 +246,8 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
     """Run a command hook with the shell in a process group of its own, killed whole if it outlives its timeout.
     Its input and output are files, not pipes: what it leaves running (a child of its own session even) never keeps
     the turn waiting past its end."""
+    if (changed := _changed(hook)) is not None:  # (a git pull while chat runs: checked again as it starts)
+        return _problem(hook, f"not run: {changed} changed since chat trust")
     with TemporaryFile() as stdin, TemporaryFile() as out, TemporaryFile() as err:
         stdin.write(data)
         stdin.seek(0)
@@ -385,9 +390,11 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
             untrusted.append(path)  # someone else's file, or changed since chat trust: not run
         else:
             for hook in _parsed(table["hooks"], path, False, problems):
-                changed = [name for name, digest in _scripts(hook, cwd).items() if kept.get(name) != digest]
-                found += [] if changed else [hook]
-                problems += [_line(f"{hook.label}: not run: {changed[0]} changed since chat trust")] if changed else []
+                runs = {n: d for n, (d, script) in _scripts(hook, cwd).items() if script or n in kept}  # (not its log)
+                if changed := [name for name, digest in runs.items() if kept.get(name) != digest]:
+                    problems.append(_line(f"{hook.label}: not run: {changed[0]} changed since chat trust"))
+                else:
+                    found.append(replace(hook, pinned=tuple(runs.items())))
     return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems), environ=environ)
 
 
@@ -402,7 +409,7 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
                 digests[str(path)] = None if revoke or data is None else hashlib.sha256(data).hexdigest()
             table = _mapping(json.loads(data)).get("hooks") if data is not None else None
             for hook in _parsed(table, path, False, []) if isinstance(table, Mapping) else ():
-                digests.update({name: None if revoke else digest for name, digest in _scripts(hook, cwd).items()})
+                digests.update({name: None if revoke else digest for name, (digest, _) in _scripts(hook, cwd).items()})
     if digests:
         keep_files(trust_store(environ), digests)
     return load(cwd, environ)
@@ -417,7 +424,9 @@ def project_hooks(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tu
             data = _read(path) if _elsewhere(path) is None else None
             table = _mapping(json.loads(data)).get("hooks") if data is not None else None
             hooks = _parsed(table, path, False, []) if isinstance(table, Mapping) else []
-            found += [(hook, tuple(_scripts(hook, cwd))) for hook in hooks]
+            found += [
+                (hook, tuple(name for name, (_, script) in _scripts(hook, cwd).items() if script)) for hook in hooks
+            ]
     return found
 
 
@@ -436,32 +445,63 @@ def _elsewhere(path: Path) -> Path | None:
 
 
 SCRIPT_SUFFIXES = frozenset({".sh", ".bash", ".zsh", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php"})
+REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "2>", "2>>"})  # a word after one is written, not run
+HOOKS_DIR = (".claude", "hooks")  # where Claude Code's projects keep their hooks' scripts: pinned whole
+MAX_PINNED = 200  # files of one hook pinned
 
 
-def _scripts(hook: Hook, cwd: Path) -> dict[str, str]:
-    """The project's files ``hook`` runs (a script its command names by a path in the project, ``$CLAUDE_PROJECT_DIR``
-    or ``.claude/hooks/``), by path where they stand, each with the SHA-256 of its content: part of what trusting the
-    hook trusts. A word is taken for a script when it names a regular file in the project with a path, a script's
-    suffix or the executable bit."""
+def _scripts(hook: Hook, cwd: Path) -> dict[str, tuple[str, bool]]:
+    """The project's files ``hook`` runs, by path where they stand, each with the SHA-256 of its content and whether
+    it looks like a script: part of what trusting the hook trusts. They are each regular file of the project a word of
+    its command names (relative, absolute or from ``$CLAUDE_PROJECT_DIR``; after ``=`` too, ``--require=./x.js``; a
+    ``-m`` module's file; never one written to, after ``>``), the scripts of a folder it names, and every script
+    under ``.claude/hooks/`` (a file sourced or imported from there included). A script is a file with a script's
+    suffix, executable, or under ``.claude/``."""
     if hook.http:
         return {}
     import shlex
 
     root = cwd.resolve()
-    command = re.sub(r"\$\{?CLAUDE_PROJECT_DIR\}?", lambda _: str(root), hook.command)
+    command = re.sub(r"\$\{?CLAUDE_PROJECT_DIR(?::?-[^}]*)?\}?", lambda _: str(root), hook.command)
     try:
         words = list(shlex.shlex(command, posix=True, punctuation_chars=True))
     except ValueError:  # an unclosed quote: the shell refuses it too
         words = command.split()
-    found: dict[str, str] = {}
-    for word in words:
-        path = Path(os.path.normpath(root / word))
-        if not path.is_relative_to(root) or path == root or not os.path.isfile(path):
+    named: list[Path] = []
+    for before, word in zip(["", *words], words):
+        if before in REDIRECTS:
             continue
-        if path.is_relative_to(root / ".claude") or path.suffix in SCRIPT_SUFFIXES or os.access(path, os.X_OK):
+        for each in {word, word.partition("=")[2]} - {""}:
+            named.append(Path(os.path.normpath(root / each)))
+            if before == "-m":
+                named.append(Path(os.path.normpath(root / (each.replace(".", "/") + ".py"))))
+    found: dict[str, tuple[str, bool]] = {}
+    for path in [*named, hooks_dir := root.joinpath(*HOOKS_DIR)]:  # what it names first: never crowded out
+        if not path.is_relative_to(root) or path == root:
+            continue
+        folder = os.path.isdir(path) and not os.path.islink(path)
+        for file in sorted(path.rglob("*") if path == hooks_dir else path.glob("*")) if folder else [path]:
+            script = file.suffix.lower() in SCRIPT_SUFFIXES or file.is_relative_to(root / ".claude")
+            if str(file) in found or not os.path.isfile(file) or folder and not (script or os.access(file, os.X_OK)):
+                continue
+            if len(found) >= MAX_PINNED:  # more than can be checked at each start: not run, rather than unchecked
+                return {**found, f"{path} (more than {MAX_PINNED} scripts)": ("", True)}
             with suppress(OSError, ValueError):
-                found[str(path)] = hashlib.sha256(read_bounded(path, MAX_FILE, follow=True)).hexdigest()
+                digest = hashlib.sha256(read_bounded(file, MAX_FILE, follow=True)).hexdigest()
+                found[str(file)] = (digest, script or os.access(file, os.X_OK))
     return found
+
+
+def _changed(hook: Hook) -> str | None:
+    """The first file ``hook`` was trusted with (``Hook.pinned``) that is no longer as it was, if any."""
+    for name, digest in hook.pinned:
+        try:
+            now = hashlib.sha256(read_bounded(Path(name), MAX_FILE, follow=True)).hexdigest()
+        except (OSError, ValueError):
+            now = None
+        if now != digest:
+            return name
+    return None
 
 
 def _read(path: Path) -> bytes | None:
