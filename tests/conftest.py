@@ -235,8 +235,7 @@ HOSTED_URL = "http://api.chatcli.invalid/v1"
 @pytest.fixture
 def hosted(server: FakeOpenAIServer, chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """chat_env with the fake server as a hosted endpoint: HOSTED_URL, reached through HTTP_PROXY (the
-    fake server takes absolute-form requests). On 127.0.0.1 it is a local endpoint, which no hosted
-    price is taken for (chatcli.backends.own.pricing)."""
+    fake server takes absolute-form requests), as a provider's own endpoint is (chatcli.backends.own.pricing)."""
     proxy = server.base_url.removesuffix("/v1")
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)

@@ -3,9 +3,9 @@ config.toml's [prices], shown on the usage line, in --json/--jsonl, kept with th
 `chat stats` and /usage; a model without a known price is said to have none, never guessed.
 
 The fake server echoes the model asked for: gpt-4o-2024-08-06 is in genai-prices' table (gpt-4o:
-$2.50 in, $1.25 cached in, $10 out per million tokens), gpt-fake is in no table. On 127.0.0.1 the
-fake server is a local endpoint, which the table never prices (tests/test_cost_local.py): the
-``hosted`` fixture reaches it as a hosted one, under a public name through an HTTP proxy.
+$2.50 in, $1.25 cached in, $10 out per million tokens), gpt-fake is in no table. The ``hosted`` fixture
+reaches the fake server as a hosted endpoint, under a public name through an HTTP proxy (on 127.0.0.1 a model
+the table knows is priced the same: tests/test_cost_local.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""A local model is never priced from genai-prices' table, which holds what hosted providers charge.
+"""A hosted model is priced by its name wherever its endpoint stands; only a model known to be local is never priced
+from genai-prices' table, which holds what hosted providers charge.
 
-Local: an endpoint on this machine or a private network (by its host's shape: nothing is resolved),
-the local model (``--local``), and a model named as local models are (a GGUF file, an Ollama tag, a
-quantisation). Its price is unknown and said to be local, on the usage line, in /usage and `chat
-stats`; --json's cost_usd is null. config.toml's [prices] still price it. The fake server on
-127.0.0.1 is such an endpoint; the ``hosted`` fixture reaches it under a public name.
+Known local: the local model (``--local``), a provider's whose models run on this machine (Ollama), and a model named
+as local models are (a GGUF file, an Ollama tag, a quantisation). Its price is unknown and said to be local, on the
+usage line, in /usage and `chat stats`; --json's cost_usd is null; config.toml's [prices] still price it. A model the
+table does not know, on an endpoint on this machine or a private network (by its host's shape: nothing is resolved),
+is unknown too, said as local. The fake server on 127.0.0.1 is such an endpoint, as a team's gateway is.
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ def _line(err: str) -> str:
 
 @pytest.mark.stores("sqlite")
 @pytest.mark.parametrize("url", LOCAL_URLS)
-def test_an_endpoint_on_this_machine_or_a_private_network_is_not_priced_from_the_table(url):
+def test_a_hosted_model_behind_an_endpoint_on_this_machine_or_a_private_network_is_priced_by_its_name(url):
+    # A team's LLM gateway (LiteLLM, Portkey) in front of hosted models: gpt-4o there costs what gpt-4o costs.
     assert on_this_network(url)
-    assert Pricer(endpoint=url).cost(USAGE, "gpt-4o") is None  # the table's gpt-4o, not looked up
+    assert Pricer(endpoint=url).cost(USAGE, "gpt-4o") == pytest.approx(GPT_4O)
     assert Pricer([("gpt-4o", 1.0, 2.0, 0.5)], endpoint=url).cost(USAGE, "gpt-4o") == pytest.approx(0.0011)
+    assert Pricer([("gpt-4o", 0.0, 0.0, 0.0)], endpoint=url).cost(USAGE, "gpt-4o") == 0  # config.toml's 0: free
+    assert Pricer(endpoint=url).cost(USAGE, TAGGED) is None and Pricer(endpoint=url).local("no-such-model")
+    assert Pricer(endpoint=url).cost(USAGE, "ollama:llama3") is None
 
 
 @pytest.mark.stores("sqlite")
@@ -105,11 +110,12 @@ def test_the_local_model_is_not_priced_from_the_table():
 # --------------------------------------------------------------------------- as the user sees it
 
 
-def test_a_local_endpoint_says_local_on_the_usage_line_null_in_json_and_in_stats(server, chat_env):
-    # The fake server on 127.0.0.1: the table's gpt-4o, an Ollama tag, a model of no table.
+def test_a_local_model_says_local_on_the_usage_line_null_in_json_and_in_stats(server, chat_env):
+    # The fake server on 127.0.0.1: a GGUF file, an Ollama tag, a model of no table.
     server.queue(*[Reply("answer", usage=COUNTS) for _ in range(3)])
-    shown = chat(chat_env, "-m", PRICED, "-t", "one", "hi", tty=True)
-    assert f"1,000 in (200 cached) · 100 out · not priced: local ({PRICED}) · context" in _line(shown.err), shown
+    gguf = "Llama-3.2-1B-Instruct-Q8_0.gguf"
+    shown = chat(chat_env, "-m", gguf, "-t", "one", "hi", tty=True)
+    assert f"1,000 in (200 cached) · 100 out · not priced: local ({gguf}) · context" in _line(shown.err), shown
     assert "$" not in shown.err and "price unknown" not in shown.err
     tagged = json.loads(chat(chat_env, "--json", "-m", TAGGED, "-t", "two", "hi").out)
     assert tagged["cost_usd"] is None and tagged["model"] == TAGGED
@@ -120,7 +126,7 @@ def test_a_local_endpoint_says_local_on_the_usage_line_null_in_json_and_in_stats
     assert (report["total"]["cost_usd"], report["total"]["unpriced_answers"]) == (None, 3)
     table = chat(chat_env, "stats").out.splitlines()
     assert table[-1] == (
-        f"3 of the 3 answers are from a local model, not priced ({TAGGED}, {PRICED}, gpt-fake): left out of the dollars; "
+        f"3 of the 3 answers are from a local model, not priced ({gguf}, {TAGGED}, gpt-fake): left out of the dollars; "
         'config.toml\'s [prices."MODEL"] can price it'
     ), table
     assert "no known price" not in "\n".join(table)

@@ -197,7 +197,7 @@ def test_a_server_gone_silent_is_one_line_and_keeps_what_arrived(after, said, ge
 
 def test_a_hosted_gemini_answer_is_priced_thinking_as_output_and_cache_reads_as_such(gemini, monkeypatch):
     fake, env = gemini
-    proxy = f"http://127.0.0.1:{fake.port}"  # the fake answers as a hosted name (a local endpoint is never priced)
+    proxy = f"http://127.0.0.1:{fake.port}"  # the fake answers as a hosted name, as Gemini's own
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)

@@ -137,8 +137,22 @@ def test_a_model_of_no_known_price_is_refused_when_an_untrusted_env_chose_it_and
     assert chat(env, "trust", cwd=project).code == 0
     trusted = chat(env, "hi", cwd=project)
     assert trusted.code == 0 and trusted.err.count(said) == 1, trusted
-    known = chat({**env, "CHATCLI_MODEL": "gpt-5-mini"}, "hi")  # a price known, the endpoint not the provider's
-    assert "gpt-5-mini runs at a local endpoint" in known.err and "no known price" not in known.err, known
+    known = chat({**env, "CHATCLI_MODEL": "gpt-5-mini"}, "hi")  # a price known: counted behind any endpoint
+    assert known.code == 0 and "gpt-5-mini runs at a local endpoint" not in known.err and "not counted" not in known.err
+
+
+def test_a_spending_limit_holds_for_a_hosted_model_behind_a_gateway_on_the_private_network(
+    chat_env, server, isolated_env
+):
+    # The fake server on 127.0.0.1 stands for http://llmgateway:4000/v1: gpt-5-mini there costs OpenAI's price.
+    _config(isolated_env, "max_cost_answer = 0.0001\n")
+    env = {**chat_env, "CHATCLI_MODEL": "gpt-5-mini"}
+    refused = chat(env, "hi")
+    assert refused.code == 6 and "could cost up to $" in refused.err and not server.requests, refused
+    said = chat(env, "config").out
+    assert "by the kept price table: a hosted model's price, wherever its endpoint stands" in said, said
+    local = chat({**env, "CHATCLI_MODEL": "qwen3:8b"}, "config").out
+    assert "not counted: a local model" in local, local
 
 
 @pytest.mark.parametrize("variant", ["nitro", "online", "exacto", "floor"])

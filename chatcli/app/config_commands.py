@@ -72,6 +72,10 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
         records.append({"name": name, "value": shown(name, value), "source": source})
     for key in dotenv.ignored(ENV_VARS) if dotenv is not None else []:
         records.append({"name": ENV_VARS[key], "value": None, "source": f"{dotenv.path}: {key} ignored (untrusted)"})
+    from chatcli.backends.own.pricing import Pricer, how_priced
+
+    pricer = Pricer(settings.prices, settings.base_url, bool(settings.local), settings)
+    records.append({"name": "pricing", "value": settings.model, "source": how_priced(pricer, settings.model)})
     from chatcli.paths import config_path
 
     path = config_path(environ)

@@ -11,10 +11,13 @@ genai-prices' own rules in its table (``gpt-4o-2024-08-06`` is gpt-4o; ``openai/
 tried as gpt-4o at the provider openai); an OpenRouter variant (``openai/o1-pro:nitro``) as its model too.
 A model neither knows has no price: None, never a guess.
 
-A local model is never priced from the table, which holds what hosted providers charge: a model on an
-endpoint on this machine or a private network (``on_this_network``), the local model, and a model named
-as local models are (``local_name``: a GGUF file, an Ollama tag, a quantisation). Its price is unknown,
-said as "local", unless config.toml prices it.
+A hosted model is priced by its name wherever its endpoint stands: behind a team's gateway on the private network
+(``http://llmgateway:4000/v1``), ``gpt-5-mini`` costs what OpenAI charges. Only a model known to be local is never
+priced from the table, which holds what hosted providers charge: the local model, a provider's whose models run on
+the user's machine (Ollama), and a model named as local models are (``local_name``: a GGUF file, an Ollama tag, a
+quantisation). Its price is unknown, said as "local", unless config.toml prices it (0 included). A model the table
+does not know on an endpoint on this machine or a private network (``on_this_network``) is unknown too, said as
+local.
 """
 
 from __future__ import annotations
@@ -190,6 +193,18 @@ def local_name(name: str) -> bool:
     return bool(base and colon and not _HOSTED_TAGS.fullmatch(tag)) or bool(_QUANTISED.search(model))
 
 
+def how_priced(pricer: Pricer, model: str) -> str:
+    """How ``model``'s calls are priced, and why, in a line (``chat config``)."""
+    if pricer.own_price(model) is not None:
+        return "by config.toml's [prices]"
+    if pricer.known_local(model):
+        return "not counted: a local model (the local model, Ollama's, or a local model's name); [prices] may price it"
+    if pricer.cost({"input_tokens": PER, "output_tokens": 0}, model) is not None:
+        return "by the kept price table: a hosted model's price, wherever its endpoint stands"
+    where = "at an endpoint on this machine or a private network, " if pricer.local(model) else ""
+    return f"unknown ({where}not in the kept price table): not counted; [prices] may price it"
+
+
 def dollars(usd: float) -> str:
     """An amount as the usage line shows it: "$0.0012", "$1.25", "$0.000035"."""
     if usd >= 1:
@@ -212,8 +227,9 @@ def answer_cost(meta: Mapping[str, Any], usage: Mapping[str, Any] | None, pricer
 class Pricer:
     """Prices model calls: ``prices`` are config.toml's (Settings.prices), tried before the kept table.
 
-    ``endpoint`` is the base URL the calls go to, and ``local`` says they go to the local model: either
-    way a model on this machine or a private network is priced by config.toml alone.
+    ``endpoint`` is the base URL the calls go to, and ``local`` says they go to the local model: a model known to be
+    local (``known_local``) is priced by config.toml alone; one on this machine or a private network that the table
+    does not know is unknown, said as local.
     """
 
     def __init__(
@@ -224,12 +240,14 @@ class Pricer:
         settings: Any = None,
     ):
         self.own = {name.lower(): (inp, out, cached) for name, inp, out, cached in prices}
+        self.local_model = local
         self.local_endpoint = local or on_this_network(endpoint)
         self.settings = settings  # chatcli.config.Settings: where each provider's models run
         self._warming: threading.Thread | None = None
 
     def local(self, *names: str | None) -> bool:
-        """Whether calls to these models are local ones, which the kept table never prices.
+        """Whether calls to these models run locally, by the model or its endpoint: a price unknown for them is said
+        as local (``known_local`` says which skip the kept table).
 
         A model named with its provider (``ollama:qwen3``, ``anthropic:claude-...``) is judged by its
         provider alone: Ollama's run on the user's machine, the others' where their endpoint is.
@@ -240,8 +258,15 @@ class Pricer:
                 return self._provider_local(provider)
         return self.local_endpoint or any(local_name(name) for name in names if name)
 
-    def _provider_local(self, name: str) -> bool:
+    def known_local(self, *names: str | None) -> bool:
+        """Whether these models are known to run locally, wherever their endpoint stands: the local model, a
+        provider's without hosted prices (Ollama), a local model's name. Only these skip the kept table."""
+        for name in names:
+            if name and (chosen := name_of(name)) != DEFAULT:
+                return not provider(chosen).prices
+        return self.local_model or any(local_name(name) for name in names if name)
 
+    def _provider_local(self, name: str) -> bool:
         chosen = provider(name)
         return not chosen.prices or (self.settings is not None and on_this_network(chosen.endpoint(self.settings)))
 
@@ -252,7 +277,7 @@ class Pricer:
     def warm(self, asked: str | None = None) -> None:
         """Start loading the kept table in the background (once), so the first price does not wait for it;
         not for a model config.toml prices (should the server name it otherwise, the table loads then)."""
-        if self._warming is None and not (asked and self.own_price(asked)) and not self.local(asked):
+        if self._warming is None and not (asked and self.own_price(asked)) and not self.known_local(asked):
             self._warming = threading.Thread(target=preload, name="chatcli-prices", daemon=True)
             self._warming.start()
 
@@ -268,7 +293,7 @@ class Pricer:
             if own is not None:  # (writes to the prompt cache at the input price: config.toml has no price for them)
                 (inp, cached, _written, out), (p_in, p_out, p_cached) = counts, own
                 return round(((inp - cached) * p_in + cached * p_cached + out * p_out) / PER, 10)
-        if self.local(*tried):
+        if self.known_local(*tried):
             return None  # the hosted providers' prices say nothing of what a local model costs
         for name in tried:
             found = self._kept(name, counts)
