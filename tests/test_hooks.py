@@ -305,3 +305,32 @@ def test_a_projects_hooks_run_only_once_trusted_as_they_are(home: Path, project:
     # Run from home, the project's folder is the user's own: no trust needed.
     settings(home / ".claude" / "settings.json", Stop=[group("echo mine")])
     assert [(hook.command, hook.own) for hook in hooks.load(home).hooks] == [("echo mine", True)]
+
+
+@pytest.mark.parametrize(
+    ("command", "timeout", "why"),
+    [("exit 1", None, "exited with 1"), ("sleep 30", 0.2, "timed out"), ("no-such-guard-command", None, "not found")],
+    ids=["crashed", "timed out", "not found"],
+)
+@pytest.mark.parametrize("on_error", [None, "deny"])
+async def test_a_failing_guard_fails_open_unless_its_on_error_is_deny(
+    project: Path, command: str, timeout: float | None, why: str, on_error: str | None
+) -> None:
+    handler = {"type": "command", "command": command, **({"timeout": timeout} if timeout else {})}
+    handler |= {"onError": on_error} if on_error else {}
+    found = hooks.load(project, config={"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [handler]}]}})
+
+    verdict = await found.run("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "rm -rf ~/"}})
+
+    assert why in verdict.problems[0], verdict
+    assert verdict.blocked is (on_error == "deny"), verdict  # as Claude Code: a broken guard lets the call through
+    assert (why in verdict.reason) is (on_error == "deny")
+
+
+async def test_a_hook_that_floods_its_output_is_stopped_at_the_bound_not_its_timeout(project: Path) -> None:
+    flood = {"type": "command", "command": "yes flooding", "timeout": 600}
+    found = hooks.load(project, config={"hooks": {"UserPromptSubmit": [{"hooks": [flood]}]}})
+
+    verdict = await found.run("UserPromptSubmit", {"prompt": "hi"})
+
+    assert verdict.problems and "printed more than 16 MiB: stopped" in verdict.problems[0], verdict

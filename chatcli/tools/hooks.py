@@ -69,6 +69,8 @@ NAMES = re.compile(r"[\w ,|-]*")  # a matcher of names only ("Bash", "Edit|Write
 DEFAULT_TIMEOUT = 60.0
 MAX_FILE = 1024 * 1024  # a settings file read, a hook's output read
 MAX_TEXT = 10_000  # characters of one hook's context or reason (Claude Code's bound on additionalContext)
+MAX_PRINTED = 16 * 1024 * 1024  # a hook's stdout and stderr together, kept: past it the hook is stopped
+FLOOD_CHECK = 0.25  # seconds between two looks at how much a running hook printed
 MAX_RUNNING = 16  # hooks running at once in a process: a thousand calls' hooks take turns, never a thousand processes
 _RUNNING: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()  # one bound per loop
 
@@ -86,6 +88,7 @@ class Hook:
     timeout: float = DEFAULT_TIMEOUT
     headers: tuple[tuple[str, str], ...] = ()
     pinned: tuple[tuple[str, str], ...] = ()  # a project's: the files it runs, as trusted (path, SHA-256)
+    fail_closed: bool = False  # ``"onError": "deny"``: a failure (timeout, crash, bad output) refuses, not passes
 
     def matches(self, value: str | None) -> bool:
         """True when the hook runs for an occasion whose matched value (a tool's name, a source...) is ``value``; a
@@ -264,9 +267,11 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
         except OSError as exc:
             return _problem(hook, exc.strerror or str(exc))
         try:
-            code = await asyncio.wait_for(process.wait(), hook.timeout)
+            code = await _ended(process, hook.timeout, out, err)
         except TimeoutError:
             return _problem(hook, f"timed out after {hook.timeout:g} s")
+        except OverflowError:
+            return _problem(hook, f"printed more than {MAX_PRINTED // 1024 // 1024} MiB: stopped")
         finally:
             if process.returncode is None:  # timed out, or the turn was interrupted: nothing it started lives on
                 with suppress(ProcessLookupError):
@@ -274,6 +279,23 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
                 await process.wait()
         printed, said = (os.pread(f.fileno(), MAX_FILE, 0).decode(errors="replace") for f in (out, err))
         return _outcome(hook, code, printed, said)
+
+
+async def _ended(process: asyncio.subprocess.Process, timeout: float, *outputs: Any) -> int:
+    """``process``'s exit code once it ends within ``timeout`` (TimeoutError past it), OverflowError as soon as its
+    ``outputs`` (files) hold more than MAX_PRINTED together: a flood never fills the disk or memory."""
+    deadline, waiting = asyncio.get_running_loop().time() + timeout, asyncio.ensure_future(process.wait())
+    try:
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if (await asyncio.wait({waiting}, timeout=min(FLOOD_CHECK, max(left, 0))))[0]:
+                return waiting.result()
+            if sum(os.fstat(f.fileno()).st_size for f in outputs) > MAX_PRINTED:
+                raise OverflowError
+            if left <= 0:
+                raise TimeoutError
+    finally:
+        waiting.cancel()
 
 
 async def _post(hook: Hook, data: bytes) -> Verdict:
@@ -340,7 +362,12 @@ def _from_json(hook: Hook, said: dict[str, Any]) -> Verdict:
 
 
 def _problem(hook: Hook, what: str) -> Verdict:
-    return Verdict(hook.event, problems=(_line(f"{hook.label}: {what}"),))
+    """A hook that failed: one line, and the turn goes on as if it said nothing (as Claude Code's do); with
+    ``"onError": "deny"`` where the event can be blocked, what it is about is refused instead (fail closed)."""
+    line = _line(f"{hook.label}: {what}")
+    if hook.fail_closed and hook.event in BLOCKS:
+        return Verdict(hook.event, "deny", f"{line} (its onError is deny)", problems=(line,))
+    return Verdict(hook.event, problems=(line,))
 
 
 def _text(text: str) -> str:
@@ -547,4 +574,5 @@ def _hook(event: str, matcher: str, handler: dict[str, Any], source: Path, own: 
     if kind == "http" and not re.match(r"https?://", what):
         return _line(f"{source}: {event}: an http hook's url is not http(s): {what}")
     headers = tuple((str(k), str(v)) for k, v in _mapping(handler.get("headers")).items())
-    return Hook(event, matcher, what, source, own, kind == "http", timeout if timeout > 0 else DEFAULT_TIMEOUT, headers)
+    seconds, closed = timeout if timeout > 0 else DEFAULT_TIMEOUT, handler.get("onError") == "deny"
+    return Hook(event, matcher, what, source, own, kind == "http", seconds, headers, fail_closed=closed)
