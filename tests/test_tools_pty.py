@@ -17,7 +17,7 @@ import pexpect
 import pytest
 
 from tests.fakeserver import Reply, protocol_error, tool_calls
-from tests.helpers import CHAT, Repl, chat, eventually, screen, stored, summary
+from tests.helpers import CHAT, HANG, Repl, chat, eventually, screen, stored, summary
 from tests.test_reliability import db_of
 
 pytestmark = pytest.mark.e2e  # every test here starts chat in a pseudo-terminal
@@ -211,7 +211,7 @@ def test_the_block_is_shown_where_the_question_is_when_stderr_goes_to_a_file(ser
 
 
 def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(server, chat_env, start, tmp_path):
-    command = "echo $$ > group; sleep 30 & echo $! > child; wait"
+    command = f"echo $$ > group; sleep {HANG:g} & echo $! > child; wait"  # only the stop ends it
     server.queue(tool_calls(("shell", {"command": command})))
     # Outside the sandbox: the PIDs the command writes are this machine's (a sandbox's end with it:
     # tests/test_sandbox.py).
@@ -222,13 +222,10 @@ def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(
     group, child = int(wait_file(tmp_path / "group")), int(wait_file(tmp_path / "child"))
     try:
         repl.wait_until(lambda: DONE in repl.raw[repl.raw.rindex(READY) :], "the question to close")
-        started = time.monotonic()
         repl.child.send(CTRL_C)
-        repl.wait_prompt(timeout=5)
-        took = time.monotonic() - started
-        assert took < 3, f"the stop took {took:.1f} s"
+        repl.wait_prompt()  # a stop that waited for the command would wait HANG
         assert "stopped" in repl.text[after:]
-        eventually(lambda: gone(group) and gone(child), "the command's processes to end with the stop", 3)
+        eventually(lambda: gone(group) and gone(child), "the command's processes to end with the stop")
     finally:
         kill_group(group)
 
@@ -247,18 +244,18 @@ def test_ctrl_c_while_a_command_runs_stops_its_group_and_keeps_the_thread_valid(
 
 
 def test_ctrl_c_stops_the_answer_that_follows_an_approved_call(server, chat_env, start):
-    words = " ".join(f"w{i:02d}" for i in range(60))
-    server.queue(tool_calls(("shell", {"command": "echo hi"})), Reply(words, delay=0.05))
+    words = " ".join(f"w{i:02d}" for i in range(400))
+    server.queue(tool_calls(("shell", {"command": "echo hi"})), Reply(words, delay=0.05))  # 20 s of answer
     repl = start("--tools", "shell", "--thread", "stop-answer")
     at = repl.say("run it")
     wait_asked(repl, QUESTION, at)
     after = answer(repl, "y")
     repl.wait_for("w03", after=after)
-    started = time.monotonic()
+    ended = server.streams_ended
     repl.child.send(CTRL_C)
-    repl.wait_prompt(timeout=5)
-    took = time.monotonic() - started
-    assert took < 1.5 and "w59" not in repl.text[after:], f"the answer went on for {took:.1f} s after Ctrl-C"
+    repl.wait_prompt()
+    assert server.streams_ended == ended, "the answer went on to its end after Ctrl-C"
+    assert "w399" not in repl.text[after:]
     kept = summary(stored(db_of(chat_env), "stop-answer"))
     assert kept[-1][0] == "ai" and kept[-1][2] == "cancelled" and kept[-1][1].startswith("w00"), kept
 

@@ -9,7 +9,6 @@ costly to convert, charsets that are none: tests/test_webpages_bounds.py.
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 
@@ -196,9 +195,8 @@ def test_nothing_listens_is_one_line(server, chat_env, site):
 
 def test_a_stalled_server_times_out(server, chat_env, site, monkeypatch):
     monkeypatch.setattr(webpage, "READ_TIMEOUT", 0.5)
-    started = time.monotonic()
+    # The site stalls HANG seconds: only the read timeout can end it, as the line says.
     run = chat(chat_env, "-a", f"{site.url}/stall", "summarise")
-    assert time.monotonic() - started < 5
     assert run.err_lines == [
         f"chat: error: cannot fetch {site.url}/stall: the server sent nothing for 0.5 s (nothing was sent)"
     ]
@@ -224,7 +222,6 @@ def test_a_body_over_the_cap_is_refused_by_its_length_before_it_is_read(server, 
 
 
 def test_an_endless_body_stops_at_the_cap(server, chat_env, site):
-    started = time.monotonic()
     run = chat(chat_env, "-a", f"{site.url}/endless", "summarise")
     assert run.err_lines == [
         f"chat: error: cannot attach {site.url}/endless: it is larger than 20 MB, the most an attachment may hold (the rest was not read) (nothing was sent)"
@@ -232,7 +229,6 @@ def test_an_endless_body_stops_at_the_cap(server, chat_env, site):
     assert run.code == 2 and server.requests == []
     assert site.wait_ended("/endless"), "the server still writes: chat did not close the connection"
     assert 20 * 1024 * 1024 < site.sent["/endless"] < 60 * 1024 * 1024  # not 200 MB: it stopped when chat left
-    assert time.monotonic() - started < 20
 
 
 def test_a_reason_phrase_with_escapes_is_shown_inert(server, chat_env, site):

@@ -4,12 +4,11 @@ fetched is one error line and queues nothing; Ctrl-C stops a slow fetch and the 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from chatcli.content import webpage
 from tests.fakeserver import Reply
+from tests.helpers import HANG
 from tests.test_prompt_inprocess import ENTER, press_ctrl_c, prompt_loop, stored
 from tests.website import Site
 
@@ -59,16 +58,14 @@ async def test_a_pages_title_cannot_reach_the_terminal_as_escapes(settings, serv
 
 
 async def test_ctrl_c_stops_a_slow_fetch_and_nothing_is_attached(settings, server, site, monkeypatch):
-    monkeypatch.setattr(webpage, "READ_TIMEOUT", 30.0)  # only Ctrl-C ends it within the test
+    monkeypatch.setattr(webpage, "READ_TIMEOUT", HANG)  # the site stalls HANG seconds too: only Ctrl-C ends it
     async with prompt_loop(settings) as chat:
         await chat.say("warm up", then="You said: warm up")  # the engine is in: the fetch starts at once
         chat.type(f"/attach {site.url}/stall" + ENTER)
         await chat.until(f"fetching {site.url}/stall · Ctrl-C stops")  # said after half a second
-        started = asyncio.get_running_loop().time()
         press_ctrl_c()
         await chat.until("stopped: nothing was attached")
         await chat.until(lambda: site.left == ["/stall"], what="the connection closed")  # not left to time out
-        assert asyncio.get_running_loop().time() - started < 2
         await chat.say("/attach", then="nothing attached")
         await chat.say("after", then="You said: after")
     assert user_text(server.requests[-1]) == "after"

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from tests.bombs import BOMBS, MIB, gzip
+from tests.helpers import HANG
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
 PAGE = b"""<!doctype html>
@@ -217,8 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._head({"Content-Type": "text/html; charset=utf-8", "Content-Encoding": coding,
                         "Content-Length": str(len(body))})  # fmt: skip
             self._write(body)
-        elif path == "/stall":  # headers never come; the client leaving is noted
-            deadline = time.monotonic() + 30
+        elif path == "/stall":  # headers never come (for HANG seconds); the client leaving is noted
+            deadline = time.monotonic() + HANG
             while not site.release.is_set() and time.monotonic() < deadline:
                 if select.select([self.connection], [], [], 0.05)[0] and not self.connection.recv(1, socket.MSG_PEEK):
                     site.left.append(path)
