@@ -800,15 +800,16 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.e2e
-def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, chat_env, tmp_path):
+def test_an_agent_whose_client_ends_in_any_way_exits_before_its_answer_ends(server, chat_env, tmp_path):
     """Each way a client ends (its pipe to the agent closed, SIGTERM, SIGKILL, a broken pipe), an agent of its own
-    mid-answer."""
+    mid-answer: the agent does not answer on for nobody."""
     import signal
     import sys
-    import time
 
     for how in ("stdin-closed", "SIGTERM", "SIGKILL", "broken-pipe"):
+        # 1,000 words, 0.05 s apart: the answer goes on 50 s, longer than the wait for the agent's end below.
         server.queue(Reply("one two three four five six seven eight nine ten " * 100, delay=0.05))
+        ended = server.streams_ended
         errors = tmp_path / f"agent-{how}.err"
         client = subprocess.Popen(
             [sys.executable, "-c", PARENT, str(CHAT), how, str(errors)],
@@ -816,12 +817,10 @@ def test_an_agent_whose_client_ends_in_any_way_exits_within_two_seconds(server, 
         )  # fmt: skip
         try:
             pid, session = client.stdout.readline().split()  # the agent is answering
-            ended = time.monotonic()
             if how.startswith("SIG"):
                 client.send_signal(getattr(signal, how))
-            eventually(lambda: _gone(int(pid)), f"the agent to end after its client ({how})", 10, interval=0.02)
-            took = time.monotonic() - ended
-            assert took < 2, f"{how}: the agent was still running {took:.1f} s after its client ended"
+            eventually(lambda: _gone(int(pid)), f"the agent to end after its client ({how})", 30, interval=0.02)
+            assert server.streams_ended == ended, f"{how}: the agent ran on to the end of its answer"
         finally:
             client.kill()
             client.wait()

@@ -31,20 +31,20 @@ def assistant_messages(body: dict) -> list[str]:
 
 
 def test_ctrl_c_during_a_reply_stops_it_and_keeps_the_part_shown(start, server):
-    words = [f"w{i:02d}" for i in range(1, 41)]
+    words = [f"w{i:02d}" for i in range(1, 100)]
     full = " ".join(words)
-    server.queue(Reply(full, delay=0.2))
+    server.queue(Reply(full, delay=0.2))  # 20 s of answer: the stop is measured against it
     repl = start("--thread", "stop")
 
     at = repl.say("count slowly")
     repl.wait_for("w03", after=at)
-    stop_at = repl.mark()
+    stop_at, ended = repl.mark(), server.streams_ended
     repl.child.sendintr()
-    took = repl.wait_for("stopped", after=stop_at, timeout=5)
-    assert took < 2, f"the stopped note took {took:.1f} s"
-    repl.wait_prompt(timeout=5)
+    repl.wait_for("stopped", after=stop_at)
+    assert server.streams_ended == ended, "the stop waited for the answer to end"
+    repl.wait_prompt()
     shown = repl.text[at:]
-    assert "w40" not in shown
+    assert "w99" not in shown
     assert repl.child.isalive()
 
     at = repl.say("next question")
@@ -57,7 +57,7 @@ def test_ctrl_c_during_a_reply_stops_it_and_keeps_the_part_shown(start, server):
     partial = kept[0]
     assert partial.startswith("w01 w02 w03"), partial
     assert full.startswith(partial) and len(partial) < len(full), partial
-    assert "w40" not in partial
+    assert "w99" not in partial
 
 
 def test_ctrl_c_right_after_sending_the_first_line_keeps_the_repl(start, server):
