@@ -242,7 +242,7 @@ def test_endless_stdin_is_refused_at_the_limit_without_filling_the_memory(server
     from tests.test_huge_events import measured
 
     endless = io.TextIOWrapper(io.BufferedReader(Endless()), encoding="utf-8")
-    run, peak, _took = measured(chat_env, stdin=endless)
+    run, peak = measured(chat_env, stdin=endless)
     lines = [line for line in run.err.splitlines() if line.startswith("chat:")]
     assert run.code == 2, run
     assert lines == [

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -75,16 +74,13 @@ ENDLESS = {
 def test_a_list_without_end_is_refused_in_one_line_once_a_bound_is_passed(chat_env, tmp_path, what, kind):
     log = tmp_path / "pages.log"
     write_servers(chat_env, {"pages": pages(what, kind, log)})
-    started = time.monotonic()
-    run = chat(chat_env, "tools")
-    took = time.monotonic() - started
+    run = chat(chat_env, "tools")  # the server pages without end: only a bound ends the listing
     assert run.code == 0, run
     said, last_page = ENDLESS[kind]
     last_page -= kind == "cursor" and what != "tools"
     line = failed_line(run.out)
     assert said in line and "the listing is refused ·" in line, line
     assert asked(log, what) == last_page  # cut as it arrived: not one page more asked for
-    assert took < 20, f"{took:.1f} s"
     assert "Traceback" not in run.err and "Error" not in run.out, run
     assert json.loads(chat(chat_env, "tools", "--json").out)[0]["tools"] == []  # nothing of it kept, nor cached
 
@@ -110,13 +106,11 @@ def test_a_list_paged_slowly_without_end_is_refused_at_one_deadline(chat_env, tm
     monkeypatch.setattr("chatcli.tools.listing.LIST_SECONDS", 2.0)
     log = tmp_path / "pages.log"
     write_servers(chat_env, {"pages": pages(what, "slow", log, PAGES_DELAY="0.2")})
-    started = time.monotonic()
     run = chat(chat_env, "tools")
-    took = time.monotonic() - started
     assert run.code == 0, run
     line = failed_line(run.out)
     assert "it took more than 2 s to list what it offers (page " in line and f"of its {what})" in line, line
-    assert took < 12, f"{took:.1f} s"  # started, listed for 2 s, stopped: not 1,000 pages of 0.2 s
+    # Counted by the server's own pace (a page each 0.2 s at the most): listed for 2 s, stopped; not 1,000 pages.
     assert asked(log, what) < 2.0 / 0.2 + 3
 
 
@@ -145,22 +139,20 @@ async def test_a_server_listed_again_past_a_bound_is_given_up_in_one_line(tmp_pa
 
 PEAK = textwrap.dedent(
     """
-    import resource, subprocess, sys, time
-    started = time.monotonic()
+    import resource, subprocess, sys
     run = subprocess.run(sys.argv[1:], capture_output=True, text=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    print(run.returncode, peak, time.monotonic() - started, run.stdout, sep="\\n")
+    print(run.returncode, peak, run.stdout, sep="\\n")
     """
 )
 
 
-def peak_of(env: dict[str, str], *args: str) -> tuple[str, int, float]:
-    """``chat ARGS`` run as a process: its output, the peak resident memory of it and its children (bytes), its
-    seconds."""
+def peak_of(env: dict[str, str], *args: str) -> tuple[str, int]:
+    """``chat ARGS`` run as a process: its output, and the peak resident memory of it and its children (bytes)."""
     done = subprocess.run([sys.executable, "-c", PEAK, str(CHAT), *args], env=env, capture_output=True, text=True)
-    code, peak, took, out = done.stdout.split("\n", 3)
+    code, peak, out = done.stdout.split("\n", 2)
     assert code == "0", done
-    return out, int(peak), float(took)
+    return out, int(peak)
 
 
 @pytest.mark.e2e  # chat and its server as processes: their peak memory is what it measures
@@ -169,12 +161,11 @@ def test_endless_9_mb_pages_are_cut_at_the_byte_bound_with_memory_bounded(chat_e
     refused at the page that passes the bound, its peak memory that of a server listed well, plus a page or two."""
     fine = tmp_path / "fine.log"
     write_servers(chat_env, {"pages": pages("tools", "fine:1", fine)})
-    _, baseline, _ = peak_of(chat_env, "tools", "--refresh")
+    _, baseline = peak_of(chat_env, "tools", "--refresh")
     for kind, megabytes in (("huge", "9"), ("wide", "")):
         log = tmp_path / f"{kind}.log"
         write_servers(chat_env, {"pages": pages("tools", kind, log, PAGES_MB=megabytes or "9")})
-        out, peak, took = peak_of(chat_env, "tools", "--refresh")
+        out, peak = peak_of(chat_env, "tools", "--refresh")
         assert "the listing is refused" in failed_line(out)
-        assert asked(log, "tools") <= 2
+        assert asked(log, "tools") <= 2  # the pages read: not 40 of them (what took 10 s before), nor 1,000
         assert peak - baseline < 100 * 2**20, f"{kind}: {peak / 2**20:.0f} MB against {baseline / 2**20:.0f} MB"
-        assert took < 20, f"{kind}: {took:.1f} s"

@@ -51,13 +51,26 @@ def test_a_line_over_the_limit_is_dropped_keeping_its_size_and_id():
 
 
 def test_framing_a_big_message_takes_linear_time():
-    chunk = b"x" * (1024 * 1024)
-    started = time.monotonic()
-    lines = Lines(limit=100 * 1024 * 1024)
-    for _ in range(60):
-        assert lines.feed(chunk) == []
-    assert len(lines.feed(b"\n")[0]) == 60 * len(chunk)
-    assert time.monotonic() - started < 2  # the mcp client's own reader takes minutes for this
+    """A 60 MB message costs the same to frame in 60 reads as in 6: each byte is looked at once, however the reads cut
+    it. Measured in the same run, as this thread's own CPU time (the best of three: what else the machine runs does
+    not count). The mcp client's own reader looked at its whole buffer again at each read: ten times the cost for ten
+    times the reads, and minutes for this message."""
+    size = 60 * 1024 * 1024
+
+    def framing(reads: int) -> float:
+        chunk = b"x" * (size // reads)
+        best = float("inf")
+        for _ in range(3):
+            lines = Lines(limit=100 * 1024 * 1024)
+            started = time.thread_time()
+            for _ in range(reads):
+                assert lines.feed(chunk) == []
+            assert len(lines.feed(b"\n")[0]) == size
+            best = min(best, time.thread_time() - started)
+        return best
+
+    few, many = framing(6), framing(60)
+    assert many < 3 * few, f"{many:.3f} s of CPU in 60 reads, {few:.3f} s in 6"
 
 
 # --------------------------------------------------------------------------- real servers
@@ -83,11 +96,10 @@ def test_a_banner_on_stdout_is_one_note_and_goes_to_the_log(server, chat_env):
 def test_a_50_mb_result_is_dropped_with_a_note_within_seconds_and_the_session_goes_on(server, chat_env):
     write_servers(chat_env, {"odd": odd()})
     server.queue(tool_calls(("huge", {"megabytes": 50})), tool_calls(("huge", {"megabytes": 1})), Reply("Done."))
-    started = time.monotonic()
+    # The mcp client's own reader took minutes over it, then the call timed out: the result dropped for its size,
+    # as it streamed, is the proof it was not read that way (how fast framing is: the test above).
     run = chat(chat_env, "--yes", "make it big")
-    took = time.monotonic() - started
     assert run.code == 0, run
-    assert took < 15, f"{took:.1f} s"
     assert run.out == "Done.\n"
     dropped = tool_results(server.requests[1])[0]
     assert (
