@@ -149,8 +149,12 @@ def test_every_peer_name_and_chat_s_own_name_match_and_skills_allowed_tools_name
         for matcher in (peer, own, f"Edit|{peer}|Write", f"{peer[:2]}.*", "*"):
             table = {"PreToolUse": [{"matcher": matcher, "hooks": [{"type": "command", "command": "true"}]}]}
             assert load(tmp_path, {"HOME": str(tmp_path)}, {"hooks": table}).matching("PreToolUse", peer), matcher
-        assert skills.allows((peer,), own, builtin.SERVER, own) and skills.allows((f"{peer}(x:*)",), own, "", own)
-        assert not skills.allows(("Write",), own, builtin.SERVER, own)
+        assert skills.allows((peer,), own, builtin.SERVER, own, peer) and skills.allows(
+            (f"{peer}(x:*)",), own, "", own, peer
+        )
+        assert skills.allows((own,), own, builtin.SERVER, own, peer) and not skills.allows(
+            ("Write",), own, "", own, peer
+        )
 
 
 def test_a_regular_expression_reads_claude_code_s_name_only(server, chat_env, tmp_path):

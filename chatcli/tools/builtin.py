@@ -452,7 +452,10 @@ def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessa
 
     def kept(name: str) -> bool:
         entry = entries.get(name)
-        allowed = (entry is not None and skills.allows(each, name, entry.server, entry.tool.name) for each in lists)
+        peer = PEERS.get(name, "") if entry is not None and entry.server == SERVER else ""
+        allowed = (
+            entry is not None and skills.allows(each, name, entry.server, entry.tool.name, peer) for each in lists
+        )
         return name == skills.TOOL or all(allowed)
 
     return [tool for tool in tools if kept(tool["function"]["name"])]

@@ -225,7 +225,7 @@ def write_transcript(path: Path, messages: Sequence[Any], session_id: str, cwd: 
     private_dir(path.parent)
     fresh = path.with_name(f".{os.getpid()}.{path.name}")
     with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as out:
-        out.writelines(lines)
+        out.write("".join(lines))
     os.replace(fresh, path)
 
 

@@ -368,15 +368,13 @@ def active(texts: Iterable[str]) -> set[str]:
     return {match.group(1) for text in texts if (match := ACTIVATED.match(text))}
 
 
-def allows(allowed: tuple[str, ...], name: str, server: str, tool: str) -> bool:
+def allows(allowed: tuple[str, ...], name: str, server: str, tool: str, peer: str = "") -> bool:
     """Whether a skill's ``allowed-tools`` name the tool offered as ``name`` (``tool`` of MCP server ``server``:
-    ``mcp__SERVER__TOOL`` or ``mcp__SERVER__*``; chat's own by their names or Claude Code's: Bash, Read)."""
-    from chatcli.tools.builtin import PEERS
-
+    ``mcp__SERVER__TOOL`` or ``mcp__SERVER__*``; chat's own by their names or Claude Code's, ``peer``: Bash, Read)."""
     mcp = (["mcp", server, "*"], ["mcp", server, tool])
-    peers = {peer.lower(): own for own, peer in PEERS.items()} | {"ls": "list_directory"}  # (LS: its older name)
+    theirs = {peer.lower(), "ls" if name == "list_directory" else ""} - {""}  # (LS: Claude Code's older name)
     bases = (item.split("(", 1)[0] for item in allowed)  # Bash(git add:*) is Bash
-    return any(base.split("__") in mcp or peers.get(base.lower(), base) == name for base in bases)
+    return any(base.split("__") in mcp or base == name or base.lower() in theirs for base in bases)
 
 
 def files(skill: Skill) -> tuple[str, ...]:
