@@ -60,6 +60,23 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return _user_dir(environ, "XDG_CACHE_HOME", "user_cache_dir")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` whole with ``text`` (0600, its missing directories made private): written beside it under a
+    name of this writer's own, then renamed over it, so that a reader sees the file before or after, never half."""
+    import tempfile
+
+    private_dir(path.parent)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def private_dir(path: Path) -> Path:
     """``path``, made where it is missing with each level made the user's alone (0700: ``mkdir(parents=True)``
     gives its mode to the last level only); what exists is left as it is."""

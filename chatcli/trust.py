@@ -243,14 +243,9 @@ def trusted_files(store: Path) -> dict[str, str]:
 
 def _save(store: Path, files: dict[str, str]) -> None:
     """Write the store whole (0600 in a 0700 directory), replacing the old one at once."""
-    from chatcli.paths import private_dir
+    from chatcli.paths import write_private
 
-    private_dir(store.parent)
-    fresh = store.with_name(store.name + ".tmp")
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"version": 1, "files": files}, handle, indent=1, sort_keys=True)
-    os.replace(fresh, store)
+    write_private(store, json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True))
 
 
 def check_url(url: str, what: str) -> None:

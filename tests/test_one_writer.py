@@ -31,7 +31,7 @@ NOT_A_TERMINAL = {
     ("app/serve_commands.py", "handle.write"): "chat serve's note of its socket, in chat's data directory",
     ("api/access.py", "handle.write"): "chat serve's token, made into a new 0600 file of the user's",
     ("tools/hooks.py", "stdin.write"): "a hook's event JSON, into the temporary file that is its stdin",
-    ("tools/hooks.py", "out.write"): "a thread's transcript for its hooks, a new 0600 file under the thread",
+    ("paths.py", "handle.write"): "write_private: a file of the user's, 0600, replaced whole",
     ("app/worker/jobs.py", "os.write"): "the job-control channel to the caller (os.write kept, then checked)",
     (
         "app/worker/jobs.py",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from chatcli.errors import UsageError
-from chatcli.paths import private_dir
+from chatcli.paths import private_dir, write_private
 
 TOKEN_NAME = "serve-token"
 TAKEN_NAME = "serve-signins-taken.json"  # the sign-in codes taken, beside the token, until they expire
@@ -140,13 +140,7 @@ class SignIns:
         self.taken[code] = ends
         if self.kept is not None:  # (a file that cannot be written: this process still refuses it again)
             with contextlib.suppress(OSError):
-                private_dir(self.kept.parent)
-                fresh = self.kept.with_name(f".{os.getpid()}.{self.kept.name}")
-                with os.fdopen(
-                    os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w"
-                ) as out:
-                    json.dump(self.taken, out)
-                os.replace(fresh, self.kept)
+                write_private(self.kept, json.dumps(self.taken))
         return True
 
     def _kept(self) -> dict[str, int]:

@@ -201,7 +201,7 @@ def write_transcript(path: Path, messages: Sequence[Any], session_id: str, cwd: 
     """``messages`` (LangChain's) at ``path`` as Claude Code writes a session's transcript: a JSON object a line,
     ``type`` "user" or "assistant" and ``message`` with its ``role`` and ``content`` (text, ``tool_use`` blocks named
     and shaped as Claude Code's tools, ``tool_result`` blocks); private to the user, replaced whole."""
-    from chatcli.paths import private_dir
+    from chatcli.paths import write_private
     from chatcli.tools.builtin import PEERS, peer_input
 
     lines, parent = [], None
@@ -222,11 +222,7 @@ def write_transcript(path: Path, messages: Sequence[Any], session_id: str, cwd: 
         line = {"type": role, "parentUuid": parent, "uuid": uuid, "sessionId": session_id, "cwd": str(cwd)}
         lines.append(json.dumps({**line, "message": {"role": role, "content": content}}, default=str) + "\n")
         parent = uuid
-    private_dir(path.parent)
-    fresh = path.with_name(f".{os.getpid()}.{path.name}")
-    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as out:
-        out.write("".join(lines))
-    os.replace(fresh, path)
+    write_private(path, "".join(lines))
 
 
 def _combined(event: str, verdicts: list[Verdict]) -> Verdict:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from chatcli.budget import split_window
-from chatcli.paths import data_dir, private_dir
+from chatcli.paths import data_dir, write_private
 
 FILE_NAME = "windows.json"
 
@@ -77,12 +76,7 @@ def _save(data: dict[str, Any], path: Path | None = None) -> None:
     process's; best effort."""
     path = path or _path()
     with contextlib.suppress(OSError, ValueError):
-        private_dir(path.parent)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1)
-        os.replace(temporary, path)
+        write_private(path, json.dumps(data, indent=1))
 
 
 def _entry(endpoint: str, model: str) -> dict[str, Any] | None:

@@ -18,13 +18,12 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import time
 from itertools import islice
 from pathlib import Path
 from typing import Any, Mapping
 
-from chatcli.paths import cache_dir, private_dir
+from chatcli.paths import cache_dir, private_dir, write_private
 from chatcli.tools.listing import Listing, Malformed
 from chatcli.tools.mcp.config import ServerSpec
 
@@ -90,20 +89,6 @@ def _private(directory: Path) -> bool:
     return False
 
 
-def write_private(path: Path, data: Any) -> None:
-    """Replace ``path`` whole with ``data`` as JSON (0600): written beside it under a name of this writer's own, then
-    renamed over it, so that a reader sees the file before or after, never half of it."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 class ListCache:
     """The cache files of one user, in ``$XDG_CACHE_HOME/chatcli/mcp``."""
 
@@ -146,7 +131,7 @@ class ListCache:
             return
         data = {"version": VERSION, "key": key, "server": spec.name, "listed_at": time.time(), "listing": listing.data}
         with contextlib.suppress(OSError, ValueError):
-            write_private(self._path(key), data)
+            write_private(self._path(key), json.dumps(data, ensure_ascii=False))
             self._prune()
 
     def forget(self, spec: ServerSpec) -> None:

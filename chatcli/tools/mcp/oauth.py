@@ -75,11 +75,11 @@ class StoredAuth:
         return data if isinstance(data, dict) and data.get("url") == self.url else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        from chatcli.tools.mcp.cache import write_private
+        from chatcli.paths import write_private
 
         private_dir(self.path.parent)
         os.chmod(self.path.parent, 0o700)
-        write_private(self.path, {**data, "url": self.url})
+        write_private(self.path, json.dumps({**data, "url": self.url}, ensure_ascii=False))
 
     def _update(self, **fields: Any) -> None:
         self._write({**self._read(), **fields})
