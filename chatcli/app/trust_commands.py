@@ -64,8 +64,9 @@ def _trusted(env: Any, yes: bool) -> list[str]:
         keys = [k for k in dotenv.variables if k in ENV_VARS]
         shown.append(f"{path}: sets {', '.join(keys)}" if keys else f"{path}: sets nothing chat reads")
     shown += [f"skill {s.name}: {shown_path(s.path, env.environ)}" for s in theirs]
-    for hook, scripts in hooked:
-        runs = f"; runs {', '.join(shown_path(Path(p), env.environ) for p in scripts)}" if scripts else ""
+    for hook, files in hooked:
+        scripts = [shown_path(Path(name), env.environ) for name, (_, script) in files.items() if script]
+        runs = f"; runs {', '.join(scripts)}" if scripts else ""
         shown.append(f"hook {hook.event}{f' [{hook.matcher}]' if hook.matcher else ''}: {hook.command}{runs}")
     say(env.stderr, "".join(line + "\n" for line in shown))
     asking = env.stdin_isatty and not yes

@@ -430,26 +430,23 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
             data = _read(path) if _elsewhere(path) is None else None
             if data is not None or revoke:
                 digests[str(path)] = None if revoke or data is None else hashlib.sha256(data).hexdigest()
-            table = _mapping(json.loads(data)).get("hooks") if data is not None else None
-            for hook in _parsed(table, path, False, []) if isinstance(table, Mapping) else ():
-                digests.update({name: None if revoke else digest for name, (digest, _) in _scripts(hook, cwd).items()})
+    for _, scripts in project_hooks(cwd, environ):
+        digests.update({name: None if revoke else digest for name, (digest, _) in scripts.items()})
     if digests:
         keep_files(trust_store(environ), digests)
     return load(cwd, environ)
 
 
-def project_hooks(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Hook, tuple[str, ...]]]:
-    """Each hook of the project's settings files at ``cwd`` (trusted or not), with the project's scripts it runs:
-    what ``chat trust`` shows before it asks."""
-    found: list[tuple[Hook, tuple[str, ...]]] = []
+def project_hooks(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Hook, dict[str, tuple[str, bool]]]]:
+    """Each hook of the project's settings files at ``cwd`` (trusted or not), with the project's files it runs
+    (``_scripts``): what ``chat trust`` shows before it asks, and trusts."""
+    found: list[tuple[Hook, dict[str, tuple[str, bool]]]] = []
     for path in _project_files(cwd, environ):
         with suppress(OSError, ValueError, RecursionError):
             data = _read(path) if _elsewhere(path) is None else None
             table = _mapping(json.loads(data)).get("hooks") if data is not None else None
             hooks = _parsed(table, path, False, []) if isinstance(table, Mapping) else []
-            found += [
-                (hook, tuple(name for name, (_, script) in _scripts(hook, cwd).items() if script)) for hook in hooks
-            ]
+            found += [(hook, _scripts(hook, cwd)) for hook in hooks]
     return found
 
 
