@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -56,6 +57,30 @@ def configure(home: Path) -> None:
     (home / ".claude" / "settings.json").write_text(json.dumps({"hooks": hooks}))
 
 
+def homes(work: Path, server: FakeOpenAIServer, configured: str, configure: Any) -> dict[str, dict[str, str]]:
+    """Two homes under ``work`` with a warm worker each on ``server``: "bare", and ``configured`` made by
+    ``configure(home)``; the environment of each, by name."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_", "XDG_"))}
+    envs: dict[str, dict[str, str]] = {}
+    for name in ("bare", configured):
+        home = work / name
+        (home / "run").mkdir(parents=True, mode=0o700)
+        if name == configured:
+            configure(home)
+        envs[name] = dict(
+            base,
+            HOME=str(home),
+            XDG_CONFIG_HOME=str(home / ".config"),
+            XDG_DATA_HOME=str(home / ".data"),
+            XDG_RUNTIME_DIR=str(home / "run"),
+            OPENAI_BASE_URL=server.base_url,
+            OPENAI_API_KEY="sk-bench",
+            CHATCLI_MODEL="gpt-fake",
+            CHATCLI_WORKER="1",
+        )
+    return envs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -65,24 +90,7 @@ def main() -> None:
     chat = shlex.split(args.chat)
     work = Path(tempfile.mkdtemp(prefix="xb", dir="/tmp"))
     with FakeOpenAIServer() as server:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_", "XDG_"))}
-        envs: dict[str, dict[str, str]] = {}
-        for name in ("bare", "configured"):
-            home = work / name
-            (home / "run").mkdir(parents=True, mode=0o700)
-            if name == "configured":
-                configure(home)
-            envs[name] = dict(
-                base,
-                HOME=str(home),
-                XDG_CONFIG_HOME=str(home / ".config"),
-                XDG_DATA_HOME=str(home / ".data"),
-                XDG_RUNTIME_DIR=str(home / "run"),
-                OPENAI_BASE_URL=server.base_url,
-                OPENAI_API_KEY="sk-bench",
-                CHATCLI_MODEL="gpt-fake",
-                CHATCLI_WORKER="1",
-            )
+        envs = homes(work, server, "configured", configure)
         for env in envs.values():  # warm-up: bytecode, page cache, each home's worker started
             timed([*chat, QUESTION], env)
             painted(chat, env, READY)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.extensions_bench import homes  # noqa: E402
 from benchmarks.report import met, report  # noqa: E402
 from benchmarks.worker_bench import timed  # noqa: E402
 from tests.fakeserver import FakeOpenAIServer, Reply, tool_calls  # noqa: E402
@@ -70,24 +70,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hb", dir="/tmp"))
     question = [*chat, "--tools", "shell", "--yes", "say hello in the shell"]
     with FakeOpenAIServer() as server:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_", "XDG_"))}
-        envs: dict[str, dict[str, str]] = {}
-        for name in ("bare", "hooked"):
-            home = work / name
-            (home / "run").mkdir(parents=True, mode=0o700)
-            if name == "hooked":
-                configure(home)
-            envs[name] = dict(
-                base,
-                HOME=str(home),
-                XDG_CONFIG_HOME=str(home / ".config"),
-                XDG_DATA_HOME=str(home / ".data"),
-                XDG_RUNTIME_DIR=str(home / "run"),
-                OPENAI_BASE_URL=server.base_url,
-                OPENAI_API_KEY="sk-bench",
-                CHATCLI_MODEL="gpt-fake",
-                CHATCLI_WORKER="1",
-            )
+        envs = homes(work, server, "hooked", configure)
 
         def asked(env: dict[str, str], shell: bool) -> float:
             if not shell:
