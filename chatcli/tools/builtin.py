@@ -229,8 +229,10 @@ def own_input(name: str, sent: Any, updated: dict[str, Any]) -> dict[str, Any]:
     (``peer_input``'s), as the tool takes it: a field of Claude Code's shape the hook changed wins over chat's own."""
     pairs = {"read_file": [("file_path", "path")], "list_directory": [("path", "path")]}
     pairs["activate_skill"] = [("skill", "name"), ("args", "file")]
+    if name == "shell":  # (its description is Claude Code's note on the command, not an argument)
+        return {key: value for key, value in updated.items() if key != "description"}
     if name not in pairs:
-        return {key: value for key, value in updated.items() if key != "description" or name != "shell"}
+        return updated
     kept = {key: value for key, value in updated.items() if key in ("path", "name", "file")}
     for theirs, own in pairs[name]:
         if theirs in updated and (own not in kept or updated[theirs] != (sent or {}).get(theirs)):
