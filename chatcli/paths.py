@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,19 @@ def write_private(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def read_bounded(path: Path, limit: int = 256 * 1024, follow: bool = False) -> bytes:
+    """At most ``limit`` bytes of the regular file at ``path`` (a FIFO never blocks; a link there fails unless
+    ``follow``): an OSError as the system says, a ValueError past that. Hooks read their settings files with it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB")
+    return data
 
 
 def private_dir(path: Path) -> Path:

@@ -21,6 +21,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
     mcp_commands,
     model_commands,
     options,
+    plugin_commands,
     role_commands,
     serve_commands,
     skill_commands,

@@ -36,7 +36,7 @@ def hooks_command(
     lines = [] if found.hooks else ["no hooks in effect here"]
     for event in EVENTS:
         for hook in (h for h in found.hooks if h.event == event):
-            whose = "yours" if hook.own else "the project's, trusted"
+            whose = "a plugin's" if hook.env else "yours" if hook.own else "the project's, trusted"
             where = f"{shown_path(hook.source, env.environ)}, {whose}"
             lines.append(f"{event:<19} {hook.matcher or '*':<14} {hook.command}  [{where}]")
     for path in found.untrusted:

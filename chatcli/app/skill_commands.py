@@ -60,7 +60,7 @@ async def served_too(settings: Settings, found: Found) -> Found:
     from chatcli.service.chat import open_toolbox
     from chatcli.tools.skills import served
 
-    async with open_toolbox(settings) as toolbox:
+    async with open_toolbox(settings, environ=environment().environ) as toolbox:
         if toolbox is None:
             return found
         await toolbox.settle()

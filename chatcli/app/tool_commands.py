@@ -45,7 +45,7 @@ def tools_command(
 
     async def main() -> None:
         env = environment()
-        async with open_toolbox(settings, refresh=refresh) as toolbox:
+        async with open_toolbox(settings, refresh=refresh, environ=env.environ) as toolbox:
             if toolbox is not None:
                 await toolbox.settle()
             print_tools(toolbox.status() if toolbox is not None else [], settings.mcp_config or "", env.stdout, as_json)

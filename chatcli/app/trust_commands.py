@@ -71,9 +71,9 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     say(env.stderr, "".join(line + "\n" for line in shown))
     asking = env.stdin_isatty and not yes
     kinds = {
-        "env": dotenv is not None and (not asking or _ask(env, "Trust this .env?")),
-        "skills": bool(theirs) and (yes or asking and _ask(env, f"Offer the project's {len(theirs)} skill(s)?")),
-        "hooks": bool(hooked) and (yes or asking and _ask(env, f"Let the project's {len(hooked)} hook(s) run?")),
+        "env": dotenv is not None and (not asking or ask(env, "Trust this .env?")),
+        "skills": bool(theirs) and (yes or asking and ask(env, f"Offer the project's {len(theirs)} skill(s)?")),
+        "hooks": bool(hooked) and (yes or asking and ask(env, f"Let the project's {len(hooked)} hook(s) run?")),
     }
     lines = [_dotenv(path, store)] if kinds["env"] else []
     if kinds["skills"]:
@@ -90,7 +90,7 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     return lines
 
 
-def _ask(env: Any, question: str) -> bool:
+def ask(env: Any, question: str) -> bool:
     """The user's yes to ``question``, typed at the terminal (anything but y or yes is no)."""
     say(env.stderr, f"{question} [y/N] ")
     return env.stdin.readline().strip().lower() in ("y", "yes")

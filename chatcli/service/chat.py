@@ -232,7 +232,9 @@ class Chat:
             toolbox = {"shared": self.settings.worker, "revalidate": self.settings.worker}
         box = tools if answerer.can.prompt and not isinstance(tools, bool) else None
         if answerer.can.prompt and tools is True:  # chat's own graph, with chat's tools
-            box = await stack.enter_async_context(open_toolbox(self.settings, self.listener, **toolbox))
+            box = await stack.enter_async_context(
+                open_toolbox(self.settings, self.listener, **toolbox, environ=self.environ)
+            )
         self.hooks = self.hooks_at(self.settings.workdir)
         if box is not None:
             box.hooks = self.hooks
@@ -683,6 +685,7 @@ async def open_toolbox(
     idle: float | None = None,
     shared: bool = False,
     revalidate: bool = True,
+    environ: Mapping[str, str] = os.environ,
 ) -> AsyncIterator[Toolbox | None]:
     """The session's tools; None with --no-tools, or when no tool is set up (unless ``always``: a
     session, where a resumed thread's calls may name a built-in tool that is not turned on).
@@ -699,8 +702,10 @@ async def open_toolbox(
     from pathlib import Path
 
     from chatcli.tools.mcp.config import read_servers
+    from chatcli.tools.plugins import servers as plugin_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
+    servers += plugin_servers(environ) if settings.use_tools else []
     here = (settings.workdir or os.getcwd(),)  # the directory chat works in: the servers' roots
     servers = [replace(spec, roots=here) for spec in servers]
     # With memories on, the remember tool (offered on a turn that asks to remember something, each call approved).

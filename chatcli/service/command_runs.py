@@ -250,6 +250,24 @@ async def skills(chat: Service, thread: Thread, arg: str) -> Said:
     return Said(tuple(skill_lines(skills_of(thread.toolbox), chat.commands().by_name)))
 
 
+async def plugin(chat: Service, thread: Thread, arg: str) -> Said:
+    """/plugin: ``chat plugin``'s verbs; install and update show what the plugin runs, and keep it with --yes. What a
+    plugin brings is in effect from the next session."""
+    import asyncio
+
+    from chatcli.tools.plugins import act
+
+    words, shown = arg.split(), []
+    yes = not {"--yes", "-y"}.isdisjoint(words)
+
+    def accept(lines: list[str]) -> bool:
+        shown.extend(lines)
+        return yes
+
+    said = await asyncio.to_thread(act, [w for w in words if w not in ("--yes", "-y")], accept, chat.environ)
+    return Said(tuple(neutralise(line) for line in [*shown, *said]))
+
+
 def skill_lines(found: Found, taken: Container[str]) -> list[str]:
     """Each skill offered (its name, description and file; a name of chat's own ``taken`` commands is said), then
     those a nearer one shadows, a project's not trusted, and each problem: control characters made visible."""

@@ -251,6 +251,17 @@ DEFINED: tuple[Command, ...] = (
         hint="forget ID",
         run=runs.memory,
     ),
+    Command(
+        "/plugin",
+        "Claude Code's plugins: marketplace add|list|update|remove, install|update|uninstall|enable|disable "
+        "NAME@MARKETPLACE (--yes keeps what it shows), list",
+        "[VERB] [ARGS]",
+        needs=frozenset(),
+        complete=("marketplace", "install", "update", "uninstall", "enable", "disable", "list"),
+        about="add marketplaces, install and list Claude Code's plugins",
+        hint="list, or install NAME@MARKETPLACE",
+        run=runs.plugin,
+    ),
     Command("/help", "list the commands", needs=frozenset(), needs_thread=False),
     Command("/tools", "the MCP servers and built-in tools of this session, their state and tools"),
     Command(

@@ -32,17 +32,18 @@ from tempfile import TemporaryFile
 from typing import Any, Awaitable, Mapping, Sequence
 
 from chatcli.errors import ConfigError
-from chatcli.paths import config_dir, config_path, read_config_file, trust_store
+from chatcli.paths import config_dir, config_path, read_bounded, read_config_file, trust_store
 from chatcli.text import neutralise
-from chatcli.tools.skills import read_bounded
+from chatcli.tools.plugins import enabled, read_tables
 from chatcli.trust import keep_files, trusted_files
 
 TOOL_EVENTS = ("PreToolUse", "PermissionRequest", "PostToolUse", "PostToolUseFailure")
 EVENTS: tuple[str, ...] = ("SessionStart", "SessionEnd", "UserPromptSubmit", *TOOL_EVENTS, "Stop", "Notification")
-EVENTS += ("PreCompact", "PostCompact")
+EVENTS += ("PreCompact", "PostCompact", "SubagentStart", "SubagentStop")
 # What a matcher is read against, by event; an event not named here runs all of its hooks (a matcher is ignored).
 MATCHED = dict.fromkeys(TOOL_EVENTS, "tool_name") | {"SessionStart": "source", "SessionEnd": "reason"}
 MATCHED |= {"Notification": "notification_type", "PreCompact": "trigger", "PostCompact": "trigger"}
+MATCHED |= {"SubagentStart": "agent_type", "SubagentStop": "agent_type"}
 # Where exit 2 (or ``decision: block``) stops what the event is about; elsewhere its stderr is only said to the user.
 BLOCKS = frozenset({*TOOL_EVENTS, "UserPromptSubmit", "Stop", "PreCompact"})
 DECIDES = frozenset({"PreToolUse", "PermissionRequest"})  # where a hook may also ask or allow
@@ -63,6 +64,9 @@ FIELDS: dict[str, dict[str, Any]] = {
     "Notification": {"message": "", "title": "", "notification_type": ""},
     "PreCompact": {"trigger": "auto", "custom_instructions": ""},
     "PostCompact": {"trigger": "auto", "compact_summary": ""},
+    "SubagentStart": {"agent_id": "", "agent_type": ""},
+    "SubagentStop": {"stop_hook_active": False, "agent_id": "", "agent_type": "", "agent_transcript_path": ""}
+    | {"last_assistant_message": ""},
 }
 TRANSCRIPT = "transcript.jsonl"  # a thread's, in Claude Code's shape, in the folder of its kept files
 NAMES = re.compile(r"[\w ,|-]*")  # a matcher of names only ("Bash", "Edit|Write", "Edit, Write"): exact, not a regex
@@ -89,6 +93,7 @@ class Hook:
     headers: tuple[tuple[str, str], ...] = ()
     pinned: tuple[tuple[str, str], ...] = ()  # a project's: the files it runs, as trusted (path, SHA-256)
     fail_closed: bool = False  # ``"onError": "deny"``: a failure (timeout, crash, bad output) refuses, not passes
+    env: tuple[tuple[str, str], ...] = ()  # set for it beside the session's (a plugin's CLAUDE_PLUGIN_ROOT)
 
     def matches(self, value: str | None) -> bool:
         """True when the hook runs for an occasion whose matched value (a tool's name, a source...) is ``value``; a
@@ -257,7 +262,7 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
                 stdout=out,
                 stderr=err,
                 cwd=cwd,
-                env={**environ, "CLAUDE_PROJECT_DIR": str(cwd)},  # where hooks written for Claude Code look
+                env={**environ, "CLAUDE_PROJECT_DIR": str(cwd), **dict(hook.env)},  # what Claude Code's hooks read
                 start_new_session=True,
             )
         except OSError as exc:
@@ -418,6 +423,12 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
                     problems.append(_line(f"{hook.label}: not run: {changed[0]} changed since chat trust"))
                 else:
                     found.append(replace(hook, pinned=tuple(runs.items())))
+    plugins = enabled(environ)
+    for plugin in plugins.plugins:
+        for where, table in read_tables(plugin, "hooks", "hooks/hooks.json", problems):
+            hooks = _parsed(table.get("hooks", table), where, True, problems)
+            found += [replace(hook, env=tuple(plugin.environ().items())) for hook in hooks]
+    problems += plugins.problems
     return Hooks(cwd, tuple(found), tuple(untrusted), tuple(problems), environ=environ)
 
 

@@ -7,8 +7,9 @@ working directory), the user's ``~/.agents/skills/`` and ``~/.claude/skills/``, 
 ``skills/``. A name found twice is the nearer skill's; the other is kept as shadowed, to be said.
 
 Front matter is read as the spec's client guide asks: leniently (a value with an unquoted colon is taken whole, a
-skill without a name is named by its directory, a name that differs from its directory is loaded with a word), but
-a skill without a valid name or a description is one line (which file, why) and skipped, never an error. What is
+skill without a name is named by its directory; a name that differs from its directory, or a description past the
+spec's 1024 characters, as Claude Code takes them, is loaded with a note ``chat skills`` says), but a skill without a
+valid name or a description is one line (which file, why) and skipped, never an error. What is
 read is bounded and stays in the skill folders: a file past MAX_BYTES, a directory or SKILL.md that a link leads
 out of them, anything but a regular file (a FIFO never blocks) is refused with its line.
 
@@ -25,14 +26,14 @@ import hashlib
 import json
 import os
 import re
-import stat
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from chatcli.paths import config_dir, trust_store
+from chatcli.paths import config_dir, read_bounded, trust_store
+from chatcli.tools.plugins import enabled
 from chatcli.trust import keep_files, trusted_files
 
 MAX_BYTES = 256 * 1024  # a SKILL.md or one file of a skill (the spec asks for a SKILL.md under 500 lines)
@@ -96,12 +97,14 @@ class Served(Skill):
 @dataclass(frozen=True)
 class Found:
     """What discovery found: the skills offered (nearest first), those a nearer one of the same name shadows, a
-    project's not trusted (as they are now), and one line for each skill skipped or loaded with a warning."""
+    project's not trusted (as they are now), one line for each skill skipped (said as a session starts), and one
+    for each loaded all the same (``notes``: said by ``chat skills`` only)."""
 
     skills: tuple[Skill, ...] = ()
     shadowed: tuple[Skill, ...] = ()
     untrusted: tuple[Skill, ...] = ()
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def get(self, name: str) -> Skill | None:
         """The offered skill called ``name``, if any."""
@@ -109,14 +112,15 @@ class Found:
 
 
 def folders(
-    cwd: Path, environ: Mapping[str, str] = os.environ, problems: list[str] | None = None
+    cwd: Path, environ: Mapping[str, str] = os.environ, problems: list[str] | None = None, kind: str = "skills"
 ) -> list[tuple[Path, bool]]:
-    """The skills folders, nearest first, each once (links resolved), with whether it is the project's. A project's
-    folder a link leads out of the project is never read (a line in ``problems``): trust in another directory's
-    skills is that directory's, never this one's."""
+    """The skills folders (``kind`` "commands": Claude Code's commands folders), nearest first, each once (links
+    resolved), with whether it is the project's. A project's folder a link leads out of the project is never read (a
+    line in ``problems``): trust in another directory's skills is that directory's, never this one's."""
     home = Path(environ.get("HOME") or Path.home())
-    theirs = [cwd / ".agents" / "skills", cwd / ".claude" / "skills"]
-    mine = [home / ".agents" / "skills", home / ".claude" / "skills", config_dir(environ) / "skills"]
+    places = (".agents/skills", ".claude/skills") if kind == "skills" else (".claude/commands",)
+    theirs = [cwd / place for place in places]
+    mine = [home / place for place in places] + ([config_dir(environ) / "skills"] if kind == "skills" else [])
     own = {_real(path) for path in mine}
     found: dict[Path, bool] = {}
     for path in theirs + mine:
@@ -134,6 +138,7 @@ def folders(
 def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     """Every skill in the folders peers use, seen from ``cwd`` and the user's home; never raises."""
     problems: list[str] = []
+    notes: list[str] = []
     roots = folders(cwd, environ, problems)
     kept = trusted_files(trust_store(environ)) if any(project for _, project in roots) else {}
     offered: dict[str, Skill] = {}
@@ -143,7 +148,8 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     for root, project in roots:
         for directory, skill_md in _candidates(root, [r for r, _ in roots], problems):
             # One directory linked from two folders of a scope (as `npx skills` installs) is one skill.
-            loaded = None if (skill_md, project) in seen else _load(directory, skill_md, project, problems, kept)
+            seen_here = (skill_md, project) in seen
+            loaded = None if seen_here else _load(directory, skill_md, project, problems, kept, notes)
             seen.add((skill_md, project))
             if loaded is None:
                 continue
@@ -154,8 +160,18 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
                 shadowed.append(skill)
             else:
                 offered[skill.name] = skill
-    lines = tuple(line.translate({10: "\\n", 13: "\\r"}) for line in problems)  # a folder's name is one line too
-    return Found(tuple(offered.values()), tuple(shadowed), tuple(untrusted), lines)
+    for plugin in enabled(environ).plugins:  # accepted when installed: offered as PLUGIN:NAME
+        for folder in plugin.folders("skills"):
+            for directory, skill_md in _candidates(folder, [folder], problems):
+                if (loaded := _load(directory, skill_md, False, problems, {}, notes)) is not None:
+                    named = replace(loaded[0], name=f"{plugin.name}:{loaded[0].name}")
+                    offered.setdefault(named.name, named)
+    return Found(tuple(offered.values()), tuple(shadowed), tuple(untrusted), one_line(problems), one_line(notes))
+
+
+def one_line(lines: Iterable[str]) -> tuple[str, ...]:
+    """Each line with its line breaks made visible (a folder's or a file's name is one line too)."""
+    return tuple(line.translate({10: "\\n", 13: "\\r"}) for line in lines)
 
 
 def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[tuple[Path, Path]]:
@@ -184,10 +200,11 @@ def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[
 
 
 def _load(
-    directory: Path, skill_md: Path, project: bool, problems: list[str], kept: Mapping[str, str]
+    directory: Path, skill_md: Path, project: bool, problems: list[str], kept: Mapping[str, str], notes: list[str]
 ) -> tuple[Skill, str] | None:
-    """The skill in ``directory`` and the SHA-256 of its SKILL.md, or None with a line in ``problems``; a project's
-    not trusted (``kept``) as it is is named by its directory, its text never parsed."""
+    """The skill in ``directory`` and the SHA-256 of its SKILL.md, or None with a line in ``problems`` (one loaded all
+    the same: a line in ``notes``); a project's not trusted (``kept``) as it is is named by its directory, its text
+    never parsed."""
     path = directory / "SKILL.md"
     try:
         data = read_bounded(skill_md)
@@ -200,18 +217,23 @@ def _load(
         problems.append(f"{path}: {_why(exc)}; skipped")
         return None
     if skill.name != directory.name:
-        problems.append(f"{path}: its name {skill.name!r} is not its directory's; loaded")
+        notes.append(f"{path}: its name {skill.name!r} is not its directory's; loaded")
+    if len(skill.description) > 1024:  # as Claude Code loads it (Anthropic's claude-api skill has 1,068)
+        notes.append(f"{path}: its description has {len(skill.description):,} characters (the spec says 1,024); loaded")
     return skill, digest
 
 
-def parse(text: str) -> tuple[Any, str]:
+def parse(text: str, optional: bool = False) -> tuple[Any, str]:
     """SKILL.md's front matter (as YAML gives it) and its body, leniently as the spec's client guide asks: a value
     with an unquoted colon (``description: Use when: ...``), which YAML refuses and the peers take, is taken whole.
-    A ValueError if there is no front matter, or it is not YAML even so."""
+    A ValueError if there is no front matter (unless ``optional``: then the text is all body), or it is not YAML even
+    so."""
     import yaml
 
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    if (match := FRONT_MATTER.match(text)) is None:
+    if (match := FRONT_MATTER.match(text)) is None and optional:
+        return {}, text.strip()
+    if match is None:
         raise ValueError("no front matter (a --- line, the fields, a --- line) at its top")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     # What a value YAML cannot make raises too: a date out of range, an integer past Python's digits, deep nesting.
@@ -244,13 +266,15 @@ def _skill(fields: Any, body: str, path: Path, project: bool) -> Skill:
     description = fields.get("description")
     if not isinstance(description, str) or not description.strip():
         raise ValueError("no description (what the skill does and when to use it)")
-    if len(description) > 1024:
-        raise ValueError(f"its description has {len(description)} characters (at most 1024)")
+    manual = fields.get("disable-model-invocation") is True
+    return Skill(name, " ".join(description.split()), path, project, allowed_tools(fields), not manual, body)
+
+
+def allowed_tools(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """The tools front matter's ``allowed-tools`` names (a text of names, or a list of them)."""
     tools = fields.get("allowed-tools")
     listed = [tools] if isinstance(tools, str) else tools if isinstance(tools, list) else []
-    allowed = tuple(tool for item in listed if isinstance(item, str) for tool in TOOL_NAME.findall(item))
-    manual = fields.get("disable-model-invocation") is True
-    return Skill(name, " ".join(description.split()), path, project, allowed, not manual, body)
+    return tuple(tool for item in listed if isinstance(item, str) for tool in TOOL_NAME.findall(item))
 
 
 def served(found: Found, servers: Iterable[Any]) -> Found:
@@ -424,19 +448,6 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     if digests:
         keep_files(store, digests)
     return discover(cwd, environ)
-
-
-def read_bounded(path: Path, limit: int = MAX_BYTES, follow: bool = False) -> bytes:
-    """At most ``limit`` bytes of the regular file at ``path`` (a FIFO never blocks; a link there fails unless
-    ``follow``): an OSError as the system says, a ValueError past that. Hooks read their settings files with it."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
-    with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than {limit // 1024} KiB")
-    return data
 
 
 def _real(path: Path) -> Path | None:

@@ -1,0 +1,241 @@
+"""Claude Code's plugins in chat: a marketplace as the public ones are laid out (``.claude-plugin/marketplace.json``,
+a plugin of ``skills/``, ``commands/``, ``hooks/hooks.json`` with ``${CLAUDE_PLUGIN_ROOT}``, ``.mcp.json``), added
+and installed with ``chat plugin``, shown before it is kept, its hooks guarding chat's tools and its MCP server's
+tools offered, changed files untrusted until accepted again; and the plugins Claude Code installed used as they
+stand. In this process over the fake provider (tests/helpers.chat), the hooks and the server real processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat
+from tests.test_hooks_claude_code import PYTHON_GUARD
+from tests.test_hooks_doors import tool_results
+
+MCP = Path(__file__).resolve().parent / "mcp"
+SECRET = "sk-live-PLUGIN-GUARDED-7"
+# The guard as a plugin ships it, noting where it ran from in the plugin's data folder.
+GUARD = PYTHON_GUARD.replace(
+    "data = json.load(sys.stdin)",
+    "import os\ndata = json.load(sys.stdin)\n"
+    "open(os.path.join(os.environ['CLAUDE_PLUGIN_DATA'], 'ran'), 'a').write(os.environ['CLAUDE_PLUGIN_ROOT'] + '\\n')",
+)
+
+
+def marketplace(where: Path, name: str = "acme", source: str = "./plugins/tidy") -> Path:
+    """A marketplace in the public collections' layout, with one plugin, tidy: a guard hook, a skill, a command, an
+    MCP server of one tool (tests/mcp/named.py, copied into it)."""
+    plugin = where / "plugins" / "tidy"
+    files = {
+        ".claude-plugin/marketplace.json": json.dumps(
+            {"name": name, "owner": {"name": "Acme"}, "plugins": [{"name": "tidy", "source": source}]}
+        ),
+        "plugins/tidy/.claude-plugin/plugin.json": json.dumps({"name": "tidy", "version": "1.2.0"}),
+        "plugins/tidy/hooks/hooks.json": json.dumps(
+            {
+                "description": "refuses rm -rf and .env",
+                "hooks": {
+                    "PreToolUse": [
+                        {
+                            "matcher": "Bash|Read",
+                            "hooks": [{"type": "command", "command": "python3 ${CLAUDE_PLUGIN_ROOT}/hooks/guard.py"}],
+                        }
+                    ]
+                },
+            }
+        ),
+        "plugins/tidy/hooks/guard.py": GUARD,
+        "plugins/tidy/skills/sweep/SKILL.md": "---\nname: sweep\ndescription: Sweep the floor.\n---\nSweep it.\n",
+        "plugins/tidy/commands/about.md": "---\ndescription: what tidy is\n---\nTidy keeps $ARGUMENTS tidy.\n",
+        "plugins/tidy/.mcp.json": json.dumps(
+            {
+                "mcpServers": {
+                    "echo": {"command": sys.executable, "args": ["${CLAUDE_PLUGIN_ROOT}/mcp/named.py", "e", "shout"]}
+                }
+            }
+        ),
+    }
+    for name, text in files.items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_text(text)
+    for script in ("named.py", "lines.py"):
+        (plugin / "mcp").mkdir(exist_ok=True)
+        shutil.copy(MCP / script, plugin / "mcp" / script)
+    return where
+
+
+def installed_root(env: dict[str, str]) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "chatcli" / "plugins" / "cache" / "acme" / "tidy" / "1.2.0"
+
+
+def install(env: dict[str, str], tmp_path: Path) -> None:
+    assert chat(env, "plugin", "marketplace", "add", str(marketplace(tmp_path / "market"))).code == 0
+    run = chat(env, "plugin", "install", "tidy@acme", "--yes")
+    assert run.code == 0 and "installed tidy@acme 1.2.0" in run.out, run
+
+
+def test_installing_shows_what_the_plugin_runs_and_keeps_nothing_unasked(chat_env, tmp_path):
+    added = chat(chat_env, "plugin", "marketplace", "add", str(marketplace(tmp_path / "market")))
+    assert added.code == 0 and "added marketplace acme (plugins: tidy)" in added.out, added
+
+    run = chat(chat_env, "plugin", "install", "tidy@acme")  # no terminal, no --yes
+
+    assert "hook PreToolUse Bash|Read: python3 ${CLAUDE_PLUGIN_ROOT}/hooks/guard.py" in run.out, run
+    assert f"MCP server plugin_tidy_echo: {sys.executable} ${{CLAUDE_PLUGIN_ROOT}}/mcp/named.py" in run.out
+    assert "script hooks/guard.py" in run.out and "not installed" in run.out
+    assert "no plugins installed" in chat(chat_env, "plugin", "list").out
+    assert not installed_root(chat_env).exists()
+    assert [p.name for p in installed_root(chat_env).parent.iterdir()] == []  # the copy it showed is gone
+
+
+def test_a_plugin_s_guard_refuses_the_shell_its_variables_set_and_its_server_s_tool_is_offered(
+    server, chat_env, tmp_path
+):
+    install(chat_env, tmp_path)
+    plugins = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "plugins"
+    assert oct(plugins.stat().st_mode & 0o777) == "0o700"
+    (tmp_path / ".env.production").write_text(f"KEY={SECRET}\n")
+    server.queue(tool_calls(("shell", {"command": "cat .env.production"})), Reply("understood"))
+
+    run = chat(chat_env, "--tools", "shell", "--yes", "show me the key", cwd=tmp_path)
+
+    assert run.code == 0, run
+    assert all(SECRET not in json.dumps(body) for body in server.requests), "the secret reached the model"
+    assert "a PreToolUse hook refused it" in tool_results(server.requests[1])[0]
+    ran = plugins / "data" / "tidy-acme" / "ran"
+    assert ran.read_text().splitlines() == [str(installed_root(chat_env))]
+    names = [t["function"]["name"] for t in server.requests[0]["tools"]]
+    assert "shout" in names, names
+    listed = chat(chat_env, "skills")
+    assert "tidy:sweep  Sweep the floor." in listed.out, listed
+
+
+def test_a_file_changed_since_install_stops_the_plugin_until_update_shows_it_again(server, chat_env, tmp_path):
+    install(chat_env, tmp_path)
+    guard = installed_root(chat_env) / "hooks" / "guard.py"
+    guard.write_text("import sys; sys.exit(0)  # lets everything through\n")
+
+    listed = chat(chat_env, "plugin", "list")
+    assert "tidy@acme  1.2.0  changed" in listed.out and "hooks/guard.py changed since installed" in listed.out
+    assert "PreToolUse" not in chat(chat_env, "hooks").out  # neither the changed guard nor the rest of it runs
+    assert "tidy:sweep" not in chat(chat_env, "skills").out
+
+    again = chat(chat_env, "plugin", "update", "tidy@acme", "--yes")
+    assert again.code == 0 and "hook PreToolUse" in again.out, again
+    assert "PreToolUse" in chat(chat_env, "hooks").out
+    assert "sys.exit(2)" in guard.read_text()  # the marketplace's copy again
+
+
+def test_disable_enable_and_uninstall_removes_all_of_it(chat_env, tmp_path):
+    install(chat_env, tmp_path)
+    assert chat(chat_env, "plugin", "disable", "tidy@acme").code == 0
+    assert "disabled" in chat(chat_env, "plugin", "list").out and "tidy:sweep" not in chat(chat_env, "skills").out
+    assert chat(chat_env, "plugin", "enable", "tidy@acme").code == 0
+    assert "tidy:sweep" in chat(chat_env, "skills").out
+    data = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "plugins" / "data" / "tidy-acme"
+    assert data.is_dir()
+
+    assert chat(chat_env, "plugin", "uninstall", "tidy@acme").code == 0
+
+    assert not data.exists() and not installed_root(chat_env).parent.exists()
+    assert "no plugins installed" in chat(chat_env, "plugin", "list").out
+
+
+def test_a_git_marketplace_is_cloned_and_a_github_name_is_read_as_one(chat_env, tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = marketplace(tmp_path / "repo")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "market"]):
+        subprocess.run([*git, *step], check=True)
+
+    run = chat(chat_env, "plugin", "marketplace", "add", f"file://{repo}")
+
+    assert run.code == 0 and "added marketplace acme" in run.out, run
+    clone = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "plugins" / "markets" / "acme"
+    assert (clone / ".claude-plugin" / "marketplace.json").is_file()
+    assert chat(chat_env, "plugin", "install", "tidy@acme", "--yes").code == 0
+    removed = chat(chat_env, "plugin", "marketplace", "remove", "acme")
+    assert "uninstalled tidy@acme" in removed.out and not clone.exists()
+
+
+def test_claude_code_s_installs_work_as_they_stand_and_only_those_it_enables(server, chat_env, tmp_path):
+    home = Path(chat_env["HOME"])
+    root = marketplace(tmp_path / "market") / "plugins" / "tidy"
+    listing = {
+        "version": 2,
+        "plugins": {"tidy@acme": [{"scope": "user", "installPath": str(root), "version": "1.2.0"}]},
+    }
+    (home / ".claude" / "plugins").mkdir(parents=True)
+    (home / ".claude" / "plugins" / "installed_plugins.json").write_text(json.dumps(listing))
+    settings = home / ".claude" / "settings.json"
+    settings.write_text(json.dumps({"enabledPlugins": {"tidy@acme": False}}))
+    assert "tidy:sweep" not in chat(chat_env, "skills").out
+    assert "tidy@acme  1.2.0  disabled  (installed by Claude Code)" in chat(chat_env, "plugin", "list").out
+
+    settings.write_text(json.dumps({"enabledPlugins": {"tidy@acme": True}}))
+
+    assert "tidy:sweep" in chat(chat_env, "skills").out
+    hooks = chat(chat_env, "hooks").out
+    assert "${CLAUDE_PLUGIN_ROOT}/hooks/guard.py" in hooks and "a plugin's" in hooks
+    refused = chat(chat_env, "plugin", "uninstall", "tidy@acme")
+    assert refused.code != 0 and "installed by Claude Code" in refused.err
+    assert chat(chat_env, "plugin", "disable", "tidy@acme").code == 0  # here only: Claude Code's files untouched
+    assert "tidy:sweep" not in chat(chat_env, "skills").out and root.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("source", "is not a folder inside the marketplace"),
+        ("hooks", "leads out of the plugin"),
+        ("skills", ""),
+    ],
+)
+def test_a_plugin_s_paths_stay_inside_it(chat_env, tmp_path, where, said):
+    """The class: a path a marketplace or plugin names (its source, its hooks file, its skills folder) that leads out
+    of it is refused, never read."""
+    outside = tmp_path / "outside"
+    (outside / "hooks").mkdir(parents=True)
+    (outside / "hooks" / "hooks.json").write_text(json.dumps({"hooks": {"Stop": [{"hooks": [{"command": "true"}]}]}}))
+    (outside / "stolen" / "x").mkdir(parents=True)
+    (outside / "stolen" / "x" / "SKILL.md").write_text("---\nname: x\ndescription: stolen\n---\n")
+    market = marketplace(tmp_path / "market", source="../outside" if where == "source" else "./plugins/tidy")
+    manifest = market / "plugins" / "tidy" / ".claude-plugin" / "plugin.json"
+    if where != "source":
+        escape = {"hooks": "../../../outside/hooks/hooks.json", "skills": "../../../outside/stolen"}[where]
+        manifest.write_text(json.dumps({"name": "tidy", "version": "1.2.0", where: escape}))
+    assert chat(chat_env, "plugin", "marketplace", "add", str(market)).code == 0
+
+    run = chat(chat_env, "plugin", "install", "tidy@acme", "--yes")
+
+    if where == "source":
+        assert run.code != 0 and said in run.err, run
+        return
+    assert run.code == 0, run
+    listed = chat(chat_env, "hooks").out + chat(chat_env, "skills").out
+    assert "Stop" not in listed and "stolen" not in listed, listed
+    assert said in listed
+
+
+def test_slash_plugin_at_the_prompt_runs_as_chat_plugin_does_and_keeps_only_with_yes(server, chat_env, tmp_path):
+    from tests.doors.prompt import Typed
+
+    market = marketplace(tmp_path / "market")
+    typed = Typed(chat_env, ["--thread", "plugged"])
+    typed.ready()
+    out, err = typed.say(f"/plugin marketplace add {market}")
+    assert "added marketplace acme" in out + err, typed
+    out, err = typed.say("/plugin install tidy@acme")
+    assert "hook PreToolUse" in out + err and "not installed" in out + err, typed
+    out, err = typed.say("/plugin install tidy@acme --yes")
+    assert "installed tidy@acme 1.2.0" in out + err, typed
+    assert typed.leave() == 0, typed
+    assert "tidy@acme  1.2.0  enabled" in chat(chat_env, "plugin", "list").out
