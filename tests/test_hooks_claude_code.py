@@ -274,3 +274,41 @@ def test_a_link_to_a_trusted_project_s_file_borrows_none_of_its_trust(server, ch
     assert "context" not in [s["name"] for s in offered["skills"] if s["state"] == "offered"], "A's skill offered in B"
     listed = chat(chat_env, "hooks", "--json", cwd=b).out
     assert json.loads(listed)["hooks"] == [], listed
+
+
+def test_what_chat_does_not_run_is_listed_by_chat_hooks_and_chat_config_never_said_on_a_question(
+    server, chat_env, tmp_path
+):
+    """hooks-mastery's settings wire every Claude Code event, and a status line, permissions and output styles: a
+    question says nothing of what chat leaves; chat hooks and chat config list each once."""
+    home = Path(chat_env["HOME"])
+    every = {event: [{"hooks": [{"type": "command", "command": "true"}]}] for event in ("Setup", "TeammateIdle")}
+    every["Stop"] = [{"hooks": [{"type": "prompt", "prompt": "is it done?"}]}]
+    (home / ".claude" / "output-styles").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(
+        json.dumps({"hooks": every, "statusLine": {"type": "command", "command": "x"}, "permissions": {"deny": []}})
+    )
+    server.queue(Reply("fine"))
+
+    run = chat(chat_env, "hi", cwd=tmp_path)
+
+    assert run.code == 0 and run.err.count("\n") <= 1, run  # (the thread's id at most)
+    listed = chat(chat_env, "hooks", cwd=tmp_path).out
+    assert "Setup: not an event chat runs hooks for" in listed and "a 'prompt' hook is not run by chat" in listed
+    unused = next(
+        r for r in json.loads(chat(chat_env, "config", "--json", cwd=tmp_path).out) if r["name"] == "not_used"
+    )
+    said = "\n".join(unused["value"])
+    assert "TeammateIdle: not an event" in said and "settings.json: statusLine" in said, said
+    assert "settings.json: permissions" in said and "output-styles: output styles" in said, said
+
+
+def test_a_refusal_names_who_refused_and_offers_yes_only_where_yes_would_have_run_it(server, chat_env, tmp_path):
+    guard(Path(chat_env["HOME"]), "python")
+    server.queue(tool_calls(("shell", {"command": "rm -rf ~/"})), Reply("no then"))
+    run = chat(chat_env, "--tools", "shell", "--yes", "clean up", cwd=tmp_path)
+    assert "a PreToolUse hook refused it: BLOCKED" in run.err and "--yes approves" not in run.err, run
+
+    server.queue(tool_calls(("shell", {"command": "ls"})), Reply("asked nobody"))
+    run = chat(chat_env, "--tools", "shell", "list it", cwd=tmp_path)
+    assert "needs the user's approval" in run.err and "--yes approves every call" in run.err, run

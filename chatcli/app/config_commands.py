@@ -96,7 +96,46 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     records.append({"name": "hook_files", "value": sources, "source": f"chat hooks lists them{untrusted}"})
     folders = [str(path) for path, _ in skills.folders(cwd, environ) if path.is_dir()]
     records.append({"name": "skill_folders", "value": folders, "source": "chat skills lists their skills"})
+    unused = [line for line in found.problems if isinstance(line, hooks.Unsupported)] + _not_used(cwd, environ)
+    records.append(
+        {"name": "not_used", "value": unused, "source": "in Claude Code's folders and files: chat leaves it"}
+    )
     return records
+
+
+# What chat reads of a Claude Code settings file; the rest (permissions, env, statusLine, model...) is Claude Code's.
+SETTINGS_READ = frozenset({"hooks", "enabledPlugins", "extraKnownMarketplaces"})
+# What a plugin may bring that chat does not run (its manifest's key, its default folder).
+PLUGIN_UNUSED = (("outputStyles", "output-styles"), ("lspServers", ".lsp.json"), ("workflows", "workflows"))
+
+
+def _not_used(cwd: Any, environ: Any) -> list[str]:
+    """What the user's and the project's Claude Code files hold that chat does not use, one line each."""
+    from pathlib import Path
+
+    from chatcli.tools import plugins
+
+    found = []
+    home = plugins.home_dir(environ) / ".claude"
+    for path in (
+        home / "settings.json",
+        Path(cwd) / ".claude" / "settings.json",
+        Path(cwd) / ".claude" / "settings.local.json",
+    ):
+        try:
+            found += [f"{path}: {key}" for key in plugins.read_json(path) if key not in SETTINGS_READ]
+        except ValueError as exc:
+            found.append(str(exc))
+    found += [
+        f"{folder}: output styles"
+        for folder in (home / "output-styles", Path(cwd) / ".claude" / "output-styles")
+        if folder.is_dir()
+    ]
+    for plugin in plugins.enabled(environ).plugins:
+        for key, folder in (*PLUGIN_UNUSED, ("", "bin")):
+            if key in plugin.manifest or (plugin.root / folder).exists():
+                found.append(f"plugin {plugin.id}: its {key or folder + '/ (programs for the shell)'}")
+    return found
 
 
 def _window_said(settings: Settings) -> str:

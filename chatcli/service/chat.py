@@ -186,12 +186,13 @@ class Chat:
         from pathlib import Path
 
         from chatcli.core.events import Notice
-        from chatcli.tools.hooks import load
+        from chatcli.tools.hooks import Unsupported, load
 
         found = load(Path(workdir or os.getcwd()), self.environ, {"hooks": self.settings.hooks or {}})
         found = replace(found, permission_mode="bypassPermissions" if self.settings.approve_all else "default")
         for line in found.problems:
-            self.listener.hear(Notice(line, warn=True))
+            if not isinstance(line, Unsupported):  # (chat hooks lists those)
+                self.listener.hear(Notice(line, warn=True))
         self.sessions.append(found)
         return found
 

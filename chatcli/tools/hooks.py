@@ -79,6 +79,11 @@ MAX_RUNNING = 16  # hooks running at once in a process: a thousand calls' hooks 
 _RUNNING: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()  # one bound per loop
 
 
+class Unsupported(str):
+    """A line about what chat does not run (an event, a kind of hook): said by chat hooks and chat config, never as
+    each session starts."""
+
+
 @dataclass(frozen=True)
 class Hook:
     """One hook as configured: its event and matcher, what it runs (a shell command, or the URL it POSTs to)."""
@@ -550,7 +555,7 @@ def _parsed(table: Any, source: Path, own: bool, problems: list[str]) -> list[Ho
     found: list[Hook] = []
     for event, groups in table.items():
         if event not in EVENTS:
-            problems.append(_line(f"{source}: {event}: not an event chat runs hooks for"))
+            problems.append(Unsupported(_line(f"{source}: {event}: not an event chat runs hooks for")))
             continue
         for group in groups if isinstance(groups, list) else []:
             matcher = str(_mapping(group).get("matcher") or "")
@@ -572,7 +577,7 @@ def _hook(event: str, matcher: str, handler: dict[str, Any], source: Path, own: 
     timeout = float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else 0
     what = handler.get("url" if kind == "http" else "command")
     if kind not in ("command", "http"):
-        return _line(f"{source}: {event}: a {kind!r} hook is not run by chat (command and http hooks are)")
+        return Unsupported(_line(f"{source}: {event}: a {kind!r} hook is not run by chat (command and http hooks are)"))
     if not isinstance(what, str) or not what.strip():
         return _line(f"{source}: {event}: a {kind} hook without its {'url' if kind == 'http' else 'command'}")
     if kind == "http" and not re.match(r"https?://", what):

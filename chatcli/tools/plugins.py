@@ -88,7 +88,7 @@ class Plugin:
             if path is None:
                 raise ValueError(f"{self.id}: {each} leads out of the plugin")
             if path.is_file():
-                yield path, _json(path)
+                yield path, read_json(path)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Market:
 
     def entries(self) -> list[dict[str, Any]]:
         """Its plugins as marketplace.json lists them."""
-        listed = _json(self.path / ".claude-plugin" / "marketplace.json").get("plugins")
+        listed = read_json(self.path / ".claude-plugin" / "marketplace.json").get("plugins")
         return [e for e in listed if isinstance(e, dict) and isinstance(e.get("name"), str)] if listed else []
 
 
@@ -145,8 +145,8 @@ def enabled(environ: Mapping[str, str] = os.environ) -> Enabled:
 def claude_installs(environ: Mapping[str, str], every: bool = False) -> list[Plugin]:
     """Claude Code's user installs, those its settings enable (``every``: all)."""
     home = home_dir(environ) / ".claude"
-    on = _json(home / "settings.json").get("enabledPlugins") or {}
-    listed = _json(home / "plugins" / "installed_plugins.json").get("plugins") or {}
+    on = read_json(home / "settings.json").get("enabledPlugins") or {}
+    listed = read_json(home / "plugins" / "installed_plugins.json").get("plugins") or {}
     found = []
     for key, entries in listed.items() if isinstance(listed, dict) else ():
         match = ID.fullmatch(str(key))
@@ -168,10 +168,10 @@ def _own(key: str, entry: Any, environ: Mapping[str, str]) -> Plugin | None:
 
 
 def _manifest(root: Path) -> dict[str, Any]:
-    return _json(root / ".claude-plugin" / "plugin.json")
+    return read_json(root / ".claude-plugin" / "plugin.json")
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     """The JSON object in ``path`` ({} where there is none); a ValueError for one that is not an object."""
     try:
         data = read_bounded(path, MAX_JSON, follow=True)
@@ -192,7 +192,7 @@ def _state(environ: Mapping[str, str]) -> dict[str, Any]:
     """chat's plugin state: {"markets": {NAME: {source, path}}, "plugins": {ID: {path, version, enabled, files}},
     "off": [Claude Code's installs turned off in chat]}."""
     try:
-        state = _json(state_dir(environ) / "state.json")
+        state = read_json(state_dir(environ) / "state.json")
     except ValueError:
         state = {}
     return {"markets": state.get("markets") or {}, "plugins": state.get("plugins") or {}, "off": state.get("off") or []}
@@ -255,7 +255,7 @@ def markets(environ: Mapping[str, str] = os.environ) -> list[Market]:
         for name, entry in _state(environ)["markets"].items()
         if isinstance(entry, dict)
     ]
-    known = _json(home_dir(environ) / ".claude" / "settings.json").get("extraKnownMarketplaces") or {}
+    known = read_json(home_dir(environ) / ".claude" / "settings.json").get("extraKnownMarketplaces") or {}
     names = {m.name for m in added}
     for name, entry in known.items() if isinstance(known, dict) else ():
         source = _source(entry.get("source") if isinstance(entry, dict) else None)
@@ -309,7 +309,7 @@ def add_market(source: str, environ: Mapping[str, str] = os.environ) -> Market:
         path = Path(_temporary(state_dir(environ) / "markets"))
         _clone(url, path)
     try:
-        name = _json(path / ".claude-plugin" / "marketplace.json").get("name")
+        name = read_json(path / ".claude-plugin" / "marketplace.json").get("name")
     except ValueError as exc:
         name = exc
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name):
@@ -392,7 +392,7 @@ def fetch(key: str, environ: Mapping[str, str] = os.environ) -> Plugin:
     copy = Path(_temporary(cache))
     source = entry.get("source")
     if isinstance(source, str) and not _remote(source, github=False):
-        metadata = _json(found.path / ".claude-plugin" / "marketplace.json").get("metadata")
+        metadata = read_json(found.path / ".claude-plugin" / "marketplace.json").get("metadata")
         base = found.path / str(metadata.get("pluginRoot") or ".") if isinstance(metadata, dict) else found.path
         origin = (base / source).resolve()
         if not origin.is_relative_to(found.path.resolve()) or not origin.is_dir():

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from chatcli.core.events import Progress, ToolCall, ToolResult
+from chatcli.core.events import NO_TERMINAL, Progress, ToolCall, ToolResult
 from chatcli.text import is_terminal, neutralise, show
 
 # How much of the arguments and of a result a block shows.
@@ -140,9 +140,10 @@ def pipe_line(result: ToolResult) -> str:
     """The one stderr line of a call in a pipe, run or refused: its arguments on one line, cut in the middle."""
     name = result.call.label or result.call.name
     arguments = fit_cells(" ".join(arguments_text(result.call.arguments).split()), 120, keep_end=True)
-    if result.status == "refused":
-        reason = str(result.content or "").removeprefix("not run: ")
-        return neutralise(f"tool call refused: {name} {arguments} ({reason}; --yes approves every call)")
+    if result.status == "refused":  # --yes is named only where it would have run the call: not past a hook's no
+        content = str(result.content or "")
+        hint = "; --yes approves every call" if content == NO_TERMINAL else ""
+        return neutralise(f"tool call refused: {name} {arguments} ({content.removeprefix('not run: ')}{hint})")
     return neutralise(f"tool: {name} {arguments} → {result.status} · {result.seconds or 0:.1f} s")
 
 
