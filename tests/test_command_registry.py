@@ -30,13 +30,13 @@ from tests.helpers import run_command
 # What a LangGraph server's thread runs at the prompt: the commands that need no thread chat keeps.
 ON_A_SERVER = {
     *("/help", "/exit", "/edit", "/threads", "/switch", "/history", "/copy", "/usage", "/retry", "/undo"),
-    *("/tree", "/goto", "/label", "/status"),
+    *("/tree", "/goto", "/label", "/status", "/plugin"),  # (plugins are the user's, whatever answers)
     "/bg",  # a server's background reply is the server's own run (chatcli.service.remote_jobs)
 }
 # What an editor is offered on a thread of chat's own graph, in its order.
 OFFERED = [
     *("compact", "summary", "pin", "unpin", "model", "role", "system", "retry", "bg", "undo", "tree", "goto", "label"),
-    *("think", "usage", "fork", "title", "history", "remember", "memory", "skills"),
+    *("think", "usage", "fork", "title", "history", "remember", "memory", "plugin", "skills"),
 ]
 
 
@@ -112,9 +112,11 @@ def test_what_each_backend_can_do_filters_the_commands_as_the_lists_of_names_did
     editor = _editor(registry)
     assert _offered(editor, Backend.can) == OFFERED
     kept = ["retry", "bg", "undo", "tree", "goto", "label", "think", "usage", "title", "history", "remember", "memory"]
+    kept.append("plugin")
     assert _offered(editor, GraphBackend.can) == kept
     # bg: the server's run
-    assert _offered(editor, RemoteBackend.can) == ["retry", "bg", "undo", "tree", "goto", "label", "usage", "history"]
+    served = ["retry", "bg", "undo", "tree", "goto", "label", "usage", "history", "plugin"]
+    assert _offered(editor, RemoteBackend.can) == served
     assert RemoteBackend.can.abilities == frozenset() and Backend.can.abilities == {Ability.KEPT, Ability.PROMPT}
     # One handler a command: every door's (``run``), or, for what only a terminal does, the prompt's own.
     prompts_own = {name.split()[0] for name in HANDLERS}

@@ -26,7 +26,7 @@ from typing import Awaitable, Callable, Iterator
 from chatcli.budget import split_window
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
-from chatcli.local.server import LocalServer, free_port, install_line, log_path, model_name, readme_line, server_command
+from chatcli.local.server import LocalServer, free_port, install_line, log_path, model_name, server_command
 
 # What ``llama-cpp-python[server]`` installs that its server needs (checked without importing).
 SERVER_PACKAGES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
@@ -81,7 +81,7 @@ def fallback_hint() -> str:
     """What to suggest when there is no key and no endpoint."""
     if server_installed():
         return "or use the local model: chat --local"
-    return f"or a model on this machine, no key: {readme_line()}, as docs/local-model.md says"
+    return f"or a model on this machine, no key: {install_line()} (docs/local-model.md)"
 
 
 def model_file(settings: Settings, say: Callable[[str], None] = lambda line: None) -> Path:

@@ -22,7 +22,7 @@ from typing import IO
 
 from chatcli.errors import ModelError
 from chatcli.local.watch import SERVER_MODULE
-from chatcli.paths import data_dir, install_origin, private_dir
+from chatcli.paths import data_dir, private_dir
 from chatcli.paths import install_line as pip_line
 
 # Runs the server under a watch on chat (see chatcli.local.watch).
@@ -43,19 +43,6 @@ BUILD_FLAGS = f'CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_
 def install_line() -> str:
     """The command that adds the local model to this installation (built portably, never from pip's cache)."""
     return f"{BUILD_FLAGS} {pip_line('local', '--no-cache-dir')}"
-
-
-def readme_line() -> str:
-    """The README's line that adds the local model, and where to run it: ``pip install -e ".[local]"`` in the checkout
-    this chat was installed from (else the pip command for where it came from). docs/local-model.md has the portable
-    build's flags (``install_line``); a build that crashes says to rebuild with them (REBUILD_HINT)."""
-    origin = install_origin()
-    if origin is None:
-        return 'pip install -e ".[local]" in your chatcli checkout'
-    where, editable = origin
-    if where.startswith("/"):
-        return f'pip install {"-e " if editable else ""}".[local]" in {where}'
-    return pip_line("local")
 
 
 REBUILD_HINT = (
