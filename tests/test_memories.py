@@ -696,3 +696,14 @@ async def test_what_was_asked_of_a_store_as_it_closes_is_done_never_left_waiting
     async with open_store(db) as store:
         texts = {m.text for m in await store.memories().all()}
     assert written and written <= texts, (written, texts)  # what was said written, was
+
+
+def test_claude_md_is_read_where_there_is_no_agents_md(server, chat_env, tmp_path):
+    """Claude Code's users keep their project's instructions in CLAUDE.md: read where no AGENTS.md stands beside it."""
+    here = project(tmp_path)
+    (here.parent / "AGENTS.md").rename(here.parent / "CLAUDE.md")
+    (here / "CLAUDE.md").write_text("Never read this: AGENTS.md stands beside it.\n")
+    server.queue(Reply("ok"))
+    assert chat(chat_env, "hi", cwd=here).code == 0
+    sent = said(server.requests[-1])
+    assert "make check" in sent and "Python 3.11" in sent and "Never read this" not in sent, sent

@@ -1,7 +1,8 @@
 """What every request of chat's own graph carries beside its thread: the project's instructions and the memories.
 
 - **The project's instructions**: ``AGENTS.md`` at the root of the git repository the working directory is in, and
-  in the working directory itself (when that is another directory), as codex, opencode and crush read it. Text for
+  in the working directory itself (when that is another directory), as codex, opencode and crush read it; where
+  there is none, Claude Code's ``CLAUDE.md``. Text for
   the model, never a setting: nothing in it changes where chat connects or what it runs. Each file is read up to
   ``MAX_INSTRUCTIONS`` characters (a longer one is cut, and said).
 - **The memories** the user asked chat to keep (chatcli.core.memories), from LangGraph's store the graph is
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from chatcli.backends.own.relevance import Relevance
     from chatcli.store.memories import Memory, MemoryBook
 
-NAME = "AGENTS.md"
+NAMES = ("AGENTS.md", "CLAUDE.md")  # codex's, opencode's and crush's; else Claude Code's
 RANKING_SECONDS = 30.0  # the most one request waits for its memories' ranking (vectors made by then are kept)
 MAX_INSTRUCTIONS = 32 * 1024  # characters of one AGENTS.md sent
 
@@ -49,13 +50,15 @@ def _git_root(start: Path) -> Path | None:
 
 
 def instruction_files(workdir: str | os.PathLike[str]) -> list[Path]:
-    """The AGENTS.md files in effect in ``workdir``: the repository root's, then the directory's own; each a regular
-    file of the user's (not a link: a cloned repository's link could name a file of the user's elsewhere)."""
+    """The AGENTS.md (else CLAUDE.md) files in effect in ``workdir``: the repository root's, then the directory's own;
+    each a regular file of the user's (not a link: a cloned repository's link could name a file of the user's
+    elsewhere)."""
     here = Path(workdir).resolve()
     places = [root for root in (_git_root(here),) if root is not None]
     if here not in places:
         places.append(here)
-    return [place / NAME for place in places if _owned(place / NAME, follow=False)]
+    found = (next((place / n for n in NAMES if _owned(place / n, follow=False)), None) for place in places)
+    return [path for path in found if path is not None]
 
 
 def _read(path: Path) -> tuple[str, bool]:
