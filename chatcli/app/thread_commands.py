@@ -184,15 +184,9 @@ async def export_command(
 ) -> None:
     """Write a thread (the last one without ID) as Markdown or JSON (roles, text, times, model; JSON times are ISO 8601
     in UTC) to stdout, or to a new file with -o."""
-    from chatcli.threads.operations import transcript_markdown
+    from chatcli.threads.operations import export_text
 
-    thread_id = await named(threads, wanted)
-    if fmt == "json":
-        text = json_text(await threads.export_json(thread_id, at), ensure_ascii=False, indent=1) + "\n"
-    elif fmt == "md":
-        text = transcript_markdown(await threads.shown(thread_id, at))
-    else:
-        raise UsageError(f"unknown format {fmt!r}: use md or json")
+    text = await export_text(threads, await named(threads, wanted), fmt, at)
     if output is not None:
         from chatcli.ui.commands.threads import write_private
 

@@ -12,7 +12,7 @@ from chatcli.core.inputs import check_model_name, check_thread_id, check_utf8, n
 from chatcli.errors import UsageError
 from chatcli.store import SearchHit, Store, ThreadInfo
 from chatcli.store.base import Waiting
-from chatcli.text import fenced, local_time, make_title, moment_of
+from chatcli.text import fenced, json_text, local_time, make_title, moment_of
 from chatcli.threads.masking import masked
 from chatcli.threads.records import export_record, fields_of, message_record, text_of
 from chatcli.threads.tree import Node, Tree, read_tree
@@ -81,6 +81,17 @@ def exported(t: Transcript) -> dict[str, Any]:
         "vars": t.variables,
         "messages": [export_record(m) for m in t.messages],
     }
+
+
+async def export_text(threads: Any, thread_id: str, fmt: str, at: str | None = None) -> str:
+    """The thread as ``chat export`` and /export write it: Markdown (``md``), or JSON that ``chat import`` reads back
+    (``json``); ``at``: the branch to that node of its tree."""
+    branch = (at,) if at is not None else ()  # (an Agent Server's threads have no branches here)
+    if fmt == "json":
+        return json_text(await threads.export_json(thread_id, *branch), ensure_ascii=False, indent=1) + "\n"
+    if fmt == "md":
+        return transcript_markdown(await threads.shown(thread_id, *branch))
+    raise UsageError(f"unknown format {fmt!r}: use md or json")
 
 
 def matching(info: ThreadInfo, messages: list[Any], phrases: list[list[str]]) -> List[SearchHit]:

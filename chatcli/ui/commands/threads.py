@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from chatcli.core.inputs import check_thread_id
 from chatcli.errors import UsageError
-from chatcli.text import counted, json_text
-from chatcli.threads.operations import transcript_markdown
+from chatcli.text import counted
+from chatcli.threads.operations import export_text
 from chatcli.ui.listing import print_threads, print_transcript
 from chatcli.ui.registry import MAX_LISTED, Context, Handler
 
@@ -78,11 +78,7 @@ async def _export(ctx: Context, arg: str) -> None:
     file = words[0] if words else ""
     if not await ctx.thread.messages():
         raise UsageError("nothing to export: this thread is empty")
-    thread_id = ctx.thread.thread_id
-    if fmt == "json":
-        text = json_text(await ctx.service.threads().export_json(thread_id), ensure_ascii=False, indent=1) + "\n"
-    else:
-        text = transcript_markdown(await ctx.service.threads().shown(thread_id))
+    text = await export_text(ctx.service.threads(), ctx.thread.thread_id, fmt)
     if not file:
         ctx.print(text.rstrip("\n"))
         return
