@@ -163,14 +163,18 @@ def answer(instruction: str, environ: Mapping[str, str]) -> str:
 
 
 def _threads(environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The recent thread ids of the user's database (none if the settings cannot be read)."""
-    from chatcli.store.recent import recent_threads
+    """The ids and titles of the 200 most recent threads of the user's SQLite file, read-only and without LangGraph;
+    none where anything is wrong (the settings, the file, a PostgreSQL URL): a Tab never fails nor waits long."""
+    from chatcli.store import is_postgres_url
+    from chatcli.store.sqlite import rows_read_only
 
+    recent = "SELECT thread_id, coalesce(title, '') FROM chatcli_threads ORDER BY updated_at DESC LIMIT 200"
     try:
-        settings = load_settings({}, environ=environ)
+        db = load_settings({}, environ=environ).db or ""
+        rows = [] if is_postgres_url(db) else rows_read_only(db, recent, timeout=0.5)
     except ChatError:
         return []
-    return recent_threads(settings.db or "")
+    return [(str(tid), " ".join(str(title).split())[:60]) for tid, title in rows]
 
 
 def shell_of(given: str | None, environ: Mapping[str, str], option: str) -> str:

@@ -160,17 +160,18 @@ def check(db: str) -> None:
     check_database(prepare_db_path(db))
 
 
-def rows_read_only(db: str, sql: str, params: Params = (), checked: bool = False) -> list[Row]:
-    """The rows of one query on the file ``db`` opened read-only with plain sqlite3 (nothing created); none from a
-    file that is not there yet or lacks the table (a new file, or one from before it). ``checked``: another
-    program's file, or a newer chatcli's, is said as when it is opened (``check_database``)."""
+def rows_read_only(db: str, sql: str, params: Params = (), checked: bool = False, timeout: float = 5) -> list[Row]:
+    """The rows of one query on the file ``db`` opened read-only with plain sqlite3 (nothing created, a lock waited
+    for ``timeout`` seconds at most); none from a file that is not there yet or lacks the table (a new file, or one
+    from before it). ``checked``: another program's file, or a newer chatcli's, is said as when it is opened
+    (``check_database``)."""
     path = Path(db).expanduser()
     if not path.is_file():
         return []
     if checked:
         check_database(path)
     try:
-        with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)) as conn:
+        with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=timeout)) as conn:
             return list(conn.execute(sql, params).fetchall())
     except sqlite3.Error as exc:  # as when it is opened: a full disk, a damaged file...
         if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
