@@ -17,7 +17,7 @@ from chatcli.api.guard import addresses
 from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.paths import listening_dir, private_dir
+from chatcli.paths import listening_dir, write_private
 from chatcli.service.answerer import Answerer
 from chatcli.text import say
 from chatcli.trust import loopback
@@ -262,10 +262,7 @@ def _note_socket(path: str) -> Any:
 
     note = listening_dir(environment().environ) / str(os.getpid())
     try:
-        private_dir(note.parent)
-        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(os.path.realpath(path))
+        write_private(note, os.path.realpath(path))
     except OSError:
         return None
     return note
