@@ -212,13 +212,17 @@ def test_front_matter_is_read_as_peers_read_it(home, project, text, description)
     assert found.problems == ()
 
 
-def test_a_name_not_its_directory_s_is_loaded_with_a_warning(home, project):
+def test_a_name_not_its_directory_s_and_a_long_description_are_loaded_with_a_note_for_chat_skills(home, project):
     write(home / ".agents" / "skills", "folder-name", skill_md("other-name"))
+    long = "Build apps with the Claude API. " * 33  # as Anthropic's claude-api skill: over the spec's 1024
+    write(home / ".claude" / "skills", "claude-api", skill_md("claude-api", long.strip()))
     found = skills.discover(project)
-    assert [s.name for s in found.skills] == ["other-name"]
-    assert one_line_each(found) == [
-        f"{home}/.agents/skills/folder-name/SKILL.md: its name 'other-name' is not its directory's; loaded"
-    ]
+    assert [s.name for s in found.skills] == ["other-name", "claude-api"]
+    assert found.skills[1].description == long.strip() and one_line_each(found) == []  # nothing said as it starts
+    assert found.notes == (
+        f"{home}/.agents/skills/folder-name/SKILL.md: its name 'other-name' is not its directory's; loaded",
+        f"{home}/.claude/skills/claude-api/SKILL.md: its description has 1,055 characters (the spec says 1,024); loaded",
+    )
 
 
 @pytest.mark.parametrize(
@@ -232,7 +236,6 @@ def test_a_name_not_its_directory_s_is_loaded_with_a_warning(home, project):
         ("---\nname: bad\ndescription: " + "[" * 5000 + "\n---\n", "its front matter is not YAML ("),
         ("---\nname: bad\n---\nBody\n", "no description"),
         ("---\nname: bad\ndescription: ''\n---\n", "no description"),
-        (skill_md("bad", "x" * 1025), "its description has 1025 characters (at most 1024)"),
         (skill_md("Bad-Name"), "its name 'Bad-Name' is not 1-64 lowercase"),
         (skill_md("a" * 65), "is not 1-64 lowercase"),
         (skill_md("double--hyphen"), "is not 1-64 lowercase"),

@@ -253,11 +253,11 @@ GUIDE = Path(__file__).resolve().parent.parent / "docs" / "skills-and-hooks.md"
 
 def test_the_guides_examples_work_as_written(server, chat_env, isolated_env, tmp_path):
     """docs/skills-and-hooks.md's example files, written where it says, found, trusted and used: the model runs the
-    skill's script through the shell tool."""
+    skill's script through the shell tool; the command asks with the file it names and the piped change."""
     import re
 
     examples = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)^```", GUIDE.read_text(), re.M | re.S)
-    assert len(examples) == 3, examples
+    assert len(examples) == 4, examples
     project = tmp_path  # (where the shell runs, this process's directory: the sandbox shows the home inside it)
     for where, text in examples:
         path = isolated_env / where.removeprefix("~/") if where.startswith("~/") else project / where
@@ -269,6 +269,7 @@ def test_the_guides_examples_work_as_written(server, chat_env, isolated_env, tmp
     assert {(s["name"], s["from"], s["state"]) for s in listed["skills"]} == {
         ("pdf-processing", "project", "offered"),
         ("word-count", "user", "offered"),
+        ("review", "user", "offered"),
     } and not listed["problems"], listed
 
     script = isolated_env / ".agents" / "skills" / "word-count" / "scripts" / "count.sh"
@@ -285,16 +286,29 @@ def test_the_guides_examples_work_as_written(server, chat_env, isolated_env, tmp
     assert tools_of(second) == ["shell", "activate_skill"]  # allowed-tools: Bash Read
     assert tool_results(third)[-1] == "3\n[exit code 0]"
 
+    (project / "CONTRIBUTING.md").write_text("Names say what a thing is.\n")
+    server.queue(Reply("reviewed"))
+    assert chat(chat_env, "/review naming", stdin="+ def f(): pass\n", cwd=project).out == "reviewed\n"
+    asked = str(server.requests[-1]["messages"][-1]["content"])
+    assert asked.startswith('<skill_content name="review">\nReview the change below for naming, following')
+    assert "Names say what a thing is." in asked and asked.endswith("</skill_content>\n\nnaming\n\n+ def f(): pass")
 
-def test_a_session_says_each_skill_it_skips_in_one_line(server, chat_env, isolated_env):
+
+def test_a_session_says_each_skill_it_skips_in_one_line_and_takes_a_long_description_unsaid(
+    server, chat_env, isolated_env
+):
     write(user_skills(isolated_env), "nameless", "---\ndescription: no name, a colon: here\n---\nbody\n")
     write(user_skills(isolated_env), "bad", '---\nname: "Bad\\e[2J Name"\ndescription: red\n---\n')
+    write(user_skills(isolated_env), "claude-api", skill_md("claude-api", "Build with the Claude API. " + "x" * 1041))
     server.queue(Reply("ok"))
     run = chat(chat_env, "hello")
     assert run.code == 0 and run.out == "ok\n", run
     (line,) = [line for line in run.err.splitlines() if "bad/SKILL.md" in line]
     assert "is not 1-64 lowercase letters" in line and "skipped" in line and "\x1b" not in run.err, run
     assert "- nameless: no name, a colon: here" in system_of(server.requests[0])
+    assert "- claude-api: Build with the Claude API." in system_of(server.requests[0]) and "claude-api" not in run.err
+    listed = chat(chat_env, "skills").out  # said where the skills are listed, once
+    assert "claude-api/SKILL.md: its description has 1,068 characters (the spec says 1,024); loaded" in listed
 
 
 def test_tab_completes_a_skills_command_and_a_clash_stays_chats(isolated_env):

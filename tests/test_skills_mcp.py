@@ -101,6 +101,7 @@ def test_chat_skills_lists_them_with_their_server(chat_env, tmp_path):
         "name": "docs:git-workflow",
         "description": "Follow this team's Git conventions for branches and commits.",
         "path": "skill://acme/git-workflow/SKILL.md of MCP server docs",
+        "kind": "skill",
         "from": "mcp",
         "server": "docs",
         "state": "offered",

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import IO, TYPE_CHECKING, Any, Awaitable, Mapping, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Mapping, TypeVar, cast
 
 from chatcli.app.environment import Environment
 from chatcli.app.flags import refused
@@ -18,9 +18,11 @@ from chatcli.text import say
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from chatcli.core.events import TurnResult
     from chatcli.service.answerer import Answerer
     from chatcli.service.chat import Chat
     from chatcli.service.opening import Opening, ThreadSetup
+    from chatcli.service.thread import Thread
     from chatcli.ui.output import Output
 
 
@@ -213,13 +215,31 @@ async def answer_once(
         elif setup.resume is not None:
             result = await conversation.resume(setup.resume)
         else:
-            result = await conversation.send(text, list(setup.attachments), mentions=typed)
+            result = await asked(chat, conversation, text, list(setup.attachments), typed)
         if result.interrupts and not isinstance(output, JsonOutput):
             again = chat.answerer.again(conversation.thread_id)
             raise ChatError(
                 "the graph waits for an answer to its question (said above)",
                 hint=f"{again} asks it again; {again} --resume ANSWER answers it",
             )
+
+
+async def asked(chat: Chat, conversation: Thread, text: str, files: list[Any], typed: str) -> TurnResult:
+    """``text`` (with ``files``) asked on ``conversation``; a question ``typed`` as ``/NAME ARGS`` that names a skill or
+    a command file runs it as the prompt does (its arguments the rest, the piped text with them), and ``//text`` asks
+    ``/text``, as the prompt does."""
+    if typed.lstrip().startswith("/"):
+        from chatcli.service.commands import run_offered
+        from chatcli.ui.registry import is_command, literal
+
+        if is_command(typed) and (named := chat.commands().invoked(text, conversation.toolbox)):
+            if files:
+                raise UsageError(
+                    f"{named[0].name} sends no file: nothing was sent", hint="ask without it to send files"
+                )
+            return cast("TurnResult", await run_offered(chat, conversation, *named))
+        text = literal(text)
+    return await conversation.send(text, files, mentions=typed)
 
 
 def run(

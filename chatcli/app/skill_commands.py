@@ -1,5 +1,6 @@
-"""``chat skills``: the Agent Skills in effect here (chatcli.tools.skills), where each came from, and those not
-offered (shadowed by a nearer one, a project's not trusted yet, invalid)."""
+"""``chat skills``: the Agent Skills and Claude Code's command files in effect here (chatcli.tools.skills,
+chatcli.tools.command_files), where each came from, and those not offered (shadowed by a nearer one, a project's not
+trusted yet, invalid)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,15 @@ if TYPE_CHECKING:
 def skills_command(
     settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")
 ) -> None:
-    """List the skills chat offers here (from .agents/skills and .claude/skills, the project's and yours, and those
-    MCP servers serve), those a nearer one shadows, a project's not trusted yet (chat trust), and each skill skipped:
-    why."""
+    """List the skills chat offers here (from .agents/skills and .claude/skills, the project's, yours and your
+    plugins', and those MCP servers serve) and Claude Code's commands (.claude/commands: /NAME runs one), those a
+    nearer one shadows, a project's not trusted yet (chat trust), and each one skipped or taken with a note: why."""
     import asyncio
     from pathlib import Path
 
     from chatcli.service.command_runs import skill_lines
     from chatcli.service.commands import Commands
-    from chatcli.tools.skills import discover
+    from chatcli.tools.command_files import discover
 
     env = environment()
     found, taken = discover(Path(settings.workdir or env.cwd), env.environ), Commands().by_name
@@ -39,6 +40,7 @@ def skills_command(
                 "name": s.name,
                 "description": s.description,
                 "path": s.where,
+                "kind": s.kind,
                 "from": "mcp" if getattr(s, "server", "") else "project" if s.project else "user",
                 "server": getattr(s, "server", None),  # the MCP server's name in mcp.json
                 "state": state,
@@ -49,7 +51,7 @@ def skills_command(
             for state, group in states
             for s in group
         ]
-        said = {"skills": listing, "problems": list(found.problems)}
+        said = {"skills": listing, "problems": list(found.problems), "notes": list(found.notes)}
         say(env.stdout, json_text(said, ensure_ascii=False, indent=1) + "\n", data=True)
         return
     say(env.stdout, "".join(line + "\n" for line in skill_lines(found, taken)), data=True)

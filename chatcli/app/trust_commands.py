@@ -1,5 +1,6 @@
-"""``chat trust``: let the working directory's .env set every setting, and its skills and hooks (.agents/skills,
-.claude/skills, .claude/settings*.json) be used, as they are now (or no longer): each shown first, then asked."""
+"""``chat trust``: let the working directory's .env set every setting, and its skills, commands and hooks
+(.agents/skills, .claude/skills, .claude/commands, .claude/settings*.json) be used, as they are now (or no longer):
+each shown first, then asked."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def trust_command(
     text (no ${VARIABLES}); anything that could start a program, move your conversations or
     send your key elsewhere (CHATCLI_DB, CHATCLI_TOOLS, CHATCLI_MCP_CONFIG, CHATCLI_SYSTEM, a
     remote endpoint ...) is ignored with a note. Untrusted, the project's skills (.agents/skills,
-    .claude/skills) are not offered and its hooks (.claude/settings.json, settings.local.json)
-    do not run.
+    .claude/skills) and commands (.claude/commands) are not offered and its hooks
+    (.claude/settings.json, settings.local.json) do not run.
 
     chat trust first lists what the .env would set, each skill and each hook's command with the
     project's scripts it runs, then asks for each kind. Without a terminal to ask on, it trusts
@@ -50,11 +51,11 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     """Show what trust would let in, ask for each kind (``yes``: trusted without asking), trust what was agreed;
     what is said of it."""
     from chatcli import trust
-    from chatcli.tools import hooks, skills
+    from chatcli.tools import command_files, hooks
 
     path, store = env.cwd / ".env", trust_store(env.environ)
     dotenv = trust.read_env_file(path, store, env.environ)
-    found = skills.discover(env.cwd, env.environ)
+    found = command_files.discover(env.cwd, env.environ)
     theirs = [s for s in (*found.skills, *found.untrusted) if s.project]
     hooked = hooks.project_hooks(env.cwd, env.environ)
     if dotenv is None and not theirs and not hooked:
@@ -63,7 +64,7 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     if dotenv is not None:
         keys = [k for k in dotenv.variables if k in ENV_VARS]
         shown.append(f"{path}: sets {', '.join(keys)}" if keys else f"{path}: sets nothing chat reads")
-    shown += [f"skill {s.name}: {shown_path(s.path, env.environ)}" for s in theirs]
+    shown += [f"{s.kind} {s.name}: {shown_path(s.path, env.environ)}" for s in theirs]
     for hook, files in hooked:
         scripts = [shown_path(Path(name), env.environ) for name, (_, script) in files.items() if script]
         runs = f"; runs {', '.join(scripts)}" if scripts else ""
@@ -72,12 +73,13 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     asking = env.stdin_isatty and not yes
     kinds = {
         "env": dotenv is not None and (not asking or ask(env, "Trust this .env?")),
-        "skills": bool(theirs) and (yes or asking and ask(env, f"Offer the project's {len(theirs)} skill(s)?")),
+        "skills": bool(theirs)
+        and (yes or asking and ask(env, f"Offer the project's {len(theirs)} skill(s) and command(s)?")),
         "hooks": bool(hooked) and (yes or asking and ask(env, f"Let the project's {len(hooked)} hook(s) run?")),
     }
     lines = [_dotenv(path, store)] if kinds["env"] else []
     if kinds["skills"]:
-        skills.trust_project(env.cwd, env.environ)
+        command_files.trust_project(env.cwd, env.environ)
         lines.append(f"this project's skills {', '.join(sorted({s.name for s in theirs}))}: trusted as they are now")
     if kinds["hooks"]:
         sources = sorted({str(h.source) for h, _ in hooked})
@@ -99,11 +101,11 @@ def ask(env: Any, question: str) -> bool:
 def _revoked(env: Any) -> list[str]:
     """Stop trusting the directory's .env, skills and hooks; what is said of it."""
     from chatcli import trust
-    from chatcli.tools import hooks, skills
+    from chatcli.tools import command_files, hooks
 
     path, store = env.cwd / ".env", trust_store(env.environ)
     lines = [f"{path}: {'no longer trusted' if trust.revoke(path, store) else 'was not trusted'}"]
-    found = skills.trust_project(env.cwd, env.environ, revoke=True)
+    found = command_files.trust_project(env.cwd, env.environ, revoke=True)
     hooked = hooks.trust_project(env.cwd, env.environ, revoke=True)
     if theirs := sorted({s.name for s in (*found.skills, *found.untrusted) if s.project}):
         lines.append(f"this project's skills {', '.join(theirs)}: no longer trusted")

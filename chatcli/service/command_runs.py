@@ -5,6 +5,7 @@ ran, or what it ``Said``) that the prompt (chatcli.ui.commands), an editor (chat
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Container, Mapping, Protocol, cast
@@ -234,15 +235,48 @@ def skills_of(toolbox: Any) -> Found:
 
 
 async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
-    """``/NAME ARGS``: the skill's instructions (as the model's activation gives them) and the arguments, asked."""
-    host = getattr(thread.toolbox, "host", None)
+    """``/NAME ARGS``: the skill's instructions (as the model's activation gives them) and the arguments, asked; a
+    command file's question (chatcli.tools.command_files), asked with its model where that can answer."""
+    import asyncio
+    from pathlib import Path
+
+    from chatcli.tools.command_files import CommandFile, question
+
+    host, model = getattr(thread.toolbox, "host", None), None
     try:
         if host is None:
             raise ValueError(f"no skill is called {name!r}: tools are off")
-        body = await host.activate(name)  # (one an MCP server serves: fetched from it and checked)
+        if isinstance(command := host.skills.get(name), CommandFile):
+            text, unread = await asyncio.to_thread(question, command, arg, Path(host.workdir or os.getcwd()))
+            for line in unread:
+                thread.listener.hear(Notice(line, warn=True))
+            model = turn_model(thread, command.model)
+        else:
+            text = await host.activate(name)  # (one an MCP server serves: fetched from it and checked)
+            text = f"{text}\n\n{arg}" if arg else text
     except ValueError as exc:
         raise UsageError(str(exc), hint="/skills lists them") from None
-    return await thread.send(f"{body}\n\n{arg}" if arg else body, title=f"/{name} {arg}".strip())
+    return await thread.send(text, title=f"/{name} {arg}".strip(), model=model)
+
+
+CLAUDE_ALIASES = ("haiku", "sonnet", "opus")  # what Claude Code's files name its own models by
+
+
+def turn_model(thread: Thread, name: str) -> str | None:
+    """The model a command file names for its turn when it can answer this thread; else (said) None: the thread's.
+    Claude Code's ``inherit`` is the thread's."""
+    from chatcli.service.thread import check_model
+
+    if not name or name == "inherit":
+        return None
+    try:
+        if name in CLAUDE_ALIASES:
+            raise UsageError("that is Claude Code's name for one of its models; name it as chat does")
+        check_model(thread.settings, thread.can, name)
+    except UsageError as exc:
+        thread.listener.hear(Notice(f"the command's model {name} cannot answer here: {exc.message}", warn=True))
+        return None
+    return name
 
 
 async def skills(chat: Service, thread: Thread, arg: str) -> Said:
@@ -269,8 +303,9 @@ async def plugin(chat: Service, thread: Thread, arg: str) -> Said:
 
 
 def skill_lines(found: Found, taken: Container[str]) -> list[str]:
-    """Each skill offered (its name, description and file; a name of chat's own ``taken`` commands is said), then
-    those a nearer one shadows, a project's not trusted, and each problem: control characters made visible."""
+    """Each skill and command file offered (its name, description and file; a name of chat's own ``taken`` commands
+    is said), then those a nearer one shadows, a project's not trusted, each problem and note: control characters made
+    visible."""
     lines: list[str] = []
     for s in found.skills:
         how = "" if s.model_may_activate else f" (yours to run as /{s.name} only)"
@@ -278,8 +313,9 @@ def skill_lines(found: Found, taken: Container[str]) -> list[str]:
         lines.append(Data(neutralise(f"{s.name}  {s.description}  {s.where}{how}{clash}")))
     lines += [neutralise(f"shadowed by a nearer skill of its name: {s.path}") for s in found.shadowed]
     lines += [neutralise(f"untrusted, not offered until chat trust runs there: {s.path}") for s in found.untrusted]
-    lines += [neutralise(problem) for problem in found.problems]
-    return lines or ["no skills: a folder NAME with a SKILL.md in .agents/skills or .claude/skills adds one"]
+    lines += [neutralise(problem) for problem in (*found.problems, *found.notes)]
+    none = "no skills: a folder NAME with a SKILL.md in .agents/skills or .claude/skills adds one, and a NAME.md in "
+    return lines or [none + ".claude/commands the command /NAME"]
 
 
 async def usage(chat: Service, thread: Thread, arg: str) -> Said:

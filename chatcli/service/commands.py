@@ -5,8 +5,9 @@ The prompt's slash commands (chatcli.ui.commands: /help, Tab completion, what on
 available commands (chatcli.editor.agent) and ``chat serve``'s (chatcli.api.server) are views of one ``Commands``,
 filtered by what the thread can do (``Ability``, as its backend's ``Abilities`` say), never by a list of names; each
 runs a command's one handler (chatcli.service.command_runs) and renders what it gives. The MCP servers' prompts are
-commands of the registry too (``/mcp__SERVER__PROMPT``), and so are the skills (``/NAME``, chatcli.tools.skills), as
-the thread's toolbox knows them. Nothing here imports a UI library.
+commands of the registry too (``/mcp__SERVER__PROMPT``), and so are the skills and Claude Code's command files
+(``/NAME``, chatcli.tools.skills and chatcli.tools.command_files), as the thread's toolbox knows them. Nothing here
+imports a UI library.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from chatcli.service.command_runs import Run, Said, Service
     from chatcli.service.thread import Thread
     from chatcli.tools.context import HasServers
+    from chatcli.tools.skills import Skill
 
 __all__ = ["Ability", "Command", "Commands", "run_offered"]
 
@@ -323,19 +325,20 @@ class Commands:
         ]
 
     def skills(self, toolbox: HasServers | None) -> list[Command]:
-        """The skills of ``toolbox``'s session as commands (``/NAME [ARGS]``); a name of chat's own commands stays
-        theirs."""
+        """The skills and command files of ``toolbox``'s session as commands (``/NAME [ARGS]``); a name of chat's own
+        commands stays theirs."""
         found = runs.skills_of(toolbox).skills
-        return [_skill(skill.name, skill.description) for skill in found if f"/{skill.name}" not in self.by_name]
+        return [_skill(skill) for skill in found if f"/{skill.name}" not in self.by_name]
 
     def find(self, line: str, toolbox: HasServers | None = None) -> tuple[Command, str]:
         """The command a line names (any case but an MCP prompt's; a skill of ``toolbox``'s) and the text after it,
-        or a UsageError with a suggestion."""
+        or a UsageError: a project's skill that waits for ``chat trust`` says so, another name has a suggestion."""
         name, *rest = check_utf8(line, "the command").strip().split(None, 1)
         found = self.get(name, toolbox) or self.by_name.get(name.lower())
         if found is None:
             import difflib
 
+            untrusted(name, toolbox)
             close = difflib.get_close_matches(name.lower(), list(self.by_name), n=1, cutoff=0.6)
             hint = (f"did you mean {close[0]}? " if close else "") + "/help lists commands; //text sends /text"
             raise UsageError(f"unknown command {name[:40]}", hint=hint)
@@ -343,6 +346,16 @@ class Commands:
         if arg and not found.args:
             raise UsageError(f"{found.name} takes no argument")
         return found, arg
+
+    def invoked(self, line: str, toolbox: HasServers | None) -> tuple[Command, str] | None:
+        """The skill or command file a one-shot's question names (``/NAME ARGS``, run as at the prompt) and the text
+        after it; None when it names neither (the question is asked as it is); a UsageError when it names a
+        project's that waits for ``chat trust``."""
+        name, *rest = line.strip().split(None, 1)
+        found = next((command for command in self.skills(toolbox) if command.name == name), None)
+        if found is None:
+            untrusted(name, toolbox)
+        return None if found is None else (found, rest[0].strip() if rest else "")
 
     def offered(self, can: Abilities, toolbox: HasServers | None = None) -> list[Command]:
         """The commands a client (an editor, serve's) is offered on a thread that can do ``can``, in the order
@@ -368,10 +381,20 @@ def _prompt(name: str, about: str = "an MCP prompt", synopsis: str = "[ARGS]") -
     return Command(name, about, synopsis, frozenset(), run=run, hint=synopsis or None, answers=True)
 
 
-def _skill(name: str, about: str) -> Command:
-    """The command of the skill ``name``: its instructions and the arguments given are asked, at any door."""
-    run = functools.partial(runs.skill, name)
-    return Command(f"/{name}", about, "[ARGS]", frozenset(), run=run, hint="arguments", answers=True)
+def _skill(skill: Skill) -> Command:
+    """The command of ``skill`` (or of a command file): its instructions and the arguments given are asked, at any
+    door."""
+    run, hint = functools.partial(runs.skill, skill.name), getattr(skill, "hint", "")
+    about, synopsis = skill.description, hint or "[ARGS]"
+    return Command(f"/{skill.name}", about, synopsis, frozenset(), run=run, hint=hint or "arguments", answers=True)
+
+
+def untrusted(name: str, toolbox: HasServers | None) -> None:
+    """A UsageError when ``name`` (``/NAME``) is a project's skill or command file that waits for ``chat trust``."""
+    waiting = next((s for s in runs.skills_of(toolbox).untrusted if f"/{s.name}" == name), None)
+    if waiting is not None:
+        hint = "run chat trust in the project: it shows the files, then asks"
+        raise UsageError(f"{name[:60]} is this project's {waiting.kind}, not offered until you trust it", hint=hint)
 
 
 async def run_offered(chat: Service, thread: Thread, command: Command, arg: str) -> TurnResult | Said:

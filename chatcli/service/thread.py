@@ -90,6 +90,7 @@ class Thread:
     # The session's hooks (chatcli.tools.hooks): its questions' (UserPromptSubmit, Stop...) as its tools' are.
     hooks: Hooks | None = None
     notified: set[str] = field(default_factory=set)  # the questions a Notification hook was told of
+    asked_with: str | None = None  # the model the turn running now is asked with, for it alone (a command file's)
 
     def __post_init__(self) -> None:
         if self.backend.label:  # a graph's: its label names what answers
@@ -245,8 +246,8 @@ class Thread:
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
         if not self.can.prompt:
             return {"configurable": configurable}  # the graph chooses its own model
-        if self.model.name:
-            configurable["model"] = self.model.name
+        if model := self.asked_with or self.model.name:
+            configurable["model"] = model
         if self.model.temperature is not None:
             configurable["temperature"] = self.model.temperature
         if self.toolbox is not None:  # this thread's tools (a session's own, or the engine's)
@@ -411,6 +412,7 @@ class Thread:
         mentions: str = "",
         queue: bool = False,
         title: str = "",
+        model: str | None = None,
     ) -> TurnResult:
         """Send one user message and stream the reply to the listener.
 
@@ -419,7 +421,8 @@ class Thread:
         ``mentions`` names as ``@SERVER:URI`` go too: only text the user typed is passed there, never
         what a file, a pipe, a page or a server's prompt holds (it could name another server's
         resources, to have them read and sent). ``title``: what names a new thread, if not the text (a command's
-        line, for a skill or a prompt that sent its instructions). On cancellation
+        line, for a skill or a prompt that sent its instructions); ``model``: the one this turn alone is asked with
+        (its caller checks it: check_model), the thread's kept as it is. On cancellation
         or failure, whatever part of the reply arrived is saved to the thread, marked as
         interrupted, before the exception goes on.
         """
@@ -446,9 +449,11 @@ class Thread:
             check_question(str(message.text) or "(images)", self.question_limit, self.limited_by)
         title = title or text or files[0].name
         async with self.lock():
+            self.asked_with = model
             try:
                 return await self._send(message, attachments if queue else None, title=title)
             finally:
+                self.asked_with = None
                 await asyncio.shield(self._record(title))
 
     async def _record(self, question: str) -> None:

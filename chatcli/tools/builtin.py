@@ -311,12 +311,12 @@ class Host:
 
     @property
     def skills(self) -> Found:
-        """The skills in effect where the tools act (chatcli.tools.skills): the folders' found once, then those the
-        MCP servers serve, as they are listed now."""
-        from chatcli.tools import skills
+        """The skills and command files in effect where the tools act (chatcli.tools.command_files): the folders'
+        found once, then the skills the MCP servers serve, as they are listed now."""
+        from chatcli.tools import command_files, skills
 
         if self.found is None:
-            self.found = skills.discover(Path(self.workdir or os.getcwd()))
+            self.found = command_files.discover(Path(self.workdir or os.getcwd()))
         servers = [server for server in self.served() if server.offers]
         key = [self.found, *(server.listing for server in servers)]
         if self._joined is None or list(map(id, self._joined[0])) != list(map(id, key)):

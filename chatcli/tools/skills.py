@@ -43,6 +43,7 @@ TOOL = "activate_skill"  # the tool the catalog tells the model to call
 NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$\n?", re.DOTALL | re.MULTILINE)
 TOP_LEVEL_VALUE = re.compile(r"^([\w-]+):[ \t]+(\S[^\n]*?)[ \t]*$", re.MULTILINE)
+BRACKETED = re.compile(r"\[[^]]*\](?:\s+\[[^]]*\])+")  # ``[topic] [tone]``: words, to YAML a list and more
 TOOL_NAME = re.compile(r"[^\s,()]+(?:\([^)]*\))?")  # Read, Bash(git add:*): a space inside parentheses is kept
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
 ACTIVATED = re.compile(r'\A<skill_content name="([^"\s<>]+)"[ >]')  # what ``activate`` (or ``fetch``) gives begins so
@@ -63,6 +64,7 @@ class Skill:
     allowed_tools: tuple[str, ...] = ()  # what it may narrow the model's tools to (``allowed-tools``)
     model_may_activate: bool = True  # False: ``disable-model-invocation``, for the user's /NAME only
     body: str = field(default="", repr=False)  # the instructions, front matter stripped
+    kind = "skill"  # what it is, for a line (a command file is one too: chatcli.tools.command_files)
 
     @property
     def directory(self) -> Path:
@@ -225,7 +227,8 @@ def _load(
 
 def parse(text: str, optional: bool = False) -> tuple[Any, str]:
     """SKILL.md's front matter (as YAML gives it) and its body, leniently as the spec's client guide asks: a value
-    with an unquoted colon (``description: Use when: ...``), which YAML refuses and the peers take, is taken whole.
+    with an unquoted colon (``description: Use when: ...``) or bracketed words (``argument-hint: [topic] [tone]``),
+    which YAML refuses and the peers take, is taken whole.
     A ValueError if there is no front matter (unless ``optional``: then the text is all body), or it is not YAML even
     so."""
     import yaml
@@ -248,9 +251,10 @@ def parse(text: str, optional: bool = False) -> tuple[Any, str]:
 
 
 def _quoted(match: re.Match[str]) -> str:
-    """A top-level ``key: value`` line, its value quoted when an unquoted colon in it is what YAML refuses."""
+    """A top-level ``key: value`` line, its value quoted when what YAML refuses is an unquoted colon in it, or
+    bracketed words that are no list."""
     key, value = match.groups()
-    if value[0] in "'\"|>[{&*!#" or not (": " in value or value.endswith(":")):
+    if not BRACKETED.fullmatch(value) and (value[0] in "'\"|>[{&*!#" or not (": " in value or value.endswith(":"))):
         return match.group()
     return f"{key}: {json.dumps(value, ensure_ascii=False)}"  # a JSON string is a YAML double-quoted one
 

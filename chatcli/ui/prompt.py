@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     # slash commands are not needed to draw the prompt.
     from chatcli.core.events import TurnResult
     from chatcli.service.chat import Chat
+    from chatcli.service.commands import Command
     from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
 
@@ -240,14 +241,23 @@ async def dispatch(repl: Repl, text: str) -> bool:
         if answered is None and repl.next_input == text:  # refused as it is, by a hook: back on the line
             output.note("your question is back at the prompt: change it, or Enter sends it as it is")
         return True
+    found: Command | None = None
+    arg = ""
     try:
         found, arg = session.commands.find(text, _toolbox(session))
         if not found.needs_thread:
             return await execute(found, session, arg)
     except ChatError as exc:  # an unknown command (never sent to the model), /edit with no editor: one line
-        output.error(str(exc))
-        return True
-    keep_going = await _cancellable(repl, lambda c: execute(found, session, arg), "stopped")
+        if session.conversation is not None or repl.loading.done():
+            output.error(str(exc))
+            return True
+        # The session's skills and command files are known once its thread is open: the line waits for them.
+
+    async def run(conversation: Thread) -> Any:
+        command, given = (found, arg) if found is not None else session.commands.find(text, conversation.toolbox)
+        return await execute(command, session, given)
+
+    keep_going = await _cancellable(repl, run, "stopped")
     return keep_going is not False  # None: it failed or was stopped
 
 

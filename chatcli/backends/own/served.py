@@ -54,7 +54,7 @@ def toolbox_for(settings: Settings, groups: tuple[str, ...], **more: Any) -> Too
     """A toolbox of the built-in ``groups`` (and the skills', where some are found) under the settings' sandbox,
     approvals and limits (``more``: its MCP servers and what they need, for a session's)."""
     from chatcli.tools import builtin, sandbox
-    from chatcli.tools.skills import discover
+    from chatcli.tools.command_files import discover
     from chatcli.tools.toolbox import Toolbox
 
     host = builtin.Host()
