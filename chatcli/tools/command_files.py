@@ -20,7 +20,7 @@ import os
 import re
 import shlex
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -84,23 +84,17 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
             shadowed.append(command)
         else:
             offered[name] = command
-    return replace(
-        found,
-        skills=tuple(offered.values()),
-        shadowed=tuple(shadowed),
-        untrusted=tuple(untrusted),
-        problems=skills.one_line(problems),
-    )
+    return Found(tuple(offered.values()), tuple(shadowed), tuple(untrusted), skills.one_line(problems), found.notes)
 
 
 def _files(cwd: Path, environ: Mapping[str, str], problems: list[str]) -> Iterator[tuple[Path, str, bool, Path | None]]:
     """Each command file (links resolved), its command's name, whether it is the project's, and its plugin's folder;
     a file a link leads out of its folder, or whose name no command can have, is a line in ``problems``."""
     for root, project, namespace, plugin in folders(cwd, environ, problems):
-        walked = list(islice(_walk(root), MAX_FILES + 1))
+        walked = list(islice((name for name in skills._walk(root) if name.endswith(".md")), MAX_FILES + 1))
         if len(walked) > MAX_FILES:
             problems.append(f"{root}: more than {MAX_FILES} command files; the first {MAX_FILES} were read")
-        for path in walked[:MAX_FILES]:
+        for path in (root / relative for relative in walked[:MAX_FILES]):
             name = namespace + ":".join(path.relative_to(root).with_suffix("").parts)
             if len(name) > 128 or not NAME.fullmatch(name) or name.startswith("mcp__"):
                 problems.append(f"{path}: {name[:80]!r} is no command's name (letters, digits, _ . -); skipped")
@@ -108,13 +102,6 @@ def _files(cwd: Path, environ: Mapping[str, str], problems: list[str]) -> Iterat
                 problems.append(f"{path}: a link out of its commands folder; skipped")
             else:
                 yield real, name, project, plugin
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    """Each ``*.md`` file under ``root``, in order; hidden folders and links to folders not entered."""
-    for top, subdirs, names in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        yield from (Path(top) / name for name in sorted(names) if name.endswith(".md") and not name.startswith("."))
 
 
 def _command(name: str, text: str, path: Path, project: bool, plugin: Path | None) -> CommandFile:
