@@ -74,9 +74,10 @@ def test_commands_from_each_source_namespaced_a_projects_after_chat_trust(chat_e
     enable_plugin(isolated_env, tmp_path)
     write(isolated_env / ".claude" / "skills", "frontend-test", skill_md("frontend-test"))
     put(commands(isolated_env), "frontend-test.md", "shadowed by the skill of its name\n")
+    put(commands(isolated_env), "tree.md", "Draw a tree.\n")  # /tree is chat's own
 
     found = discover(project)
-    assert {s.name: (s.kind, s.description) for s in found.skills} == {
+    assert {s.name: (s.kind, s.description) for s in found.skills if s.name != "tree"} == {
         "frontend-test": ("skill", "Does one thing. Use when asked."),
         "summarize": ("command", "Summarize a topic in three lines"),
         "frontend:test": ("command", "Run the frontend tests"),  # no front matter: its first line
@@ -91,6 +92,8 @@ def test_commands_from_each_source_namespaced_a_projects_after_chat_trust(chat_e
     found = discover(project)
     assert found.get("summarize").description == "the project's own"  # the nearer one
     assert found.get("deploy").model == "gpt-fast" and found.get("deploy").project
+    said = chat(chat_env, "skills", cwd=project).out
+    assert "tree  Draw a tree.  " in said and "(/tree is chat's own command: it stays chat's)" in said, said
     listed = json.loads(chat(chat_env, "skills", "--json", cwd=project).out)
     by_name = {(s["name"], s["state"]): s for s in listed["skills"]}
     assert (
