@@ -16,6 +16,7 @@ import chatcli.app.memory_commands  # noqa: F401  (registers memory)
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
 from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, skills, worker)
     acp_commands,
+    agent_commands,
     compact_commands,
     config_commands,
     mcp_commands,

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 COMMANDS = tuple(
     "threads show tree export import rm search title fork compact tools mcp roles models trust serve acp stats memory "
     "jobs attach stop inbox ask skills "
-    "worker config hooks plugin".split()
+    "worker config hooks plugin agents".split()
 )
 # What answers a thread, when not chat's own graph: each refuses the flags of what it does not have.
 GRAPH = "--graph"  # the user's graph: its own model, prompt and tools

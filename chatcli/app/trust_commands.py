@@ -51,15 +51,17 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     """Show what trust would let in, ask for each kind (``yes``: trusted without asking), trust what was agreed;
     what is said of it."""
     from chatcli import trust
-    from chatcli.tools import command_files, hooks
+    from chatcli.tools import agents, command_files, hooks
 
     path, store = env.cwd / ".env", trust_store(env.environ)
     dotenv = trust.read_env_file(path, store, env.environ)
     found = command_files.discover(env.cwd, env.environ)
     theirs = [s for s in (*found.skills, *found.untrusted) if s.project]
     hooked = hooks.project_hooks(env.cwd, env.environ)
-    if dotenv is None and not theirs and not hooked:
-        raise UsageError(f"no .env here ({path}), nor skills or hooks to trust")
+    offered = agents.discover(env.cwd, env.environ)
+    delegates = [a for a in (*offered.agents, *offered.untrusted) if a.source == "project"]
+    if dotenv is None and not theirs and not hooked and not delegates:
+        raise UsageError(f"no .env here ({path}), nor skills, subagents or hooks to trust")
     shown: list[str] = []
     if dotenv is not None:
         keys = [k for k in dotenv.variables if k in ENV_VARS]
@@ -69,6 +71,7 @@ def _trusted(env: Any, yes: bool) -> list[str]:
         scripts = [shown_path(Path(name), env.environ) for name, (_, script) in files.items() if script]
         runs = f"; runs {', '.join(scripts)}" if scripts else ""
         shown.append(f"hook {hook.event}{f' [{hook.matcher}]' if hook.matcher else ''}: {hook.command}{runs}")
+    shown += [f"subagent {a.name}: {shown_path(a.path, env.environ)}" for a in delegates]
     say(env.stderr, "".join(line + "\n" for line in shown))
     asking = env.stdin_isatty and not yes
     kinds = {
@@ -76,6 +79,8 @@ def _trusted(env: Any, yes: bool) -> list[str]:
         "skills": bool(theirs)
         and (yes or asking and ask(env, f"Offer the project's {len(theirs)} skill(s) and command(s)?")),
         "hooks": bool(hooked) and (yes or asking and ask(env, f"Let the project's {len(hooked)} hook(s) run?")),
+        "subagents": bool(delegates)
+        and (yes or asking and ask(env, f"Offer the project's {len(delegates)} subagent(s)?")),
     }
     lines = [_dotenv(path, store)] if kinds["env"] else []
     if kinds["skills"]:
@@ -85,7 +90,11 @@ def _trusted(env: Any, yes: bool) -> list[str]:
         sources = sorted({str(h.source) for h, _ in hooked})
         hooks.trust_project(env.cwd, env.environ)
         lines.append(f"the hooks of {', '.join(sources)}: trusted as they are now, with the scripts they run")
+    if kinds["subagents"]:
+        agents.trust_project(env.cwd, env.environ)
+        lines.append(f"this project's subagents {', '.join(a.name for a in delegates)}: trusted as they are now")
     left = [kind for kind, present in (("skills", theirs), ("hooks", hooked)) if present and not kinds[kind]]
+    left += ["subagents"] if delegates and not kinds["subagents"] else []
     if left:
         why = "" if asking else " (no terminal to ask on: chat trust --yes trusts them)"
         lines.append(f"left untrusted: the project's {' and '.join(left)}{why}")
@@ -99,14 +108,16 @@ def ask(env: Any, question: str) -> bool:
 
 
 def _revoked(env: Any) -> list[str]:
-    """Stop trusting the directory's .env, skills and hooks; what is said of it."""
+    """Stop trusting the directory's .env, skills, subagents and hooks; what is said of it."""
     from chatcli import trust
-    from chatcli.tools import command_files, hooks
+    from chatcli.tools import agents, command_files, hooks
 
     path, store = env.cwd / ".env", trust_store(env.environ)
     lines = [f"{path}: {'no longer trusted' if trust.revoke(path, store) else 'was not trusted'}"]
     found = command_files.trust_project(env.cwd, env.environ, revoke=True)
     hooked = hooks.trust_project(env.cwd, env.environ, revoke=True)
+    if delegated := [a.name for a in agents.trust_project(env.cwd, env.environ, revoke=True).untrusted]:
+        lines.append(f"this project's subagents {', '.join(delegated)}: no longer trusted")
     if theirs := sorted({s.name for s in (*found.skills, *found.untrusted) if s.project}):
         lines.append(f"this project's skills {', '.join(theirs)}: no longer trusted")
     if sources := sorted({str(p) for p in hooked.untrusted}):

@@ -28,8 +28,9 @@ from chatcli.store.base import EPSILON
 from chatcli.text import moment_of
 from chatcli.threads.records import fields_of
 
-# chatcli.backends.own.graph.SUMMARY_USAGE (importing the graph would load LangGraph: chat stats starts light).
-SUMMARY_USAGE = "chatcli_summary_usage"
+# chatcli.backends.own.compaction.SUMMARY_USAGE and chatcli.backends.own.subagents.USAGE (importing them would load
+# LangGraph: chat stats starts light).
+SUMMARY_USAGE, AGENT_USAGE = "chatcli_summary_usage", "chatcli_agent_usage"
 UNKNOWN = "(unknown)"
 
 
@@ -87,11 +88,14 @@ class Spending:
     pricer: Pricer | None = None
 
     def count(self, thread_id: str, message: Any) -> None:
-        """Add one stored answer (a message or its dict), if it is one and is not older than ``since``."""
+        """Add one stored answer (a message or its dict), if it is one and is not older than ``since``: a subagent's
+        answers count as one, kept with its call's result (chatcli.backends.own.subagents)."""
         m = fields_of(message)
+        meta = m.get("response_metadata") or {}
+        if m.get("type") == "tool" and isinstance(meta.get(AGENT_USAGE), dict):
+            m = {**m, "type": "ai", "usage_metadata": meta[AGENT_USAGE]}
         if m.get("type") != "ai":
             return
-        meta = m.get("response_metadata") or {}
         when = moment_of(meta.get("created_at"))
         if self.since is not None and (when is None or when < self.since):
             return

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
     from langchain_core.tools import ArgsSchema, StructuredTool
 
+    from chatcli.tools.agents import Found as Subagents
     from chatcli.tools.skills import Found
 
 # Built-in groups and the tools each one turns on.
@@ -32,6 +33,7 @@ GROUPS = {
     "files": ("read_file", "list_directory"),
     "memory": ("remember",),
     "skills": ("activate_skill",),
+    "agents": ("Agent",),
 }
 # Each built-in tool as Claude Code names the tool of the same purpose: what hooks and skills written for Claude Code
 # match and read (chatcli.tools.hooks, ``allowed-tools`` in chatcli.tools.skills), with its input in that tool's shape
@@ -42,6 +44,8 @@ PEERS = {"shell": "Bash", "read_file": "Read", "list_directory": "Glob", "activa
 MEMORY = "memory"
 # The group on wherever skills are found (chatcli.tools.skills): its tool only reads a skill's own files.
 SKILLS = "skills"
+# The group on wherever subagents are found (chatcli.tools.agents): its tool, Claude Code's ``Agent``, delegates a task.
+AGENTS = "agents"
 SERVER = "builtin"
 # The argument the toolbox gives the built-in shell: the id of the call it runs for (chatcli.tools.toolbox).
 CALL_ID = "call_id"
@@ -308,6 +312,16 @@ class Host:
         self.found: Found | None = None  # the skills seen from here, found when first asked for (``skills``)
         self.served: Callable[[], Iterable[Any]] = tuple  # the MCP servers whose skills join them (a toolbox's)
         self._joined: tuple[list[Any], Found] | None = None  # (what they were joined from, the skills)
+        self.found_agents: Subagents | None = None  # the subagents seen from here, found when first asked for
+
+    @property
+    def agents(self) -> Subagents:
+        """The subagents in effect where the tools act (chatcli.tools.agents), found once."""
+        from chatcli.tools import agents
+
+        if self.found_agents is None:
+            self.found_agents = agents.discover(Path(self.workdir or os.getcwd()))
+        return self.found_agents
 
     @property
     def skills(self) -> Found:
@@ -410,18 +424,32 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
             "and files; with file, read one of those files (its path relative to the skill's directory)."
         ),
     }
-    made = {tool.__name__: tool for tool in (remember, shell, read_file, list_directory, activate_skill)}
+
+    async def agent(description: str, prompt: str, subagent_type: str) -> str:
+        raise ToolException("error: a subagent runs in chat's own graph only")  # (which runs it: chatcli.backends.own)
+
+    if AGENTS in groups:
+        from chatcli.tools.agents import described as delegating
+
+        described["Agent"] = delegating(host.agents)
+    made: dict[str, Any] = {
+        tool.__name__: tool for tool in (remember, shell, read_file, list_directory, activate_skill)
+    }
+    made["Agent"] = agent
     # A refusal is a result the model reads: a text that cannot be kept, not a regular file, no such skill.
-    refusing = ("remember", "read_file", "activate_skill")
+    refusing = ("remember", "read_file", "activate_skill", "Agent")
     if SKILLS in groups and not any(skill.model_may_activate for skill in host.skills.skills):
         groups = tuple(group for group in groups if group != SKILLS)  # the user's /NAME only: no tool
+    if AGENTS in groups and not host.agents.agents:
+        groups = tuple(group for group in groups if group != AGENTS)
     names = [name for group in groups for name in GROUPS[group]]
     return [_tool(name, made[name], described.get(name), name in refusing) for name in names]
 
 
-def with_skills(groups: tuple[str, ...], host: Host) -> tuple[str, ...]:
-    """``groups``, and the skills' where ``host`` finds any (its own folders, or the user's)."""
-    return (*groups, SKILLS) if host.skills.skills and SKILLS not in groups else groups
+def with_found(groups: tuple[str, ...], host: Host) -> tuple[str, ...]:
+    """``groups``, and the skills' and the subagents' where ``host`` finds any (its own folders, or the user's)."""
+    found = ((SKILLS, host.skills.skills), (AGENTS, host.agents.agents))
+    return (*groups, *(group for group, any_found in found if any_found and group not in groups))
 
 
 def catalog_for(tools: list[dict[str, Any]], toolbox: Any) -> str:
@@ -454,13 +482,19 @@ def narrowed(tools: list[dict[str, Any]], toolbox: Any, turn: Sequence[BaseMessa
 
     def kept(name: str) -> bool:
         entry = entries.get(name)
-        peer = PEERS.get(name, "") if entry is not None and entry.server == SERVER else ""
-        allowed = (
-            entry is not None and skills.allows(each, name, entry.server, entry.tool.name, peer) for each in lists
-        )
-        return name == skills.TOOL or all(allowed)
+        return name == skills.TOOL or all(entry is not None and permits(each, entry) for each in lists)
 
     return [tool for tool in tools if kept(tool["function"]["name"])]
+
+
+def permits(names: tuple[str, ...] | None, entry: Any) -> bool:
+    """Whether a list of tools as Claude Code writes one (a skill's ``allowed-tools``, a subagent's ``tools``; None:
+    any tool) names the session's tool ``entry`` (a chatcli.tools.toolbox.ToolEntry): chat's own by their names or
+    Claude Code's (``PEERS``), an MCP server's as ``mcp__SERVER__TOOL`` (chatcli.tools.skills.allows)."""
+    from chatcli.tools.skills import allows
+
+    peer = PEERS.get(entry.name, "") if entry.server == SERVER else ""
+    return names is None or allows(names, entry.name, entry.server, entry.tool.name, peer)
 
 
 # Each built-in tool's arguments, as a model class: the same for every host and policy, so inferred from the function

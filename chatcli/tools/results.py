@@ -24,6 +24,7 @@ class Outcome:
     media: list[dict[str, Any]] = field(default_factory=list)
     view: str | None = None  # the ``ui://`` view of its tool's MCP App (chatcli.tools.mcp.apps)
     result: Any = None  # an MCP server's result, whole (its view is given it)
+    kept: dict[str, Any] = field(default_factory=dict)  # what its stored result keeps beside (a subagent's usage)
 
 
 def result_text(content: Any) -> str:

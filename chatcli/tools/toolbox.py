@@ -176,6 +176,7 @@ class Toolbox:
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
         self.hooks: Hooks | None = None  # the session's hooks (chatcli.tools.hooks), run around each call
+        self.only: Callable[[ToolEntry], bool] | None = None  # the tools a narrowed view keeps (``narrowed``)
         self._started = False
         # Whether listings gone stale are listed again in the background: in a process that lives on, or one whose
         # servers the MCP host keeps (a one-shot of its own would wait at its exit for servers it does not use).
@@ -225,7 +226,7 @@ class Toolbox:
         stops them) and the session's own ``servers`` beside them (a name taken already keeps the first), these
         rules. The session's toolbox starts its own servers and stops them when it is closed."""
         session = Toolbox(
-            builtin_groups=builtin.with_skills(self.builtin_groups, host),  # skills found where the session works
+            builtin_groups=builtin.with_found(self.builtin_groups, host),  # skills found where the session works
             approve=self.approve,
             approve_all=self.approve_all,
             timeout=self.timeout,
@@ -268,7 +269,7 @@ class Toolbox:
     def builtin_entries(self) -> list[ToolEntry]:
         """The built-in tools, made when first needed (LangChain's tool classes load then)."""
         if self._made is None:
-            self._made = self._builtins(builtin.with_skills(self.builtin_groups, self.host))  # (servers' too)
+            self._made = self._builtins(builtin.with_found(self.builtin_groups, self.host))  # (servers' too)
         return self._made
 
     def _builtins(self, groups: tuple[str, ...]) -> list[ToolEntry]:
@@ -379,7 +380,15 @@ class Toolbox:
         listed = [(server, tool, reads) for server, tool, reads in listed if tool is not None]
         names = offered_names([entry.name for entry in found], [(server, tool.name) for server, tool, _ in listed])
         found += [ToolEntry(name, server, tool, reads=reads) for name, (server, tool, reads) in zip(names, listed)]
-        return found
+        return found if self.only is None else [entry for entry in found if self.only(entry)]
+
+    def narrowed(self, keep: Callable[[ToolEntry], bool]) -> "Toolbox":
+        """This toolbox offering only the tools ``keep`` keeps (a subagent's), its servers, hooks and rules shared."""
+        import copy
+
+        view = copy.copy(self)
+        view.only = keep
+        return view
 
     def _reader(self, server: McpServer) -> Any:
         """``server``'s read_resource tool, made once for each listing of it; None where it has none."""

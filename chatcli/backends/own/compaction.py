@@ -44,6 +44,8 @@ from chatcli.errors import ModelError, UsageError
 from chatcli.tools.skills import ACTIVATED, TOOL
 
 SUMMARY_TAG = "chatcli:summary"
+# Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
+SUMMARY_USAGE = "chatcli_summary_usage"
 CUT = " [...]"  # ends a summary whose answer ran past its room
 CUT_NOTE = "the summary ran past its room and was cut there"  # how each door says so, in its line
 _SUMMARISER = (

@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
-from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, automatic, compact, fitted
+from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, SUMMARY_USAGE, automatic, compact, fitted
 
 # How long a model step waits for MCP servers still starting (each also has its own limit): as a question does.
 from chatcli.backends.own.mentions import SERVER_WAIT
@@ -60,8 +60,6 @@ TURNS_LEFT_OUT = "chatcli_turns_left_out"
 # Questions of the thread folded into its summary just before this request (an automatic compaction).
 TURNS_COMPACTED = "chatcli_turns_compacted"
 MEMORIES = "chatcli_memories"  # the ids of the memories a request carried
-# Usage of the summariser calls made before a reply, kept in that reply's response_metadata.
-SUMMARY_USAGE = "chatcli_summary_usage"
 
 
 @dataclass(frozen=True)
@@ -160,6 +158,8 @@ class ChatGraph:
     # The spending limits (chatcli.backends.own.spending.Guard): each model call's most held first; None: none.
     guard: "Guard | None" = None
     told_tools: bool = field(default=False, init=False)  # the tools' share of a small window was said (once)
+    # The subagent this graph runs, as its type and id (chatcli.backends.own.subagents); None: the thread's own.
+    agent: tuple[str, str] | None = None
 
     def __post_init__(self, context_tokens: int | None) -> None:
         from chatcli.backends.own.model_state import ModelStates
@@ -219,6 +219,14 @@ class ChatGraph:
             emit(self.pricer.priced(usage, self.model_name(config), step.name))
         return result(text, self.model_name(config), cut)
 
+    async def delegate(
+        self, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Callable[[Any], None]
+    ) -> Any:
+        """The ``Agent`` call ``call_id``'s result: its subagent's run (chatcli.backends.own.subagents)."""
+        from chatcli.backends.own.subagents import delegate
+
+        return await delegate(self, call_id, arguments, config, emit)
+
     def offered(self, state: ChatState, refused: bool, toolbox: "Toolbox | None", emit: Any) -> list[dict[str, Any]]:
         """``toolbox``'s tools to offer for this step: none past the round limit (said) or for a model that
         ``refused`` them."""
@@ -248,7 +256,8 @@ class ChatGraph:
         toolbox = toolbox_of(config, self.toolbox)
         if toolbox is not None and toolbox.configured:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
-        asked = bool(state["messages"]) and state["messages"][-1].type == "human"  # a question's first call
+        # A question's first call (a subagent's question is the thread's, asked still: its limit goes on counting).
+        asked = bool(state["messages"]) and state["messages"][-1].type == "human" and self.agent is None
         async with self._opened(state, config, emit, new_question=asked) as step:
             return await self._step(step, state, emit, toolbox)
 
@@ -281,6 +290,12 @@ class ChatGraph:
             extra, step.memories = await self.standing.context(step.config, step.learned.budget, emit, question)
             if extra:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
+        started = {}
+        if self.agent is not None and len(state["messages"]) == 1:  # a subagent's first request: its hooks' context
+            said = await step.hook("SubagentStart", self.agent[0], agent_type=self.agent[0], agent_id=self.agent[1])
+            if said is not None and said.context:
+                started["system"] = "\n\n".join([str(step.system.content), *said.context])
+                step.system = SystemMessage(started["system"])
         step.tools = self.offered(state, step.learned.no_tools, toolbox, emit)
         if catalog := builtin.catalog_for(step.tools, toolbox):  # the skills, where their tool is offered
             step.system = SystemMessage(f"{step.system.content}\n\n{catalog}")
@@ -316,7 +331,7 @@ class ChatGraph:
             reply.response_metadata[SUMMARY_USAGE] = summary_usage
         if self.pricer is not None:
             self._price(reply, step.name, summary_usage, emit)
-        return {"messages": [reply], **update}
+        return {"messages": [reply], **update, **started}
 
     def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Callable[[Any], None]) -> None:
         """Keep the reply's cost (its call's and its summaries') with it, and tell the turn its call's."""
@@ -389,13 +404,18 @@ class _Step:
         self.meter: Meter | None = None  # the spending limits' meter of its calls, where a limit is set
         self.told_unsent = False  # a tool result's image or audio the model does not take was said
 
-    async def compact_hook(self, event: str) -> bool:
-        """The session's ``event`` hooks of an automatic compaction run (chatcli.tools.hooks); False if one refused."""
+    async def hook(self, event: str, value: str, **fields: Any) -> Any:
+        """What the session's ``event`` hooks matching ``value`` say (chatcli.tools.hooks.Verdict), each one's failure
+        and message told; None when none matches."""
         toolbox = toolbox_of(self.config, self.graph.toolbox)
-        if toolbox is None or toolbox.hooks is None or not toolbox.hooks.matching(event, "auto"):
-            return True
-        said = told(await toolbox.hooks.run(event, {"trigger": "auto"}, session_id=self.thread_id), self.emit)
-        return not (said.blocked or said.stop is not None)
+        if toolbox is None or toolbox.hooks is None or not toolbox.hooks.matching(event, value):
+            return None
+        return told(await toolbox.hooks.run(event, fields, session_id=self.thread_id), self.emit)
+
+    async def compact_hook(self, event: str) -> bool:
+        """The session's ``event`` hooks of an automatic compaction run; False if one refused."""
+        said = await self.hook(event, "auto", trigger="auto")
+        return said is None or not (said.blocked or said.stop is not None)
 
     async def may_compact(self) -> bool:
         if await self.compact_hook("PreCompact"):

@@ -176,18 +176,28 @@ class Sampler(Protocol):
         self, request: Sampling, config: RunnableConfig, emit: Callable[[Any], None]
     ) -> dict[str, Any]: ...
 
+    async def delegate(
+        self, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Callable[[Any], None]
+    ) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Model:
     """The thread's model as a server's request reaches it in one run: its ``name`` (shown in the question) and
-    ``answer`` (the request and where to tell what happens -> the server's answer)."""
+    ``answer`` (the request and where to tell what happens -> the server's answer); and ``delegate`` (an ``Agent``
+    call's id and arguments, where to tell -> its subagent's Outcome: chatcli.backends.own.subagents)."""
 
     name: str
     answer: Callable[[Sampling, Callable[[Any], None]], Awaitable[dict[str, Any]]]
+    delegate: Callable[[str, dict[str, Any], Callable[[Any], None]], Awaitable[Any]]
 
     @classmethod
     def of(cls, sampler: Sampler, config: RunnableConfig) -> Model:
-        return cls(sampler.model_name(config), lambda request, emit: sampler.sample(request, config, emit))
+        return cls(
+            sampler.model_name(config),
+            lambda request, emit: sampler.sample(request, config, emit),
+            lambda call_id, arguments, emit: sampler.delegate(call_id, arguments, config, emit),
+        )
 
 
 def result(text: str, model: str, cut: bool) -> dict[str, Any]:

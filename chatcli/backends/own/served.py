@@ -67,9 +67,10 @@ def toolbox_for(settings: Settings, groups: tuple[str, ...], **more: Any) -> Too
             note(f"{len(host.found.untrusted)} of this project's skills wait for chat trust (chat skills lists them)")
     return Toolbox(
         sandbox=sandbox.policy_for(settings),  # what this toolbox's shell runs in, and its approval block says
-        builtin_groups=builtin.with_skills(groups, host),
+        builtin_groups=builtin.with_found(groups, host),
         host=host,
-        approve=(*settings.approve, builtin.SKILLS),  # the skills tool only reads a skill's files: never asked
+        # Never asked: the skills tool only reads a skill's files; the Agent tool delegates (its subagent's calls are).
+        approve=(*settings.approve, builtin.SKILLS, builtin.AGENTS),
         approve_all=settings.approve_all,
         timeout=settings.tool_timeout,
         kept_most=settings.max_kept_files,

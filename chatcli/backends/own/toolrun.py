@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chatcli.core.events import Notice, Progress, ToolCall, ToolResult
 from chatcli.core.turn import where
+from chatcli.tools import builtin
 
 if TYPE_CHECKING:
     from chatcli.backends.own.sampling import Model
@@ -39,6 +40,7 @@ async def settle(
     shown = replace(shown_call(call, entry), arguments=edited) if isinstance(edited, dict) else shown_call(call, entry)
     media: list[dict[str, Any]] = []  # the result's images and audio, for the model
     view: dict[str, Any] | None = None
+    extra: dict[str, Any] = {}  # what else the stored result keeps (a subagent's usage)
     if entry is None or call["args"] is None:
         known = ", ".join(e.name for e in toolbox.entries()) or "none"
         text = (
@@ -57,8 +59,12 @@ async def settle(
         outcome, seconds = "refused", 0.0
     else:
         arguments: Any = edited if isinstance(edited, dict) else call["args"]
-        done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
-        text, outcome, seconds = done.text, done.status, done.seconds
+        if entry.group == builtin.AGENTS and entry.server == builtin.SERVER:  # a subagent answers it
+            emit(shown)
+            done = await model.delegate(call["id"], arguments, emit)
+        else:
+            done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
+        text, outcome, seconds, extra = done.text, done.status, done.seconds, done.kept
         if done.view:  # its MCP App's: the view, and the result whole (chatcli.tools.mcp.apps)
             from chatcli.tools.mcp.apps import kept_result
 
@@ -79,6 +85,7 @@ async def settle(
         "label": shown.label,
         "arguments": shown.arguments,
         "view": view,
+        **extra,
     }
     message = result_message(call, text, outcome, media, **meta)
     emit(ToolResult(shown, outcome, text, seconds, message))
@@ -92,8 +99,6 @@ async def hooked(
     and message told as a ``Notice``."""
     if toolbox.hooks is None or not toolbox.hooks.matching(event, entry.hook_name):
         return None
-    from chatcli.tools import builtin
-
     own = entry.server == builtin.SERVER
     shaped = builtin.peer_input(entry.name, arguments, toolbox.host.workdir) if own else arguments
     fields = {"tool_name": entry.hook_name, "tool_input": shaped, "tool_use_id": call_id, **more}

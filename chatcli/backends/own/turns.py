@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chatcli.core.events import Listener, ToolCall, ToolResult, TurnResult
+from chatcli.core.events import Aside, Listener, ToolCall, ToolResult, TurnResult
 from chatcli.core.graph_app import RunningGraph
 from chatcli.core.interrupts import Pending, pending_of
-from chatcli.core.turn import Config, Progress, incomplete_reason, tell_chunk
+from chatcli.core.turn import Config, Progress, incomplete_reason, tell_chunk, tell_usage
 
 if TYPE_CHECKING:
     from chatcli.tools.toolbox import Toolbox
@@ -136,11 +136,18 @@ class ChatSource:
             CallEnded,
         )
         from chatcli.backends.own.pricing import Priced
+        from chatcli.backends.own.subagents import AGENT
+        from chatcli.core.chunks import thinking_of
 
         # A stall: once the reply has begun, nothing of it for longer than stall_timeout (a server
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
         async with StallClock(self.stall_timeout) as stall:
-            async for mode, data in self.app.astream(payload, config, stream_mode=["messages", "custom"]):
+            streamed = self.app.astream(payload, config, stream_mode=["messages", "custom"], subgraphs=True)
+            async for (
+                namespace,
+                mode,
+                data,
+            ) in streamed:  # (a namespace: a subagent's run, chatcli.backends.own.subagents)
                 if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
                     result.add_cost(data.usd, data.model, data.local)
                     continue
@@ -160,13 +167,21 @@ class ChatSource:
                     continue
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
-                thought, piece = tell_chunk(chunk, listener, result, progress)
+                if namespace:  # a subagent's words: its own, not the answer's; its tokens the answer's
+                    thought, piece = thinking_of(chunk), str(chunk.text)
+                    if thought or piece:
+                        listener.hear(Aside(str(meta.get(AGENT) or "/".join(namespace)), thought + piece))
+                    tell_usage(chunk, listener, result)
+                else:
+                    thought, piece = tell_chunk(chunk, listener, result, progress)
                 if thought or piece or chunk.tool_call_chunks or not stall.running:
                     # Thinking and a call's arguments are progress too (a long think, a long call written out: no
                     # stall); the clock starts with the reply. It runs until the model's call has returned
                     # (CallEnded), not its "last" chunk: a provider may call a chunk its last before its server has
                     # closed the reply (Anthropic's message_delta).
                     stall.restart()
+                if namespace:
+                    continue
                 result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
                 result.turns_compacted = meta.get(TURNS_COMPACTED, result.turns_compacted)

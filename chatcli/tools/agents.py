@@ -1,0 +1,169 @@
+"""Subagents as Claude Code keeps them: Markdown files whose front matter names one (``name``, ``description``,
+``tools``, ``model``) and whose body is its system prompt, offered to the model through one tool named and shaped as
+Claude Code's ``Agent`` (chatcli.backends.own.subagents runs them).
+
+chat reads the project's ``.claude/agents/`` (from the working directory), the user's ``~/.claude/agents/`` and each
+enabled plugin's ``agents/`` folders (named ``PLUGIN:NAME``); a name found twice is the project's, as in Claude Code.
+``tools`` is a comma list of Claude Code's tool names (``Read, Bash``, ``mcp__SERVER__TOOL``: chat's own tools answer to
+their Claude Code names, chatcli.tools.builtin.PEERS); without it a subagent has every tool of the session but the
+``Agent`` tool itself. ``model`` is a model's name, ``inherit`` (the thread's), or Claude Code's ``sonnet``, ``opus``
+and ``haiku`` (``ALIASES``).
+
+What is read is bounded, never followed out of where it belongs (a project's file out of the project, a plugin's out
+of the plugin), and each file that cannot be offered is one line naming it and why. A project's subagents are someone
+else's files: listed as untrusted, not offered, until ``chat trust`` keeps their paths and SHA-256 (chatcli.trust); a
+file changed since is untrusted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from chatcli.paths import read_bounded, trust_store
+from chatcli.tools import skills
+from chatcli.trust import keep_files, trusted_files
+
+TOOL = "Agent"
+MAX_FILES = 500  # subagent files read from one folder
+# Claude Code's model aliases, as the newest of each name chat knows.
+ALIASES = {
+    "opus": "anthropic:claude-opus-5-5",
+    "sonnet": "anthropic:claude-sonnet-5-5",
+    "haiku": "anthropic:claude-haiku-5-5",
+}
+
+
+@dataclass(frozen=True)
+class Subagent:
+    """One subagent as found: its name, what it is for, its file, where it came from ("project", "user" or a plugin's
+    id), the tools it names (None: every tool of the session), its model as written, its system prompt."""
+
+    name: str
+    description: str
+    path: Path
+    source: str
+    tools: tuple[str, ...] | None = None
+    model: str = ""
+    body: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The subagents offered, a project's not trusted (as they are now), and one line for each file skipped."""
+
+    agents: tuple[Subagent, ...] = ()
+    untrusted: tuple[Subagent, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def get(self, name: str) -> Subagent | None:
+        return next((agent for agent in self.agents if agent.name == name), None)
+
+
+def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Path, str, Path | None]]:
+    """The project's and the user's subagents folders, the project's first: each one's path, where it comes from, and
+    the folder its files must stay in (None: the user's own, whose links go where the user put them)."""
+    home = Path(environ.get("HOME") or Path.home())
+    mine, theirs = home / ".claude" / "agents", cwd / ".claude" / "agents"
+    found = [] if theirs.resolve() == mine.resolve() else [(theirs, "project", cwd.resolve())]
+    return [*found, (mine, "user", None)]
+
+
+def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
+    """Every subagent seen from ``cwd`` and the user's home; never raises."""
+    kept = trusted_files(trust_store(environ))
+    offered: dict[str, Subagent] = {}
+    untrusted: list[Subagent] = []
+    problems: list[str] = []
+    from chatcli.tools.plugins import enabled
+
+    plugins = [(f, p.id, p.root.resolve()) for p in enabled(environ).plugins for f in p.folders("agents")]
+    for folder, source, bound in [*folders(cwd, environ), *plugins]:
+        prefix = "" if source in ("project", "user") else source.split("@")[0] + ":"
+        for path in _files(folder, problems):
+            try:
+                real = path.resolve()
+                if bound is not None and not real.is_relative_to(bound):
+                    raise ValueError(f"a link out of {'the project' if source == 'project' else source} ({real})")
+                data = read_bounded(real)
+                if source == "project" and kept.get(str(real)) != hashlib.sha256(data).hexdigest():
+                    untrusted.append(Subagent(path.stem, "", path, source))
+                    continue
+                agent = _read(data.decode("utf-8"), path, source, prefix)
+            except (OSError, ValueError, RuntimeError) as exc:
+                problems.append(f"{path}: {skills._why(exc)}; skipped")
+                continue
+            if agent.name in offered:
+                problems.append(f"{path}: {offered[agent.name].path} is the subagent {agent.name}; not offered")
+            else:
+                offered[agent.name] = agent
+    lines = tuple(line.translate({10: "\\n", 13: "\\r"}) for line in problems)
+    return Found(tuple(offered.values()), tuple(untrusted), lines)
+
+
+def _files(folder: Path, problems: list[str]) -> list[Path]:
+    """The ``*.md`` files in ``folder``, in order, at most MAX_FILES (more is a line in ``problems``)."""
+    try:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(".md") and not name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        problems.append(f"{folder}: {skills._why(exc)}")
+        return []
+    if len(names) > MAX_FILES:
+        problems.append(f"{folder}: more than {MAX_FILES} files; the first {MAX_FILES} were read")
+    return [folder / name for name in names[:MAX_FILES]]
+
+
+def _read(text: str, path: Path, source: str, prefix: str) -> Subagent:
+    """The subagent a file's ``text`` defines; a ValueError saying why it cannot be offered."""
+    fields, body = skills.parse(text)
+    if not isinstance(fields, dict):
+        raise ValueError("its front matter is not a mapping of fields")
+    name = fields.get("name") or path.stem
+    if not isinstance(name, str) or len(name) > 64 or not skills.NAME.fullmatch(name):
+        raise ValueError(f"its name {str(name)[:80]!r} is not 1-64 lowercase letters, digits and single hyphens")
+    description = fields.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise ValueError("no description (what the subagent does and when to use it)")
+    tools, model = fields.get("tools"), fields.get("model")
+    listed = [tools] if isinstance(tools, str) else tools if isinstance(tools, list) else None
+    named = (
+        None if listed is None else tuple(t for i in listed if isinstance(i, str) for t in skills.TOOL_NAME.findall(i))
+    )
+    shown = " ".join(description.split())
+    return Subagent(prefix + name, shown, path, source, named, model if isinstance(model, str) else "", body)
+
+
+def described(found: Found) -> str:
+    """What the model is told of the ``Agent`` tool: how to delegate, and each subagent by name and description."""
+    listed = "\n".join(f"- {agent.name}: {agent.description}" for agent in found.agents)
+    return (
+        "Launch a subagent to carry out a task on its own: it works in a conversation of its own, with its own "
+        "instructions and tools, and its final answer comes back as this tool's result. It sees only your prompt: "
+        "give it everything it needs. description: the task in 3-5 words; prompt: the task; subagent_type: which "
+        f"subagent.\nThe subagents:\n{listed}"
+    )
+
+
+def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Found:
+    """Trust the project's subagent files (its ``.claude/agents/`` at ``cwd``) as they are now, or no longer; what
+    is found then."""
+    store, digests = trust_store(environ), dict[str, str | None]()
+    for folder, _, bound in [each for each in folders(cwd, environ) if each[1] == "project"]:
+        prefix = f"{folder.resolve()}{os.sep}"
+        if revoke:
+            digests.update({path: None for path in trusted_files(store) if path.startswith(prefix)})
+        for path in _files(folder, []):
+            real = path.resolve()
+            if bound is not None and real.is_relative_to(bound):
+                try:
+                    digests[str(real)] = None if revoke else hashlib.sha256(read_bounded(real)).hexdigest()
+                except (OSError, ValueError):  # a file that cannot be read stays unreadable
+                    continue
+    if digests:
+        keep_files(store, digests)
+    return discover(cwd, environ)
