@@ -69,7 +69,7 @@ def test_compact_folds_the_earlier_turns_and_the_thread_keeps_every_one(server, 
     server.queue(Reply(FOLDED, usage={"prompt_tokens": 90, "completion_tokens": 12}))
     run = chat(chat_env, "compact", "doors", "--focus", FOCUS)
     assert run.code == 0, run
-    assert run.out.startswith("compacted 3 earlier turns of thread doors: ~") and "90 in · 12 out" in run.out, run
+    assert run.out.startswith("compacted 3 earlier turns: ~") and "90 in · 12 out" in run.out, run
     assert len(run.out.splitlines()) == 1 and "chat -t doors then /summary shows it" in run.err, run
     # One summariser request, steered by the focus, sent the turns it folds (all but the last).
     [call] = summarised(server)
@@ -171,7 +171,7 @@ def test_every_provider_compacts_through_its_own_wire_format(provider):
     four_turns(env, fake)
     fake.queue(Reply(FOLDED))
     run = chat(env, "compact", "doors", "--focus", FOCUS)
-    assert run.code == 0 and run.out.startswith("compacted 3 earlier turns of thread doors: ~"), run
+    assert run.code == 0 and run.out.startswith("compacted 3 earlier turns: ~"), run
     [call] = summarised(fake)
     assert FOCUS in said(call) and QUESTIONS[2] in said(call) and QUESTIONS[3] not in said(call), call
     assert chat(env, "-t", "doors", "what ships on Friday?").code == 0

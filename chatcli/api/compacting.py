@@ -1,23 +1,13 @@
-"""Compaction on purpose through its two doors besides the prompt's /compact: ``chat compact ID`` and chat serve's
-``POST /v1/threads/ID/compact``. Both refuse a graph's thread the same way (``Chat.find(own=True)``) and answer with
-the same object.
-
-The work itself is ``OwnPrompt.compact`` (chatcli.service.own_prompt, chatcli.backends.own.compaction): every turn
-but the last folded into the summary sent in their place, as a checkpoint (``/undo`` at the prompt takes it back);
-the thread keeps every message.
+"""The objects of chat serve's requests and of compaction's answer: ``POST /v1/threads/ID/compact`` and ``chat compact
+ID --json`` give the object the command table's /compact makes (chatcli.service.command_runs.compact), described
+here for the API's document.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatcli.core.answer import Usage
-
-if TYPE_CHECKING:
-    from chatcli.core.events import Compacted
-    from chatcli.service.thread import Thread
 
 
 class Strict(BaseModel):
@@ -46,24 +36,3 @@ class Compaction(Strict):
     summary_cut: bool = Field(
         description="The summary request's answer ran past the summary's room and was cut there (it ends ' [...]')."
     )
-
-
-async def compact_thread(conversation: Thread, focus: str | None) -> tuple[Compacted, dict[str, Any]]:
-    """Compact ``conversation``'s thread steered by ``focus``: what was done, and its ``Compaction`` object. The
-    summary request's failure is said as a turn's is (a ModelError: exit 4, 502 over HTTP), and changes nothing."""
-    from chatcli.service.json_events import usage_object
-
-    memory = conversation.own("memory")
-    done = await memory.compact(focus)
-    counts = usage_object(done.spent)
-    return done, Compaction(
-        thread_id=conversation.thread_id,
-        turns=done.turns,
-        tokens_before=done.before,
-        tokens_after=done.after,
-        focus=done.focus,
-        usage=Usage(**counts) if counts else None,
-        cost_usd=done.spent.known_cost,
-        summary=(await memory.summary()).text,
-        summary_cut=done.cut,
-    ).model_dump()

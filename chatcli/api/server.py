@@ -98,7 +98,8 @@ class Offered(BaseModel):
 
 class CommandDone(BaseModel):
     """What a command that runs no turn did: the line it says, the model it chose, the thread it forked, the
-    background reply it started (``chat jobs`` lists it)."""
+    background reply it started (``chat jobs`` lists it), what it did as one object (compact's: as ``POST
+    .../compact`` answers)."""
 
     thread_id: str
     command: str
@@ -106,6 +107,7 @@ class CommandDone(BaseModel):
     model: str | None = None
     forked: str | None = None
     job: str | None = None
+    data: dict[str, Any] | None = None
 
 
 ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -223,13 +225,16 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
         responses={400: {"model": Refusal}, 404: {"model": Refusal}, 502: {"model": Refusal}},
     )
     async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
-        """A client that leaves stops it (nothing is folded), as do a delete of the thread and the server's stop."""
-        from chatcli.api.compacting import compact_thread
+        """The command table's /compact, as ``chat compact`` runs it. A client that leaves stops it (nothing is
+        folded), as do a delete of the thread and the server's stop."""
+        from chatcli.service.commands import run_offered
 
         wanted = await _existing(chat, thread_id, own=True)  # a graph's thread is refused, as at the command line
+        focus = (asked.focus if asked is not None else None) or ""
 
         async def compacted() -> Any:
-            return (await compact_thread(await chat.thread(wanted), asked.focus if asked is not None else None))[1]
+            done: Any = await run_offered(chat, await chat.thread(wanted), chat.commands().by_name["/compact"], focus)
+            return done.data
 
         return await connected(chat, request, compacted(), wanted)
 
@@ -313,7 +318,9 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
         async def said() -> CommandDone:
             done: Any = await run_offered(chat, await chat.thread(opening), command, given)
             fields = dict(model=done.model, forked=done.forked, job=done.job.id if done.job is not None else None)
-            return CommandDone(thread_id=opening.thread_id, command=command.name, said=done.line, **fields)
+            return CommandDone(
+                thread_id=opening.thread_id, command=command.name, said=done.line, data=done.data, **fields
+            )
 
         # a delete of the thread, or the server's stop, stops it
         return await connected(chat, request, said(), opening.thread_id)

@@ -1,8 +1,8 @@
 """``chat compact ID [--focus TEXT] [--json]``: a thread's earlier turns folded into a summary, from a script.
 
-The same compaction as /compact at the prompt and chat serve's ``POST /v1/threads/ID/compact``
-(chatcli.api.compacting): the thread is opened as a one-shot opens it (its id resolved the same way, its model,
-the local model when the settings want it, the thread's lock), and a graph's thread is refused in one line.
+The command table's /compact (chatcli.service.command_runs.compact), run as chat serve's ``POST
+/v1/threads/ID/compact`` runs it: the thread is opened as a one-shot opens it (its id resolved the same way, its
+model, the local model when the settings want it, the thread's lock), and a graph's thread is refused in one line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from chatcli.config import Settings
 from chatcli.text import json_text, say
 
 if TYPE_CHECKING:
-    from chatcli.core.events import Compacted
     from chatcli.service.opening import Opening
 
 
@@ -49,24 +48,26 @@ def compact_command(
     import asyncio
     from contextlib import ExitStack
 
-    from chatcli.api.compacting import compact_thread
     from chatcli.app.run import make_env_output, stoppable
+    from chatcli.core.events import Silent
     from chatcli.service.chat import Chat
+    from chatcli.service.commands import run_offered
 
     env = environment()
     chat, thread_id = Chat(settings), None
 
-    async def compact(opening: Opening) -> tuple[Compacted, dict[str, Any]]:
+    async def compact(opening: Opening) -> Any:
         async with chat:
             await chat.open(make_env_output(env, chat.settings), tools=False)  # hears a database another program holds
-            return await compact_thread(await chat.thread(opening), focus)
+            thread = await chat.thread(opening, listener=Silent())  # its result is said once, below
+            return await run_offered(chat, thread, chat.commands().by_name["/compact"], focus or "")
 
     try:
         opening = asyncio.run(chat.find(wanted, exists=True, own=True))
         thread_id = opening.thread_id
         with ExitStack() as stack:
             chat.set_up(stack, make_env_output(env).note, quiet=as_json)
-            done, obj = asyncio.run(stoppable(compact(opening)))
+            done = asyncio.run(stoppable(compact(opening)))
     except BaseException as exc:
         if as_json and not isinstance(exc, SystemExit):  # a script reads one object on stdout, failed or not
             from chatcli.backends.own.failures import describe
@@ -75,11 +76,9 @@ def compact_command(
             say(env.stdout, json_text({"thread_id": thread_id, "error": error}, ensure_ascii=False) + "\n", data=True)
         raise
     if as_json:
-        say(env.stdout, json_text(obj, ensure_ascii=False) + "\n", data=True)
+        say(env.stdout, json_text(done.data, ensure_ascii=False) + "\n", data=True)
         return
-    from chatcli.service.command_runs import compacted_line
-
-    say(env.stdout, compacted_line(done, thread_id) + "\n")
+    say(env.stdout, done.lines[0] + "\n")
     say(
         env.stderr, f"chat -t {thread_id} then /summary shows it; /undo there, before another question, takes it back\n"
     )

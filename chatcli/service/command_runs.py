@@ -45,12 +45,14 @@ class Data(str):
 @dataclass(frozen=True)
 class Said:
     """What a command that runs no turn did: its lines, in order (``Data`` among them), and what a door may act on
-    besides: the model it chose, the thread it forked, the background reply it started."""
+    besides: the model it chose, the thread it forked, the background reply it started, what it did as one object
+    (``data``: a script's, serve's)."""
 
     lines: tuple[str, ...]
     model: str | None = None
     forked: str | None = None
     job: Job | None = None
+    data: dict[str, Any] | None = None
 
     @property
     def line(self) -> str:
@@ -106,21 +108,29 @@ async def model(chat: Service, thread: Thread, arg: str) -> Said:
 
 
 async def compact(chat: Service, thread: Thread, arg: str) -> Said:
+    """Every turn but the last folded into the summary sent in their place (``arg``: the focus), at every door: its
+    lines, and what it did as ``chat compact --json`` and serve's ``POST .../compact`` give it
+    (chatcli.api.compacting.Compaction)."""
+    from chatcli.service.json_events import usage_object
+
     thread.listener.hear(Notice("compacting the earlier turns..." + (f" (focus: {arg})" if arg else "")))
-    done = await thread.own("memory").compact(arg or None)
+    memory = thread.own("memory")
+    done = await memory.compact(arg or None)
     kept = "the thread keeps every message · /summary shows what is sent · /undo takes it back"
-    return Said((compacted_line(done), kept))
+    data = dict(thread_id=thread.thread_id, turns=done.turns, tokens_before=done.before, tokens_after=done.after)
+    data |= dict(focus=done.focus, usage=usage_object(done.spent), cost_usd=done.spent.known_cost)
+    data |= dict(summary=(await memory.summary()).text, summary_cut=done.cut)
+    return Said((compacted_line(done), kept), data=data)
 
 
-def compacted_line(done: Compacted, thread_id: str = "") -> str:
-    """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011" (with ``thread_id``:
-    "earlier turns of thread ID"), at every door: the estimated tokens a request sends before and after, then the
-    summary request's usage (no budget share: the request was the summariser's, not a turn's)."""
+def compacted_line(done: Compacted) -> str:
+    """ "compacted 12 earlier turns: ~5,210 -> ~1,130 tokens sent · 3,400 in · 420 out · $0.0011", at every door: the
+    estimated tokens a request sends before and after, then the summary request's usage (no budget share: the
+    request was the summariser's, not a turn's)."""
     from chatcli.core.chunks import cache_counts
 
     usage = done.spent.usage or {}
-    of = f" of thread {thread_id}" if thread_id else ""
-    parts = [f"compacted {counted(done.turns, 'earlier turn')}{of}: ~{done.before:,} -> ~{done.after:,} tokens sent"]
+    parts = [f"compacted {counted(done.turns, 'earlier turn')}: ~{done.before:,} -> ~{done.after:,} tokens sent"]
     if usage.get("input_tokens") is not None:
         cached = f" ({read:,} cached)" if (read := cache_counts(usage)[0]) else ""
         parts.append(f"{usage['input_tokens']:,} in{cached} · {usage.get('output_tokens') or 0:,} out")
