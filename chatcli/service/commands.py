@@ -255,8 +255,8 @@ DEFINED: tuple[Command, ...] = (
     ),
     Command(
         "/plugin",
-        "Claude Code's plugins: marketplace add|list|update|remove, install|update|uninstall|enable|disable "
-        "NAME@MARKETPLACE (--yes keeps what it shows), list",
+        "Claude Code's plugins: list; marketplace add SOURCE (list, update, remove NAME); install NAME@MARKET (shown "
+        "first, kept with --yes); update, enable, disable or uninstall NAME@MARKET",
         "[VERB] [ARGS]",
         needs=frozenset(),
         complete=("marketplace", "install", "update", "uninstall", "enable", "disable", "list"),
