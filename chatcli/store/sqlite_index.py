@@ -10,6 +10,7 @@ from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
 from chatcli.store.index import CLOSE, OPEN, STATEMENTS, ThreadIndex, marked, passes, purging, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
+from chatcli.store.sqlite_schema import transaction
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -57,13 +58,9 @@ class SqliteThreadIndex(ThreadIndex):
         return cursor.rowcount
 
     async def _execute_all(self, statements: list[str], params: Params) -> None:
-        try:  # one transaction: one commit (and one sync to disk) for the lot
+        async with transaction(self.conn, begin=False):  # one commit (and one sync to disk) for the lot
             for statement in statements:
                 await self.conn.execute(statement, params)
-            await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
 
     async def insert_chain(
         self, thread_id: str, parent: int | None, start_pos: int, rows: Sequence[tuple[str, bytes, str, str]]
@@ -72,50 +69,33 @@ class SqliteThreadIndex(ThreadIndex):
             return []
         now = time.time()
         cols = "thread_id, parent, pos, type, blob, role, text, created_at"
-        async with self.lock:
-            try:
-                if not self.conn.in_transaction:
-                    # Take the write lock now: the ids after the first are assigned
-                    # explicitly, which is only safe while no one else can insert.
-                    await self.conn.execute("BEGIN IMMEDIATE")
-                cur = await self.conn.execute(
-                    f"INSERT INTO chatcli_messages ({cols}) VALUES (?,?,?,?,?,?,?,?)",
-                    (thread_id, parent, start_pos, *rows[0], now),
-                )
-                first = cur.lastrowid
-                await cur.close()
-                assert first is not None
-                await self.conn.executemany(
-                    f"INSERT INTO chatcli_messages (node, {cols}) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        (first + i, thread_id, first + i - 1, start_pos + i, *row, now)
-                        for i, row in enumerate(rows)
-                        if i
-                    ],
-                )
-                await self.conn.commit()
-            except BaseException:
-                await self.conn.rollback()
-                raise
+        # The write lock taken first: the ids after the first are assigned explicitly, which is only safe while no
+        # one else can insert.
+        async with self.lock, transaction(self.conn, begin=not self.conn.in_transaction):
+            cur = await self.conn.execute(
+                f"INSERT INTO chatcli_messages ({cols}) VALUES (?,?,?,?,?,?,?,?)",
+                (thread_id, parent, start_pos, *rows[0], now),
+            )
+            first = cur.lastrowid
+            await cur.close()
+            assert first is not None
+            await self.conn.executemany(
+                f"INSERT INTO chatcli_messages (node, {cols}) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(first + i, thread_id, first + i - 1, start_pos + i, *row, now) for i, row in enumerate(rows) if i],
+            )
         return list(range(first, first + len(rows)))
 
     async def _hold(self, thread_id: str, usd: float, limits: tuple[float | None, ...], day_start: float) -> Held:
-        await self.conn.execute("BEGIN IMMEDIATE")  # one process at a time sums and holds
-        try:
+        async with transaction(self.conn):  # one process at a time sums and holds
             async with self.conn.execute(self.SQL["spent"], self.spent_params(thread_id, day_start)) as cursor:
                 spent = spent_of(list(cast("Iterable[Row]", await cursor.fetchall())))
             if not passes(spent, usd, limits):
-                await self.conn.rollback()
                 return Held(None, spent)
             cursor = await self.conn.execute(
                 "INSERT INTO chatcli_spending (thread_id, at, usd, held) VALUES (?, ?, ?, 1)",
                 (thread_id, time.time(), usd),
             )
             row = cursor.lastrowid
-            await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
         assert row is not None
         return Held(row, spent)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import TYPE_CHECKING
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, AsyncIterator
 
 from chatcli.store.base import the_row
 from chatcli.store.migrations import LOG_TABLE, Migration, shared
@@ -66,6 +67,20 @@ MIGRATIONS: list[Migration] = [
 _LOG = f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
 
 
+@asynccontextmanager
+async def transaction(conn: aiosqlite.Connection, begin: bool = True) -> AsyncIterator[None]:
+    """One transaction on the file: begun holding its write lock (``begin``; else where the first write begins it),
+    committed as the block ends, rolled back on any failure."""
+    if begin:
+        await conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        await conn.commit()
+    except BaseException:
+        await conn.rollback()
+        raise
+
+
 class SqliteMigrationLog:
     """Applied migrations in the ``chatcli_migrations`` table of the file.
 
@@ -94,8 +109,7 @@ class SqliteMigrationLog:
             (counted,) = the_row(await cursor.fetchone())
         if not counted:
             return []
-        await self.conn.execute("BEGIN IMMEDIATE")  # adopt the count: its first names were applied
-        try:
+        async with transaction(self.conn):  # adopt the count: its first names were applied
             names = await self.names()
             if names is None:
                 await self.conn.execute(_LOG)
@@ -103,19 +117,13 @@ class SqliteMigrationLog:
                 await self.conn.executemany(
                     f"INSERT INTO {LOG_TABLE} (name, applied_at) VALUES (?, ?)", [(n, time.time()) for n in names]
                 )
-            await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
         return names
 
     async def apply(self, migration: Migration, count: int) -> bool:
-        await self.conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
-        try:
+        async with transaction(self.conn):  # one process migrates; the others wait, then see it done
             await self.conn.execute(_LOG)
             async with self.conn.execute(f"SELECT 1 FROM {LOG_TABLE} WHERE name = ?", (migration.name,)) as cursor:
                 if await cursor.fetchone():
-                    await self.conn.rollback()
                     return False
             for statement in migration.statements:
                 await self.conn.execute(statement)
@@ -123,8 +131,4 @@ class SqliteMigrationLog:
                 f"INSERT INTO {LOG_TABLE} (name, applied_at) VALUES (?, ?)", (migration.name, time.time())
             )
             await self.conn.execute(f"PRAGMA user_version = {count}")
-            await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
         return True
