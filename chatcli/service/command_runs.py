@@ -269,24 +269,21 @@ async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResul
     return await thread.send(text, title=f"/{name} {arg}".strip(), model=model)
 
 
-CLAUDE_ALIASES = ("haiku", "sonnet", "opus")  # what Claude Code's files name its own models by
-
-
 def turn_model(thread: Thread, name: str) -> str | None:
-    """The model a command file names for its turn when it can answer this thread; else (said) None: the thread's.
-    Claude Code's ``inherit`` is the thread's."""
+    """The model a command file names for its turn (Claude Code's ``sonnet``, ``opus``, ``haiku`` as
+    chatcli.tools.agents.ALIASES reads them) when it can answer this thread; else (said) None: the thread's, as for
+    ``inherit``."""
     from chatcli.service.thread import check_model
+    from chatcli.tools.agents import ALIASES
 
     if not name or name == "inherit":
         return None
     try:
-        if name in CLAUDE_ALIASES:
-            raise UsageError("that is Claude Code's name for one of its models; name it as chat does")
-        check_model(thread.settings, thread.can, name)
+        check_model(thread.settings, thread.can, ALIASES.get(name, name))
     except UsageError as exc:
         thread.listener.hear(Notice(f"the command's model {name} cannot answer here: {exc.message}", warn=True))
         return None
-    return name
+    return ALIASES.get(name, name)
 
 
 async def skills(chat: Service, thread: Thread, arg: str) -> Said:
