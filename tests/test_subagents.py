@@ -56,8 +56,10 @@ def test_the_model_delegates_and_the_subagent_answers_with_its_prompt_and_tools(
 def test_a_subagents_call_is_asked_as_the_threads_own_are(server, chat_env, isolated_env, tmp_path):
     agent_file(isolated_env / ".claude" / "agents", "reviewer", REVIEWER)
     server.queue(delegating(), tool_calls(("read_file", {"path": "notes.txt"})), Reply("Could not."), Reply("ok"))
-    run = chat(chat_env, "--tools", "files", "check my notes", cwd=tmp_path)  # no terminal, no --yes: none approved
+    run = chat(chat_env, "--tools", "files", "--jsonl", "check my notes", cwd=tmp_path)  # no terminal, no --yes
     assert run.code == 0 and "tool call refused: read_file (built-in)" in run.err, run
+    events = [json.loads(line) for line in run.out.splitlines()]
+    assert [e["name"] for e in events if e["type"] == "tool_call"] == ["Agent"]  # once, though it went on after it
     assert tool_results(server.requests[2]) == [
         "not run: it needs the user's approval and there was no terminal to ask"
     ]

@@ -177,6 +177,7 @@ class Toolbox:
         self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
         self.hooks: Hooks | None = None  # the session's hooks (chatcli.tools.hooks), run around each call
         self.only: Callable[[ToolEntry], bool] | None = None  # the tools a narrowed view keeps (``narrowed``)
+        self.delegating: set[str] = set()  # the Agent calls running here ("THREAD:CALL"), each shown once
         self._started = False
         # Whether listings gone stale are listed again in the background: in a process that lives on, or one whose
         # servers the MCP host keeps (a one-shot of its own would wait at its exit for servers it does not use).

@@ -60,8 +60,12 @@ async def settle(
     else:
         arguments: Any = edited if isinstance(edited, dict) else call["args"]
         if entry.group == builtin.AGENTS and entry.server == builtin.SERVER:  # a subagent answers it
-            emit(shown)
+            key = f"{thread}:{call['id']}"
+            if key not in toolbox.delegating:  # (shown once: not again as it goes on after an approval inside it)
+                emit(shown)
+            toolbox.delegating.add(key)
             done = await model.delegate(call["id"], arguments, emit)
+            toolbox.delegating.discard(key)
         else:
             done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
         text, outcome, seconds, extra = done.text, done.status, done.seconds, done.kept
