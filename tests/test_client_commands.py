@@ -31,6 +31,7 @@ EVERYWHERE = {
     "history",
     "remember",
     "memory",
+    "plugin",
 }
 
 
