@@ -79,7 +79,7 @@ def test_matchers_are_read_as_claude_code_reads_them(home: Path, project: Path) 
                 group("bad", matcher="(unclosed"),
                 {"matcher": "Bash", "hooks": [{"type": "prompt", "prompt": "Is this safe?"}]},
             ],
-            "SubagentStop": [group("unknown event")],
+            "TeammateIdle": [group("unknown event")],
             "Stop": [group("stop", matcher="ignored where the event has no matcher")],
         }
     }
@@ -95,7 +95,7 @@ def test_matchers_are_read_as_claude_code_reads_them(home: Path, project: Path) 
     assert commands("Stop", None) == {"stop"}
     problems = "\n".join(found.problems)
     assert len(found.problems) == 3 and "(unclosed" in problems and "'prompt' hook" in problems
-    assert "SubagentStop: not an event" in problems and str(config_path()) in problems
+    assert "TeammateIdle: not an event" in problems and str(config_path()) in problems
 
 
 @pytest.mark.parametrize(
