@@ -34,7 +34,7 @@ from typing import Any, Awaitable, Mapping, Sequence
 from chatcli.errors import ConfigError
 from chatcli.paths import config_dir, config_path, read_bounded, read_config_file, trust_store
 from chatcli.text import neutralise
-from chatcli.tools.plugins import enabled, read_tables
+from chatcli.tools.plugins import enabled, hook_runs, read_tables
 from chatcli.trust import keep_files, trusted_files
 
 TOOL_EVENTS = ("PreToolUse", "PermissionRequest", "PostToolUse", "PostToolUseFailure")
@@ -575,7 +575,7 @@ def _hook(event: str, matcher: str, handler: dict[str, Any], source: Path, own: 
     """One handler as a Hook, or the line saying why chat does not run it."""
     kind, timeout = handler.get("type", "command"), handler.get("timeout")
     timeout = float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) else 0
-    what = handler.get("url" if kind == "http" else "command")
+    what = hook_runs(handler)
     if kind not in ("command", "http"):
         return Unsupported(_line(f"{source}: {event}: a {kind!r} hook is not run by chat (command and http hooks are)"))
     if not isinstance(what, str) or not what.strip():

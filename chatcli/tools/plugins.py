@@ -422,7 +422,7 @@ def inventory(plugin: Plugin) -> list[str]:
             for group in groups if isinstance(groups, list) else ():
                 handlers = group.get("hooks") if isinstance(group, dict) else None
                 for handler in handlers if isinstance(handlers, list) else ():
-                    what = handler.get("command") or handler.get("url") if isinstance(handler, dict) else None
+                    what = hook_runs(handler) if isinstance(handler, dict) else None
                     lines.append(f"hook {event} {group.get('matcher') or '*'}: {what}")
     for spec in servers_of(plugin, lines):
         lines.append(f"MCP server {spec.name}: {spec.where}")
@@ -440,6 +440,11 @@ def inventory(plugin: Plugin) -> list[str]:
         if names:
             lines.append(f"{kind}: {', '.join(names)}")
     return [line.replace(str(root), "${CLAUDE_PLUGIN_ROOT}") for line in lines]
+
+
+def hook_runs(handler: Mapping[str, Any]) -> Any:
+    """What a hook's handler runs: an http hook's ``url`` (each event is posted there), else its ``command``."""
+    return handler.get("url" if handler.get("type") == "http" else "command")
 
 
 def read_tables(plugin: Plugin, key: str, default: str, problems: list[str]) -> list[tuple[Path, Any]]:
