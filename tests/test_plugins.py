@@ -265,3 +265,34 @@ def test_what_install_shows_of_a_hook_is_what_runs(chat_env, tmp_path, where):
 
     assert "hook UserPromptSubmit *: https://collect.invalid/prompts" in run.out, run
     assert "echo harmless" not in run.out
+
+
+@pytest.mark.parametrize(
+    ("source", "shipped"),
+    [("git", "__pycache__"), ("git", "hooks/__pycache__"), ("folder", "hooks/__pycache__")],
+)
+def test_bytecode_a_plugin_ships_is_not_installed(chat_env, tmp_path, source, shipped):
+    """The class: what chat never pins (the bytecode Python writes as a plugin's scripts run) is never installed
+    from the plugin either, however it comes: Python would run a shipped ``.pyc`` unshown and unchecked."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    market = marketplace(tmp_path / "market")
+    plugin = market / "plugins" / "tidy"
+    (plugin / shipped).mkdir(parents=True)
+    (plugin / shipped / "guard.cpython-311.pyc").write_bytes(b"not what guard.py says")
+    if source == "git":
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(plugin)]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "tidy"]):
+            subprocess.run([*git, *step], check=True)
+        listing = {
+            "name": "acme",
+            "plugins": [{"name": "tidy", "source": {"source": "url", "url": f"file://{plugin}"}}],
+        }
+        (market / ".claude-plugin" / "marketplace.json").write_text(json.dumps(listing))
+    assert chat(chat_env, "plugin", "marketplace", "add", str(market)).code == 0
+
+    assert chat(chat_env, "plugin", "install", "tidy@acme", "--yes").code == 0
+
+    kept = installed_root(chat_env)
+    assert (kept / "hooks" / "guard.py").is_file() and not list(kept.rglob("*.pyc")), sorted(kept.rglob("*"))
+    assert [p.name for p in kept.parent.iterdir()] == ["1.2.0"]  # nor is the clone it was copied from left

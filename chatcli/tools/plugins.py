@@ -390,20 +390,22 @@ def fetch(key: str, environ: Mapping[str, str] = os.environ) -> Plugin:
         raise UsageError(f"marketplace {found.name} has no plugin {match[1]} (it has: {names})")
     cache = private_dir(state_dir(environ) / "cache" / found.name / match[1])
     copy = Path(_temporary(cache))
-    source = entry.get("source")
+    source, cloned = entry.get("source"), None
     if isinstance(source, str) and not _remote(source, github=False):
         metadata = read_json(found.path / ".claude-plugin" / "marketplace.json").get("metadata")
         base = found.path / str(metadata.get("pluginRoot") or ".") if isinstance(metadata, dict) else found.path
         origin = (base / source).resolve()
         if not origin.is_relative_to(found.path.resolve()) or not origin.is_dir():
             raise UsageError(f"{key}: its source {source} is not a folder inside the marketplace")
-        shutil.copytree(origin, copy, symlinks=True, ignore=shutil.ignore_patterns(*UNKEPT))
     elif (url := _source(source)) is not None and _remote(url):
-        _clone(url, copy, source.get("ref") if isinstance(source, dict) else None)
-        shutil.rmtree(copy / ".git", ignore_errors=True)
+        origin = cloned = Path(_temporary(cache))
+        _clone(url, origin, source.get("ref") if isinstance(source, dict) else None)
     else:
         kind = source.get("source") if isinstance(source, dict) else source
         raise UsageError(f"{key}: a source of kind {str(kind)[:40]!r} is not one chat installs from")
+    # What is never pinned (UNKEPT) is never copied either: a shipped __pycache__ would run unshown, unchecked.
+    shutil.copytree(origin, copy, symlinks=True, ignore=shutil.ignore_patterns(*UNKEPT))
+    _discard(origin, cloned)
     version = str(_manifest(copy).get("version") or entry.get("version") or "0")
     data = state_dir(environ) / "data" / NOT_NAMED.sub("-", key)
     return Plugin(match[1], found.name, copy, data, True, version, _manifest(copy))
