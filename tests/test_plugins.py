@@ -296,3 +296,24 @@ def test_bytecode_a_plugin_ships_is_not_installed(chat_env, tmp_path, source, sh
     kept = installed_root(chat_env)
     assert (kept / "hooks" / "guard.py").is_file() and not list(kept.rglob("*.pyc")), sorted(kept.rglob("*"))
     assert [p.name for p in kept.parent.iterdir()] == ["1.2.0"]  # nor is the clone it was copied from left
+
+
+@pytest.mark.parametrize("how", ["folder", "git"])
+def test_a_marketplace_cannot_take_the_name_of_one_added(chat_env, tmp_path, how):
+    """The class: a second marketplace that calls itself as an added one does is refused, the first kept, however it
+    comes; else its plugins would answer ``chat plugin update NAME@MARKET`` for the first's."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    install(chat_env, tmp_path)
+    other = marketplace(tmp_path / "other")
+    if how == "git":
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(other)]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "market"]):
+            subprocess.run([*git, *step], check=True)
+
+    run = chat(chat_env, "plugin", "marketplace", "add", f"file://{other}" if how == "git" else str(other))
+
+    assert run.code != 0 and "its name acme is the marketplace added from" in run.err, run
+    assert f"acme  {tmp_path / 'market'}" in chat(chat_env, "plugin", "marketplace", "list").out
+    markets = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "plugins" / "markets"
+    assert not markets.exists() or not list(markets.iterdir())  # (nor is its clone kept)

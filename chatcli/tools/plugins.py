@@ -315,6 +315,12 @@ def add_market(source: str, environ: Mapping[str, str] = os.environ) -> Market:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name):
         _discard(path, url)
         raise UsageError(f"{source}: no marketplace (.claude-plugin/marketplace.json with a name) there")
+    if (held := state["markets"].get(name)) and held.get("source") != source:
+        _discard(path, url)
+        raise UsageError(
+            f"{source}: its name {name} is the marketplace added from {held.get('source')}",
+            hint=f"chat plugin marketplace remove {name} first",
+        )
     if url is not None:
         final = path.with_name(name)
         shutil.rmtree(final, ignore_errors=True)
