@@ -109,7 +109,7 @@ def test_a_plugin_s_guard_refuses_the_shell_its_variables_set_and_its_server_s_t
     assert run.code == 0, run
     assert all(SECRET not in json.dumps(body) for body in server.requests), "the secret reached the model"
     assert "a PreToolUse hook refused it" in tool_results(server.requests[1])[0]
-    ran = plugins / "data" / "tidy-acme" / "ran"
+    ran = plugins / "data" / "tidy@acme" / "ran"
     assert ran.read_text().splitlines() == [str(installed_root(chat_env))]
     names = [t["function"]["name"] for t in server.requests[0]["tools"]]
     assert "shout" in names, names
@@ -139,7 +139,7 @@ def test_disable_enable_and_uninstall_removes_all_of_it(chat_env, tmp_path):
     assert "disabled" in chat(chat_env, "plugin", "list").out and "tidy:sweep" not in chat(chat_env, "skills").out
     assert chat(chat_env, "plugin", "enable", "tidy@acme").code == 0
     assert "tidy:sweep" in chat(chat_env, "skills").out
-    data = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "plugins" / "data" / "tidy-acme"
+    data = Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "plugins" / "data" / "tidy@acme"
     assert data.is_dir()
 
     assert chat(chat_env, "plugin", "uninstall", "tidy@acme").code == 0

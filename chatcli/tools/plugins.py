@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ KINDS = ("skills", "commands", "agents")
 UNKEPT = frozenset({".git", "__pycache__"})
 ID = re.compile(r"([A-Za-z0-9][\w.-]*)@([A-Za-z0-9][\w.-]*)")
 GITHUB = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")  # OWNER/REPO
+GIT = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}  # nothing asked, no LFS fetched
 NOT_NAMED = re.compile(r"[^A-Za-z0-9_-]")  # what Claude Code replaces with - in a plugin's data folder's name
 
 
@@ -163,8 +165,15 @@ def _own(key: str, entry: Any, environ: Mapping[str, str]) -> Plugin | None:
     if not match or not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         return None
     root = Path(entry["path"])
-    data = state_dir(environ) / "data" / NOT_NAMED.sub("-", key)
-    return Plugin(match[1], match[2], root, data, True, str(entry.get("version") or ""), _manifest(root))
+    return Plugin(
+        match[1],
+        match[2],
+        root,
+        state_dir(environ) / "data" / key,
+        True,
+        str(entry.get("version") or ""),
+        _manifest(root),
+    )
 
 
 def _manifest(root: Path) -> dict[str, Any]:
@@ -202,13 +211,19 @@ def _save(state: dict[str, Any], environ: Mapping[str, str]) -> None:
     write_private(state_dir(environ) / "state.json", json.dumps(state, indent=1, sort_keys=True))
 
 
-def _files(root: Path) -> Iterator[Path]:
-    """Every file of the plugin at ``root`` (a link as a file; ``.git`` and the bytecode Python writes as its scripts
-    run left out)."""
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in UNKEPT and not os.path.islink(os.path.join(folder, d)))
-        links = [d for d in os.listdir(folder) if os.path.islink(os.path.join(folder, d)) and d not in files]
-        yield from (Path(folder, f) for f in sorted([*files, *links]))
+def _files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every file of the plugin at ``root``, by its path in it, with its ``lstat`` (a link as a file; ``.git`` and the
+    bytecode Python writes as its scripts run left out)."""
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(os.path.join(root, folder)) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                name = os.path.join(folder, entry.name)
+                if not entry.is_dir(follow_symlinks=False):
+                    yield name, entry.stat(follow_symlinks=False)
+                elif entry.name not in UNKEPT:
+                    folders.append(name)
 
 
 def _digest(path: Path) -> str:
@@ -220,11 +235,10 @@ def _digest(path: Path) -> str:
 def pins(root: Path) -> dict[str, list[Any]]:
     """Each file of the plugin at ``root``, by relative path: [size, mtime_ns, SHA-256] (a link: its target)."""
     found: dict[str, list[Any]] = {}
-    for path in _files(root):
+    for name, facts in _files(root):
         if len(found) >= MAX_FILES:
             raise UsageError(f"{root}: more than {MAX_FILES} files; chat does not install it")
-        facts = path.lstat()
-        found[str(path.relative_to(root))] = [facts.st_size, facts.st_mtime_ns, _digest(path)]
+        found[name] = [facts.st_size, facts.st_mtime_ns, _digest(root / name)]
     return found
 
 
@@ -233,12 +247,11 @@ def _changed(root: Path, kept: Mapping[str, Any]) -> str | None:
     size and time as kept spare reading it."""
     try:
         seen = 0
-        for path in _files(root):
-            name, seen = str(path.relative_to(root)), seen + 1
-            was, facts = kept.get(name), path.lstat()
+        for name, facts in _files(root):
+            was, seen = kept.get(name), seen + 1
             if not isinstance(was, list) or len(was) != 3:
                 return name
-            if [facts.st_size, facts.st_mtime_ns] != was[:2] and _digest(path) != was[2]:
+            if [facts.st_size, facts.st_mtime_ns] != was[:2] and _digest(root / name) != was[2]:
                 return name
         return None if seen == len(kept) else "a file"
     except (OSError, ValueError):
@@ -289,7 +302,7 @@ def _remote(source: str, github: bool = True) -> str | None:
 def _clone(url: str, into: Path, ref: str | None = None) -> None:
     """Clone ``url`` (its ``ref``) into ``into``, in one line when git cannot."""
     command = ["git", "clone", "--quiet", "--depth", "1", *(["--branch", ref] if ref else []), "--", url, str(into)]
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env = GIT
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -359,7 +372,7 @@ def update_market(name: str, environ: Mapping[str, str] = os.environ) -> Market:
             ["git", "-C", str(found.path), "pull", "--quiet", "--ff-only"],
             capture_output=True,
             text=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            env=GIT,
         )
         if done.returncode:
             raise UsageError(f"cannot update {name}: {(done.stderr.strip().splitlines() or ['git failed'])[-1]}")
@@ -413,7 +426,7 @@ def fetch(key: str, environ: Mapping[str, str] = os.environ) -> Plugin:
     shutil.copytree(origin, copy, symlinks=True, ignore=shutil.ignore_patterns(*UNKEPT))
     _discard(origin, cloned)
     version = str(_manifest(copy).get("version") or entry.get("version") or "0")
-    data = state_dir(environ) / "data" / NOT_NAMED.sub("-", key)
+    data = state_dir(environ) / "data" / key  # (NAME@MARKET: no two plugins share one)
     return Plugin(match[1], found.name, copy, data, True, version, _manifest(copy))
 
 
@@ -435,10 +448,9 @@ def inventory(plugin: Plugin) -> list[str]:
     for spec in servers_of(plugin, lines):
         lines.append(f"MCP server {spec.name}: {spec.where}")
     root = plugin.root
-    for path in _files(root):
-        relative = path.relative_to(root)
-        if relative.parts[0] == "bin" or SCRIPT.search(path.name) or os.access(path, os.X_OK) and path.is_file():
-            lines.append(f"script {relative}")
+    for name, facts in _files(root):
+        if name.startswith("bin/") or SCRIPT.search(name) or stat.S_ISREG(facts.st_mode) and facts.st_mode & 0o111:
+            lines.append(f"script {name}")
     for kind in KINDS:
         names = sorted(
             p.stem if kind != "skills" else p.parent.name
@@ -508,7 +520,7 @@ def servers(environ: Mapping[str, str] = os.environ) -> list[Any]:
 def install(plugin: Plugin, environ: Mapping[str, str] = os.environ) -> Plugin:
     """Keep the copy ``fetch`` made, as accepted now (its files' digests), in place of any earlier version."""
     state = _state(environ)
-    final = plugin.root.with_name(re.sub(r"[^\w.-]|^\.+", "-", plugin.version) or "0")
+    final = plugin.root.with_name(re.sub(r"[^\w.-]|^\.+", "-", plugin.version)[:64] or "0")
     kept = pins(plugin.root)
     for old in plugin.root.parent.iterdir():
         if old != plugin.root:
