@@ -40,8 +40,9 @@ NOT_NAMED = re.compile(r"[^A-Za-z0-9_-]")  # what Claude Code replaces with - in
 
 @dataclass(frozen=True)
 class Plugin:
-    """One installed plugin: ``root`` its installed version's folder (``${CLAUDE_PLUGIN_ROOT}``), ``data`` its folder
-    kept across updates (``${CLAUDE_PLUGIN_DATA}``), ``own`` installed by chat (else by Claude Code)."""
+    """One installed plugin: ``root`` its installed version's folder, links resolved (``${CLAUDE_PLUGIN_ROOT}``),
+    ``data`` its folder kept across updates (``${CLAUDE_PLUGIN_DATA}``), ``own`` installed by chat (else by Claude
+    Code)."""
 
     name: str
     market: str
@@ -65,8 +66,13 @@ class Plugin:
 
     def inside(self, relative: str) -> Path | None:
         """``relative`` in the plugin (``${CLAUDE_PLUGIN_ROOT}`` expanded), or None where it leads out of it."""
-        path = (self.root / self.expand(relative)).resolve()
-        return path if path.is_relative_to(self.root.resolve()) else None
+        path = Path(os.path.normpath(self.root / self.expand(relative)))
+        if not path.is_relative_to(self.root):
+            return None
+        # (``root`` is real: only a link inside the plugin can lead out of it, and only one is resolved)
+        linked = any(os.path.islink(p) for p in (path, *path.parents) if p != self.root and p.is_relative_to(self.root))
+        path = path.resolve() if linked else path
+        return path if path.is_relative_to(self.root) else None
 
     def expand(self, text: str) -> str:
         """``text`` with ``${CLAUDE_PLUGIN_ROOT}`` and ``${CLAUDE_PLUGIN_DATA}`` in it replaced."""
@@ -154,7 +160,10 @@ def claude_installs(environ: Mapping[str, str], every: bool = False) -> list[Plu
         match = ID.fullmatch(str(key))
         install = next((e for e in entries if isinstance(e, dict) and e.get("installPath")), None) if entries else None
         if match and install and (every or isinstance(on, dict) and on.get(key) is True):
-            root, data = Path(str(install["installPath"])), home / "plugins" / "data" / NOT_NAMED.sub("-", key)
+            root, data = (
+                Path(os.path.realpath(install["installPath"])),
+                home / "plugins" / "data" / NOT_NAMED.sub("-", key),
+            )
             version = str(install.get("version") or "")
             found.append(Plugin(match[1], match[2], root, data, False, version, _manifest(root)))
     return found
@@ -164,7 +173,7 @@ def _own(key: str, entry: Any, environ: Mapping[str, str]) -> Plugin | None:
     match = ID.fullmatch(key)
     if not match or not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         return None
-    root = Path(entry["path"])
+    root = Path(os.path.realpath(entry["path"]))
     return Plugin(
         match[1],
         match[2],
