@@ -9,7 +9,7 @@ chat threads | show [ID]    your conversations; one (the last without ID)
 chat search TEXT            search; export, import, rm, title, fork, compact
 chat config | models | acp  the settings, their sources; models; your editor
 chat tools | mcp | roles    tools, MCP servers (mcp login NAME); the roles
-chat skills | agents | hooks | plugin  skills (/NAME), subagents, hooks, plugins
+chat skills | agents | hooks | plugin   as Claude Code has them
 chat memory | stats | trust what threads remember; costs; trust this directory
 chat jobs | inbox | serve   chat --bg "Q"'s replies; what waits for you; HTTP
 chat ask rm or unlink       a question that starts with a command's name
