@@ -82,7 +82,10 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
         bool(asked.tools and asked.no_tools),
     ):
         say(env.stderr, f"chat: warning: {line}\n")
-    run(asked.question, asked.thread, settings, setup, json_output, env, asked.debug)
+    from chatcli.tools import plugins
+
+    with plugins.session():
+        run(asked.question, asked.thread, settings, setup, json_output, env, asked.debug)
 
 
 # LangChain's tracing switches: set for some other program, they would upload every

@@ -68,8 +68,8 @@ def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Pa
     the folder its files must stay in (None: the user's own, whose links go where the user put them)."""
     home = Path(environ.get("HOME") or Path.home())
     mine, theirs = home / ".claude" / "agents", cwd / ".claude" / "agents"
-    found = [] if theirs.resolve() == mine.resolve() else [(theirs, "project", cwd.resolve())]
-    return [*found, (mine, "user", None)]
+    mine, theirs = mine.resolve(), theirs.resolve()
+    return [*([] if theirs == mine else [(theirs, "project", cwd.resolve())]), (mine, "user", None)]
 
 
 def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
@@ -80,12 +80,12 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     problems: list[str] = []
     from chatcli.tools.plugins import enabled
 
-    plugins = [(f, p.id, p.root.resolve()) for p in enabled(environ).plugins for f in p.folders("agents")]
+    plugins = [(f, p.id, p.root) for p in enabled(environ).plugins for f in p.folders("agents")]
     for folder, source, bound in [*folders(cwd, environ), *plugins]:
         prefix = "" if source in ("project", "user") else source.split("@")[0] + ":"
         for path in _files(folder, problems):
             try:
-                real = path.resolve()
+                real = path.resolve() if path.is_symlink() else path
                 if bound is not None and not real.is_relative_to(bound):
                     raise ValueError(f"a link out of {'the project' if source == 'project' else source} ({real})")
                 data = read_bounded(real)
@@ -94,7 +94,7 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
                     continue
                 agent = _read(data.decode("utf-8"), path, source, prefix)
             except (OSError, ValueError, RuntimeError) as exc:
-                problems.append(f"{path}: {skills._why(exc)}; skipped")
+                problems.append(f"{path}: {skills.why(exc)}; skipped")
                 continue
             if agent.name in offered:
                 problems.append(f"{path}: {offered[agent.name].path} is the subagent {agent.name}; not offered")
@@ -111,7 +111,7 @@ def _files(folder: Path, problems: list[str]) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as exc:
-        problems.append(f"{folder}: {skills._why(exc)}")
+        problems.append(f"{folder}: {skills.why(exc)}")
         return []
     if len(names) > MAX_FILES:
         problems.append(f"{folder}: more than {MAX_FILES} files; the first {MAX_FILES} were read")

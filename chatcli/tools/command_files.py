@@ -78,7 +78,7 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
                 continue
             command = _command(name, data.decode("utf-8"), path, project, plugin)
         except (OSError, ValueError) as exc:
-            problems.append(f"{path}: {skills._why(exc)}; skipped")
+            problems.append(f"{path}: {skills.why(exc)}; skipped")
             continue
         if name in offered:
             shadowed.append(command)
@@ -98,7 +98,7 @@ def _files(cwd: Path, environ: Mapping[str, str], problems: list[str]) -> Iterat
             name = namespace + ":".join(path.relative_to(root).with_suffix("").parts)
             if len(name) > 128 or not NAME.fullmatch(name) or name.startswith("mcp__"):
                 problems.append(f"{path}: {name[:80]!r} is no command's name (letters, digits, _ . -); skipped")
-            elif (real := skills._real(path)) is None or not real.is_relative_to(root):
+            elif (real := skills.real(path, folder_real=True)) is None or not real.is_relative_to(root):
                 problems.append(f"{path}: a link out of its commands folder; skipped")
             else:
                 yield real, name, project, plugin
@@ -134,7 +134,7 @@ def question(command: CommandFile, arg: str, workdir: Path) -> tuple[str, list[s
     files: list[str] = []
     unread: list[str] = []
     for named in dict.fromkeys(NAMED_FILE.findall(body)):
-        target = skills._real(workdir / named)
+        target = skills.real(workdir / named)
         if target is None or not os.path.lexists(target):
             continue  # not a file's name: a handle, an address
         try:
@@ -144,7 +144,7 @@ def question(command: CommandFile, arg: str, workdir: Path) -> tuple[str, list[s
                 raise ValueError(f"past the {MAX_NAMED} files a command may name; not read")
             files.append(f'\n\n<file path="{named}">\n{read_bounded(target).decode("utf-8").rstrip()}\n</file>')
         except (OSError, ValueError) as exc:
-            unread.append(f"/{command.name}: @{named}: {skills._why(exc)}")
+            unread.append(f"/{command.name}: @{named}: {skills.why(exc)}")
     given = f"\n\n{arg}" if arg and "$ARGUMENTS" not in body else ""  # (never lost: piped text, say)
     return f'<skill_content name="{command.name}">\n{text}{"".join(files)}\n</skill_content>{given}', unread
 

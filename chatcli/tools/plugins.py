@@ -20,7 +20,8 @@ import re
 import shutil
 import stat
 import subprocess
-from contextlib import suppress
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -36,6 +37,7 @@ ID = re.compile(r"([A-Za-z0-9][\w.-]*)@([A-Za-z0-9][\w.-]*)")
 GITHUB = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")  # OWNER/REPO
 GIT = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}  # nothing asked, no LFS fetched
 NOT_NAMED = re.compile(r"[^A-Za-z0-9_-]")  # what Claude Code replaces with - in a plugin's data folder's name
+_READ: ContextVar[dict[str, Enabled] | None] = ContextVar("plugins_read", default=None)
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,17 @@ class Plugin:
 
     def inside(self, relative: str) -> Path | None:
         """``relative`` in the plugin (``${CLAUDE_PLUGIN_ROOT}`` expanded), or None where it leads out of it."""
-        path = Path(os.path.normpath(self.root / self.expand(relative)))
-        if not path.is_relative_to(self.root):
+        root = str(self.root)
+        path = os.path.normpath(os.path.join(root, self.expand(relative)))
+        if path != root and not path.startswith(root + os.sep):
             return None
         # (``root`` is real: only a link inside the plugin can lead out of it, and only one is resolved)
-        linked = any(os.path.islink(p) for p in (path, *path.parents) if p != self.root and p.is_relative_to(self.root))
-        path = path.resolve() if linked else path
-        return path if path.is_relative_to(self.root) else None
+        step, linked = root, False
+        for part in path[len(root) + 1 :].split(os.sep) if path != root else ():
+            step = os.path.join(step, part)
+            linked = linked or os.path.islink(step)
+        found = Path(os.path.realpath(path) if linked else path)
+        return found if found.is_relative_to(self.root) else None
 
     def expand(self, text: str) -> str:
         """``text`` with ``${CLAUDE_PLUGIN_ROOT}`` and ``${CLAUDE_PLUGIN_DATA}`` in it replaced."""
@@ -134,6 +140,9 @@ def state_dir(environ: Mapping[str, str] = os.environ) -> Path:
 def enabled(environ: Mapping[str, str] = os.environ) -> Enabled:
     """The plugins in effect: chat's installs as accepted, then Claude Code's that ``~/.claude/settings.json``
     enables (one of the same id is chat's)."""
+    key, read = str(state_dir(environ)) + "\0" + str(home_dir(environ)), _READ.get()
+    if read is not None and key in read:
+        return read[key]
     state, problems = _state(environ), []
     found: dict[str, Plugin] = {}
     for key, entry in state["plugins"].items():
@@ -147,7 +156,20 @@ def enabled(environ: Mapping[str, str] = os.environ) -> Enabled:
     for plugin in claude_installs(environ):
         if plugin.id not in found and plugin.id not in state["plugins"] and plugin.id not in state["off"]:
             found[plugin.id] = plugin
-    return Enabled(tuple(found.values()), tuple(problems))
+    result = Enabled(tuple(found.values()), tuple(problems))
+    if read is not None:
+        read[key] = result
+    return result
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Within it, the plugins in effect are read once, as a session starts (and again after chat's own change)."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
 
 
 def claude_installs(environ: Mapping[str, str], every: bool = False) -> list[Plugin]:
@@ -217,6 +239,8 @@ def _state(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _save(state: dict[str, Any], environ: Mapping[str, str]) -> None:
+    if (read := _READ.get()) is not None:
+        read.clear()
     write_private(state_dir(environ) / "state.json", json.dumps(state, indent=1, sort_keys=True))
 
 

@@ -123,17 +123,17 @@ def folders(
     places = (".agents/skills", ".claude/skills") if kind == "skills" else (".claude/commands",)
     theirs = [cwd / place for place in places]
     mine = [home / place for place in places] + ([config_dir(environ) / "skills"] if kind == "skills" else [])
-    own = {_real(path) for path in mine}
+    own = {real(path) for path in mine}
     found: dict[Path, bool] = {}
     for path in theirs + mine:
-        real = _real(path)
-        project = path in theirs and real not in own  # run from home, the folders are the user's
-        if project and real is not None and os.path.isdir(real) and not real.is_relative_to(cwd.resolve()):
+        folder = real(path)
+        project = path in theirs and folder not in own  # run from home, the folders are the user's
+        if project and folder is not None and os.path.isdir(folder) and not folder.is_relative_to(cwd.resolve()):
             if problems is not None:
-                problems.append(f"{path}: a link out of the project (to {real}); skipped")
+                problems.append(f"{path}: a link out of the project (to {folder}); skipped")
             continue
-        if real is not None and real not in found:
-            found[real] = project
+        if folder is not None and folder not in found:
+            found[folder] = project
     return list(found.items())
 
 
@@ -184,18 +184,19 @@ def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
-        problems.append(f"{root}: {_why(exc)}")
+        problems.append(f"{root}: {why(exc)}")
         return
     if len(names) > MAX_DIRS:
         problems.append(f"{root}: more than {MAX_DIRS} entries; the first {MAX_DIRS} were read")
     for name in names[:MAX_DIRS]:
-        directory = _real(root / name)
+        directory = real(root / name, folder_real=True)
         if directory is None or not os.path.isdir(directory) or not os.path.lexists(directory / "SKILL.md"):
             continue  # a file (a README), or a folder that is not a skill
         if not any(directory != r and directory.is_relative_to(r) for r in roots):
             problems.append(f"{root / name}: a link out of the skills folders (to {directory}); skipped")
             continue
-        if (skill_md := _real(directory / "SKILL.md")) is None or not skill_md.is_relative_to(directory):
+        skill_md = real(directory / "SKILL.md", folder_real=True)
+        if skill_md is None or not skill_md.is_relative_to(directory):
             problems.append(f"{directory / 'SKILL.md'}: a link out of its skill's directory; skipped")
             continue
         yield directory, skill_md
@@ -216,7 +217,7 @@ def _load(
         fields, body = parse(data.decode("utf-8"))
         skill = _skill(fields, body, path, project)
     except (OSError, ValueError) as exc:
-        problems.append(f"{path}: {_why(exc)}; skipped")
+        problems.append(f"{path}: {why(exc)}; skipped")
         return None
     if skill.name != directory.name:
         notes.append(f"{path}: its name {skill.name!r} is not its directory's; loaded")
@@ -415,14 +416,14 @@ def _walk(directory: Path) -> Iterator[str]:
     for top, subdirs, names in os.walk(directory):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in SKIPPED_DIRS)
         for name in sorted(names):
-            yield str((Path(top) / name).relative_to(directory))
+            yield os.path.relpath(os.path.join(top, name), directory)
 
 
 def read(skill: Skill, relative: str, environ: Mapping[str, str] = os.environ) -> str:
     """The text of the file ``relative`` to the skill's directory, read on demand; a ValueError (one line) for
     anything that resolves outside the directory, is not a regular text file under MAX_BYTES, or (a project's
     skill) changed since ``chat trust``."""
-    target = _real(skill.directory / relative)
+    target = real(skill.directory / relative)
     if target is None or target == skill.directory or not target.is_relative_to(skill.directory):
         raise ValueError(f"{relative}: not a file of the skill {skill.name}")
     try:
@@ -431,7 +432,7 @@ def read(skill: Skill, relative: str, environ: Mapping[str, str] = os.environ) -
             raise ValueError("changed or added since chat trust was run in the project")
         return data.decode("utf-8")
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{relative}: {_why(exc)}") from None
+        raise ValueError(f"{relative}: {why(exc)}") from None
 
 
 def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Found:
@@ -442,7 +443,7 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     for root in [root for root, project in roots if project]:
         for directory, _ in _candidates(root, [r for r, _ in roots], []):
             for name in islice(_walk(directory), MAX_FILES + 1):  # SKILL.md and MAX_FILES more
-                target = _real(directory / name)
+                target = real(directory / name)
                 with suppress(OSError, ValueError):  # a file that cannot be read stays unreadable
                     if target is not None and target.is_relative_to(directory):
                         digests[str(target)] = None if revoke else hashlib.sha256(read_bounded(target)).hexdigest()
@@ -454,14 +455,15 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     return discover(cwd, environ)
 
 
-def _real(path: Path) -> Path | None:
-    """``path`` with every link resolved; None for a link loop or a path no file can have (a NUL in it)."""
+def real(path: Path, folder_real: bool = False) -> Path | None:
+    """``path`` with every link resolved; None for a link loop or a path no file can have (a NUL in it). Where its
+    folder is known to have no link in it (``folder_real``), only ``path`` itself is looked at."""
     with suppress(OSError, RuntimeError, ValueError):
-        return path.resolve()
+        return path if folder_real and not os.path.islink(path) else path.resolve()
     return None
 
 
-def _why(exc: Exception) -> str:
+def why(exc: Exception) -> str:
     """Why a file could not be read, in a few words."""
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
