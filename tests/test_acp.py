@@ -24,7 +24,7 @@ from acp import RequestError
 from tests.acp_client import Editor, dumped
 from tests.doors.acp import InProcessEditor
 from tests.fakeserver import Calls, Fault, Reply
-from tests.helpers import CHAT, THREAD_NOTE, chat, eventually
+from tests.helpers import CHAT, HANG, THREAD_NOTE, chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.mcp_servers import chat_argv
 
@@ -802,10 +802,14 @@ def _gone(pid: int) -> bool:
 @pytest.mark.e2e
 def test_an_agent_whose_client_ends_in_any_way_exits_before_its_answer_ends(server, chat_env, tmp_path):
     """Each way a client ends (its pipe to the agent closed, SIGTERM, SIGKILL, a broken pipe), an agent of its own
-    mid-answer: the agent does not answer on for nobody."""
+    mid-answer: the agent does not answer on for nobody, nor wait on a SessionEnd hook that would never end."""
     import signal
     import sys
 
+    hook = {"type": "command", "command": f"sleep {HANG:g}", "timeout": HANG}
+    claude = Path(chat_env["HOME"]) / ".claude"
+    claude.mkdir()
+    (claude / "settings.json").write_text(json.dumps({"hooks": {"SessionEnd": [{"hooks": [hook]}]}}))
     for how in ("stdin-closed", "SIGTERM", "SIGKILL", "broken-pipe"):
         # 1,000 words, 0.05 s apart: the answer goes on 50 s, longer than the wait for the agent's end below.
         server.queue(Reply("one two three four five six seven eight nine ten " * 100, delay=0.05))
