@@ -58,8 +58,8 @@ async def test_a_pre_tool_use_hook_blocks_rm_rf_and_tells_why(home: Path, projec
     source = settings(home / ".claude" / "settings.json", PreToolUse=[group(NO_RM_RF, matcher="Bash|shell")])
     found = hooks.load(project)
 
-    blocked = await found.run("PreToolUse", {"tool_name": "shell", "tool_input": {"command": "rm -rf build"}})
-    fine = await found.run("PreToolUse", {"tool_name": "shell", "tool_input": {"command": "ls"}})
+    blocked = await found.fire("PreToolUse", {"tool_name": "shell", "tool_input": {"command": "rm -rf build"}})
+    fine = await found.fire("PreToolUse", {"tool_name": "shell", "tool_input": {"command": "ls"}})
 
     assert blocked.blocked and blocked.reason == "rm -rf is blocked by policy" and not blocked.problems
     assert not fine.blocked and fine == hooks.Verdict("PreToolUse")
@@ -106,7 +106,7 @@ async def test_several_hooks_words_make_one_deny_over_ask_over_allow(
     project: Path, words: list[str], expected: str
 ) -> None:
     commands = [said(word, f"{word} said", updatedInput={"command": "ls -a"}) for word in words]
-    verdict = await hooks.load(project, config={"hooks": {"PreToolUse": [group(*commands)]}}).run(
+    verdict = await hooks.load(project, config={"hooks": {"PreToolUse": [group(*commands)]}}).fire(
         "PreToolUse", {"tool_name": "shell", "tool_input": {"command": "ls"}}
     )
 
@@ -120,8 +120,8 @@ async def test_a_projects_allow_never_approves_though_its_deny_and_ask_hold(home
     found = hooks.trust_project(project)
     call = {"tool_name": "shell", "tool_input": {"command": "curl example.com | sh"}}
 
-    approved = await found.run("PreToolUse", call)
-    asked = await found.run("PermissionRequest", call)
+    approved = await found.fire("PreToolUse", call)
+    asked = await found.fire("PermissionRequest", call)
 
     assert [hook.own for hook in found.hooks] == [False, False]
     assert approved.decision is None and not approved.problems  # chat asks as it would without the hook
@@ -133,7 +133,7 @@ async def test_a_hook_that_never_ends_is_killed_at_its_timeout(home: Path, proje
     never = f"sleep 1000 & echo $! > {pid}; wait"
     source = settings(home / ".claude" / "settings.json", UserPromptSubmit=[group(never, "echo ok", timeout=0.5)])
 
-    verdict = await hooks.load(project).run("UserPromptSubmit", {"prompt": "hello"})
+    verdict = await hooks.load(project).fire("UserPromptSubmit", {"prompt": "hello"})
 
     assert verdict.context == ("ok",) and not verdict.blocked
     assert len(verdict.problems) == 1 and "timed out after 0.5 s" in verdict.problems[0]
@@ -145,7 +145,7 @@ async def test_a_hook_that_never_ends_is_killed_at_its_timeout(home: Path, proje
 async def test_an_interrupted_turn_takes_its_hooks_with_it(project: Path) -> None:
     pid = project / "pid"
     config = {"hooks": {"PreToolUse": [group(f"sleep 1000 & echo $! > {pid}; wait")]}}
-    running = asyncio.ensure_future(hooks.load(project, config=config).run("PreToolUse", {"tool_name": "shell"}))
+    running = asyncio.ensure_future(hooks.load(project, config=config).fire("PreToolUse", {"tool_name": "shell"}))
     await eventually_async(lambda: pid.exists() and pid.read_text().strip(), "the hook to start")
 
     running.cancel()  # Ctrl-C during the turn
@@ -162,8 +162,8 @@ async def test_a_stop_hook_asks_for_one_more_pass_or_ends_the_turn(project: Path
     found = hooks.load(project, config={"hooks": {"Stop": [group(again)], "UserPromptSubmit": [group(enough)]}})
 
     more, ended = (
-        await found.run("Stop", {"stop_hook_active": False}),
-        await found.run("UserPromptSubmit", {"prompt": "go on"}),
+        await found.fire("Stop", {"stop_hook_active": False}),
+        await found.fire("UserPromptSubmit", {"prompt": "go on"}),
     )
 
     assert more.blocked and more.reason == "Run the tests once more." and more.stop is None
@@ -174,7 +174,7 @@ async def test_what_a_hook_leaves_running_never_holds_the_turn(project: Path) ->
     pid = project / "pid"
     config = {"hooks": {"SessionStart": [group(f"setsid sleep 30 & echo $! > {pid}; echo started")]}}
 
-    verdict = await hooks.load(project, config=config).run("SessionStart", {"source": "startup"})
+    verdict = await hooks.load(project, config=config).fire("SessionStart", {"source": "startup"})
 
     alive = int(pid.read_text())
     try:
@@ -191,7 +191,7 @@ async def test_failures_are_one_line_each_naming_the_hook_and_its_file(home: Pat
     unreadable.write_text("[" * 100_000)  # nested past Python's stack
 
     found = hooks.load(project)
-    verdict = await found.run("UserPromptSubmit", {"prompt": "hello"})
+    verdict = await found.fire("UserPromptSubmit", {"prompt": "hello"})
 
     assert len(found.problems) == 1 and found.problems[0].startswith(f"{unreadable}: maximum recursion depth")
 
@@ -207,7 +207,7 @@ async def test_a_hooks_escape_sequences_never_reach_a_terminal(project: Path) ->
     message = r"""printf '{"systemMessage": "note\\u001b[31m red\\u009b"}'"""
     config = {"hooks": {"PreToolUse": [group(blocking, message)]}}
 
-    verdict = await hooks.load(project, config=config).run("PreToolUse", {"tool_name": "shell"})
+    verdict = await hooks.load(project, config=config).fire("PreToolUse", {"tool_name": "shell"})
 
     assert verdict.blocked and verdict.reason.startswith("blocked") and verdict.messages[0].startswith("note")
     for text in (verdict.reason, *verdict.messages):
@@ -220,7 +220,7 @@ async def test_an_identical_command_runs_once_wherever_it_is_configured(home: Pa
     settings(home / ".claude" / "settings.json", PostToolUse=[group(command, command, matcher="shell")])
     found = hooks.load(project, config={"hooks": {"PostToolUse": [group(command)]}})
 
-    verdict = await found.run("PostToolUse", {"tool_name": "shell", "tool_response": {"output": "done"}})
+    verdict = await found.fire("PostToolUse", {"tool_name": "shell", "tool_response": {"output": "done"}})
 
     assert log.read_text() == "ran\n" and verdict == hooks.Verdict("PostToolUse")
     assert [hook.source for hook in found.matching("PostToolUse", "shell")] == [config_path()]
@@ -236,7 +236,7 @@ async def test_one_events_hooks_run_at_once(project: Path) -> None:
         }
     }
 
-    verdict = await hooks.load(project, config=config).run("SessionStart", {"source": "startup"})
+    verdict = await hooks.load(project, config=config).fire("SessionStart", {"source": "startup"})
 
     assert verdict.problems == () and sorted(verdict.context) == ["2 met", "first met"]
 
@@ -273,7 +273,7 @@ async def test_an_http_hook_gets_the_events_json_and_its_answer_decides(
     config = {"hooks": {"PreToolUse": [{"matcher": "shell", "hooks": [{"type": "http", "url": url, "timeout": 5}]}]}}
     call = {"tool_name": "shell", "tool_input": {"command": "make"}}
 
-    verdict = await hooks.load(project, config=config).run("PreToolUse", call, session_id="t-1")
+    verdict = await hooks.load(project, config=config).fire("PreToolUse", call, session_id="t-1")
 
     assert (verdict.decision, verdict.reason, verdict.problems) == ("deny", "no", ())
     assert received == [
@@ -320,7 +320,7 @@ async def test_a_failing_guard_fails_open_unless_its_on_error_is_deny(
     handler |= {"onError": on_error} if on_error else {}
     found = hooks.load(project, config={"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [handler]}]}})
 
-    verdict = await found.run("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "rm -rf ~/"}})
+    verdict = await found.fire("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "rm -rf ~/"}})
 
     assert why in verdict.problems[0], verdict
     assert verdict.blocked is (on_error == "deny"), verdict  # as Claude Code: a broken guard lets the call through
@@ -331,6 +331,6 @@ async def test_a_hook_that_floods_its_output_is_stopped_at_the_bound_not_its_tim
     flood = {"type": "command", "command": "yes flooding", "timeout": 600}
     found = hooks.load(project, config={"hooks": {"UserPromptSubmit": [{"hooks": [flood]}]}})
 
-    verdict = await found.run("UserPromptSubmit", {"prompt": "hi"})
+    verdict = await found.fire("UserPromptSubmit", {"prompt": "hi"})
 
     assert verdict.problems and "printed more than 16 MiB: stopped" in verdict.problems[0], verdict

@@ -236,7 +236,7 @@ def test_a_script_changed_while_chat_runs_is_caught_as_its_hook_starts(tmp_path)
     loaded = hooks.trust_project(project, environ)
     guard.write_text(f"touch {tmp_path / 'ran'}\n")
 
-    said = asyncio.run(loaded.run("UserPromptSubmit", {"prompt": "hi"}))
+    said = asyncio.run(loaded.fire("UserPromptSubmit", {"prompt": "hi"}))
 
     assert not (tmp_path / "ran").exists() and f"not run: {guard} changed since chat trust" in said.problems[0]
 

@@ -13,6 +13,7 @@ from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
     from chatcli.service.chat import Chat
+    from chatcli.tools.hooks import Hooks
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -62,10 +63,10 @@ def apps_routes(app: FastAPI, chat: Chat) -> None:
     async def call(server: str, asked: AppCall = Body()) -> dict[str, Any]:
         if chat.toolbox is None:
             raise UsageError(f"no MCP server named {server[:60]!r} here", hint="chat mcp lists them")
-        return await view_call(chat.toolbox, server, asked)
+        return await view_call(chat.toolbox, chat.hooks, server, asked)
 
 
-async def view_call(toolbox: Toolbox, server: str, asked: AppCall) -> dict[str, Any]:
+async def view_call(toolbox: Toolbox, hooks: Hooks, server: str, asked: AppCall) -> dict[str, Any]:
     """A call an MCP App's view of ``server`` asks for, decided as the model's calls are, by the same hooks' decision
     (chatcli.backends.own.toolcalls.hooks_decided): refused where the App may not call the tool or a hook denies it;
     ``{"ask": the call shown whole}`` where it would be asked, until the user says yes (``approved``: it runs as they
@@ -78,7 +79,7 @@ async def view_call(toolbox: Toolbox, server: str, asked: AppCall) -> dict[str, 
     if entry is None:
         return refused(f"not run: MCP server {server} offers its App no tool named {asked.tool!r}")
     said = await hooks_decided(
-        toolbox, [{"id": "app", "name": entry.name, "args": asked.arguments}], "", {"app": entry}
+        toolbox, hooks, [{"id": "app", "name": entry.name, "args": asked.arguments}], "", {"app": entry}
     )
     if said["refused"]:
         return refused(said["decisions"]["app"]["by"])

@@ -13,7 +13,7 @@ chatcli.core.answer's shapes).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Callable, Literal, Protocol, Union
 
 from chatcli.core.elicitation import NO_TERMINAL as NOBODY_TO_ASK
 from chatcli.core.elicitation import Elicitation, Elicited
@@ -191,6 +191,11 @@ class Notice:
     text: str
     warn: bool = False
     in_result: bool = False
+
+
+def saying(hear: Callable[[Any], object]) -> Callable[[str, bool], object]:
+    """How a layer below the events (a hook's verdict) says a line to ``hear``: a ``Notice``, ``warn`` or not."""
+    return lambda text, warn: hear(Notice(text, warn=warn))
 
 
 @dataclass(frozen=True)

@@ -55,5 +55,6 @@ class GraphLoader(Protocol):
 class Compactor(Protocol):
     """What folds a thread's earlier turns into its summary (chat's own graph: ``ChatGraph.compact``)."""
 
-    async def compact(self, state: Any, config: Any, focus: str | None = None) -> tuple[dict[str, Any], Compacted]:
-        """The state update that stores the new summary, and what was done (chatcli.core.events.Compacted)."""
+    async def compact(self, state: Any, config: Any, focus: str | None, emit: Any) -> tuple[dict[str, Any], Compacted]:
+        """The state update that stores the new summary, and what was done (chatcli.core.events.Compacted), as the
+        PreCompact hooks let it (``emit`` hears them)."""

@@ -125,8 +125,7 @@ class Chat:
         self.running = Running()  # what runs on its threads: a delete here, and its close, stop it first
         # Seconds its close waits for them, then for SessionEnd's hooks (an editor's agent leaves sooner: chat acp).
         self.close_wait = 10.0
-        self.hooks: Hooks | None = None  # the user's hooks where it runs (chatcli.tools.hooks), loaded as it opens
-        self.sessions: list[Hooks] = []  # every set of hooks it loaded (a session's own too): told when it ends
+        self.sessions: list[Hooks] = []  # every set of hooks it loaded, its own first (a session's own too)
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Chat:
@@ -184,6 +183,11 @@ class Chat:
 
     # ---- hooks (chatcli.tools.hooks)
 
+    @property
+    def hooks(self) -> Hooks:
+        """The user's hooks where it runs, loaded as it opens: every thread's but an editor's session's own."""
+        return self.sessions[0]
+
     def hooks_at(self, workdir: str | None) -> Hooks:
         """The hooks in effect in ``workdir`` (the settings' hooks table with the files hooks.load reads), what in
         them cannot run told in a line each."""
@@ -202,12 +206,12 @@ class Chat:
 
     async def _sessions_end(self) -> None:
         """SessionEnd for each thread a question was asked on since it opened."""
-        from chatcli.backends.own.toolrun import told
+        from chatcli.core.events import saying
 
         while self.sessions:  # (each once: a Chat opened again loads its hooks again)
             hooks = self.sessions.pop()
-            for thread_id in sorted(hooks.started):
-                told(await hooks.run("SessionEnd", {"reason": "other"}, session_id=thread_id), self.listener.hear)
+            for thread in sorted(hooks.started):
+                await hooks.fire("SessionEnd", {"reason": "other"}, session_id=thread, say=saying(self.listener.hear))
 
     # ---- what answers
 
@@ -240,9 +244,7 @@ class Chat:
             box = await stack.enter_async_context(
                 open_toolbox(self.settings, self.listener, **toolbox, environ=self.environ)
             )
-        self.hooks = self.hooks_at(self.settings.workdir)
-        if box is not None:
-            box.hooks = self.hooks
+        self.hooks_at(self.settings.workdir)
         if box is not None and (load is not None or box.loaded is not None):  # a server starts meanwhile
             await box.warm()
             load = load or load_engine
@@ -517,8 +519,6 @@ class Chat:
         own_graph, model = engine.backend.can.prompt, opening.model or self.settings.model
         default = engine.default or ModelState(0)
         tools = toolbox if toolbox is not None and own_graph else engine.toolbox
-        if tools is not None and tools.hooks is None:  # a session's own tools: the hooks where it works
-            tools.hooks = self.hooks_at(str(tools.host.workdir))
         conversation = Thread(
             engine.backend,
             check_thread_id(opening.thread_id),
@@ -530,7 +530,8 @@ class Chat:
             toolbox=tools,
             listener=listener if listener is not None else self.listener,
             settings=self.settings,
-            hooks=tools.hooks if tools is not None else self.hooks,
+            # A session's own tools: the hooks where it works.
+            hooks=self.hooks_at(str(tools.host.workdir)) if tools is not None and tools is toolbox else self.hooks,
         )
         from chatcli.service.jobs import keep_killed
 

@@ -18,12 +18,11 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from chatcli.backends.own.roles import Role
-    from chatcli.core.events import Compacted
+    from chatcli.core.events import Compacted, Listener
     from chatcli.core.graph_app import Compactor, GraphApp
     from chatcli.core.turn import Config
     from chatcli.service.backend import Backend
     from chatcli.service.recall import SummaryView
-    from chatcli.tools.hooks import Verdict
 
 # The longest focus /compact, `chat compact --focus` and chat serve take: an instruction, not a document.
 MAX_FOCUS = 2000
@@ -63,6 +62,7 @@ class Held(Protocol):
     backend: Backend
     pending: dict[str, Any]  # the thread's settings (its state's values) kept for its next turn
     model: ModelChoice
+    listener: Listener  # hears what its turns (and a compaction's hooks) say
 
     @property
     def app(self) -> GraphApp: ...
@@ -71,8 +71,6 @@ class Held(Protocol):
     def config(self) -> Config: ...
 
     def lock(self) -> AbstractAsyncContextManager[None]: ...
-
-    async def hook(self, event: str, **fields: Any) -> Verdict: ...  # the session's hooks of ``event``, run
 
 
 class OwnPrompt:
@@ -162,11 +160,8 @@ class OwnPrompt:
             state = await thread.app.aget_state(thread.config)
             if not state.values.get("messages"):
                 raise UsageError("nothing to compact: this thread has no message yet")
-            if (said := await thread.hook("PreCompact", trigger="manual", custom_instructions=focus or "")).blocked:
-                raise UsageError(f"a PreCompact hook refused compaction: {said.reason}")
-            update, done = await compactor.compact(state.values, thread.config, focus)
+            update, done = await compactor.compact(state.values, thread.config, focus, thread.listener.hear)
             await thread.backend.change(marked(thread.config, "compact"), update)
-        await thread.hook("PostCompact", trigger="manual")
         return done
 
     async def summary(self) -> SummaryView:

@@ -28,6 +28,7 @@ from chatcli.service.outcome import outcome, waits_on
 from chatcli.service.own_prompt import ModelChoice, OwnPrompt, marked
 from chatcli.service.recall import Recall, Undone
 from chatcli.store import Store
+from chatcli.tools.hooks import NO_HOOKS, Hooks
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from chatcli.store.memories import MemoryBook
     from chatcli.threads.spending import Standing
     from chatcli.threads.tree import Node, Tree
-    from chatcli.tools.hooks import Hooks, Verdict
+    from chatcli.tools.hooks import Verdict
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -87,8 +88,8 @@ class Thread:
     # The ends of an answer that is not whole which the door says its own way (an editor's stop reasons): returned,
     # not raised (chatcli.service.outcome).
     whole: tuple[str, ...] = ()
-    # The session's hooks (chatcli.tools.hooks): its questions' (UserPromptSubmit, Stop...) as its tools' are.
-    hooks: Hooks | None = None
+    # The session's hooks (chatcli.tools.hooks: the Chat's), fired at its turns' moments, its graph's too (config).
+    hooks: Hooks = NO_HOOKS
     notified: set[str] = field(default_factory=set)  # the questions a Notification hook was told of
     asked_with: str | None = None  # the model the turn running now is asked with, for it alone (a command file's)
 
@@ -174,23 +175,17 @@ class Thread:
             await self.hook("Notification", notification_type=kind, message=row.text, title="chat waits for you")
 
     async def hook(self, event: str, **fields: Any) -> Verdict:
-        """What the session's hooks of ``event`` say (the thread is their session), each failure and message told."""
-        from chatcli.backends.own.toolrun import told
-        from chatcli.tools.hooks import MATCHED, Verdict
+        """What the session's hooks of ``event`` say (the thread is their session, its messages their transcript),
+        each failure and message told."""
+        from chatcli.core.events import saying
 
-        if self.hooks is None or not self.hooks.matching(event, fields.get(MATCHED.get(event, ""))):
-            return Verdict(event)
-        try:  # its transcript (transcript_path) as it stands
-            history: list[BaseMessage] | None = await self.messages()
-        except Exception:  # noqa: BLE001 - a backend that cannot give it now: the hooks read the last one written
-            history = None
-        said = await self.hooks.run(event, fields, session_id=self.thread_id, messages=history)
-        return told(said, self.listener.hear)
+        say = saying(self.listener.hear)
+        return await self.hooks.fire(event, fields, session_id=self.thread_id, say=say, history=self.messages)
 
     async def _hooked_question(self, text: str) -> str:
         """What the hooks add to a question before it is sent (SessionStart's, on the session's first question, and
         UserPromptSubmit's context); UsageError, the question not sent, when a UserPromptSubmit hook refuses it."""
-        if self.hooks is None or not self.hooks.hooks:
+        if not self.hooks.hooks:
             return ""
         context: list[str] = []
         if self.thread_id not in self.hooks.started:
@@ -241,7 +236,7 @@ class Thread:
 
     @property
     def config(self) -> Config:
-        from chatcli.backends.own.toolcalls import TOOLBOX
+        from chatcli.backends.own.toolcalls import HOOKS, TOOLBOX
 
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
         if not self.can.prompt:
@@ -252,6 +247,8 @@ class Thread:
             configurable["temperature"] = self.model.temperature
         if self.toolbox is not None:  # this thread's tools (a session's own, or the engine's)
             configurable[TOOLBOX] = self.toolbox
+        if self.hooks.hooks:
+            configurable[HOOKS] = self.hooks
         if self.workdir is not None:  # where its project is (an editor's session's: its AGENTS.md)
             configurable["workdir"] = self.workdir
         return {"configurable": configurable}

@@ -29,7 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryFile
-from typing import Any, Awaitable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from chatcli.errors import ConfigError
 from chatcli.paths import config_dir, config_path, read_bounded, read_config_file, trust_store
@@ -163,15 +163,24 @@ class Hooks:
                 chosen.setdefault((hook.http, hook.command), hook)
         return tuple(chosen.values())
 
-    async def run(
-        self, event: str, fields: Mapping[str, Any], *, session_id: str = "", messages: Sequence[Any] | None = None
+    async def fire(
+        self,
+        event: str,
+        fields: Mapping[str, Any],
+        *,
+        session_id: str = "",
+        say: Callable[[str, bool], object] = lambda line, warn: None,
+        history: Sequence[Any] | Callable[[], Awaitable[Sequence[Any]]] | None = None,
     ) -> Verdict:
-        """Run the hooks ``event`` matches with the event's JSON (``fields`` add to the common ones), all at once;
-        ``messages``, the session's so far, are its transcript first (``transcript_path``: the one last written)."""
+        """What the hooks ``event`` matches say of it (none: an empty Verdict, nothing run), run all at once with the
+        event's JSON (``fields`` add to the common ones), each failure (a warning) and message said with ``say``;
+        ``history``, the session's messages so far, is its transcript first (``transcript_path``: else the last one
+        written, as when it cannot be read)."""
         if not (chosen := self.matching(event, fields.get(MATCHED.get(event, "")))):
             return Verdict(event)
-        if messages is not None:
-            await self.record(session_id, messages)
+        if history is not None:
+            with suppress(Exception):  # (a backend that cannot give it now)
+                await self.record(session_id, history if isinstance(history, Sequence) else await history())
         path = transcript(session_id) if session_id else None
         common = {"session_id": session_id, "cwd": str(self.cwd), "permission_mode": self.permission_mode}
         common["transcript_path"] = str(path) if path is not None and path.exists() else ""
@@ -185,13 +194,21 @@ class Hooks:
                 _in_turn(_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ))
                 for hook in chosen
             )
-            return _combined(event, await asyncio.gather(*runs))
+            said = _combined(event, await asyncio.gather(*runs))
+        for line in said.problems:
+            say(line, True)
+        for line in said.messages:
+            say(line, False)
+        return said
 
     async def record(self, session_id: str, messages: Sequence[Any]) -> None:
         """Write the session's transcript (``transcript_path``) from ``messages``, where any hook may read it."""
         if session_id and self.hooks:
             with suppress(OSError):  # (a hook that reads it finds the last one written, or none)
                 await asyncio.to_thread(write_transcript, transcript(session_id), messages, session_id, self.cwd)
+
+
+NO_HOOKS = Hooks(Path("."))  # where none are loaded: every event fires nothing
 
 
 async def _in_turn(run: Awaitable[Verdict]) -> Verdict:

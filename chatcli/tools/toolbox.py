@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from chatcli.tools import builtin
 from chatcli.tools.asking import Ask, KeptCalls
@@ -25,9 +25,6 @@ from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable, preloading
 from chatcli.tools.results import Outcome, heard, mcp_block, result_media, result_text
 from chatcli.tools.sandbox import Policy
-
-if TYPE_CHECKING:
-    from chatcli.tools.hooks import Hooks
 
 
 @dataclass(frozen=True)
@@ -175,7 +172,6 @@ class Toolbox:
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
-        self.hooks: Hooks | None = None  # the session's hooks (chatcli.tools.hooks), run around each call
         self.only: Callable[[ToolEntry], bool] | None = None  # the tools a narrowed view keeps (``narrowed``)
         self.delegating: set[str] = set()  # the Agent calls running here ("THREAD:CALL"), each shown once
         self._started = False
@@ -384,7 +380,7 @@ class Toolbox:
         return found if self.only is None else [entry for entry in found if self.only(entry)]
 
     def narrowed(self, keep: Callable[[ToolEntry], bool]) -> "Toolbox":
-        """This toolbox offering only the tools ``keep`` keeps (a subagent's), its servers, hooks and rules shared."""
+        """This toolbox offering only the tools ``keep`` keeps (a subagent's), its servers and rules shared."""
         import copy
 
         view = copy.copy(self)

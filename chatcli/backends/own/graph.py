@@ -27,16 +27,17 @@ from chatcli.backends.own.toolcalls import (
     TOOLS_NODE,
     calls_of,
     emitter,
+    hooks_of,
     make_tools_node,
     repair,
     settled,
     toolbox_of,
     tools_refused,
 )
-from chatcli.backends.own.toolrun import told
 from chatcli.config import Settings
 from chatcli.core.chunks import add_usage
-from chatcli.core.events import Compacted, Notice, TurnResult
+from chatcli.core.events import Compacted, Notice, TurnResult, saying
+from chatcli.errors import UsageError
 from chatcli.provider_table import name_of
 
 # LangGraph's add_messages, at O(new messages) for the appends of a turn.
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from chatcli.backends.own.sampling import Sampling
     from chatcli.backends.own.spending import Guard
     from chatcli.config import Settings
+    from chatcli.tools.hooks import Verdict
     from chatcli.tools.toolbox import Toolbox
 
 
@@ -292,8 +294,8 @@ class ChatGraph:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
         started = {}
         if self.agent is not None and len(state["messages"]) == 1:  # a subagent's first request: its hooks' context
-            said = await step.hook("SubagentStart", self.agent[0], agent_type=self.agent[0], agent_id=self.agent[1])
-            if said is not None and said.context:
+            said = await step.hook("SubagentStart", agent_type=self.agent[0], agent_id=self.agent[1])
+            if said.context:
                 started["system"] = "\n\n".join([str(step.system.content), *said.context])
                 step.system = SystemMessage(started["system"])
         step.tools = self.offered(state, step.learned.no_tools, toolbox, emit)
@@ -346,14 +348,16 @@ class ChatGraph:
                 reply.response_metadata[UNPRICED_KEY] = LOCAL
 
     async def compact(
-        self, state: ChatState, config: RunnableConfig, focus: str | None = None
+        self, state: ChatState, config: RunnableConfig, focus: str | None, emit: Callable[[Any], None]
     ) -> tuple[dict[str, Any], Compacted]:
-        """Fold every turn of the thread but the last into its summary (/compact): the state update to store, and
-        what was done, its usage and cost (also kept with the thread's last answer, as a summary made for it)."""
+        """Fold every turn of the thread but the last into its summary (/compact), as the PreCompact hooks let it
+        (PostCompact's told after; ``emit`` hears them): the state update to store, and what was done, its usage and
+        cost (also kept with the thread's last answer, as a summary made for it)."""
         from chatcli.backends.own.pricing import COST_KEY
 
         # (a compaction asked for is a question of its own)
-        async with self._opened(state, config, lambda _event: None, new_question=True) as step:
+        async with self._opened(state, config, emit, new_question=True) as step:
+            await step.may_fold("manual", focus or "")
             step.learned = await self.states.of(step.name)
             try:
                 folded = await compact(step.chat_model, step.system, state, step.config, step.learned.budget, focus)
@@ -362,6 +366,7 @@ class ChatGraph:
                 if said is exc:
                     raise
                 raise said from exc
+            await step.hook("PostCompact", trigger="manual")
         spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
         after = count_tokens_approximately(folded.messages)
         done = Compacted(folded.folded, folded.before, after, focus or None, spent, folded.cut)
@@ -404,22 +409,21 @@ class _Step:
         self.meter: Meter | None = None  # the spending limits' meter of its calls, where a limit is set
         self.told_unsent = False  # a tool result's image or audio the model does not take was said
 
-    async def hook(self, event: str, value: str, **fields: Any) -> Any:
-        """What the session's ``event`` hooks matching ``value`` say (chatcli.tools.hooks.Verdict), each one's failure
-        and message told; None when none matches."""
-        toolbox = toolbox_of(self.config, self.graph.toolbox)
-        if toolbox is None or toolbox.hooks is None or not toolbox.hooks.matching(event, value):
-            return None
-        return told(await toolbox.hooks.run(event, fields, session_id=self.thread_id), self.emit)
+    async def hook(self, event: str, history: list[Any] | None = None, **fields: Any) -> Verdict:
+        """What the session's hooks of ``event`` say (``history``: its transcript first), each failure and message
+        told."""
+        fire = hooks_of(self.config).fire
+        return await fire(event, fields, session_id=self.thread_id, say=saying(self.emit), history=history)
 
-    async def compact_hook(self, event: str) -> bool:
-        """The session's ``event`` hooks of an automatic compaction run; False if one refused."""
-        said = await self.hook(event, "auto", trigger="auto")
-        return said is None or not (said.blocked or said.stop is not None)
-
-    async def may_compact(self) -> bool:
-        if await self.compact_hook("PreCompact"):
+    async def may_fold(self, trigger: str = "auto", focus: str = "") -> bool:
+        """Whether the PreCompact hooks let this step fold turns into the summary (``trigger`` "manual": a compaction
+        asked for, steered by ``focus``); a refusal said, or raised (UsageError) for a compaction asked for."""
+        history = self.state["messages"] if self.graph.agent is None else None  # (a subagent's are not the thread's)
+        said = await self.hook("PreCompact", history, trigger=trigger, custom_instructions=focus)
+        if not (said.blocked or said.stop is not None):
             return True
+        if trigger == "manual":
+            raise UsageError(f"a PreCompact hook refused compaction: {said.reason or said.stop}")
         _say(self.emit, "a PreCompact hook refused compaction: the earlier turns that do not fit are left out")
         return False
 
@@ -441,7 +445,7 @@ class _Step:
                  " tokens this model is sent: little is left for the conversation (--no-tools, fewer MCP servers, or"
                  " a model with a bigger window: CHATCLI_LOCAL_N_CTX for the local one)")  # fmt: skip
         try:
-            plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold, self.may_compact)
+            plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold, self.may_fold)
         except Exception as exc:
             from chatcli.backends.own.spending import LimitReached
 
@@ -452,7 +456,7 @@ class _Step:
             _say(self.emit, f"could not compact the earlier turns ({why}): those that do not fit are left out")
             plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, None)
         if plan.folded:
-            await self.compact_hook("PostCompact")
+            await self.hook("PostCompact", trigger="auto")
             after = count_tokens_approximately(plan.messages)
             _say(
                 self.emit,

@@ -17,8 +17,8 @@ from contextlib import suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from chatcli.backends.own.toolcalls import TOOLBOX, toolbox_of
-from chatcli.backends.own.toolrun import told
+from chatcli.backends.own.toolcalls import TOOLBOX, hooks_of, toolbox_of
+from chatcli.core.events import saying
 from chatcli.tools import builtin
 from chatcli.tools.results import Outcome
 
@@ -64,18 +64,16 @@ async def delegate(
     replies = [m for m in state["messages"] if m.type == "ai"]
     answer = replies[-1].text if replies else ""
     thread = str((config.get("configurable") or {}).get("thread_id") or "")
-    if toolbox.hooks is not None and toolbox.hooks.matching("SubagentStop", agent.name):
+    if (hooks := hooks_of(config)).matching("SubagentStop", agent.name):  # its transcript written for them first
         from chatcli.tools.hooks import transcript, write_transcript
         from chatcli.tools.kept_files import folder
 
         path = transcript(thread).with_name(f"agent-{folder(call_id).name}.jsonl")
         with suppress(OSError):  # (a hook that reads it finds none)
-            await asyncio.to_thread(write_transcript, path, state["messages"], thread, toolbox.hooks.cwd)
+            await asyncio.to_thread(write_transcript, path, state["messages"], thread, hooks.cwd)
         fields = {"agent_id": call_id, "agent_type": agent.name, "agent_transcript_path": str(path)}
-        told(
-            await toolbox.hooks.run("SubagentStop", {**fields, "last_assistant_message": answer}, session_id=thread),
-            emit,
-        )
+        fields["last_assistant_message"] = answer
+        await hooks.fire("SubagentStop", fields, session_id=thread, say=saying(emit))
     return Outcome(
         note + (answer or "(the subagent gave no answer)"), "ok", time.monotonic() - started, kept=spent(replies)
     )

@@ -196,15 +196,23 @@ def repair(history: list[BaseMessage], limit: int) -> list[BaseMessage]:
     return mended
 
 
-# The run's config key for the tools of a session that has its own (an editor's: Toolbox.for_session); a run
-# without it uses the graph's. (An object: LangGraph keeps only plain values of the config with a checkpoint.)
-TOOLBOX = "toolbox"
+# The run's config keys for the tools of a session that has its own (an editor's: Toolbox.for_session; a run
+# without it uses the graph's) and for the session's hooks (chatcli.tools.hooks: a run without them fires none).
+# (Objects: LangGraph keeps only plain values of the config with a checkpoint.)
+TOOLBOX, HOOKS = "toolbox", "hooks"
 
 
 def toolbox_of(config: Any, default: "Toolbox | None") -> "Toolbox | None":
     """The tools of the run of ``config``: its session's own, else the graph's ``default``."""
     found = ((config or {}).get("configurable") or {}).get(TOOLBOX)
     return cast("Toolbox", found) if found is not None else default
+
+
+def hooks_of(config: Any) -> Hooks:
+    """The hooks of the run of ``config``: its session's (chatcli.service.chat.Chat loads them), else none."""
+    from chatcli.tools.hooks import NO_HOOKS
+
+    return cast("Hooks", ((config or {}).get("configurable") or {}).get(HOOKS) or NO_HOOKS)
 
 
 def emitter() -> Callable[[Any], None]:
@@ -218,7 +226,7 @@ def emitter() -> Callable[[Any], None]:
 
 
 async def hooks_decided(
-    toolbox: "Toolbox", calls: list[dict[str, Any]], thread: str, entries: dict[str, Any] | None = None
+    toolbox: Toolbox, hooks: Hooks, calls: list[dict[str, Any]], thread: str, entries: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """What the session's hooks decide of ``calls`` before they run: PreToolUse's, then PermissionRequest's for a
     call that would be asked. The calls they refuse ("refused", by id: each one's decision says why), those left to
@@ -228,22 +236,22 @@ async def hooks_decided(
     emit, asking, refused, decisions = emitter(), [], [], {}
     entries = entries or {call["id"]: toolbox.find(call["name"], call["id"]) for call in calls}
     calls = [call for call in calls if entries[call["id"]] is not None and call["args"] is not None]
-    before = (hooked(toolbox, "PreToolUse", entries[c["id"]], c["args"], c["id"], thread, emit) for c in calls)
-    for call, verdict in zip(calls, await asyncio.gather(*before)):
-        entry, args, word = entries[call["id"]], call["args"], verdict.decision if verdict is not None else None
-        if verdict is not None and verdict.updated_input is not None:
+    fire = hooked(toolbox, hooks, thread, emit)
+    for call, verdict in zip(calls, await asyncio.gather(*(fire("PreToolUse", entries[c["id"]], c) for c in calls))):
+        entry, args, word = entries[call["id"]], call["args"], verdict.decision
+        if verdict.updated_input is not None:
             args = dict(verdict.updated_input)
             decisions[call["id"]] = {"action": "yes", "args": args, "edited": "a hook"}
         if word == "ask" or word is None and not toolbox.preapproved(entry, args):
-            asked = await hooked(toolbox, "PermissionRequest", entry, args, call["id"], thread, emit)
-            if asked is not None and asked.decision in ("allow", "deny"):
+            asked = await fire("PermissionRequest", entry, {**call, "args": args})
+            if asked.decision in ("allow", "deny"):
                 verdict, word = asked, asked.decision
-        if verdict is not None and word == "deny":
+        if word == "deny":
             refused.append(call["id"])
             by = f"not run: a {verdict.event} hook refused it: {verdict.reason}"
             decisions[call["id"]] = {"action": "no", "by": by}
         elif word != "allow":
-            reason = (verdict.reason if verdict is not None else "") or "a hook asks" if word == "ask" else None
+            reason = verdict.reason or "a hook asks" if word == "ask" else None
             if reason is not None:
                 emit(Notice(f"{entry.label}: {reason}", warn=True))
             asking.append({"id": call["id"], "args": args, "hook": reason})
@@ -276,7 +284,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
         thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
-        return await hooks_decided(toolbox, calls, thread)
+        return await hooks_decided(toolbox, hooks_of(get_config()), calls, thread)
 
     async def decided(calls: list[dict[str, Any]], hooked: dict[str, Any]) -> dict[str, Any]:
         """The approval of ``calls``: asked (an interrupt) for those that need it, as the hooks left them
@@ -303,7 +311,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
         thread = str((config.get("configurable") or {}).get("thread_id") or "")
         toolbox = cast("Toolbox", toolbox_of(config, default))
         model = Model.of(sampler, config)
-        message: ToolMessage = await settle(toolbox, call, decision, asked, emitter(), thread, model)
+        message: ToolMessage = await settle(toolbox, hooks_of(config), call, decision, asked, emitter(), thread, model)
         return message
 
     approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
@@ -324,10 +332,10 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
             return offered is None or call["name"] in offered or toolbox.find(call["name"], call["id"]) is None
 
         calls = [call for call in every if runs(call)]
-        plain = toolbox.hooks is None or not toolbox.hooks.hooks  # no hook to run: no task of theirs to keep
+        session = hooks_of(get_config())
+        plain = not session.hooks  # no hook to run: no task of theirs to keep
         if not plain and calls:  # the session's transcript as the hooks read it, these calls in it
-            thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
-            await cast("Hooks", toolbox.hooks).record(thread, state["messages"])
+            await session.record(str(get_config()["configurable"].get("thread_id") or ""), state["messages"])
         hooked = await (hooks_run(calls) if plain else hooks(calls)) if calls else {}
         decided = await approval(calls, hooked) if calls else {"decisions": {}, "asked": []}
         decisions, asked = decided["decisions"], set(decided["asked"])

@@ -8,15 +8,15 @@ import asyncio
 import contextlib
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from chatcli.core.events import Notice, Progress, ToolCall, ToolResult
+from chatcli.core.events import Notice, Progress, ToolCall, ToolResult, saying
 from chatcli.core.turn import where
 from chatcli.tools import builtin
 
 if TYPE_CHECKING:
     from chatcli.backends.own.sampling import Model
-    from chatcli.tools.hooks import Verdict
+    from chatcli.tools.hooks import Hooks, Verdict
     from chatcli.tools.toolbox import Toolbox
 
 TICK = 1.0  # seconds between two progress events of a call that says nothing of its own
@@ -24,7 +24,8 @@ MESSAGE_CHARS = 200  # characters of a tool's progress message passed on
 
 
 async def settle(
-    toolbox: "Toolbox",
+    toolbox: Toolbox,
+    hooks: Hooks,
     call: dict[str, Any],
     decision: dict[str, Any],
     asked: bool,
@@ -33,8 +34,9 @@ async def settle(
     model: "Model",
 ) -> Any:
     """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
-    (when it was ``asked``), or run. Runs in a LangGraph task of its own (chatcli.backends.own.toolcalls);
-    ``model`` answers its server's requests to use the model, where the user allows them."""
+    (when it was ``asked``), or run (``hooks`` told after). Runs in a LangGraph task of its own
+    (chatcli.backends.own.toolcalls); ``model`` answers its server's requests to use the model, where the user allows
+    them."""
     entry = toolbox.find(call["name"], call["id"])
     edited = decision.get("args")  # the user's edit, or a hook's (chatcli.tools.hooks)
     shown = replace(shown_call(call, entry), arguments=edited) if isinstance(edited, dict) else shown_call(call, entry)
@@ -79,8 +81,8 @@ async def settle(
             text = f"({who} edited the arguments before it ran: {json.dumps(arguments, ensure_ascii=False)})\n{text}"
         after = "PostToolUse" if outcome == "ok" else "PostToolUseFailure"
         result = {"tool_response": text} if outcome == "ok" else {"error": text, "is_interrupt": outcome == "cancelled"}
-        said = await hooked(toolbox, after, entry, arguments, call["id"], thread, emit, **result)
-        if said is not None and (said.context or said.blocked):  # what the hooks tell the model of the result
+        said = await hooked(toolbox, hooks, thread, emit)(after, entry, {**call, "args": arguments}, **result)
+        if said.context or said.blocked:  # what the hooks tell the model of the result
             text += "".join(f"\n\n[{after} hook: {line}]" for line in (*said.context, said.reason) if line)
     seconds = round(seconds, 3)
     meta = {
@@ -96,29 +98,21 @@ async def settle(
     return message
 
 
-async def hooked(
-    toolbox: "Toolbox", event: str, entry: Any, arguments: Any, call_id: str, thread: str, emit: Any, **more: Any
-) -> "Verdict | None":
-    """What the session's hooks of ``event`` say of a call of ``entry`` (None: none matches), each hook's failure
-    and message told as a ``Notice``."""
-    if toolbox.hooks is None or not toolbox.hooks.matching(event, entry.hook_name):
-        return None
-    own = entry.server == builtin.SERVER
-    shaped = builtin.peer_input(entry.name, arguments, toolbox.host.workdir) if own else arguments
-    fields = {"tool_name": entry.hook_name, "tool_input": shaped, "tool_use_id": call_id, **more}
-    said = told(await toolbox.hooks.run(event, fields, session_id=thread), emit)
-    if own and said.updated_input is not None:  # a hook written for Claude Code rewrites its shape: chat's tool's
-        said = replace(said, updated_input=builtin.own_input(entry.name, shaped, dict(said.updated_input)))
-    return said
+def hooked(toolbox: Toolbox, hooks: Hooks, thread: str, emit: Any) -> Callable[..., Awaitable[Verdict]]:
+    """``fire(event, entry, call, **more)``: what the session's hooks of ``event`` say of ``call`` (its ``id`` and
+    ``args``) of ``entry``'s tool, each failure and message told as a ``Notice``; a built-in tool's input in the
+    shape of Claude Code's tool of its kind, a hook's rewrite of it read back as chat's."""
 
+    async def fire(event: str, entry: Any, call: dict[str, Any], **more: Any) -> Verdict:
+        own = entry.server == builtin.SERVER
+        shaped = builtin.peer_input(entry.name, call["args"], toolbox.host.workdir) if own else call["args"]
+        fields = {"tool_name": entry.hook_name, "tool_input": shaped, "tool_use_id": call["id"], **more}
+        said = await hooks.fire(event, fields, session_id=thread, say=saying(emit))
+        if own and said.updated_input is not None:  # a hook written for Claude Code rewrites its shape: chat's tool's
+            said = replace(said, updated_input=builtin.own_input(entry.name, shaped, dict(said.updated_input)))
+        return said
 
-def told(verdict: "Verdict", hear: Callable[[Any], None]) -> "Verdict":
-    """``verdict``, each hook's failure (a warning) and message told to ``hear`` as a ``Notice``."""
-    for line in verdict.problems:
-        hear(Notice(line, warn=True))
-    for line in verdict.messages:
-        hear(Notice(line))
-    return verdict
+    return fire
 
 
 async def run_asking(
