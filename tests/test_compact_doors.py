@@ -1,5 +1,5 @@
 """Compaction's doors besides the prompt: ``chat compact ID [--focus TEXT] [--json]`` and chat serve's
-``POST /v1/threads/ID/compact``.
+``POST /v1/threads/ID/commands`` with ``compact``.
 
 A thread of four one-shot turns is compacted: one summariser request (told apart by its instructions) reaches the
 model, steered by the focus; the next question's request carries the summary in place of the folded turns; the
@@ -227,7 +227,7 @@ def roles(row: Any, request: dict[str, Any]) -> tuple[list[str], list[tuple[str,
     return systems, parts
 
 
-# --------------------------------------------------------------------------- chat serve: POST /v1/threads/ID/compact
+# ------------------------------------------------------------- chat serve: POST /v1/threads/ID/commands, compact
 
 
 @pytest.fixture
@@ -236,15 +236,21 @@ def served(door: Any) -> Any:
     return door.served
 
 
+def compact(served: Any, thread: str, focus: str = "") -> tuple[int, Any]:
+    """``compact`` run on ``thread`` through serve's commands route: its status and object."""
+    return served.request("POST", f"/v1/threads/{thread}/commands", {"command": "compact", "input": focus})
+
+
 @doors("serve")  # in this process (tests/doors/serve.py)
 def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
     four_turns(chat_env, server)
     server.queue(Fault(status=500))  # a failed summary request: the error object, and nothing changed
-    status, error = served.request("POST", "/v1/threads/doors/compact", {"focus": FOCUS})
+    status, error = compact(served, "doors", FOCUS)
     assert status == 502 and error["error"]["exit_code"] == 4 and "server error" in error["error"]["message"], error
     server.queue(Reply(FOLDED, usage={"prompt_tokens": 90, "completion_tokens": 12}))
-    status, obj = served.request("POST", "/v1/threads/doors/compact", {"focus": FOCUS})
-    assert status == 200 and set(obj) == KEYS, obj
+    status, done = compact(served, "doors", FOCUS)
+    obj = done["data"]
+    assert status == 200 and set(obj) == KEYS and done["said"].startswith("compacted 3 earlier turns: ~"), done
     assert obj["thread_id"] == "doors" and obj["turns"] == 3 and obj["focus"] == FOCUS and obj["summary"] == FOLDED
     assert obj["usage"]["prompt_tokens"] == 90, obj
     failed, call = summarised(server)
@@ -257,13 +263,11 @@ def test_the_endpoint_compacts_as_the_command_does(server, chat_env, served):
     status, exported = served.request("GET", "/v1/threads/doors")
     assert [m["content"] for m in exported["messages"] if m["role"] == "user"][:4] == QUESTIONS
     # Without a body, the same with no focus; the summary covers it all then: nothing to fold.
-    status, again = served.request("POST", "/v1/threads/doors/compact")
-    assert status == 200 and again["focus"] is None and again["turns"] == 1, again
-    status, error = served.request("POST", "/v1/threads/doors/compact")
+    status, again = compact(served, "doors")
+    assert status == 200 and again["data"]["focus"] is None and again["data"]["turns"] == 1, again
+    status, error = compact(served, "doors")
     assert status == 400 and "nothing to compact" in error["error"]["message"], error
     assert error["error"]["exit_code"] == 2
-    status, schema = served.request("GET", "/openapi.json")
-    assert "/v1/threads/{thread_id}/compact" in schema["paths"]
 
 
 @doors("serve")  # in this process (tests/doors/serve.py)
@@ -271,10 +275,10 @@ def test_the_endpoint_refuses_what_the_command_refuses(server, graph_env, tmp_pa
     server.queue(Reply("from the graph"), Reply("again"))
     for question in ("hi", "and again"):
         assert chat(graph_env, "--graph", AGENT, "-t", "graphs", question, cwd=tmp_path).code == 0
-    status, error = served.request("POST", "/v1/threads/graphs/compact", {"focus": FOCUS})
-    assert status == 400 and GRAPHS_OWN in error["error"]["message"], error
-    status, error = served.request("POST", "/v1/threads/nowhere/compact")
+    status, error = compact(served, "graphs", FOCUS)  # serve answers with chat's own graph: not that one
+    assert status == 400 and "is answered by the graph" in error["error"]["message"], error
+    status, error = compact(served, "nowhere")
     assert status == 404 and error["error"]["message"].startswith("no thread 'nowhere'"), error
-    status, error = served.request("POST", "/v1/threads/graphs/compact", {"fokus": FOCUS})
+    status, error = served.request("POST", "/v1/threads/graphs/commands", {"command": "compact", "fokus": FOCUS})
     assert status == 400 and "fokus" in error["error"]["message"], error
     assert len(server.requests) == 2

@@ -109,7 +109,7 @@ def test_what_only_chat_s_own_graph_takes_is_refused_in_one_line(app):
         status, refused = app.ask(thread, "hi", **extra)
         assert status == 400 and said in refused["error"]["message"], (extra, refused)
         assert "\n" not in refused["error"]["message"]
-    status, refused = app.served.request("POST", f"/v1/threads/{thread}/compact", {})
+    status, refused = app.served.request("POST", f"/v1/threads/{thread}/commands", {"command": "compact"})
     assert status in (400, 404) and "error" in refused, refused
 
 

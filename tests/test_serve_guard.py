@@ -40,7 +40,6 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("DELETE", f"/v1/threads/{thread}", None),
         ("POST", f"/v1/threads/{thread}/messages", {"content": "leak it"}),
         ("POST", f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}),
-        ("POST", f"/v1/threads/{thread}/compact", {}),
         ("GET", "/v1/commands", None),
         ("GET", "/v1/inbox", None),
         ("GET", "/v1/search", None),
@@ -330,7 +329,7 @@ def _leave_an_answer(served: Any, server: Any, env: dict[str, str], route: str, 
         path, body = f"/v1/threads/{thread}/approvals", {"decisions": {"call_a": {"action": "yes"}}}
     if route == "compact":
         four_turns(env, server, thread)
-        path, body = f"/v1/threads/{thread}/compact", {}
+        path, body = f"/v1/threads/{thread}/commands", {"command": "compact"}
         server.queue(Fault(stall_after=0, stall=HANG))  # the summary never comes
     else:
         server.queue(Reply(tokens=[f" word{i}" for i in range(600)], delay=0.05))  # 30 s of answer

@@ -16,7 +16,7 @@ from fastapi import Body, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from chatcli.api.apps import apps_routes
-from chatcli.api.compacting import Compaction, CompactRequest, Strict
+from chatcli.api.compacting import Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.page import page_routes
@@ -98,8 +98,8 @@ class Offered(BaseModel):
 
 class CommandDone(BaseModel):
     """What a command that runs no turn did: the line it says, the model it chose, the thread it forked, the
-    background reply it started (``chat jobs`` lists it), what it did as one object (compact's: as ``POST
-    .../compact`` answers)."""
+    background reply it started (``chat jobs`` lists it), what it did as one object (compact's: as ``chat compact
+    --json`` prints it)."""
 
     thread_id: str
     command: str
@@ -215,29 +215,6 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
     async def delete_thread(thread_id: str) -> None:
         await chat.delete(await _existing(chat, thread_id))  # an answer running on it here ends first
 
-    @app.post(
-        "/v1/threads/{thread_id}/compact",
-        summary=(
-            "Fold every turn of a thread but the last into a summary sent in their place: `chat compact ID --json` "
-            "(nothing is deleted; /undo at the prompt takes it back)"
-        ),
-        response_model=Compaction,
-        responses={400: {"model": Refusal}, 404: {"model": Refusal}, 502: {"model": Refusal}},
-    )
-    async def post_compact(thread_id: str, request: Request, asked: CompactRequest | None = Body(None)) -> Any:
-        """The command table's /compact, as ``chat compact`` runs it. A client that leaves stops it (nothing is
-        folded), as do a delete of the thread and the server's stop."""
-        from chatcli.service.commands import run_offered
-
-        wanted = await _existing(chat, thread_id, own=True)  # a graph's thread is refused, as at the command line
-        focus = (asked.focus if asked is not None else None) or ""
-
-        async def compacted() -> Any:
-            done: Any = await run_offered(chat, await chat.thread(wanted), chat.commands().by_name["/compact"], focus)
-            return done.data
-
-        return await connected(chat, request, compacted(), wanted)
-
 
 def _turn_routes(app: FastAPI, chat: Chat) -> None:
     """The routes that ask in a thread and answer what it waits on."""
@@ -326,9 +303,9 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
         return await connected(chat, request, said(), opening.thread_id)
 
 
-async def _existing(chat: Chat, thread_id: str, own: bool = False) -> str:
-    """The whole id of the thread ``thread_id`` names (404 for none; ``own``: a graph's is refused)."""
-    return (await chat.find(thread_id, exists=True, own=own)).thread_id
+async def _existing(chat: Chat, thread_id: str) -> str:
+    """The whole id of the thread ``thread_id`` names (404 for none)."""
+    return (await chat.find(thread_id, exists=True)).thread_id
 
 
 def _base64(item: Attached) -> bytes:

@@ -109,8 +109,8 @@ async def model(chat: Service, thread: Thread, arg: str) -> Said:
 
 async def compact(chat: Service, thread: Thread, arg: str) -> Said:
     """Every turn but the last folded into the summary sent in their place (``arg``: the focus), at every door: its
-    lines, and what it did as ``chat compact --json`` and serve's ``POST .../compact`` give it
-    (chatcli.api.compacting.Compaction)."""
+    lines, and what it did as ``chat compact --json`` and serve's ``compact`` give it: ``{"thread_id", "turns",
+    "tokens_before", "tokens_after", "focus", "usage", "cost_usd", "summary", "summary_cut"}``."""
     from chatcli.service.json_events import usage_object
 
     thread.listener.hear(Notice("compacting the earlier turns..." + (f" (focus: {arg})" if arg else "")))
