@@ -296,7 +296,8 @@ def test_a_project_s_hooks_run_only_once_chat_trust_ran_there(server, chat_env, 
 
 def test_pre_compact_may_refuse_compaction_and_post_compact_runs_after_it(server, chat_env, tmp_path):
     seen = tmp_path / "compacted"
-    refuse = "jq -e '.custom_instructions == \"keep it\"' >/dev/null || { echo 'not with that focus' >&2; exit 2; }"
+    stop = """echo '{"continue": false, "stopReason": "not today"}'"""
+    refuse = f"case $(jq -r .custom_instructions) in 'keep it') ;; stop) {stop} ;; *) echo 'not with that focus' >&2; exit 2;; esac"
     user_settings(Path(chat_env["HOME"]), PreCompact=[("manual", refuse)], PostCompact=[("", f"cat > {seen}")])
     server.queue(*(Reply(f"noted {n}") for n in range(3)))
     for question in ("first question", "second question", "third question"):
@@ -304,6 +305,8 @@ def test_pre_compact_may_refuse_compaction_and_post_compact_runs_after_it(server
 
     refused = chat(chat_env, "compact", "folded", "--focus", "drop it")
     assert refused.code != 0 and "a PreCompact hook refused compaction: not with that focus" in refused.err, refused
+    stopped = chat(chat_env, "compact", "folded", "--focus", "stop")  # continue: false stops it as it stops a turn
+    assert stopped.code != 0 and "a PreCompact hook refused compaction: not today" in stopped.err, stopped
     assert not seen.exists()
     server.queue(Reply("The summary."))
     assert chat(chat_env, "compact", "folded", "--focus", "keep it").code == 0
