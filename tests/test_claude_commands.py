@@ -252,7 +252,7 @@ def test_a_one_shot_of_a_projects_untrusted_command_says_trust_and_sends_nothing
 @pytest.fixture(params=["acp", "serve"])
 def client(request: Any, chat_env: dict[str, str], isolated_env: Path, tmp_path: Path) -> Iterator[Any]:
     """A client's door (tests/test_client_commands.py), opened once the commands are there."""
-    from tests.test_client_commands import AcpClient, ServeClient
+    from tests.test_client_commands import opened
 
     put(
         commands(isolated_env),
@@ -260,19 +260,8 @@ def client(request: Any, chat_env: dict[str, str], isolated_env: Path, tmp_path:
         "---\ndescription: Run the frontend tests\n---\nnpm test $ARGUMENTS\n",
     )
     enable_plugin(isolated_env, tmp_path)
-    if request.param == "acp":
-        from tests.doors.acp import InProcessEditor
-
-        editor = InProcessEditor(chat_env)
-        editor.initialize()
-        yield AcpClient(editor)
-        assert editor.close() == 0, editor.stderr.decode()
-    else:
-        from tests.doors.serve import AppServed
-
-        served = AppServed(chat_env)
-        yield ServeClient(served)
-        served.stop()
+    with opened(request.param, chat_env) as door:
+        yield door
 
 
 def test_commands_are_offered_and_run_at_each_client_door(client, server, tmp_path):

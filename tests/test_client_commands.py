@@ -6,6 +6,7 @@ need nothing of chat's prompt). Both doors run in this process (tests/doors)."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -102,24 +103,34 @@ class ServeClient(Client):
         return str(done.get("said", done.get("reply")))
 
 
-@pytest.fixture(params=["acp", "serve"])
-def client(request, chat_env, monkeypatch, graph_args) -> Iterator[Client]:
-    if graph_args:  # the graph's own code reads its model's key and address, in this process too
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-            monkeypatch.setenv(name, chat_env[name])
-    if request.param == "acp":
+@contextmanager
+def opened(door: str, env: dict[str, str], *args: str) -> Iterator[Client]:
+    """A client's door, ``acp`` (an editor, in this process) or ``serve``, on chat started with ``args``; closed (an
+    editor's ``chat acp`` must end cleanly) as the ``with`` ends."""
+    if door == "acp":
         from tests.doors.acp import InProcessEditor
 
-        editor = InProcessEditor(chat_env, *graph_args)
+        editor = InProcessEditor(env, *args)
         editor.initialize()
         yield AcpClient(editor)
         assert editor.close() == 0, editor.stderr.decode()
     else:
         from tests.doors.serve import AppServed
 
-        served = AppServed(chat_env, *graph_args)
-        yield ServeClient(served)
-        served.stop()
+        served = AppServed(env, *args)
+        try:
+            yield ServeClient(served)
+        finally:
+            served.stop()
+
+
+@pytest.fixture(params=["acp", "serve"])
+def client(request, chat_env, monkeypatch, graph_args) -> Iterator[Client]:
+    if graph_args:  # the graph's own code reads its model's key and address, in this process too
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.setenv(name, chat_env[name])
+    with opened(request.param, chat_env, *graph_args) as door:
+        yield door
 
 
 @pytest.fixture(params=["own", "graph"])

@@ -197,21 +197,10 @@ def test_slash_name_at_the_prompt_asks_the_skill_with_its_arguments(server, chat
 @pytest.fixture(params=["acp", "serve"])
 def client(request: Any, pdf: Path, chat_env: dict[str, str]) -> Iterator[Any]:
     """A client's door (tests/test_client_commands.py), opened once the skill is there."""
-    from tests.test_client_commands import AcpClient, ServeClient
+    from tests.test_client_commands import opened
 
-    if request.param == "acp":
-        from tests.doors.acp import InProcessEditor
-
-        editor = InProcessEditor(chat_env)
-        editor.initialize()
-        yield AcpClient(editor)
-        assert editor.close() == 0, editor.stderr.decode()
-    else:
-        from tests.doors.serve import AppServed
-
-        served = AppServed(chat_env)
-        yield ServeClient(served)
-        served.stop()
+    with opened(request.param, chat_env) as door:
+        yield door
 
 
 def test_slash_name_at_each_client_door(client, server):

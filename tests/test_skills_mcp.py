@@ -114,24 +114,13 @@ def test_chat_skills_lists_them_with_their_server(chat_env, tmp_path):
 @pytest.fixture(params=["acp", "serve"])
 def client(request: pytest.FixtureRequest, chat_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
     """A client's door (tests/test_client_commands.py) to a chat whose mcp.json has a good server and a tampered one."""
-    from tests.test_client_commands import AcpClient, ServeClient
+    from tests.test_client_commands import opened
 
     request.getfixturevalue("in_memory")
     servers = {"docs": skilled("good", tmp_path / "good.log"), "bad": skilled("tampered", tmp_path / "bad.log")}
     write_servers(chat_env, servers)
-    if request.param == "acp":
-        from tests.doors.acp import InProcessEditor
-
-        editor = InProcessEditor(chat_env)
-        editor.initialize()
-        yield AcpClient(editor)
-        assert editor.close() == 0, editor.stderr.decode()
-    else:
-        from tests.doors.serve import AppServed
-
-        served = AppServed(chat_env)
-        yield ServeClient(served)
-        served.stop()
+    with opened(request.param, chat_env) as door:
+        yield door
 
 
 def test_the_user_runs_a_served_skill_as_a_command_and_a_tampered_one_is_refused(client, server):
