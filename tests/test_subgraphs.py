@@ -83,6 +83,17 @@ def test_json_keeps_a_subgraphs_words_apart_from_the_reply(chat_env, nested):
     assert answer["usage"] == {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}  # both calls count
 
 
+def test_a_subgraphs_model_calls_count_in_chat_stats_as_in_the_runs_usage(chat_env, nested, server):
+    """Its calls are kept in no message of the thread: the answer keeps their counts, once a turn."""
+    runs = [json.loads(chat(chat_env, *nested, "-t", "nested", "--json", "what now?").out)]
+    server.queue(Reply(SUB_WORDS, usage=COUNTS[0]), Reply(ANSWER, usage=COUNTS[1]))
+    runs.append(json.loads(chat(chat_env, *nested, "-t", "nested", "--json", "and then?").out))
+    (row,) = json.loads(chat(chat_env, "stats", "--json").out)["by_thread"]
+    assert [r["usage"]["prompt_tokens"] for r in runs] == [30, 30]  # the subgraph's 10 and the answer's 20, each
+    assert (row["input_tokens"], row["output_tokens"]) == (60, 24), row
+    assert row["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in runs)), (row, runs)
+
+
 def test_jsonl_streams_a_subgraphs_words_as_its_own_events(chat_env, nested):
     run = chat(chat_env, *nested, "--jsonl", "what do you find?")
     assert run.code == 0, run

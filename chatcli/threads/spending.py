@@ -22,15 +22,15 @@ from typing import Any
 
 from chatcli.backends.own.pricing import Pricer, answer_cost
 from chatcli.backends.own.spending import LIMITS, day_start
-from chatcli.core.chunks import cache_counts
+from chatcli.core.chunks import add_usage, cache_counts
 from chatcli.errors import UsageError
 from chatcli.store.base import EPSILON
 from chatcli.text import moment_of
 from chatcli.threads.records import fields_of
 
-# chatcli.backends.own.compaction.SUMMARY_USAGE and chatcli.backends.own.subagents.USAGE (importing them would load
-# LangGraph: chat stats starts light).
-SUMMARY_USAGE, AGENT_USAGE = "chatcli_summary_usage", "chatcli_agent_usage"
+# chatcli.backends.own.compaction.SUMMARY_USAGE, chatcli.backends.own.subagents.USAGE and
+# chatcli.backends.graphs.turns.SUBGRAPH_USAGE (importing them would load LangGraph: chat stats starts light).
+SUMMARY_USAGE, AGENT_USAGE, SUBGRAPH_USAGE = "chatcli_summary_usage", "chatcli_agent_usage", "chatcli_subgraph_usage"
 UNKNOWN = "(unknown)"
 
 
@@ -89,7 +89,8 @@ class Spending:
 
     def count(self, thread_id: str, message: Any) -> None:
         """Add one stored answer (a message or its dict), if it is one and is not older than ``since``: a subagent's
-        answers count as one, kept with its call's result (chatcli.backends.own.subagents)."""
+        answers count as one, kept with its call's result (chatcli.backends.own.subagents), a graph's subgraphs' with
+        the answer of their turn (priced by its model)."""
         m = fields_of(message)
         meta = m.get("response_metadata") or {}
         if m.get("type") == "tool" and isinstance(meta.get(AGENT_USAGE), dict):
@@ -99,12 +100,13 @@ class Spending:
         when = moment_of(meta.get("created_at"))
         if self.since is not None and (when is None or when < self.since):
             return
-        counts = [u for u in (m.get("usage_metadata"), meta.get(SUMMARY_USAGE)) if isinstance(u, dict)]
+        asides = meta.get(SUBGRAPH_USAGE) if isinstance(meta.get(SUBGRAPH_USAGE), dict) else None
+        counts = [u for u in (m.get("usage_metadata"), meta.get(SUMMARY_USAGE), asides) if isinstance(u, dict)]
         tokens_in = sum(int(u.get("input_tokens") or 0) for u in counts)
         tokens_out = sum(int(u.get("output_tokens") or 0) for u in counts)
         cache = [sum(each) for each in zip((0, 0), *map(cache_counts, counts))]
         counted = bool(m.get("usage_metadata"))
-        cost, local = answer_cost(meta, m.get("usage_metadata"), self.pricer)
+        cost, local = answer_cost(meta, add_usage(m.get("usage_metadata"), asides), self.pricer)
         if not counted and not tokens_in + tokens_out and not isinstance(cost, (int, float)):
             return  # an answer stopped before the server counted anything: nothing was spent that is known
         if m.get("id"):  # a fork keeps its messages' ids: the same answer, paid for once

@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from chatcli.backends.graphs.messages import as_message, messages_of, speaking_nodes
+from chatcli.core.chunks import add_usage
 from chatcli.core.events import Aside, Listener, Notice, Speaker, ToolCall, ToolResult, TurnResult
 from chatcli.core.graph_app import GraphApp, RunningGraph
 from chatcli.core.interrupts import Pending, pending_of
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 # Seconds a stopped turn's kept reply may take to be written (a server that is gone keeps the question alone).
 KEEP_WAIT = 5.0
+# An answer's metadata: the token counts of the model calls its turn's subgraphs made (subagents), kept in no message
+# of the thread (chat stats counts them: chatcli.threads.spending).
+SUBGRAPH_USAGE = "chatcli_subgraph_usage"
 
 
 def _fresh(chunk: Any, whole: set[str]) -> Any:
@@ -75,9 +79,10 @@ class GraphSource:
         self._asked_at: dict[str, float] = {}  # when each was asked for (or its run resumed): its result's seconds
         self._progress = Progress()
         self._models: dict[str, str] = {}  # the model each streamed AI message's call named, by its id
+        self._asides: dict[str, Any] | None = None  # the turn's subgraphs' token counts
 
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
-        self._speaking, self._calls, self._asked_at, self._progress = None, {}, {}, progress
+        self._speaking, self._calls, self._asked_at, self._progress, self._asides = None, {}, {}, progress, None
         if self.guard is not None and isinstance(payload, dict):  # a question: its answer's limit starts again
             await self.guard.new_question(_thread_of(head))
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
@@ -117,6 +122,11 @@ class GraphSource:
             result.interrupts = waiting
             result.waiting = [self.shown_as(c, progress) for p in waiting if p.is_approval for c in p.calls]
         result.interrupted = "interrupt" if result.interrupts else None
+        if self._asides and not waiting:  # kept with the answer, where chat stats finds them
+            _, last = await self._last(head)
+            if last is not None:
+                noted = {**last.response_metadata, SUBGRAPH_USAGE: self._asides}
+                await self._write(head, last.model_copy(update={"response_metadata": noted}))
 
     def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
         """The call of the turn that ``call`` (asked about) is: the same name and arguments, no result yet."""
@@ -125,12 +135,16 @@ class GraphSource:
 
     async def _last_calls(self, head: Config) -> tuple[Any, list[Any]]:
         """The thread's state at ``head``, and the calls of its last AI message (those a resumed run answers)."""
+        state, last = await self._last(head)
+        return state, list(getattr(last, "tool_calls", None) or [])
+
+    async def _last(self, head: Config) -> tuple[Any, Any]:
+        """The thread's state at ``head``, and its last AI message (None: it has none)."""
         from langchain_core.messages import AIMessage
 
         state = await self.app.aget_state(head)
         messages = [as_message(m) for m in (state.values or {}).get("messages") or []]
-        last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-        return state, list(getattr(last, "tool_calls", None) or [])
+        return state, next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
 
     async def stream(
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
@@ -184,6 +198,7 @@ class GraphSource:
             if said := thinking_of(chunk) + str(chunk.text):
                 listener.hear(Aside("/".join(namespace), said))
             tell_usage(chunk, listener, result)
+            self._asides = add_usage(self._asides, chunk.usage_metadata)
         self._price(chunk, result)
 
     def _price(self, chunk: Any, result: TurnResult) -> None:
@@ -238,14 +253,18 @@ class GraphSource:
 
         from chatcli.backends.own.request_history import now_iso
 
-        text = progress.current()
-        if not text or self._speaking is None or not self._knows(self._speaking):
+        if text := progress.current():
+            await self._write(head, AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()}))
+
+    async def _write(self, head: Config, message: Any) -> None:
+        """Write ``message`` to the thread at ``head`` as the node that spoke last (when that node is the graph's
+        own), the turn over; a graph (a server) that cannot take it is left as it is."""
+        if self._speaking is None or not self._knows(self._speaking):
             return
-        message = AIMessage(text, response_metadata={"interrupted": reason, "created_at": now_iso()})
-        with contextlib.suppress(Exception):  # a graph (a server) that cannot take it keeps the question alone
+        with contextlib.suppress(Exception):
             async with asyncio.timeout(KEEP_WAIT):
                 written = await self.app.aupdate_state(head, {"messages": [message]}, as_node=self._speaking)
-                await self.app.aupdate_state(written, None, as_node="__end__")  # the turn is over
+                await self.app.aupdate_state(written, None, as_node="__end__")
 
     def _knows(self, node: str) -> bool:
         """True when ``node`` is one of the graph's own nodes (a subgraph's is not written as the graph's)."""
