@@ -241,14 +241,13 @@ class Thread:
         configurable: dict[str, Any] = {"thread_id": self.thread_id}
         if not self.can.prompt:
             return {"configurable": configurable}  # the graph chooses its own model
+        configurable[HOOKS] = self.hooks  # (chat's own graph's: its steps fire them)
         if model := self.asked_with or self.model.name:
             configurable["model"] = model
         if self.model.temperature is not None:
             configurable["temperature"] = self.model.temperature
         if self.toolbox is not None:  # this thread's tools (a session's own, or the engine's)
             configurable[TOOLBOX] = self.toolbox
-        if self.hooks.hooks:
-            configurable[HOOKS] = self.hooks
         if self.workdir is not None:  # where its project is (an editor's session's: its AGENTS.md)
             configurable["workdir"] = self.workdir
         return {"configurable": configurable}
