@@ -1,11 +1,13 @@
 """A newcomer's first hour, as the README walks it, with the installed ``chat`` as a process each time: the six
-commands, a first question that fails and its retry, a spending limit a person would set in config.toml, and a
-background reply whose question is answered from the inbox. Each step is tested where its decision lives too; this
-is the walk, end to end, so that a step that no longer follows the one before is caught."""
+commands, a first question that fails and its retry, a spending limit a person would set in config.toml, a
+background reply whose question is answered from the inbox, a cloned project's skill before and after ``chat
+trust``, and a hooks collection's guard refusing a call under --yes. Each step is tested where its decision lives
+too; this is the walk, end to end, so that a step that no longer follows the one before is caught."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,34 @@ def test_the_readme_walk_from_the_first_question_to_the_inbox(server, hosted, is
     assert answered.code == 0 and "goes on in the background" in answered.err, answered
     eventually(lambda: "It printed from-the-inbox." in chat(env, "show", thread).out, "the answer", timeout=60)
     assert "from-the-inbox" in chat(env, "show", thread).out
+
+    # A published skill in a cloned project waits for chat trust; trusted, a one-shot's /NAME runs it.
+    cloned = tmp_path / "cloned"
+    skill = cloned / ".claude" / "skills" / "brand-guidelines"
+    skill.mkdir(parents=True)
+    about = "Applies the brand's colours and type to slides and documents."
+    (skill / "SKILL.md").write_text(f"---\nname: brand-guidelines\ndescription: {about}\n---\nUse teal and coral.\n")
+    waits = chat(env, "/brand-guidelines make a slide", cwd=cloned)
+    assert waits.code != 0 and "chat trust" in waits.err and "unknown command" not in waits.err, waits
+    assert chat(env, "trust", "--yes", cwd=cloned).code == 0
+    server.queue(Reply("A teal slide."))
+    assert chat(env, "/brand-guidelines make a slide", cwd=cloned).out == "A teal slide.\n"
+    asked = json.dumps(server.requests[-1]["messages"])
+    assert "Use teal and coral." in asked and "make a slide" in asked, asked
+
+    # A hooks collection's guard: a PreToolUse hook on Bash reads tool_input.command and refuses rm -rf, under --yes.
+    guard = tmp_path / "guard.py"
+    guard.write_text(
+        "import json, sys\ncommand = json.load(sys.stdin)['tool_input'].get('command', '')\n"
+        "if 'rm -rf' in command:\n    print('BLOCKED: rm -rf is not allowed', file=sys.stderr)\n    sys.exit(2)\n"
+    )
+    hook = {"matcher": "Bash", "hooks": [{"type": "command", "command": f"{sys.executable} {guard}"}]}
+    claude = Path(isolated_env) / ".claude"
+    claude.mkdir(exist_ok=True)
+    (claude / "settings.json").write_text(json.dumps({"hooks": {"PreToolUse": [hook]}}))
+    (tmp_path / "build").mkdir()
+    server.queue(tool_calls(("shell", {"command": "rm -rf build"})), Reply("The hook stopped me."))
+    refused = chat(env, "--yes", "--tools", "shell", "clean the build", cwd=tmp_path)
+    assert refused.code == 0 and (tmp_path / "build").is_dir(), refused
+    assert "PreToolUse hook" in refused.err and "--yes approves" not in refused.err, refused
+    assert "rm -rf is not allowed" in json.dumps(server.requests[-1]["messages"])
