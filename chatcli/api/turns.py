@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
@@ -20,11 +20,13 @@ from chatcli.api.errors import JSONResponse, failed, status_of
 from chatcli.backends.own.failures import describe
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.errors import ChatError
+from chatcli.service import jobs
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
 from chatcli.text import json_text, say
 
 if TYPE_CHECKING:
+    from chatcli.core.events import Listener
     from chatcli.service.chat import Chat
     from chatcli.service.opening import Opening, ThreadSetup
     from chatcli.service.thread import Thread
@@ -60,6 +62,17 @@ class HttpListener(JsonEvents):
             self.approval(call)
             return Decision("later")
         return self.given.decision(call) or Decision("no", by=NO_DECISION)
+
+
+async def relayed(job: jobs.Job, listener: Listener, environ: Mapping[str, str]) -> None:
+    """A background reply's events, from its first to its end, told as this request's own turn's (its ``--jsonl``
+    lines are the event stream's; its last, the final object): the answer of a request that went on as it."""
+    if not isinstance(listener, HttpListener):
+        return
+    events = jobs.follow(job, environ)
+    while (event := await asyncio.to_thread(next, events, None)) is not None:
+        if listener.lines or event.get("type") in ("done", "error"):
+            listener._write(event if listener.lines else {k: v for k, v in event.items() if k != "type"})
 
 
 async def answer(

@@ -134,49 +134,17 @@ async def _prepared(ref: str, settings: Settings, said: Callable[[list[Pending]]
     """The thread ``ref`` names, what it waits on answered by ``said`` (None: asked here, as the prompt asks; None
     back when the user leaves), checked by the service before anything is started (chatcli.service.answering)."""
     from chatcli.app.run import make_env_output
-    from chatcli.service.answering import prepare
+    from chatcli.service.answering import ask, prepare
     from chatcli.service.chat import Chat
 
     env = environment()
     output = make_env_output(env, settings, ask=said is None)
 
     async def answering(pending: list[Pending], own: bool) -> Answers | None:
-        return await _asked_here(pending, output, own) if said is None else said(pending)
+        return await ask(output, pending, own) if said is None else said(pending)
 
     async with Chat(settings, environ=env.environ) as chat:
         return await prepare(chat, ref, env.environ, env.cwd, output, answering)
-
-
-async def _asked_here(pending: list[Pending], output: Any, own: bool) -> Answers | None:
-    """What the thread waits on (``pending``), asked in this terminal as the prompt asks it (the same keys: yes, no,
-    always, edit, a reason; a form's fields); None when the user leaves (Ctrl-C, or a call left for later)."""
-    from chatcli.service.inbox import Answers
-
-    decisions: dict[str, dict[str, Any]] = {}
-    answers: dict[str, Any] = {}
-    try:
-        for item in pending:
-            if item.elicitation is not None:
-                elicited = await output.elicit(item.elicitation)
-                if elicited is None:
-                    return None
-                answers[item.id or ""] = elicited.record()
-            elif not item.is_approval:
-                reply = await output.answer(item.question())
-                if reply is None:
-                    return None
-                answers[item.id or ""] = reply.value
-            for call, review in zip(item.calls, item.reviews):
-                decision = await output.approve(call, *(() if own else (review,)))  # chat's own calls: no review
-                if decision.action == "later":
-                    return None
-                action = decision.action if decision.action in ("yes", "respond") else "no"  # (respond: typed)
-                decided = {"action": action, "always": decision.always}
-                decided.update({k: v for k, v in (("args", decision.args), ("reason", decision.reason)) if v})
-                decisions[call.id] = decided
-    except KeyboardInterrupt:
-        return None
-    return Answers(decisions, answers)
 
 
 def _answers(word: str, reason: str | None, fields: dict[str, str], pending: list[Pending]) -> Answers:

@@ -1,15 +1,18 @@
 """Answering what a thread waits on from outside it (``chat inbox answer``; any door that offers the inbox): which
 thread, whether it can be answered now, with which tools and where it goes on, decided here once. The door says how
 the answers are given (typed on its command line, asked in its terminal); the thread then goes on as a background
-reply (chatcli.service.jobs), its answers on that reply's private stdin."""
+reply (chatcli.service.jobs), its answers on that reply's private stdin. What a background reply asked goes on as that
+reply was started (its environment, flags and set-up, as its job recorded them), whichever door answers it: ``chat
+inbox answer``, the prompt that opens its thread, ``chat serve``'s approvals request (the page's)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
+from chatcli.core.events import Notice
 from chatcli.errors import NoThread, UsageError
 
 if TYPE_CHECKING:
@@ -19,12 +22,26 @@ if TYPE_CHECKING:
     from chatcli.core.interrupts import Pending
     from chatcli.service.chat import Chat
     from chatcli.service.inbox import Answers
-    from chatcli.service.jobs import Job
+    from chatcli.service.jobs import Job, JobSpec
+    from chatcli.service.thread import Thread
     from chatcli.store.base import Place
 
 # Looks (each 0.05 s) at a background reply of the thread to be answered while the thread waits at a question: one
 # that has just put its question in the inbox is ending; one still running after 3 s is answering it already.
 ENDING = 60
+# What of the set-up of the background reply that asked shapes the reply that goes on (not its question's: its
+# files, its piped text, where in its thread it began).
+KEPT = ("system", "variables", "role", "model", "temperature", "graph", "remote", "assistant")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The background reply that asked what a thread waits on, as it was started: its job, its environment and its
+    spec (its flags and its thread's set-up)."""
+
+    job: Job
+    environ: dict[str, str]
+    spec: JobSpec
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class Going:
     tools: tuple[str, ...]
     cwd: Path
     server: RemoteSpec | None = None
+    asked: Asked | None = None  # the background reply that asked it: it goes on as that one was started
 
 
 Answering = Callable[["list[Pending]", bool], Awaitable["Answers | None"]]
@@ -72,20 +90,33 @@ async def prepare(
 async def _prepare(
     chat: Chat, ref: str, environ: Mapping[str, str], here: Path, listener: Listener, answering: Answering
 ) -> Going | None:
+    opening = await chat.find(ref, exists=True)
+    thread = await chat.thread(opening, listener=listener)
+    title = opening.info.title if opening.info is not None and opening.info.title else ""
+    return await _going(thread, title, environ, here, answering, chat.answerer.remote)
+
+
+async def _going(
+    thread: Thread,
+    title: str,
+    environ: Mapping[str, str],
+    here: Path,
+    answering: Answering,
+    server: RemoteSpec | None = None,
+    asked: Asked | None = None,
+) -> Going | None:
     from chatcli.service import jobs
     from chatcli.service.outcome import waits_on
 
-    opening = await chat.find(ref, exists=True)
-    thread = await chat.thread(opening, listener=listener)
     pending = await thread.waiting()
     for _ in range(ENDING if pending else 1):  # a reply is in the inbox as it asks: at the question, it is ending
-        busy = [job for job in jobs.running(environ) if job.thread == opening.thread_id]
+        busy = [job for job in jobs.running(environ) if job.thread == thread.thread_id]
         if not busy:
             break
         await asyncio.sleep(0.05)
     else:
         raise UsageError(
-            f"thread {opening.thread_id} is being answered already, by background reply {busy[0].id}",
+            f"thread {thread.thread_id} is being answered already, by background reply {busy[0].id}",
             hint=f"chat attach {busy[0].id} follows it",
         )
     pending = pending or await waits_on(thread)
@@ -93,11 +124,78 @@ async def _prepare(
     if answers is None:
         return None
     answers.check(pending)
-    place = (await thread.store.index.places()).get(opening.thread_id) if thread.store is not None else None
-    title = opening.info.title if opening.info is not None and opening.info.title else ""
-    if (server := chat.answerer.remote) is not None:  # a server's graph: its own tools, run where the server is
-        return Going(opening.thread_id, title, answers, (), here, server)
-    return Going(opening.thread_id, title, answers, _tools_of(pending), _where(place, opening.thread_id, here))
+    if server is not None:  # a server's graph: its own tools, run where the server is
+        return Going(thread.thread_id, title, answers, (), here, server)
+    asked = asked or asked_by(thread, pending, environ)
+    place = (await thread.store.index.places()).get(thread.thread_id) if thread.store is not None else None
+    tools = () if asked is not None and asked.spec.setup.get("remote") else _tools_of(pending)
+    return Going(thread.thread_id, title, answers, tools, _where(place, thread.thread_id, here), asked=asked)
+
+
+def asked_by(thread: Thread, pending: list[Pending], environ: Mapping[str, str]) -> Asked | None:
+    """The background reply whose question ``pending`` is (the newest of the thread's jobs, its events naming those
+    calls or questions), as it was started; None when no background reply asked it, or when how it was started cannot
+    be read (an older chat's job): said in one line to the thread's listener, and the door goes on as before."""
+    from chatcli.service import jobs
+
+    ids = {call.id for item in pending for call in item.calls} | {item.id for item in pending if item.id}
+    mine = (j for j in jobs.jobs(environ) if (j.thread or jobs.seen(j, environ).thread) == thread.thread_id)
+    if not ids or (job := next(mine, None)) is None:
+        return None
+    named: set[Any] = set()
+    for event in jobs.events(job, environ)[0]:
+        waited = [*(event.get("approval_required") or ()), *(event.get("interrupts") or ())]
+        named |= {event.get("id"), *(item.get("id") for item in waited if isinstance(item, dict))}
+    if not named & ids:
+        return None
+    try:
+        return Asked(job, *jobs.started_as(job, environ))
+    except (OSError, ValueError, TypeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        said = f"background reply {job.id} asked this, but how it was started is not at hand ({why})"
+        thread.listener.hear(Notice(f"{said}: it goes on with this run's environment and settings"))
+        return None
+
+
+async def going_on(thread: Thread, asked: Asked, environ: Mapping[str, str], answering: Answering) -> Job | None:
+    """What ``asked`` left ``thread`` waiting on, answered by ``answering`` and checked as ``prepare`` checks it, then
+    the thread going on as that reply was started (``go_on``); None when the user left (the thread still waits)."""
+    title = asked.job.question.removeprefix("(answered) ")
+    going = await _going(thread, title, environ, Path(asked.job.cwd), answering, asked=asked)
+    return go_on(going, thread.settings, environ) if going is not None else None
+
+
+async def ask(listener: Listener, pending: list[Pending], own: bool) -> Answers | None:
+    """What a thread waits on (``pending``), asked as ``listener`` asks it at the prompt (the same keys: yes, no,
+    always, edit, a reason; a form's fields; ``own``: chat's own calls, asked without a review); None when the user
+    leaves (Ctrl-C, or a call left for later)."""
+    from chatcli.service.inbox import Answers
+
+    decisions: dict[str, dict[str, Any]] = {}
+    answers: dict[str, Any] = {}
+    try:
+        for item in pending:
+            if item.elicitation is not None:
+                elicited = await listener.elicit(item.elicitation)
+                if elicited is None:
+                    return None
+                answers[item.id or ""] = elicited.record()
+            elif not item.is_approval:
+                reply = await listener.answer(item.question())
+                if reply is None:
+                    return None
+                answers[item.id or ""] = reply.value
+            for call, review in zip(item.calls, item.reviews):
+                decision = await listener.approve(call, *(() if own else (review,)))
+                if decision.action == "later":
+                    return None
+                action = decision.action if decision.action in ("yes", "respond") else "no"  # (respond: typed)
+                decided: dict[str, Any] = {"action": action, "always": decision.always}
+                decided.update({k: v for k, v in (("args", decision.args), ("reason", decision.reason)) if v})
+                decisions[call.id] = decided
+    except KeyboardInterrupt:
+        return None
+    return Answers(decisions, answers)
 
 
 def _where(place: Place | None, thread_id: str, here: Path) -> Path:
@@ -125,12 +223,18 @@ def _tools_of(pending: list[Pending]) -> tuple[str, ...]:
 
 def go_on(going: Going, settings: Settings, environ: Mapping[str, str]) -> Job:
     """The thread goes on with its answers in the background, as a job, in the directory it was asked in, with the
-    built-in tools its calls name and the bounds and database of this run, its answers in the job's spec (which only
-    the user may read)."""
+    built-in tools its calls name, its answers in the job's spec (which only the user may read): as the background
+    reply that asked was started (its environment, flags and set-up), on the database this run found it in; else with
+    the bounds, database and environment of this run."""
     from chatcli.service import jobs
 
-    server = going.server
-    overrides = jobs.bounds(settings, tools=False) | ({"tools": list(going.tools)} if going.tools else {})
-    where = {"remote": server.url, "assistant": server.assistant} if server else {}
-    spec = jobs.JobSpec(going.thread_id, overrides=overrides, answers=going.answers, setup=where)
+    server, asked = going.server, going.asked
+    overrides, setup = jobs.bounds(settings, tools=False), {}
+    if asked is not None:
+        overrides = asked.spec.overrides | ({"db": settings.db} if settings.db else {})
+        setup, environ = {k: v for k, v in asked.spec.setup.items() if k in KEPT}, asked.environ
+    if tools := [*dict.fromkeys([*(overrides.get("tools") or ()), *going.tools])]:
+        overrides = {**overrides, "tools": tools}
+    setup |= {"remote": server.url, "assistant": server.assistant} if server else {}
+    spec = jobs.JobSpec(going.thread_id, overrides=overrides, answers=going.answers, setup=setup)
     return jobs.start(spec, environ, going.cwd, f"(answered) {going.title}", most=settings.max_jobs)

@@ -12,13 +12,15 @@ answer, whole or partial, as a one-shot's does.
 
 Under ``$XDG_DATA_HOME/chatcli/jobs/`` (yours alone) each job has ``ID.in`` (its spec, locked by the job for as long
 as it runs: the lock, not the process table, says it is alive), ``ID.json`` (what started it: thread, question,
-process, time), ``ID.jsonl`` (its events, the one-shot's ``--jsonl``: a ``token`` line per piece of text, then
-``done`` or ``error``) and ``ID.err`` (what it said on stderr). Its state is read from them: running while it holds
-its lock and its events have not ended; ``done``, ``waiting`` (for an approval or an answer: ``chat -t THREAD`` goes
-on), ``stopped`` (``chat stop``: the part that arrived is kept in the thread), ``failed`` (exit code and line), or
-``interrupted`` when it ended without an end (killed, the machine restarted): its thread keeps the question, and the
-part that arrived is in its events (``chat attach`` shows it), which the thread keeps as its partial answer, marked
-interrupted, once it is next opened or shown (``keep_killed``).
+process, time), ``ID.env`` (the environment it was started with, keys and all: a thread it leaves waiting goes on
+with it, whoever answers from where: chatcli.service.answering), ``ID.jsonl`` (its events, the one-shot's
+``--jsonl``: a ``token`` line per piece of text, then ``done`` or ``error``) and ``ID.err`` (what it said on
+stderr). Its state is read from them: running while it holds its lock and its events have not ended; ``done``,
+``waiting`` (for an approval or an answer: ``chat -t THREAD`` goes on), ``stopped`` (``chat stop``: the part that
+arrived is kept in the thread), ``failed`` (exit code and line), or ``interrupted`` when it ended without an end
+(killed, the machine restarted): its thread keeps the question, and the part that arrived is in its events (``chat
+attach`` shows it), which the thread keeps as its partial answer, marked interrupted, once it is next opened or shown
+(``keep_killed``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from chatcli.errors import ListenerRefused, UsageError
-from chatcli.paths import data_dir, private_dir
+from chatcli.paths import data_dir, private_dir, read_bounded
 
 if TYPE_CHECKING:
     from chatcli.config import Settings
@@ -281,6 +283,8 @@ def start(
     ):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # alive from now: the job holds it on (``alive``)
         given = {name: value for name, value in environ.items() if name not in WITHHELD}  # whatever launches it
+        with _private(where / f"{job_id}.env") as handle:
+            handle.write(json.dumps(given).encode())
         pid = LAUNCHER.get()(held, out, err, given, cwd)
     job = Job(
         job_id,
@@ -318,8 +322,22 @@ def _terminal() -> tuple[str | None, int | None]:
     return None, None
 
 
+def started_as(job: Job, environ: Mapping[str, str]) -> tuple[dict[str, str], JobSpec]:
+    """The environment and the spec ``job`` was started with, as recorded: OSError or ValueError when a record is
+    missing (a job of an older chat), not whole, or not a file of the user's alone (another user's could plant an
+    environment)."""
+    files = [directory(environ) / f"{job.id}{suffix}" for suffix in (".env", ".in")]
+    for path in files:
+        if (info := path.lstat()).st_uid != os.getuid() or info.st_mode & 0o077:
+            raise ValueError(f"{path.name} is not yours alone")
+    given = json.loads(read_bounded(files[0], 4 << 20))
+    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+        raise ValueError(f"{files[0].name} holds no environment")
+    return given, JobSpec.of_json(read_bounded(files[1], 64 << 20))
+
+
 def _remove(where: Path, job: Job) -> None:
-    for suffix in (".json", ".jsonl", ".err", ".in"):
+    for suffix in (".json", ".jsonl", ".err", ".in", ".env"):
         (where / f"{job.id}{suffix}").unlink(missing_ok=True)
 
 

@@ -448,9 +448,9 @@ async def run_repl(
         stack.callback(telling.cancel)
         try:
             if resumed:
-                from chatcli.service.waiting import go_on_waiting
+                from chatcli.ui.commands.threads import go_on_waiting_here
 
-                await _cancellable(repl, go_on_waiting, "stopped")
+                await _cancellable(repl, lambda thread: go_on_waiting_here(here, thread), "stopped")
             idle_ctrl_c = 0
             while repl.received is None:
                 try:

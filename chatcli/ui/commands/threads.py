@@ -15,6 +15,7 @@ from chatcli.ui.registry import MAX_LISTED, Context, Handler
 
 if TYPE_CHECKING:
     from chatcli.service.opening import Opening
+    from chatcli.service.thread import Thread
 
 
 async def switched(ctx: Context, opening: Opening, what: str) -> None:
@@ -23,6 +24,27 @@ async def switched(ctx: Context, opening: Opening, what: str) -> None:
     thread = await ctx.switch(opening)
     again = resume_template(thread.backend.binding, ctx.settings.db or "").format(id=thread.thread_id)
     ctx.output.note(f"{what} · thread {thread.thread_id} · resume with: {again}")
+
+
+async def go_on_waiting_here(ctx: Context, thread: Thread) -> None:
+    """A thread opened at the prompt that waits on the user: what a background reply asked is asked here, then goes on
+    in the background as that reply was started (its environment, flags, directory: chatcli.service.answering), said
+    here when it ends; anything else goes on here (chatcli.service.waiting)."""
+    import functools
+
+    from chatcli.service.answering import ask, asked_by, going_on
+    from chatcli.service.waiting import go_on_waiting
+
+    if (asked := asked_by(thread, await thread.waiting(), ctx.environ)) is None:
+        await go_on_waiting(thread)
+        return
+    ctx.output.note(f"this thread waits for your answer to background reply {asked.job.id}'s question")
+    job = await going_on(thread, asked, ctx.environ, functools.partial(ask, thread.listener))
+    if job is None:
+        ctx.output.note("left it waiting: chat inbox lists it")
+        return
+    ctx.started.append(job)
+    ctx.output.note(f"it goes on in the background as it was asked, as job {job.id}: said here when it ends")
 
 
 async def _new(ctx: Context, arg: str) -> None:
@@ -60,9 +82,7 @@ async def _switch(ctx: Context, arg: str) -> None:
         ctx.output.note(
             f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
         )
-        from chatcli.service.waiting import go_on_waiting
-
-        await go_on_waiting(ctx.thread)
+        await go_on_waiting_here(ctx, ctx.thread)
 
 
 async def _history(ctx: Context, arg: str) -> None:

@@ -1,0 +1,128 @@
+"""A background reply's question goes on as that reply was asked, whoever answers it from where: its environment, its
+key and endpoint, its flags and directory, as its job recorded them (chatcli.service.answering), at every door that
+answers (``chat inbox answer``, the prompt that opens its thread, ``chat serve``'s approvals request, which the page
+sends). The record is the user's alone and goes with its job."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.doors.prompt import Typed
+from tests.doors.serve import AppServed
+from tests.fakeserver import Reply, tool_calls
+from tests.helpers import chat, eventually
+from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
+from tests.test_inbox import inbox, jobs_of
+from tests.test_tools_typed import judged  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.timeout(240)
+here = pytest.mark.usefixtures("jobs_here")
+ASKER_KEY = "sk-asker-SECRET-0123456789"
+ANSWERER_KEY = "sk-answerer-SECRET-9876543210"
+CALL = "call_bg"
+APPROVED = {"decisions": {CALL: {"action": "yes"}}}
+
+
+def asked(server, chat_env: dict[str, str], where: Path) -> tuple[str, dict[str, str]]:
+    """``BGVAR=bgenv42 chat --bg --tools shell -t bg3 ...`` with a key of its own, left waiting for its call's
+    approval in ``where``: the thread, and the environment of whoever answers (another key, no BGVAR)."""
+    asker = {**chat_env, "OPENAI_API_KEY": ASKER_KEY, "BGVAR": "bgenv42"}
+    server.queue(tool_calls(("shell", {"command": "echo $BGVAR; pwd"}, CALL)))
+    started = chat(asker, "--bg", "--tools", "shell", "-t", "bg3", "run it", cwd=where)
+    assert started.code == 0, started
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
+    server.queue(Reply("Ran it."))
+    return started.out.strip(), {**chat_env, "OPENAI_API_KEY": ANSWERER_KEY}
+
+
+def gone_on(server, env: dict[str, str], thread: str) -> str:
+    """Once the reply that goes on has ended: the key its model was asked with; the thread no longer waits."""
+    eventually(lambda: [j for j in jobs_of(env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60)
+    shown = chat(env, "show", thread).out
+    assert "Ran it." in shown and inbox(env) == [], shown
+    return {k.lower(): v for k, v in server.request_headers[-1].items()}["authorization"].removeprefix("Bearer ")
+
+
+@here
+def test_chat_inbox_answer_goes_on_with_the_asker_s_key(server, chat_env, tmp_path):
+    thread, answerer = asked(server, chat_env, tmp_path)
+    answered = chat(answerer, "inbox", "answer", thread, "y", cwd=tmp_path.parent)
+    assert answered.code == 0 and "goes on in the background" in answered.err, answered
+    assert gone_on(server, answerer, thread) == ASKER_KEY
+
+
+@here
+@pytest.mark.usefixtures("judged")
+def test_the_prompt_that_opens_the_thread_asks_and_it_goes_on_as_asked(server, chat_env, tmp_path):
+    from chatcli.ui.deliberate import GAP
+    from tests.test_tools_pty import QUESTION
+    from tests.test_tools_typed import PAUSED
+
+    thread, answerer = asked(server, chat_env, tmp_path)
+    typed = Typed(answerer, ["-t", thread])
+    try:
+        eventually(lambda: "echo $BGVAR" in typed.text and QUESTION.split(" [")[0] in typed.text, "the question")
+        PAUSED[0] += GAP + 0.25  # a person reads the question, then presses one key on its own
+        typed.keys.send_text("y")
+        eventually(lambda: "goes on in the background as it was asked" in typed.text, "the answer taken", timeout=60)
+        assert gone_on(server, answerer, thread) == ASKER_KEY
+        eventually(lambda: "done: chat attach" in typed.text, "the prompt to say it ended", timeout=30)
+    finally:
+        assert typed.leave() == 0, typed
+
+
+@here
+@pytest.mark.parametrize("stream", [False, True], ids=["request", "page"])
+def test_serve_s_approvals_request_goes_on_as_asked_and_answers_with_its_events(server, chat_env, tmp_path, stream):
+    """The request's answer is the reply that goes on (the page's live answer: its event stream), asked with the
+    asker's key, not the server's."""
+    thread, answerer = asked(server, chat_env, tmp_path)
+    served = AppServed(answerer)
+    try:
+        path = f"/v1/threads/{thread}/approvals"
+        if stream:
+            events = list(served.events(path, APPROVED))
+            assert [e["type"] for e in events if e["type"] in ("tool_result", "done")] == ["tool_result", "done"]
+            final = events[-1]
+        else:
+            status, final = served.request("POST", path, APPROVED)
+            assert status == 200 and "type" not in final, final
+    finally:
+        served.stop()
+    assert final["reply"] == "Ran it." and final["thread_id"] == thread, final
+    assert gone_on(server, answerer, thread) == ASKER_KEY
+
+
+@here
+def test_the_record_is_the_user_s_alone_and_goes_with_its_job(server, chat_env, tmp_path):
+    """The environment is kept 0600 beside the job; one readable by others (or missing: an older chat's job) is not
+    taken: one line says so, and the thread goes on in the answerer's environment, as before."""
+    thread, answerer = asked(server, chat_env, tmp_path)
+    (record,) = (Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "jobs").glob("*.env")
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600 and json.loads(record.read_text())["BGVAR"] == "bgenv42"
+    os.chmod(record, 0o644)  # as if another could have written it
+    answered = chat(answerer, "inbox", "answer", thread, "y")
+    assert answered.code == 0 and f"{record.name} is not yours alone" in answered.err, answered
+    assert "it goes on with this run's environment and settings" in answered.err and "Traceback" not in answered.err
+    assert gone_on(server, answerer, thread) == ANSWERER_KEY
+    assert chat(answerer, "rm", "--yes", thread).code == 0
+    assert not list(record.parent.glob("*.env")), "the record outlived its job"
+
+
+@pytest.mark.e2e
+def test_the_shell_call_of_an_answered_reply_sees_the_asker_s_environment(server, chat_env, tmp_path):
+    """Issue #98's walk with processes of their own: asked with BGVAR set, answered from an environment without it,
+    the command prints the asker's value, in the asker's directory."""
+    asked_in = tmp_path / "asked"
+    asked_in.mkdir()
+    thread, answerer = asked(server, chat_env, asked_in)
+    assert chat(answerer, "inbox", "answer", thread, "y", cwd=tmp_path).code == 0
+    gone_on(server, answerer, thread)
+    ran = json.loads(chat(answerer, "export", thread, "--format", "json").out)
+    said = json.dumps(ran)
+    assert "bgenv42" in said and str(asked_in) in said, said
