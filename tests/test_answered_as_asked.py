@@ -14,7 +14,7 @@ import pytest
 
 from tests.doors.prompt import Typed
 from tests.doors.serve import AppServed
-from tests.fakeserver import Reply, tool_calls
+from tests.fakeserver import Fault, Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.test_inbox import inbox, jobs_of
@@ -28,15 +28,16 @@ CALL = "call_bg"
 APPROVED = {"decisions": {CALL: {"action": "yes"}}}
 
 
-def asked(server, chat_env: dict[str, str], where: Path) -> tuple[str, dict[str, str]]:
+def asked(server, chat_env: dict[str, str], where: Path, then=Reply("Ran it.")) -> tuple[str, dict[str, str]]:
     """``BGVAR=bgenv42 chat --bg --tools shell -t bg3 ...`` with a key of its own, left waiting for its call's
-    approval in ``where``: the thread, and the environment of whoever answers (another key, no BGVAR)."""
+    approval in ``where`` (``then``: what the model says once it is answered): the thread, and the environment of
+    whoever answers (another key, no BGVAR)."""
     asker = {**chat_env, "OPENAI_API_KEY": ASKER_KEY, "BGVAR": "bgenv42"}
     server.queue(tool_calls(("shell", {"command": "echo $BGVAR; pwd"}, CALL)))
     started = chat(asker, "--bg", "--tools", "shell", "-t", "bg3", "run it", cwd=where)
     assert started.code == 0, started
     eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
-    server.queue(Reply("Ran it."))
+    server.queue(then)
     return started.out.strip(), {**chat_env, "OPENAI_API_KEY": ANSWERER_KEY}
 
 
@@ -96,6 +97,59 @@ def test_serve_s_approvals_request_goes_on_as_asked_and_answers_with_its_events(
         served.stop()
     assert final["reply"] == "Ran it." and final["thread_id"] == thread, final
     assert gone_on(server, answerer, thread) == ASKER_KEY
+
+
+@here
+@pytest.mark.parametrize("stream", [False, True], ids=["request", "page"])
+def test_serve_s_approvals_request_fails_as_the_reply_that_went_on_failed(server, chat_env, tmp_path, stream):
+    """The model refusing the reply that goes on: the request's answer is its error object, with the status chat
+    serve gives that failure anywhere (chatcli.api.errors.STATUS), not 200."""
+    from chatcli.api.errors import STATUS
+
+    thread, answerer = asked(server, chat_env, tmp_path, Fault(status=400))
+    served = AppServed(answerer)
+    try:
+        path = f"/v1/threads/{thread}/approvals"
+        if stream:
+            final = list(served.events(path, APPROVED))[-1]
+            assert final["type"] == "error", final
+        else:
+            status, final = served.request("POST", path, APPROVED)
+            assert status == STATUS[final["error"]["exit_code"]] == 502, (status, final)
+    finally:
+        served.stop()
+    assert final["thread_id"] == thread and "Bad request" in final["error"]["message"], final
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["request", "page"])
+def test_serve_s_approvals_request_says_the_reply_that_went_on_ended_without_an_answer(
+    server, chat_env, tmp_path, stream
+):
+    """The reply that goes on dies before its end (killed, the machine restarted): the request's answer says so, and
+    where what it said is, rather than an empty object or a stream that stops."""
+    from chatcli.service.jobs import LAUNCHER
+    from tests.jobs_here import in_this_process
+
+    token = LAUNCHER.set(in_this_process)
+    try:
+        thread, answerer = asked(server, chat_env, tmp_path)
+    finally:
+        LAUNCHER.reset(token)
+    token = LAUNCHER.set(lambda *_: 0)  # its process gone at once: no event, no end
+    served = AppServed(answerer)
+    try:
+        path = f"/v1/threads/{thread}/approvals"
+        if stream:
+            final = list(served.events(path, APPROVED))[-1]
+            assert final["type"] == "error", final
+        else:
+            status, final = served.request("POST", path, APPROVED)
+            assert status == 500, (status, final)
+    finally:
+        served.stop()
+        LAUNCHER.reset(token)
+    said = final["error"]["message"]
+    assert "ended without an answer" in said and "chat jobs" in said and "chat attach" in said, final
 
 
 @here
