@@ -348,11 +348,28 @@ def redact(text: str, settings: Settings) -> str:
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)
 
 
-def asking_again(base: type[Model], adapt: Any, name: str, tries: int = 3) -> type[Model]:
+def inlined(tool: Any) -> Any:
+    """An OpenAI function definition with its parameters' JSON schema inlined (each ``$ref`` replaced by what it
+    points to; ``$defs`` and ``$schema`` dropped), for a provider whose wire format takes no ``$ref``."""
+    from langchain_core.utils.json_schema import dereference_refs
+
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
+        return tool
+    schema = dereference_refs(function["parameters"])
+    for key in ("$defs", "definitions", "$schema"):
+        schema.pop(key, None)
+    return {**tool, "function": {**function, "parameters": schema}}
+
+
+def asking_again(base: type[Model], adapt: Any, name: str, tries: int = 3, inline: bool = False) -> type[Model]:
     """A subclass of the chat model class ``base`` that asks again when the model refused something it does
     not take (thinking, a system instruction...): ``adapt(model, exc)`` changes the model so that it no
     longer asks for it (kept for later calls) and says whether to ask again. A reply that has begun streaming
-    is never asked again."""
+    is never asked again. ``inline``: its tools are bound ``inlined`` (its provider takes no ``$ref``)."""
+
+    def bind_tools(self: Any, tools: Any, **kwargs: Any) -> Any:
+        return super(cls, self).bind_tools([inlined(tool) for tool in tools], **kwargs)
 
     async def _astream(self: Any, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
         for left in range(tries, 0, -1):
@@ -374,7 +391,6 @@ def asking_again(base: type[Model], adapt: Any, name: str, tries: int = 3) -> ty
                 if left == 1 or not adapt(self, exc):
                     raise
 
-    cls: type[Model] = type(
-        name, (base,), {"_astream": _astream, "_agenerate": _agenerate, "__doc__": asking_again.__doc__}
-    )
+    methods = {"_astream": _astream, "_agenerate": _agenerate, "__doc__": asking_again.__doc__}
+    cls: type[Model] = type(name, (base,), {**methods, **({"bind_tools": bind_tools} if inline else {})})
     return cls

@@ -225,10 +225,11 @@ def _adapted(model: Any, exc: BaseException) -> bool:
 @functools.cache
 def _model_class() -> "type[ChatGoogleGenerativeAI]":
     """ChatGoogleGenerativeAI, asking again a model that refuses what it does not take (thoughts, a system
-    instruction), without it, and not asking for it again after."""
+    instruction), without it, and not asking for it again after; its tools' schemas inlined (Gemini's ``parameters``
+    take no ``$ref``)."""
     from langchain_google_genai import ChatGoogleGenerativeAI
 
-    return asking_again(ChatGoogleGenerativeAI, _adapted, "ChatGemini")
+    return asking_again(ChatGoogleGenerativeAI, _adapted, "ChatGemini", inline=True)
 
 
 PROVIDER = Gemini.of("google_genai")

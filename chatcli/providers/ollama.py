@@ -210,10 +210,11 @@ def _without_thinking(model: Any, exc: BaseException) -> bool:
 
 @functools.cache
 def _model_class() -> "type[ChatOllama]":
-    """ChatOllama, asking a model that refuses ``think`` again without it (and not again after)."""
+    """ChatOllama, asking a model that refuses ``think`` again without it (and not again after); its tools' schemas
+    inlined (Ollama's client drops a ``$ref``)."""
     from langchain_ollama import ChatOllama
 
-    return asking_again(ChatOllama, _without_thinking, "ChatOllamaThinking")
+    return asking_again(ChatOllama, _without_thinking, "ChatOllamaThinking", inline=True)
 
 
 PROVIDER = Ollama.of("ollama")

@@ -38,11 +38,13 @@ class ToolInfo:
     view: str | None = None  # the ``ui://`` resource its MCP App shows its calls in (chatcli.tools.mcp.apps)
     for_model: bool = True  # False: only its App calls it (MCP Apps' visibility ["app"])
     for_app: bool = True  # False: its App may not call it (visibility ["model"])
+    refused: str = ""  # why its schema cannot be offered (``unfit``): it is left out, said in one line
 
     @property
     def offered(self) -> bool:
-        """False for a tool that runs only as an MCP task, which chat does not run (yet), or only for its App."""
-        return self.tasks != "required" and self.for_model
+        """False for a tool that runs only as an MCP task, which chat does not run (yet), or only for its App, or
+        whose schema cannot be offered."""
+        return self.tasks != "required" and self.for_model and not self.refused
 
 
 PREFIX = "/mcp__"  # an MCP prompt's slash command: /mcp__SERVER__PROMPT (Claude Code's)
@@ -128,12 +130,71 @@ def _ui(meta: Any) -> tuple[str | None, bool, bool]:
     return view, not seen or "model" in seen, not seen or "app" in seen
 
 
+# An HTTP header's name (RFC 9110's token), as SEP-2243 has an ``x-mcp-header`` be; the keywords whose values are data.
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+DATA = ("const", "default", "enum", "examples")
+
+
+def unfit(schema: dict[str, Any], modern: bool) -> str:
+    """Why a tool with this input schema cannot be offered ("" when it can): a ``$ref`` that leads off the server
+    (SEP-2106: chat never fetches one) or nowhere in the schema; of a server of 2026-07-28 or later, an
+    ``x-mcp-header`` that SEP-2243 has a client refuse (no HTTP token, not on a string, integer or boolean parameter
+    reached by ``properties`` alone, or twice)."""
+    headers: set[str] = set()
+
+    def walk(node: Any, at: str) -> str:  # at: "root", "param" (by properties alone), "" (anywhere else)
+        items = node if isinstance(node, list) else [node]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            ref, header = item.get("$ref"), item.get("x-mcp-header")
+            if isinstance(ref, str) and not _points(schema, ref):
+                where = "off the server" if not ref.startswith("#") else "nowhere in it"
+                return f"its schema's $ref leads {where} ({ref[:200]}), which chat does not follow"
+            if modern and header is not None:
+                named = isinstance(header, str) and TOKEN.fullmatch(header) and header.lower() not in headers
+                if not (named and at == "param" and item.get("type") in ("string", "integer", "boolean")):
+                    return f"its x-mcp-header {str(header)[:100]!r} is not one a client may send (SEP-2243)"
+                headers.add(header.lower())
+            for key, value in item.items():
+                if key == "properties" and isinstance(value, dict):
+                    why = next((w for v in value.values() if (w := walk(v, "param" if at else ""))), "")
+                else:
+                    why = "" if key in DATA else walk(value, "")
+                if why:
+                    return why
+        return ""
+
+    try:
+        return walk(schema, "root")
+    except RecursionError:
+        return "its schema is nested too deeply to read"
+
+
+def _points(schema: Any, ref: str) -> bool:
+    """True when ``ref`` is a JSON pointer (``#/$defs/point``) to a part of ``schema``."""
+    from urllib.parse import unquote
+
+    if ref != "#" and not ref.startswith("#/"):
+        return False
+    for part in ref[2:].split("/") if ref != "#" else ():
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(schema, list) and part.isdigit() and int(part) < len(schema):
+            schema = schema[int(part)]
+        elif isinstance(schema, dict) and part in schema:
+            schema = schema[part]
+        else:
+            return False
+    return True
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 
 
 # An MCP revision is named by its date.
 REVISION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MODERN = "2026-07-28"  # the first revision without sessions (servers are discovered, not initialised)
 MAX_LIFETIME_MS = 24 * 60 * 60 * 1000  # a longer ttlMs is a day (as mcp's own cache caps it)
 
 
@@ -158,11 +219,14 @@ class Listing:
     def from_json(cls, server: str, data: Any) -> Listing:
         """A listing read strictly from its JSON form; ``Malformed`` if any part is not what it should be."""
         data = _object(data)
+        revision = data.get("protocolVersion")
+        known = revision if isinstance(revision, str) and REVISION.fullmatch(revision) else ""
         tools = []
         for item in _items(data.get("tools")):
             item = _object(item)
             schema = _object(item.get("inputSchema"))
-            if len(json.dumps(schema)) > MAX_SCHEMA:
+            text = json.dumps(schema)
+            if len(text) > MAX_SCHEMA:
                 raise Malformed("a tool's schema is too large")
             hints = item.get("annotations")
             tools.append(
@@ -173,6 +237,7 @@ class Listing:
                     _object(hints) if hints is not None else None,
                     _tasks(item.get("execution")),
                     *_ui(item.get("_meta")),
+                    unfit(schema, known >= MODERN) if "$ref" in text or "x-mcp-header" in text else "",
                 )
             )
         prompts = []
@@ -204,8 +269,6 @@ class Listing:
                 )
             )
         _items(data.get("skills"))  # (the skills extension's entries, as sent: chatcli.tools.skills reads them)
-        revision = data.get("protocolVersion")
-        known = revision if isinstance(revision, str) and REVISION.fullmatch(revision) else ""
         ttl = data.get("ttlMs")
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
             raise Malformed("the lists' lifetime")

@@ -117,9 +117,13 @@ _BUILTIN_DEFINITIONS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def _definition(entry: ToolEntry) -> dict[str, Any]:
-    """``entry``'s tool as an OpenAI function definition under the entry's name."""
+    """``entry``'s tool as an OpenAI function definition under the entry's name; an MCP server's schema as it is
+    (JSON Schema 2020-12 whole: ``$schema``, ``$defs``, ``$ref``; a provider that takes no ``$ref`` inlines it)."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
+    if isinstance(entry.tool.args_schema, dict):
+        function = {"name": entry.name, "description": entry.tool.description, "parameters": entry.tool.args_schema}
+        return {"type": "function", "function": function}
     schema = convert_to_openai_tool(entry.tool)
     schema["function"]["name"] = entry.name
     return schema

@@ -95,10 +95,14 @@ class McpServer(Calls):
 
     @property
     def held(self) -> list[Any]:
-        """Its tools that are not offered to the model, and why: those that run only as an MCP task (chat does not
-        run tasks yet) or only for their App, as ``(ToolInfo, why)``."""
+        """Its tools that are not offered to the model, and why: those whose schema cannot be offered, and those that
+        run only as an MCP task (chat does not run tasks yet) or only for their App, as ``(ToolInfo, why)``."""
         listed = self.listing.tools if self.listing is not None and self.offers else ()
-        return [(info, NOT_A_TASK_RUNNER if info.for_model else APP_ONLY) for info in listed if not info.offered]
+        return [
+            (i, f"{i.refused}: left out" if i.refused else NOT_A_TASK_RUNNER if i.for_model else APP_ONLY)
+            for i in listed
+            if not i.offered
+        ]
 
     @property
     def prompts(self) -> list[Any]:
@@ -301,6 +305,10 @@ class McpServer(Calls):
         before, self.listing, self.listed_at = self.listing, listing, time.time()
         if self.cache is not None:
             self.cache.keep(self.spec, listing)
+        said = {(t.name, t.refused) for t in before.tools} if before is not None else set()
+        for tool in listing.tools:
+            if tool.refused and (tool.name, tool.refused) not in said:
+                self.note(f"MCP server {self.name} offers {tool.name}, which chat leaves out: {tool.refused}")
         if before is not None and before != listing:
             self.note(
                 f"MCP server {self.name} offers other tools than when it was last listed ({listing.summary()} now); "

@@ -17,6 +17,7 @@ from typing import IO, Any, AsyncIterator, Callable
 from chatcli.errors import ListenerRefused
 from chatcli.paths import private_dir
 from chatcli.tools.asking import SAMPLING, Ask
+from chatcli.tools.listing import MODERN
 from chatcli.tools.mcp.config import ServerSpec
 
 # What a server of the HTTP+SSE transport (2024-11-05) answers a streamable HTTP client's POST to its URL.
@@ -150,6 +151,21 @@ class Session:
         said = self.modern and "ttl_ms" in getattr(result, "model_fields_set", ())
         return int(result.ttl_ms) if said else None
 
+    async def list_tools(self, cursor: str | None = None) -> Any:
+        """A page of the server's tools as it sent them. mcp is told of those chat offers (it puts their
+        ``x-mcp-header`` parameters in ``Mcp-Param-*`` headers); one chat leaves out (chatcli.tools.listing.unfit)
+        stays in the page, for chat to say why."""
+        from mcp.types import ListToolsRequest, ListToolsResult, PaginatedRequestParams
+
+        from chatcli.tools.listing import unfit
+
+        session = self.client.session
+        request = ListToolsRequest(params=PaginatedRequestParams(cursor=cursor))
+        page = await session.send_request(request, ListToolsResult)
+        kept = page.model_copy(update={"tools": [t for t in page.tools if not unfit(t.input_schema, self.modern)]})
+        session._absorb_tool_listing(kept, complete=not cursor and not page.next_cursor)
+        return page
+
     async def list_skills(self, cursor: str | None = None) -> Any:
         """A page of the skills extension's ``skills/list``: its entries as sent (chatcli.tools.skills reads them)."""
         from types import SimpleNamespace
@@ -185,10 +201,6 @@ class Session:
         if self.modern:
             return await session.send_discover(self.client.protocol_version)
         return await session.send_ping()
-
-
-# The first revision of MCP without sessions (servers are discovered, not initialised).
-MODERN = "2026-07-28"
 
 
 class Connection:
