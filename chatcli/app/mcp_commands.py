@@ -61,6 +61,8 @@ def mcp_command(
         raise ChatError(f"could not sign in to {name}: {describe(exc, spec, 30)}") from exc
     ListCache().forget(spec)  # what it offered another login, or none: listed anew, as this one
     say(env.stderr, f"logged in to {name}: {counted(len(tools), 'tool')} ({', '.join(tools)})\n")
+    if told := StoredAuth(spec).told():  # what it asked of chat beyond a login (DPoP, a client of mcp.json's...)
+        say(env.stderr, f"{name}: {told}\n")
 
 
 def server_named(settings: Settings, name: str) -> Any:

@@ -526,6 +526,9 @@ def servers_of(plugin: Plugin, problems: list[str]) -> list[Any]:
             problems.append(f"plugin {plugin.id}: {exc}")
             continue
         for spec in specs:
+            if spec.oauth.get("identityTokenFile"):  # a file of the user's, sent where the server says: not for plugins
+                problems.append(f"plugin {plugin.id}: {spec.name}: only your mcp.json may name an identityTokenFile")
+                continue
             name = NOT_NAMED.sub("_", f"plugin_{plugin.name}_{spec.name}")
             env = {**plugin.environ(), **spec.env}
             found.append(

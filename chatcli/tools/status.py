@@ -28,6 +28,7 @@ class ServerStatus:
     listed_at: float | None = None  # when what it offers was listed (epoch seconds)
     revision: str = ""  # the MCP revision it speaks ("2025-11-25"), once listed
     lifetime: float | None = None  # how long its lists stay fresh, as it said (seconds; None: it said nothing)
+    sign_in: str = ""  # what its OAuth sign-in asked of chat beyond a login, and what chat did (StoredAuth.told)
 
 
 def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence[Any]) -> list[ServerStatus]:
@@ -55,6 +56,14 @@ def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence
             server.listed_at if server.offers else None,
             getattr(server.listing, "revision", ""),  # (none before it is listed)
             getattr(server.listing, "lifetime", None),
+            _told(server.spec),
         )
         for server in toolbox.servers
     ]
+
+
+def _told(spec: Any) -> str:
+    """What a remote server's sign-in asked of chat and what chat did, in one line (none for a local one)."""
+    from chatcli.tools.mcp.oauth import StoredAuth
+
+    return StoredAuth(spec).told() if spec.url else ""

@@ -23,6 +23,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "listed_at": iso_time(row.listed_at),
                 "protocol_version": row.revision or None,
                 "ttl_ms": round(row.lifetime * 1000) if row.lifetime is not None else None,
+                "sign_in": row.sign_in or None,
                 "tools": [{"name": e.name, "description": e.description} for e in row.tools],
                 "not_offered": [{"name": name, "why": why} for name, why in row.held],
                 "prompts": [
@@ -62,6 +63,8 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         )
         if row.log is not None and row.state == "failed":
             lines.append(f"  log: {row.log}")
+        if row.sign_in:
+            lines.append(f"  sign-in: {row.sign_in}")
         width = max((len(e.name) for e in row.tools), default=0)
         for entry in row.tools:
             description = fit_cells(entry.description, max(20, columns - width - 5))  # a line a tool, at any width

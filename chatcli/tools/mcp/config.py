@@ -117,9 +117,10 @@ def parse_servers(data: Any, source: str) -> list[ServerSpec]:
 # What mcp.json's "oauth" object of a server may hold: a client registered by hand (clientId, and clientSecret for a
 # confidential one: Claude Code's spelling); a machine's client-credentials key (privateKeyPem, signed with
 # signingAlgorithm, RS256 unless said); an identity provider's ID token to exchange for access (cross-app access:
-# idpClientId, idpIdToken, idpIssuer, idpTokenEndpoint). The MCP conformance suite's context keys, camel-cased.
+# idpClientId, idpIdToken, idpIssuer, idpTokenEndpoint). The MCP conformance suite's context keys, camel-cased. A
+# workload's platform identity token presented as the grant (SEP-1933), read afresh from identityTokenFile.
 IDP_KEYS = ("idpClientId", "idpIdToken", "idpIssuer", "idpTokenEndpoint")
-OAUTH_KEYS = ("clientId", "clientSecret", "privateKeyPem", "signingAlgorithm", *IDP_KEYS)
+OAUTH_KEYS = ("clientId", "clientSecret", "privateKeyPem", "signingAlgorithm", *IDP_KEYS, "identityTokenFile")
 # Those that are secrets: never shown, and a file holding one must be its owner's alone.
 OAUTH_SECRETS = ("clientSecret", "privateKeyPem", "idpIdToken")
 SIGNING = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -134,8 +135,10 @@ def _oauth(value: Any, where: str, remote: bool) -> dict[str, str]:
     unknown = [key for key in found if key not in OAUTH_KEYS]
     if unknown:
         raise ConfigError(f"{where}: {unknown[0][:40]!r} is not one chat reads (it reads {', '.join(OAUTH_KEYS)})")
-    if not found.get("clientId"):
+    if not found.get("clientId") and not found.get("identityTokenFile"):
         raise ConfigError(f"{where}: give the clientId the authorization server registered for chat")
+    if not Path(found.get("identityTokenFile", "/")).expanduser().is_absolute():
+        raise ConfigError(f"{where}.identityTokenFile must be an absolute path (~ for your home)")
     if not remote:
         raise ConfigError(f"{where}: a server chat starts (a command) does not sign in")
     if "signingAlgorithm" in found and not found.get("privateKeyPem"):

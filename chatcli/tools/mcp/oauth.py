@@ -29,7 +29,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, AsyncGenerator, Callable
+from typing import Any, AsyncGenerator, Callable, cast
 from urllib.parse import parse_qs, urlsplit
 
 from chatcli.paths import data_dir, private_dir
@@ -130,6 +130,21 @@ class StoredAuth:
     async def set_client_info(self, client_info: Any) -> None:
         self._update(client=client_info.model_dump(mode="json", exclude_none=True))
 
+    def told(self) -> str:
+        """What the server's sign-in asked of chat beyond a login, and what chat did (DPoP, a client registered by
+        hand, a workload's identity, an authorization server that moved), in one line; "" for none of it."""
+        notes = self._read().get("notes")
+        return "; ".join(map(str, notes.values())) if isinstance(notes, dict) else ""
+
+    def note(self, key: str, text: str) -> None:
+        notes = self._read().get("notes") or {}
+        if notes.get(key) != text:
+            self._update(notes={**notes, key: text})
+
+    def issuer(self) -> str | None:
+        """The authorization server that issued the tokens kept (the issuer of its metadata, kept with them)."""
+        return (self._read().get("metadata") or {}).get("issuer")
+
     def forget(self) -> bool:
         """Delete what is kept for this server; whether there was anything."""
         kept = self.path.exists()
@@ -146,15 +161,19 @@ def _provider(
     document: str | None = None,
     again: Callable[[Any, Callable[[], Any]], Any] | None = None,
     wanted: str | None = None,
+    heard: Callable[[LoginNeeded], None] = lambda _: None,
 ) -> Any:
-    """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires;
-    ``document``: the URL of chat's client ID metadata document (its client ID where the server takes those);
-    ``again``: signs in again (``_again``) where a connection's token no longer does (a step-up); ``wanted``: scopes
-    a step-up asked for before, asked for too (its log quiet, as ``_bounded`` has it)."""
+    """The ``mcp`` package's OAuth client for ``spec``, which also knows when a stored access token expires and which
+    authorization server issued it; ``document``: the URL of chat's client ID metadata document (its client ID where
+    the server takes those); ``again``: signs in again (``_again``) where a connection's token no longer does (a
+    step-up); ``wanted``: scopes a step-up asked for before, asked for too; ``heard``: told the ``LoginNeeded`` its
+    flow ends with (as ``_bounded`` has it, with its log quiet and DPoP)."""
     from mcp.client.auth import OAuthClientProvider
-    from mcp.shared.auth import OAuthClientMetadata
+    from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthMetadata
 
-    class Provider(_bounded(OAuthClientProvider)):  # type: ignore[misc]
+    oauth = spec.oauth
+
+    class Provider(_bounded(OAuthClientProvider, spec, storage, heard)):  # type: ignore[misc]
         legacy_issuer: str | None = None
 
         async def _heard(self, request: Any, response: Any) -> Any:
@@ -184,38 +203,46 @@ def _provider(
             return httpx2.Response(200, json={**found, "issuer": origin}, request=response.request)
 
         async def _initialize(self) -> None:
+            """The tokens kept, with the metadata of the server that issued them (refreshed there, whatever the
+            MCP server's origin); a client of mcp.json's (registered by hand, or a workload's) never registered."""
             await super()._initialize()
-            if spec.oauth.get("clientId"):  # registered by hand (mcp.json): that client, never stored or registered
-                from mcp.shared.auth import OAuthClientInformationFull
-
-                secret = spec.oauth.get("clientSecret")
+            kept = storage._read().get("metadata")
+            if kept and self.context.current_tokens is not None:
+                self.context.oauth_metadata = OAuthMetadata.model_validate(kept)
+            if oauth.get("clientId") or oauth.get("identityTokenFile"):
                 self.context.client_info = OAuthClientInformationFull(
-                    client_id=spec.oauth["clientId"],
-                    client_secret=secret,
+                    client_id=oauth.get("clientId") or "(a workload: never sent)",
+                    client_secret=oauth.get("clientSecret"),
                     redirect_uris=metadata.redirect_uris,
-                    token_endpoint_auth_method="client_secret_basic" if secret else "none",
+                    token_endpoint_auth_method=_method(self.context, oauth),
                 )
+            if oauth.get("identityTokenFile"):  # a fresh identity token is its way back, never a refresh
+                self.context.can_refresh_token = lambda: False
             if self.context.current_tokens is not None:  # when it expires, as the file says
                 self.context.update_token_expiry(self.context.current_tokens)
 
         async def _perform_authorization(self) -> Any:
             """The sign-in proper (after discovery, scope selection and registration): with the scopes a step-up
-            asked for before; a client with its secret at an authorization server that grants only client
-            credentials signs in with those (no browser: the ``mcp`` package's ClientCredentialsOAuthProvider's
-            request); otherwise, on a connection, ``again`` decides whether and how."""
+            asked for before; a workload with its platform's identity token presents it (RFC 7523's jwt-bearer
+            grant); a client with its secret at an authorization server that grants only client credentials signs
+            in with those (no browser: the ``mcp`` package's ClientCredentialsOAuthProvider's request); otherwise,
+            on a connection, ``again`` decides whether and how."""
             if wanted:
                 from mcp.client.auth.utils import union_scopes
 
                 self.context.client_metadata.scope = union_scopes(self.context.client_metadata.scope, wanted)
             found = self.context.oauth_metadata
+            _method(self.context, oauth, storage)  # as its metadata says now
+            if oauth.get("identityTokenFile"):
+                return _federated(self, spec, storage)
             grants = (found.grant_types_supported or []) if found is not None else []
-            secret = spec.oauth.get("clientSecret")
+            secret = oauth.get("clientSecret")
             if secret and "client_credentials" in grants and "authorization_code" not in grants:
                 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
                 assert found is not None
                 machine = ClientCredentialsOAuthProvider(
-                    spec.url or "", storage, spec.oauth["clientId"], secret, issuer=str(found.issuer)
+                    spec.url or "", storage, oauth["clientId"], secret, issuer=str(found.issuer)
                 )
                 machine.context = self.context  # what this flow discovered and chose: its token request only
                 return await machine._exchange_token_client_credentials()
@@ -233,49 +260,231 @@ def _provider(
     return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, client_metadata_url=document)
 
 
-def _bounded(base: type) -> type:
+def _method(context: Any, oauth: Any, storage: StoredAuth | None = None) -> str:
+    """How a client of mcp.json's authenticates at the token endpoint: with its secret as the authorization server's
+    metadata offers (HTTP Basic unless it offers only client_secret_post), or none; with ``storage``, set on the
+    client and noted there."""
+    found = context.oauth_metadata
+    offered = (found.token_endpoint_auth_methods_supported if found else None) or ["client_secret_basic"]
+    post = "client_secret_basic" not in offered and "client_secret_post" in offered
+    method = "none" if not oauth.get("clientSecret") else "client_secret_post" if post else "client_secret_basic"
+    if storage is not None and oauth.get("clientId") and context.client_info is not None:
+        context.client_info.token_endpoint_auth_method = method
+        storage.note("client", f"signed in as the client registered by hand ({oauth['clientId']}, {method})")
+    return method
+
+
+def _federated(provider: Any, spec: ServerSpec, storage: StoredAuth) -> Any:
+    """The token request of a workload (SEP-1933): its platform's identity token as the grant (RFC 7523 2.1), for
+    this server (``resource``), with the client's own authentication where mcp.json names one."""
+    import httpx2
+    from mcp.shared.auth import JWT_BEARER_GRANT_TYPE
+
+    context, oauth = provider.context, spec.oauth
+    asked = {"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": _identity_token(spec)}
+    asked["resource"] = context.get_resource_url()
+    if context.client_metadata.scope:
+        asked["scope"] = context.client_metadata.scope
+    if oauth.get("clientId"):
+        asked["client_id"] = oauth["clientId"]
+    asked, headers = context.prepare_token_auth(asked, {"Content-Type": "application/x-www-form-urlencoded"})
+    storage.note("identity", f"the workload's identity token ({oauth['identityTokenFile']}) presented")
+    return httpx2.Request("POST", provider._get_token_endpoint(), data=asked, headers=headers)
+
+
+def _identity_token(spec: ServerSpec) -> str:
+    """The platform's identity token for a workload, read afresh from the file mcp.json names (it rotates): a JWT,
+    bounded; else ``LoginRefused`` saying why."""
+    from chatcli.paths import read_bounded
+
+    path = Path(spec.oauth["identityTokenFile"]).expanduser()
+    try:  # (a platform's token file is often a link: Kubernetes' projected ones are)
+        token = read_bounded(path, 64 * 1024, follow=True).decode("ascii").strip()
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise LoginRefused(f"cannot read the identity token in {path}: {why}") from None
+    if token.count(".") != 2 or not re.fullmatch(r"[A-Za-z0-9_.-]+", token):
+        raise LoginRefused(f"{path} holds no JWT (the platform's identity token chat presents)")
+    return token
+
+
+def _bounded(base: type, spec: ServerSpec, storage: StoredAuth, heard: Callable[[Any], None] = lambda _: None) -> type:
     """``base`` (an ``mcp`` OAuth client) whose flow's own requests (the servers' metadata, the registration, the
     tokens) have their answers bounded as each is read (chatcli.providers.bounded); the answer to the MCP request
     itself goes on as it came, a 403 there noted as a step-up (``stepping_up``: mcp's flow signs in next). One past
     the limit refuses the sign-in, saying why. Its log (a refused refresh as a warning, a failed flow with a
-    traceback) is not the user's: what failed is said once, in chat's own line."""
+    traceback) is not the user's: what failed is said once, in chat's own line. DPoP, and tokens kept to the
+    authorization server that issued them, as ``_Guarded`` has them (``heard``: told where it moved)."""
     import logging
 
-    from chatcli.providers.bounded import Refused, asking_for_what_chat_decodes, bounding
-
     logging.getLogger("mcp.client.auth").setLevel(logging.CRITICAL + 1)  # (its log is not the user's)
-    bound = bounding()
+    return type("Bounded", (_Guarded, base), {"spec": spec, "storage": storage, "heard": staticmethod(heard)})
 
-    class Bounded(base):  # type: ignore[misc]
-        stepping_up = False
 
-        async def _heard(self, _request: Any, response: Any) -> Any:
-            """The answer to one of the flow's own requests, as the flow reads it."""
+class _Guarded:
+    """What chat adds to an ``mcp`` OAuth client's flow (``_bounded``) for ``spec``, whose tokens ``storage`` keeps.
+
+    Where the authorization server's metadata offers DPoP (RFC 9449, ES256) or the MCP server's 401 asks for it, a
+    key of the server's own is made and kept with its tokens: every token request and every request with a token
+    bound to it carries a proof, answering a ``DPoP-Nonce`` challenge once. Tokens go only to the authorization
+    server that issued them (its metadata is kept with them): one the MCP server's metadata no longer names is
+    forgotten, and ``LoginNeeded`` (told to ``heard``) says where it moved."""
+
+    spec: ServerSpec
+    storage: StoredAuth
+    heard: Callable[[Any], None]
+    stepping_up = False
+    dpop: _Proving | None | bool = False  # False: not read from the file yet
+    offered = False  # the authorization server's metadata offers DPoP
+
+    async def _heard(self, _request: Any, response: Any) -> Any:
+        """The answer to one of the flow's own requests, as the flow reads it."""
+        return response
+
+    def _select_authorization_server(self, advertised: list[str]) -> str:
+        from mcp.client.auth.utils import issuers_match
+
+        chosen: str = super()._select_authorization_server(advertised)  # type: ignore[misc]
+        kept, own = self.storage.issuer(), self.spec.oauth.get("clientId")
+        if kept and not issuers_match(kept, chosen):  # what it issued is forgotten; a client of mcp.json's is its
+            moved = f"its authorization server moved to {chosen}"
+            binding = {"metadata": {"issuer": kept}} if own else {}
+            self.storage._write({"moved": chosen, "notes": {"moved": moved}, **binding})
+            exc = LoginNeeded(self.spec.name, moved)
+            if own:
+                exc.detail = f"{moved}, and the clientId in mcp.json is {kept}'s: put the client registered there in "
+                exc.detail += f"mcp.json, then run chat mcp logout {self.spec.name}"
+            self.heard(exc)
+            raise exc
+        return chosen
+
+    def _proving(self, why: str | None = None) -> _Proving | None:
+        """The DPoP key in use (read from the file once), or one made now saying ``why``; None: none."""
+        if self.dpop is False:
+            kept = self.storage._read().get("dpop")
+            self.dpop = _Proving(kept) if isinstance(kept, dict) else None
+        if self.dpop is None and why:
+            self.dpop = _Proving({"why": why})
+            self.storage._update(dpop=self.dpop.kept)
+            self.storage.note("dpop", f"DPoP ({why})")
+        return self.dpop if isinstance(self.dpop, _Proving) else None
+
+    def _proved(self, request: Any, own: bool) -> Any:
+        """``request`` with its DPoP proof, where one is due (a token request; a request with a bound token)."""
+        asking = own and request.method == "POST" and b"grant_type=" in request.content
+        proving = self._proving("its authorization server offers it" if asking and self.offered else None)
+        token = None if own else request.headers.get("Authorization", "").partition(" ")[2]
+        if proving is None or not (asking or (token and proving.kept.get("bound"))):
+            return request
+        if token:
+            request.headers["Authorization"] = f"DPoP {token}"
+        request.headers["DPoP"] = proving.proof(request, token)
+        return request
+
+    async def _issued(self, request: Any, response: Any) -> Any:
+        """One of the flow's own answers as chat reads it first: an authorization server's metadata, whether it
+        offers DPoP (ES256); a token response, its issuer's metadata kept with it, a DPoP-bound token's type read as
+        mcp reads one (Bearer) and its binding kept."""
+        import httpx2
+
+        path, found = request.url.path, getattr(getattr(self, "context", None), "oauth_metadata", None)
+        if response.status_code == 200 and "/.well-known/" in path and "protected-resource" not in path:
+            with contextlib.suppress(ValueError, AttributeError):
+                offered = json.loads(await response.aread()).get("dpop_signing_alg_values_supported")
+                self.offered = isinstance(offered, list) and "ES256" in offered
+        if response.status_code != 200 or b"grant_type=" not in request.content:
             return response
+        if found is not None:
+            self.storage._update(metadata=found.model_dump(mode="json", exclude_none=True))
+        proving = self._proving()
+        if proving is None:
+            return response
+        try:
+            given = json.loads(await response.aread())
+            bound = str(given.get("token_type")).lower() == "dpop"
+        except (ValueError, AttributeError):
+            return response
+        self.storage._update(dpop={**proving.kept, "bound": bound})
+        proving.kept["bound"] = bound
+        said = "tokens bound to chat's key (ES256)" if bound else "its tokens came unbound"
+        self.storage.note("dpop", f"DPoP ({proving.kept['why']}): {said}")
+        return httpx2.Response(200, json={**given, "token_type": "Bearer"}, request=response.request)
 
-        async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
-            flow = super().async_auth_flow(request)
-            try:
-                outgoing = await flow.__anext__()
-                while True:
-                    own = outgoing is not request
-                    if own:
-                        await asking_for_what_chat_decodes(outgoing)
-                    response = yield outgoing
-                    if own:
-                        await bound(response)
-                        response = await self._heard(outgoing, response)
-                    else:
-                        self.stepping_up = response.status_code == 403
-                    outgoing = await flow.asend(response)
-            except StopAsyncIteration:
-                return
-            except Refused as exc:
-                raise LoginRefused(str(exc)) from exc
-            finally:
-                await flow.aclose()
+    async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+        from chatcli.providers.bounded import Refused, asking_for_what_chat_decodes, bounding
 
-    return Bounded
+        flow = super().async_auth_flow(request)  # type: ignore[misc]
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                own = outgoing is not request
+                if own:
+                    await asking_for_what_chat_decodes(outgoing)
+                response = yield self._proved(outgoing, own)
+                proving = self._proving()
+                if proving is not None and proving.challenged(outgoing, response):  # RFC 9449 8, 9: once
+                    self.storage.note("nonce", "a DPoP-Nonce challenge answered")
+                    response = yield self._proved(outgoing, own)
+                if own:
+                    await bounding()(response)
+                    response = await self._heard(outgoing, await self._issued(outgoing, response))
+                else:
+                    self.stepping_up = response.status_code == 403
+                    if re.search(r"\bDPoP\b", response.headers.get("WWW-Authenticate", "")):
+                        self._proving("its 401 asked for it")
+                outgoing = await flow.asend(response)
+        except StopAsyncIteration:
+            return
+        except Refused as exc:
+            self.heard(refused := LoginRefused(str(exc)))
+            raise refused from exc
+        except LoginRefused as exc:  # (mcp's transport says only that the connection closed)
+            self.heard(exc)
+            raise
+        finally:
+            await flow.aclose()
+
+
+class _Proving:
+    """A server's DPoP key (RFC 9449: ES256, made with ``cryptography``, proofs signed with PyJWT) as it is kept
+    (``kept``: the private JWK, why DPoP is used, whether the tokens are bound) and the nonces its servers gave."""
+
+    def __init__(self, kept: dict[str, Any]):
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from jwt.algorithms import ECAlgorithm
+
+        if not isinstance(kept.get("key"), dict):
+            kept = {**kept, "key": ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()), as_dict=True)}
+        self.kept, self.key = kept, cast(Any, ECAlgorithm.from_jwk(kept["key"]))
+        self.public = {k: kept["key"][k] for k in ("kty", "crv", "x", "y")}
+        self.nonces: dict[str, str] = {}  # by the URL they were given for: each server's apart
+
+    def proof(self, request: Any, token: str | None) -> str:
+        """The DPoP proof of ``request`` (htm, htu, iat, jti; ath for a ``token``; its URL's nonce if any)."""
+        import base64
+        import hashlib
+        import secrets
+
+        import jwt
+
+        url = request.url
+        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": request.method, "iat": int(time.time())}
+        claims["htu"] = f"{url.scheme}://{url.netloc.decode()}{url.path}"
+        if nonce := self.nonces.get(claims["htu"]):
+            claims["nonce"] = nonce
+        if token:
+            claims["ath"] = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
+        return jwt.encode(claims, self.key, "ES256", headers={"typ": "dpop+jwt", "jwk": self.public})
+
+    def challenged(self, request: Any, response: Any) -> bool:
+        """Whether ``response`` asks for ``request`` again with the nonce it gives (kept for its URL, as a nonce any
+        answer gives is)."""
+        nonce, url = response.headers.get("DPoP-Nonce"), request.url
+        if not nonce:
+            return False
+        where = f"{url.scheme}://{url.netloc.decode()}{url.path}"
+        was, self.nonces[where] = self.nonces.get(where), nonce
+        return response.status_code in (400, 401) and nonce != was and "DPoP" in request.headers
 
 
 def _machine_provider(spec: ServerSpec, storage: StoredAuth) -> Any:
@@ -298,7 +507,7 @@ def _machine_provider(spec: ServerSpec, storage: StoredAuth) -> Any:
                 signing_key=oauth["privateKeyPem"],
                 signing_algorithm=oauth.get("signingAlgorithm", "RS256"),
             )
-            jwt = _bounded(PrivateKeyJWTOAuthProvider)
+            jwt = _bounded(PrivateKeyJWTOAuthProvider, spec, storage)
             return jwt(url, storage, oauth["clientId"], signed.create_assertion_provider())
     return _identity(spec, storage) if oauth.get("idpIdToken") else None
 
@@ -314,7 +523,7 @@ def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
 
     oauth, url = spec.oauth, spec.url or ""
 
-    class Identity(_bounded(IdentityAssertionOAuthProvider)):  # type: ignore[misc]
+    class Identity(_bounded(IdentityAssertionOAuthProvider, spec, storage)):  # type: ignore[misc]
         _issuer: str
 
         async def _auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
@@ -381,10 +590,13 @@ def auth_for(spec: ServerSpec, data: Path | None = None, heard: Callable[[LoginN
     stdin and stderr a terminal); ``heard``: told the ``LoginNeeded`` a request ends with (mcp's transport says only
     that the connection closed)."""
     storage = StoredAuth(spec, data)
-    if not spec.url or not (storage.has_tokens() or spec.oauth.get("clientSecret") or spec.oauth.get("privateKeyPem")):
+    on_its_own = any(spec.oauth.get(key) for key in ("clientSecret", "privateKeyPem", "identityTokenFile"))
+    if not spec.url or not (on_its_own or storage.has_tokens()):
+        if moved := spec.url and storage._read().get("moved"):
+            heard(LoginNeeded(spec.name, f"its authorization server moved to {moved}"))
         return None
     again = _again(spec, storage, data is None and os.isatty(0) and os.isatty(2), heard)
-    signed_in = _provider(spec, storage, "http://127.0.0.1/callback", None, None, again=again)
+    signed_in = _provider(spec, storage, "http://127.0.0.1/callback", None, None, again=again, heard=heard)
     return _machine_provider(spec, storage) or signed_in
 
 
@@ -477,7 +689,8 @@ class _SigningIn(StoredAuth):
 
     def __init__(self, spec: ServerSpec):
         super().__init__(spec)
-        self.held: dict[str, Any] = {}
+        bound = StoredAuth(spec).issuer() if spec.oauth.get("clientId") else None  # a client of mcp.json's is its
+        self.held: dict[str, Any] = {"metadata": {"issuer": bound}} if bound else {}
 
     def _read(self) -> dict[str, Any]:
         return dict(self.held)
@@ -561,4 +774,8 @@ class LoginTimedOut(Exception):
 
 
 class LoginRefused(Exception):
-    """The authorization server refused (the user said no, or an error)."""
+    """The authorization server refused (the user said no, or an error), or chat could not ask it."""
+
+    @property
+    def detail(self) -> str:
+        return str(self)
