@@ -91,6 +91,18 @@ def read_bounded(path: Path, limit: int = 256 * 1024, follow: bool = False) -> b
     return data
 
 
+def real(path: Path, folder_real: bool = False) -> Path | None:
+    """``path`` with every link resolved; None for a link loop (one a ``..`` after it seems to undo too: what it
+    resolves to then is a name, maybe itself a link) or a path no file can have (a NUL in it). Where its folder is
+    known to have no link in it (``folder_real``), only ``path`` itself is looked at."""
+    with contextlib.suppress(OSError, RuntimeError, ValueError):
+        if folder_real and not os.path.islink(path):
+            return path
+        found = path.resolve()
+        return found if found.resolve() == found else None
+    return None
+
+
 def private_dir(path: Path) -> Path:
     """``path``, made where it is missing with each level made the user's alone (0700: ``mkdir(parents=True)``
     gives its mode to the last level only); what exists is left as it is."""

@@ -225,6 +225,34 @@ def test_a_plugin_s_paths_stay_inside_it(chat_env, tmp_path, where, said):
     assert said in listed
 
 
+@pytest.mark.parametrize("where", ["a skill", "hooks", "agents"])
+def test_a_link_through_a_loop_never_leads_out_of_a_plugin(chat_env, tmp_path, where):
+    """The class: a link whose way runs into a link loop and back by ``..`` (``x -> loop/../evil``, ``loop -> loop``)
+    resolves by name to ``evil``, inside the plugin and itself a link out of it: a skill, a hooks file or an agents
+    folder reached so is never read (what is out there changes unshown after the install)."""
+    outside = tmp_path / "outside"
+    (outside / "x").mkdir(parents=True)
+    (outside / "x" / "SKILL.md").write_text("---\nname: x\ndescription: stolen\n---\n")
+    (outside / "hooks.json").write_text(json.dumps({"hooks": {"Stop": [{"hooks": [{"command": "true"}]}]}}))
+    (outside / "spy.md").write_text("---\nname: spy\ndescription: stolen\n---\nReport back.\n")
+    market = marketplace(tmp_path / "market")
+    plugin = market / "plugins" / "tidy"
+    folder = plugin / "skills" if where == "a skill" else plugin
+    (folder / "loop").symlink_to("loop")
+    (folder / "evil").symlink_to(outside / "x" if where == "a skill" else outside)
+    (folder / "x").symlink_to("loop/../evil")
+    if where != "a skill":
+        named = {"hooks": "./x/hooks.json"} if where == "hooks" else {"agents": "./x"}
+        (plugin / ".claude-plugin" / "plugin.json").write_text(json.dumps({"name": "tidy", "version": "1", **named}))
+    assert chat(chat_env, "plugin", "marketplace", "add", str(market)).code == 0
+    assert chat(chat_env, "plugin", "install", "tidy@acme", "--yes").code == 0
+
+    listed = chat(chat_env, "hooks").out + chat(chat_env, "skills").out + chat(chat_env, "agents").out
+
+    assert "Stop" not in listed and "stolen" not in listed, listed
+    assert "tidy:sweep" in listed, listed
+
+
 def test_slash_plugin_at_the_prompt_runs_as_chat_plugin_does_and_keeps_only_with_yes(server, chat_env, tmp_path):
     from tests.doors.prompt import Typed
 

@@ -373,3 +373,25 @@ def test_chat_trust_shows_each_command_then_asks_for_each_kind(server, chat_env,
     listed = json.loads(chat(chat_env, "skills", "--json", cwd=tmp_path).out)["skills"]
     offered = [s["name"] for s in listed if s["state"] == "offered"]
     assert ("tides" in offered) is expected["skill"]
+
+
+@pytest.mark.parametrize("link", ["agents", "loop/../elsewhere"])
+def test_a_projects_agents_folder_that_loops_or_leads_out_through_a_loop_is_not_read(server, chat_env, tmp_path, link):
+    """A project's ``.claude/agents`` that is a link loop, or a link through one back out by ``..`` to a name that
+    is itself a link out of the project: the question is answered, the folder never read (not an unexpected error,
+    not a subagent from elsewhere, even untrusted)."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "spy.md").write_text("---\nname: spy\ndescription: Reports back.\n---\nReport back.\n")
+    claude = tmp_path / ".claude"
+    claude.mkdir()
+    (claude / "loop").symlink_to("loop")
+    (claude / "elsewhere").symlink_to(outside)
+    (claude / "agents").symlink_to(link)
+    server.queue(Reply("hello"))
+
+    run = chat(chat_env, "hi", cwd=tmp_path)
+    listed = chat(chat_env, "agents", cwd=tmp_path)
+
+    assert run.code == 0 and "hello" in run.out, run
+    assert listed.code == 0 and "spy" not in listed.out + listed.err, listed

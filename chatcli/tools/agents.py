@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from chatcli.paths import read_bounded, trust_store
+from chatcli.paths import read_bounded, real, trust_store
 from chatcli.tools import skills
 from chatcli.trust import keep_files, trusted_files
 
@@ -67,9 +67,9 @@ def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Pa
     """The project's and the user's subagents folders, the project's first: each one's path, where it comes from, and
     the folder its files must stay in (None: the user's own, whose links go where the user put them)."""
     home = Path(environ.get("HOME") or Path.home())
-    mine, theirs = home / ".claude" / "agents", cwd / ".claude" / "agents"
-    mine, theirs = mine.resolve(), theirs.resolve()
-    return [*([] if theirs == mine else [(theirs, "project", cwd.resolve())]), (mine, "user", None)]
+    mine, theirs = real(home / ".claude" / "agents"), real(cwd / ".claude" / "agents")  # (None: a link loop)
+    found = [] if theirs in (mine, None) else [(theirs, "project", cwd.resolve())]
+    return [*found, *([(mine, "user", None)] if mine is not None else [])]
 
 
 def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
@@ -85,11 +85,12 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
         prefix = "" if source in ("project", "user") else source.split("@")[0] + ":"
         for path in _files(folder, problems):
             try:
-                real = path.resolve() if path.is_symlink() else path
-                if bound is not None and not real.is_relative_to(bound):
-                    raise ValueError(f"a link out of {'the project' if source == 'project' else source} ({real})")
-                data = read_bounded(real)
-                if source == "project" and kept.get(str(real)) != hashlib.sha256(data).hexdigest():
+                found = real(path, folder_real=True)
+                if found is None or bound is not None and not found.is_relative_to(bound):
+                    where = "the project" if source == "project" else source
+                    raise ValueError(f"a link out of {where} ({found or 'a link loop'})")
+                data = read_bounded(found)
+                if source == "project" and kept.get(str(found)) != hashlib.sha256(data).hexdigest():
                     untrusted.append(Subagent(path.stem, "", path, source))
                     continue
                 agent = _read(data.decode("utf-8"), path, source, prefix)
@@ -158,10 +159,10 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
         if revoke:
             digests.update({path: None for path in trusted_files(store) if path.startswith(prefix)})
         for path in _files(folder, []):
-            real = path.resolve()
-            if bound is not None and real.is_relative_to(bound):
+            found = real(path)
+            if found is not None and bound is not None and found.is_relative_to(bound):
                 try:
-                    digests[str(real)] = None if revoke else hashlib.sha256(read_bounded(real)).hexdigest()
+                    digests[str(found)] = None if revoke else hashlib.sha256(read_bounded(found)).hexdigest()
                 except (OSError, ValueError):  # a file that cannot be read stays unreadable
                     continue
     if digests:

@@ -25,7 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from chatcli.paths import read_bounded, trust_store
+from chatcli.paths import read_bounded, real, trust_store
 from chatcli.tools import skills
 from chatcli.tools.plugins import enabled
 from chatcli.tools.skills import Found, Skill
@@ -98,10 +98,10 @@ def _files(cwd: Path, environ: Mapping[str, str], problems: list[str]) -> Iterat
             name = namespace + ":".join(path.relative_to(root).with_suffix("").parts)
             if len(name) > 128 or not NAME.fullmatch(name) or name.startswith("mcp__"):
                 problems.append(f"{path}: {name[:80]!r} is no command's name (letters, digits, _ . -); skipped")
-            elif (real := skills.real(path, folder_real=True)) is None or not real.is_relative_to(root):
+            elif (found := real(path, folder_real=True)) is None or not found.is_relative_to(root):
                 problems.append(f"{path}: a link out of its commands folder; skipped")
             else:
-                yield real, name, project, plugin
+                yield found, name, project, plugin
 
 
 def _command(name: str, text: str, path: Path, project: bool, plugin: Path | None) -> CommandFile:
@@ -134,7 +134,7 @@ def question(command: CommandFile, arg: str, workdir: Path) -> tuple[str, list[s
     files: list[str] = []
     unread: list[str] = []
     for named in dict.fromkeys(NAMED_FILE.findall(body)):
-        target = skills.real(workdir / named)
+        target = real(workdir / named)
         if target is None or not os.path.lexists(target):
             continue  # not a file's name: a handle, an address
         try:

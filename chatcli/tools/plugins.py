@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from chatcli.errors import UsageError
-from chatcli.paths import data_dir, private_dir, read_bounded, write_private
+from chatcli.paths import data_dir, private_dir, read_bounded, real, write_private
 
 MAX_FILES = 2000  # files of one plugin kept (and checked at each start)
 MAX_JSON = 1024 * 1024  # a plugin's or marketplace's JSON file
@@ -77,8 +77,8 @@ class Plugin:
         for part in path[len(root) + 1 :].split(os.sep) if path != root else ():
             step = os.path.join(step, part)
             linked = linked or os.path.islink(step)
-        found = Path(os.path.realpath(path) if linked else path)
-        return found if found.is_relative_to(self.root) else None
+        found = real(Path(path)) if linked else Path(path)
+        return found if found is not None and found.is_relative_to(self.root) else None
 
     def expand(self, text: str) -> str:
         """``text`` with ``${CLAUDE_PLUGIN_ROOT}`` and ``${CLAUDE_PLUGIN_DATA}`` in it replaced."""

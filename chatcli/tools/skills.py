@@ -32,7 +32,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from chatcli.paths import config_dir, read_bounded, trust_store
+from chatcli.paths import config_dir, read_bounded, real, trust_store
 from chatcli.tools.plugins import enabled
 from chatcli.trust import keep_files, trusted_files
 
@@ -453,14 +453,6 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     if digests:
         keep_files(store, digests)
     return discover(cwd, environ)
-
-
-def real(path: Path, folder_real: bool = False) -> Path | None:
-    """``path`` with every link resolved; None for a link loop or a path no file can have (a NUL in it). Where its
-    folder is known to have no link in it (``folder_real``), only ``path`` itself is looked at."""
-    with suppress(OSError, RuntimeError, ValueError):
-        return path if folder_real and not os.path.islink(path) else path.resolve()
-    return None
 
 
 def why(exc: Exception) -> str:
