@@ -253,6 +253,23 @@ def test_a_link_through_a_loop_never_leads_out_of_a_plugin(chat_env, tmp_path, w
     assert "tidy:sweep" in listed, listed
 
 
+def test_an_install_through_a_linked_data_folder_shows_the_hooks_it_runs(chat_env, tmp_path):
+    """chat's data folder reached through a link (a home under ``/home -> /usr/home``), and a plugin whose hooks
+    folder is a link inside it: what install shows is the hook it will run, not a line that its file leads out."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "data")
+    env = {**chat_env, "XDG_DATA_HOME": str(tmp_path / "linked")}
+    plugin = marketplace(tmp_path / "market") / "plugins" / "tidy"
+    (plugin / "hooks").rename(plugin / "guards")
+    (plugin / "hooks").symlink_to("guards")
+    assert chat(env, "plugin", "marketplace", "add", str(tmp_path / "market")).code == 0
+
+    run = chat(env, "plugin", "install", "tidy@acme", "--yes")
+
+    assert "hook PreToolUse Bash|Read: python3 ${CLAUDE_PLUGIN_ROOT}/hooks/guard.py" in run.out, run
+    assert "leads out" not in run.out and "PreToolUse" in chat(env, "hooks").out
+
+
 def test_slash_plugin_at_the_prompt_runs_as_chat_plugin_does_and_keeps_only_with_yes(server, chat_env, tmp_path):
     from tests.doors.prompt import Typed
 

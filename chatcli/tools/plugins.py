@@ -441,7 +441,7 @@ def fetch(key: str, environ: Mapping[str, str] = os.environ) -> Plugin:
         names = ", ".join(e["name"] for e in found.entries()[:20]) or "none"
         raise UsageError(f"marketplace {found.name} has no plugin {match[1]} (it has: {names})")
     cache = private_dir(state_dir(environ) / "cache" / found.name / match[1])
-    copy = Path(_temporary(cache))
+    copy = Path(_temporary(cache)).resolve()  # (real, as an install's root is: what is shown is what runs)
     source, cloned = entry.get("source"), None
     if isinstance(source, str) and not _remote(source, github=False):
         metadata = read_json(found.path / ".claude-plugin" / "marketplace.json").get("metadata")
