@@ -270,6 +270,23 @@ def test_an_install_through_a_linked_data_folder_shows_the_hooks_it_runs(chat_en
     assert "leads out" not in run.out and "PreToolUse" in chat(env, "hooks").out
 
 
+def test_a_one_shot_checks_each_installed_plugin_once(server, chat_env, tmp_path, monkeypatch):
+    """A question's session reads the plugins in effect once for all that asks (skills, commands, agents, hooks,
+    MCP servers): each install's files are checked against their digests once, not once for each."""
+    from chatcli.tools import plugins
+
+    install(chat_env, tmp_path)
+    checked: list[Path] = []
+    check = plugins._changed
+    monkeypatch.setattr(plugins, "_changed", lambda root, kept: checked.append(root) or check(root, kept))
+    server.queue(Reply("swept"))
+
+    run = chat(chat_env, "sweep up", cwd=tmp_path)
+
+    assert run.code == 0 and "swept" in run.out, run
+    assert checked == [installed_root(chat_env)], checked
+
+
 def test_slash_plugin_at_the_prompt_runs_as_chat_plugin_does_and_keeps_only_with_yes(server, chat_env, tmp_path):
     from tests.doors.prompt import Typed
 

@@ -145,14 +145,14 @@ def enabled(environ: Mapping[str, str] = os.environ) -> Enabled:
         return read[key]
     state, problems = _state(environ), []
     found: dict[str, Plugin] = {}
-    for key, entry in state["plugins"].items():
-        plugin = _own(key, entry, environ)
+    for name, entry in state["plugins"].items():
+        plugin = _own(name, entry, environ)
         if plugin is None or not entry.get("enabled", True):
             continue
         if (changed := _changed(plugin.root, entry.get("files") or {})) is not None:
-            problems.append(f"plugin {key}: {changed} changed since installed; chat plugin update {key} shows it")
+            problems.append(f"plugin {name}: {changed} changed since installed; chat plugin update {name} shows it")
         else:
-            found[key] = plugin
+            found[name] = plugin
     for plugin in claude_installs(environ):
         if plugin.id not in found and plugin.id not in state["plugins"] and plugin.id not in state["off"]:
             found[plugin.id] = plugin
