@@ -199,7 +199,7 @@ def test_chat_inbox_answer_in_a_terminal_sends_a_typed_answer_as_one():
     answer (``respond``), as the page and serve send it, never as a refusal."""
     import asyncio
 
-    from chatcli.app.inbox_commands import _asked_here
+    from chatcli.service.answering import ask
 
     waiting = interrupts.read(
         {
@@ -213,7 +213,7 @@ def test_chat_inbox_answer_in_a_terminal_sends_a_typed_answer_as_one():
         async def approve(self, call, review=None):
             return Decision("respond", reason="Paris")
 
-    answers = asyncio.run(_asked_here([waiting], Typed(), own=False))
+    answers = asyncio.run(ask(Typed(), [waiting], own=False))
     call = waiting.calls[0]
     assert answers is not None and answers.decision(call) == Decision("respond", reason="Paris")
     answers.check([waiting])
