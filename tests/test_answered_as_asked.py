@@ -17,6 +17,7 @@ from tests.doors.serve import AppServed
 from tests.fakeserver import Fault, Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
+from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_inbox import inbox, jobs_of
 from tests.test_tools_typed import judged  # noqa: F401 - a fixture
 
@@ -46,6 +47,11 @@ def gone_on(server, env: dict[str, str], thread: str) -> str:
     eventually(lambda: [j for j in jobs_of(env, thread) if j["state"] == "done"], "the answer's job to end", timeout=60)
     shown = chat(env, "show", thread).out
     assert "Ran it." in shown and inbox(env) == [], shown
+    return gone_on_key(server)
+
+
+def gone_on_key(server) -> str:
+    """The key the model was last asked with."""
     return {k.lower(): v for k, v in server.request_headers[-1].items()}["authorization"].removeprefix("Bearer ")
 
 
@@ -150,6 +156,42 @@ def test_serve_s_approvals_request_says_the_reply_that_went_on_ended_without_an_
         LAUNCHER.reset(token)
     said = final["error"]["message"]
     assert "ended without an answer" in said and "chat jobs" in said and "chat attach" in said, final
+
+
+@here
+def test_chat_attach_go_on_answers_again_as_the_reply_was_asked(server, chat_env, tmp_path):
+    """A background reply that failed, gone on with ``chat attach ID --go-on`` from another shell: its question is
+    answered again with the asker's key, flags and directory, not the attacher's."""
+    asker = {**chat_env, "OPENAI_API_KEY": ASKER_KEY}
+    server.queue(Fault(status=400))
+    assert chat(asker, "--bg", "--tools", "shell", "-t", "bg4", "run it", cwd=tmp_path).code == 0
+    eventually(lambda: [j for j in jobs_of(chat_env, "bg4") if j["state"] == "failed"], "the reply to fail", timeout=60)
+    (failed,) = jobs_of(chat_env, "bg4")
+    server.queue(Reply("Ran it."))
+    answerer = {**chat_env, "OPENAI_API_KEY": ANSWERER_KEY}
+    gone_on = chat(answerer, "attach", failed["id"], "--go-on", cwd=tmp_path.parent)
+    assert gone_on.code == 0 and gone_on.out == "Ran it.\n", gone_on
+    assert gone_on_key(server) == ASKER_KEY and server.requests[-1].get("tools"), server.requests[-1]
+
+
+@here
+@pytest.mark.usefixtures("in_memory")
+def test_a_one_shot_resume_goes_on_as_the_reply_was_asked(server, chat_env, tmp_path):
+    """A tool's question a background reply left waiting, answered by ``chat -t ID --resume VALUE``: the reply goes
+    on with the asker's key, and this command shows its answer and ends as it ends."""
+    from tests.test_mcp import write_servers
+    from tests.test_mcp_asking import asking
+
+    write_servers(chat_env, {"asking": asking(tmp_path / "calls")})
+    asker = {**chat_env, "OPENAI_API_KEY": ASKER_KEY}
+    server.queue(tool_calls(("book", {"city": "Paris"})))
+    assert chat(asker, "--bg", "--yes", "-t", "bg5", "book a table in Paris").code == 0
+    eventually(lambda: inbox(chat_env), "the question in the inbox", timeout=60)
+    server.queue(Reply("As you wish."))
+    answerer = {**chat_env, "OPENAI_API_KEY": ANSWERER_KEY}
+    run = chat(answerer, "-t", "bg5", "--resume", "decline")
+    assert run.code == 0 and run.out == "As you wish.\n", run
+    assert gone_on_key(server) == ASKER_KEY and inbox(chat_env) == []
 
 
 @here

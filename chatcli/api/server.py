@@ -20,7 +20,7 @@ from chatcli.api.compacting import Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.page import page_routes
-from chatcli.api.turns import answer, connected, relayed
+from chatcli.api.turns import answer, connected
 from chatcli.api.waiting import waiting_routes
 from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
@@ -250,23 +250,18 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
         responses=ANSWERS,
     )
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
-        from chatcli.service.answering import asked_by, going_on
+        from chatcli.service.answering import as_asked
         from chatcli.service.outcome import waits_on
 
         given = Answers(approval.decisions, approval.answers)
-
-        async def answers(*_: Any) -> Answers:
-            return given
 
         async def resumed(thread: Thread) -> Any:
             waiting = await waits_on(thread, approval.decisions)
             for pending in waiting:  # first: an answer that does not fit changes nothing
                 if pending.elicitation is not None:
                     given.elicited(pending.elicitation)
-            if (asked := asked_by(thread, waiting, chat.environ)) is None:
+            if not await as_asked(thread, waiting, chat.environ, given):  # (a background reply's: as it was asked)
                 return await thread.resume()
-            job = await going_on(thread, asked, chat.environ, answers)  # as that background reply was started
-            return await relayed(job, thread.listener, chat.environ) if job is not None else None
 
         return await answer(chat, request, await chat.find(thread_id), resumed, given=given)
 

@@ -10,9 +10,8 @@ until a request answers it (any server of the same database may take that reques
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
@@ -20,14 +19,12 @@ from fastapi.responses import StreamingResponse
 from chatcli.api.errors import JSONResponse, failed, status_of
 from chatcli.backends.own.failures import describe
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
-from chatcli.errors import ChatError, ExitStatus
-from chatcli.service import jobs
+from chatcli.errors import ChatError
 from chatcli.service.inbox import Answers
 from chatcli.service.json_events import JsonEvents
 from chatcli.text import json_text, say
 
 if TYPE_CHECKING:
-    from chatcli.core.events import Listener
     from chatcli.service.chat import Chat
     from chatcli.service.opening import Opening, ThreadSetup
     from chatcli.service.thread import Thread
@@ -63,30 +60,6 @@ class HttpListener(JsonEvents):
             self.approval(call)
             return Decision("later")
         return self.given.decision(call) or Decision("no", by=NO_DECISION)
-
-
-async def relayed(job: jobs.Job, listener: Listener, environ: Mapping[str, str]) -> None:
-    """A background reply's events, from its first to its end, told as this request's own turn's (its ``--jsonl``
-    lines are the event stream's; its last, the final object): the answer of a request that went on as it. One that
-    failed, or ended without an end, fails the request as a turn here would (its status: ``answer``)."""
-    if not isinstance(listener, HttpListener):
-        return
-    events, end = jobs.follow(job, environ), None
-    while (event := await asyncio.to_thread(next, events, None)) is not None:
-        if event.get("type") in ("done", "error"):
-            end = event
-            listener._final(event if listener.lines else {k: v for k, v in event.items() if k != "type"})
-        elif listener.lines:
-            listener._write(event)
-    if end is None:
-        shown = f"chat jobs lists it as interrupted; chat attach {job.id} shows what it said"
-        raise ChatError(f"background reply {job.id}, which this answer went on as, ended without an answer ({shown})")
-    if end["type"] == "error":  # its object told already: the request's status is its exit code's
-        error: dict[str, Any] = end.get("error") or {}
-        failure = ChatError(str(error.get("message")))
-        with contextlib.suppress(ValueError):
-            failure.exit_status = ExitStatus(error.get("exit_code", ExitStatus.ERROR))
-        raise failure
 
 
 async def answer(

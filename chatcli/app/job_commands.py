@@ -243,9 +243,11 @@ def _gone_on(job: "Job", settings: Any) -> "Job":
     if seen.state in ("running", "waiting", "answered", "done") or not seen.thread:
         hint = "chat inbox answers it" if seen.state == "waiting" else f"chat attach {job.id} follows it"
         raise UsageError(f"job {job.id} is {jobs.STATE_SHOWN[seen.state]}: nothing to go on with", hint=hint)
+    from chatcli.service.answering import Going, go_on, started
+
+    asked = started(job, env.environ, lambda line: say(env.stderr, f"chat: {line}\n"))  # it goes on as it was asked
     where = Path(job.cwd) if Path(job.cwd).is_dir() else env.cwd
-    spec = jobs.JobSpec(seen.thread, setup={"again": True})
-    again = jobs.start(spec, env.environ, where, job.question, most=settings.max_jobs)
+    again = go_on(Going(seen.thread, job.question, None, (), where, asked=asked), settings, env.environ)
     say(env.stderr, f"chat: job {job.id}'s question answered again as job {again.id}\n")
     return again
 

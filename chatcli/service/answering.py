@@ -8,12 +8,13 @@ inbox answer``, the prompt that opens its thread, ``chat serve``'s approvals req
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
-from chatcli.core.events import Notice
-from chatcli.errors import NoThread, UsageError
+from chatcli.core.events import End, Notice, Token, TurnResult
+from chatcli.errors import ChatError, ExitStatus, NoThread, UsageError
 
 if TYPE_CHECKING:
     from chatcli.backends.remote.client import RemoteSpec
@@ -51,7 +52,7 @@ class Going:
 
     thread_id: str
     title: str
-    answers: Answers
+    answers: Answers | None  # None: its last question answered again (chat attach --go-on)
     tools: tuple[str, ...]
     cwd: Path
     server: RemoteSpec | None = None
@@ -146,15 +147,69 @@ def asked_by(thread: Thread, pending: list[Pending], environ: Mapping[str, str])
     for event in jobs.events(job, environ)[0]:
         waited = [*(event.get("approval_required") or ()), *(event.get("interrupts") or ())]
         named |= {event.get("id"), *(item.get("id") for item in waited if isinstance(item, dict))}
-    if not named & ids:
-        return None
+    return started(job, environ, lambda line: thread.listener.hear(Notice(line))) if named & ids else None
+
+
+def started(job: Job, environ: Mapping[str, str], note: Callable[[str], None]) -> Asked | None:
+    """``job`` as it was started, for what goes on from it; None when that cannot be read (an older chat's job, a
+    record not the user's alone): ``note`` says so in one line, and it goes on with this run's."""
+    from chatcli.service import jobs
+
     try:
         return Asked(job, *jobs.started_as(job, environ))
     except (OSError, ValueError, TypeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        said = f"background reply {job.id} asked this, but how it was started is not at hand ({why})"
-        thread.listener.hear(Notice(f"{said}: it goes on with this run's environment and settings"))
+        note(f"how background reply {job.id} was started is not at hand ({why}): it goes on with this run's "
+             "environment and settings")  # fmt: skip
         return None
+
+
+async def as_asked(thread: Thread, pending: list[Pending], environ: Mapping[str, str], answers: Answers) -> bool:
+    """Whether what ``thread`` waits on (``pending``) is a background reply's question (``asked_by``): if so it is
+    answered by ``answers`` and goes on as that reply was started (``going_on``), told to the thread's listener as
+    its own answer (``relayed``), for a door that would otherwise go on in its own process (chat serve's approvals
+    request, ``chat -t ID --resume``)."""
+
+    async def given(*_: Any) -> Answers:
+        return answers
+
+    if (asked := asked_by(thread, pending, environ)) is None:
+        return False
+    if (job := await going_on(thread, asked, environ, given)) is not None:
+        thread.listener.hear(Notice(f"background reply {asked.job.id}'s question goes on as asked: job {job.id}"))
+        await relayed(job, thread.listener, environ)
+    return True
+
+
+async def relayed(job: Job, listener: Listener, environ: Mapping[str, str]) -> None:
+    """A background reply's events, from its first to its end, told to ``listener`` as its own turn's: ``--json`` and
+    ``--jsonl`` (chat serve's request and event stream) as they are (its last, the final object), a terminal its text
+    as ``chat attach`` shows it. One that failed, or ended without an end, raises its error (its exit code)."""
+    from chatcli.service import jobs
+    from chatcli.service.json_events import JsonEvents
+
+    as_json = listener if isinstance(listener, JsonEvents) else None
+    events, end = jobs.follow(job, environ), None
+    while (event := await asyncio.to_thread(next, events, None)) is not None:
+        if event.get("type") in ("done", "error"):
+            end = event
+            if as_json is not None:
+                as_json._final(event if as_json.lines else {k: v for k, v in event.items() if k != "type"})
+        elif as_json is not None and as_json.lines:
+            as_json._write(event)
+        elif as_json is None and event.get("type") == "token":
+            listener.hear(Token(str(event.get("text") or "")))
+    if as_json is None:
+        listener.hear(End(TurnResult("")))  # (the text shown whole)
+    if end is None:
+        shown = f"chat jobs lists it as interrupted; chat attach {job.id} shows what it said"
+        raise ChatError(f"background reply {job.id}, which this answer went on as, ended without an answer ({shown})")
+    if end["type"] == "error":  # its object told already: its exit code is this door's
+        error: dict[str, Any] = end.get("error") or {}
+        failure = ChatError(str(error.get("message")))
+        with contextlib.suppress(ValueError):
+            failure.exit_status = ExitStatus(error.get("exit_code", ExitStatus.ERROR))
+        raise failure
 
 
 async def going_on(thread: Thread, asked: Asked, environ: Mapping[str, str], answering: Answering) -> Job | None:
@@ -236,5 +291,7 @@ def go_on(going: Going, settings: Settings, environ: Mapping[str, str]) -> Job:
     if tools := [*dict.fromkeys([*(overrides.get("tools") or ()), *going.tools])]:
         overrides = {**overrides, "tools": tools}
     setup |= {"remote": server.url, "assistant": server.assistant} if server else {}
+    setup |= {"again": True} if going.answers is None else {}
     spec = jobs.JobSpec(going.thread_id, overrides=overrides, answers=going.answers, setup=setup)
-    return jobs.start(spec, environ, going.cwd, f"(answered) {going.title}", most=settings.max_jobs)
+    shown = going.title if going.answers is None else f"(answered) {going.title}"
+    return jobs.start(spec, environ, going.cwd, shown, most=settings.max_jobs)
