@@ -395,3 +395,19 @@ def test_a_projects_agents_folder_that_loops_or_leads_out_through_a_loop_is_not_
 
     assert run.code == 0 and "hello" in run.out, run
     assert listed.code == 0 and "spy" not in listed.out + listed.err, listed
+
+
+@pytest.mark.parametrize("loop", [".claude", ".claude/settings.json"])
+def test_a_projects_settings_that_loop_are_no_error(server, chat_env, tmp_path, loop):
+    """A project's ``.claude`` or settings file that is a link to itself: the question is answered, its hooks
+    listed, each without an unexpected error."""
+    if loop != ".claude":
+        (tmp_path / ".claude").mkdir()
+    (tmp_path / loop).symlink_to(Path(loop).name)
+    server.queue(Reply("hello"))
+
+    run = chat(chat_env, "hi", cwd=tmp_path)
+    listed = chat(chat_env, "hooks", cwd=tmp_path)
+
+    assert run.code == 0 and "hello" in run.out, run
+    assert listed.code == 0 and "unexpected" not in listed.err, listed

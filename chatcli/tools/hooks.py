@@ -32,7 +32,7 @@ from tempfile import TemporaryFile
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from chatcli.errors import ConfigError
-from chatcli.paths import config_dir, config_path, read_bounded, read_config_file, trust_store
+from chatcli.paths import config_dir, config_path, read_bounded, read_config_file, real, trust_store
 from chatcli.text import neutralise
 from chatcli.tools.plugins import enabled, hook_runs, read_tables
 from chatcli.trust import keep_files, trusted_files
@@ -486,15 +486,16 @@ def project_hooks(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tu
 def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
     """The project's settings files where they stand (``cwd``'s links resolved, not theirs); none that is the user's
     own (chat run from home)."""
-    home = (Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json").resolve()
+    home = real(Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json")
     found = [cwd.resolve() / ".claude" / name for name in ("settings.json", "settings.local.json")]
-    return [path for path in found if path.resolve() != home]
+    return [path for path in found if real(path) != home]
 
 
-def _elsewhere(path: Path) -> Path | None:
-    """Where a link leads ``path`` (a file, or its ``.claude`` folder), or None: the file stands where it is named."""
-    real = path.resolve()
-    return real if real != path else None
+def _elsewhere(path: Path) -> Path | str | None:
+    """Where a link leads ``path`` (a file, or its ``.claude`` folder; "a link loop"), or None: the file stands where
+    it is named."""
+    found = real(path)
+    return None if found == path else found or "a link loop"
 
 
 SCRIPT_SUFFIXES = frozenset({".sh", ".bash", ".zsh", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php"})
