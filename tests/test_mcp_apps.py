@@ -1,8 +1,8 @@
 """MCP Apps (SEP-1865) at the service's seam: chat declares the extension, a call of a tool with a view keeps the view's
 address and the whole result beside the text (the terminal's and the model's), an App-only tool is not the model's,
-serve serves a view under the policy its server declares (bounded to origins), and a call a view asks for is decided
-as any call. The server is tests/mcp/viewed.py, made in this process; what the page does with it in a browser is
-tests/test_page.py's."""
+serve gives a view with the origins its server declares (bounded to origins) and serves the sandbox proxy on a port of
+its own, and a call a view asks for is decided as any call. The server is tests/mcp/viewed.py, made in this process;
+what the page does with it in a browser is tests/test_page.py's and tests/test_page_apps.py's."""
 
 from __future__ import annotations
 
@@ -57,18 +57,14 @@ def test_a_call_of_a_tool_with_a_view_keeps_the_view_and_the_whole_result_beside
     assert status == 200 and kept["view"] == tally["view"] and kept["server"] == "viewed", kept
 
 
-def test_a_view_is_served_under_its_declared_policy_bounded_to_origins(server, chat_env, here):
+def test_a_view_is_given_with_the_origins_it_declares_and_only_origins(server, chat_env, here):
     viewed(chat_env)
     served = here()
-    status, html = served.raw("GET", f"/v1/apps/viewed/view?uri={VIEW}")
-    assert status == 200 and html.startswith(b"<!doctype html><title>tally</title>"), html[:200]
-    headers = served._run(_headers(served, f"/v1/apps/viewed/view?uri={VIEW}"))
-    csp = dict(part.strip().split(" ", 1) for part in headers["content-security-policy"].split(";"))
-    assert headers["content-type"].startswith("text/html") and headers["x-content-type-options"] == "nosniff"
-    assert csp["connect-src"] == "https://api.example.com"  # the keyword and the smuggled directive dropped
-    assert csp["script-src"] == "'unsafe-inline' https://*.cdn.example"  # "data:" and "*" are not origins
-    assert csp["sandbox"] == "allow-scripts allow-forms" and csp["frame-ancestors"] == "'self'"
-    assert csp["frame-src"] == "'none'" and csp["base-uri"] == "'none'" and csp["default-src"] == "'none'"
+    status, view = served.request("GET", f"/v1/apps/viewed/view?uri={VIEW}")
+    assert status == 200 and view["html"].startswith("<!doctype html><title>tally</title>"), view
+    assert view["csp"]["connectDomains"] == ["https://api.example.com"]  # the keyword and the smuggled directive gone
+    assert view["csp"]["resourceDomains"] == ["https://*.cdn.example"]  # "data:" and "*" are not origins
+    assert view["proxy"] is None  # (no sandbox proxy in this process: the page says views need chat serve on TCP)
     for uri, said in (
         ("notes://today", "is not an MCP App's view"),
         ("ui://tally/plain.txt", "gave no MCP App for ui://tally/plain.txt"),
@@ -79,12 +75,43 @@ def test_a_view_is_served_under_its_declared_policy_bounded_to_origins(server, c
     assert status == 400 and "no MCP server named 'nobody'" in refused["error"]["message"], refused
 
 
-async def _headers(served: Any, path: str) -> dict[str, str]:
+def test_the_sandbox_proxy_port_serves_the_proxy_under_the_views_policy_and_nothing_else(settings, tmp_path):
+    """The sandbox proxy's port (another origin than the page's, to which a browser sends the page's cookie too):
+    ``GET /`` is the proxy, under the policy of the origins asked for (bounded to origins) and framed by the page's
+    origin alone; every other request is not found there, the page's API and page included, token or cookie."""
+    import asyncio
+
     import httpx
 
-    transport = httpx.ASGITransport(served.app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
-        return dict((await client.get(path, headers=served.sent(None))).headers)
+    from chatcli.api.apps import ViewPort
+    from chatcli.api.guard import Addresses
+    from chatcli.api.server import create_app
+
+    app = create_app(settings, Addresses(None), token="secret", views=ViewPort(proxy=8766, page=8765))
+    hostile = {"connectDomains": ["https://api.example.com", "'unsafe-eval'", "https://x.test; script-src *"]}
+
+    async def asked() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8766") as client:
+            proxy = await client.get("/", params={"csp": json.dumps(hostile)})
+            signed = {"Authorization": "Bearer secret", "Cookie": "chat_session_8765=x"}
+            others = [await client.request(m, p, headers=signed) for m, p in (("GET", "/v1/threads"), ("POST", "/"))]
+            deep = await client.get("/", params={"csp": "[" * 5000})  # (as deep as a hostile view likes: no policy)
+            return [
+                proxy,
+                deep,
+                *others,
+                await client.get("/page/page.js"),
+                await client.get("/", headers={"Host": "a b"}),
+            ]
+
+    proxy, deep, *others = asyncio.run(asked())
+    assert deep.status_code == 200 and "connect-src 'none'" in deep.headers["content-security-policy"], deep
+    csp = dict(part.strip().split(" ", 1) for part in proxy.headers["content-security-policy"].split(";"))
+    assert proxy.status_code == 200 and "ui/notifications/sandbox-proxy-ready" in proxy.text, proxy.text[:300]
+    assert 'data-page="http://127.0.0.1:8765"' in proxy.text and csp["frame-ancestors"] == "http://127.0.0.1:8765"
+    assert csp["connect-src"] == "https://api.example.com" and csp["default-src"] == "'none'", csp
+    assert [r.status_code for r in others] == [404] * 4 and not any("thread" in r.text for r in others), others
 
 
 def test_a_policy_takes_only_origins_whatever_a_server_declares():
@@ -101,11 +128,12 @@ def test_a_policy_takes_only_origins_whatever_a_server_declares():
         "frameDomains": ["https://f.test;sandbox", "https://f2.test:8443"],
         "baseUriDomains": None,
     }
-    made = dict(part.strip().split(" ", 1) for part in policy(hostile).split(";"))
+    made = dict(part.strip().split(" ", 1) for part in policy(hostile, "http://127.0.0.1:8765").split(";"))
     assert made["connect-src"] == "https://ok.test wss://w.test"
     assert made["frame-src"] == "https://f2.test:8443" and made["base-uri"] == "'none'"
     assert made["img-src"] == "data: blob:" and made["script-src"] == "'unsafe-inline'"
-    assert policy(None) == policy({}) and "connect-src 'none'" in policy("not an object")
+    page = "http://127.0.0.1:8765"
+    assert policy(None, page) == policy({}, page) and "connect-src 'none'" in policy("not an object", page)
 
 
 def test_a_call_a_view_asks_for_is_decided_as_any_call(server, chat_env, here):
@@ -158,22 +186,6 @@ def test_a_permission_request_hook_answers_an_apps_call_as_it_answers_the_models
             assert text.startswith("bumped to ") and not said["result"].get("isError"), said
     status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 3}})
     assert status == 200 and "ask" in said, said  # a tool the hook does not match: asked as before
-
-
-def test_a_view_is_served_into_the_pages_frame_never_as_a_page_of_serves_own_address(server, chat_env, here):
-    """A view shown as a page of chat serve's own address: opened in a tab (a link the model writes, the address the
-    App asks the page to open), a server's HTML ran at the address the user signs in at (a sign-in it draws there
-    may send what is typed to the origins it declares). A browser says where a request's answer goes
-    (Sec-Fetch-Dest): a view is served into a frame only; a client that says nothing (not a browser) still gets it."""
-    viewed(chat_env)
-    served = here()
-    path = f"/v1/apps/viewed/view?uri={VIEW}"
-    for dest in ("document", "embed", "object", "frame", "script", "empty", "worker"):
-        status, refused = served.request("GET", path, headers={"Sec-Fetch-Dest": dest})
-        assert status == 400 and "shown only in the frame of chat serve's page" in refused["error"]["message"], dest
-    for headers in ({"Sec-Fetch-Dest": "iframe"}, {}):
-        status, html = served.raw("GET", path, headers=headers)
-        assert status == 200 and html.startswith(b"<!doctype html><title>tally</title>"), (headers, html[:200])
 
 
 def test_the_terminal_shows_such_a_call_as_its_text(server, chat_env):

@@ -305,8 +305,9 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
     page_served, browse, server, chat_env, tmp_path
 ):
     """While the page is open, a script's question ends waiting on a shell command: the inbox counts it with no reload,
-    a notification says so where the browser allows one, and the inbox shows the call whole. On a phone it is approved with a tap, and the run goes on; on a desktop it is refused
-    with a reason, from the keyboard, and the model is told why."""
+    a notification says so where the browser allows one, and the inbox shows the call whole, with where it would run
+    (the sandbox line the terminal shows). On a phone it is approved with a tap, and the run goes on; on a desktop it
+    is refused with a reason, from the keyboard, and the model is told why."""
     from tests.fakeserver import Reply, tool_calls
 
     served = page_served(env={**chat_env, "CHATCLI_TOOLS": "shell"})
@@ -328,6 +329,9 @@ def test_a_question_waiting_shows_in_the_inbox_without_a_reload_and_is_answered_
             page.locator("#inbox-button").click()
             card = page.locator(f'#inbox-list .card[data-kind="approval"][data-id="call_{size.name}"]')
             expect(card, view.said("the call is shown whole")).to_contain_text(command)
+            where = api(served, "GET", f"/v1/threads/{thread}/waiting")[0]["where"]
+            assert where.startswith("sandbox"), view.said(f"where it would run, as the terminal says: {where}")
+            expect(card.locator('[data-kind="where"]'), view.said("and where it would run")).to_have_text(where)
             if size is PHONE:
                 release = threading.Event()
                 server.queue(held_reply(["Deployed,"], [" as asked."], release))
@@ -579,6 +583,7 @@ def test_a_tool_s_form_and_a_graph_s_question_are_answered_in_the_inbox(
 
 
 APP_NODE, APP = os.environ.get("CHATCLI_TEST_MCP_NODE", ""), os.environ.get("CHATCLI_TEST_SERVER_APP", "")
+VIEWED_URI = "ui://get-time/mcp-app.html"  # server-basic-vanillajs's view
 
 
 @pytest.mark.skipif(
@@ -608,7 +613,7 @@ def test_an_mcp_app_shows_its_call_and_each_call_it_makes_is_asked(page_served, 
             page = view.page
             signed_in(view, served)
             page.goto(f"{served.origin}/#thread={thread}")
-            frame = page.frame_locator("iframe.app")
+            frame = shown_in(page)
             shown = frame.locator("#server-time")
             expect(shown, view.said("the App draws the call's result")).to_have_text(first)
             asks = len(server.requests)
@@ -629,9 +634,10 @@ def test_an_mcp_app_shows_its_call_and_each_call_it_makes_is_asked(page_served, 
             )
             assert len(server.requests) == asks, view.said("nothing was sent to the model")
             origins = {re.sub(r"^(\w+://[^/]+).*", r"\1", url) for url in view.requests}
-            assert origins <= {served.origin, "data:", "about:"}, view.said(f"no other host: {origins}")
+            proxy = f"http://127.0.0.1:{api(served, 'GET', f'/v1/apps/clock/view?uri={VIEWED_URI}')['proxy']}"
+            assert origins <= {served.origin, proxy, "data:", "about:"}, view.said(f"no other host: {origins}")
             # what the view's policy blocked is the App's own (its bundle tries eval): nothing of the page
-            blocked = [p for p in view.problems if "/v1/apps/clock/view" in p]
+            blocked = [p for p in view.problems if " at about:" in p]
             assert all(p.startswith("CSP: script-src blocked eval") for p in blocked), view.said("only eval")
             view.problems[:] = [p for p in view.problems if p not in blocked]
 
@@ -645,6 +651,11 @@ INERT = """() => { window.inert = []; new MutationObserver((changes) => { for (c
   for (const node of change.addedNodes) if (node.matches?.('.card[data-kind="app-call"]'))
     inert.push([...node.querySelectorAll("button")].every((b) => b.disabled)); })
   .observe(document.getElementById("messages"), { childList: true, subtree: true }); }"""
+
+
+def shown_in(page: Any) -> Any:
+    """The view of the page's MCP App (the one shown), in the frame the sandbox proxy made for it."""
+    return page.frame_locator("iframe.app").frame_locator("iframe")
 
 
 def answer(view: View, button: Any, tap: bool = False) -> None:
@@ -683,10 +694,8 @@ def shown_view(view: View, served: PageServed) -> Any:
     """The thread "apps" open on the page, signed in: its view's frame, keeping what the page posts it (``heard``)."""
     signed_in(view, served)
     view.page.goto(f"{served.origin}/#thread=apps")
-    expect(view.page.frame_locator("iframe.app").locator("#count"), view.said("the view shows")).to_have_text(
-        "the view"
-    )
-    frame = view.page.locator("iframe.app").element_handle().content_frame()
+    expect(shown_in(view.page).locator("#count"), view.said("the view shows")).to_have_text("the view")
+    frame = view.page.locator("iframe.app").element_handle().content_frame().child_frames[0]
     frame.evaluate(HEARD)
     return frame
 
@@ -770,7 +779,7 @@ def redress(served: PageServed, browse: Any, server: Any) -> None:
             message,
         )
         asks = len(server.requests)
-        page.frame_locator("iframe.app").locator("#city").click()
+        shown_in(page).locator("#city").click()
         page.keyboard.type("Paris", delay=50)
         page.keyboard.press("Enter")
         question = page.locator("#question")
@@ -826,7 +835,7 @@ def keys(served: PageServed, browse: Any) -> None:
         with browse(size, "a view that takes the keyboard") as view:
             page = view.page
             frame = shown_view(view, served)
-            grab = page.frame_locator("iframe.app").locator("#grab")
+            grab = shown_in(page).locator("#grab")
             frame.evaluate(
                 '() => { const grab = document.createElement("input"); grab.id = "grab"; document.body.prepend(grab); }'
             )

@@ -56,6 +56,7 @@ def routes(thread: str) -> list[tuple[str, str, object]]:
         ("GET", "/page/page.js", None),
         ("GET", "/page/page.css", None),
         ("GET", "/page/icon.svg", None),
+        ("GET", "/page/app-bridge.js", None),
         ("GET", "/openapi.json", None),
         ("GET", "/docs", None),
         ("GET", "/docs/oauth2-redirect", None),

@@ -1,12 +1,23 @@
-"""MCP Apps over HTTP (chatcli.tools.mcp.apps): a tool's view, served to the page's sandboxed frame with the policy its
-server declares, and the calls a view asks the page to make, decided as any call is."""
+"""MCP Apps over HTTP (chatcli.tools.mcp.apps): a tool's view for the page to show, the calls a view asks the page to
+make, decided as any call is, and the sandbox proxy the page shows views through.
+
+The proxy is the MCP Apps specification's reference host's: a page served on a port of its own (``ViewPort``: another
+origin than the page's, whose cookie, API and page it serves none of), framed by the page alone, that runs the view in
+a frame of its own origin (so a framework that reads ``window.parent`` may) under the policy its server declares, and
+relays the spec's messages between the two (chatcli/api/page/proxy.html).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Body, FastAPI, Request, Response
+from fastapi import Body, FastAPI
 from pydantic import Field
+from starlette.responses import Response
 
 from chatcli.api.compacting import Strict
 from chatcli.errors import UsageError
@@ -28,20 +39,29 @@ class AppCall(Strict):
     always: bool = Field(False, description="With approved: this tool runs unasked for the rest of the server's run.")
 
 
-def apps_routes(app: FastAPI, chat: Chat) -> None:
-    """A view, and the calls its App makes."""
+@dataclass(frozen=True)
+class ViewPort:
+    """Where the page shows MCP Apps' views: the sandbox proxy's port, beside the page's own."""
+
+    proxy: int
+    page: int
+
+
+def apps_routes(app: FastAPI, chat: Chat, views: ViewPort | None) -> None:
+    """A view, the calls its App makes, and (with ``views``) the sandbox proxy on its port."""
     from chatcli.tools.mcp.apps import read_view
+
+    if views is not None:
+        app.add_middleware(ProxyPort, views=views)  # (the last added: before the guard, which it never passes)
 
     @app.get(
         "/v1/apps/{server}/view",
-        summary="An MCP App's view (a tool result's view.uri), as a sandboxed page under its server's declared CSP",
-        response_class=Response,
+        summary=(
+            "An MCP App's view (a tool result's view.uri): its HTML, the origins it declares for each use (csp), the "
+            "port of the sandbox proxy that shows it (proxy; null: none, on a unix socket)"
+        ),
     )
-    async def view(server: str, uri: str, request: Request) -> Response:
-        # A browser says where the answer goes: into the page's frame, never a tab of serve's own address, where a
-        # server's HTML would pass for chat serve's (a client that says nothing is no browser: it gets it)
-        if request.headers.get("sec-fetch-dest", "iframe") != "iframe":
-            raise UsageError("an MCP App's view is shown only in the frame of chat serve's page", hint="open the page")
+    async def view(server: str, uri: str) -> dict[str, Any]:
         found = chat.toolbox.server(server) if chat.toolbox is not None else None
         if found is None:
             raise UsageError(f"no MCP server named {server[:60]!r} here", hint="chat mcp lists them")
@@ -49,9 +69,7 @@ def apps_routes(app: FastAPI, chat: Chat) -> None:
             shown = await read_view(found, uri)
         except Exception as exc:  # noqa: BLE001 - not an App's view, or the server failed: one line saying so
             raise UsageError(" ".join(str(exc).split())[:300] or type(exc).__name__) from None
-        headers = {"Content-Security-Policy": shown.policy, "X-Content-Type-Options": "nosniff"}
-        headers |= {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-        return Response(shown.html, media_type="text/html", headers=headers)
+        return {"html": shown.html, "csp": shown.csp, "proxy": views.proxy if views is not None else None}
 
     @app.post(
         "/v1/apps/{server}/call",
@@ -93,3 +111,41 @@ async def view_call(toolbox: Toolbox, hooks: Hooks, server: str, asked: AppCall)
     done = await toolbox.call(entry, arguments, "app")
     whole = kept_result(done.result) if done.result is not None else None
     return {"result": whole or {"content": [{"type": "text", "text": done.text}], "isError": done.status != "ok"}}
+
+
+HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")
+MAX_CSP = 16 * 1024  # characters of the proxy's ?csp=
+
+
+class ProxyPort:
+    """chat serve's app, where a request to ``views.proxy`` gets the sandbox proxy's page and nothing else: no route,
+    no guard, no cookie of the page's read (a browser sends it to every port of the host)."""
+
+    def __init__(self, app: Any, views: ViewPort):
+        self.app, self.views = app, views
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (scope.get("server") or ("", None))[1] == self.views.proxy:
+            await proxy_page(scope, self.views.page)(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def proxy_page(scope: dict[str, Any], page_port: int) -> Response:
+    """The sandbox proxy for ``GET /?csp=JSON`` (a view's declared origins): under the view's policy, framed only by
+    the page (the Host asked, at ``page_port``); anything else is not found."""
+    from starlette.datastructures import Headers, QueryParams
+
+    from chatcli.api.page import FILES
+    from chatcli.tools.mcp.apps import policy
+
+    host = HOST.fullmatch(Headers(scope=scope).get("host", "").lower())
+    if scope["method"] not in ("GET", "HEAD") or scope["path"] != "/" or host is None:
+        return Response("not found", 404, media_type="text/plain")
+    page = f"http://{host.group(1)}:{page_port}"
+    csp = None
+    with contextlib.suppress(ValueError, RecursionError):  # (cut, or not JSON: it declares nothing)
+        csp = json.loads(QueryParams(scope["query_string"]).get("csp", "")[:MAX_CSP])
+    html = (FILES / "proxy.html").read_text(encoding="utf-8").replace("{page}", page)
+    headers = {"Content-Security-Policy": policy(csp, page), "Cache-Control": "no-store"}
+    return Response(html, media_type="text/html", headers=headers | {"X-Content-Type-Options": "nosniff"})

@@ -22,10 +22,10 @@ from chatcli.api.access import SESSION_SECONDS, TAKEN_NAME, SignIns, cookie_name
 
 FILES = Path(__file__).with_name("page")
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
-ASSETS = ("page.js", "page.css", "icon.svg")
+ASSETS = ("page.js", "page.css", "icon.svg", "app-bridge.js")  # (app-bridge.js: vendored, .ci/app-bridge)
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-    "frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "frame-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HEADERS = {
     "Content-Security-Policy": POLICY,
@@ -46,16 +46,20 @@ def public(path: str, accept: str) -> bool:
     return path in ("/signin", *(f"/page/{name}" for name in ASSETS)) or (path == "/" and "text/html" in accept)
 
 
-def page_routes(app: FastAPI, token: str | None, environ: Mapping[str, str] = os.environ) -> None:
+def page_routes(
+    app: FastAPI, token: str | None, environ: Mapping[str, str] = os.environ, proxy: int | None = None
+) -> None:
     """The page, its files and the sign-in, on ``app`` (whose guard asks for ``token``, when there is one); the
-    sign-in codes taken are kept beside the user's token (``environ``'s)."""
+    sign-in codes taken are kept beside the user's token (``environ``'s); the page frames MCP Apps' views from the
+    port ``proxy`` alone (chatcli.api.apps)."""
     codes = SignIns(token, token_path(environ).with_name(TAKEN_NAME)) if token is not None else None
+    framing = POLICY.replace("frame-src 'none'", f"frame-src http://*:{proxy}") if proxy else POLICY
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def index(request: Request) -> Any:
         """The page for a browser; for a script, where to go: the threads, and the API described."""
         if "text/html" in request.headers.get("accept", ""):
-            return _file("index.html")
+            return _file("index.html", HEADERS | {"Content-Security-Policy": framing})
         return {"threads": "/v1/threads", "api": "/openapi.json"}
 
     for name in ASSETS:  # each a route of its own, taking nothing from the request
@@ -95,8 +99,8 @@ def _served(name: str) -> Any:
     return asset
 
 
-def _file(name: str) -> Response:
-    return Response((FILES / name).read_bytes(), media_type=TYPES[Path(name).suffix], headers=HEADERS)
+def _file(name: str, headers: Mapping[str, str] = HEADERS) -> Response:
+    return Response((FILES / name).read_bytes(), media_type=TYPES[Path(name).suffix], headers=dict(headers))
 
 
 def _said(message: str, status: int) -> Response:

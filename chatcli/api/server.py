@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 from fastapi import Body, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
-from chatcli.api.apps import apps_routes
+from chatcli.api.apps import ViewPort, apps_routes
 from chatcli.api.compacting import Strict
 from chatcli.api.errors import JSONResponse
 from chatcli.api.guard import Addresses, Guard
@@ -133,6 +133,7 @@ def create_app(
     proxies: tuple[str, ...] = (),
     answerer: Answerer = OWN,
     environ: Mapping[str, str] | None = None,
+    views: ViewPort | None = None,
 ) -> FastAPI:
     """The API on ``settings``' store and endpoint, for requests to the ``allowed`` addresses (chatcli.api.guard);
     with ``token``, every request needs it (``Authorization: Bearer TOKEN``); with ``owner``, a caller on this
@@ -167,8 +168,8 @@ def create_app(
     _turn_routes(app, chat)
     _command_routes(app, chat)
     waiting_routes(app, chat)
-    apps_routes(app, chat)
-    page_routes(app, token, environ if environ is not None else os.environ)
+    apps_routes(app, chat, views)
+    page_routes(app, token, environ if environ is not None else os.environ, views.proxy if views else None)
     return app
 
 
@@ -260,7 +261,7 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
             for pending in waiting:  # first: an answer that does not fit changes nothing
                 if pending.elicitation is not None:
                     given.elicited(pending.elicitation)
-            if not await as_asked(thread, waiting, chat.environ, given):  # (a background reply's: as it was asked)
+            if await as_asked(thread, waiting, chat.environ, given) is None:  # (a background reply's: as it asked)
                 return await thread.resume()
 
         return await answer(chat, request, await chat.find(thread_id), resumed, given=given)

@@ -4,13 +4,13 @@ replies (``chat jobs``, ``chat attach``). The page asks these; so may a script."
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
 from chatcli.api.turns import EVENT_STREAM
-from chatcli.core.events import Review
+from chatcli.core.events import Review, ToolCall
 from chatcli.service import jobs
 from chatcli.text import json_text
 
@@ -26,13 +26,14 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
         "/v1/threads/{thread_id}/waiting",
         summary=(
             "What a thread waits on, whole, as the prompt asks it: each call to approve (its arguments whole, the "
-            "decisions it takes), each tool's question (its form or address) and graph's interrupt (its value); "
+            "decisions it takes, where it would run: a shell command's sandbox), each tool's question (its form or "
+            "address) and graph's interrupt (its value); "
             "POST /v1/threads/ID/approvals answers them"
         ),
     )
     async def thread_waiting(thread_id: str) -> list[dict[str, Any]]:
         thread = await chat.thread(thread_id, exists=True)
-        return [item for pending in await thread.waiting() for item in _whole(pending)]
+        return [item for pending in await thread.waiting() for item in _whole(pending, thread.turns.approvals.shown)]
 
     @app.get("/v1/jobs", summary="The background replies, the newest first: the records of `chat jobs --json`")
     async def list_jobs() -> list[dict[str, Any]]:
@@ -63,8 +64,9 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
         return StreamingResponse(lines, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
 
 
-def _whole(pending: Pending) -> list[dict[str, Any]]:
-    """One question a thread waits on, whole: each call of an approval apart (its id the call's)."""
+def _whole(pending: Pending, shown: Callable[[ToolCall], ToolCall]) -> list[dict[str, Any]]:
+    """One question a thread waits on, whole: each call of an approval apart (its id the call's), with where it would
+    run as the terminal says it (``shown``: a shell command's sandbox)."""
     if pending.is_approval:
         reviews = pending.reviews or (Review(),) * len(pending.calls)
         return [
@@ -74,6 +76,7 @@ def _whole(pending: Pending) -> list[dict[str, Any]]:
                 "call": {k: v for k, v in call.record().items() if k != "type"},
                 "allowed": list(review.allowed),
                 "description": review.description,
+                "where": shown(call).where,
             }
             for call, review in zip(pending.calls, reviews)
         ]

@@ -213,15 +213,19 @@ def serve(
 ) -> None:
     import uvicorn
 
+    from chatcli.api.apps import ViewPort
     from chatcli.api.server import create_app
     from chatcli.app.library_output import SERVE_LOG_CONFIG
 
     path, host, port, token = where.unix, where.host, where.port, where.token
     listening = _unix_socket(path) if path else _tcp_socket(host, port)  # bound before "listening" is said
+    proxy = None if path else _tcp_socket(host, 0)  # MCP Apps' views, on another origin (chatcli.api.apps)
+    views = ViewPort(proxy.getsockname()[1], port) if proxy is not None else None
+    sockets = [each for each in (listening, proxy) if each is not None]
     allowed = addresses(host, port, unix=path is not None, allowed=allow_host, token=token is not None)
     owner = os.getuid() if path is None else None  # on TCP: of this machine's processes, only this user's
     config = uvicorn.Config(
-        create_app(settings, allowed, token, owner, trusted, answerer, environment().environ),
+        create_app(settings, allowed, token, owner, trusted, answerer, environment().environ, views),
         # Who calls is the socket's word: uvicorn would take X-Forwarded-For from 127.0.0.1 (or from
         # $FORWARDED_ALLOW_IPS) as the client; --trust-proxy applies it behind the guard instead.
         proxy_headers=False,
@@ -230,7 +234,6 @@ def serve(
         log_level="warning",
         lifespan="on",
         loop="asyncio",  # uvloop connects where the loopback guard's audit hook cannot see (chatcli.local.loopback)
-        fd=listening.fileno(),
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
     noted = _note_socket(path) if path else None
@@ -249,9 +252,10 @@ def serve(
     for signum in (signal.SIGTERM, signal.SIGHUP):  # so that the socket and its note go, as after Ctrl-C
         signal.signal(signum, leave)
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets)
     finally:
-        listening.close()
+        for each in sockets:
+            each.close()
         for left in filter(None, (path, noted)):  # the socket, and its note
             with contextlib.suppress(OSError):
                 os.unlink(left)

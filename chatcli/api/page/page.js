@@ -47,6 +47,7 @@ want of a session (401) goes to /signin.
   const state = {
     threads: [], thread: null, exists: false, title: "", commands: new Set(), live: null, files: [], at: null,
     inboxKey: "", asked: null, jobs: [], following: null, threadsKey: "", openedAt: null, hits: [], hitsFor: "",
+    fromApp: null, // what a view put in the question box (taken out when another thread is opened)
   };
 
   // ---- text, made safe -------------------------------------------------------------------------------------
@@ -440,6 +441,9 @@ want of a session (401) goes to /signin.
     if (!again) {
       state.at = null;
       showAt();
+      if ($("question").value === state.fromApp) $("question").value = "";
+      state.fromApp = null;
+      fitQuestion();
     }
     const main = $("thread");
     const [top, atEnd] = [main.scrollTop, main.scrollHeight - main.scrollTop - main.clientHeight < 120];
@@ -933,6 +937,7 @@ want of a session (401) goes to /signin.
     card.append(
       el("h3", {}, `Run ${call.label || call.name}${call.server && call.server !== "builtin" ? ` (MCP server ${call.server})` : ""}?`),
       item.description ? el("p", {}, item.description) : "",
+      item.where ? el("p", { class: "row-meta", "data-kind": "where" }, item.where) : "", // (a shell's sandbox)
       el("pre", { "aria-label": "The call's arguments" }, JSON.stringify(call.arguments ?? {}, null, 2)),
       choices,
       extra,
@@ -1148,22 +1153,83 @@ want of a session (401) goes to /signin.
 
   // ---- MCP Apps ----------------------------------------------------------------------------------------------
 
-  // A tool's view (an MCP App) in a frame with no origin of its own, under the policy its server declares (served
-  // by chat serve), speaking the spec's JSON-RPC over postMessage. It gets the call's arguments and whole result;
-  // each call it asks for is decided by serve as any call is, and asked here, in a card under it, when it must be.
+  // A tool's view (an MCP App), shown as the MCP Apps specification's reference host shows it: in a frame of chat
+  // serve's sandbox proxy, on a port of its own (an origin that is not the page's), which runs the view in a frame of
+  // its own origin under the policy its server declares and relays the spec's messages; the page speaks them with the
+  // spec's own host SDK (app-bridge.js: AppBridge, loaded with the first view). A view gets the call's arguments and
+  // whole result; each call it asks for is decided by serve as any call is, and asked here, in a card under it.
   const APPS = new WeakMap(); // its frame -> the call it shows
-  const APPS_VERSION = "2026-01-26";
+  const BRIDGES = new Map(); // its frame -> its AppBridge (closed once the frame is gone)
+  let sdk = null;
 
   function appFrame(call) {
-    const src = `/v1/apps/${encodeURIComponent(call.server)}/view?uri=${encodeURIComponent(call.view.uri)}`;
     const frame = el("iframe", {
-      class: "app", src, sandbox: "allow-scripts allow-forms", referrerpolicy: "no-referrer",
+      class: "app", sandbox: "allow-scripts allow-same-origin allow-forms", referrerpolicy: "no-referrer",
       title: `${call.label || call.name}: the view of MCP server ${call.server}`,
     });
     APPS.set(frame, call);
     frame.inert = typing();
+    showView(frame, call).catch((error) => frame.isConnected && frame.replaceWith(el("p", { class: "error", "data-kind": "app-failed" },
+      `The view of MCP server ${call.server} cannot be shown: ${error.message || error}`)));
     return frame;
   }
+
+  const loadSdk = () => sdk ||= new Promise((loaded, failed) => {
+    const script = el("script", { src: "/page/app-bridge.js" });
+    script.addEventListener("load", () => loaded(window.McpApps));
+    script.addEventListener("error", () => { sdk = null; failed(new Error("the MCP Apps SDK did not load")); });
+    document.head.append(script);
+  });
+
+  async function showView(frame, call) {
+    const path = `/v1/apps/${encodeURIComponent(call.server)}/view?uri=${encodeURIComponent(call.view.uri)}`;
+    const [{ AppBridge, PostMessageTransport }, view] = await Promise.all([loadSdk(), api("GET", path)]);
+    for (const [gone, bridge] of BRIDGES) if (!gone.isConnected) { BRIDGES.delete(gone); bridge.close(); }
+    if (!frame.isConnected) return; // (another thread was opened meanwhile)
+    if (!view.proxy) throw new Error("views are shown by a chat serve on a TCP port");
+    const bridge = new AppBridge(null, { name: "chatcli", version: "serve" },
+      { serverTools: {}, openLinks: {}, logging: {}, message: { text: {} } }, { hostContext: hostContext(frame, call) });
+    BRIDGES.set(frame, bridge);
+    const app = { frame, call };
+    bridge.oncalltool = (params) => appCall(app, String(params.name || ""), params.arguments || {});
+    bridge.onopenlink = async (params) => { // asked in a card (a dialog would hold the page: a view may ask on and on)
+      const url = safeUrl(String(params.url || ""));
+      return url && await asked(app, (decide) => linkCard(call, url, decide)) ? {} : { isError: true };
+    };
+    bridge.onmessage = async (params) => { // put in the question box for the user to send (or not): an empty one
+      // they are not typing in, never over what they wrote, and the keyboard stays where it is
+      const text = (params.content || []).filter((b) => b && b.type === "text").map((b) => String(b.text)).join("\n");
+      if ($("question").value.trim() || document.activeElement === $("question")) return { isError: true };
+      $("question").value = state.fromApp = visible(text);
+      fitQuestion();
+      return {};
+    };
+    bridge.onsizechange = ({ height }) => {
+      if (frame.nextElementSibling?.matches?.(ASKING)) return; // held while a card waits under it: it stays put
+      if (Number(height) > 0) frame.style.height = `${Math.min(Math.ceil(Number(height)), 800)}px`;
+    };
+    let shown = false;
+    bridge.onsandboxready = () => { // once: a proxy the view moved elsewhere is sent nothing
+      if (!shown) bridge.sendSandboxResourceReady({ html: view.html, csp: view.csp });
+      shown = true;
+    };
+    bridge.oninitialized = () => {
+      bridge.sendToolInput({ arguments: call.arguments || {} });
+      bridge.sendToolResult(call.view.result || { content: [{ type: "text", text: call.content || "" }], isError: call.status === "error" });
+    };
+    await bridge.connect(new PostMessageTransport(frame.contentWindow, frame.contentWindow));
+    const proxy = new URL(`${location.protocol}//${location.hostname}:${view.proxy}/`);
+    proxy.searchParams.set("csp", JSON.stringify(view.csp));
+    frame.src = proxy.href;
+  }
+
+  const hostContext = (frame, call) => ({
+    theme: matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light", displayMode: "inline",
+    availableDisplayModes: ["inline"], platform: matchMedia("(pointer: coarse)").matches ? "mobile" : "web",
+    locale: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    toolInfo: { tool: { name: call.name, inputSchema: { type: "object" } } },
+    containerDimensions: { maxHeight: 800, width: frame.clientWidth },
+  });
 
   // While the user is in a field of the page (the question, a search, a call's arguments), the views are inert (a
   // click on one leaves the field): so the focus a view takes from a field then is its script's (focus() needs no
@@ -1184,70 +1250,6 @@ want of a session (401) goes to /signin.
       if (took.get(frame) > 1) frame.replaceWith(el("p", { class: "error", "data-kind": "app-closed" }, said));
     });
   });
-
-  window.addEventListener("message", (event) => {
-    const frame = [...document.querySelectorAll("iframe.app")].find((f) => f.contentWindow === event.source);
-    const message = event.data;
-    if (!frame || !message || message.jsonrpc !== "2.0" || typeof message.method !== "string") return;
-    const app = { frame, call: APPS.get(frame) };
-    bridged(app, message).catch((error) => {
-      if (message.id !== undefined) post(app, { id: message.id, error: { code: -32603, message: String(error.message || error) } });
-    });
-  });
-
-  const post = (app, message) => app.frame.contentWindow?.postMessage({ jsonrpc: "2.0", ...message }, "*");
-
-  async function bridged(app, message) {
-    const { call, frame } = app;
-    const reply = (result) => message.id !== undefined && post(app, { id: message.id, result });
-    const params = message.params || {};
-    switch (message.method) {
-      case "ui/initialize": {
-        const dark = matchMedia("(prefers-color-scheme: dark)").matches;
-        return reply({
-          protocolVersion: APPS_VERSION,
-          hostInfo: { name: "chatcli", version: "serve" },
-          hostCapabilities: { serverTools: {}, openLinks: {}, logging: {}, message: { text: {} } },
-          hostContext: {
-            theme: dark ? "dark" : "light", displayMode: "inline", availableDisplayModes: ["inline"],
-            platform: matchMedia("(pointer: coarse)").matches ? "mobile" : "web", locale: navigator.language,
-            timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-            toolInfo: { tool: { name: call.name, inputSchema: { type: "object" } } },
-            containerDimensions: { maxHeight: 800, width: frame.clientWidth },
-          },
-        });
-      }
-      case "ui/notifications/initialized":
-        post(app, { method: "ui/notifications/tool-input", params: { arguments: call.arguments || {} } });
-        post(app, {
-          method: "ui/notifications/tool-result",
-          params: call.view.result || { content: [{ type: "text", text: call.content || "" }], isError: call.status === "error" },
-        });
-        return;
-      case "ui/notifications/size-changed":
-        if (frame.nextElementSibling?.matches?.(ASKING)) return; // held while a card waits under it: it stays put
-        if (Number(params.height) > 0) frame.style.height = `${Math.min(Math.ceil(Number(params.height)), 800)}px`;
-        return;
-      case "tools/call":
-        return reply(await appCall(app, String(params.name || ""), params.arguments || {}));
-      case "ui/open-link": { // asked in a card (a dialog would hold the page: a view may ask on and on)
-        const url = safeUrl(String(params.url || ""));
-        return reply(url && await asked(app, (decide) => linkCard(call, url, decide)) ? {} : { isError: true });
-      }
-      case "ui/message": { // put in the question box for the user to send (or not): an empty one they are not typing
-        // in, never over what they wrote, and the keyboard stays where it is (their next keys never go with it)
-        const text = (params.content || []).filter((b) => b && b.type === "text").map((b) => String(b.text)).join("\n");
-        if ($("question").value.trim() || document.activeElement === $("question")) return reply({ isError: true });
-        $("question").value = visible(text);
-        fitQuestion();
-        return reply({});
-      }
-      case "ui/request-display-mode": return reply({ mode: "inline" });
-      case "ping": return reply({});
-      default:
-        if (message.id !== undefined) post(app, { id: message.id, error: { code: -32601, message: `${message.method}: not offered here` } });
-    }
-  }
 
   // A card under a view, one at a time (the next waits for the answer), its buttons inert until it has stood still
   // for a moment (as it appears, and each time it moves: a view may scroll the page), the view's size held while it

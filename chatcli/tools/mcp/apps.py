@@ -4,9 +4,9 @@ its server's tools.
 
 chat declares the extension to every server. A call of such a tool keeps, beside its text (what the terminal and the
 model read, as the spec requires of a host that shows no view), the view's address and the call's whole result
-(``Outcome.view``), which chat serve's page shows the view with (chatcli.api.apps). A view is served with the
-Content-Security-Policy its resource declares and nothing more: no network but the domains it names, no same
-origin (``sandbox``), so it reaches nothing of the user's but through the page, which asks before each call.
+(``Outcome.view``), which chat serve's page shows the view with (chatcli.api.apps). A view runs under the
+Content-Security-Policy its resource declares and nothing more: no network but the domains it names, on an origin
+that is not the page's, so it reaches nothing of the user's but through the page, which asks before each call.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ MAX_RESULT = 1024 * 1024  # bytes of a call's result, as JSON, kept for its view
 # An origin a view may name for its CSP: a scheme, a host (a leading "*." allowed) and a port; nothing a policy
 # would read as another directive or keyword.
 NONE = "'none'"
-SANDBOX = "allow-scripts allow-forms"  # what a view may do in its frame (the page's frame says the same)
 ORIGIN = re.compile(r"(https?|wss?)://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
@@ -35,10 +34,10 @@ class NoView(Exception):
 
 @dataclass(frozen=True)
 class View:
-    """A view to show: its HTML, and the Content-Security-Policy it runs under."""
+    """A view to show: its HTML, and the origins it declares for each use (``declared``)."""
 
     html: str
-    policy: str
+    csp: dict[str, list[str]]
 
 
 def plain(value: Any) -> Any:
@@ -64,19 +63,21 @@ def kept_result(result: Any) -> dict[str, Any] | None:
     return kept if len(json.dumps(kept)) <= MAX_RESULT else None
 
 
-def policy(csp: Any) -> str:
-    """The Content-Security-Policy of a view whose resource declares ``csp`` (``_meta.ui.csp``): its own inline
-    script and style, and only the origins it names for each use (none: none), framed only by the page, with no
-    origin of its own."""
+def declared(csp: Any) -> dict[str, list[str]]:
+    """The origins a view's ``csp`` (``_meta.ui.csp``) names for each use, whatever it is: each a scheme, a host and
+    a port, nothing a policy would read as a keyword or another directive; at most 32 a use."""
     csp = csp if isinstance(csp, dict) else {}
+    keys = ("resourceDomains", "connectDomains", "frameDomains", "baseUriDomains")
+    given = {key: csp.get(key) if isinstance(csp.get(key), list) else [] for key in keys}
+    return {key: [o for o in given[key] if isinstance(o, str) and ORIGIN.fullmatch(o)][:32] for key in keys}
 
-    def named(key: str) -> str:
-        given = csp.get(key)
-        origins = [o for o in given if isinstance(o, str) and ORIGIN.fullmatch(o)] if isinstance(given, list) else []
-        return " ".join(origins[:32])
 
-    resources, connect = named("resourceDomains"), named("connectDomains")
-    frames, bases = named("frameDomains"), named("baseUriDomains")
+def policy(csp: Any, page: str) -> str:
+    """The Content-Security-Policy of a view whose resource declares ``csp``: its own inline script and style, and
+    only the origins it names for each use (none: none), framed only by the page at the origin ``page``."""
+    named = {key: " ".join(origins) for key, origins in declared(csp).items()}
+    resources, connect = named["resourceDomains"], named["connectDomains"]
+    frames, bases = named["frameDomains"], named["baseUriDomains"]
     loads = f"data: blob: {resources}".strip()
     return "; ".join(
         (
@@ -88,8 +89,7 @@ def policy(csp: Any) -> str:
             f"frame-src {frames or NONE}",
             f"base-uri {bases or NONE}",
             "form-action 'none'",
-            "frame-ancestors 'self'",
-            f"sandbox {SANDBOX}",
+            f"frame-ancestors {page}",
         )
     )
 
@@ -109,7 +109,7 @@ async def read_view(server: Any, uri: str) -> View:
         raise NoView(f"MCP server {server.name}'s view {uri[:100]} is larger than {MAX_VIEW // (1024 * 1024)} MB")
     meta = item.get("_meta") or _listed_meta(server, uri)
     ui = meta.get("ui") if isinstance(meta, dict) else None
-    return View(data.decode("utf-8", "replace"), policy(ui.get("csp") if isinstance(ui, dict) else None))
+    return View(data.decode("utf-8", "replace"), declared(ui.get("csp") if isinstance(ui, dict) else None))
 
 
 def _listed_meta(server: Any, uri: str) -> Any:
