@@ -19,9 +19,11 @@ when it starts: the run fails if a question that calls no tool started one.
   and through the warm worker, the first call of a one-shot once the MCP host keeps the server from
   an earlier one.
 
-Ratios are medians of per-round ratios. Runs this checkout (``python -m chatcli``):
+Ratios are medians of per-round ratios. Runs this checkout (``python -m chatcli``, PYTHONPATH naming it); with
+``--base TREE`` (a ``git worktree`` of an earlier commit) every run is paired with the same run of TREE's code (its own
+homes and worker, which side goes first alternating by round), and rows ``this / TREE`` give each measure's ratio:
 
-    .venv/bin/python benchmarks/mcp_bench.py [--runs N]      # about 2 minutes on 2 cores
+    .venv/bin/python benchmarks/mcp_bench.py [--runs N] [--base TREE]   # about 2 minutes on 2 cores (4 with --base)
 
 Prints a Markdown table and writes it to benchmarks/results-mcp.md.
 """
@@ -62,14 +64,14 @@ QUESTION = "What is the capital of France?"
 WORKER_PAIRS = 3  # worker runs of each home per round
 
 
-def homes(work: Path) -> dict[str, Path]:
-    found = {name: work / name for name in HOMES}
+def homes(work: Path, tag: str = "") -> dict[str, Path]:
+    found = {name + tag: work / (name + tag) for name in HOMES}
     for name, home in found.items():
         (home / ".config" / "chatcli").mkdir(parents=True)
-        era = HOMES[name]
+        era = HOMES[name.removesuffix(tag)]
         if era is None:
             continue
-        marks = {"BARS_STARTS": str(work / ("starts-stale" if name == "stale" else "starts"))}
+        marks = {"BARS_STARTS": str(work / ("starts-stale" if name.startswith("stale") else "starts"))}
         servers = {
             f"bars{i}": {"command": PY, "args": [str(BARS)], "env": {**marks, **era}} for i in range(1, SERVERS + 1)
         }
@@ -141,11 +143,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="rounds (default 9)")
     parser.add_argument("--out", default=str(HERE / "results-mcp.md"))
+    parser.add_argument("--base", help="another tree whose code each run is paired with (a worktree of 862c99e)")
     options = parser.parse_args()
     legacy_overlay()
     work = Path(tempfile.mkdtemp(prefix="mb", dir="/tmp"))
-    (work / "run").mkdir(mode=0o700)
-    found = homes(work)
+    trees = {"": ROOT, **({"@base": Path(options.base).resolve()} if options.base else {})}
+    found = {k: h for tag in trees for k, h in homes(work, tag).items()}
     samples: dict[str, list[float]] = {}
 
     def add(key: str, value: float) -> None:
@@ -154,20 +157,32 @@ def main() -> int:
     with FakeOpenAIServer(default_reply=f"Paris. {END_MARK}") as server:
         # (the worker off: the warm worker is on by default, and has rows of its own below)
         every = {
-            k: {**chat_env(server.base_url, h), "PYTHONPATH": str(ROOT), "CHATCLI_WORKER": "0"}
-            for k, h in found.items()
+            k + t: {**chat_env(server.base_url, found[k + t]), "PYTHONPATH": str(tree), "CHATCLI_WORKER": "0"}
+            for t, tree in trees.items()
+            for k in HOMES
         }
-        envs = {k: every[k] for k in ("none", "mcp")}  # (the worker and the prompt: none, and 2025's servers)
-        workers = {k: {**env, "CHATCLI_WORKER": "1", "XDG_RUNTIME_DIR": str(work / "run")} for k, env in envs.items()}
-        tools = {name: 0 if era is None else SERVERS * TOOLS for name, era in HOMES.items()}
+        for t, tree in trees.items():  # each side's code its own tree's
+            code = "import chatcli; print(chatcli.__file__)"
+            imported = subprocess.run([PY, "-c", code], env=every["none" + t], cwd=work, capture_output=True)
+            if not imported.stdout.startswith(str(tree).encode()):
+                raise SystemExit(f"chat does not import {tree}'s code with PYTHONPATH={tree}")
+        envs = {k: v for k, v in every.items() if k.startswith(("none", "mcp"))}  # (worker, prompt: none, 2025's)
+        for t in trees:
+            (work / f"run{t}").mkdir(mode=0o700)
+        workers = {
+            k: {**env, "CHATCLI_WORKER": "1", "XDG_RUNTIME_DIR": str(work / ("run@base" if "@" in k else "run"))}
+            for k, env in envs.items()
+        }
+        tools = {k + t: 0 if era is None else SERVERS * TOOLS for k, era in HOMES.items() for t in trees}
         for which in every:  # the first runs list the servers (and cache them)
             timed_run([*CHAT, QUESTION], env=every[which], cwd=work)
         for which in envs:  # and start the worker
             timed_run([*CHAT, QUESTION], env=workers[which], cwd=work)
-        listed, answered_before = starts(work), served(workers["none"])
+        listed, answered_before = starts(work), {t: served(workers["none" + t]) for t in trees}
         relisted = starts(work, "starts-stale")
         for round_ in range(options.runs):
-            order = list(every)[round_ % 4 :] + list(every)[: round_ % 4]
+            names, tags = list(HOMES)[round_ % 4 :] + list(HOMES)[: round_ % 4], list(trees)[:: 1 - round_ % 2 * 2]
+            order = [k + t for k in names for t in tags]
             for which in order:
                 wall, cpu = oneshot(every[which], work, server, tools[which])
                 add(f"oneshot_{which}", wall)
@@ -190,15 +205,17 @@ def main() -> int:
             raise SystemExit("a question that called no tool started an MCP server")
         if starts(work, "starts-stale") != relisted:
             raise SystemExit("a one-shot started servers whose lists are stale, though it used none of them")
-        if served(workers["none"]) - answered_before != 2 * WORKER_PAIRS * options.runs:
+        if any(served(workers["none" + t]) - answered_before[t] != 2 * WORKER_PAIRS * options.runs for t in trees):
             raise SystemExit("the worker did not answer every worker run")
-        for _ in range(options.runs):
-            first, later = call_seconds(envs["mcp"], work, server, 2)
-            add("call_first", first)
-            add("call_later", later)
-            add("call_first_modern", call_seconds(every["modern"], work, server, 2)[0])
-            add("call_worker", call_seconds(workers["mcp"], work, server, 1)[0])
-        subprocess.run([*CHAT, "worker", "stop"], env=workers["none"], capture_output=True, timeout=60)
+        for round_ in range(options.runs):
+            for t in list(trees)[:: 1 - round_ % 2 * 2]:
+                first, later = call_seconds(envs["mcp" + t], work, server, 2)
+                add("call_first" + t, first)
+                add("call_later" + t, later)
+                add("call_first_modern" + t, call_seconds(every["modern" + t], work, server, 2)[0])
+                add("call_worker" + t, call_seconds(workers["mcp" + t], work, server, 1)[0])
+        for t in trees:
+            subprocess.run([*CHAT, "worker", "stop"], env=workers["none" + t], capture_output=True, timeout=60)
     shutil.rmtree(work, ignore_errors=True)
 
     m = {key: med(values) for key, values in samples.items()}
@@ -272,6 +289,11 @@ def main() -> int:
             None,
         ),
     ]
+    for key, values in samples.items():  # this tree / the base, run by run (each run paired with the base's)
+        if (base := samples.get(f"{key}@base")) and not key.endswith("ratio"):
+            ratio = med([a / b for a, b in zip(values, base, strict=True)])
+            value = f"{ratio:.2f}x ({m[key] * 1000:.0f} ms vs {m[key + '@base'] * 1000:.0f} ms)"
+            rows.append((f"14. this tree / {options.base}: {key} (paired)", value, "<= 1.1x", ratio <= 1.1))
     lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {'—' if d is None else 'yes' if d else '**no**'} |" for a, b, c, d in rows]
     table = "\n".join(lines)
