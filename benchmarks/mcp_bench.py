@@ -14,7 +14,7 @@ when it starts: the run fails if a question that calls no tool started one.
   first round, three pairs a round; the run fails unless the worker answered every one;
 - *prompt*: ``chat`` in a pseudo-terminal: spawn -> prompt drawn, and spawn -> the answer of ``hi``
   typed the moment the prompt shows;
-- *first call*: ``chat --yes --jsonl`` whose reply calls ``add`` twice: the seconds of each call as
+- *first call*: ``chat --yes --jsonl`` whose reply calls ``bars1_add`` twice (three servers offer ``add``: each its SERVER_TOOL): the seconds of each call as
   chat reports them (the first starts the server, the second finds it up), for a server of each era;
   and through the warm worker, the first call of a one-shot once the MCP host keeps the server from
   an earlier one.
@@ -120,8 +120,8 @@ def prompt(env: dict[str, str], work: Path) -> tuple[float, float]:
 
 
 def call_seconds(env: dict[str, str], work: Path, server: FakeOpenAIServer, calls: int) -> list[float]:
-    """The seconds chat reports for each ``add`` call of one reply (``calls`` of them)."""
-    server.queue(tool_calls(*[("add", {"a": i, "b": 1}) for i in range(calls)]), Reply(f"done {END_MARK}"))
+    """The seconds chat reports for each ``bars1_add`` call of one reply (``calls`` of them)."""
+    server.queue(tool_calls(*[("bars1_add", {"a": i, "b": 1}) for i in range(calls)]), Reply(f"done {END_MARK}"))
     proc = subprocess.run([*CHAT, "--yes", "--jsonl", "add"], env=env, cwd=work, capture_output=True, timeout=120)
     events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     seconds = [e["seconds"] for e in events if e["type"] == "tool_result" and e["status"] == "ok"]
