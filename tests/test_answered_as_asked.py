@@ -18,6 +18,7 @@ from tests.fakeserver import Fault, Reply, tool_calls
 from tests.helpers import chat, eventually
 from tests.jobs_here import jobs_here  # noqa: F401 - a fixture
 from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
+from tests.test_acp import open_editor  # noqa: F401 - a fixture
 from tests.test_inbox import inbox, jobs_of
 from tests.test_tools_typed import judged  # noqa: F401 - a fixture
 
@@ -50,9 +51,9 @@ def gone_on(server, env: dict[str, str], thread: str) -> str:
     return gone_on_key(server)
 
 
-def gone_on_key(server) -> str:
-    """The key the model was last asked with."""
-    return {k.lower(): v for k, v in server.request_headers[-1].items()}["authorization"].removeprefix("Bearer ")
+def gone_on_key(server, n: int = -1) -> str:
+    """The key the model was asked with in request ``n`` (the last)."""
+    return {k.lower(): v for k, v in server.request_headers[n].items()}["authorization"].removeprefix("Bearer ")
 
 
 @here
@@ -192,6 +193,24 @@ def test_a_one_shot_resume_goes_on_as_the_reply_was_asked(server, chat_env, tmp_
     run = chat(answerer, "-t", "bg5", "--resume", "decline")
     assert run.code == 0 and run.out == "As you wish.\n", run
     assert gone_on_key(server) == ASKER_KEY and inbox(chat_env) == []
+
+
+@here
+def test_an_editor_s_prompt_answers_the_question_and_it_goes_on_as_asked(server, chat_env, tmp_path, request):
+    """``chat acp`` (an editor) opening the thread: its next prompt asks the question (a permission request), the
+    reply that asked goes on with the asker's key, shown in the session as its own answer (its call, its text), then
+    the prompt is answered with the editor's."""
+    thread, answerer = asked(server, chat_env, tmp_path)
+    editor = request.getfixturevalue("open_editor")("--tools", "shell", env=answerer)
+    editor.call("load_session", cwd=str(tmp_path), session_id=thread, mcp_servers=[])
+    server.queue(Reply("And the next."))
+    assert editor.prompt(thread, "and then?").stop_reason == "end_turn"
+    (asked_here,) = editor.client.asked
+    (ran,) = editor.of(thread, "tool_call_update")
+    assert ran.status == "completed" and str(tmp_path) in ran.content[0].content.text, ran
+    said = editor.text(thread)
+    assert "Ran it." in said and said.endswith("And the next."), said
+    assert gone_on_key(server, -2) == ASKER_KEY and gone_on_key(server) == ANSWERER_KEY
 
 
 @here

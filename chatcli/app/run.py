@@ -213,14 +213,9 @@ async def answer_once(
         if setup.again:
             result = await conversation.retry()
         elif setup.resume is not None:
-            from chatcli.service.answering import as_asked
-            from chatcli.service.inbox import Answers
-            from chatcli.service.outcome import waits_on
+            from chatcli.service.answering import resumed
 
-            pending = await waits_on(conversation)  # a background reply's question: goes on as that reply was asked
-            if await as_asked(conversation, pending, chat.environ, Answers({}, {pending[0].id or "": setup.resume})):
-                return
-            result = await conversation.resume(setup.resume)
+            result = await resumed(conversation, setup.resume, chat.environ)  # (a background reply's: as it asked)
         else:
             result = await asked(chat, conversation, text, list(setup.attachments), typed)
         if result.interrupts and not isinstance(output, JsonOutput):

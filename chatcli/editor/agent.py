@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Mapping, NamedTuple, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, schema
 
@@ -69,18 +69,22 @@ class Session:
     placing: asyncio.Future[None] | None = None  # where the thread was made, being kept with it
 
 
-async def _asked(thread: Thread, text: str, files: list[Any], forms: bool) -> TurnResult:
+async def _asked(thread: Thread, text: str, files: list[Any], forms: bool, environ: Mapping[str, str]) -> TurnResult:
     """A question of the editor's: what the thread waits for is asked first (``session/request_permission``, as at
     the prompt when a thread is opened again; a graph's question as a form), then the question. An editor without
-    forms cannot ask a graph's question: the prompt's text is its answer, as a line typed at the prompt would be."""
+    forms cannot ask a graph's question: the prompt's text is its answer, as a line typed at the prompt would be. A
+    background reply's question goes on as that reply was started (chatcli.service.answering)."""
     from chatcli.core.interrupts import typed_answer
+    from chatcli.service.answering import as_asked, resumed
     from chatcli.service.waiting import go_on_waiting
 
-    if not forms and _graph_question(await thread.waiting()):
+    waiting = await thread.waiting()
+    if not forms and _graph_question(waiting):
         if files:  # they would be dropped unsaid
             raise UsageError("files go with a question: this prompt answers the graph's question, with none")
-        return await thread.resume(typed_answer(text))  # (its question was said: the prompt answers it)
-    await go_on_waiting(thread)
+        return await resumed(thread, typed_answer(text), environ)  # (its question was said: the prompt answers it)
+    if await as_asked(thread, waiting, environ) is None:
+        await go_on_waiting(thread)
     return await thread.send(text, files, mentions=text)
 
 
@@ -459,7 +463,7 @@ class Editor:
         command = self._command(session, text)
         if command is not None and files:  # they would be dropped unsaid
             raise RequestError(-32602, f"files go with a question, not with {text.split()[0][:40]}", {"exitCode": 2})
-        work = command or (lambda: _asked(session.thread, text, files, session.listener.forms))
+        work = command or (lambda: _asked(session.thread, text, files, session.listener.forms, self.chat.environ))
         session.running = self.chat.running.start(work(), session_id)
         if self.gone:  # read as the editor ended: answered at once, cancelled
             session.listener.stop()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
-from chatcli.core.events import End, Notice, Token, TurnResult
+from chatcli.core.events import End, Notice, Token, ToolCall, ToolResult, TurnResult
 from chatcli.errors import ChatError, ExitStatus, NoThread, UsageError
 
 if TYPE_CHECKING:
@@ -164,41 +164,57 @@ def started(job: Job, environ: Mapping[str, str], note: Callable[[str], None]) -
         return None
 
 
-async def as_asked(thread: Thread, pending: list[Pending], environ: Mapping[str, str], answers: Answers) -> bool:
-    """Whether what ``thread`` waits on (``pending``) is a background reply's question (``asked_by``): if so it is
-    answered by ``answers`` and goes on as that reply was started (``going_on``), told to the thread's listener as
-    its own answer (``relayed``), for a door that would otherwise go on in its own process (chat serve's approvals
-    request, ``chat -t ID --resume``)."""
-
-    async def given(*_: Any) -> Answers:
-        return answers
-
+async def as_asked(
+    thread: Thread, pending: list[Pending], environ: Mapping[str, str], answers: Answers | None = None
+) -> TurnResult | None:
+    """What ``thread`` waits on (``pending``), if a background reply asked it (``asked_by``; else None), answered by
+    ``answers`` (None: asked as the thread's listener asks, ``ask``) and gone on as that reply was started
+    (``going_on``), told to the thread's listener as its own answer (``relayed``; nothing when the user left), for a
+    door that would otherwise go on in its own process: chat serve's approvals request, ``--resume``, an editor."""
     if (asked := asked_by(thread, pending, environ)) is None:
-        return False
-    if (job := await going_on(thread, asked, environ, given)) is not None:
-        thread.listener.hear(Notice(f"background reply {asked.job.id}'s question goes on as asked: job {job.id}"))
-        await relayed(job, thread.listener, environ)
-    return True
+        return None
+
+    async def given(found: list[Pending], own: bool) -> Answers | None:
+        return answers if answers is not None else await ask(thread.listener, found, own)
+
+    if (job := await going_on(thread, asked, environ, given)) is None:
+        return TurnResult("")
+    thread.listener.hear(Notice(f"background reply {asked.job.id}'s question goes on as asked: job {job.id}"))
+    return await relayed(job, thread.listener, environ)
 
 
-async def relayed(job: Job, listener: Listener, environ: Mapping[str, str]) -> None:
+async def resumed(thread: Thread, value: Any, environ: Mapping[str, str]) -> TurnResult:
+    """``value`` the answer to what ``thread`` waits on first (``chat -t ID --resume VALUE``, an editor's prompt that
+    answers a graph's question): gone on as the background reply that asked it was started (``as_asked``), else
+    here (chatcli.service.thread.Thread.resume)."""
+    from chatcli.service.inbox import Answers
+    from chatcli.service.outcome import waits_on
+
+    pending = await waits_on(thread)
+    told = await as_asked(thread, pending, environ, Answers({}, {pending[0].id or "": value}))
+    return told if told is not None else await thread.resume(value)
+
+
+async def relayed(job: Job, listener: Listener, environ: Mapping[str, str]) -> TurnResult:
     """A background reply's events, from its first to its end, told to ``listener`` as its own turn's: ``--json`` and
-    ``--jsonl`` (chat serve's request and event stream) as they are (its last, the final object), a terminal its text
-    as ``chat attach`` shows it. One that failed, or ended without an end, raises its error (its exit code)."""
+    ``--jsonl`` (chat serve's request and event stream) as they are (its last, the final object), another its text,
+    calls and results (``_heard``); its text back. One that failed, or ended without an end, raises its error (its exit
+    code)."""
     from chatcli.service import jobs
     from chatcli.service.json_events import JsonEvents
 
     as_json = listener if isinstance(listener, JsonEvents) else None
-    events, end = jobs.follow(job, environ), None
+    events, end, text = jobs.follow(job, environ), None, ""
     while (event := await asyncio.to_thread(next, events, None)) is not None:
+        text += str(event.get("text") or "") if event.get("type") == "token" else ""
         if event.get("type") in ("done", "error"):
             end = event
             if as_json is not None:
                 as_json._final(event if as_json.lines else {k: v for k, v in event.items() if k != "type"})
         elif as_json is not None and as_json.lines:
             as_json._write(event)
-        elif as_json is None and event.get("type") == "token":
-            listener.hear(Token(str(event.get("text") or "")))
+        elif as_json is None and (heard := _heard(event)) is not None:
+            listener.hear(heard)
     if as_json is None:
         listener.hear(End(TurnResult("")))  # (the text shown whole)
     if end is None:
@@ -210,6 +226,19 @@ async def relayed(job: Job, listener: Listener, environ: Mapping[str, str]) -> N
         with contextlib.suppress(ValueError):
             failure.exit_status = ExitStatus(error.get("exit_code", ExitStatus.ERROR))
         raise failure
+    return TurnResult(text)
+
+
+def _heard(event: dict[str, Any]) -> Token | ToolCall | ToolResult | None:
+    """A background reply's ``--jsonl`` event as a turn's listener hears it: its text, its calls and their results."""
+    if event.get("type") == "token":
+        return Token(str(event.get("text") or ""))
+    id_, name, label = (str(event.get(k) or "") for k in ("id", "name", "label"))
+    call = ToolCall(id_, name, label, event.get("server"), event.get("arguments"))
+    if event.get("type") == "tool_result":
+        said = str(event.get("content") or "")
+        return ToolResult(call, str(event.get("status")), said, float(event.get("seconds") or 0))
+    return call if event.get("type") == "tool_call" else None
 
 
 async def going_on(thread: Thread, asked: Asked, environ: Mapping[str, str], answering: Answering) -> Job | None:
