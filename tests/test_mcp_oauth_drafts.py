@@ -49,7 +49,18 @@ def tokens(server: Authorizing, name: str = "as1") -> list[dict[str, str]]:
     return [form for who, path, _headers, form in server.heard if who == name and path.endswith("/token")]
 
 
-@pytest.mark.parametrize("dpop, nonce", [("metadata", True), ("challenge", False)], ids=["offered+nonce", "asked"])
+WHY = {
+    "metadata": "its authorization server offers it",
+    "challenge": "its 401 asked for it",
+    "required": "its resource metadata requires it",  # RFC 9728's dpop_bound_access_tokens_required
+}
+
+
+@pytest.mark.parametrize(
+    "dpop, nonce",
+    [("metadata", True), ("challenge", False), ("required", False)],
+    ids=["offered+nonce", "asked", "required"],
+)
 def test_dpop_bound_tokens_carry_a_proof_at_the_token_endpoint_and_with_every_call(
     server, chat_env, served, dpop, nonce
 ):
@@ -63,7 +74,7 @@ def test_dpop_bound_tokens_carry_a_proof_at_the_token_endpoint_and_with_every_ca
     assert guarded.tokens[token]["key"] is not None, "the token is bound to chat's key"
     assert kept["dpop"]["key"]["crv"] == "P-256" and "d" in kept["dpop"]["key"]  # kept as the tokens are: 0600
     assert stored(chat_env).stat().st_mode & 0o777 == 0o600
-    why = "its authorization server offers it" if dpop == "metadata" else "its 401 asked for it"
+    why = WHY[dpop]
     assert f"guarded: DPoP ({why}): tokens bound to chat's key (ES256)" in signed.stderr
 
     # A call in another run: the bound token as DPoP, its proof by the same key (its ath the token's hash).

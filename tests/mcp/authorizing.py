@@ -7,7 +7,8 @@ tokens alone the MCP server then takes (an authorization server that moved).
 
 What the authorization servers do, as asked:
 - ``dpop``: "metadata" offers DPoP (RFC 9449: ``dpop_signing_alg_values_supported``); "challenge" says nothing there,
-  but the MCP server's 401 is a ``DPoP`` challenge. A token request with a valid proof (ES256, ``typ`` dpop+jwt,
+  but the MCP server's 401 is a ``DPoP`` challenge; "required": nor that, but the MCP server's protected resource
+  metadata has ``dpop_bound_access_tokens_required`` (RFC 9728), and it takes no token that is not bound. A token request with a valid proof (ES256, ``typ`` dpop+jwt,
   ``htm``/``htu`` its own) gets a token of type DPoP bound to the proof's key, which the MCP server takes only with
   ``Authorization: DPoP`` and a proof by that key (``ath`` the token's hash). ``nonce``: each (the authorization
   server's token endpoint, the MCP server) first answers a proof without its nonce with ``use_dpop_nonce`` and a
@@ -125,7 +126,8 @@ class Authorizing:
     def get(self, request: Any) -> dict[str, Any]:
         path = urlsplit(request.path).path
         if path.startswith("/.well-known/oauth-protected-resource"):
-            return {"resource": self.url, "authorization_servers": [self.issuer()]}
+            required = {"dpop_bound_access_tokens_required": True} if self.dpop == "required" else {}
+            return {"resource": self.url, "authorization_servers": [self.issuer()], **required}
         if path.startswith("/.well-known/oauth-authorization-server/as"):
             return self.metadata(path.rsplit("/", 1)[1])
         if path.endswith("/authorize"):
@@ -195,7 +197,7 @@ class Authorizing:
         if issued is None or issued["as"] != self.current or time.time() > issued["expires"]:
             raise Refused(401, {"error": "invalid_token"}, unsigned)
         if issued["key"] is None:
-            if scheme != "Bearer":
+            if scheme != "Bearer" or self.dpop == "required":
                 raise Refused(401, {"error": "invalid_token"}, unsigned)
             return token
         claims, key = self.proven(request, "mcp", f"{self.base}/mcp", token)

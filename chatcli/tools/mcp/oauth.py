@@ -324,11 +324,12 @@ def _bounded(base: type, spec: ServerSpec, storage: StoredAuth, heard: Callable[
 class _Guarded:
     """What chat adds to an ``mcp`` OAuth client's flow (``_bounded``) for ``spec``, whose tokens ``storage`` keeps.
 
-    Where the authorization server's metadata offers DPoP (RFC 9449, ES256) or the MCP server's 401 asks for it, a
-    key of the server's own is made and kept with its tokens: every token request and every request with a token
-    bound to it carries a proof, answering a ``DPoP-Nonce`` challenge once. Tokens go only to the authorization
-    server that issued them (its metadata is kept with them): one the MCP server's metadata no longer names is
-    forgotten, and ``LoginNeeded`` (told to ``heard``) says where it moved."""
+    Where the authorization server's metadata offers DPoP (RFC 9449, ES256), the MCP server's requires it (RFC 9728's
+    ``dpop_bound_access_tokens_required``) or its 401 asks for it, a key of the server's own is made and kept with its
+    tokens: every token request and every request with a token bound to it carries a proof, answering a
+    ``DPoP-Nonce`` challenge once. Tokens go only to the authorization server that issued them (its metadata is kept
+    with them): one the MCP server's metadata no longer names is forgotten, and ``LoginNeeded`` (told to ``heard``)
+    says where it moved."""
 
     spec: ServerSpec
     storage: StoredAuth
@@ -383,15 +384,20 @@ class _Guarded:
 
     async def _issued(self, request: Any, response: Any) -> Any:
         """One of the flow's own answers as chat reads it first: an authorization server's metadata, whether it
-        offers DPoP (ES256); a token response, its issuer's metadata kept with it, a DPoP-bound token's type read as
-        mcp reads one (Bearer) and its binding kept."""
+        offers DPoP (ES256); the protected resource's, whether it requires DPoP-bound tokens; a token response, its
+        issuer's metadata kept with it, a DPoP-bound token's type read as mcp reads one (Bearer) and its binding
+        kept."""
         import httpx2
 
         path, found = request.url.path, getattr(getattr(self, "context", None), "oauth_metadata", None)
-        if response.status_code == 200 and "/.well-known/" in path and "protected-resource" not in path:
+        if response.status_code == 200 and "/.well-known/" in path:
             with contextlib.suppress(ValueError, AttributeError):
-                offered = json.loads(await response.aread()).get("dpop_signing_alg_values_supported")
-                self.offered = isinstance(offered, list) and "ES256" in offered
+                said = json.loads(await response.aread())
+                if "protected-resource" not in path:
+                    offered = said.get("dpop_signing_alg_values_supported")
+                    self.offered = isinstance(offered, list) and "ES256" in offered
+                elif said.get("dpop_bound_access_tokens_required") is True:
+                    self._proving("its resource metadata requires it")
         if response.status_code != 200 or b"grant_type=" not in request.content:
             return response
         if found is not None:
