@@ -702,16 +702,20 @@ async def open_toolbox(
     listed again when used). With ``idle``, a server that runs no call for
     that many seconds is stopped (it starts again when used). ``shared``: the servers are the
     user's MCP host's (chatcli.tools.mcp.host), kept running between runs for ``worker_idle``
-    seconds. What goes wrong with a server is a ``Notice`` to ``listener``. The servers stop (or
-    are let go) when the block ends.
+    seconds. What goes wrong with a server is a ``Notice`` to ``listener``, and so is a plugin's server left out
+    (on stderr without a listener: ``chat tools``). The servers stop (or are let go) when the block ends.
     """
     from pathlib import Path
 
+    from chatcli.core.events import Logged, Notice
     from chatcli.tools.mcp.config import read_servers
     from chatcli.tools.plugins import servers as plugin_servers
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
-    servers += plugin_servers(environ) if settings.use_tools else []
+    problems: list[str] = []
+    servers += plugin_servers(problems, environ) if settings.use_tools else []
+    for line in problems:
+        (listener or Logged("chat")).hear(Notice(line, warn=True))
     here = (settings.workdir or os.getcwd(),)  # the directory chat works in: the servers' roots
     servers = [replace(spec, roots=here) for spec in servers]
     # With memories on, the remember tool (offered on a turn that asks to remember something, each call approved).

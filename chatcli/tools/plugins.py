@@ -547,9 +547,9 @@ def _expanded(plugin: Plugin, value: Any) -> Any:
     return value
 
 
-def servers(environ: Mapping[str, str] = os.environ) -> list[Any]:
-    """The MCP servers of every plugin in effect."""
-    problems: list[str] = []
+def servers(problems: list[str], environ: Mapping[str, str] = os.environ) -> list[Any]:
+    """The MCP servers of every plugin in effect; one left out (its .mcp.json unread, a server refused) is a line in
+    ``problems``."""
     return [spec for plugin in enabled(environ).plugins for spec in servers_of(plugin, problems)]
 
 
