@@ -4,13 +4,13 @@ replies (``chat jobs``, ``chat attach``). The page asks these; so may a script."
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
 from chatcli.api.turns import EVENT_STREAM
-from chatcli.core.events import Review, ToolCall
+from chatcli.core.events import Review
 from chatcli.service import jobs
 from chatcli.text import json_text
 
@@ -33,7 +33,7 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
     )
     async def thread_waiting(thread_id: str) -> list[dict[str, Any]]:
         thread = await chat.thread(thread_id, exists=True)
-        return [item for pending in await thread.waiting() for item in _whole(pending, thread.turns.approvals.shown)]
+        return [item for pending in await thread.waiting() for item in _whole(pending)]
 
     @app.get("/v1/jobs", summary="The background replies, the newest first: the records of `chat jobs --json`")
     async def list_jobs() -> list[dict[str, Any]]:
@@ -64,9 +64,9 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
         return StreamingResponse(lines, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
 
 
-def _whole(pending: Pending, shown: Callable[[ToolCall], ToolCall]) -> list[dict[str, Any]]:
+def _whole(pending: Pending) -> list[dict[str, Any]]:
     """One question a thread waits on, whole: each call of an approval apart (its id the call's), with where it would
-    run as the terminal says it (``shown``: a shell command's sandbox)."""
+    run as the terminal says it (a shell command's sandbox)."""
     if pending.is_approval:
         reviews = pending.reviews or (Review(),) * len(pending.calls)
         return [
@@ -76,7 +76,7 @@ def _whole(pending: Pending, shown: Callable[[ToolCall], ToolCall]) -> list[dict
                 "call": {k: v for k, v in call.record().items() if k != "type"},
                 "allowed": list(review.allowed),
                 "description": review.description,
-                "where": shown(call).where,
+                "where": call.where,
             }
             for call, review in zip(pending.calls, reviews)
         ]

@@ -129,8 +129,10 @@ class Thread:
 
     async def waiting(self) -> list[Pending]:
         """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
-        or left for a request or ``--resume`` to answer)."""
-        return await self.turns.source.pending(self.config)
+        or left for a request or ``--resume`` to answer); each call with where it would run, as the terminal says."""
+        shown = self.turns.approvals.shown
+        pending = await self.turns.source.pending(self.config)
+        return [replace(item, calls=tuple(map(shown, item.calls))) for item in pending]
 
     async def _run(
         self, payload: Any, start: Config, created: bool = False, ask_first: bool = False, node: int | None = None
