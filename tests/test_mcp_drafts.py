@@ -111,3 +111,14 @@ def test_parameters_marked_x_mcp_header_go_in_mcp_param_headers_encoded_as_sep_2
         {"Mcp-Param-Region": "=?base64?5pel5pys6Kqe?=", "Mcp-Param-Flag": "false"},
     ]  # fmt: skip
     assert encoded("=?base64?literal?=") == "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="  # (the server's own encoder)
+
+
+def test_chat_tools_names_the_mcp_param_headers_a_tool_s_calls_send(chat_env, drafts):
+    listed = chat(chat_env, "tools")
+    lines = listed.out.splitlines()
+    sent = "Mcp-Param-Count, Mcp-Param-Flag, Mcp-Param-Region, Mcp-Param-Zone"
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("route "))
+    assert lines[at + 1].split() == ["sends", *sent.split(), "(SEP-2243)"], listed
+    assert sum("sends Mcp-Param-" in line for line in lines) == 1, listed
+    tools = {t["name"]: t["mcp_param_headers"] for t in json.loads(chat(chat_env, "tools", "--json").out)[0]["tools"]}
+    assert tools["route"] == sent.split(", ") and tools["shaped"] == [], tools

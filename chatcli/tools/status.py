@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from chatcli.tools import builtin
 from chatcli.tools.context import HasServers, prompts, resources
+from chatcli.tools.listing import MODERN
 from chatcli.tools.mcp.server import IDLE, READY
 
 
@@ -29,6 +30,7 @@ class ServerStatus:
     revision: str = ""  # the MCP revision it speaks ("2025-11-25"), once listed
     lifetime: float | None = None  # how long its lists stay fresh, as it said (seconds; None: it said nothing)
     sign_in: str = ""  # what its OAuth sign-in asked of chat beyond a login, and what chat did (StoredAuth.told)
+    headers: dict[str, list[str]] = field(default_factory=dict)  # the Mcp-Param-* headers a tool's calls send, by name
 
 
 def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence[Any]) -> list[ServerStatus]:
@@ -57,9 +59,22 @@ def status(toolbox: HasServers, builtin_groups: Sequence[str], entries: Sequence
             getattr(server.listing, "revision", ""),  # (none before it is listed)
             getattr(server.listing, "lifetime", None),
             _told(server.spec),
+            _headers(server, entries),
         )
         for server in toolbox.servers
     ]
+
+
+def _headers(server: Any, entries: Sequence[Any]) -> dict[str, list[str]]:
+    """The ``Mcp-Param-*`` headers each of ``server``'s tools sends with its calls, by the tool's name: those of its
+    parameters marked ``x-mcp-header``, which mcp mirrors to a server of 2026-07-28 or later over HTTP (SEP-2243)."""
+    if not server.spec.url or getattr(server.listing, "revision", "") < MODERN:
+        return {}
+    from mcp.shared.inbound import MCP_PARAM_HEADER_PREFIX, x_mcp_header_map
+
+    schemas = {e.name: e.tool.args_schema for e in entries if e.server == server.name}
+    found = {name: x_mcp_header_map(schema).values() for name, schema in schemas.items() if isinstance(schema, dict)}
+    return {name: sorted(MCP_PARAM_HEADER_PREFIX + token for token in sent) for name, sent in found.items() if sent}
 
 
 def _told(spec: Any) -> str:

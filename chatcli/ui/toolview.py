@@ -24,7 +24,10 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "protocol_version": row.revision or None,
                 "ttl_ms": round(row.lifetime * 1000) if row.lifetime is not None else None,
                 "sign_in": row.sign_in or None,
-                "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+                "tools": [
+                    {"name": e.name, "description": e.description, "mcp_param_headers": row.headers.get(e.name, [])}
+                    for e in row.tools
+                ],
                 "not_offered": [{"name": name, "why": why} for name, why in row.held],
                 "prompts": [
                     {
@@ -69,6 +72,8 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
         for entry in row.tools:
             description = fit_cells(entry.description, max(20, columns - width - 5))  # a line a tool, at any width
             lines.append(f"  {entry.name.ljust(width)}  {description}".rstrip())
+            if sent := row.headers.get(entry.name):
+                lines.append(f"  {'':{width}}  sends {', '.join(sent)} (SEP-2243)")
         lines += [f"  {name.ljust(width)}  ({why})" for name, why in row.held]
         for prompt in row.prompts:
             lines.append(
