@@ -346,6 +346,23 @@ def test_what_the_worker_cannot_do_runs_the_normal_way(server, worker_env):
     assert other.code == 0 and other.out == "You said: q2\n" and served(worker_env) == 2, other
 
 
+def test_a_one_shot_imports_nothing_more_in_the_worker_s_child(server, warm_env):
+    """What a one-shot on a thread imports is loaded before the worker forks: its child runs the turn, and no import."""
+    assert chat(warm_env, "-t", "T", "start it").code == 0  # the store and the thread made
+    code = (
+        "import sys\n"
+        "from chatcli.app.worker.server import warm_up\n"
+        "warm_up()\n"
+        "before = set(sys.modules)\n"
+        "from chatcli.app.worker.child import run_as_process\n"
+        "assert run_as_process(['-t', 'T', 'q'], print) == 0\n"
+        "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=warm_env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("You said: q"), proc.stderr
+    assert proc.stderr.rsplit("MODULES ", 1)[1].split() == []
+
+
 def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(server, warm_env):
     chat(warm_env, "start it")
     before = served(warm_env)

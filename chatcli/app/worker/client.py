@@ -30,8 +30,10 @@ LOG = "worker.log"
 FDS = 5  # a call's descriptors: stdin, stdout, stderr, the working directory, the job-control channel
 # and, when the caller has one, its controlling terminal (to ask on when stdin is piped, as a fresh chat does)
 # Variables the worker keeps from the environment it starts in: nothing secret, only what decides
-# how Python and the libraries load (a call whose values differ is answered the normal way).
+# how Python and the libraries load (a call whose values differ is answered the normal way), and the trust
+# stores its warm-up's TLS set-up loads (chatcli.providers.tls: a call naming others makes its own).
 WORKER_ENVIRON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "CHATCLI_LAZY_IMPORTS")
+WORKER_PREFIXES = ("LC_", "PYTHON", "SSL_CERT_")
 
 
 def _warn(text: str) -> None:
@@ -75,7 +77,7 @@ def start(directory: str, idle: float, wait: bool = True) -> socket.socket | Non
             return None  # a directory it cannot write to (a read-only sandbox): the normal way; or one starting already
         if (sock := connect(path)) is not None:  # another caller may have started it meanwhile
             return sock
-        environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(("LC_", "PYTHON"))}
+        environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(WORKER_PREFIXES)}
         held = [] if wait else [str(lock)]  # it holds the start lock until it listens: no second start meanwhile
         args = [path, str(idle), *held]
         log = os.path.join(directory, LOG)

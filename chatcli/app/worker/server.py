@@ -41,38 +41,22 @@ from chatcli.local.daemon import Listening, receive, same_user, send
 from chatcli.tools.confinement import describe, peer, serves, still_there
 
 MAX_CHILDREN = 32  # more callers at once than this go the normal way
-# What a one-shot imports, loaded once here (chatcli.service.chat.load_engine adds the model stack).
-WARM = (
-    "chatcli.app.cli",
-    "chatcli.app.run",
-    "chatcli.service.chat",
-    "chatcli.backends.own.failures",
-    "chatcli.content.attachments",
-    "chatcli.backends.own.context_windows",
-    "chatcli.local.policy",
-    "chatcli.local.server",
-    "chatcli.tools.mcp.config",
-    "chatcli.tools.toolbox",
-    "chatcli.tools.mcp.cache",
-    "chatcli.tools.mcp.link",
-    "chatcli.store.sqlite",
-    "chatcli.ui.output",
-    "chatcli.ui.jsonout",
-    "chatcli.ui.signals",
-    "chatcli.app.completion",
-    "chatcli.trust",
-    "chatcli.app.thread_commands",  # a script's chat tree, threads, show (chatcli.app.launch.READING)
-    "chatcli.store.light",
-    "chatcli.threads.tree",
-    "dotenv",
-    "platformdirs",
-    "pwd",
-    "anyio._backends._asyncio",
-    "anyio.streams.stapled",
-    "langchain_core.messages.block_translators.langchain_v0",
-    "langchain_core.tracers.stdout",
-    "langchain_core.tracers.run_collector",
-)
+# What a one-shot imports, loaded once here (chatcli.service.chat.load_engine adds the model stack): what is left out,
+# every one-shot's child imports again (tests/test_worker_unit.py holds the list whole).
+WARM = """
+chatcli.app.cli chatcli.app.completion chatcli.app.command_names chatcli.app.library_output chatcli.service.chat
+chatcli.service.thread chatcli.content.attachments chatcli.content.webpage chatcli.backends.own.failures
+chatcli.backends.own.context_windows chatcli.backends.own.turns chatcli.backends.own.served
+chatcli.backends.own.subagents chatcli.backends.own.model_state chatcli.backends.own.roles
+chatcli.backends.own.sampling chatcli.backends.own.standing chatcli.core.memories chatcli.local.policy
+chatcli.local.sockets chatcli.local.worker_settings chatcli.tools.toolbox chatcli.tools.agents
+chatcli.tools.command_files chatcli.tools.mcp.config chatcli.tools.mcp.cache chatcli.tools.mcp.link
+chatcli.store.sqlite chatcli.store.light chatcli.threads.tree chatcli.ui.output chatcli.ui.jsonout chatcli.ui.signals
+chatcli.ui.toolblocks
+langgraph.checkpoint.sqlite.aio langgraph.store.sqlite.aio langgraph.func dotenv platformdirs pwd
+anyio._backends._asyncio langchain_core.messages.block_translators.langchain_v0 langchain_core.tracers.stdout
+langchain_core.tracers.run_collector langchain_core.tracers.context typer._click.decorators
+""".split()
 
 
 def same_loading(environ: dict[str, str]) -> bool:
@@ -301,6 +285,44 @@ def warm_providers() -> list[str]:
     return warm
 
 
+# An OpenAI-compatible server's answer of one word, streamed (what warm_answer's own server sends).
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+    b'data: {"id":"w","object":"chat.completion.chunk","created":0,"model":"w","choices":[{"index":0,'
+    b'"delta":{"role":"assistant","content":"ok"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"w","object":"chat.completion.chunk","created":0,"model":"w","choices":[{"index":0,'
+    b'"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def warm_answer() -> None:
+    """Stream one answer through the OpenAI-compatible model as a one-shot builds it, from a server of this process's
+    own on loopback: what a model's first request and answer do once per process (its SDK shaping the request,
+    completing the answer's types, decoding the stream) is then done for every caller."""
+    import asyncio
+
+    from chatcli.backends.own.model import build_chat_model
+    from chatcli.config import Settings
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        await reader.readexactly(int(head.partition(b"content-length:")[2].split(b"\r")[0] or 0))
+        writer.write(ANSWER)
+        await writer.drain()
+        writer.close()
+
+    async def ask() -> None:
+        async with await asyncio.start_server(answer, "127.0.0.1", 0) as server:
+            url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+            model = build_chat_model(Settings(model="warm-up", api_key="sk-warm-up", base_url=url))
+            async for _ in model.astream("hi"):
+                pass
+
+    with contextlib.suppress(Exception):  # a warm-up only: what it did not do, each call does
+        asyncio.run(ask())
+
+
 def warm_up() -> list[str]:
     """Import what a one-shot imports (with chat's import hook), PostgreSQL's driver where it is installed, then keep
     it out of the collector's way; the providers made warm."""
@@ -309,6 +331,9 @@ def warm_up() -> list[str]:
     install()
     for name in WARM:
         importlib.import_module(name)
+    from chatcli.app.shared import app
+
+    app.commands()  # the command line Typer builds from chat's functions
     if importlib.util.find_spec("psycopg") is not None:  # the postgres extra: its driver and LangGraph's saver
         importlib.import_module("chatcli.store.postgres.store")
         importlib.import_module("chatcli.store.postgres.index")
@@ -316,6 +341,7 @@ def warm_up() -> list[str]:
 
     load_engine()
     warm = warm_providers()
+    warm_answer()
     from chatcli.backends.own.pricing import preload
 
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs

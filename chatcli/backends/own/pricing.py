@@ -26,6 +26,7 @@ import contextlib
 import ipaddress
 import re
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -277,6 +278,8 @@ class Pricer:
     def warm(self, asked: str | None = None) -> None:
         """Start loading the kept table in the background (once), so the first price does not wait for it;
         not for a model config.toml prices (should the server name it otherwise, the table loads then)."""
+        if "genai_prices.data" in sys.modules:
+            return  # loaded already (the warm worker's one-shots)
         if self._warming is None and not (asked and self.own_price(asked)) and not self.known_local(asked):
             self._warming = threading.Thread(target=preload, name="chatcli-prices", daemon=True)
             self._warming.start()
