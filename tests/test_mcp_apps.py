@@ -136,73 +136,69 @@ def test_a_policy_takes_only_origins_whatever_a_server_declares():
     assert policy(None, page) == policy({}, page) and "connect-src 'none'" in policy("not an object", page)
 
 
-def test_a_call_a_view_asks_for_is_decided_as_any_call(server, chat_env, here):
+def viewing(server: Any, served: Any) -> Any:
+    """Thread t1 with the model's call of tally (its result, with the view, under the id "view1"), approved; and
+    ``app(body)``, a request of that view's App: its status and answer."""
+    server.queue(tool_calls(("tally", {"step": 2}, "view1")), Reply("Two."))
+    status, said = served.request("POST", "/v1/threads/t1/messages", {"content": "count"})
+    if said.get("approval_required"):
+        served.request("POST", "/v1/threads/t1/approvals", {"decisions": {"view1": {"action": "yes"}}})
+    return lambda body: served.request("POST", "/v1/apps/viewed/call", {"thread": "t1", "result": "view1", **body})
+
+
+def test_a_call_a_view_asks_for_is_decided_as_any_call_and_answered_by_the_id_of_its_question(server, chat_env, here):
     viewed(chat_env)
     served = here()
-
-    def call(tool: str, approved: bool = False, **arguments: Any) -> dict[str, Any]:
-        body = {"tool": tool, "arguments": arguments, "approved": approved}
-        status, answer = served.request("POST", "/v1/apps/viewed/call", body)
-        assert status == 200, answer
-        return answer
-
-    asked = call("bump")
-    assert asked == {
+    app = viewing(server, served)
+    status, asked = app({"tool": "bump"})
+    key = asked["ask"].pop("id")
+    assert status == 200 and asked == {
         "ask": {"server": "viewed", "tool": "bump", "label": "viewed:bump", "arguments": {}, "reason": ""}
     }, asked
-    done = call("bump", approved=True)["result"]
-    assert done["content"][0]["text"] == "bumped to 10" and not done.get("isError"), done
+    status, done = served.request("POST", "/v1/apps/viewed/call", {"answer": key, "action": "yes"})
+    assert status == 200 and done["result"]["content"][0]["text"] == "bumped to 12", done
+    for gone in (key, "made-up"):  # answered once; an id never given: nothing runs
+        status, said = served.request("POST", "/v1/apps/viewed/call", {"answer": gone, "action": "yes"})
+        assert status == 400 and "no call waits on the answer" in said["error"]["message"], said
     for tool, why in (("peek", "offers its App no tool named 'peek'"), ("rm", "offers its App no tool named 'rm'")):
-        refused = call(tool, approved=True)["result"]
+        refused = app({"tool": tool})[1]["result"]
         assert refused["isError"] and why in refused["content"][0]["text"], refused
+    status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "bump", "thread": "t1", "result": "nope"})
+    assert status == 400 and "thread 't1' has no view of MCP server 'viewed'" in said["error"]["message"], said
     # approved in advance, as a pattern approves the model's calls: it runs unasked
     (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml").write_text('approve = ["viewed:*"]\n')
-    again = here()
-    status, answer = again.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 1}})
-    assert status == 200 and answer["result"]["structuredContent"] == {"count": 1}, answer  # (a server of its own)
+    status, answer = viewing(server, here())({"tool": "tally", "arguments": {"step": 1}})
+    assert status == 200 and answer["result"]["structuredContent"] == {"count": 3}, answer  # (a server of its own)
 
 
 @pytest.mark.parametrize("behavior", ["allow", "deny"])
 def test_a_permission_request_hook_answers_an_apps_call_as_it_answers_the_models(server, chat_env, here, behavior):
     """A hook's decision bypassed through the App's door: a PermissionRequest hook that denies a call the user would be
     asked about refused the model's call but not the App's, which the user could then say yes to on the page (one
-    that allows it ran the model's call unasked, and left the App's asked). Both doors now hear it alike, whether or
-    not the page says the user said yes."""
+    that allows it ran the model's call unasked, and left the App's asked). Both doors now hear it alike."""
     from tests.test_hooks_doors import user_settings
 
     viewed(chat_env)
     decided = {"hookEventName": "PermissionRequest", "decision": {"behavior": behavior, "message": "not from a view"}}
     answer = f"echo '{json.dumps({'hookSpecificOutput': decided})}'"
     user_settings(Path(chat_env["HOME"]), PermissionRequest=[("mcp__viewed__bump", answer)])
-    served = here()
-    for approved in (False, True):  # asked, or sent again as the user said yes in a card
-        body = {"tool": "bump", "arguments": {}, "approved": approved}
-        status, said = served.request("POST", "/v1/apps/viewed/call", body)
-        assert status == 200 and "result" in said, said
-        text = said["result"]["content"][0]["text"]
-        if behavior == "deny":
-            assert said["result"]["isError"] and text == "not run: a PermissionRequest hook refused it: not from a view"
-        else:
-            assert text.startswith("bumped to ") and not said["result"].get("isError"), said
-    status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 3}})
+    app = viewing(server, here())
+    status, said = app({"tool": "bump"})
+    assert status == 200 and "result" in said, said
+    text = said["result"]["content"][0]["text"]
+    if behavior == "deny":
+        assert said["result"]["isError"] and text == "not run: a PermissionRequest hook refused it: not from a view"
+    else:
+        assert text.startswith("bumped to ") and not said["result"].get("isError"), said
+    status, said = app({"tool": "tally", "arguments": {"step": 3}})
     assert status == 200 and "ask" in said, said  # a tool the hook does not match: asked as before
 
 
-def test_the_terminal_shows_such_a_call_as_its_text(server, chat_env):
-    """The spec's fallback for a host that shows no view: the terminal shows the tool's text, as any call's."""
-    from tests.helpers import chat
-
-    viewed(chat_env)
-    server.queue(tool_calls(("tally", {"step": 3})), Reply("Three."))
-    run = chat(chat_env, "-y", "count", tty=True)
-    assert run.code == 0 and "viewed:tally" in run.err and '"count": 3' in run.err, run
-    assert "ui://" not in run.out + run.err and "structuredContent" not in run.out + run.err
-
-
-def test_an_apps_call_runs_as_the_user_approved_it_whatever_a_hook_rewrites_after(server, chat_env, here):
-    """What ran was not what the user approved: a PreToolUse hook's rewrite is shown in the card, and the user's yes
-    sent the call again, where the hook rewrote the rewrite (one that adds to an argument: 2 shown, 3 ran). As the
-    model's call, an App's runs as the user approved it: its hooks may still refuse it, no longer change it."""
+def test_the_answer_runs_the_call_shown_and_nothing_the_page_sends_with_it(server, chat_env, here):
+    """Approval was a flag the page sent with the call again: a page could approve arguments other than those the
+    user was shown, and a PreToolUse hook's rewrite was applied twice (2 shown, 3 ran). Serve now keeps the call it
+    showed, as the hooks left it, and the answer names it: arguments sent with an answer are refused, and the call
+    runs as shown, once."""
     import shlex
     import sys
 
@@ -217,8 +213,64 @@ def test_an_apps_call_runs_as_the_user_approved_it_whatever_a_hook_rewrites_afte
         Path(chat_env["HOME"]), PreToolUse=[("mcp__viewed__tally", f"{sys.executable} -c {shlex.quote(bump)}")]
     )
     served = here()
-    status, said = served.request("POST", "/v1/apps/viewed/call", {"tool": "tally", "arguments": {"step": 1}})
+    app = viewing(server, served)
+    status, said = app({"tool": "tally", "arguments": {"step": 1}})
     assert status == 200 and said["ask"]["arguments"] == {"step": 2}, said  # the hook's rewrite, shown
-    approved = {"tool": "tally", "arguments": said["ask"]["arguments"], "approved": True}
-    status, said = served.request("POST", "/v1/apps/viewed/call", approved)
-    assert status == 200 and said["result"]["structuredContent"] == {"count": 2}, said  # as approved: 2
+    key = said["ask"]["id"]
+    for smuggled in ({"arguments": {"step": 50}}, {"tool": "tally", "arguments": {"step": 50}}):
+        status, said = served.request("POST", "/v1/apps/viewed/call", {"answer": key, "action": "yes", **smuggled})
+        assert status in (400, 422) and "result" not in said, said
+    status, said = served.request("POST", "/v1/apps/viewed/call", {"answer": key, "action": "yes"})
+    count = said["result"]["structuredContent"]["count"]
+    assert status == 200 and count == 3 + 2, said  # the model's call's 3 (2, rewritten), then 2 as shown
+
+
+def test_an_apps_call_fires_post_tool_use_and_is_kept_with_its_view_in_the_thread_not_sent_to_the_model(
+    server, chat_env, here, tmp_path
+):
+    """An App's call ran beside the model's path: no PostToolUse hook heard it and the thread kept nothing of it. It
+    now runs as the model's calls do (PostToolUse with Claude Code's fields, its events streamed) and is kept with the
+    view's result, shown by chat show; the model is not sent it (the MCP Apps spec has a view tell the model what it
+    wants it to know: ui/update-model-context, ui/message)."""
+    from tests.helpers import chat
+    from tests.test_hooks_doors import user_settings
+
+    viewed(chat_env)
+    (Path(chat_env["XDG_CONFIG_HOME"]) / "chatcli" / "config.toml").write_text('approve = ["viewed:*"]\n')
+    heard = tmp_path / "heard.jsonl"
+    user_settings(Path(chat_env["HOME"]), PostToolUse=[("mcp__viewed__.*", f"cat >> {heard}; echo >> {heard}")])
+    served = here()
+    app = viewing(server, served)
+    events = list(served.events("/v1/apps/viewed/call", {"tool": "bump", "thread": "t1", "result": "view1"}))
+    assert [e["type"] for e in events[:-1]] == ["tool_call", "tool_result"], events
+    assert events[-1]["result"]["content"][0]["text"] == "bumped to 12", events
+    status, said = app({"tool": "tally", "arguments": {"step": "x"}})  # a call that fails: PostToolUseFailure
+    fields = [json.loads(line) for line in heard.read_text().splitlines() if line.strip()]
+    made = next(f for f in fields if f["tool_name"] == "mcp__viewed__bump")
+    assert made["hook_event_name"] == "PostToolUse" and made["session_id"] == "t1", made
+    assert made["tool_input"] == {} and made["tool_response"] == "bumped to 12", made
+    assert made["tool_use_id"].startswith("app_") and made["tool_use_id"] != "view1", made
+    status, thread = served.request("GET", "/v1/threads/t1")
+    kept = next(m for m in thread["messages"] if m.get("tool_call_id") == "view1")
+    calls = kept["view"]["calls"]
+    assert [(c["name"], c["status"], c["arguments"]) for c in calls] == [
+        ("bump", "ok", {}),
+        ("tally", "error", {"step": "x"}),
+    ], calls
+    assert calls[0]["content"] == "bumped to 12" and calls[0]["tool_call_id"] == made["tool_use_id"], calls
+    shown = chat(chat_env, "show", "t1")
+    assert "Tool call from its view: viewed:bump" in shown.out and "bumped to 12" in shown.out, shown
+    server.queue(Reply("Twelve."))
+    served.request("POST", "/v1/threads/t1/messages", {"content": "and now?"})
+    assert "bumped" not in json.dumps(server.requests[-1]), "the model was sent the App's call"
+
+
+def test_the_terminal_shows_such_a_call_as_its_text(server, chat_env):
+    """The spec's fallback for a host that shows no view: the terminal shows the tool's text, as any call's."""
+    from tests.helpers import chat
+
+    viewed(chat_env)
+    server.queue(tool_calls(("tally", {"step": 3})), Reply("Three."))
+    run = chat(chat_env, "-y", "count", tty=True)
+    assert run.code == 0 and "viewed:tally" in run.err and '"count": 3' in run.err, run
+    assert "ui://" not in run.out + run.err and "structuredContent" not in run.out + run.err

@@ -53,6 +53,11 @@ def transcript_markdown(t: Transcript) -> str:
         if record["role"] == "tool":
             what = f"{record.get('label') or record['name']}: {record['status']}"
             lines += ["", f"### Tool result ({what})", "", fenced(record["content"])]
+            for made in (record.get("view") or {}).get("calls", []):  # its MCP App's calls (chatcli.api.apps)
+                call = f"### Tool call from its view: {made.get('label') or made['name']}"
+                result = f"### Tool result ({made['status']})"
+                arguments = fenced(json.dumps(made.get("arguments"), ensure_ascii=False, indent=2), "json")
+                lines += ["", call, "", arguments, "", result, "", fenced(made["content"])]
             continue
         who = "You" if record["role"] == "user" else "Assistant"
         stamp = " · ".join(x for x in (local_time(record.get("created_at")), record.get("model")) if x)

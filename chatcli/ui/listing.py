@@ -94,6 +94,11 @@ def _render_transcript(transcript: Any, out: IO[str], thinking: bool) -> None:
             call = ToolCall(record["tool_call_id"], record["name"], record.get("label") or record["name"], None, None)
             result = ToolResult(call, record["status"], record["content"], record.get("seconds") or 0.0)
             line(result_block(result))
+            for made in (record.get("view") or {}).get("calls", []):  # its MCP App's calls (chatcli.api.apps)
+                label = f"{made.get('label') or made['name']} (its view)"
+                call = ToolCall(made["tool_call_id"], made["name"], label, None, made.get("arguments"))
+                line(call_block(call))
+                line(result_block(ToolResult(call, made["status"], made["content"], made.get("seconds") or 0.0)))
             after_tools = True
             continue
         if not (record["role"] == "assistant" and after_tools):

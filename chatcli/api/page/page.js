@@ -1190,7 +1190,7 @@ want of a session (401) goes to /signin.
     const bridge = new AppBridge(null, { name: "chatcli", version: "serve" },
       { serverTools: {}, openLinks: {}, logging: {}, message: { text: {} } }, { hostContext: hostContext(frame, call) });
     BRIDGES.set(frame, bridge);
-    const app = { frame, call };
+    const app = { frame, call, thread: state.thread };
     bridge.oncalltool = (params) => appCall(app, String(params.name || ""), params.arguments || {});
     bridge.onopenlink = async (params) => { // asked in a card (a dialog would hold the page: a view may ask on and on)
       const url = safeUrl(String(params.url || ""));
@@ -1288,22 +1288,19 @@ want of a session (401) goes to /signin.
     return card;
   }
 
-  // A call the view asks for: run when serve says it may, else asked in a card under the view, as any call.
+  // A call the view asks for: run when serve says it may, else asked in a card under the view, as any call; serve runs
+  // the call it showed, whatever is sent with the answer.
   async function appCall(app, tool, args) {
     const path = `/v1/apps/${encodeURIComponent(app.call.server)}/call`;
-    const answer = await api("POST", path, { tool, arguments: args });
+    const answer = await api("POST", path, { tool, arguments: args, thread: app.thread, result: app.call.id });
     if (!answer.ask) return answer.result;
     const decision = await asked(app, (decide) => {
       const card = el("div", { class: "card", "data-kind": "app-call" });
-      const item = { id: "app", call: { ...answer.ask, name: tool }, allowed: ["approve", "edit", "reject"], description: answer.ask.reason || `Asked by the view of MCP server ${app.call.server}` };
+      const item = { id: "app", call: { ...answer.ask, name: tool }, allowed: ["approve", "reject"], description: answer.ask.reason || `Asked by the view of MCP server ${app.call.server}` };
       approvalCard(card, item, (_id, d) => { card.remove(); decide(d); }, null);
       return card;
     });
-    if (decision.action !== "yes") {
-      const why = decision.reason ? `. The user says: ${decision.reason}` : "";
-      return { content: [{ type: "text", text: `not run: the user refused this call${why}` }], isError: true };
-    }
-    const body = { tool, arguments: decision.args || answer.ask.arguments, approved: true, always: Boolean(decision.always) };
+    const body = { answer: answer.ask.id, action: decision.action === "yes" ? "yes" : "no", always: Boolean(decision.always), reason: decision.reason || "" };
     return (await api("POST", path, body)).result;
   }
 

@@ -31,13 +31,15 @@ async def settle(
     asked: bool,
     emit: Any,
     thread: str,
-    model: "Model",
+    model: "Model | None",
+    entry: Any = None,
 ) -> Any:
     """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
     (when it was ``asked``), or run (``hooks`` told after). Runs in a LangGraph task of its own
     (chatcli.backends.own.toolcalls); ``model`` answers its server's requests to use the model, where the user allows
-    them."""
-    entry = toolbox.find(call["name"], call["id"])
+    them. ``model`` None: a call of an MCP App's ``entry`` (chatcli.api.apps), run outside the graph (its server's
+    questions declined), its result kept whole beside the text."""
+    entry = entry or toolbox.find(call["name"], call["id"])
     edited = decision.get("args")  # the user's edit, or a hook's (chatcli.tools.hooks)
     shown = replace(shown_call(call, entry), arguments=edited) if isinstance(edited, dict) else shown_call(call, entry)
     media: list[dict[str, Any]] = []  # the result's images and audio, for the model
@@ -61,7 +63,10 @@ async def settle(
         outcome, seconds = "refused", 0.0
     else:
         arguments: Any = edited if isinstance(edited, dict) else call["args"]
-        if entry.group == builtin.AGENTS and entry.server == builtin.SERVER:  # a subagent answers it
+        if model is None:
+            emit(shown)
+            done = await run_call(toolbox, entry, arguments, shown, emit)
+        elif entry.group == builtin.AGENTS and entry.server == builtin.SERVER:  # a subagent answers it
             key = f"{thread}:{call['id']}"
             if key not in toolbox.delegating:  # (shown once: not again as it goes on after an approval inside it)
                 emit(shown)
@@ -71,7 +76,7 @@ async def settle(
         else:
             done = await run_asking(toolbox, entry, arguments, shown, emit, f"{thread}:{call['id']}", model)
         text, outcome, seconds, extra = done.text, done.status, done.seconds, done.kept
-        if done.view:  # its MCP App's: the view, and the result whole (chatcli.tools.mcp.apps)
+        if done.view or model is None:  # its MCP App's: the view, and the result whole (chatcli.tools.mcp.apps)
             from chatcli.tools.mcp.apps import kept_result
 
             view = {"uri": done.view, "result": kept_result(done.result)}
