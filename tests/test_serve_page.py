@@ -229,11 +229,15 @@ def test_the_page_is_served_with_its_policy_and_weighs_under_150_kb(browser):
     assert browser.get("/", headers={"Accept": "application/json"}).status_code == 401
     links = browser.get("/", headers={"Accept": "application/json", "Authorization": f"Bearer {TOKEN}"})
     assert links.json() == {"threads": "/v1/threads", "api": "/openapi.json"}
-    files = [path for path in FILES.iterdir() if path.is_file()]
+    # What a phone loads to show the page: the host SDK for MCP App views comes only with the first view.
+    files = [path for path in FILES.iterdir() if path.is_file() and not path.name.startswith("app-bridge")]
     assert sum(path.stat().st_size for path in files) < 150 * 1024, [(p.name, p.stat().st_size) for p in files]
+    assert "app-bridge" not in (FILES / "index.html").read_text()
     for path in files:
         text = path.read_text(encoding="utf-8")
-        if path.suffix == ".html":  # nothing inline the policy would have to allow, nothing from another host
+        # Nothing inline the page's policy would have to allow, nothing from another host (the sandbox proxy is no
+        # page of the page's: served on its own port, under the view's policy, chatcli.api.apps.proxy_page).
+        if path.suffix == ".html" and path.name != "proxy.html":
             assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son\w+=", text), path.name
         if path.suffix in (".html", ".js", ".css"):
             assert not re.search(r"(?<![\w/])(https?:)?//[\w.-]+\.\w", text.replace("\\/", "/")), path.name
@@ -260,6 +264,8 @@ def test_what_a_thread_waits_on_is_given_whole_with_the_choices_it_takes(here, s
     inbox = served.request("GET", "/v1/inbox")[1]
     assert inbox[0]["asked"][0]["text"].endswith("…")  # the inbox's row is a line
     status, waiting = served.request("GET", "/v1/threads/w1/waiting")
+    where = waiting[0].pop("where")  # as the terminal says it: in its sandbox, or why not
+    assert where.startswith(("sandbox: ", "not sandboxed")), where
     assert status == 200 and waiting == [
         {
             "kind": "approval",
@@ -303,8 +309,9 @@ def test_background_replies_are_listed_and_followed_to_their_end(here, server):
 
 def test_the_page_s_files_are_in_the_package():
     listed = Path(__file__).parents[1] / "pyproject.toml"
-    assert '"chatcli.api" = ["page/*.html", "page/*.js", "page/*.css", "page/*.svg"]' in listed.read_text()
-    assert {path.suffix for path in FILES.iterdir()} <= {".html", ".js", ".css", ".svg"}
+    packaged = ["page/*.html", "page/*.js", "page/*.css", "page/*.svg", "page/*.txt"]  # (.txt: the SDK's license)
+    assert f'"chatcli.api" = {json.dumps(packaged)}' in listed.read_text()
+    assert {path.suffix for path in FILES.iterdir()} <= {".html", ".js", ".css", ".svg", ".txt"}
 
 
 def test_the_threads_are_searched_through_their_text_as_chat_search_does(here, server, chat_env):
