@@ -5,6 +5,7 @@ size behave at a phone's width. tests/test_page.py has the page's other App test
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.browser import DESKTOP, PHONE
 from tests.fakeserver import Reply, tool_calls
 from tests.mcp_servers import in_memory  # noqa: F401 - a fixture
 from tests.test_mcp import write_servers
+from tests.test_mcp_apps import viewed
 from tests.test_page import api, expect, shown_in, shown_view, signed_in, viewed_thread
 
 pytestmark = [pytest.mark.e2e, browsing.needs_chromium]
@@ -76,28 +78,29 @@ TIME = __import__("re").compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")
 @pytest.mark.usefixtures("in_memory")
 def test_a_views_script_reaches_nothing_of_the_page(page_served, browse, server, chat_env):
     """A hostile view's script (tests/mcp/viewed.py's, played by the test), even where its policy let it connect
-    anywhere (the context bypasses every policy): its own origin (the proxy's port) answers nothing but the proxy; the
-    page's API, though the browser sends the page's cookie to every port of its host, reads nothing to it and takes
-    nothing from it; the page's document and cookie are out of its reach. Its parent, the proxy, is of its origin."""
+    anywhere (the context bypasses every policy): the page's API, though the browser sends the page's cookie to every
+    port of its host, reads nothing to it and takes nothing from it, nor does the proxy's port; the page's document and
+    cookie are out of its reach. Its parent, the proxy moved to a data: address, is of its origin (an opaque one)."""
     served = viewed_thread(page_served, server, chat_env)
     with browse(DESKTOP, "a view asking the page's API", bypass_csp=True) as view:
         frame = shown_view(view, served)
+        proxy = view.page.locator("iframe.app").get_attribute("src").split("?")[0]
         ask = """async ([url, init]) => { try { const r = await fetch(url, { credentials: "include", ...init });
           return [r.status, r.type, await r.text()]; } catch (e) { return [0, "refused", e.name]; } }"""
-        status, _, text = frame.evaluate(ask, ["/v1/threads", {}])
-        assert status == 404 and "apps" not in text, view.said(f"its own origin serves no API: {status} {text[:200]}")
-        for init in ({}, {"mode": "no-cors"}):
-            status, kind, text = frame.evaluate(ask, [f"{served.origin}/v1/threads", init])
+        for url, init in itertools.product((f"{served.origin}/", proxy), ({}, {"mode": "no-cors"})):
+            status, kind, text = frame.evaluate(ask, [f"{url}v1/threads", init])
             refused = (status, kind) in ((0, "refused"), (0, "opaque"))  # (CORS: refused; no-cors: unreadable)
-            assert refused and "apps" not in text, view.said(f"the page's API, {init}: {status} {kind} {text[:200]}")
+            assert refused and "apps" not in text, view.said(f"{url}, {init}: {status} {kind} {text[:200]}")
         asks = len(server.requests)
         sent = {"method": "POST", "mode": "no-cors", "headers": {"Content-Type": "text/plain"}}
         frame.evaluate(ask, [f"{served.origin}/v1/threads/taken/messages", {**sent, "body": '{"content": "hi"}'}])
         listed = [t["thread_id"] for t in api(served, "GET", "/v1/threads")]
         assert "taken" not in listed and len(server.requests) == asks, view.said(f"nothing asked: {listed}")
         reach = """() => { const tried = (f) => { try { return f(); } catch (e) { return e.name; } };
-          return [tried(() => parent.parent.document.title), tried(() => parent.document.title), document.cookie]; }"""
-        assert frame.evaluate(reach) == ["SecurityError", "MCP App", ""], view.said("the page out of reach")
+          return [tried(() => parent.parent.document.title), tried(() => parent.document.title), tried(() => document.cookie)]; }"""
+        assert frame.evaluate(reach) == ["SecurityError", "MCP App", "SecurityError"], view.said(
+            "the page out of reach"
+        )
         view.problems[:] = [p for p in view.problems if "CORS" not in p and "Failed to load resource" not in p]
 
 
@@ -133,3 +136,38 @@ def test_a_view_s_message_goes_with_its_thread_and_a_view_fills_a_phone_s_width(
         # (the view's own: it heard an answer to the message the test sent in its name)
         view.problems[:] = [p for p in view.problems if "unknown message ID" not in p]
         view.problems[:] = [p for p in view.problems if not p.startswith("CSP: script-src blocked eval at about:")]
+
+
+# A hostile view's script: each other view's frame on the page (its proxy's document, the view's document, code run in
+# the view's realm, which would speak to the page in its name), and the page's document
+SIBLINGS = """() => { const tried = (f) => { try { return String(f()); } catch (e) { return e.name; } };
+  const others = Array.from({ length: top.frames.length }, (_, i) => top.frames[i]).filter((w) => w !== parent);
+  return { own: tried(() => parent.document.title), page: tried(() => top.document.title), others: others.length,
+    proxies: others.map((w) => tried(() => w.document.title)),
+    views: others.map((w) => tried(() => w.frames[0].document.body.textContent)),
+    realms: others.map((w) => tried(() => { const d = w.frames[0].document, s = d.createElement("script");
+      s.textContent = "window.taken = document.title"; d.body.append(s); return w.frames[0].taken; })) }; }"""
+
+
+@pytest.mark.usefixtures("in_memory")
+def test_a_views_script_reaches_no_other_view_on_the_page(page_served, browse, server, chat_env):
+    """Two views on one page (two calls of tests/mcp/viewed.py's tool), the first's script hostile (played by the
+    test): the other view's frame, its proxy's document and its realm (where a script would speak to the page in its
+    name) are another origin's to it, as the page is; its own proxy is of its origin. (5df5449 gave every view the proxy
+    port's origin: one view reached the other's frame and ran its script in the other's realm.)"""
+    viewed(chat_env)
+    served = page_served("--yes")
+    server.queue(tool_calls(("tally", {"step": 1}, "call_a"), ("tally", {"step": 2}, "call_b")), Reply("Counted."))
+    called = api(served, "POST", "/v1/threads/apps/messages", {"content": "count"})["tool_calls"]
+    assert [c["status"] for c in called] == ["ok", "ok"], called
+    with browse(DESKTOP, "two views on one page") as view:
+        signed_in(view, served)
+        view.page.goto(f"{served.origin}/#thread=apps")
+        for nth in (0, 1):
+            shown = view.page.frame_locator(f"iframe.app >> nth={nth}").frame_locator("iframe").locator("#count")
+            expect(shown, view.said(f"view {nth} shows")).to_have_text("the view")
+        hostile = view.page.locator("iframe.app").first.element_handle().content_frame().child_frames[0]
+        reached = hostile.evaluate(SIBLINGS)
+        denied = {"own": "MCP App", "page": "SecurityError", "others": 1}  # (its own parent, the proxy: of its origin)
+        denied |= dict.fromkeys(("proxies", "views", "realms"), ["SecurityError"])
+        assert reached == denied, view.said(f"what the hostile view reached: {reached}")

@@ -51,9 +51,9 @@ def page_routes(
 ) -> None:
     """The page, its files and the sign-in, on ``app`` (whose guard asks for ``token``, when there is one); the
     sign-in codes taken are kept beside the user's token (``environ``'s); the page frames MCP Apps' views from the
-    port ``proxy`` alone (chatcli.api.apps)."""
+    port ``proxy`` alone (and the data: address each proxy moves to: chatcli.api.apps)."""
     codes = SignIns(token, token_path(environ).with_name(TAKEN_NAME)) if token is not None else None
-    framing = POLICY.replace("frame-src 'none'", f"frame-src http://*:{proxy}") if proxy else POLICY
+    framing = POLICY.replace("frame-src 'none'", f"frame-src http://*:{proxy} data:") if proxy else POLICY
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def index(request: Request) -> Any:
