@@ -70,11 +70,10 @@ def _headers(server: Any, entries: Sequence[Any]) -> dict[str, list[str]]:
     parameters marked ``x-mcp-header``, which mcp mirrors to a server of 2026-07-28 or later over HTTP (SEP-2243)."""
     if not server.spec.url or getattr(server.listing, "revision", "") < MODERN:
         return {}
-    from mcp.shared.inbound import MCP_PARAM_HEADER_PREFIX, x_mcp_header_map
+    from mcp.shared.inbound import x_mcp_header_map
 
-    schemas = {e.name: e.tool.args_schema for e in entries if e.server == server.name}
-    found = {name: x_mcp_header_map(schema).values() for name, schema in schemas.items() if isinstance(schema, dict)}
-    return {name: sorted(MCP_PARAM_HEADER_PREFIX + token for token in sent) for name, sent in found.items() if sent}
+    mapped = {e.name: x_mcp_header_map(e.tool.args_schema) for e in entries if e.server == server.name}
+    return {name: sorted(f"Mcp-Param-{t}" for t in tokens.values()) for name, tokens in mapped.items() if tokens}
 
 
 def _told(spec: Any) -> str:

@@ -24,10 +24,8 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "protocol_version": row.revision or None,
                 "ttl_ms": round(row.lifetime * 1000) if row.lifetime is not None else None,
                 "sign_in": row.sign_in or None,
-                "tools": [
-                    {"name": e.name, "description": e.description, "mcp_param_headers": row.headers.get(e.name, [])}
-                    for e in row.tools
-                ],
+                "tools": [{"name": e.name, "description": e.description} for e in row.tools],
+                "mcp_param_headers": row.headers,  # what each tool that sends any sends (SEP-2243), by its name
                 "not_offered": [{"name": name, "why": why} for name, why in row.held],
                 "prompts": [
                     {
