@@ -79,6 +79,13 @@ def homes(work: Path, tag: str = "") -> dict[str, Path]:
     return found
 
 
+def plain_env(base_url: str, home: Path, tree: Path) -> dict[str, str]:
+    """``chat_env`` running ``tree``'s code, with no other PYTHON* variable (as a user's shell has none: with
+    PYTHONDONTWRITEBYTECODE a tree without bytecode would compile every module anew each run)."""
+    env = {k: v for k, v in chat_env(base_url, home).items() if not k.startswith("PYTHON")}
+    return {**env, "PYTHONPATH": str(tree), "CHATCLI_WORKER": "0"}
+
+
 def starts(work: Path, name: str = "starts") -> int:
     path = work / name
     return len(path.read_text().splitlines()) if path.exists() else 0
@@ -156,12 +163,9 @@ def main() -> int:
 
     with FakeOpenAIServer(default_reply=f"Paris. {END_MARK}") as server:
         # (the worker off: the warm worker is on by default, and has rows of its own below)
-        every = {
-            k + t: {**chat_env(server.base_url, found[k + t]), "PYTHONPATH": str(tree), "CHATCLI_WORKER": "0"}
-            for t, tree in trees.items()
-            for k in HOMES
-        }
-        for t, tree in trees.items():  # each side's code its own tree's
+        every = {k + t: plain_env(server.base_url, found[k + t], tree) for t, tree in trees.items() for k in HOMES}
+        for t, tree in trees.items():  # each side's code its own tree's, compiled as an install's is
+            subprocess.run([PY, "-m", "compileall", "-q", str(tree / "chatcli")], check=True, capture_output=True)
             code = "import chatcli; print(chatcli.__file__)"
             imported = subprocess.run([PY, "-c", code], env=every["none" + t], cwd=work, capture_output=True)
             if not imported.stdout.startswith(str(tree).encode()):
