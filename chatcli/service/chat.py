@@ -709,11 +709,11 @@ async def open_toolbox(
 
     from chatcli.core.events import Logged, Notice
     from chatcli.tools.mcp.config import read_servers
-    from chatcli.tools.plugins import servers as plugin_servers
+    from chatcli.tools.plugins import enabled, servers_of
 
     servers = read_servers(Path(settings.mcp_config)) if settings.use_tools and settings.mcp_config else []
     problems: list[str] = []
-    servers += plugin_servers(problems, environ) if settings.use_tools else []
+    servers += [s for p in (enabled(environ).plugins if settings.use_tools else ()) for s in servers_of(p, problems)]
     for line in problems:
         (listener or Logged("chat")).hear(Notice(line, warn=True))
     here = (settings.workdir or os.getcwd(),)  # the directory chat works in: the servers' roots

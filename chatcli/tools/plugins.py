@@ -547,12 +547,6 @@ def _expanded(plugin: Plugin, value: Any) -> Any:
     return value
 
 
-def servers(problems: list[str], environ: Mapping[str, str] = os.environ) -> list[Any]:
-    """The MCP servers of every plugin in effect; one left out (its .mcp.json unread, a server refused) is a line in
-    ``problems``."""
-    return [spec for plugin in enabled(environ).plugins for spec in servers_of(plugin, problems)]
-
-
 def install(plugin: Plugin, environ: Mapping[str, str] = os.environ) -> Plugin:
     """Keep the copy ``fetch`` made, as accepted now (its files' digests), in place of any earlier version."""
     state = _state(environ)
