@@ -99,16 +99,11 @@ class CommandCompleter(Completer):
         name, space, word = text.partition(" ")
         registry = self.commands()
         if not space:
-            for entry in [*registry.listed(), *registry.skills(self.toolbox())]:  # the session's skills after
-                if entry.name.startswith(name.lower()):
+            toolbox = self.toolbox()  # the session's skills, then its MCP servers' prompts (their names as written)
+            for entry in [*registry.listed(), *registry.skills(toolbox), *registry.prompts(toolbox)]:
+                if entry.name.startswith(name if entry.name.startswith(PREFIX) else name.lower()):
                     suffix = " " if entry.args else ""
                     yield Completion(entry.name + suffix, -len(name), display=entry.name, display_meta=entry.help)
-            for prompt in self._prompts():
-                if prompt.command.startswith(name):
-                    suffix = " " if prompt.arguments else ""
-                    yield Completion(
-                        prompt.command + suffix, -len(name), display=prompt.command, display_meta=prompt.description
-                    )
             return
         found = registry.get(name.lower())
         word = word.lstrip()

@@ -21,7 +21,7 @@ from chatcli.ui.output import Output
 if TYPE_CHECKING:
     from chatcli.content.attachments import Attachment
     from chatcli.service.chat import Chat
-    from chatcli.service.commands import Commands
+    from chatcli.service.commands import Command, Commands
     from chatcli.service.jobs import Job
     from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
@@ -132,6 +132,10 @@ def literal(text: str) -> str:
     return stripped[1:] if stripped.startswith("//") else text
 
 
+PROMPTS = "MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):"
+SKILLS = "Skills (their instructions and your words are asked; /skills says where each is from):"
+
+
 def help_text(columns: int | None = None, registry: Commands | None = None, toolbox: HasServers | None = None) -> str:
     """The /help listing, from ``registry`` (a chat's; None: the commands chat defines), each description wrapped at
     a word to ``columns`` (the terminal's); then the prompts of ``toolbox``'s MCP servers (none before they are
@@ -141,25 +145,20 @@ def help_text(columns: int | None = None, registry: Commands | None = None, tool
 
     registry = registry if registry is not None else defined()
     columns = columns or shutil.get_terminal_size((100, 24)).columns
-    rows = [(f"{c.name} {c.args}".strip(), c.help) for c in registry.listed()]
-    width = max(len(usage) for usage, _ in rows)
-    room = max(20, columns - width - 5)
-    lines = []
-    for usage, text in rows:
-        first, *rest = textwrap.wrap(text, room) or [""]
-        lines += [f"  {usage.ljust(width)}  {first}", *(" " * (width + 4) + more for more in rest)]
+
+    def listing(commands: list[Command]) -> list[str]:
+        rows = [(f"{c.name} {c.args}".strip(), c.help) for c in commands]
+        width = max((len(usage) for usage, _ in rows), default=0)
+        lines = []
+        for usage, text in rows:
+            first, *rest = textwrap.wrap(text, max(20, columns - width - 5)) or [""]
+            lines += [f"  {usage.ljust(width)}  {first}", *(" " * (width + 4) + more for more in rest)]
+        return lines
+
+    lines = listing(registry.listed())
     ending = "Tab completes commands, thread ids, models, roles and file names; exit or quit alone leaves; a line "
     lines += textwrap.wrap(ending + "starting with // is sent with one / removed.", max(30, columns - 1))
-    sections = (
-        (
-            "MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):",
-            registry.prompts,
-        ),
-        ("Skills (their instructions and your words are asked; /skills says where each is from):", registry.skills),
-    )
-    for title, listed in sections:
-        if rows := [(f"{c.name} {c.args}".strip(), c.help) for c in listed(toolbox)]:
-            width = max(len(usage) for usage, _ in rows)
-            lines.append(title)
-            lines += [f"  {usage.ljust(width)}  {text}" for usage, text in rows]
+    for title, listed in ((PROMPTS, registry.prompts), (SKILLS, registry.skills)):
+        if found := listing(listed(toolbox)):
+            lines += [title, *found]
     return "\n".join(lines)
