@@ -25,7 +25,7 @@ from typing import Mapping
 
 from chatcli.paths import read_bounded, real, trust_store
 from chatcli.tools import skills
-from chatcli.trust import keep_files, trusted_files
+from chatcli.trust import trusted_files
 
 TOOL = "Agent"
 MAX_FILES = 500  # subagent files read from one folder
@@ -153,18 +153,8 @@ def described(found: Found) -> str:
 def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Found:
     """Trust the project's subagent files (its ``.claude/agents/`` at ``cwd``) as they are now, or no longer; what
     is found then."""
-    store, digests = trust_store(environ), dict[str, str | None]()
-    for folder, _, bound in [each for each in folders(cwd, environ) if each[1] == "project"]:
-        prefix = f"{folder.resolve()}{os.sep}"
-        if revoke:
-            digests.update({path: None for path in trusted_files(store) if path.startswith(prefix)})
-        for path in _files(folder, []):
-            found = real(path)
-            if found is not None and bound is not None and found.is_relative_to(bound):
-                try:
-                    digests[str(found)] = None if revoke else hashlib.sha256(read_bounded(found)).hexdigest()
-                except (OSError, ValueError):  # a file that cannot be read stays unreadable
-                    continue
-    if digests:
-        keep_files(store, digests)
+    project = [(folder, bound) for folder, kind, bound in folders(cwd, environ) if kind == "project"]
+    found = [(real(path), bound or folder) for folder, bound in project for path in _files(folder, [])]
+    files = [path for path, bound in found if path is not None and path.is_relative_to(bound)]
+    skills.trust_files(environ, files, revoke, [folder for folder, _ in project])
     return discover(cwd, environ)

@@ -19,7 +19,6 @@ import hashlib
 import os
 import re
 import shlex
-from contextlib import suppress
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -29,7 +28,7 @@ from chatcli.paths import read_bounded, real, trust_store
 from chatcli.tools import skills
 from chatcli.tools.plugins import enabled
 from chatcli.tools.skills import Found, Skill
-from chatcli.trust import keep_files, trusted_files
+from chatcli.trust import trusted_files
 
 MAX_FILES = 500  # command files read from one folder, its subfolders' included
 MAX_NAMED = 10  # files one command names (@path) that are read in
@@ -153,14 +152,6 @@ def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke:
     """Trust the project's skills (chatcli.tools.skills.trust_project) and command files at ``cwd`` as they are now,
     or no longer; what is found then."""
     skills.trust_project(cwd, environ, revoke=revoke)
-    store, digests = trust_store(environ), dict[str, str | None]()
-    for path, _, project, _ in _files(cwd, environ, []):
-        with suppress(OSError, ValueError):  # a file that cannot be read stays unreadable
-            if project:
-                digests[str(path)] = None if revoke else hashlib.sha256(read_bounded(path)).hexdigest()
-    if revoke:  # and what was trusted there before, gone since
-        prefixes = tuple(f"{root}{os.sep}" for root, project, _, _ in folders(cwd, environ) if project)
-        digests.update({path: None for path in trusted_files(store) if path.startswith(prefixes)})
-    if digests:
-        keep_files(store, digests)
+    files = [path for path, _, project, _ in _files(cwd, environ, []) if project]
+    skills.trust_files(environ, files, revoke, [root for root, project, _, _ in folders(cwd, environ) if project])
     return discover(cwd, environ)

@@ -438,21 +438,27 @@ def read(skill: Skill, relative: str, environ: Mapping[str, str] = os.environ) -
 def trust_project(cwd: Path, environ: Mapping[str, str] = os.environ, *, revoke: bool = False) -> Found:
     """Trust every file of the project's skills (the folders at ``cwd``) as it is now, or no longer; what is found
     then."""
-    store, roots = trust_store(environ), folders(cwd, environ)
-    digests: dict[str, str | None] = {}
-    for root in [root for root, project in roots if project]:
-        for directory, _ in _candidates(root, [r for r, _ in roots], []):
-            for name in islice(_walk(directory), MAX_FILES + 1):  # SKILL.md and MAX_FILES more
-                target = real(directory / name)
-                with suppress(OSError, ValueError):  # a file that cannot be read stays unreadable
-                    if target is not None and target.is_relative_to(directory):
-                        digests[str(target)] = None if revoke else hashlib.sha256(read_bounded(target)).hexdigest()
-    if revoke:  # and what was trusted there before, gone since
-        prefixes = tuple(f"{root}{os.sep}" for root, project in roots if project)
+    roots = folders(cwd, environ)
+    project = [root for root, own in roots if own]
+    skills = [directory for root in project for directory, _ in _candidates(root, [r for r, _ in roots], [])]
+    found = [(real(d / name), d) for d in skills for name in islice(_walk(d), MAX_FILES + 1)]  # SKILL.md and more
+    files = [path for path, directory in found if path is not None and path.is_relative_to(directory)]
+    trust_files(environ, files, revoke, project)
+    return discover(cwd, environ)
+
+
+def trust_files(environ: Mapping[str, str], files: Iterable[Path], revoke: bool, under: Iterable[Path]) -> None:
+    """Trust a project's ``files`` as they are now, or no longer (``revoke``: with whatever was trusted ``under`` its
+    folders before, gone since); a file that cannot be read stays unreadable."""
+    store, digests = trust_store(environ), dict[str, str | None]()
+    for path in files:
+        with suppress(OSError, ValueError):
+            digests[str(path)] = None if revoke else hashlib.sha256(read_bounded(path)).hexdigest()
+    if revoke:
+        prefixes = tuple(f"{folder}{os.sep}" for folder in under)
         digests.update({path: None for path in trusted_files(store) if path.startswith(prefixes)})
     if digests:
         keep_files(store, digests)
-    return discover(cwd, environ)
 
 
 def why(exc: Exception) -> str:
