@@ -182,11 +182,8 @@ def claude_installs(environ: Mapping[str, str], every: bool = False) -> list[Plu
         match = ID.fullmatch(str(key))
         install = next((e for e in entries if isinstance(e, dict) and e.get("installPath")), None) if entries else None
         if match and install and (every or isinstance(on, dict) and on.get(key) is True):
-            root, data = (
-                Path(os.path.realpath(install["installPath"])),
-                home / "plugins" / "data" / NOT_NAMED.sub("-", key),
-            )
-            version = str(install.get("version") or "")
+            root, version = Path(os.path.realpath(install["installPath"])), str(install.get("version") or "")
+            data = home / "plugins" / "data" / NOT_NAMED.sub("-", key)
             found.append(Plugin(match[1], match[2], root, data, False, version, _manifest(root)))
     return found
 
@@ -195,16 +192,8 @@ def _own(key: str, entry: Any, environ: Mapping[str, str]) -> Plugin | None:
     match = ID.fullmatch(key)
     if not match or not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         return None
-    root = Path(os.path.realpath(entry["path"]))
-    return Plugin(
-        match[1],
-        match[2],
-        root,
-        state_dir(environ) / "data" / key,
-        True,
-        str(entry.get("version") or ""),
-        _manifest(root),
-    )
+    root, version = Path(os.path.realpath(entry["path"])), str(entry.get("version") or "")
+    return Plugin(match[1], match[2], root, state_dir(environ) / "data" / key, True, version, _manifest(root))
 
 
 def _manifest(root: Path) -> dict[str, Any]:
@@ -335,9 +324,8 @@ def _remote(source: str, github: bool = True) -> str | None:
 def _clone(url: str, into: Path, ref: str | None = None) -> None:
     """Clone ``url`` (its ``ref``) into ``into``, in one line when git cannot."""
     command = ["git", "clone", "--quiet", "--depth", "1", *(["--branch", ref] if ref else []), "--", url, str(into)]
-    env = GIT
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=GIT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UsageError(f"cannot clone {url}: {exc}") from None
     if done.returncode:
@@ -401,12 +389,8 @@ def update_market(name: str, environ: Mapping[str, str] = os.environ) -> Market:
     """Bring a cloned marketplace up to date (a directory is read as it is)."""
     found = market(name, environ)
     if _remote(found.source) is not None:
-        done = subprocess.run(
-            ["git", "-C", str(found.path), "pull", "--quiet", "--ff-only"],
-            capture_output=True,
-            text=True,
-            env=GIT,
-        )
+        pull = ["git", "-C", str(found.path), "pull", "--quiet", "--ff-only"]
+        done = subprocess.run(pull, capture_output=True, text=True, env=GIT)
         if done.returncode:
             raise UsageError(f"cannot update {name}: {(done.stderr.strip().splitlines() or ['git failed'])[-1]}")
     return found
@@ -529,11 +513,9 @@ def servers_of(plugin: Plugin, problems: list[str]) -> list[Any]:
             if spec.oauth.get("identityTokenFile"):  # a file of the user's, sent where the server says: not for plugins
                 problems.append(f"plugin {plugin.id}: {spec.name}: only your mcp.json may name an identityTokenFile")
                 continue
-            name = NOT_NAMED.sub("_", f"plugin_{plugin.name}_{spec.name}")
-            env = {**plugin.environ(), **spec.env}
-            found.append(
-                replace(spec, name=name, env=env, cwd=spec.cwd or (str(plugin.root) if spec.command else None))
-            )
+            name, env = NOT_NAMED.sub("_", f"plugin_{plugin.name}_{spec.name}"), {**plugin.environ(), **spec.env}
+            cwd = spec.cwd or (str(plugin.root) if spec.command else None)
+            found.append(replace(spec, name=name, env=env, cwd=cwd))
     return found
 
 
@@ -599,18 +581,12 @@ def installed(environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
     state, on = _state(environ), {p.id for p in enabled(environ).plugins}
     found = []
     for key, entry in state["plugins"].items():
-        plugin = _own(key, entry, environ)
-        if plugin is not None:
+        if (plugin := _own(key, entry, environ)) is not None:
             says = "enabled" if key in on else "disabled" if not entry.get("enabled", True) else "changed"
-            found.append({"id": key, "version": plugin.version, "by": "chat", "state": says, "path": str(plugin.root)})
-    for plugin in claude_installs(environ, every=True):
-        if plugin.id not in state["plugins"]:
-            says = "enabled" if plugin.id in on else "disabled"
-            found.append(
-                {"id": plugin.id, "version": plugin.version, "by": "Claude Code", "state": says}
-                | {"path": str(plugin.root)}
-            )
-    return found
+            found.append((plugin, "chat", says))
+    theirs = [p for p in claude_installs(environ, every=True) if p.id not in state["plugins"]]
+    found += [(p, "Claude Code", "enabled" if p.id in on else "disabled") for p in theirs]
+    return [{"id": p.id, "version": p.version, "by": by, "state": says, "path": str(p.root)} for p, by, says in found]
 
 
 USAGE = (
