@@ -365,9 +365,7 @@ def configure(
 
 
 def layered(
-    flags: Mapping[str, Any],
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> tuple[Settings, list[str], list[tuple[str, dict[str, Any]]], Any]:
     """The settings, the lines about the .env, the layers they came from (lowest first) and the .env (or None).
 

@@ -15,17 +15,7 @@ from psycopg.rows import tuple_row
 from chatcli.store.base import Held, Params, Row, SearchHit, the_row
 from chatcli.store.decode import loads
 from chatcli.store.fts import idf, query_phrases, search_fields, snippet, tsquery_literal
-from chatcli.store.index import (
-    CLOSE,
-    OPEN,
-    STATEMENTS,
-    ThreadIndex,
-    marked,
-    passes,
-    postgres_style,
-    purging,
-    spent_of,
-)
+from chatcli.store.index import CLOSE, OPEN, STATEMENTS, ThreadIndex, marked, passes, postgres_style, purging, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL
 
 if TYPE_CHECKING:
