@@ -285,30 +285,36 @@ def run(
     asking_on = None if env.stdin_isatty or json_output is not None else env.open_terminal()
     ask = json_output is None and ((env.stdin_isatty and env.stdout.isatty()) or asking_on is not None)
     text = compose_question(question, piped, bool(files)) if one_shot and not resuming else ""
-    # One service for the run: it finds the thread (an existing one goes on with what answers it: its graph, or its
-    # model, unless the flags name others) before anything loads.
+    # One service and one event loop for the run: it finds the thread (an existing one goes on with what answers it:
+    # its graph, or its model, unless the flags name others) before anything loads.
     chat = Chat(settings, setup.answerer, environ=env.environ)
-    opening = asyncio.run(chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup))
-    if opening.said and json_output is None:
-        make_env_output(env).note(opening.said)
-    with ExitStack() as stack:
-        # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
-        settings = chat.set_up(stack, make_env_output(env).note, quiet=json_output is not None, worker=one_shot or None)
-        if json_output is not None:
-            json_output.model = chat.answerer.label or settings.model
-        if one_shot:
-            if asking_on is not None:
-                stack.callback(asking_on.close)
-            output = json_output or make_env_output(env, settings, ask=ask, terminal=asking_on)
-            # Ctrl-C, SIGTERM and SIGHUP stop it alike: the partial answer is kept and marked, and ``Interrupted``
-            # says which signal it was (exit 130, 143 or 129).
-            asyncio.run(stoppable(answer_once(chat, opening, text, setup, output, typed=question or "")))
-            return
-        from chatcli.ui.prompt import run_repl
 
-        repl_output = make_env_output(env, settings, ask=True, at_prompt=True)
-        named = bool(thread or setup.new_thread)
-        asyncio.run(run_repl(chat, opening, repl_output, setup=setup, debug=debug, named=named))
+    async def serve() -> None:
+        opening = await chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup)
+        if opening.said and json_output is None:
+            make_env_output(env).note(opening.said)
+        with ExitStack() as stack:
+            # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
+            settings = chat.set_up(
+                stack, make_env_output(env).note, quiet=json_output is not None, worker=one_shot or None
+            )
+            if json_output is not None:
+                json_output.model = chat.answerer.label or settings.model
+            if one_shot:
+                if asking_on is not None:
+                    stack.callback(asking_on.close)
+                output = json_output or make_env_output(env, settings, ask=ask, terminal=asking_on)
+                # Ctrl-C, SIGTERM and SIGHUP stop it alike: the partial answer is kept and marked, and ``Interrupted``
+                # says which signal it was (exit 130, 143 or 129).
+                await stoppable(answer_once(chat, opening, text, setup, output, typed=question or ""))
+                return
+            from chatcli.ui.prompt import run_repl
+
+            repl_output = make_env_output(env, settings, ask=True, at_prompt=True)
+            named = bool(thread or setup.new_thread)
+            await run_repl(chat, opening, repl_output, setup=setup, debug=debug, named=named)
+
+    asyncio.run(serve())
 
 
 def make_env_output(env: Environment, settings: Settings | None = None, **options: Any) -> Output:
