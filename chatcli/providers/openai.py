@@ -34,6 +34,15 @@ def shared_http_client(base_url: str | None, timeout: float | None, environment:
     return DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), verify=tls.system())
 
 
+@lru_cache(maxsize=1)
+def sdk_platform() -> Any:
+    """The platform the SDK names in its requests' headers, found once per process (the warm worker's, before it
+    forks): a client finds it itself on a thread started for it at its first request."""
+    from openai._base_client import get_platform
+
+    return get_platform()
+
+
 def server_detail(exc: Any) -> str:
     """The server's own one-line explanation, if it sent one."""
     body = getattr(exc, "body", None)
@@ -93,7 +102,7 @@ class OpenAICompatible(Provider):
             extra["max_tokens"] = settings.max_tokens  # sent as max_completion_tokens, which OpenAI reads
             if settings.base_url:  # other OpenAI-compatible servers (llama-cpp-python's among them) read max_tokens
                 extra["extra_body"] = {"max_tokens": settings.max_tokens}
-        return client_class()(
+        chat = client_class()(
             model=model,
             **_client_options(settings),
             stream_usage=True,
@@ -107,6 +116,8 @@ class OpenAICompatible(Provider):
             http_socket_options=(),
             **extra,
         )
+        chat.root_async_client._platform = sdk_platform()
+        return chat
 
     def embeddings(self, settings: Settings, model: str) -> "Embeddings":
         """OpenAIEmbeddings on the same endpoint and key, the texts sent as they are (no tiktoken: its tables would

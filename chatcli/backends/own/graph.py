@@ -385,7 +385,7 @@ class ChatGraph:
             folded.update["messages"] = [answer.model_copy(update={"response_metadata": meta})]
         return folded.update, done
 
-    def after_model(self, state: ChatState) -> str:
+    async def after_model(self, state: ChatState) -> str:  # (async: LangGraph runs a plain function on a thread)
         messages = state["messages"]
         return TOOLS_NODE if self.toolbox is not None and messages and calls_of(messages[-1]) else END
 
