@@ -26,11 +26,12 @@ OWN_GRAPH = (GRAPH, REMOTE)  # refused by both: a flag of chat's own graph
 class Flag:
     """One row: a parameter of ``chat [QUESTION]``, its names, what it takes and where it goes.
 
-    ``names``: the long one first; none for the question (an argument). ``default``: None, the flag takes a value;
-    [], a value, repeatable; False, a switch. ``choices``: the values it may take (any, if none). ``hidden``: shown
-    by --help-all only. ``setting``: the setting it overrides (chatcli.config.configure), a switch's to
-    ``switched``. ``worker``: False, the warm worker leaves a run with it to the normal path. ``refused_by``: what
-    answers and refuses it (GRAPH, REMOTE), said as an error, never ignored.
+    ``names``: the long one first, space-separated; none for the question (an argument). ``default``: None, the flag
+    takes a value; [], a value, repeatable; False, a switch. ``choices``: it takes only the values its metavar names
+    (``a|b|c``). ``hidden``: shown by --help-all only. ``setting``: the setting it overrides
+    (chatcli.config.configure), a switch's to ``switched``. ``worker``: False, the warm worker leaves a run with it to
+    the normal path. ``refused_by``: what answers and refuses it (GRAPH, REMOTE), said as an error, never ignored.
+    Its --help text is given after the row (``explained``).
 
     A plain class, not a NamedTuple or a dataclass: the launcher reads the table, and building those costs start-up.
     """
@@ -40,21 +41,26 @@ class Flag:
     def __init__(
         self,
         param: str,
-        names: tuple[str, ...],
+        names: str,
         default: Any,
         metavar: str | None,
-        help: str,
         *,
         hidden: bool = False,
-        choices: tuple[str, ...] = (),
+        choices: bool = False,
         setting: str | None = None,
         switched: bool = True,
         worker: bool = True,
         refused_by: tuple[str, ...] = (),
     ) -> None:
-        self.param, self.names, self.default, self.metavar, self.help = param, names, default, metavar, help
-        self.hidden, self.choices, self.setting, self.switched = hidden, choices, setting, switched
+        self.param, self.names, self.default, self.metavar = param, tuple(names.split()), default, metavar
+        self.help, self.hidden, self.setting, self.switched = "", hidden, setting, switched
+        self.choices = tuple(metavar.split("|")) if choices and metavar else ()
         self.worker, self.refused_by = worker, refused_by
+
+    def explained(self, help: str) -> Flag:
+        """The row with its --help text (given after the row, so that a row reads on a line)."""
+        self.help = help
+        return self
 
     @property
     def name(self) -> str:
@@ -69,253 +75,133 @@ class Flag:
 
 # In the order --help shows them.
 ASK = (
-    Flag("question", (), None, "QUESTION", "Ask this and exit (otherwise the prompt)."),
-    Flag("thread", ("--thread", "-t"), None, "ID", "Resume this thread (a start of its id will do)."),
-    Flag("latest", ("--continue", "-c"), False, None, "Continue the most recently used thread."),
-    Flag(
-        "at",
-        ("--at",),
-        None,
-        "NODE",
-        "Go on from this node of the thread's tree, a number or a label (chat tree ID shows them).",
-        hidden=True,
+    Flag("question", "", None, "QUESTION").explained("Ask this and exit (otherwise the prompt)."),
+    Flag("thread", "--thread -t", None, "ID").explained("Resume this thread (a start of its id will do)."),
+    Flag("latest", "--continue -c", False, None).explained("Continue the most recently used thread."),
+    Flag("at", "--at", None, "NODE", hidden=True).explained(
+        "Go on from this node of the thread's tree, a number or a label (chat tree ID shows them)."
     ),
-    Flag(
-        "new_thread",
-        ("--new-thread",),
-        None,
-        "ID",
-        "Start a new thread under this id, never an existing one.",
-        hidden=True,
-        refused_by=(REMOTE,),
+    Flag("new_thread", "--new-thread", None, "ID", hidden=True, refused_by=(REMOTE,)).explained(
+        "Start a new thread under this id, never an existing one."
     ),
-    Flag(
-        "model",
-        ("--model", "-m"),
-        None,
-        "NAME",
-        "The model [env: CHATCLI_MODEL].",
-        setting="model",
-        refused_by=OWN_GRAPH,
+    Flag("model", "--model -m", None, "NAME", setting="model", refused_by=OWN_GRAPH).explained(
+        "The model [env: CHATCLI_MODEL]."
     ),
-    Flag(
-        "system",
-        ("--system", "-s"),
-        None,
-        "TEXT",
-        "The thread's system prompt (kept with the thread).",
-        refused_by=OWN_GRAPH,
+    Flag("system", "--system -s", None, "TEXT", refused_by=OWN_GRAPH).explained(
+        "The thread's system prompt (kept with the thread)."
     ),
-    Flag(
-        "temperature",
-        ("--temperature",),
-        None,
-        "T",
-        "Sampling temperature [env: CHATCLI_TEMPERATURE].",
-        setting="temperature",
-        refused_by=OWN_GRAPH,
+    Flag("temperature", "--temperature", None, "T", setting="temperature", refused_by=OWN_GRAPH).explained(
+        "Sampling temperature [env: CHATCLI_TEMPERATURE]."
     ),
-    Flag(
-        "role", ("--role", "-r"), None, "NAME", "Start the thread with a role (see chat roles).", refused_by=OWN_GRAPH
+    Flag("role", "--role -r", None, "NAME", refused_by=OWN_GRAPH).explained(
+        "Start the thread with a role (see chat roles)."
     ),
-    Flag(
-        "var",
-        ("--var",),
-        [],
-        "NAME=VALUE",
-        "Fill {NAME} in the system prompt (kept; repeatable).",
-        hidden=True,
-        refused_by=OWN_GRAPH,
+    Flag("var", "--var", [], "NAME=VALUE", hidden=True, refused_by=OWN_GRAPH).explained(
+        "Fill {NAME} in the system prompt (kept; repeatable)."
     ),
-    Flag("attach", ("--attach", "-a"), [], "FILE|URL", "Send a file, image or web page with it.", refused_by=(REMOTE,)),
+    Flag("attach", "--attach -a", [], "FILE|URL", refused_by=(REMOTE,)).explained(
+        "Send a file, image or web page with it."
+    ),
     Flag(
         "memory",
-        ("--memory",),
+        "--memory",
         None,
         "compact|trim|summary",
-        "History past the context budget: folded into a summary before it would not fit (compact, the default), "
-        "left out (trim), or folded at every step (summary) [env: CHATCLI_MEMORY].",
         hidden=True,
-        choices=("compact", "trim", "summary"),
+        choices=True,
         setting="memory",
         refused_by=OWN_GRAPH,
+    ).explained(
+        "History past the context budget: folded into a summary before it would not fit (compact, the default), left "
+        "out (trim), or folded at every step (summary) [env: CHATCLI_MEMORY]."
     ),
-    Flag(
-        "local",
-        ("--local",),
-        False,
-        None,
-        "A small model on this machine: no key, no network.",
-        setting="local",
-        worker=False,  # it starts the local model
-        refused_by=OWN_GRAPH,
+    # worker=False: it starts the local model
+    Flag("local", "--local", False, None, setting="local", worker=False, refused_by=OWN_GRAPH).explained(
+        "A small model on this machine: no key, no network."
     ),
     Flag(
         "local_model",
-        ("--local-model",),
+        "--local-model",
         None,
         "PATH",
-        "Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL].",
         hidden=True,
         setting="local_model",
         worker=False,
         refused_by=OWN_GRAPH,
+    ).explained("Run this GGUF model file as the local model (implies --local) [env: CHATCLI_LOCAL_MODEL]."),
+    Flag("tools", "--tools", None, "shell,files", setting="tools", refused_by=OWN_GRAPH).explained(
+        "Let the model run commands, read files (asked)."
     ),
     Flag(
-        "tools",
-        ("--tools",),
-        None,
-        "shell,files",
-        "Let the model run commands, read files (asked).",
-        setting="tools",
-        refused_by=OWN_GRAPH,
+        "no_tools", "--no-tools", False, None, hidden=True, setting="use_tools", switched=False, refused_by=(REMOTE,)
+    ).explained("Offer the model no tools at all this run: built-in or MCP (mcp.json)."),
+    Flag("no_memory", "--no-memory", False, None, hidden=True, setting="memories", switched=False).explained(
+        "Send none of what you asked chat to remember this run (chat memory) [env: CHATCLI_MEMORIES=0]."
     ),
-    Flag(
-        "no_tools",
-        ("--no-tools",),
-        False,
-        None,
-        "Offer the model no tools at all this run: built-in or MCP (mcp.json).",
-        hidden=True,
-        setting="use_tools",
-        switched=False,
-        refused_by=(REMOTE,),
+    Flag("max_cost", "--max-cost", None, "DOLLARS", hidden=True, setting="max_cost_answer").explained(
+        "Spend at most this on the question: every model call it makes, tools and compaction included [env: "
+        "CHATCLI_MAX_COST_ANSWER]."
     ),
-    Flag(
-        "no_memory",
-        ("--no-memory",),
-        False,
-        None,
-        "Send none of what you asked chat to remember this run (chat memory) [env: CHATCLI_MEMORIES=0].",
-        hidden=True,
-        setting="memories",
-        switched=False,
-    ),
-    Flag(
-        "max_cost",
-        ("--max-cost",),
-        None,
-        "DOLLARS",
-        "Spend at most this on the question: every model call it makes, tools and compaction included "
-        "[env: CHATCLI_MAX_COST_ANSWER].",
-        hidden=True,
-        setting="max_cost_answer",
-    ),
-    Flag(
-        "yes",
-        ("--yes", "-y"),
-        False,
-        None,
-        "Approve every tool call of this run without asking.",
-        setting="approve_all",
+    Flag("yes", "--yes -y", False, None, setting="approve_all").explained(
+        "Approve every tool call of this run without asking."
     ),
     Flag(
         "sandbox",
-        ("--sandbox",),
+        "--sandbox",
         None,
         "workspace|read-only|off",
-        "Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; "
-        ".git and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap "
-        "[env: CHATCLI_SANDBOX].",
         hidden=True,
-        choices=("workspace", "read-only", "off"),
+        choices=True,
         setting="sandbox",
         refused_by=(REMOTE,),
+    ).explained(
+        "Where the shell tool runs: workspace (the default: writes only in this directory and a private /tmp; .git "
+        "and chat's own files read-only), read-only (no writes), off (no sandbox). Linux, with bubblewrap [env: "
+        "CHATCLI_SANDBOX]."
     ),
-    Flag(
-        "network",
-        ("--network",),
-        False,
-        None,
-        "Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1].",
-        hidden=True,
-        setting="network",
-        refused_by=(REMOTE,),
+    Flag("network", "--network", False, None, hidden=True, setting="network", refused_by=(REMOTE,)).explained(
+        "Let sandboxed shell commands reach the network (the other limits stay) [env: CHATCLI_NETWORK=1]."
     ),
-    Flag(
-        "graph",
-        ("--graph", "-g"),
-        None,
-        "FILE:NAME",
-        "Chat with your LangGraph graph (docs/graphs.md).",
-        worker=False,  # the user's own code: run by the command that names it, never in a shared worker
+    # worker=False: the user's own code, run by the command that names it, never in a shared worker
+    Flag("graph", "--graph -g", None, "FILE:NAME", worker=False).explained(
+        "Chat with your LangGraph graph (docs/graphs.md)."
     ),
-    Flag(
-        "rebind",
-        ("--rebind",),
-        False,
-        None,
-        "Hand a thread that another graph or chat's own answers to the one this command names (--graph, -m).",
-        hidden=True,
+    Flag("rebind", "--rebind", False, None, hidden=True).explained(
+        "Hand a thread that another graph or chat's own answers to the one this command names (--graph, -m)."
     ),
-    Flag(
-        "resume",
-        ("--resume",),
-        None,
-        "VALUE",
+    Flag("resume", "--resume", None, "VALUE", hidden=True).explained(
         "Answer what the thread (-t ID) waits on: a graph's interrupt, or a tool's question "
-        '(\'{"action": "accept", "content": {...}}\', "decline" or "cancel"); text or JSON.',
-        hidden=True,
+        '(\'{"action": "accept", "content": {...}}\', "decline" or "cancel"); text or JSON.'
     ),
-    Flag(
-        "again",
-        ("--again",),
-        False,
-        None,
-        "Answer the thread's (-t ID) last question again, in place of its answer, as /retry does: a reply cut off "
-        "(a background reply whose process was killed) goes on from the thread's last checkpoint.",
-        hidden=True,  # chat attach --go-on starts it
+    # hidden: chat attach --go-on starts it
+    Flag("again", "--again", False, None, hidden=True).explained(
+        "Answer the thread's (-t ID) last question again, in place of its answer, as /retry does: a reply cut off (a "
+        "background reply whose process was killed) goes on from the thread's last checkpoint."
     ),
-    Flag(
-        "remote",
-        ("--remote",),
-        None,
-        "URL",
-        "A graph on a LangGraph server (docs/graphs.md).",
-        worker=False,  # a LangGraph server's graph: nothing of the worker's warm engine is used
+    # worker=False: a LangGraph server's graph, nothing of the worker's warm engine is used
+    Flag("remote", "--remote", None, "URL", worker=False).explained("A graph on a LangGraph server (docs/graphs.md)."),
+    Flag("assistant", "--assistant", None, "ID", hidden=True).explained(
+        "The --remote server's graph or assistant (its only one by default)."
     ),
-    Flag(
-        "assistant",
-        ("--assistant",),
-        None,
-        "ID",
-        "The --remote server's graph or assistant (its only one by default).",
-        hidden=True,
-    ),
-    Flag(
-        "header",
-        ("--header",),
-        [],
-        "'NAME: VALUE'",
+    Flag("header", "--header", [], "'NAME: VALUE'", hidden=True).explained(
         "An HTTP header for the --remote server, e.g. 'x-api-key: KEY' (repeatable); else the key is "
-        "LANGSMITH_API_KEY or LANGGRAPH_API_KEY.",
-        hidden=True,
+        "LANGSMITH_API_KEY or LANGGRAPH_API_KEY."
     ),
-    Flag(
-        "background",
-        ("--bg",),
-        False,
-        None,
-        "Answer in the background: print the thread id and return at once (chat jobs lists, chat attach follows).",
-        hidden=True,  # (the commands of --help name it)
-        # The warm worker's child starts it, as fast as a one-shot is handed over: the job is a process of its
-        # own (a session of its own, the caller's variables and directory), whose one-shot goes to the worker too.
+    # hidden: the commands of --help name it.
+    # The warm worker's child starts it, as fast as a one-shot is handed over: the job is a process of its
+    # own (a session of its own, the caller's variables and directory), whose one-shot goes to the worker too.
+    Flag("background", "--bg", False, None, hidden=True).explained(
+        "Answer in the background: print the thread id and return at once (chat jobs lists, chat attach follows)."
     ),
-    Flag("as_json", ("--json",), False, None, "Print the answer as one JSON object (for scripts)."),
-    Flag("as_jsonl", ("--jsonl",), False, None, "Stream the answer as JSON lines as it comes."),
-    Flag(
-        "db",
-        ("--db",),
-        None,
-        "PATH|URL",
-        "Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB].",
-        hidden=True,  # shown by the commands that read only the store
-        setting="db",
-        refused_by=(REMOTE,),
+    Flag("as_json", "--json", False, None).explained("Print the answer as one JSON object (for scripts)."),
+    Flag("as_jsonl", "--jsonl", False, None).explained("Stream the answer as JSON lines as it comes."),
+    # hidden: shown by the commands that read only the store
+    Flag("db", "--db", None, "PATH|URL", hidden=True, setting="db", refused_by=(REMOTE,)).explained(
+        "Conversation database: a SQLite file, or a postgresql:// URL [env: CHATCLI_DB]."
     ),
-    Flag("debug", ("--debug",), False, None, "Show tracebacks for errors.", hidden=True),
-    Flag("version", ("--version",), False, None, "Show the version and exit.", worker=False),
-    Flag("help_all", ("--help-all",), False, None, "Show every option, and exit.", worker=False),
+    Flag("debug", "--debug", False, None, hidden=True).explained("Show tracebacks for errors."),
+    Flag("version", "--version", False, None, worker=False).explained("Show the version and exit."),
+    Flag("help_all", "--help-all", False, None, worker=False).explained("Show every option, and exit."),
 )
 
 FLAG = {flag.param: flag for flag in ASK}
