@@ -29,22 +29,9 @@ from typing import Any
 from chatcli.local.daemon import peer_credentials
 
 # Lines of /proc/PID/status that confine a process (Umask is the caller's own, taken per call).
-STATUS = (
-    "Uid",
-    "Gid",
-    "Groups",
-    "NoNewPrivs",
-    "Seccomp",
-    "Seccomp_filters",
-    "CapInh",
-    "CapPrm",
-    "CapEff",
-    "CapBnd",
-    "CapAmb",
-    "Speculation_Store_Bypass",
-    "SpeculationIndirectBranch",
-    "Cpus_allowed_list",
-    "Mems_allowed_list",
+STATUS = tuple(
+    "Uid Gid Groups NoNewPrivs Seccomp Seccomp_filters CapInh CapPrm CapEff CapBnd CapAmb Speculation_Store_Bypass "
+    "SpeculationIndirectBranch Cpus_allowed_list Mems_allowed_list".split()
 )
 # Set per process, not confining: the start time (which process this is) and the umask.
 OWN = ("start", "umask", "pid", "personality")
