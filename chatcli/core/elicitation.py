@@ -341,15 +341,8 @@ class Elicitation:
     def value(self) -> dict[str, Any]:
         """The interrupt's value: what ``--json`` reports and ``chat serve`` returns."""
         asked = {"url": self.url} if self.url is not None else {"requested_schema": self.schema}
-        return {
-            "type": "elicitation",
-            "mode": self.mode,
-            "message": self.message,
-            "tool_call_id": self.call_id,
-            "tool": self.tool,
-            "server": self.server,
-            **asked,
-        }
+        said = dict(type="elicitation", mode=self.mode, message=self.message, tool_call_id=self.call_id)
+        return said | dict(tool=self.tool, server=self.server) | asked
 
     @classmethod
     def of(cls, value: Any, interrupt_id: str | None = None) -> Elicitation | None:

@@ -337,16 +337,8 @@ class ThreadIndex:
                 at = datetime.fromisoformat(ts).timestamp() if isinstance(ts, str) else ts
             except ValueError:
                 at = None
-            points.append(
-                Point(
-                    checkpoint_id,
-                    ref[REF_KEY] if ref else None,
-                    model if isinstance(model, str) else None,
-                    parent,
-                    mark if isinstance(mark, str) else None,
-                    at,
-                )
-            )
+            model, mark = (value if isinstance(value, str) else None for value in (model, mark))
+            points.append(Point(checkpoint_id, ref[REF_KEY] if ref else None, model, parent, mark, at))
         if not points:
             return None
         return [Said._make(row) for row in await self._rows(self.SQL["said"], (thread_id,))], points

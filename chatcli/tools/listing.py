@@ -228,16 +228,12 @@ class Listing:
             text = json.dumps(schema)
             if len(text) > MAX_SCHEMA:
                 raise Malformed("a tool's schema is too large")
-            hints = item.get("annotations")
+            hints, name = item.get("annotations"), _text(item.get("name"), False)
+            unfitting = unfit(schema, known >= MODERN) if "$ref" in text or "x-mcp-header" in text else ""
+            hinted, tasks = _object(hints) if hints is not None else None, _tasks(item.get("execution"))
             tools.append(
                 ToolInfo(
-                    _text(item.get("name"), False),
-                    _text(item.get("description")),
-                    schema,
-                    _object(hints) if hints is not None else None,
-                    _tasks(item.get("execution")),
-                    *_ui(item.get("_meta")),
-                    unfit(schema, known >= MODERN) if "$ref" in text or "x-mcp-header" in text else "",
+                    name, _text(item.get("description")), schema, hinted, tasks, *_ui(item.get("_meta")), unfitting
                 )
             )
         prompts = []
@@ -258,16 +254,9 @@ class Listing:
         for item in _items(data.get("resources")):
             item = _object(item)
             uri = _text(item.get("uri"), False)
-            mime = item.get("mimeType")
-            resources.append(
-                ResourceEntry(
-                    server,
-                    uri,
-                    _text(item.get("name")) or uri,
-                    _text(mime) if mime is not None else None,
-                    _words(_text(item.get("description"))),
-                )
-            )
+            mime, name = item.get("mimeType"), _text(item.get("name")) or uri
+            kind, about = _text(mime) if mime is not None else None, _words(_text(item.get("description")))
+            resources.append(ResourceEntry(server, uri, name, kind, about))
         _items(data.get("skills"))  # (the skills extension's entries, as sent: chatcli.tools.skills reads them)
         ttl = data.get("ttlMs")
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):

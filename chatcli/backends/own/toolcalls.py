@@ -116,15 +116,9 @@ def calls_of(message: BaseMessage) -> list[dict[str, Any]]:
         return []
     calls = [{"id": c.get("id"), "name": c["name"], "args": c.get("args") or {}} for c in message.tool_calls]
     for bad in message.invalid_tool_calls:
-        calls.append(
-            {
-                "id": bad.get("id"),
-                "name": bad.get("name") or "",
-                "args": None,
-                "error": bad.get("error") or "arguments were not valid JSON",
-                "raw": bad.get("args"),
-            }
-        )
+        error = bad.get("error") or "arguments were not valid JSON"
+        calls.append({"id": bad.get("id"), "name": bad.get("name") or "", "args": None, "error": error})
+        calls[-1]["raw"] = bad.get("args")
     for call, call_id in zip(calls, unique_ids([c["id"] for c in calls])):
         call["id"] = call_id
     return calls
