@@ -50,6 +50,7 @@ DECIDES = frozenset({"PreToolUse", "PermissionRequest"})  # where a hook may als
 CONTEXT_FROM_STDOUT = frozenset({"SessionStart", "UserPromptSubmit"})
 WORDS = {"deny": "deny", "block": "deny", "ask": "ask", "allow": "allow", "approve": "allow"}
 RANK = {"deny": 3, "ask": 2, "allow": 1}  # several hooks' words: deny > ask > allow
+SAID = ("context", "messages", "problems")  # a verdict's lines: every hook's kept
 # What Claude Code's hooks reference documents of each event's input beyond the common fields (session_id,
 # transcript_path, cwd, permission_mode, hook_event_name), with the value sent where chat has none to give.
 FIELDS: dict[str, dict[str, Any]] = {
@@ -256,16 +257,11 @@ def _combined(event: str, verdicts: list[Verdict]) -> Verdict:
     """Several hooks' verdicts as one: the strongest word (deny > ask > allow), every line and context kept."""
     decision = max((v.decision for v in verdicts if v.decision), key=RANK.__getitem__, default=None)
     updated = [v.updated_input for v in verdicts if v.updated_input is not None and v.decision != "deny"]
-    return Verdict(
-        event,
-        decision,
-        "\n".join(v.reason for v in verdicts if v.decision == decision and v.reason),
-        next((v.stop for v in verdicts if v.stop is not None), None),
-        tuple(text for v in verdicts for text in v.context),
-        tuple(text for v in verdicts for text in v.messages),
-        tuple(line for v in verdicts for line in v.problems),
-        updated[0] if updated and decision != "deny" else None,
-    )
+    reason = "\n".join(v.reason for v in verdicts if v.decision == decision and v.reason)
+    stop = next((v.stop for v in verdicts if v.stop is not None), None)
+    context, messages, problems = (tuple(line for v in verdicts for line in getattr(v, k)) for k in SAID)
+    rewritten = updated[0] if updated and decision != "deny" else None
+    return Verdict(event, decision, reason, stop, context, messages, problems, rewritten)
 
 
 async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str]) -> Verdict:
@@ -373,15 +369,9 @@ def _from_json(hook: Hook, said: dict[str, Any]) -> Verdict:
     updated = specific.get("updatedInput", behavior.get("updatedInput"))
     if isinstance(updated, dict) and not hook.own and event in DECIDES and word != "deny":
         word, reason = "ask", reason or f"{hook.label} rewrote the call"  # a project's rewrite is shown and asked
-    return Verdict(
-        event,
-        word,
-        _text(str(reason)) if word else "",
-        stop if said.get("continue") is False else None,
-        (_text(str(context)),) if context else (),
-        (_text(str(message)),) if message else (),
-        updated_input=updated if isinstance(updated, dict) else None,
-    )
+    why, ended = _text(str(reason)) if word else "", stop if said.get("continue") is False else None
+    told, shown = ((_text(str(text)),) if text else () for text in (context, message))
+    return Verdict(event, word, why, ended, told, shown, updated_input=updated if isinstance(updated, dict) else None)
 
 
 def _problem(hook: Hook, what: str) -> Verdict:
