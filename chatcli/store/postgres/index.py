@@ -169,20 +169,11 @@ class PostgresThreadIndex(ThreadIndex):
                  LIMIT %s""",
             (*weights, *(value for _, params in counted for value in params), tsquery_literal(phrases), limit),
         )
-        return [
-            marked(
-                SearchHit(
-                    tid,
-                    title,
-                    pos // 2 + 1,
-                    role,
-                    snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE),
-                    node,
-                    when,
-                )
-            )
+        cut = [
+            (tid, title, pos // 2 + 1, role, snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE), node, when)
             for tid, title, pos, role, body, node, when, _ in rows
         ]
+        return [marked(SearchHit(*hit)) for hit in cut]
 
 
 def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:
