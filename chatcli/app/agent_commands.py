@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
-
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import JSON, environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import json_text, neutralise, say
 
 
 @subcommand("agents")
-def agents_command(
-    settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")
-) -> None:
+def agents_command(settings: Settings, as_json: bool = JSON) -> None:
     """List the subagents offered here to the model's Agent tool (from .claude/agents, the project's and yours, and
     the enabled plugins'), each with its tools and model, a project's not trusted yet (chat trust), and each file
     skipped: why."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import environment, opt, subcommand, switch
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
@@ -25,16 +25,12 @@ def compact_command(
     wanted: str = typer.Argument(
         ..., metavar="ID", help="The thread: its id, or a unique start of a generated one.", show_default=False
     ),
-    focus: Optional[str] = typer.Option(
-        None,
-        "--focus",
-        metavar="TEXT",
-        help="What the summary must keep above all, in detail (--focus 'the API decisions and the open bugs').",
+    focus: Optional[str] = opt(
+        "--focus TEXT",
+        "What the summary must keep above all, in detail (--focus 'the API decisions and the open bugs').",
     ),
-    as_json: bool = typer.Option(
-        False,
-        "--json",
-        help="Print a JSON object: thread_id, turns, tokens_before, tokens_after, focus, usage, cost_usd, summary.",
+    as_json: bool = switch(
+        "--json", "Print a JSON object: thread_id, turns, tokens_before, tokens_after, focus, usage, cost_usd, summary."
     ),
 ) -> None:
     """Fold a thread's earlier turns into a summary that is sent to the model in their place.

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from chatcli.app.shared import DEBUG, app, environment
+from chatcli.app.shared import DEBUG, app, environment, switch
 from chatcli.config import ENV_VARS, Settings, layered
 from chatcli.text import json_text, redact_url, say
 
@@ -154,7 +154,7 @@ def _window_said(settings: Settings) -> str:
 
 @app.command("config")
 def config_command(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {name, value, source} (for scripts)."),
+    as_json: bool = switch("--json", "Print a JSON list of {name, value, source} (for scripts)."),
     debug: bool = DEBUG,
 ) -> None:
     """Show each setting chat would use in this directory, its value and where it came from: the default,

@@ -3,17 +3,13 @@ settings files whose hooks do not run until ``chat trust``."""
 
 from __future__ import annotations
 
-import typer
-
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import JSON, environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
 
 @subcommand("hooks")
-def hooks_command(
-    settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")
-) -> None:
+def hooks_command(settings: Settings, as_json: bool = JSON) -> None:
     """List the hooks chat runs here, by event: from config.toml's [hooks], hooks.json beside it,
     ~/.claude/settings.json and, once `chat trust` ran here, the project's .claude/settings.json and
     settings.local.json (listed as untrusted until then); and each hook chat cannot run: why."""

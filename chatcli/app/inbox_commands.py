@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import LIST_JSON, environment, opt, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import json_text, local_time, neutralise, say
@@ -41,11 +41,9 @@ def inbox_command(
     action: InboxAction = typer.Argument(InboxAction.list, metavar="[list|answer]"),
     thread: Optional[str] = typer.Argument(None, metavar="[THREAD]", show_default=False),
     answer: Optional[str] = typer.Argument(None, metavar="[ANSWER]", show_default=False),
-    reason: Optional[str] = typer.Option(None, "--reason", help="answer no: the word the model gets."),
-    fields: Optional[list[str]] = typer.Option(
-        None, "--field", metavar="NAME=VALUE", help="answer a form: one of its fields (again for more)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="list: one JSON list (for scripts)."),
+    reason: Optional[str] = opt("--reason", "answer no: the word the model gets."),
+    fields: Optional[list[str]] = opt("--field NAME=VALUE", "answer a form: one of its fields (again for more)."),
+    as_json: bool = LIST_JSON,
 ) -> None:
     """What chat waits on for you, in every thread: a tool call to approve, a tool's server's question, a graph's
     interrupt, wherever it was asked (the prompt, a one-shot, chat --bg, chat serve, chat acp), in chat's threads

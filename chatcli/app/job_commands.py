@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, Optional
 import typer
 
 from chatcli.app.following import follow
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import environment, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.local import runtime
@@ -122,9 +122,9 @@ def _check_remote(given: dict[str, Any]) -> None:
 @subcommand("jobs")
 def jobs_command(
     settings: Settings,
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts); with --watch, a line each."),
-    watch: bool = typer.Option(
-        False, "--watch", "-w", help="Then follow them: a line as each starts, ends or waits for you (Ctrl-C stops)."
+    as_json: bool = switch("--json", "Print a JSON list (for scripts); with --watch, a line each."),
+    watch: bool = switch(
+        "--watch -w", "Then follow them: a line as each starts, ends or waits for you (Ctrl-C stops)."
     ),
 ) -> None:
     """List the background replies (chat --bg), the newest first: running, waiting for you, done, failed or
@@ -184,11 +184,10 @@ def _watch(states: dict[str, str], as_json: bool, desktop: bool) -> None:
 def attach_command(
     settings: Settings,
     job: Optional[str] = typer.Argument(None, help="The job (or its thread); the newest running one if none."),
-    go_on: bool = typer.Option(
-        False,
+    go_on: bool = switch(
         "--go-on",
-        help="A reply that did not end (interrupted, stopped, failed): answer its question again from the thread's "
-        "last checkpoint, in the background, and follow that.",
+        "A reply that did not end (interrupted, stopped, failed): answer its question again from the thread's last "
+        "checkpoint, in the background, and follow that.",
     ),
 ) -> None:
     """Show what a background reply said so far, then the rest as it comes; Ctrl-C leaves it running."""

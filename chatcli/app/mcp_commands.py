@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import environment, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, say
@@ -26,9 +26,7 @@ def mcp_command(
     settings: Settings,
     action: McpAction = typer.Argument(..., metavar="login|logout", help="login: sign in; logout: forget the tokens."),
     name: str = typer.Argument(..., metavar="NAME", help="The server's name in mcp.json."),
-    no_browser: bool = typer.Option(
-        False, "--no-browser", help="Only print the sign-in address (as on a machine without a browser)."
-    ),
+    no_browser: bool = switch("--no-browser", "Only print the sign-in address (as on a machine without a browser)."),
 ) -> None:
     """Sign in to a remote MCP server of mcp.json that asks for an OAuth login, or forget its tokens.
 

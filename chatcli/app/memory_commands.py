@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import environment, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import json_text, local_time, neutralise, say
@@ -32,10 +32,8 @@ def memory_command(
     settings: Settings,
     action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit|export|import]"),
     words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID|FILE]", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="list: one JSON list, with the ids (for scripts)."),
-    yes: bool = typer.Option(
-        False, "--yes", "-y", help="import: keep them once shown, without asking (at a terminal only)."
-    ),
+    as_json: bool = switch("--json", "list: one JSON list, with the ids (for scripts)."),
+    yes: bool = switch("--yes -y", "import: keep them once shown, without asking (at a terminal only)."),
 ) -> None:
     """What you asked chat to remember: it goes with every question of every thread (within a share of the
     model's window: past it the newest first, or the nearest the question with an embedding_model), at the

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import typer
-
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import environment, subcommand, switch
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
@@ -12,10 +10,8 @@ from chatcli.text import json_text, say
 @subcommand("models", flags=("local",))
 def models_command(
     settings: Settings,
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the names (for scripts)."),
-    local: bool = typer.Option(
-        False, "--local", help="List the local model's (started for this) [env: CHATCLI_LOCAL=1]."
-    ),
+    as_json: bool = switch("--json", "Print a JSON list of the names (for scripts)."),
+    local: bool = switch("--local", "List the local model's (started for this) [env: CHATCLI_LOCAL=1]."),
 ) -> None:
     """List the models of each provider that is set up (the endpoint's /v1/models, Anthropic's, Gemini's,
     the models Ollama has pulled), as --model takes them; the one in use is marked * in a terminal."""

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import LIST_JSON, environment, subcommand, switch
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
@@ -15,8 +15,8 @@ from chatcli.text import json_text, say
 def plugin_command(
     settings: Settings,
     words: Optional[list[str]] = typer.Argument(None, metavar="[VERB] [ARGS]...", show_default=False),
-    yes: bool = typer.Option(False, "--yes", "-y", help="install/update: accept what the plugin runs, unasked."),
-    as_json: bool = typer.Option(False, "--json", help="list: one JSON list (for scripts)."),
+    yes: bool = switch("--yes -y", "install/update: accept what the plugin runs, unasked."),
+    as_json: bool = LIST_JSON,
 ) -> None:
     """Claude Code's plugins, in chat: their skills, commands (/PLUGIN:NAME), agents, hooks and MCP servers.
 

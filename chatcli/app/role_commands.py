@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import typer
-
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import JSON_LIST, environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
 
 @subcommand("roles")
-def roles_command(
-    settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts).")
-) -> None:
+def roles_command(settings: Settings, as_json: bool = JSON_LIST) -> None:
     """List the roles `chat --role NAME` and `/role NAME` can use: NAME.toml or NAME.md files."""
     from pathlib import Path
 

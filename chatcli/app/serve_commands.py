@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
-import typer
-
 from chatcli.api.guard import addresses
-from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, subcommand
+from chatcli.app.shared import ASSISTANT, HEADER, REMOTE, environment, opt, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.paths import listening_dir, write_private
@@ -29,49 +27,38 @@ TOKEN_VARIABLE = "CHATCLI_SERVE_TOKEN"
 @subcommand("serve", db=True, flags=("yes",))
 def serve_command(
     settings: Settings,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other machines: give --token-file)."),
-    port: int = typer.Option(8765, "--port", help="TCP port."),
-    unix: Optional[str] = typer.Option(
-        None, "--socket", metavar="PATH", help="Listen on a unix socket instead (created 0600)."
+    host: str = opt("--host", "Address to listen on (other machines: give --token-file).", "127.0.0.1"),
+    port: int = opt("--port", "TCP port.", 8765),
+    unix: Optional[str] = opt("--socket PATH", "Listen on a unix socket instead (created 0600)."),
+    token_file: Optional[str] = opt(
+        "--token-file PATH",
+        f"Every request needs `Authorization: Bearer TOKEN`, TOKEN read from PATH (or set {TOKEN_VARIABLE}).",
     ),
-    token_file: Optional[str] = typer.Option(
-        None,
-        "--token-file",
-        metavar="PATH",
-        help=f"Every request needs `Authorization: Bearer TOKEN`, TOKEN read from PATH (or set {TOKEN_VARIABLE}).",
-    ),
-    token: Optional[str] = typer.Option(
-        None, "--token", metavar="TOKEN", help="As --token-file, but other users of this machine see it (ps)."
-    ),
-    no_token: bool = typer.Option(
-        False,
+    token: Optional[str] = opt("--token TOKEN", "As --token-file, but other users of this machine see it (ps)."),
+    no_token: bool = switch(
         "--no-token",
-        help="On loopback, answer without a token: every process of yours may then call it (other users never).",
+        "On loopback, answer without a token: every process of yours may then call it (other users never).",
     ),
-    show_token: bool = typer.Option(
-        False, "--show-token", help="Print the token chat serve makes for you (made now if missing) and exit."
+    show_token: bool = switch(
+        "--show-token", "Print the token chat serve makes for you (made now if missing) and exit."
     ),
-    link: bool = typer.Option(
-        False, "--link", help="Print a new sign-in link to the page of the chat serve at --host and --port, and exit."
+    link: bool = switch(
+        "--link", "Print a new sign-in link to the page of the chat serve at --host and --port, and exit."
     ),
-    allow_host: List[str] = typer.Option(
+    allow_host: List[str] = opt(
+        "--allow-host NAME",
+        "Answer requests for this name too (a load balancer's, a proxy's; NAME:PORT for one port only).",
         [],
-        "--allow-host",
-        metavar="NAME",
-        help="Answer requests for this name too (a load balancer's, a proxy's; NAME:PORT for one port only).",
     ),
-    trust_proxy: List[str] = typer.Option(
+    trust_proxy: List[str] = opt(
+        "--trust-proxy ADDR",
+        "Read X-Forwarded-For/-Proto from a reverse proxy at this address (who may call is still the socket's).",
         [],
-        "--trust-proxy",
-        metavar="ADDR",
-        help="Read X-Forwarded-For/-Proto from a reverse proxy at this address (who may call is still the socket's).",
     ),
-    yes: bool = typer.Option(
-        False, "--yes", "-y", help="Run every tool call without asking (otherwise: the approve list, then the client)."
+    yes: bool = switch(
+        "--yes -y", "Run every tool call without asking (otherwise: the approve list, then the client)."
     ),
-    graph: Optional[str] = typer.Option(
-        None, "--graph", "-g", metavar="FILE:NAME", help="Serve your LangGraph graph's threads (docs/graphs.md)."
-    ),
+    graph: Optional[str] = opt("--graph -g FILE:NAME", "Serve your LangGraph graph's threads (docs/graphs.md)."),
     remote: Optional[str] = REMOTE,
     assistant: Optional[str] = ASSISTANT,
     header: List[str] = HEADER,

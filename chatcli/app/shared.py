@@ -105,6 +105,24 @@ def option(param: str, hidden: bool | None = None) -> Any:
     )
 
 
+def opt(spec: str, help: str, default: Any = None, **more: Any) -> Any:
+    """A subcommand's option: ``spec`` names it, long name first, then its metavar if it shows one
+    (``"--limit -n N"``); ``more``: Typer's other settings (``min=1``)."""
+    names = spec.split()
+    shown = names.pop() if not names[-1].startswith("-") else None
+    return typer.Option(default, *names, metavar=shown, help=help, **more)
+
+
+def switch(spec: str, help: str) -> Any:
+    """A subcommand's switch, off unless given: ``spec`` its names (``"--yes -y"``)."""
+    return typer.Option(False, *spec.split(), help=help)
+
+
+# --json as several commands say it: agents, hooks, skills; threads, roles; inbox, plugin.
+JSON = switch("--json", "Print JSON (for scripts).")
+JSON_LIST = switch("--json", "Print a JSON list (for scripts).")
+LIST_JSON = switch("--json", "list: one JSON list (for scripts).")
+
 # Options of chat [QUESTION] that other commands take too (rows of chatcli.app.flags); --db and --debug shown there.
 DB = option("db", hidden=False)
 DEBUG = option("debug", hidden=False)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import typer
-
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import JSON, environment, subcommand
 from chatcli.config import Settings
 from chatcli.text import json_text, say
 
@@ -17,9 +15,7 @@ if TYPE_CHECKING:
 
 
 @subcommand("skills")
-def skills_command(
-    settings: Settings, as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")
-) -> None:
+def skills_command(settings: Settings, as_json: bool = JSON) -> None:
     """List the skills chat offers here (from .agents/skills and .claude/skills, the project's, yours and your
     plugins', and those MCP servers serve) and Claude Code's commands (.claude/commands: /NAME runs one), those a
     nearer one shadows, a project's not trusted yet (chat trust), and each one skipped or taken with a note: why."""

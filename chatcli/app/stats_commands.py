@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any, Optional
 
-import typer
-
-from chatcli.app.shared import environment
+from chatcli.app.shared import environment, opt, switch
 from chatcli.app.thread_commands import on_threads
 from chatcli.text import json_text, neutralise, say
 
@@ -18,13 +16,10 @@ UNPRICED, LOCAL = "no known price", "local, not priced"
 @on_threads("stats")
 async def stats_command(
     threads: Any,
-    since: Optional[str] = typer.Option(
-        None,
-        "--since",
-        metavar="WHEN",
-        help="Only answers since WHEN: a date (2026-11-20), today, or an age (7d, 12h, 2w).",
+    since: Optional[str] = opt(
+        "--since WHEN", "Only answers since WHEN: a date (2026-11-20), today, or an age (7d, 12h, 2w)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (for scripts)."),
+    as_json: bool = switch("--json", "Print one JSON object (for scripts)."),
 ) -> None:
     """Total the tokens and dollars of the threads' answers by day (local dates), model and thread; unknown prices are
     counted apart, never guessed."""

@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional, TypeVar
 import typer
 
 from chatcli.app.run import read_export
-from chatcli.app.shared import ASSISTANT, HEADER, environment, subcommand
+from chatcli.app.shared import ASSISTANT, HEADER, JSON_LIST, environment, opt, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, json_text, say
@@ -66,11 +66,9 @@ async def on_server(url: str, assistant: str | None, header: list[str]) -> Any:
 @subcommand("threads", db=True)
 def threads_command(
     settings: Settings,
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (for scripts)."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, metavar="N", help="Show at most N threads."),
-    remote: Optional[str] = typer.Option(
-        None, "--remote", metavar="URL", help="A LangGraph server's threads (--assistant: one graph's)."
-    ),
+    as_json: bool = JSON_LIST,
+    limit: Optional[int] = opt("--limit -n N", "Show at most N threads.", min=1),
+    remote: Optional[str] = opt("--remote URL", "A LangGraph server's threads (--assistant: one graph's)."),
     assistant: Optional[str] = ASSISTANT,
     header: list[str] = HEADER,
 ) -> None:
@@ -99,18 +97,17 @@ def threads_command(
         print_threads(rows, out)
 
 
-LAST = "[ID]"  # a thread's id, a unique start of a generated one; the last thread when left out
-AT = typer.Option(
-    None, "--at", metavar="NODE", help="One branch: from the first question to this node of the tree (chat tree ID)."
-)
+# A thread's id, a unique start of a generated one (LAST: the last thread when left out).
+LAST, ID = typer.Argument(None, metavar="[ID]", show_default=False), typer.Argument(..., metavar="ID")
+AT = opt("--at NODE", "One branch: from the first question to this node of the tree (chat tree ID).")
 
 
 @on_threads("show")
 async def show_command(
     threads: Any,
-    thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
-    thinking: bool = typer.Option(
-        False, "--thinking", help="Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
+    thread_id: Optional[str] = LAST,
+    thinking: bool = switch(
+        "--thinking", "Show a reasoning model's thinking in full (in a terminal it is one line per answer)."
     ),
     at: Optional[str] = AT,
 ) -> None:
@@ -131,12 +128,10 @@ async def show_command(
 @on_threads("tree")
 async def tree_command(
     threads: Any,
-    thread_id: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON (for scripts; docs/usage.md)."),
-    unfold: bool = typer.Option(False, "--all", "-a", help="Show every node: fold no long straight run."),
-    remote: Optional[str] = typer.Option(
-        None, "--remote", metavar="URL", help="A thread of a LangGraph server (its checkpoint history)."
-    ),
+    thread_id: Optional[str] = LAST,
+    as_json: bool = switch("--json", "Print the tree as JSON (for scripts; docs/usage.md)."),
+    unfold: bool = switch("--all -a", "Show every node: fold no long straight run."),
+    remote: Optional[str] = opt("--remote URL", "A thread of a LangGraph server (its checkpoint history)."),
     assistant: Optional[str] = ASSISTANT,
     header: list[str] = HEADER,
 ) -> None:
@@ -169,16 +164,10 @@ async def tree_command(
 @on_threads("export")
 async def export_command(
     threads: Any,
-    wanted: Optional[str] = typer.Argument(None, metavar=LAST, show_default=False),
-    fmt: str = typer.Option(
-        "md", "--format", "-f", metavar="md|json", help="Markdown, or JSON that `chat import` reads back."
-    ),
-    output: Optional[str] = typer.Option(
-        None,
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Write to a new FILE (never overwritten; readable by you only), as /export does.",
+    wanted: Optional[str] = LAST,
+    fmt: str = opt("--format -f md|json", "Markdown, or JSON that `chat import` reads back.", "md"),
+    output: Optional[str] = opt(
+        "--output -o FILE", "Write to a new FILE (never overwritten; readable by you only), as /export does."
     ),
     at: Optional[str] = AT,
 ) -> None:
@@ -220,7 +209,7 @@ async def import_command(
 async def rm_command(
     threads: Any,
     thread_ids: list[str] = typer.Argument(..., metavar="ID..."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = switch("--yes -y", "Do not ask for confirmation."),
 ) -> None:
     """Delete threads whole (their messages, checkpoints, labels, inbox entries, kept files and background replies);
     lists each one's title and size, then asks."""
@@ -243,20 +232,18 @@ async def rm_command(
         say(err, f"deleted {thread_id}\n")
 
 
+SEARCHED = (
+    "Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else is special."
+)
+
+
 @on_threads("search")
 async def search_command(
     threads: Any,
-    text: str = typer.Argument(
-        ...,
-        metavar="TEXT",
-        help=(
-            "Words that must all appear; a word ending in * matches as a prefix (alic* finds alice). Nothing else "
-            "is special."
-        ),
-    ),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, metavar="N", help="Show at most N matches."),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print a JSON list of hits: thread_id, title, turn, speaker, snippet, time (for scripts)."
+    text: str = typer.Argument(..., metavar="TEXT", help=SEARCHED),
+    limit: int = opt("--limit -n N", "Show at most N matches.", 20, min=1),
+    as_json: bool = switch(
+        "--json", "Print a JSON list of hits: thread_id, title, turn, speaker, snippet, time (for scripts)."
     ),
 ) -> None:
     """Full-text search over every thread: thread, turn, speaker, time and a snippet per match.
@@ -278,9 +265,7 @@ async def search_command(
 
 
 @on_threads("title", read_only=False)
-async def title_command(
-    threads: Any, thread_id: str = typer.Argument(..., metavar="ID"), title: str = typer.Argument(..., metavar="TEXT")
-) -> None:
+async def title_command(threads: Any, thread_id: str = ID, title: str = typer.Argument(..., metavar="TEXT")) -> None:
     """Rename a thread."""
     await threads.rename(await named(threads, thread_id), title)
 
@@ -288,17 +273,14 @@ async def title_command(
 @on_threads("fork", read_only=False, light=False)
 async def fork_command(
     threads: Any,
-    thread_id: str = typer.Argument(..., metavar="ID"),
-    at: str = typer.Option(
-        ...,
-        "--at",
-        metavar="NODE",
-        help="The node of ID's tree the new thread ends at, a number or a label (a thread never rewound: its first "
+    thread_id: str = ID,
+    at: str = opt(
+        "--at NODE",
+        "The node of ID's tree the new thread ends at, a number or a label (a thread never rewound: its first "
         "NODE turns).",
+        ...,
     ),
-    new_id: Optional[str] = typer.Option(
-        None, "--as", metavar="NEW_ID", help="Id of the new thread (default: random)."
-    ),
+    new_id: Optional[str] = opt("--as NEW_ID", "Id of the new thread (default: random)."),
 ) -> None:
     """Start a new thread holding the branch of ID that ends at NODE (chat tree ID shows them); the original is
     untouched. Prints the new id."""

@@ -5,30 +5,20 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-import typer
-
-from chatcli.app.shared import environment, subcommand
+from chatcli.app.shared import environment, opt, subcommand, switch
 from chatcli.config import Settings
 
 
 @subcommand("tools", flags=("tools",))
 def tools_command(
     settings: Settings,
-    tools: Optional[str] = typer.Option(
-        None,
-        "--tools",
-        metavar="shell,files",
-        help="Also list these built-in tools, as `chat --tools` would turn them on.",
+    tools: Optional[str] = opt(
+        "--tools shell,files", "Also list these built-in tools, as `chat --tools` would turn them on."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of servers and their tools (for scripts)."),
-    refresh: bool = typer.Option(
-        False, "--refresh", help="Start every MCP server and list what it offers again (the cache is updated)."
-    ),
-    log: Optional[str] = typer.Option(
-        None,
-        "--log",
-        metavar="NAME",
-        help="Show MCP server NAME's log (its stderr, and the messages it logs), the last 200 lines.",
+    as_json: bool = switch("--json", "Print a JSON list of servers and their tools (for scripts)."),
+    refresh: bool = switch("--refresh", "Start every MCP server and list what it offers again (the cache is updated)."),
+    log: Optional[str] = opt(
+        "--log NAME", "Show MCP server NAME's log (its stderr, and the messages it logs), the last 200 lines."
     ),
 ) -> None:
     """Each MCP server of mcp.json with its state and what it offers, and the built-in tools.

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from chatcli.app.run import report
-from chatcli.app.shared import DEBUG, app, environment
+from chatcli.app.shared import DEBUG, app, environment, switch
 from chatcli.config import ENV_VARS
 from chatcli.errors import UsageError
 from chatcli.paths import shown_path, trust_store
@@ -19,8 +19,8 @@ from chatcli.text import say
 
 @app.command("trust")
 def trust_command(
-    revoke: bool = typer.Option(False, "--revoke", help="Stop trusting this directory's .env, skills and hooks."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Trust the skills and hooks too, without asking."),
+    revoke: bool = switch("--revoke", "Stop trusting this directory's .env, skills and hooks."),
+    yes: bool = switch("--yes -y", "Trust the skills and hooks too, without asking."),
     debug: bool = DEBUG,
 ) -> None:
     """Trust the .env, the skills and the hooks in this directory as they are now.
