@@ -77,6 +77,11 @@ def say(stream: IO[str], text: str, *, data: bool = False) -> None:
     stream.flush()
 
 
+def say_json(stream: IO[str], value: Any, indent: int | None = 1) -> None:
+    """Write ``value`` as a script reads it: JSON (``indent``: None, on one line), then a newline, through ``say``."""
+    say(stream, json_text(value, ensure_ascii=False, indent=indent) + "\n", data=True)
+
+
 def show(stream: IO[str], rendered: str) -> None:
     """Write what chat rendered for a terminal: its own colours, cursor moves and links, nothing else live."""
     stream.write(rendered if isinstance(stream, TerminalFile) else own_sequences_only(rendered))

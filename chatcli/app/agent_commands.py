@@ -7,7 +7,7 @@ from typing import Any
 
 from chatcli.app.shared import JSON, environment, subcommand
 from chatcli.config import Settings
-from chatcli.text import json_text, neutralise, say
+from chatcli.text import neutralise, say, say_json
 
 
 @subcommand("agents")
@@ -24,19 +24,12 @@ def agents_command(settings: Settings, as_json: bool = JSON) -> None:
     if as_json:
         states = (("offered", found.agents), ("untrusted", found.untrusted))
         listing: list[dict[str, Any]] = [
-            {
-                "name": a.name,
-                "description": a.description,
-                "path": str(a.path),
-                "from": a.source,
-                "state": state,
-                "tools": None if a.tools is None else list(a.tools),
-                "model": a.model or None,
-            }
+            {"name": a.name, "description": a.description, "path": str(a.path), "from": a.source, "state": state}
+            | {"tools": None if a.tools is None else list(a.tools), "model": a.model or None}
             for state, group in states
             for a in group
         ]
-        say(env.stdout, json_text({"agents": listing, "problems": list(found.problems)}, indent=1) + "\n", data=True)
+        say_json(env.stdout, {"agents": listing, "problems": list(found.problems)})
         return
     lines = [f"{a.name}  {a.description}  {a.path} ({a.source})" for a in found.agents]
     lines += [f"untrusted, not offered until chat trust runs there: {a.path}" for a in found.untrusted]

@@ -13,7 +13,7 @@ import typer
 
 from chatcli.app.shared import environment, opt, subcommand, switch
 from chatcli.config import Settings
-from chatcli.text import json_text, say
+from chatcli.text import say, say_json
 
 if TYPE_CHECKING:
     from chatcli.service.opening import Opening
@@ -69,10 +69,10 @@ def compact_command(
             from chatcli.backends.own.failures import describe
 
             error = describe(exc, settings).object()
-            say(env.stdout, json_text({"thread_id": thread_id, "error": error}, ensure_ascii=False) + "\n", data=True)
+            say_json(env.stdout, {"thread_id": thread_id, "error": error}, indent=None)
         raise
     if as_json:
-        say(env.stdout, json_text(done.data, ensure_ascii=False) + "\n", data=True)
+        say_json(env.stdout, done.data, indent=None)
         return
     say(env.stdout, done.lines[0] + "\n")
     say(

@@ -10,7 +10,7 @@ import typer
 
 from chatcli.app.shared import DEBUG, app, environment, switch
 from chatcli.config import ENV_VARS, Settings, layered
-from chatcli.text import json_text, redact_url, say
+from chatcli.text import redact_url, say, say_json
 
 _VARIABLE = {name: var for var, name in ENV_VARS.items()}
 _SECRET = ("api_key",)
@@ -168,7 +168,7 @@ def config_command(
     except Exception as exc:  # noqa: BLE001 - one line, as everywhere
         raise typer.Exit(report(exc, debug, None, env.stderr)) from None
     if as_json:
-        say(env.stdout, json_text(records, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(env.stdout, records)
         return
     width = max(len(r["name"]) for r in records)
     for record in records:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chatcli.app.shared import JSON, environment, subcommand
 from chatcli.config import Settings
-from chatcli.text import json_text, say
+from chatcli.text import say, say_json
 
 
 @subcommand("hooks")
@@ -27,7 +27,7 @@ def hooks_command(settings: Settings, as_json: bool = JSON) -> None:
             for h in found.hooks
         ]
         said = {"hooks": listing, "untrusted": [str(p) for p in found.untrusted], "problems": list(found.problems)}
-        say(env.stdout, json_text(said, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(env.stdout, said)
         return
     lines = [] if found.hooks else ["no hooks in effect here"]
     for event in EVENTS:

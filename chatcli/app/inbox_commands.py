@@ -12,7 +12,7 @@ import typer
 from chatcli.app.shared import LIST_JSON, environment, opt, subcommand
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.text import json_text, local_time, neutralise, say
+from chatcli.text import local_time, neutralise, say, say_json
 
 if TYPE_CHECKING:
     from chatcli.core.elicitation import Elicitation
@@ -88,7 +88,7 @@ def inbox_command(
 def _list(found: list[Waiting], as_json: bool) -> None:
     env = environment()
     if as_json:
-        say(env.stdout, json_text([w.as_dict() for w in found], ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(env.stdout, [w.as_dict() for w in found])
         return
     if not found:
         say(env.stderr, "nothing waits for you\n")

@@ -16,7 +16,7 @@ from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.local import runtime
 from chatcli.service import jobs, remote_jobs
-from chatcli.text import json_text, neutralise, say
+from chatcli.text import neutralise, say, say_json
 
 if TYPE_CHECKING:
     from chatcli.service.jobs import Job, Seen
@@ -56,7 +56,7 @@ def in_background(given: dict[str, Any], settings: Any) -> None:
     shown = given["question"] or text.decode("utf-8", "replace")
     job = jobs.start(spec, env.environ, env.cwd, shown, most=settings.max_jobs)
     if given["as_json"] or given["as_jsonl"]:
-        say(env.stdout, json_text({"job": job.id, "thread_id": job.thread}) + "\n", data=True)
+        say_json(env.stdout, {"job": job.id, "thread_id": job.thread}, indent=None)
     else:
         say(env.stdout, (job.thread or "") + "\n", data=True)
     say(env.stderr, f"chat: answering in the background as job {job.id} (chat attach {job.id} follows it)\n")
@@ -133,7 +133,7 @@ def jobs_command(
     env = environment()
     seen = [jobs.seen(job, env.environ) for job in jobs.jobs(env.environ)]
     if as_json and not watch:
-        say(env.stdout, json_text([s.as_dict() for s in seen], ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(env.stdout, [s.as_dict() for s in seen])
         return
     if not seen and not watch:
         say(env.stderr, 'no background replies: chat --bg "QUESTION" starts one\n')
@@ -151,7 +151,7 @@ def _say(s: "Seen", as_json: bool, out: IO[str]) -> None:
     """One job on one line (``as_json``: its JSON object)."""
 
     if as_json:
-        say(out, json_text(s.as_dict(), ensure_ascii=False) + "\n", data=True)
+        say_json(out, s.as_dict(), indent=None)
         return
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.job.started))
     state = jobs.STATE_SHOWN[s.state]

@@ -10,7 +10,7 @@ import typer
 from chatcli.app.shared import environment, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import UsageError
-from chatcli.text import json_text, local_time, neutralise, say
+from chatcli.text import local_time, neutralise, say, say_json
 
 if TYPE_CHECKING:
     from chatcli.store.memories import MemoryBook
@@ -69,8 +69,7 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool, yes: b
         say(err, f"forgot {text.strip()}\n")
     elif action is MemoryAction.export:
         memories = sorted(await book.all(), key=lambda m: m.created_at)
-        exported = {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]}
-        say(out, json_text(exported, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]})
     elif action is MemoryAction.import_:
         say(err, await import_memories(book, _imported(text), yes) + "\n")
     elif action is MemoryAction.edit:
@@ -80,7 +79,7 @@ async def _act(action: MemoryAction, text: str, book: Any, as_json: bool, yes: b
     else:
         memories = await book.all()
         if as_json:
-            say(out, json_text([m.as_json() for m in memories], ensure_ascii=False, indent=1) + "\n", data=True)
+            say_json(out, [m.as_json() for m in memories])
         elif not memories:
             say(err, "nothing remembered yet: chat memory add TEXT, or /remember TEXT at the prompt\n")
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chatcli.app.shared import environment, subcommand, switch
 from chatcli.config import Settings
-from chatcli.text import json_text, say
+from chatcli.text import say, say_json
 
 
 @subcommand("models", flags=("local",))
@@ -36,7 +36,7 @@ def models_command(
         output.note(f"{label} listed nothing: {error}" + (f" ({error.hint})" if error.hint else ""))
     names, out = listing.names, env.stdout
     if as_json:
-        say(out, json_text(names, ensure_ascii=False) + "\n", data=True)
+        say_json(out, names, indent=None)
     elif not names:
         where = endpoint_name(settings) if len(set_up(settings)) == 1 else "the providers set up"
         output.note(f"{where} lists no models (set one with --model or CHATCLI_MODEL)")

@@ -8,7 +8,7 @@ import typer
 
 from chatcli.app.shared import LIST_JSON, environment, subcommand, switch
 from chatcli.config import Settings
-from chatcli.text import json_text, say
+from chatcli.text import say, say_json
 
 
 @subcommand("plugin")
@@ -32,7 +32,7 @@ def plugin_command(
 
     env = environment()
     if as_json:
-        say(env.stdout, json_text(installed(env.environ), ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(env.stdout, installed(env.environ))
         return
 
     def accept(lines: list[str]) -> bool:

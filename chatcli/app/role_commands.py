@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chatcli.app.shared import JSON_LIST, environment, subcommand
 from chatcli.config import Settings
-from chatcli.text import json_text, say
+from chatcli.text import say, say_json
 
 
 @subcommand("roles")
@@ -26,7 +26,7 @@ def roles_command(settings: Settings, as_json: bool = JSON_LIST) -> None:
             {"name": r.name, "model": r.model, "temperature": r.temperature, "system": r.system, "path": str(r.path)}
             for r in roles
         ]
-        say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, listing)
         return
     if not roles:
         say(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from chatcli.app.shared import JSON, environment, subcommand
 from chatcli.config import Settings
-from chatcli.text import json_text, say
+from chatcli.text import say, say_json
 
 if TYPE_CHECKING:
     from chatcli.tools.skills import Found
@@ -31,24 +31,16 @@ def skills_command(settings: Settings, as_json: bool = JSON) -> None:
     found = asyncio.run(served_too(settings, found))
     if as_json:
         states = (("offered", found.skills), ("shadowed", found.shadowed), ("untrusted", found.untrusted))
-        listing = [
-            {
-                "name": s.name,
-                "description": s.description,
-                "path": s.where,
-                "kind": s.kind,
-                "from": "mcp" if getattr(s, "server", "") else "project" if s.project else "user",
-                "server": getattr(s, "server", None),  # the MCP server's name in mcp.json
-                "state": state,
-                "command": f"/{s.name}" if state == "offered" and f"/{s.name}" not in taken else None,
-                "model_may_activate": s.model_may_activate,
-                "allowed_tools": list(s.allowed_tools),
-            }
+        listing = [  # "server": the MCP server's name in mcp.json
+            {"name": s.name, "description": s.description, "path": s.where, "kind": s.kind}
+            | {"from": "mcp" if getattr(s, "server", "") else "project" if s.project else "user"}
+            | {"server": getattr(s, "server", None), "state": state}
+            | {"command": f"/{s.name}" if state == "offered" and f"/{s.name}" not in taken else None}
+            | {"model_may_activate": s.model_may_activate, "allowed_tools": list(s.allowed_tools)}
             for state, group in states
             for s in group
         ]
-        said = {"skills": listing, "problems": list(found.problems), "notes": list(found.notes)}
-        say(env.stdout, json_text(said, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(env.stdout, {"skills": listing, "problems": list(found.problems), "notes": list(found.notes)})
         return
     say(env.stdout, "".join(line + "\n" for line in skill_lines(found, taken)), data=True)
 

@@ -6,7 +6,7 @@ from typing import IO, Any, Optional
 
 from chatcli.app.shared import environment, opt, switch
 from chatcli.app.thread_commands import on_threads
-from chatcli.text import json_text, neutralise, say
+from chatcli.text import neutralise, say, say_json
 
 # Threads shown in the table (--json lists them all).
 THREADS_SHOWN = 10
@@ -32,8 +32,7 @@ async def stats_command(
     limits = await standing(threads.settings, threads.store.index, ids, read=as_json)
     out = environment().stdout
     if as_json:
-        shown = {**report.as_dict(), "spending": limits.as_dict()}
-        say(out, json_text(shown, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, {**report.as_dict(), "spending": limits.as_dict()})
     else:
         from chatcli.service.limits import limit_lines
 

@@ -12,7 +12,7 @@ from chatcli.app.run import read_export
 from chatcli.app.shared import ASSISTANT, HEADER, JSON_LIST, environment, opt, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
-from chatcli.text import counted, json_text, say
+from chatcli.text import counted, say, say_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMPTY = 'no threads yet: chat "a question" starts one'
@@ -90,7 +90,7 @@ def threads_command(
     rows, empty = asyncio.run(listed())
     out = environment().stdout
     if as_json:
-        say(out, json_text([r.as_dict() for r in rows], ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, [r.as_dict() for r in rows])
     elif not rows:  # a terminal gets the way to start; a pipe gets no lines, a note on stderr
         say(out if out.isatty() else environment().stderr, empty + "\n")
     else:
@@ -155,7 +155,7 @@ async def tree_command(
         tree = await threads.tree(await named(threads, thread_id))
     out = environment().stdout
     if as_json:
-        say(out, json_text(tree.json(), ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, tree.json())
         return
     width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
     say(out, "".join(line + "\n" for line in draw(tree, width=width, unfold=unfold)), data=True)
@@ -257,7 +257,7 @@ async def search_command(
     hits = await threads.search(text, limit)
     out = environment().stdout
     if as_json:
-        say(out, json_text([hit_record(h) for h in hits], ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, [hit_record(h) for h in hits])
     elif hits:
         print_hits(hits, out)
     if not hits:

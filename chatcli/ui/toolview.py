@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chatcli.text import iso_time, json_text, local_time, say
+from chatcli.text import iso_time, local_time, say, say_json
 from chatcli.ui.toolblocks import fit_cells
 
 
@@ -49,7 +49,7 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             }
             for row in rows
         ]
-        say(out, json_text(listing, ensure_ascii=False, indent=1) + "\n", data=True)
+        say_json(out, listing)
         return
     if not rows:
         say(out, f"no tools: add MCP servers to {config_path}, or turn on the built-ins with --tools shell,files\n")
