@@ -93,16 +93,9 @@ def option(param: str, hidden: bool | None = None) -> Any:
     flag = FLAG[param]
     if not flag.names:
         return typer.Argument(flag.default, metavar=flag.metavar, help=flag.help)
-    callback = _CALLBACKS.get(param)
-    return typer.Option(
-        flag.default,
-        *flag.names,
-        metavar=flag.metavar,
-        hidden=flag.hidden if hidden is None else hidden,
-        help=flag.help,
-        callback=callback,
-        is_eager=callback is not None,
-    )
+    eager: dict[str, Any] = {"callback": _CALLBACKS[param], "is_eager": True} if param in _CALLBACKS else {}
+    shown = flag.hidden if hidden is None else hidden
+    return typer.Option(flag.default, *flag.names, metavar=flag.metavar, hidden=shown, help=flag.help, **eager)
 
 
 def opt(spec: str, help: str, default: Any = None, **more: Any) -> Any:

@@ -11,6 +11,7 @@ from chatcli.text import neutralise, say, say_json
 # Threads shown in the table (--json lists them all).
 THREADS_SHOWN = 10
 UNPRICED, LOCAL = "no known price", "local, not priced"
+LEFT_OUT = 'left out of the dollars; config.toml\'s [prices."MODEL"] can'  # ... add one, price it
 
 
 @on_threads("stats")
@@ -87,17 +88,12 @@ def print_stats(report: Any, out: IO[str]) -> None:
         say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:-1]) + "  " + row[-1] + "\n", data=True)
     if len(threads) > THREADS_SHOWN:
         say(out, f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n", data=True)
+    of_them = f"of the {total.answers:,} answers"
     if unknown := total.unpriced - total.local:
         models = ", ".join(neutralise(m) for m in sorted(report.unpriced_models))
-        say(
-            out,
-            f"{unknown} of the {total.answers:,} answers {'have' if unknown > 1 else 'has'} no known "
-            f'price ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can add one\n',
-        )
+        has = "have" if unknown > 1 else "has"
+        say(out, f"{unknown} {of_them} {has} no known price ({models}): {LEFT_OUT} add one\n")
     if total.local:
         models = ", ".join(neutralise(m) for m in sorted(report.local_models))
-        say(
-            out,
-            f"{total.local} of the {total.answers:,} answers {'are' if total.local > 1 else 'is'} from a local model, "
-            f'not priced ({models}): left out of the dollars; config.toml\'s [prices."MODEL"] can price it\n',
-        )
+        are = "are" if total.local > 1 else "is"
+        say(out, f"{total.local} {of_them} {are} from a local model, not priced ({models}): {LEFT_OUT} price it\n")
