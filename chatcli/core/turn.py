@@ -18,6 +18,7 @@ from chatcli.core.interrupts import REFUSED_REST, Pending, approval_answer, resu
 from chatcli.errors import ModelError
 
 if TYPE_CHECKING:
+    from chatcli.core.graph_app import GraphApp
     from chatcli.tools.toolbox import Toolbox
 
 Config = dict[str, Any]  # a thread's (or a checkpoint's) LangGraph config
@@ -123,6 +124,10 @@ class Source(Protocol):
     # graph's human-in-the-loop request. Chat's own calls are asked without one (no graph to answer later).
     reviews: ClassVar[bool]
 
+    @property
+    def app(self) -> GraphApp:
+        """The graph whose state of the thread a turn reads, once after each run."""
+
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         """A turn starts with ``payload`` (an input, or None / a resume: going on from a checkpoint)."""
 
@@ -131,8 +136,8 @@ class Source(Protocol):
     ) -> None:
         """One run from ``config`` until it ends or an interrupt stops it, told to ``listener``."""
 
-    async def pending(self, head: Config) -> list[Pending]:
-        """What the thread at ``head`` waits on (the interrupts this source asks about)."""
+    def pending(self, state: Any) -> list[Pending]:
+        """What the thread waits on in ``state`` (its snapshot: the interrupts this source asks about)."""
 
     def resumed(self, value: Any) -> Any:
         """What a run is made with to resume with ``value`` (``Command(resume=value)`` or its like)."""
@@ -143,8 +148,11 @@ class Source(Protocol):
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Keep what arrived of a turn that stopped early (``reason``: "cancelled" or "error") in the thread."""
 
-    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
-        """The run is over, whole or waiting at ``waiting``: say in ``result`` how it ended (and mark it kept)."""
+    async def ended(
+        self, head: Config, state: Any, result: TurnResult, waiting: list[Pending], progress: Progress
+    ) -> None:
+        """The run is over at ``state``, whole or waiting at ``waiting``: say in ``result`` how it ended (and mark
+        it kept)."""
 
 
 class Approvals:
@@ -187,12 +195,15 @@ class Approvals:
 
 class Turns:
     """Runs a thread's turns on ``source`` and tells a listener what happens (chatcli.core.events); ``last`` is
-    the result of the latest turn, partial when it stopped or failed."""
+    the result of the latest turn, partial when it stopped or failed; ``ended`` the thread's state it ended at (its
+    messages and what it waits on, read once after its last run), for its records while the thread is held: None
+    once a turn starts, and when it stops early."""
 
     def __init__(self, source: Source, approvals: Approvals | None = None):
         self.source = source
         self.approvals = approvals or Approvals()
         self.last: TurnResult | None = None
+        self.ended: Any = None
 
     async def run(
         self, payload: Any, start: Config, head: Config, listener: Listener, opening: Start, ask_first: bool = False
@@ -206,7 +217,7 @@ class Turns:
         """
         result = TurnResult(text="", context_tokens=self.source.context_tokens)
         progress = Progress()
-        self.last = result
+        self.last, self.ended = result, None
         await self.source.begin(payload, head, progress)
         listener.hear(opening)
         waiting: list[Pending] = []
@@ -215,7 +226,8 @@ class Turns:
                 if not ask_first:
                     await self.source.stream(payload, start, listener, result, progress)
                 ask_first = False
-                pending = await self.source.pending(head)
+                self.ended = await self.source.app.aget_state(head)
+                pending = self.source.pending(self.ended)
                 if not pending:
                     break
                 waiting = pending  # asked: a stop here (a closed terminal, a kill) leaves it waiting, not refused
@@ -224,10 +236,11 @@ class Turns:
                     break
                 payload, start, waiting = self.source.resumed(resume_value(pending, values)), head, []
         except BaseException as exc:
+            self.ended = None
             await self._ended_early(exc, result, progress, listener, head, asked=bool(waiting))
             raise
         result.text, result.reasoning = "".join(progress.parts), "".join(progress.reasoning)
-        await self.source.ended(head, result, waiting, progress)
+        await self.source.ended(head, self.ended, result, waiting, progress)
         listener.hear(End(result))
         return result
 

@@ -9,9 +9,9 @@ what the thread can do besides asking and answering (``can``) and how the few st
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, cast
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal, cast
 
 from chatcli.backends.own.rewind import THREAD_SETTINGS
 from chatcli.core.binding import Binding
@@ -127,11 +127,12 @@ class Thread:
             raise UsageError(NOT_OURS[part], hint=self.can.hint)
         return prompt
 
-    async def waiting(self) -> list[Pending]:
+    async def waiting(self, state: Any = None) -> list[Pending]:
         """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
-        or left for a request or ``--resume`` to answer); each call with where it would run, as the terminal says."""
+        or left for a request or ``--resume`` to answer); each call with where it would run, as the terminal says.
+        ``state``: the thread's, when the turn holding it has read it."""
         shown = self.turns.approvals.shown
-        pending = await self.turns.source.pending(self.config)
+        pending = self.turns.source.pending(state or await self.app.aget_state(self.config))
         return [replace(item, calls=tuple(map(shown, item.calls))) for item in pending]
 
     async def _run(
@@ -141,7 +142,7 @@ class Thread:
         the listener as the backend hears it (``node``: the node of the tree its answer is); a failure inside the
         graph said as the backend says it."""
         opening = Start(self.thread_id, created, node)
-        listener = _EndAfterInbox(self.backend.hearing(self.listener), self.keep_inbox)
+        listener = _EndAfterInbox(self.backend.hearing(self.listener), lambda: self.keep_inbox(self.turns.ended))
         try:
             result = await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
             return await self._went_on(result, listener)
@@ -151,17 +152,17 @@ class Thread:
             raise failure from exc
         finally:
             try:
-                await asyncio.shield(self.keep_inbox())
+                await asyncio.shield(self.keep_inbox(self.turns.ended))
             finally:
                 listener.release()
 
-    async def keep_inbox(self) -> None:
-        """Keep the inbox (chat inbox) in step with the thread once a turn has ended, however it ended and at
-        whichever door: what it waits on for the user now, or nothing. A thread no database of chat's keeps (an
-        Agent Server's) is noted there by its backend, with where it lives; a store that fails here loses no answer
-        (the turn has ended)."""
+    async def keep_inbox(self, state: Any = None) -> None:
+        """Keep the inbox (chat inbox) in step with the thread (``state``: as its turn ended, if read) once a turn has
+        ended, however it ended and at whichever door: what it waits on for the user now, or nothing. A thread no
+        database of chat's keeps (an Agent Server's) is noted there by its backend, with where it lives; a store that
+        fails here loses no answer (the turn has ended)."""
         try:
-            asked = asked_of(await self.waiting())
+            asked = asked_of(await self.waiting(state))
         except Exception:  # noqa: BLE001 - (a server gone mid-turn) the inbox is told again at the next turn
             asked = None
         try:
@@ -228,13 +229,18 @@ class Thread:
             result.text, result.usage = f"{before.text}\n\n{result.text}", add_usage(before.usage, result.usage)
         return result
 
-    def lock(self) -> AbstractAsyncContextManager[None]:
+    @asynccontextmanager
+    async def lock(self) -> AsyncIterator[None]:
         """Hold the thread for the length of a turn, so turns from other processes queue up; a thread no database
         of chat's holds (an Agent Server's) is held in this process, by its backend. Either way the lock is let go
-        once the turn has ended, a stopped answer's part kept in the thread: the next question comes after it."""
-        if self.store is not None:
-            return self.store.thread_lock(self.thread_id)
-        return self.backend.thread_lock(self.thread_id)
+        once the turn has ended, a stopped answer's part kept in the thread (and the state it ended at forgotten):
+        the next question comes after it."""
+        holder = self.store if self.store is not None else self.backend
+        async with holder.thread_lock(self.thread_id):
+            try:
+                yield
+            finally:
+                self.turns.ended = None
 
     @property
     def config(self) -> Config:
@@ -455,10 +461,12 @@ class Thread:
                 await asyncio.shield(self._record(title))
 
     async def _record(self, question: str) -> None:
-        """Update the thread index after a turn, whatever its outcome: a thread is listed from its first question
-        on, titled by it, answered or not (a wrong key, a server down: ``chat -c`` goes on with it)."""
+        """Update the thread index after a turn, whatever its outcome (its messages counted in the state it ended at,
+        read again if it stopped early): a thread is listed from its first question on, titled by it, answered or not
+        (a wrong key, a server down: ``chat -c`` goes on with it)."""
         if self.store is not None:
-            await self._index(question, len(await self.messages()))
+            state = self.turns.ended or await self.app.aget_state(self.config)
+            await self._index(question, len(state.values.get("messages", [])))
 
     async def choose_model(self, name: str) -> None:
         """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now,

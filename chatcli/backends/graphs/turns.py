@@ -58,6 +58,19 @@ def _thread_of(config: Config) -> str:
     return str((config.get("configurable") or {}).get("thread_id") or "")
 
 
+def _last_reply(state: Any) -> Any:
+    """The last AI message of a thread's ``state`` (None: it has none)."""
+    from langchain_core.messages import AIMessage
+
+    messages = [as_message(m) for m in (state.values or {}).get("messages") or []]
+    return next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+
+
+def _last_calls(state: Any) -> list[Any]:
+    """The calls of the last AI message of a thread's ``state`` (those a resumed run answers)."""
+    return list(getattr(_last_reply(state), "tool_calls", None) or [])
+
+
 class GraphSource:
     """A graph of the user's as a turn's source (chatcli.core.turn). A node's name is said (``Speaker``) before
     its text when the graph has several nodes that may speak (not its tool nodes), or once more than one node
@@ -86,19 +99,18 @@ class GraphSource:
         if self.guard is not None and isinstance(payload, dict):  # a question: its answer's limit starts again
             await self.guard.new_question(_thread_of(head))
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
-            for call in map(_shown, (await self._last_calls(head))[1]):
+            for call in map(_shown, _last_calls(await self.app.aget_state(head))):
                 self._asked_at[call.id] = time.monotonic()
                 self._calls[call.id] = call
 
-    async def pending(self, head: Config) -> list[Pending]:
-        """The interrupts the thread at ``head`` waits on; a call an approval names without an id is named as the
+    def pending(self, state: Any) -> list[Pending]:
+        """The interrupts the thread waits on in ``state``; a call an approval names without an id is named as the
         model's message names it (as the turn shows it), so an answer given ahead (chat inbox answer, a request)
         finds the call it answers by the id every door shows."""
         from dataclasses import replace
 
-        state, calls = await self._last_calls(head)
         found = pending_of(getattr(state, "interrupts", ()) or ())
-        asked = [c for c in calls if c.get("id")]
+        asked = [c for c in _last_calls(state) if c.get("id")]
 
         def named(call: ToolCall) -> ToolCall:
             same = (c["id"] for c in asked if (c["name"], c.get("args") or {}) == (call.name, call.arguments))
@@ -117,14 +129,15 @@ class GraphSource:
     def _resuming(self) -> None:
         self._asked_at.update((i, time.monotonic()) for i in self._calls if i not in self._progress.done)
 
-    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+    async def ended(
+        self, head: Config, state: Any, result: TurnResult, waiting: list[Pending], progress: Progress
+    ) -> None:
         if waiting:
             result.interrupts = waiting
             result.waiting = [self.shown_as(c, progress) for p in waiting if p.is_approval for c in p.calls]
         result.interrupted = "interrupt" if result.interrupts else None
         if self._asides and not waiting:  # kept with the answer, where chat stats finds them
-            _, last = await self._last(head)
-            if last is not None:
+            if (last := _last_reply(state)) is not None:
                 noted = {**last.response_metadata, SUBGRAPH_USAGE: self._asides}
                 await self._write(head, last.model_copy(update={"response_metadata": noted}))
 
@@ -132,19 +145,6 @@ class GraphSource:
         """The call of the turn that ``call`` (asked about) is: the same name and arguments, no result yet."""
         same = (c for c in self._calls.values() if (c.name, c.arguments) == (call.name, call.arguments))
         return next((c for c in same if c.id not in progress.done), call)
-
-    async def _last_calls(self, head: Config) -> tuple[Any, list[Any]]:
-        """The thread's state at ``head``, and the calls of its last AI message (those a resumed run answers)."""
-        state, last = await self._last(head)
-        return state, list(getattr(last, "tool_calls", None) or [])
-
-    async def _last(self, head: Config) -> tuple[Any, Any]:
-        """The thread's state at ``head``, and its last AI message (None: it has none)."""
-        from langchain_core.messages import AIMessage
-
-        state = await self.app.aget_state(head)
-        messages = [as_message(m) for m in (state.values or {}).get("messages") or []]
-        return state, next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
 
     async def stream(
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress

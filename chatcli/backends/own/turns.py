@@ -94,13 +94,9 @@ class ChatSource:
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         pass
 
-    async def pending(self, head: Config) -> list[Pending]:
+    def pending(self, state: Any) -> list[Pending]:
         """The approval, or the tool's question, the thread waits on (asked before chat stopped, or by a
         request), if any: the tools step asks one at a time."""
-        if self.toolbox is None:
-            return []
-
-        state = await self.app.aget_state(head)
         return [p for p in pending_of(state.interrupts) if p.is_approval or p.elicitation is not None][:1]
 
     def resumed(self, value: Any) -> Any:
@@ -111,14 +107,16 @@ class ChatSource:
     def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
         return call
 
-    async def ended(self, head: Config, result: TurnResult, waiting: list[Pending], progress: Progress) -> None:
+    async def ended(
+        self, head: Config, state: Any, result: TurnResult, waiting: list[Pending], progress: Progress
+    ) -> None:
         if waiting:
             result.waiting = [call for pending in waiting for call in pending.calls]
             result.interrupts = [pending for pending in waiting if pending.elicitation is not None]
         result.interrupted = "approval" if result.waiting else "interrupt" if result.interrupts else None
         result.interrupted = result.interrupted or incomplete_reason(result)
         if result.interrupted and not waiting:
-            await self._mark_last_reply(head, result.interrupted)
+            await self._mark_last_reply(head, state, result.interrupted)
 
     async def stream(
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
@@ -220,13 +218,12 @@ class ChatSource:
         )
         await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
 
-    async def _mark_last_reply(self, head: Config, reason: str) -> None:
-        """Flag the saved last reply as incomplete, keeping its text and id."""
+    async def _mark_last_reply(self, head: Config, state: Any, reason: str) -> None:
+        """Flag the saved last reply (of ``state``, the thread's) as incomplete, keeping its text and id."""
         from langchain_core.messages import AIMessage
 
         from chatcli.backends.own.graph import MODEL_NODE
 
-        state = await self.app.aget_state(head)
         history = state.values.get("messages") or []
         if not history or not isinstance(history[-1], AIMessage):
             return
