@@ -83,21 +83,21 @@ class Waits(Protocol):
 
     thread_id: str
 
-    async def waiting(self) -> list[Pending]: ...
+    async def waiting(self, state: Any = None) -> list[Pending]: ...
 
-    async def keep_inbox(self) -> None: ...
+    async def keep_inbox(self, state: Any = None) -> None: ...
 
-    async def messages(self) -> list[BaseMessage]: ...
+    async def messages(self, state: Any = None) -> list[BaseMessage]: ...
 
 
-async def waits_on(thread: Waits, answered: Iterable[str] = ()) -> list[Pending]:
-    """What ``thread`` waits on for the user now. Nothing: its row leaves the inbox, and the request that would
-    answer it is refused as done already (AlreadyDone: serve's 409), naming the calls ``answered`` names (their ids)
-    when every one of them has run."""
-    if waiting := await thread.waiting():
+async def waits_on(thread: Waits, answered: Iterable[str] = (), state: Any = None) -> list[Pending]:
+    """What ``thread`` waits on for the user now (in ``state``, when read already). Nothing: its row leaves the
+    inbox, and the request that would answer it is refused as done already (AlreadyDone: serve's 409), naming the
+    calls ``answered`` names (their ids) when every one of them has run."""
+    if waiting := await thread.waiting(state):
         return waiting
-    await thread.keep_inbox()  # a row left from before (undone, answered where no turn ended) goes
-    results = [m for m in await thread.messages() if m.type == "tool"]
+    await thread.keep_inbox(state)  # a row left from before (undone, answered where no turn ended) goes
+    results = [m for m in await thread.messages(state) if m.type == "tool"]
     ran = {getattr(m, "tool_call_id", ""): getattr(m, "status", "") for m in results}
     calls = list(answered)
     if calls and all(call_id in ran for call_id in calls):

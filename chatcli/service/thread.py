@@ -306,9 +306,10 @@ class Thread:
         """The threads beside this one (chat's database, or the server's)."""
         return self.backend.threads(self.store)
 
-    async def messages(self) -> list[BaseMessage]:
-        """The thread's whole stored history, as LangChain's messages."""
-        return [self.backend.message(m) for m in (await self.app.aget_state(self.config)).values.get("messages", [])]
+    async def messages(self, state: Any = None) -> list[BaseMessage]:
+        """The thread's whole stored history, as LangChain's messages (of ``state``, when its turn has read it)."""
+        state = state or await self.app.aget_state(self.config)
+        return [self.backend.message(m) for m in state.values.get("messages", [])]
 
     # ---- time travel: every change goes through LangGraph checkpoints, old states stay in history
 
@@ -353,12 +354,13 @@ class Thread:
             return tree.current
         return len(tree.nodes) + 1
 
-    async def _settings_now(self) -> dict[str, Any]:
+    async def _settings_now(self, state: Any = None) -> dict[str, Any]:
         """What the thread keeps beside its messages as it is now (its system prompt, variables, role, model,
-        pins, and what is pending for it), for a state it goes on from that is older: nothing on a graph's thread."""
+        pins, and what is pending for it; ``state``: the thread's, read already), for a state it goes on from that is
+        older: nothing on a graph's thread."""
         if not self.can.prompt:
             return {}
-        head = (await self.app.aget_state(self.config)).values
+        head = (state or await self.app.aget_state(self.config)).values
         current = {**{k: head[k] for k in THREAD_SETTINGS if k in head}, **self.pending}
         self.pending = {}
         return current
@@ -397,10 +399,10 @@ class Thread:
         """
         async with self.lock():
             head = await self.app.aget_state(self.config)
-            asked = [m for m in map(self.backend.message, head.values.get("messages", [])) if m.type == "human"]
+            asked = [m for m in await self.messages(head) if m.type == "human"]
             if not asked:
                 raise UsageError("nothing to retry: this thread has no message yet")
-            current = await self._settings_now()  # the retry uses the thread's system prompt and variables as now
+            current = await self._settings_now(head)  # the retry uses the thread's system prompt and variables as now
             node = await self._node("again")
             start = await self.backend.retry_point(self.config, head, asked[-1], current)
             try:
@@ -465,8 +467,7 @@ class Thread:
         read again if it stopped early): a thread is listed from its first question on, titled by it, answered or not
         (a wrong key, a server down: ``chat -c`` goes on with it)."""
         if self.store is not None:
-            state = self.turns.ended or await self.app.aget_state(self.config)
-            await self._index(question, len(state.values.get("messages", [])))
+            await self._index(question, len(await self.messages(self.turns.ended)))
 
     async def choose_model(self, name: str) -> None:
         """/model: ``name`` answers from the next message on, and the thread keeps it (its binding): stored now,
@@ -541,10 +542,11 @@ class Thread:
         the turn to its answer with the model (and temperature) it was asked with, unless -m or /model chose
         another; AlreadyDone if nothing waits any more."""
         async with self.lock():
-            waiting = await waits_on(self)  # nothing: another request (or process) answered it meanwhile
+            state = await self.app.aget_state(self.config)
+            waiting = await waits_on(self, state=state)  # nothing: another request (or process) answered it meanwhile
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
-            asked = [m for m in await self.messages() if m.type == "human"]
-            kept, turn = self.model, (await self.app.aget_state(self.config)).metadata or {}
+            asked = [m for m in await self.messages(state) if m.type == "human"]
+            kept, turn = self.model, state.metadata or {}
             if self.can.prompt and not kept.pinned and isinstance(turn.get("model"), str):
                 self.model = replace(self.model, name=turn["model"])
             if self.can.prompt and not kept.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
