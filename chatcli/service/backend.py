@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from chatcli.store import Store, ThreadInfo
     from chatcli.store.base import Asked
     from chatcli.threads.operations import Transcript
-    from chatcli.tools.toolbox import Toolbox
 
 # A retry on a graph of the user's looks this far back (in checkpoints) for where its question began to be answered.
 LOOKBACK = 100
@@ -85,12 +84,12 @@ class Backend:
         async with lock:
             yield
 
-    def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
+    def source(self, stall_timeout: float | None, context_tokens: int | None) -> Source:
         """How one turn of a thread runs (a new one for each thread)."""
         from chatcli.backends.own.turns import ChatSource
 
         running: RunningGraph = self.app  # type: ignore[assignment]  # chat's own graph runs here
-        return ChatSource(running, toolbox, stall_timeout, context_tokens)
+        return ChatSource(running, stall_timeout, context_tokens)
 
     def threads(self, store: Store | None) -> ThreadList:
         """The threads on this backend (chat's database for a graph that runs here)."""
@@ -164,7 +163,7 @@ class GraphBackend(Backend):
         self.pricer = Pricer(settings.prices, None, False, settings)
         self.guard: Guard | None = None  # the spending limits its model calls are kept within (None: none set)
 
-    def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
+    def source(self, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.graphs.turns import GraphSource
 
         return GraphSource(self.app, self.pricer, self.guard)
@@ -244,7 +243,7 @@ class RemoteBackend(GraphBackend):
         self.db = settings.db or ""  # chat's database, where its threads are noted (``keep``)
         super().__init__(self.server, remote.graph_id, remote.spec.binding, settings)
 
-    def source(self, toolbox: Toolbox | None, stall_timeout: float | None, context_tokens: int | None) -> Source:
+    def source(self, stall_timeout: float | None, context_tokens: int | None) -> Source:
         from chatcli.backends.remote.run import RemoteSource
 
         return RemoteSource(self.remote, self.server, self.pricer)

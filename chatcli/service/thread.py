@@ -96,7 +96,7 @@ class Thread:
     def __post_init__(self) -> None:
         if self.backend.label:  # a graph's: its label names what answers
             self.model = ModelChoice(self.backend.label, self.backend.label)
-        source = self.backend.source(self.toolbox, self.settings.timeout or None, self.context_tokens)
+        source = self.backend.source(self.settings.timeout or None, self.context_tokens)
         self.turns = Turns(source, Approvals(self.toolbox, self.settings.approve_all))
 
     @property
@@ -131,9 +131,8 @@ class Thread:
         """What the thread waits on: an approval of its calls, or a tool's question (asked before chat stopped,
         or left for a request or ``--resume`` to answer); each call with where it would run, as the terminal says.
         ``state``: the thread's, when the turn holding it has read it."""
-        shown = self.turns.approvals.shown
         pending = self.turns.source.pending(state or await self.app.aget_state(self.config))
-        return [replace(item, calls=tuple(map(shown, item.calls))) for item in pending]
+        return [replace(item, calls=tuple(map(self.turns.approvals.shown, item.calls))) for item in pending]
 
     async def _run(
         self, payload: Any, start: Config, created: bool = False, ask_first: bool = False, node: int | None = None

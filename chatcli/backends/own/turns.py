@@ -6,16 +6,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from chatcli.core.events import Aside, Listener, ToolCall, ToolResult, TurnResult
 from chatcli.core.graph_app import RunningGraph
 from chatcli.core.interrupts import Pending, pending_of
 from chatcli.core.turn import Config, Progress, incomplete_reason, tell_chunk, tell_usage
-
-if TYPE_CHECKING:
-    from chatcli.tools.toolbox import Toolbox
-
 
 # A check of the stall clock this late was held up by this process (a loop's own scheduling is milliseconds late).
 LATE = 0.5
@@ -81,13 +77,11 @@ class StallClock:
 
 @dataclass(eq=False)
 class ChatSource:
-    """Chat's compiled graph ``app``. ``toolbox`` is None when the graph has no tools step (no run then waits
-    for approval); ``stall_timeout`` is how long a reply that has begun may go without text, thinking or a call's
-    arguments."""
+    """Chat's compiled graph ``app``; ``stall_timeout`` is how long a reply that has begun may go without text,
+    thinking or a call's arguments."""
 
     reviews: ClassVar[bool] = False
     app: RunningGraph
-    toolbox: "Toolbox | None" = None
     stall_timeout: float | None = None
     context_tokens: int | None = None
 
