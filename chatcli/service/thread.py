@@ -234,8 +234,7 @@ class Thread:
         of chat's holds (an Agent Server's) is held in this process, by its backend. Either way the lock is let go
         once the turn has ended, a stopped answer's part kept in the thread (and the state it ended at forgotten):
         the next question comes after it."""
-        holder = self.store if self.store is not None else self.backend
-        async with holder.thread_lock(self.thread_id):
+        async with (self.store or self.backend).thread_lock(self.thread_id):
             try:
                 yield
             finally:
