@@ -1,8 +1,9 @@
 """A newcomer's first hour, as the README walks it, with the installed ``chat`` as a process each time: the six
 commands, a first question that fails and its retry, a spending limit a person would set in config.toml, a
 background reply whose question is answered from the inbox, a cloned project's skill before and after ``chat
-trust``, and a hooks collection's guard refusing a call under --yes. Each step is tested where its decision lives
-too; this is the walk, end to end, so that a step that no longer follows the one before is caught."""
+trust``, a hooks collection's guard refusing a call under --yes, and the page on a phone (signed in with the link
+``chat serve`` prints, the walk's threads there, a question answered live). Each step is tested where its decision
+lives too; this is the walk, end to end, so that a step that no longer follows the one before is caught."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser as browsing
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import chat_process as chat
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
+browser, browse, page_served = browsing.browser, browsing.browse, browsing.page_served  # (the page's step)
 
 
-def test_the_readme_walk_from_the_first_question_to_the_inbox(server, hosted, isolated_env, tmp_path):
+def test_the_readme_walk_from_the_first_question_to_the_inbox(server, hosted, isolated_env, tmp_path, request):
     env = {**hosted, "CHATCLI_MODEL": "gpt-5-mini"}
     unproxied = {k: v for k, v in env.items() if k.lower() != "http_proxy"}
     down = chat({**unproxied, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, "my first question")
@@ -82,3 +85,19 @@ def test_the_readme_walk_from_the_first_question_to_the_inbox(server, hosted, is
     assert refused.code == 0 and (tmp_path / "build").is_dir(), refused
     assert "PreToolUse hook" in refused.err and "--yes approves" not in refused.err, refused
     assert "rm -rf is not allowed" in json.dumps(server.requests[-1]["messages"])
+
+    # The page on a phone: signed in with the link chat serve prints, the walk's threads there, a question answered.
+    from tests.browser import PHONE
+    from tests.test_page import asked, expect, signed_in, threads_shown
+
+    served = request.getfixturevalue("page_served")(env=env)  # (skips here without Chromium: .ci/run has it)
+    with request.getfixturevalue("browse")(PHONE, "the newcomer's page") as view:
+        signed_in(view, served)
+        listed = threads_shown(view, PHONE)
+        expect(listed, view.said("the walk's threads")).to_contain_text("why is the sky blue?")
+        listed.locator(f'button[data-thread-id="{first}"]').tap()
+        server.queue(Reply("The sea mirrors the sky."))
+        asked(view, PHONE, "and the sea?")
+        answers = view.page.locator('#messages .message[data-role="assistant"]')
+        expect(answers.last, view.said("answered live, on the thread")).to_contain_text("The sea mirrors the sky.")
+    assert "and the sea?" in chat(env, "show", first).out
