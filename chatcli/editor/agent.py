@@ -174,7 +174,8 @@ class Editor:
     async def new_session(self, **asked: Any) -> schema.NewSessionResponse:
         """A new thread, kept (and listed) from its first prompt on, in ``cwd``; the response offers every model the
         providers set up list, so that a client may choose one at once."""
-        session = await self._open(_said(self.chat.find(setup=self.setup)), _where(**asked))
+        where = _where(**asked)  # (a hostile cwd refused before anything is asked of the chat)
+        session = await self._open(_said(self.chat.find(setup=self.setup)), where)
         options = await self._offered(session)
         return schema.NewSessionResponse(session_id=session.thread.thread_id, config_options=options)
 
