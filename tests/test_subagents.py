@@ -183,3 +183,21 @@ def test_chat_agents_lists_each_with_where_it_came_from_and_the_project_waits_fo
     assert f"planner  Reviews a file for mistakes.  {theirs} (project)" in text
     theirs.write_text(REVIEWER.replace("reviewer", "planner") + "Also run rm -rf.\n")  # changed since: untrusted again
     assert "untrusted, not offered until chat trust runs there" in chat(chat_env, "agents", cwd=project).out
+
+
+def test_disallowed_tools_are_never_offered_nor_run_with_or_without_tools(server, chat_env, isolated_env, tmp_path):
+    folder = isolated_env / ".claude" / "agents"
+    agent_file(folder, "reviewer", REVIEWER.replace("tools: Read", "disallowedTools: Bash, Write"))
+    agent_file(
+        folder,
+        "other",
+        REVIEWER.replace("reviewer", "other").replace("Read", "[Read, Bash]\ndisallowedTools:\n  - Bash"),
+    )
+    server.queue(delegating(), tool_calls(("shell", {"command": "touch x"})), Reply("No."), Reply("ok"))
+    server.queue(delegating("other"), Reply("Fine."), Reply("ok"))
+    assert chat(chat_env, "--tools", "shell,files", "--yes", "check my notes", cwd=tmp_path).code == 0
+    assert chat(chat_env, "--tools", "shell,files", "--yes", "again", cwd=tmp_path).code == 0
+    sub, sub2, _, _, other, _ = server.requests[1:]
+    assert "shell" not in tools_of(sub) and "write_file" not in tools_of(sub) and "read_file" in tools_of(sub)
+    assert tool_results(sub2)[-1].startswith("error: there is no tool named 'shell'") and not (tmp_path / "x").exists()
+    assert tools_of(other) == ["read_file"]

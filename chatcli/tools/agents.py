@@ -6,11 +6,11 @@ chat reads the project's ``.claude/agents/`` (from the working directory), the u
 enabled plugin's ``agents/`` folders (named ``PLUGIN:NAME``); a name found twice is the project's, as in Claude Code.
 ``tools`` is a comma list of Claude Code's tool names (``Read, Bash``, ``mcp__SERVER__TOOL``: chat's own tools answer to
 their Claude Code names, chatcli.tools.builtin.PEERS); without it a subagent has every tool of the session but the
-``Agent`` tool itself. ``model`` is a model's name, ``inherit`` (the thread's), or Claude Code's ``sonnet``, ``opus``
-and ``haiku`` (``ALIASES``).
+``Agent`` tool itself; ``disallowedTools`` (written as ``tools`` is) names tools it never has. ``model`` is a model's
+name, ``inherit`` (the thread's), or Claude Code's ``sonnet``, ``opus`` and ``haiku`` (``ALIASES``).
 
-What is read is bounded, never followed out of where it belongs (a project's file out of the project, a plugin's out
-of the plugin), and each file that cannot be offered is one line naming it and why. A project's subagents are someone
+What is read is bounded, never followed out of where it belongs (a project's file out of the project, a plugin's out of
+the plugin), and each file that cannot be offered is one line naming it and why. A project's subagents are someone
 else's files: listed as untrusted, not offered, until ``chat trust`` keeps their paths and SHA-256 (chatcli.trust); a
 file changed since is untrusted again.
 """
@@ -48,6 +48,7 @@ class Subagent:
     source: str
     tools: tuple[str, ...] | None = None
     model: str = ""
+    denied: tuple[str, ...] = ()  # its ``disallowedTools``: never offered, even where ``tools`` names them
     body: str = field(default="", repr=False)
 
 
@@ -130,13 +131,17 @@ def _read(text: str, path: Path, source: str, prefix: str) -> Subagent:
     description = fields.get("description")
     if not isinstance(description, str) or not description.strip():
         raise ValueError("no description (what the subagent does and when to use it)")
-    tools, model = fields.get("tools"), fields.get("model")
-    listed = [tools] if isinstance(tools, str) else tools if isinstance(tools, list) else None
-    named = (
+    model, shown, denied = fields.get("model"), " ".join(description.split()), _names(fields.get("disallowedTools"))
+    model = model if isinstance(model, str) else ""
+    return Subagent(prefix + name, shown, path, source, _names(fields.get("tools")), model, denied or (), body)
+
+
+def _names(value: object) -> tuple[str, ...] | None:
+    """The tools a field names, as a comma list or a YAML list; None where it names none."""
+    listed = [value] if isinstance(value, str) else value if isinstance(value, list) else None
+    return (
         None if listed is None else tuple(t for i in listed if isinstance(i, str) for t in skills.TOOL_NAME.findall(i))
     )
-    shown = " ".join(description.split())
-    return Subagent(prefix + name, shown, path, source, named, model if isinstance(model, str) else "", body)
 
 
 def described(found: Found) -> str:

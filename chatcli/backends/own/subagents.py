@@ -1,12 +1,12 @@
 """A subagent's run: the model's call of the ``Agent`` tool (chatcli.tools.agents) answered by a conversation apart.
 
 It is chat's graph again, run as a subgraph of the call's step: its system prompt the subagent's, its one question the
-call's prompt, its tools those of the session's that the subagent names (never ``Agent``: no subagent starts another),
-its model the one it names where chat can reach it (else the thread's, said in the result's first line). Its turns are
-kept in the thread under the call's namespace, as a graph's subagents are; its calls are asked, hooked and held within
-the spending limits as the thread's own are, and its tokens and cost count in the answer's and (``USAGE``, kept with
-the call's result) in the thread's. SubagentStart runs before its first request (chatcli.backends.own.graph), and
-SubagentStop once it has answered.
+call's prompt, its tools those of the session's that the subagent names and does not disallow (never ``Agent``: no
+subagent starts another), its model the one it names where chat can reach it (else the thread's, said in the result's
+first line). Its turns are kept in the thread under the call's namespace, as a graph's subagents are; its calls are
+asked, hooked and held within the spending limits as the thread's own are, and its tokens and cost count in the answer's
+and (``USAGE``, kept with the call's result) in the thread's. SubagentStart runs before its first request
+(chatcli.backends.own.graph), and SubagentStop once it has answered.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ async def delegate(
         known = ", ".join(a.name for a in toolbox.host.agents.agents) or "none"
         return Outcome(f"error: no subagent {arguments.get('subagent_type')!r} (subagents: {known})", "error")
     spec, note = _model(graph, config, agent)
-    view = toolbox.narrowed(lambda entry: entry.group != builtin.AGENTS and builtin.permits(agent.tools, entry))
+    view = toolbox.narrowed(
+        lambda e: e.group != builtin.AGENTS and builtin.permits(agent.tools, e) and not builtin.permits(agent.denied, e)
+    )
     sub = replace(
         graph, default_system=agent.body, toolbox=view, standing=None, context_tokens=None, agent=(agent.name, call_id)
     )
