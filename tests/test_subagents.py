@@ -201,3 +201,15 @@ def test_disallowed_tools_are_never_offered_nor_run_with_or_without_tools(server
     assert "shell" not in tools_of(sub) and "write_file" not in tools_of(sub) and "read_file" in tools_of(sub)
     assert tool_results(sub2)[-1].startswith("error: there is no tool named 'shell'") and not (tmp_path / "x").exists()
     assert tools_of(other) == ["read_file"]
+
+
+def test_max_turns_stops_the_subagent_and_its_last_words_are_the_result(server, chat_env, isolated_env, tmp_path):
+    agent_file(isolated_env / ".claude" / "agents", "reviewer", REVIEWER.replace("tools: Read", "maxTurns: 2"))
+    (tmp_path / "notes.txt").write_text("teh notes\n")
+    server.queue(
+        delegating(), tool_calls(("read_file", {"path": "notes.txt"})), Reply("So far: one typo."), Reply("ok")
+    )
+    assert chat(chat_env, "--tools", "files", "--yes", "check my notes", cwd=tmp_path).code == 0
+    first, sub, sub2, last = server.requests
+    assert "read_file" in tools_of(sub) and tools_of(sub2) == []  # its second turn is its last: words only
+    assert tool_results(last) == ["So far: one typo."]

@@ -6,8 +6,9 @@ chat reads the project's ``.claude/agents/`` (from the working directory), the u
 enabled plugin's ``agents/`` folders (named ``PLUGIN:NAME``); a name found twice is the project's, as in Claude Code.
 ``tools`` is a comma list of Claude Code's tool names (``Read, Bash``, ``mcp__SERVER__TOOL``: chat's own tools answer to
 their Claude Code names, chatcli.tools.builtin.PEERS); without it a subagent has every tool of the session but the
-``Agent`` tool itself; ``disallowedTools`` (written as ``tools`` is) names tools it never has. ``model`` is a model's
-name, ``inherit`` (the thread's), or Claude Code's ``sonnet``, ``opus`` and ``haiku`` (``ALIASES``).
+``Agent`` tool itself; ``disallowedTools`` (written as ``tools`` is) names tools it never has; ``maxTurns`` bounds its
+model calls. ``model`` is a model's name, ``inherit`` (the thread's), or Claude Code's ``sonnet``, ``opus`` and
+``haiku`` (``ALIASES``).
 
 What is read is bounded, never followed out of where it belongs (a project's file out of the project, a plugin's out of
 the plugin), and each file that cannot be offered is one line naming it and why. A project's subagents are someone
@@ -49,6 +50,7 @@ class Subagent:
     tools: tuple[str, ...] | None = None
     model: str = ""
     denied: tuple[str, ...] = ()  # its ``disallowedTools``: never offered, even where ``tools`` names them
+    turns: int | None = None  # its ``maxTurns``: the model calls it makes at most, the last offered no tools
     body: str = field(default="", repr=False)
 
 
@@ -132,8 +134,9 @@ def _read(text: str, path: Path, source: str, prefix: str) -> Subagent:
     if not isinstance(description, str) or not description.strip():
         raise ValueError("no description (what the subagent does and when to use it)")
     model, shown, denied = fields.get("model"), " ".join(description.split()), _names(fields.get("disallowedTools"))
-    model = model if isinstance(model, str) else ""
-    return Subagent(prefix + name, shown, path, source, _names(fields.get("tools")), model, denied or (), body)
+    model, turns = model if isinstance(model, str) else "", fields.get("maxTurns")
+    turns = turns if isinstance(turns, int) and not isinstance(turns, bool) and turns > 0 else None
+    return Subagent(prefix + name, shown, path, source, _names(fields.get("tools")), model, denied or (), turns, body)
 
 
 def _names(value: object) -> tuple[str, ...] | None:

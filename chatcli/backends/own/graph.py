@@ -239,7 +239,7 @@ class ChatGraph:
         rounds = sum(1 for m in messages[asked:] if calls_of(m))
         if rounds >= self.tool_rounds:
             _say(emit, f"the model used its {self.tool_rounds} rounds of tools for this question: it answers without"
-                 " them now (tool_rounds sets how many)")  # fmt: skip
+                 " them now (tool_rounds, a subagent's maxTurns, set how many)")  # fmt: skip
             return []
         from chatcli.core.memories import ASKED
 

@@ -2,11 +2,12 @@
 
 It is chat's graph again, run as a subgraph of the call's step: its system prompt the subagent's, its one question the
 call's prompt, its tools those of the session's that the subagent names and does not disallow (never ``Agent``: no
-subagent starts another), its model the one it names where chat can reach it (else the thread's, said in the result's
-first line). Its turns are kept in the thread under the call's namespace, as a graph's subagents are; its calls are
-asked, hooked and held within the spending limits as the thread's own are, and its tokens and cost count in the answer's
-and (``USAGE``, kept with the call's result) in the thread's. SubagentStart runs before its first request
-(chatcli.backends.own.graph), and SubagentStop once it has answered.
+subagent starts another), at most ``maxTurns`` model calls (the last offered no tools, so it answers with what it has),
+its model the one it names where chat can reach it (else the thread's, said in the result's first line). Its turns are
+kept in the thread under the call's namespace, as a graph's subagents are; its calls are asked, hooked and held within
+the spending limits as the thread's own are, and its tokens and cost count in the answer's and (``USAGE``, kept with the
+call's result) in the thread's. SubagentStart runs before its first request (chatcli.backends.own.graph), and
+SubagentStop once it has answered.
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ async def delegate(
     view = toolbox.narrowed(
         lambda e: e.group != builtin.AGENTS and builtin.permits(agent.tools, e) and not builtin.permits(agent.denied, e)
     )
-    sub = replace(
-        graph, default_system=agent.body, toolbox=view, standing=None, context_tokens=None, agent=(agent.name, call_id)
-    )
+    rounds = graph.tool_rounds if agent.turns is None else min(graph.tool_rounds, agent.turns - 1)
+    sub = replace(graph, default_system=agent.body, toolbox=view, standing=None, context_tokens=None)
+    sub.agent, sub.tool_rounds = (agent.name, call_id), rounds
     run: Any = {"configurable": {TOOLBOX: view, "model": spec}, "metadata": {AGENT: agent.name}}
     asked = {"messages": [HumanMessage(str(arguments.get("prompt") or ""))]}
     try:
