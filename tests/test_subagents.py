@@ -213,3 +213,33 @@ def test_max_turns_stops_the_subagent_and_its_last_words_are_the_result(server, 
     first, sub, sub2, last = server.requests
     assert "read_file" in tools_of(sub) and tools_of(sub2) == []  # its second turn is its last: words only
     assert tool_results(last) == ["So far: one typo."]
+
+
+def test_a_subagent_stop_hooks_block_has_it_go_on_with_the_reason_once(server, chat_env, isolated_env, tmp_path):
+    from tests.test_hooks import group, settings
+
+    block = json.dumps({"decision": "block", "reason": "Check the tests too."})
+    command = f"grep -q '\"stop_hook_active\": false' && echo '{block}' || true"
+    settings(isolated_env / ".claude" / "settings.json", SubagentStop=[group(command, matcher="reviewer")])
+    agent_file(isolated_env / ".claude" / "agents", "reviewer", REVIEWER)
+    server.queue(delegating(), Reply("One typo."), Reply("Tests pass too."), Reply("ok"))
+    run = chat(chat_env, "--tools", "files", "--yes", "check my notes", cwd=tmp_path)
+    assert run.code == 0 and "a SubagentStop hook asks reviewer for another pass: Check the tests too." in run.err, run
+    _, sub, sub2, last = server.requests
+    assert [m["content"] for m in sub2["messages"][1:]] == ["Review notes.txt", "One typo.", "Check the tests too."]
+    assert tool_results(last) == ["Tests pass too."]
+
+
+def test_a_subagent_stop_hook_that_always_blocks_is_bounded_by_max_continuations(
+    server, chat_env, isolated_env, tmp_path
+):
+    from tests.test_hooks import group, settings
+
+    (isolated_env / ".config" / "chatcli").mkdir(parents=True, exist_ok=True)
+    (isolated_env / ".config" / "chatcli" / "config.toml").write_text("max_continuations = 1\n")
+    settings(isolated_env / ".claude" / "settings.json", SubagentStop=[group("echo 'not yet' >&2; exit 2")])
+    agent_file(isolated_env / ".claude" / "agents", "reviewer", REVIEWER)
+    server.queue(delegating(), Reply("First."), Reply("Second."), Reply("ok"))
+    run = chat(chat_env, "--tools", "files", "--yes", "check my notes", cwd=tmp_path)
+    assert run.code == 0 and "a SubagentStop hook asked for more: 1 passes made" in run.err, run
+    assert len(server.requests) == 4 and tool_results(server.requests[3]) == ["Second."]

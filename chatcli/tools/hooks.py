@@ -45,7 +45,7 @@ MATCHED = dict.fromkeys(TOOL_EVENTS, "tool_name") | {"SessionStart": "source", "
 MATCHED |= {"Notification": "notification_type", "PreCompact": "trigger", "PostCompact": "trigger"}
 MATCHED |= {"SubagentStart": "agent_type", "SubagentStop": "agent_type"}
 # Where exit 2 (or ``decision: block``) stops what the event is about; elsewhere its stderr is only said to the user.
-BLOCKS = frozenset({*TOOL_EVENTS, "UserPromptSubmit", "Stop", "PreCompact"})
+BLOCKS = frozenset({*TOOL_EVENTS, "UserPromptSubmit", "Stop", "SubagentStop", "PreCompact"})
 DECIDES = frozenset({"PreToolUse", "PermissionRequest"})  # where a hook may also ask or allow
 CONTEXT_FROM_STDOUT = frozenset({"SessionStart", "UserPromptSubmit"})
 WORDS = {"deny": "deny", "block": "deny", "ask": "ask", "allow": "allow", "approve": "allow"}

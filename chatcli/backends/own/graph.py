@@ -152,6 +152,7 @@ class ChatGraph:
     states: Any = None
     toolbox: "Toolbox | None" = None
     tool_rounds: int = 10
+    continuations: int = 3  # the passes a SubagentStop hook may have a subagent make past its answer (``block``)
     tool_result_chars: int = 20_000
     pricer: Any = None  # a chatcli.backends.own.pricing.Pricer: each reply's cost is stored with it and emitted
     # What each request carries beside the thread (chatcli.backends.own.standing.Standing: the memories the user
@@ -549,6 +550,7 @@ def graph_for(settings: Settings, models: Any, toolbox: "Toolbox | None" = None,
         compact_at=settings.compact_at,
         toolbox=toolbox,
         tool_rounds=settings.tool_rounds,
+        continuations=settings.max_continuations,
         tool_result_chars=settings.tool_result_chars,
         pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
         **more,

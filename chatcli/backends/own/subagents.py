@@ -7,7 +7,7 @@ its model the one it names where chat can reach it (else the thread's, said in t
 kept in the thread under the call's namespace, as a graph's subagents are; its calls are asked, hooked and held within
 the spending limits as the thread's own are, and its tokens and cost count in the answer's and (``USAGE``, kept with the
 call's result) in the thread's. SubagentStart runs before its first request (chatcli.backends.own.graph), and
-SubagentStop once it has answered.
+SubagentStop once it has answered: its ``block`` has it go on with the hook's reason, as a Stop hook's has the thread.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ async def delegate(
     from langgraph.errors import GraphBubbleUp
 
     from chatcli.backends.own.spending import LimitReached
+    from chatcli.tools.hooks import transcript, write_transcript
+    from chatcli.tools.kept_files import folder
 
     started, toolbox = time.monotonic(), toolbox_of(config, graph.toolbox)
     assert toolbox is not None  # (the Agent tool is one of its tools)
@@ -57,26 +59,32 @@ async def delegate(
     sub.agent, sub.tool_rounds = (agent.name, call_id), rounds
     run: Any = {"configurable": {TOOLBOX: view, "model": spec}, "metadata": {AGENT: agent.name}}
     asked = {"messages": [HumanMessage(str(arguments.get("prompt") or ""))]}
-    try:
-        state = await sub.compile(None).ainvoke(asked, run)
-    except (GraphBubbleUp, LimitReached):  # a question for the user (its calls' approval), or a limit: the turn's
-        raise
-    except Exception as exc:  # noqa: BLE001 - its model failed: a result the model reads, as a tool's failure is
-        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-        return Outcome(f"error: the subagent {agent.name} failed: {why}", "error", time.monotonic() - started)
-    replies = [m for m in state["messages"] if m.type == "ai"]
-    answer = replies[-1].text if replies else ""
-    thread = str((config.get("configurable") or {}).get("thread_id") or "")
-    if (hooks := hooks_of(config)).matching("SubagentStop", agent.name):  # its transcript written for them first
-        from chatcli.tools.hooks import transcript, write_transcript
-        from chatcli.tools.kept_files import folder
-
-        path = transcript(thread).with_name(f"agent-{folder(call_id).name}.jsonl")
-        with suppress(OSError):  # (a hook that reads it finds none)
+    compiled, hooks = sub.compile(None), hooks_of(config)
+    thread, say = str((config.get("configurable") or {}).get("thread_id") or ""), saying(emit)
+    path = transcript(thread).with_name(f"agent-{folder(call_id).name}.jsonl")
+    for passes in range(graph.continuations + 1):
+        try:
+            state = await compiled.ainvoke(asked, run)
+        except (GraphBubbleUp, LimitReached):  # a question for the user (its calls' approval), or a limit: the turn's
+            raise
+        except Exception as exc:  # noqa: BLE001 - its model failed: a result the model reads, as a tool's failure is
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+            return Outcome(f"error: the subagent {agent.name} failed: {why}", "error", time.monotonic() - started)
+        replies = [m for m in state["messages"] if m.type == "ai"]
+        answer = replies[-1].text if replies else ""
+        if not hooks.matching("SubagentStop", agent.name):
+            break
+        with suppress(OSError):  # its transcript written for them first (a hook that reads it finds none)
             await asyncio.to_thread(write_transcript, path, state["messages"], thread, hooks.cwd)
-        fields = {"agent_id": call_id, "agent_type": agent.name, "agent_transcript_path": str(path)}
-        fields["last_assistant_message"] = answer
-        await hooks.fire("SubagentStop", fields, session_id=thread, say=saying(emit))
+        fields: dict[str, Any] = {"agent_id": call_id, "agent_type": agent.name, "agent_transcript_path": str(path)}
+        fields |= {"last_assistant_message": answer, "stop_hook_active": passes > 0}
+        said = await hooks.fire("SubagentStop", fields, session_id=thread, say=say)
+        if said.blocked and passes == graph.continuations:
+            say(f"a SubagentStop hook asked for more: {passes} passes made, as max_continuations allows", True)
+        if not said.blocked or passes == graph.continuations:
+            break
+        say(f"a SubagentStop hook asks {agent.name} for another pass: {said.reason}", False)
+        asked = {"messages": [*state["messages"], HumanMessage(said.reason)]}  # (the same ids: not kept twice)
     return Outcome(
         note + (answer or "(the subagent gave no answer)"), "ok", time.monotonic() - started, kept=spent(replies)
     )
