@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 from starlette.responses import Response
 
-from chatcli.api.compacting import Strict
+from chatcli.api.errors import Strict
 from chatcli.api.turns import EVENT_STREAM, HttpListener, Objects
 from chatcli.errors import UsageError
 from chatcli.text import json_text

@@ -1,4 +1,5 @@
-"""JSON as the command line writes it, and every error `chat serve` answers as the documented object,
+"""The strict objects `chat serve` takes (``Strict``), JSON as the command line writes it, and every error `chat
+serve` answers as the documented object,
 ``{"error": {"message", "exit_code"}}`` (and ``"limit"`` when a spending limit refused a model call: 402).
 
 FastAPI's own answers (a request body that does not validate: 422 ``{"detail": [...]}``; a path
@@ -13,10 +14,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _StarletteJSON
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from chatcli.errors import AlreadyDone, ChatError, ExitStatus, NoThread
 from chatcli.text import json_text
+
+
+class Strict(BaseModel):
+    """An object of the API: a misspelt field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class JSONResponse(_StarletteJSON):

@@ -16,8 +16,7 @@ from fastapi import Body, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from chatcli.api.apps import ViewPort, apps_routes
-from chatcli.api.compacting import Strict
-from chatcli.api.errors import JSONResponse
+from chatcli.api.errors import JSONResponse, Strict
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.page import page_routes
 from chatcli.api.turns import answer, connected
