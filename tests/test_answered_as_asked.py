@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,6 +107,21 @@ def test_serve_s_approvals_request_goes_on_as_asked_and_answers_with_its_events(
     assert gone_on(server, answerer, thread) == ASKER_KEY
 
 
+def approved_at_serve(env: dict[str, str], thread: str, stream: bool) -> tuple[int | None, Any]:
+    """APPROVED sent to serve's approvals route for ``thread`` (the page's way: an event stream, whose last event must
+    be an error here), its status (None for a stream) and its final object."""
+    served = AppServed(env)
+    try:
+        path = f"/v1/threads/{thread}/approvals"
+        if not stream:
+            return served.request("POST", path, APPROVED)
+        final = list(served.events(path, APPROVED))[-1]
+        assert final["type"] == "error", final
+        return None, final
+    finally:
+        served.stop()
+
+
 @here
 @pytest.mark.parametrize("stream", [False, True], ids=["request", "page"])
 def test_serve_s_approvals_request_fails_as_the_reply_that_went_on_failed(server, chat_env, tmp_path, stream):
@@ -114,17 +130,8 @@ def test_serve_s_approvals_request_fails_as_the_reply_that_went_on_failed(server
     from chatcli.api.errors import STATUS
 
     thread, answerer = asked(server, chat_env, tmp_path, Fault(status=400))
-    served = AppServed(answerer)
-    try:
-        path = f"/v1/threads/{thread}/approvals"
-        if stream:
-            final = list(served.events(path, APPROVED))[-1]
-            assert final["type"] == "error", final
-        else:
-            status, final = served.request("POST", path, APPROVED)
-            assert status == STATUS[final["error"]["exit_code"]] == 502, (status, final)
-    finally:
-        served.stop()
+    status, final = approved_at_serve(answerer, thread, stream)
+    assert stream or status == STATUS[final["error"]["exit_code"]] == 502, (status, final)
     assert final["thread_id"] == thread and "Bad request" in final["error"]["message"], final
 
 
@@ -143,18 +150,11 @@ def test_serve_s_approvals_request_says_the_reply_that_went_on_ended_without_an_
     finally:
         LAUNCHER.reset(token)
     token = LAUNCHER.set(lambda *_: 0)  # its process gone at once: no event, no end
-    served = AppServed(answerer)
     try:
-        path = f"/v1/threads/{thread}/approvals"
-        if stream:
-            final = list(served.events(path, APPROVED))[-1]
-            assert final["type"] == "error", final
-        else:
-            status, final = served.request("POST", path, APPROVED)
-            assert status == 500, (status, final)
+        status, final = approved_at_serve(answerer, thread, stream)
     finally:
-        served.stop()
         LAUNCHER.reset(token)
+    assert stream or status == 500, (status, final)
     said = final["error"]["message"]
     assert "ended without an answer" in said and "chat jobs" in said and "chat attach" in said, final
 
