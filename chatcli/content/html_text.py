@@ -153,15 +153,20 @@ def main(seconds: int = CONVERT_SECONDS, memory: int = CONVERT_MEMORY) -> None:
     signal.signal(signal.SIGXCPU, lambda *_: os._exit(_OUT_OF_TIME))
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    too_big = {"refused": f"converting it to text needs more than {memory // MB} MB of memory"}
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, hard))  # the page's parser cannot lift it: the answer can
+    answer = too_big
     try:  # (the page read and decoded under the limit too: where memory runs out is chance, the answer is not)
         html = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # no more than MAX_HTML: see convert
         title, text = page_text(html, sys.argv[1] if len(sys.argv) > 1 else "")
-        answer: dict[str, str] = {"title": title, "text": text}
+        answer = {"title": title, "text": text}
     except Unconvertible as exc:
         answer = {"refused": str(exc)}
-    except MemoryError:
-        answer = {"refused": f"converting it to text needs more than {memory // MB} MB of memory"}
+    except (MemoryError, SystemError):  # (out of memory inside C code can surface as either)
+        pass
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))  # answering must not be where memory runs out
     say(sys.stdout, json.dumps(answer), data=True)  # to chat over a pipe
 
 
