@@ -3,6 +3,7 @@ and a second Ctrl-C while the partial answer is saved never loses it nor hangs."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -91,6 +92,30 @@ def test_a_quick_double_ctrl_c_never_skips_the_save_nor_hangs(server, chat_env):
         assert proc.returncode == 130, (run, err)
         kept = summary(stored(db_of(chat_env), thread))
         assert len(kept) == 2 and kept[1][0] == "ai" and kept[1][2] == "cancelled", (run, kept)
+
+
+@pytest.mark.parametrize("late", [signal.SIGINT, signal.SIGTERM])
+async def test_a_stop_signal_after_the_answer_was_stopped_changes_nothing_until_the_command_ends(late):
+    """What is left once the partial answer is kept (the thread closed, the process's own end) takes time on a busy
+    machine: a Ctrl-C then neither interrupts it with a traceback nor ends chat by SIGINT instead of 130."""
+    from chatcli.app.run import stoppable
+    from chatcli.errors import Interrupted
+    from chatcli.ui.signals import STOPPING
+
+    async def answer() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(30)
+
+    handlers = {signum: signal.getsignal(signum) for signum in STOPPING}
+    try:
+        with pytest.raises(Interrupted) as stopped:
+            await stoppable(answer())
+        assert stopped.value.exit_status == 130
+        os.kill(os.getpid(), late)
+        await asyncio.sleep(0.01)  # where Python would run a handler: none left that ends the command
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def test_kill_at_the_prompt_in_the_middle_of_an_answer_keeps_it_and_exits_143(server, chat_env):

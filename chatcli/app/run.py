@@ -173,7 +173,9 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
 async def stoppable(work: Awaitable[T]) -> T:
     """Run the coroutine ``work`` to its result, unless Ctrl-C, SIGTERM or SIGHUP cancels it: then ``Interrupted``
     says which."""
-    from chatcli.ui.signals import on_stop_signals
+    import signal
+
+    from chatcli.ui.signals import STOPPING, on_stop_signals
 
     task = asyncio.ensure_future(work)
     received: list[int] = []  # the first signal: a later one changes nothing (what arrived is being kept)
@@ -189,7 +191,13 @@ async def stoppable(work: Awaitable[T]) -> T:
         except asyncio.CancelledError:
             if not received:
                 raise
-            raise Interrupted(received[0]) from None
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)  # (removing a handler restores Python's, for a moment)
+    try:  # the command ends with 128 + that signal: a later one changes nothing, whenever it comes
+        for signum in STOPPING:
+            signal.signal(signum, signal.SIG_IGN)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
+    raise Interrupted(received[0])
 
 
 async def answer_once(

@@ -19,7 +19,7 @@ import socket
 import sys
 from typing import Any, Mapping
 
-from chatcli.app.worker.jobs import Forwarder, open_controlling_terminal
+from chatcli.app.worker.jobs import FORWARDED, Forwarder, open_controlling_terminal
 from chatcli.local.daemon import receive, same_user, send, spawn, start_lock
 from chatcli.paths import build_id as build_id  # standard library at its top; the worker's server reads it here
 from chatcli.tools.confinement import alike, describe, peer
@@ -182,6 +182,8 @@ def finish(sock: socket.socket, forwarder: Forwarder) -> int:
     if status is None:
         _warn("the worker stopped before telling how the answer ended")
         return 1
+    if int(status.get("exit", 0)) - 128 in FORWARDED:  # stopped by one: a later one changes nothing here either
+        forwarder.saved.update((signum, signal.SIG_IGN) for signum in FORWARDED if signum != signal.SIGWINCH)
     if "signal" in status:
         signum = int(status["signal"])
         with contextlib.suppress(OSError, ValueError):
