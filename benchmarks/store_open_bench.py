@@ -1,5 +1,8 @@
 """Row 24: opening chat's SQLite store, as every door does once a process (a one-shot, the worker's run, the prompt).
 
+A new database is made too, in one step (chatcli/store/new.sql) beside one migrated step by step as before (its CPU,
+this process's threads included).
+
 An existing database (every table set up, a thread of 20 turns) is opened and closed with ``open_store``, in this
 process, round after round beside the open as it was before its tables' first rows were read in the read-only check
 that runs first (``check_database``, plain sqlite3) rather than again through aiosqlite: the same open followed by
@@ -66,11 +69,30 @@ async def _open_as_before(db: str) -> None:
                 await cursor.fetchall()
 
 
+async def _new(db: str) -> None:
+    Path(db).unlink(missing_ok=True)
+    await _open(db)
+
+
+async def _new_stepwise(db: str) -> None:
+    """A new store as it was made before chatcli/store/new.sql: an empty file, then each migration in turn."""
+    import sqlite3
+    from contextlib import closing
+
+    Path(db).unlink(missing_ok=True)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+    await _open(db)
+
+
 async def _timed(work: Callable[[str], Awaitable[None]], db: str) -> tuple[float, int]:
     TRIPS[0] = 0
-    start = time.perf_counter()
+    start = time.perf_counter(), time.process_time()
     await work(db)
-    return time.perf_counter() - start, TRIPS[0]
+    return (time.process_time() - start[1] if work in (_new, _new_stepwise) else time.perf_counter() - start[0]), TRIPS[
+        0
+    ]
 
 
 async def bench(runs: int) -> dict[str, float]:
@@ -87,7 +109,19 @@ async def bench(runs: int) -> dict[str, float]:
         for name, work in pair if run % 2 else reversed(pair):
             seconds, trips[name] = await _timed(work, db)
             (now if name == "now" else before).append(seconds)
+    made: dict[str, list[float]] = {"new": [], "stepwise": []}
+    fresh = str(Path(db).with_name("new.db"))
+    for run in range(runs):
+        pair = [("new", _new), ("stepwise", _new_stepwise)]
+        for name, work in pair if run % 2 else reversed(pair):
+            seconds, trips[name] = await _timed(work, fresh)
+            made[name].append(seconds)
     return {
+        "new": statistics.median(made["new"]) * 1000,
+        "stepwise": statistics.median(made["stepwise"]) * 1000,
+        "new_ratio": statistics.median(a / b for a, b in zip(made["new"], made["stepwise"])),
+        "trips_new": trips["new"],
+        "trips_stepwise": trips["stepwise"],
         "now": statistics.median(now) * 1000,
         "before": statistics.median(before) * 1000,
         "ratio": statistics.median(a / b for a, b in zip(now, before)),
@@ -111,6 +145,11 @@ def main() -> int:
             f"| 24. the open as before (every table read again through aiosqlite) | {found['before']:.2f} ms, "
             f"{found['trips_before']} round trips |",
             f"| 24. now / before (paired) | {found['ratio']:.2f}x |",
+            f"| 24. a new store, in one step (chatcli/store/new.sql) | {found['new']:.2f} ms of CPU, "
+            f"{found['trips_new']} round trips |",
+            f"| 24. a new store, migrated step by step as before | {found['stepwise']:.2f} ms of CPU, "
+            f"{found['trips_stepwise']} round trips |",
+            f"| 24. new: one step / step by step (paired) | {found['new_ratio']:.2f}x |",
         ]
     )
     text = (

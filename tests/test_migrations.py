@@ -138,3 +138,38 @@ def test_a_sqlite_file_set_up_by_a_newer_chatcli_is_refused(server, chat_env, tm
         conn.commit()
     line = assert_one_error_line(chat(env, "hello again"), 5)
     assert "newer chatcli" in line and "m099_future" in line and "upgrade chatcli" in line
+
+
+def test_a_new_sqlite_file_made_in_one_step_is_the_one_its_migrations_make(tmp_path):
+    """chatcli/store/new.sql makes a new store at once: the same tables, indexes, triggers and logs as an empty file
+    migrated one step at a time (after a new migration: python tests/store_script.py > chatcli/store/new.sql)."""
+    from chatcli.store import open_store
+    from tests.store_script import migrated, schema, script
+
+    stepwise, new = tmp_path / "stepwise.db", tmp_path / "new.db"
+    migrated(stepwise)
+
+    async def opened() -> None:
+        async with open_store(str(new)):
+            pass
+
+    asyncio.run(opened())
+    assert schema(new) == schema(stepwise)
+    shipped = (Path(__file__).resolve().parents[1] / "chatcli" / "store" / "new.sql").read_text()
+    assert shipped.split("\n", 1)[1] == script(stepwise)
+    assert not [path for path in tmp_path.iterdir() if ".new" in path.name]  # nothing left beside it
+    with closing(sqlite3.connect(new)) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: see SqliteStore.reclaim
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_processes_making_the_same_new_sqlite_file_at_once_each_open_it(tmp_path):
+    """Four processes start on a file none of them finds: one makes it, each opens it, none fails."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "chat.db"
+    program = f"import asyncio; from chatcli.store import open_store\nasync def o():\n async with open_store({str(db)!r}): pass\nasyncio.run(o())"
+    runs = [subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE) for _ in range(4)]
+    assert [(run.wait(timeout=60), run.stderr.read()) for run in runs] == [(0, b"")] * 4  # type: ignore[union-attr]
+    assert not [path for path in tmp_path.iterdir() if ".new" in path.name]

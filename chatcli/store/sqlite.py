@@ -54,26 +54,40 @@ def prepare_db_path(db: str) -> Path:
     if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise StoreError(f"{path} is not writable", hint="choose another --db or fix its permissions")
     if not path.exists():
-        try:  # created 0600: conversations are private
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            return path  # another process starting at the same moment created it
-        except OSError as exc:
-            raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
-        os.close(fd)
-        try:
-            _start_incremental(path)
-        except sqlite3.Error as exc:  # a full disk: the file is not left behind, half set up
-            path.unlink(missing_ok=True)
-            raise opening_error(path, exc, new=True) from None
+        _create(path)
     return path
 
 
-def _start_incremental(path: Path) -> None:
-    """Make a new, empty database one whose free pages can be given back (see ``reclaim``)."""
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("VACUUM")  # writes the header, so the setting sticks
+def _create(path: Path) -> None:
+    """A new database at ``path`` in one step: every table set up at once (new.sql), beside it, then moved in (another
+    process making the same file at the same moment keeps its own); 0600, conversations are private; free pages
+    given back (see ``reclaim``). A full disk leaves nothing behind."""
+    import tempfile
+    from importlib.resources import files
+
+    made = ""
+    try:
+        fd, made = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)  # 0600
+        os.close(fd)
+        with closing(sqlite3.connect(made, isolation_level=None)) as conn:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")  # writes the header, so the setting sticks
+            conn.executescript(f"BEGIN;\n{files('chatcli.store').joinpath('new.sql').read_text()}COMMIT;")
+            conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            os.link(made, path)
+        except FileExistsError:
+            pass  # another process starting at the same moment made it
+        except OSError:  # a file system without hard links: moved in, unless one is there by now
+            if not path.exists():
+                os.rename(made, path)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror}", hint="choose another --db") from None
+    except sqlite3.Error as exc:
+        raise opening_error(path, exc, new=True) from None
+    finally:
+        for leftover in ("", "-wal", "-shm", "-journal") if made else ():
+            Path(made + leftover).unlink(missing_ok=True)
 
 
 _ROOM = 1024 * 1024  # bytes free below which an I/O error is a full disk (SQLite says "disk I/O error" for one)
