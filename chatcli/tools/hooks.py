@@ -34,7 +34,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from chatcli.errors import ConfigError
 from chatcli.paths import config_dir, config_path, read_bounded, read_config_file, real, trust_store
 from chatcli.text import neutralise
-from chatcli.tools.plugins import enabled, hook_runs, read_tables
+from chatcli.tools.plugins import SCRIPTS, enabled, home_dir, hook_runs, read_tables
 from chatcli.trust import keep_files, trusted_files
 
 TOOL_EVENTS = ("PreToolUse", "PermissionRequest", "PostToolUse", "PostToolUseFailure")
@@ -191,11 +191,8 @@ class Hooks:
 
         # An http hook's address is the user's word (a project's file only once trusted): as any address they name.
         with Allowed(hook.command for hook in chosen if hook.http):
-            runs = (
-                _in_turn(_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ))
-                for hook in chosen
-            )
-            said = _combined(event, await asyncio.gather(*runs))
+            runs = [_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ) for hook in chosen]
+            said = _combined(event, await asyncio.gather(*map(_in_turn, runs)))
         for line in said.problems:
             say(line, True)
         for line in said.messages:
@@ -274,14 +271,9 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
         stdin.write(data)
         stdin.seek(0)
         try:
+            env = {**environ, "CLAUDE_PROJECT_DIR": str(cwd), **dict(hook.env)}  # what Claude Code's hooks read
             process = await asyncio.create_subprocess_shell(
-                hook.command,
-                stdin=stdin,
-                stdout=out,
-                stderr=err,
-                cwd=cwd,
-                env={**environ, "CLAUDE_PROJECT_DIR": str(cwd), **dict(hook.env)},  # what Claude Code's hooks read
-                start_new_session=True,
+                hook.command, stdin=stdin, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True
             )
         except OSError as exc:
             return _problem(hook, exc.strerror or str(exc))
@@ -408,7 +400,7 @@ def load(cwd: Path, environ: Mapping[str, str] = os.environ, config: Mapping[str
         except ConfigError as exc:
             config, problems = {}, [_line(str(exc))]
     found = _parsed(config.get("hooks", {}), config_path(environ), True, problems)
-    own = [config_dir(environ) / "hooks.json", Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json"]
+    own = [config_dir(environ) / "hooks.json", home_dir(environ) / ".claude" / "settings.json"]
     kept = trusted_files(trust_store(environ))
     untrusted: list[Path] = []
     for path in own + _project_files(cwd, environ):
@@ -476,7 +468,7 @@ def project_hooks(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tu
 def _project_files(cwd: Path, environ: Mapping[str, str]) -> list[Path]:
     """The project's settings files where they stand (``cwd``'s links resolved, not theirs); none that is the user's
     own (chat run from home)."""
-    home = real(Path(environ.get("HOME") or Path.home()) / ".claude" / "settings.json")
+    home = real(home_dir(environ) / ".claude" / "settings.json")
     found = [cwd.resolve() / ".claude" / name for name in ("settings.json", "settings.local.json")]
     return [path for path in found if real(path) != home]
 
@@ -488,7 +480,6 @@ def _elsewhere(path: Path) -> Path | str | None:
     return None if found == path else found or "a link loop"
 
 
-SCRIPT_SUFFIXES = frozenset({".sh", ".bash", ".zsh", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php"})
 REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "2>", "2>>"})  # a word after one is written, not run
 HOOKS_DIR = (".claude", "hooks")  # where Claude Code's projects keep their hooks' scripts: pinned whole
 MAX_PINNED = 200  # files of one hook pinned
@@ -525,26 +516,25 @@ def _scripts(hook: Hook, cwd: Path) -> dict[str, tuple[str, bool]]:
             continue
         folder = os.path.isdir(path) and not os.path.islink(path)
         for file in sorted(path.rglob("*") if path == hooks_dir else path.glob("*")) if folder else [path]:
-            script = file.suffix.lower() in SCRIPT_SUFFIXES or file.is_relative_to(root / ".claude")
+            script = file.name.lower().endswith(SCRIPTS) or file.is_relative_to(root / ".claude")
             if str(file) in found or not os.path.isfile(file) or folder and not (script or os.access(file, os.X_OK)):
                 continue
             if len(found) >= MAX_PINNED:  # more than can be checked at each start: not run, rather than unchecked
                 return {**found, f"{path} (more than {MAX_PINNED} scripts)": ("", True)}
-            with suppress(OSError, ValueError):
-                digest = hashlib.sha256(read_bounded(file, MAX_FILE, follow=True)).hexdigest()
+            if (digest := _digest(file)) is not None:
                 found[str(file)] = (digest, script or os.access(file, os.X_OK))
     return found
 
 
 def _changed(hook: Hook) -> str | None:
     """The first file ``hook`` was trusted with (``Hook.pinned``) that is no longer as it was, if any."""
-    for name, digest in hook.pinned:
-        try:
-            now = hashlib.sha256(read_bounded(Path(name), MAX_FILE, follow=True)).hexdigest()
-        except (OSError, ValueError):
-            now = None
-        if now != digest:
-            return name
+    return next((name for name, digest in hook.pinned if _digest(Path(name)) != digest), None)
+
+
+def _digest(path: Path) -> str | None:
+    """The SHA-256 of the file at ``path`` (at most MAX_FILE bytes of a regular file), None if it cannot be read."""
+    with suppress(OSError, ValueError):
+        return hashlib.sha256(read_bounded(path, MAX_FILE, follow=True)).hexdigest()
     return None
 
 

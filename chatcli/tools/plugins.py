@@ -37,6 +37,8 @@ ID = re.compile(r"([A-Za-z0-9][\w.-]*)@([A-Za-z0-9][\w.-]*)")
 GITHUB = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")  # OWNER/REPO
 GIT = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}  # nothing asked, no LFS fetched
 NOT_NAMED = re.compile(r"[^A-Za-z0-9_-]")  # what Claude Code replaces with - in a plugin's data folder's name
+# What ends a script's name, in any case: listed before an install, as chatcli.tools.hooks pins a project's scripts.
+SCRIPTS = (".sh", ".bash", ".zsh", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php")
 _READ: ContextVar[dict[str, Enabled] | None] = ContextVar("plugins_read", default=None)
 
 
@@ -285,11 +287,8 @@ def _changed(root: Path, kept: Mapping[str, Any]) -> str | None:
 
 def markets(environ: Mapping[str, str] = os.environ) -> list[Market]:
     """The marketplaces chat added, then those a settings file names that it has not (extraKnownMarketplaces)."""
-    added = [
-        Market(name, str(entry.get("source")), Path(str(entry.get("path"))))
-        for name, entry in _state(environ)["markets"].items()
-        if isinstance(entry, dict)
-    ]
+    listed = _state(environ)["markets"].items()
+    added = [Market(n, str(e.get("source")), Path(str(e.get("path")))) for n, e in listed if isinstance(e, dict)]
     known = read_json(home_dir(environ) / ".claude" / "settings.json").get("extraKnownMarketplaces") or {}
     names = {m.name for m in added}
     for name, entry in known.items() if isinstance(known, dict) else ():
@@ -321,15 +320,19 @@ def _remote(source: str, github: bool = True) -> str | None:
     return None
 
 
+def _git(what: str, *command: str) -> None:
+    """Run ``git COMMAND``; a UsageError saying it cannot ``what`` (git's last line) when it fails."""
+    try:
+        done = subprocess.run(["git", *command], capture_output=True, text=True, timeout=600, env=GIT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"cannot {what}: {exc}") from None
+    if done.returncode:
+        raise UsageError(f"cannot {what}: {(done.stderr.strip().splitlines() or ['git failed'])[-1]}")
+
+
 def _clone(url: str, into: Path, ref: str | None = None) -> None:
     """Clone ``url`` (its ``ref``) into ``into``, in one line when git cannot."""
-    command = ["git", "clone", "--quiet", "--depth", "1", *(["--branch", ref] if ref else []), "--", url, str(into)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=GIT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"cannot clone {url}: {exc}") from None
-    if done.returncode:
-        raise UsageError(f"cannot clone {url}: {(done.stderr.strip().splitlines() or ['git failed'])[-1]}")
+    _git(f"clone {url}", "clone", "--quiet", "--depth", "1", *(["--branch", ref] if ref else []), "--", url, str(into))
 
 
 def add_market(source: str, environ: Mapping[str, str] = os.environ) -> Market:
@@ -389,10 +392,7 @@ def update_market(name: str, environ: Mapping[str, str] = os.environ) -> Market:
     """Bring a cloned marketplace up to date (a directory is read as it is)."""
     found = market(name, environ)
     if _remote(found.source) is not None:
-        pull = ["git", "-C", str(found.path), "pull", "--quiet", "--ff-only"]
-        done = subprocess.run(pull, capture_output=True, text=True, env=GIT)
-        if done.returncode:
-            raise UsageError(f"cannot update {name}: {(done.stderr.strip().splitlines() or ['git failed'])[-1]}")
+        _git(f"update {name}", "-C", str(found.path), "pull", "--quiet", "--ff-only")
     return found
 
 
@@ -447,9 +447,6 @@ def fetch(key: str, environ: Mapping[str, str] = os.environ) -> Plugin:
     return Plugin(match[1], found.name, copy, data, True, version, _manifest(copy))
 
 
-SCRIPT = re.compile(r"\.(sh|bash|zsh|py|js|mjs|cjs|ts|rb|pl|php)$")
-
-
 def inventory(plugin: Plugin) -> list[str]:
     """What installing ``plugin`` lets run, one line each: its hooks' commands, its MCP servers, its scripts and
     programs, then what it offers the model and the prompt (skills, commands, agents)."""
@@ -466,16 +463,11 @@ def inventory(plugin: Plugin) -> list[str]:
         lines.append(f"MCP server {spec.name}: {spec.where}")
     root = plugin.root
     for name, facts in _files(root):
-        if name.startswith("bin/") or SCRIPT.search(name) or stat.S_ISREG(facts.st_mode) and facts.st_mode & 0o111:
-            lines.append(f"script {name}")
-    for kind in KINDS:
-        names = sorted(
-            p.stem if kind != "skills" else p.parent.name
-            for f in plugin.folders(kind)
-            for p in f.glob("*/SKILL.md" if kind == "skills" else "**/*.md")
-        )
-        if names:
-            lines.append(f"{kind}: {', '.join(names)}")
+        ran = stat.S_ISREG(facts.st_mode) and facts.st_mode & 0o111
+        lines += [f"script {name}"] if ran or name.startswith("bin/") or name.lower().endswith(SCRIPTS) else []
+    for kind, pattern in zip(KINDS, ("*/SKILL.md", "**/*.md", "**/*.md")):
+        found = [p.stem if kind != "skills" else p.parent.name for f in plugin.folders(kind) for p in f.glob(pattern)]
+        lines += [f"{kind}: {', '.join(sorted(found))}"] if found else []
     return [line.replace(str(root), "${CLAUDE_PLUGIN_ROOT}") for line in lines]
 
 
@@ -551,10 +543,8 @@ def uninstall(key: str, environ: Mapping[str, str] = os.environ) -> None:
     plugin = _own(key, state["plugins"].get(key), environ)
     if plugin is None:
         if any(p.id == key for p in claude_installs(environ, every=True)):
-            raise UsageError(
-                f"{key} was installed by Claude Code",
-                hint=f"claude plugin uninstall {key}; here chat plugin disable {key} turns it off",
-            )
+            hint = f"claude plugin uninstall {key}; here chat plugin disable {key} turns it off"
+            raise UsageError(f"{key} was installed by Claude Code", hint=hint)
         raise UsageError(f"{key} is not installed", hint="chat plugin list")
     shutil.rmtree(plugin.root.parent, ignore_errors=True)
     shutil.rmtree(plugin.data, ignore_errors=True)

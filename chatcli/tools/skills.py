@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from chatcli.paths import config_dir, read_bounded, real, trust_store
-from chatcli.tools.plugins import enabled
+from chatcli.tools.plugins import enabled, home_dir
 from chatcli.trust import keep_files, trusted_files
 
 MAX_BYTES = 256 * 1024  # a SKILL.md or one file of a skill (the spec asks for a SKILL.md under 500 lines)
@@ -119,7 +119,7 @@ def folders(
     """The skills folders (``kind`` "commands": Claude Code's commands folders), nearest first, each once (links
     resolved), with whether it is the project's. A project's folder a link leads out of the project is never read (a
     line in ``problems``): trust in another directory's skills is that directory's, never this one's."""
-    home = Path(environ.get("HOME") or Path.home())
+    home = home_dir(environ)
     places = (".agents/skills", ".claude/skills") if kind == "skills" else (".claude/commands",)
     theirs = [cwd / place for place in places]
     mine = [home / place for place in places] + ([config_dir(environ) / "skills"] if kind == "skills" else [])
