@@ -105,10 +105,8 @@ def apps_routes(app: FastAPI, chat: Chat, views: ViewPort | None) -> None:
 
     @app.get(
         "/v1/apps/{server}/view",
-        summary=(
-            "An MCP App's view (a tool result's view.uri): its HTML, the origins it declares for each use (csp), the "
-            "port of the sandbox proxy that shows it (proxy; null: none, on a unix socket)"
-        ),
+        summary="An MCP App's view (a tool result's view.uri): its HTML, the origins it declares for each use (csp), "
+        "the port of the sandbox proxy that shows it (proxy; null: none, on a unix socket)",
     )
     async def view(server: str, uri: str) -> dict[str, Any]:
         found = chat.toolbox.server(server) if chat.toolbox is not None else None
@@ -124,11 +122,9 @@ def apps_routes(app: FastAPI, chat: Chat, views: ViewPort | None) -> None:
 
     @app.post(
         "/v1/apps/{server}/call",
-        summary=(
-            'A call an MCP App of this server asks for, decided and run as the model\'s calls: {"result": '
-            'CallToolResult}, or {"ask": the call shown whole, its "id"} until {"answer": id, "action": "yes"|"no"} '
-            "answers it; kept with the view's result in its thread. With Accept: text/event-stream, its events first"
-        ),
+        summary='A call an MCP App of this server asks for, decided and run as the model\'s calls: {"result": '
+        'CallToolResult}, or {"ask": the call shown whole, its "id"} until {"answer": id, "action": "yes"|"no"} '
+        "answers it; kept with the view's result in its thread. With Accept: text/event-stream, its events first",
     )
     async def call(server: str, request: Request, asked: AppCall | AppAnswer = Body()) -> Any:
         if EVENT_STREAM not in request.headers.get("accept", ""):
@@ -226,9 +222,8 @@ async def ran(thread: Thread, asked: Asked, decision: dict[str, Any], said: bool
         if found is not None and not state.next:  # (else taken back meanwhile, or a turn waits: not kept)
             view = found.response_metadata["view"]
             meta = {**found.response_metadata, "view": {**view, "calls": [*view.get("calls", []), made][-MAX_CALLS:]}}
-            await thread.backend.change(
-                thread.config, {"messages": [found.model_copy(update={"response_metadata": meta})]}
-            )
+            changed = found.model_copy(update={"response_metadata": meta})
+            await thread.backend.change(thread.config, {"messages": [changed]})
     whole = (message.response_metadata.get("view") or {}).get("result")
     text = [{"type": "text", "text": str(message.content)}]
     return {"result": whole or {"content": text, "isError": message.status == "error"}}

@@ -190,10 +190,8 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.get(
         "/v1/inbox",
-        summary=(
-            "What waits for the user in every thread (`chat inbox --json`): calls to approve, tools' questions, "
-            "graphs' interrupts; POST /v1/threads/ID/approvals answers them"
-        ),
+        summary="What waits for the user in every thread (`chat inbox --json`): calls to approve, tools' questions, "
+        "graphs' interrupts; POST /v1/threads/ID/approvals answers them",
     )
     async def inbox() -> list[dict[str, Any]]:
         threads: Any = chat.threads()
@@ -201,7 +199,7 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
     async def export_thread(thread_id: str) -> dict[str, Any]:
-        return await chat.threads().export_json(await _existing(chat, thread_id))
+        return await chat.threads().export_json((await chat.find(thread_id, exists=True)).thread_id)
 
     @app.get(
         "/v1/threads/{thread_id}/tree",
@@ -213,7 +211,8 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:
-        await chat.delete(await _existing(chat, thread_id))  # an answer running on it here ends first
+        # an answer running on it here ends first
+        await chat.delete((await chat.find(thread_id, exists=True)).thread_id)
 
 
 def _turn_routes(app: FastAPI, chat: Chat) -> None:
@@ -221,10 +220,8 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.post(
         "/v1/threads/{thread_id}/messages",
-        summary=(
-            "Ask in a thread (a new id starts one): the `--json` object, or `--jsonl` events with Accept: "
-            "text/event-stream"
-        ),
+        summary="Ask in a thread (a new id starts one): the `--json` object, or `--jsonl` events with Accept: "
+        "text/event-stream",
         responses=ANSWERS,
     )
     async def post_message(thread_id: str, request: Request, message: Message = Body()) -> Any:
@@ -243,10 +240,8 @@ def _turn_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.post(
         "/v1/threads/{thread_id}/approvals",
-        summary=(
-            "Answer what a thread waits on (its last answer's `approval_required`, or a tool's question in its "
-            "`interrupts`), and go on with the turn"
-        ),
+        summary="Answer what a thread waits on (its last answer's `approval_required`, or a tool's question in its "
+        "`interrupts`), and go on with the turn",
         responses=ANSWERS,
     )
     async def post_approval(thread_id: str, request: Request, approval: Approval = Body()) -> Any:
@@ -278,10 +273,8 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.post(
         "/v1/threads/{thread_id}/commands",
-        summary=(
-            "Run a command on a thread (`GET /v1/commands` lists them): a command that answers (retry) gives the "
-            "answer as a message does; the others what they did"
-        ),
+        summary="Run a command on a thread (`GET /v1/commands` lists them): a command that answers (retry) gives the "
+        "answer as a message does; the others what they did",
         responses={**ANSWERS, 200: {"model": CommandDone | Answer, "description": "What it did, or the answer."}},
     )
     async def post_command(thread_id: str, request: Request, asked: CommandRequest = Body()) -> Any:
@@ -304,11 +297,6 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
 
         # a delete of the thread, or the server's stop, stops it
         return await connected(chat, request, said(), opening.thread_id)
-
-
-async def _existing(chat: Chat, thread_id: str) -> str:
-    """The whole id of the thread ``thread_id`` names (404 for none)."""
-    return (await chat.find(thread_id, exists=True)).thread_id
 
 
 def _base64(item: Attached) -> bytes:

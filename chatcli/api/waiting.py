@@ -24,12 +24,9 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.get(
         "/v1/threads/{thread_id}/waiting",
-        summary=(
-            "What a thread waits on, whole, as the prompt asks it: each call to approve (its arguments whole, the "
-            "decisions it takes, where it would run: a shell command's sandbox), each tool's question (its form or "
-            "address) and graph's interrupt (its value); "
-            "POST /v1/threads/ID/approvals answers them"
-        ),
+        summary="What a thread waits on, whole, as the prompt asks it: each call to approve (its arguments whole, the "
+        "decisions it takes, where it would run: a shell command's sandbox), each tool's question (its form or "
+        "address) and graph's interrupt (its value); POST /v1/threads/ID/approvals answers them",
     )
     async def thread_waiting(thread_id: str) -> list[dict[str, Any]]:
         thread = await chat.thread(thread_id, exists=True)
@@ -52,10 +49,8 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
 
     @app.get(
         "/v1/jobs/{job_id}/events",
-        summary=(
-            "A background reply followed, as `chat attach ID` follows it: its `--jsonl` events from the first, then "
-            "each as it comes, until its end, as server-sent events"
-        ),
+        summary="A background reply followed, as `chat attach ID` follows it: its `--jsonl` events from the first, "
+        "then each as it comes, until its end, as server-sent events",
         response_class=StreamingResponse,
     )
     async def job_events(job_id: str) -> StreamingResponse:
@@ -70,14 +65,8 @@ def _whole(pending: Pending) -> list[dict[str, Any]]:
     if pending.is_approval:
         reviews = pending.reviews or (Review(),) * len(pending.calls)
         return [
-            {
-                "kind": "approval",
-                "id": call.id,
-                "call": {k: v for k, v in call.record().items() if k != "type"},
-                "allowed": list(review.allowed),
-                "description": review.description,
-                "where": call.where,
-            }
+            {"kind": "approval", "id": call.id, "call": {k: v for k, v in call.record().items() if k != "type"}}
+            | {"allowed": list(review.allowed), "description": review.description, "where": call.where}
             for call, review in zip(pending.calls, reviews)
         ]
     if pending.elicitation is not None:
