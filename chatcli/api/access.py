@@ -44,10 +44,11 @@ def cookie_name(host: str) -> str:
 def token_path(environ: Mapping[str, str] = os.environ) -> Path:
     """Where this user's token for ``chat serve`` lives: chat's private runtime directory (a shell command's
     sandbox does not see it), else chat's config directory."""
-    from chatcli.paths import config_dir, runtime_dir
+    from chatcli.local.daemon import runtime_dir
+    from chatcli.paths import config_dir
 
     private = runtime_dir(environ)
-    return (private if private is not None else config_dir(environ)) / TOKEN_NAME
+    return (Path(private) if private is not None else config_dir(environ)) / TOKEN_NAME
 
 
 def own_token(environ: Mapping[str, str] = os.environ) -> tuple[str, Path]:
@@ -85,13 +86,11 @@ def _read(path: Path) -> str:
     with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
         info = os.fstat(handle.fileno())
         token = handle.read(4096).strip()
+    again = f"remove it (rm {path}); the next start makes a new one"
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise UsageError(
-            f"{path} is not a private file of yours: its token may be known to others",
-            hint=f"remove it (rm {path}); the next start makes a new one",
-        )
+        raise UsageError(f"{path} is not a private file of yours: its token may be known to others", hint=again)
     if not token or any(c.isspace() for c in token):
-        raise UsageError(f"{path} holds no token", hint=f"remove it (rm {path}); the next start makes a new one")
+        raise UsageError(f"{path} holds no token", hint=again)
     return token
 
 

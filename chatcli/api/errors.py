@@ -42,23 +42,13 @@ def error(message: str, status: int, headers: dict[str, str] | None = None) -> A
 # The HTTP status of each exit code (a turn's failure, a refused request): the rest are 500. A spending limit that
 # refused a model call is 402 Payment Required: not 429, which says "try again later" (chat serve has no rate limit
 # of its own, and a limit of the answer's or the thread's is not lifted by waiting), nor 403 (the guard's: who asks).
-STATUS: dict[int, int] = {
-    ExitStatus.USAGE: 400,
-    ExitStatus.CONFIG: 500,
-    ExitStatus.MODEL: 502,
-    ExitStatus.STORE: 503,
-    ExitStatus.LIMIT: 402,
-}
+STATUS: dict[int, int] = {ExitStatus.USAGE: 400, ExitStatus.MODEL: 502, ExitStatus.STORE: 503, ExitStatus.LIMIT: 402}
 
 
 def status_of(exc: BaseException, exit_status: int) -> int:
     """The HTTP status of a failure: 404 for a thread that does not exist, 409 for what was done already, else
     its exit code's."""
-    if isinstance(exc, NoThread):
-        return 404
-    if isinstance(exc, AlreadyDone):
-        return 409
-    return STATUS.get(exit_status, 500)
+    return 404 if isinstance(exc, NoThread) else 409 if isinstance(exc, AlreadyDone) else STATUS.get(exit_status, 500)
 
 
 def failed(exc: BaseException, settings: Any) -> Any:

@@ -35,6 +35,7 @@ from chatcli.trust import loopback
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY = 64 * 1024 * 1024  # bytes of a request's body: a question and its attachments, as base64
+TOO_LARGE = f"the request is larger than {MAX_BODY // (1024 * 1024)} MB"
 Asgi = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
@@ -103,14 +104,7 @@ def addresses(host: str, port: int, unix: bool = False, allowed: Iterable[str] =
 class Guard:
     """The ASGI app ``app`` behind the checks of this module."""
 
-    def __init__(
-        self,
-        app: Asgi,
-        allowed: Addresses,
-        token: str | None = None,
-        owner: int | None = None,
-        proxies: tuple[str, ...] = (),
-    ):
+    def __init__(self, app: Asgi, allowed: Addresses, token: str | None, owner: int | None, proxies: tuple[str, ...]):
         if proxies:  # the client and scheme taken from the forwarding headers of these proxies' requests only
             from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -143,7 +137,7 @@ class Guard:
                 return message
             refused = True
             if not answered:
-                await _refuse(scope, send, 413, _too_large())
+                await _refuse(scope, send, 413, TOO_LARGE)
             return {"type": "http.disconnect"}  # the app stops reading: the client is as good as gone
 
         async def watched(message: Any) -> None:
@@ -167,14 +161,13 @@ class Guard:
         for origin in headers.getlist("origin"):
             if not self.allowed.own_origin(origin, host):
                 return 403, f"a request from the web page {origin} is refused: only this server's own pages may ask"
-        stranger = self._stranger(scope)
-        if stranger is not None:
+        if (stranger := self._stranger(scope)) is not None:
             return 403, stranger
         if self.token is not None and not self._has_token(headers, scope):
             return 401, "a token is needed (Authorization: Bearer TOKEN; chat serve --show-token prints it)"
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > MAX_BODY:
-            return 413, _too_large()
+            return 413, TOO_LARGE
         return None
 
     def _has_token(self, headers: Any, scope: dict[str, Any]) -> bool:
@@ -216,10 +209,6 @@ class Guard:
             return None
         who = "another user of this machine" if uid >= 0 else "a process the system cannot name"
         return f"this server answers only its own user's processes, not {who}"
-
-
-def _too_large() -> str:
-    return f"the request is larger than {MAX_BODY // (1024 * 1024)} MB"
 
 
 async def _refuse(scope: dict[str, Any], send: Any, status: int, message: str) -> None:

@@ -10,7 +10,6 @@ answer here forbids what the page never does (inline scripts and styles, another
 from __future__ import annotations
 
 import hmac
-import os
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs
@@ -46,9 +45,7 @@ def public(path: str, accept: str) -> bool:
     return path in ("/signin", *(f"/page/{name}" for name in ASSETS)) or (path == "/" and "text/html" in accept)
 
 
-def page_routes(
-    app: FastAPI, token: str | None, environ: Mapping[str, str] = os.environ, proxy: int | None = None
-) -> None:
+def page_routes(app: FastAPI, token: str | None, environ: Mapping[str, str], proxy: int | None) -> None:
     """The page, its files and the sign-in, on ``app`` (whose guard asks for ``token``, when there is one); the
     sign-in codes taken are kept beside the user's token (``environ``'s); the page frames MCP Apps' views from the
     port ``proxy`` alone (and the data: address each proxy moves to: chatcli.api.apps)."""
