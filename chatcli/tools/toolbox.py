@@ -24,7 +24,7 @@ from chatcli.tools.asking import Ask, KeptCalls
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, READY, STARTING, STOPPED, McpServer, Unavailable, preloading
 from chatcli.tools.results import Outcome, heard, mcp_block, result_media, result_text
-from chatcli.tools.sandbox import Policy
+from chatcli.tools.sandbox import Policy, describe
 
 
 @dataclass(frozen=True)
@@ -190,37 +190,21 @@ class Toolbox:
         A files call is let through by a pattern or "always" only for a path inside the working
         directory (resolved, links followed); one outside, or with ``arguments`` unknown, is asked.
         """
-        if entry.server == builtin.SERVER and entry.group == builtin.MEMORY:  # what every thread is told from now on:
-            # only a pattern that names it (never --yes, a wildcard written for other tools, nor "always" this session)
+        own = entry.server == builtin.SERVER
+        if own and entry.group == builtin.MEMORY:  # what every thread is told from now on: only a pattern that
+            # names it (never --yes, a wildcard written for other tools, nor "always" this session)
             return any(p in (builtin.MEMORY, "remember", f"{builtin.SERVER}:remember") for p in self.approve)
         if self.approve_all:
             return True
-        if (
-            entry.server == builtin.SERVER
-            and entry.group == "files"
-            and not builtin.inside_workdir(arguments, self.host.workdir)
-        ):
+        if own and entry.group == "files" and not builtin.inside_workdir(arguments, self.host.workdir):
             return False
-        if entry.label in self.allowed:
-            return True
-        key = f"{entry.server}:{entry.tool.name}"
-        for pattern in self.approve:
-            if ":" in pattern:
-                if fnmatch.fnmatchcase(key, pattern):
-                    return True
-            elif entry.server == builtin.SERVER and pattern in (entry.group, entry.tool.name):
-                return True
-        return False
+        key, names = f"{entry.server}:{entry.tool.name}", (entry.group, entry.tool.name) if own else ()
+        in_patterns = any(fnmatch.fnmatchcase(key, p) if ":" in p else p in names for p in self.approve)
+        return entry.label in self.allowed or in_patterns
 
     def allow(self, entry: Any) -> None:
         """Run ``entry`` without asking for the rest of the session."""
         self.allowed.add(entry.label)
-
-    def _where(self) -> str:
-        """Where this toolbox's shell runs commands, said once (it looks for bubblewrap: off an event loop)."""
-        from chatcli.tools.sandbox import describe
-
-        return describe(self.sandbox, self.host.workdir)
 
     def for_session(self, servers: list[ServerSpec], host: builtin.Host) -> "Toolbox":
         """A session's tools: these built-ins acting through ``host``, these servers (shared: this toolbox runs and
@@ -274,7 +258,7 @@ class Toolbox:
         return self._made
 
     def _builtins(self, groups: tuple[str, ...]) -> list[ToolEntry]:
-        where = self._where() if "shell" in groups else ""
+        where = describe(self.sandbox, self.host.workdir) if "shell" in groups else ""  # (looks for bubblewrap: once)
         return [
             ToolEntry(tool.name, builtin.SERVER, tool, group, where if group == "shell" else "")
             for group in groups
@@ -325,12 +309,8 @@ class Toolbox:
         """Wait until no server is still starting, or ``timeout`` seconds (each server has its own start limit too);
         ``unknown``: only for those whose tools are not known yet (not those listed again, their listing stale)."""
         self.start()
-        waiting = [
-            asyncio.ensure_future(s.ready.wait())
-            for s in self.servers
-            if s.state == STARTING and not (unknown and s.listing is not None)
-        ]
-        if waiting:
+        starting = [s for s in self.servers if s.state == STARTING and not (unknown and s.listing is not None)]
+        if waiting := [asyncio.ensure_future(s.ready.wait()) for s in starting]:
             _, late = await asyncio.wait(waiting, timeout=timeout)
             for task in late:
                 task.cancel()
@@ -476,9 +456,8 @@ class Toolbox:
                 asked = _paused(clock, ask) if ask is not None else None
                 if entry.server == builtin.SERVER:
                     given = {**arguments, builtin.CALL_ID: call_id} if entry.group == "shell" else arguments
-                    message = await entry.tool.ainvoke(
-                        {"name": entry.tool.name, "args": given, "id": call_id, "type": "tool_call"}
-                    )
+                    call = {"name": entry.tool.name, "args": given, "id": call_id, "type": "tool_call"}
+                    message = await entry.tool.ainvoke(call)
                     content = getattr(message, "content", message)
                     status = "error" if getattr(message, "status", "success") == "error" else "ok"
                     return Outcome(result_text(content), status, time.monotonic() - started)
