@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any, Iterator, Literal
 
 from acp import schema
-from acp.helpers import start_tool_call, text_block, tool_content, update_tool_call
+from acp.helpers import start_tool_call, text_block, tool_content, tool_terminal_ref, update_tool_call
+from acp.schema import AgentMessageChunk, AgentThoughtChunk, UserMessageChunk
 
 from chatcli.core.events import ToolCall as Call
 from chatcli.core.events import TurnResult
@@ -69,14 +70,8 @@ def title_of(call: Call) -> str:
 
 
 def call_started(call: Call, status: Status = "pending") -> schema.ToolCallStart:
-    return start_tool_call(
-        call.id,
-        title_of(call),
-        kind=KINDS.get(call.name, "other"),
-        status=status,
-        locations=locations(call.arguments),
-        raw_input=call.arguments,
-    )
+    kind, args = KINDS.get(call.name, "other"), call.arguments
+    return start_tool_call(call.id, title_of(call), kind=kind, status=status, locations=locations(args), raw_input=args)
 
 
 def call_asked(call: Call) -> schema.ToolCallUpdate:
@@ -86,35 +81,25 @@ def call_asked(call: Call) -> schema.ToolCallUpdate:
 
 def call_running(call_id: str, terminal_id: str | None = None) -> schema.ToolCallProgress:
     """A call running (its command in the editor's terminal ``terminal_id``: the card shows the terminal)."""
-    return update_tool_call(call_id, status="in_progress", content=[_terminal(terminal_id)] if terminal_id else None)
+    shown = [tool_terminal_ref(terminal_id)] if terminal_id else None
+    return update_tool_call(call_id, status="in_progress", content=shown)
 
 
 def call_ended(call_id: str, status: str, content: str, terminal: str | None = None) -> schema.ToolCallProgress:
     """A call's end: its result (a command run in an editor's terminal keeps the terminal, which shows it)."""
     shown: list[Any] | None = [tool_content(text_block(content))] if content else None
-    return update_tool_call(
-        call_id,
-        status=STATUSES.get(status, "failed"),
-        content=[_terminal(terminal)] if terminal is not None else shown,
-        raw_output={"status": status, "content": content},
-    )
+    shown = [tool_terminal_ref(terminal)] if terminal is not None else shown
+    ended = STATUSES.get(status, "failed")
+    return update_tool_call(call_id, status=ended, content=shown, raw_output={"status": status, "content": content})
 
 
-def _terminal(terminal_id: str) -> schema.TerminalToolCallContent:
-    return schema.TerminalToolCallContent(type="terminal", terminal_id=terminal_id)
-
-
-def message(text: str, message_id: str | None = None) -> schema.AgentMessageChunk:
+def message(text: str, message_id: str | None = None) -> AgentMessageChunk:
     """A piece of the agent's message ``message_id`` (every chunk of one message carries the same id)."""
-    return schema.AgentMessageChunk(
-        session_update="agent_message_chunk", content=text_block(text), message_id=message_id
-    )
+    return AgentMessageChunk(session_update="agent_message_chunk", content=text_block(text), message_id=message_id)
 
 
-def thought(text: str, message_id: str | None = None) -> schema.AgentThoughtChunk:
-    return schema.AgentThoughtChunk(
-        session_update="agent_thought_chunk", content=text_block(text), message_id=message_id
-    )
+def thought(text: str, message_id: str | None = None) -> AgentThoughtChunk:
+    return AgentThoughtChunk(session_update="agent_thought_chunk", content=text_block(text), message_id=message_id)
 
 
 def new_id() -> str:
@@ -136,9 +121,7 @@ def replayed(records: list[dict[str, Any]]) -> Iterator[Any]:
         if role == "user":
             names = [item.get("name") for item in record.get("attachments") or []]
             shown = text + "".join(f"\n[attached: {name}]" for name in names if name)
-            yield schema.UserMessageChunk(
-                session_update="user_message_chunk", content=text_block(shown), message_id=ident
-            )
+            yield UserMessageChunk(session_update="user_message_chunk", content=text_block(shown), message_id=ident)
         elif role == "assistant":
             if record.get("reasoning"):
                 yield thought(record["reasoning"], f"{ident}-thinking")
