@@ -2,7 +2,7 @@
 what a user notices of each answer.
 
 Every ``ThreadIndex`` method, the ``Store``'s own (the turn lock, deleting a thread, giving space back, memories),
-the cheap reads a thread id is checked with (``read_threads``, ``read_binding``) and the checkpointer as chat's
+the cheap reads a thread id is checked with (``chatcli.store.light.ReadIndex``) and the checkpointer as chat's
 turns write and read it. The conversation tests run on SQLite only: what they reach of the store is here, so a
 PostgreSQL that keeps this contract keeps them too. What only PostgreSQL has (its schema set-up, a dropped
 connection, search ranked as SQLite ranks it) is tests/test_postgres.py; processes on one thread, on either store,
@@ -26,8 +26,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from chatcli.store import Store, open_store, read_binding, read_threads
+from chatcli.store import Store, open_store
 from chatcli.store.base import QUESTION, Asked, Place
+from chatcli.store.light import ReadIndex
 from tests.fakeserver import Reply, tool_calls
 from tests.helpers import Tokens, a_thread
 
@@ -69,8 +70,25 @@ async def threads_are_listed_newest_first_titled_by_their_first_question(db: str
         newer = await index.get("newer")
         assert newer is not None and newer.title == "x" * 60 + "…"
         assert await index.get("never") is None
-    # The cheap read a thread id is checked with, before anything opens (Chat.find): the same rows, in that order.
-    assert await read_threads(db) == listed
+        await index.touch("0ad131a5", "a generated id", 2, "my-graph")
+        await index.touch("0ad131a6", "its neighbour", 2, None)
+        await index.touch("0ad2", "a name", 2, None)
+        found = (
+            await index.latest("gpt-b"),
+            await index.latest("my-graph"),
+            await index.latest(),
+            await index.latest("x"),
+        )
+        assert [t.thread_id if t else None for t in found] == ["older", "0ad131a5", "0ad2", None]
+        starting = [sorted(t.thread_id for t in await index.matching(start, 5)) for start in ("0ad", "0ad13", "0AD")]
+        assert starting == [["0ad131a5", "0ad131a6", "0ad2"], ["0ad131a5", "0ad131a6"], []]
+        assert len(await index.matching("0ad", 2)) == 2
+        listed, every = await index.list(), [index.get("older"), index.latest(), index.matching("0ad1", 5)]
+        answers = await asyncio.gather(*every)
+    # The cheap reads a thread id is checked with, before anything opens (Chat.find): the same rows.
+    reading = ReadIndex(db)
+    assert await reading.list() == listed
+    assert await asyncio.gather(reading.get("older"), reading.latest(), reading.matching("0ad1", 5)) == answers
 
 
 async def a_title_given_is_kept_and_an_unknown_thread_is_not_renamed(db: str, tmp_path: Path) -> None:
@@ -125,8 +143,8 @@ async def what_answers_a_thread_is_kept_and_replaced(db: str, tmp_path: Path) ->
         await index.bind("t", remote)
         assert await index.binding("t") == remote
         assert await index.binding("other") is None
-    assert await read_binding(db, "t") == remote  # the cheap read, before anything opens
-    assert await read_binding(db, "other") is None
+    assert await ReadIndex(db).binding("t") == remote  # the cheap read, before anything opens
+    assert await ReadIndex(db).binding("other") is None
 
 
 async def a_thread_that_waits_is_in_the_inbox_until_it_waits_on_nothing(db: str, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,6 +250,51 @@ def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server
     assert mistyped.leave() == 2, mistyped
     assert f"no thread {wrong}; did you mean {real}?" in mistyped.text and ">" not in mistyped.text, mistyped
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["before it opens", "opened"])
+async def test_an_id_is_found_among_many_threads_by_the_index_key_not_by_reading_every_row(
+    settings, monkeypatch, opened
+):
+    from chatcli.service.chat import Chat
+    from chatcli.store import open_store
+    from chatcli.store import sqlite as sqlite_store
+
+    ids = [f"{i * 2654435761 % 2**32:08x}" for i in range(300)]  # generated ids, spread out
+    async with open_store(settings.db) as store:
+        for thread_id in ids:
+            await store.index.touch(thread_id, "a question", 2, "gpt-fake")
+    read: list[int] = []  # the rows of each read of the index
+    rows_read_only = sqlite_store.rows_read_only
+
+    def counted(*args: Any, **options: Any) -> Any:
+        read.append(len(rows := rows_read_only(*args, **options)))
+        return rows
+
+    monkeypatch.setattr(sqlite_store, "rows_read_only", counted)
+    async with Chat(settings) as chat:
+        if opened:
+            await chat.open(tools=False)
+            index = chat.store.index
+            monkeypatch.setattr(index, "_rows", lambda *a, _rows=index._rows: _counted(read, _rows(*a)))
+        newest = await chat.find(latest=True, going_on=False)
+        assert newest.thread_id == ids[-1]
+        assert (await chat.find(ids[7], going_on=False)).info.thread_id == ids[7]
+        assert (await chat.find(ids[9][:5].upper(), going_on=False)).thread_id == ids[9]  # a unique start
+        assert (await chat.find(new="fresh", going_on=False)).info is None
+        assert (await chat.find(going_on=False)).thread_id not in ids
+        with pytest.raises(UsageError, match=f"thread {ids[3]} already exists"):
+            await chat.find(new=ids[3], going_on=False)
+        assert sum(read) <= 10, read  # a row or two a question, never the 300
+        typo = ids[5][:-1] + ("0" if ids[5][-1] != "0" else "1")
+        with pytest.raises(UsageError, match=f"no thread {typo}; did you mean {ids[5]}"):  # only then: every id
+            await chat.find(typo)
+
+
+async def _counted(read: list[int], rows: Any) -> Any:
+    found = await rows
+    read.append(len(found))
+    return found
 
 
 @pytest.mark.parametrize("wanted, known, meant", [

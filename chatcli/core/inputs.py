@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from chatcli.errors import UsageError
 from chatcli.provider_table import is_model_name
 from chatcli.text import LONE_SURROGATE
+
+if TYPE_CHECKING:
+    from chatcli.store import ThreadInfo
+    from chatcli.store.index import ThreadIndex
 
 THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -82,6 +87,7 @@ def check_question(text: str, max_tokens: int | None = None, of: str = "budget")
 GENERATED = re.compile(r"[0-9a-f]{8}")
 _LIKE_GENERATED = re.compile(r"[0-9a-f]{7,9}")
 _PREFIX_FROM = 4  # characters, as git asks of an abbreviated commit
+_START = re.compile(f"[0-9a-f]{{{_PREFIX_FROM},8}}")  # what may start a generated id
 
 
 def one_edit(a: str, b: str) -> bool:
@@ -126,3 +132,20 @@ def resolve_thread_id(wanted: str, known: list[str], start_new: str = "") -> str
             new = f"; {start_new} starts a new thread under that name" if start_new else ""
             raise UsageError(f"no thread {wanted}; did you mean {' or '.join(near[:3])}?", hint=f"a typo?{new}")
     return None
+
+
+async def find_thread(wanted: str, index: ThreadIndex, start_new: str = "") -> ThreadInfo | None:
+    """The thread ``wanted`` names in ``index``, as ``resolve_thread_id`` finds it among every id, or None (a new
+    name), reading the index by its key: every id is read only when ``wanted`` names no thread itself and starts
+    several (or another id besides a generated one), or looks like a generated id mistyped."""
+    if (info := await index.get(wanted)) is not None:
+        return info
+    lowered = wanted.lower()
+    starting = await index.matching(lowered, 2) if _START.fullmatch(lowered) else []
+    if len(starting) == 1 and GENERATED.fullmatch(starting[0].thread_id):
+        return starting[0]
+    if not starting and not _LIKE_GENERATED.fullmatch(lowered):
+        return None
+    rows = await index.list()
+    found = resolve_thread_id(wanted, [row.thread_id for row in rows], start_new)
+    return next((row for row in rows if row.thread_id == found), None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Literal, Mapping, TypedDict, TypeVar, Unpack
 
 from chatcli.config import Settings
-from chatcli.core.inputs import check_thread_id, new_thread_id, resolve_thread_id
+from chatcli.core.inputs import check_thread_id, find_thread, new_thread_id
 from chatcli.errors import NoThread, UsageError
 from chatcli.local import runtime
 from chatcli.paths import data_dir
@@ -366,38 +366,43 @@ class Chat:
     async def _named(
         self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool, going_on: bool = True
     ) -> Opening:
-        """The thread of chat's database (or of a graph's checkpointer) that the door names."""
-        from chatcli.store import read_threads
+        """The thread of chat's database (or of a graph's checkpointer) that the door names, read from its thread index
+        by key (chatcli.core.inputs.find_thread)."""
+        from chatcli.store.light import ReadIndex
 
-        rows = await (self.threads().list() if self.engine is not None else read_threads(self.settings.db or ""))
+        store = self.engine.store if self.engine is not None else None
+        index = store.index if store is not None else ReadIndex(self.settings.db or "")
         named = ref or new
         wanted = check_thread_id(named) if named else None
         if latest:
             label = self.answerer.label  # --graph -c: that graph's last thread
-            mine = [row for row in rows if label is None or row.model == label]
-            if not mine and not going_on:
+            info = await index.latest(label)
+            if info is None and not going_on:
                 raise UsageError("no threads yet", hint='chat "a question" starts one')
-            if not mine:
+            if info is None:
                 raise UsageError(
                     f"no conversation {'with ' + label + ' ' if label else ''}to continue yet",
                     hint="ask a question to start one",
                 )
-            return Opening(mine[0].thread_id, mine[0], await self._binding(mine[0].thread_id))
-        if new is not None:
-            if any(row.thread_id == new for row in rows):
+        elif new is not None:
+            if await index.get(new) is not None:
                 raise UsageError(f"thread {new} already exists", hint=f"chat --thread {new} resumes it")
             return Opening(new)
-        if wanted is None:
-            known = {row.thread_id for row in rows}
-            return Opening(next(t for t in iter(new_thread_id, None) if t not in known))
-        ids = [row.thread_id for row in rows]
-        if exact:
-            found = wanted if wanted in ids else None
+        elif wanted is None:
+            while await index.get(fresh := new_thread_id()) is not None:
+                pass
+            return Opening(fresh)
+        elif exact:
+            info = await index.get(wanted)
         else:
-            found = resolve_thread_id(wanted, ids, start_new or f"chat --new-thread {wanted}")
-        info = next((row for row in rows if row.thread_id == found), None) if found else None
-        binding = await self._binding(info.thread_id if info is not None else wanted)
-        return Opening(info.thread_id if info is not None else wanted, info, binding)
+            info = await find_thread(wanted, index, start_new or f"chat --new-thread {wanted}")
+        if info is not None and store is not None:  # as the thread list shows it (self.threads())
+            from chatcli.providers.base import known_secrets
+            from chatcli.threads.masking import masked
+
+            info = masked(info, known_secrets(self.settings))
+        thread_id = info.thread_id if info is not None else wanted or ""
+        return Opening(thread_id, info, await self._binding(thread_id))
 
     async def kept_on(self, thread_id: str) -> RemoteSpec | None:
         """The Agent Server whose thread ``thread_id`` is, as chat's database notes it (the server its last turn ran
@@ -423,9 +428,9 @@ class Chat:
         if self.engine is not None:
             store = self.engine.store
             return Binding.from_json(await store.index.binding(thread_id)) if store is not None else None
-        from chatcli.store import read_binding
+        from chatcli.store.light import ReadIndex
 
-        return Binding.from_json(await read_binding(self.settings.db or "", thread_id))
+        return Binding.from_json(await ReadIndex(self.settings.db or "").binding(thread_id))
 
     async def _on_server(self, spec: RemoteSpec, ref: str | None, latest: bool) -> Opening:
         """The thread of the Agent Server's that the door names: ``ref``, its latest, or a new one (a new thread

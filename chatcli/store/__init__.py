@@ -9,7 +9,7 @@ opens. Nothing outside this package imports a database driver: their errors arri
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from chatcli.store.base import SearchHit as SearchHit
 from chatcli.store.base import ThreadInfo as ThreadInfo
@@ -60,31 +60,3 @@ async def open_checkpointer(db: str) -> AsyncIterator[object]:
     """Open the conversation database and hand back just LangGraph's checkpointer."""
     async with open_store(db) as store:
         yield store.saver
-
-
-async def read_threads(db: str) -> list[ThreadInfo]:
-    """Every thread of ``db``'s index, most recently used first, read without LangGraph's checkpointer:
-    cheap enough to check a thread id before the prompt opens. A database not set up yet has none."""
-    from chatcli.store.index import COLUMNS
-
-    rows = await _read(db, f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC", checked=True)
-    return [ThreadInfo(*row) for row in rows]
-
-
-async def read_binding(db: str, thread_id: str) -> str | None:
-    """What answers ``thread_id`` as stored (its binding's JSON), read as cheaply as ``read_threads``; None if none."""
-    rows = await _read(db, "SELECT binding FROM chatcli_bindings WHERE thread_id = ?", (thread_id,))
-    return str(rows[0][0]) if rows else None
-
-
-async def _read(db: str, sql: str, params: tuple[object, ...] = (), checked: bool = False) -> list[tuple[Any, ...]]:
-    """The rows of one query on ``db`` (in SQLite's placeholder style), on a short connection of its own, nothing
-    created: none from a database not set up yet, or from before the table. ``checked``: a SQLite file that is
-    another program's, or a newer chatcli's, is said as when it is opened."""
-    if is_postgres_url(db):
-        from chatcli.store.postgres.store import short_read
-
-        return await short_read(db, sql.replace("?", "%s"), params)
-    from chatcli.store.sqlite import rows_read_only
-
-    return rows_read_only(db, sql, params, checked)

@@ -41,6 +41,10 @@ STATEMENTS = {
             title = coalesce(chatcli_threads.title, excluded.title)""",
     "get": f"SELECT {COLUMNS} FROM chatcli_threads WHERE thread_id = ?",
     "list": f"SELECT {COLUMNS} FROM chatcli_threads ORDER BY updated_at DESC LIMIT ?",
+    # starts_with: a range of the key where the database's collation is C, right under any other (SQLite has its own).
+    "matching": f"SELECT {COLUMNS} FROM chatcli_threads WHERE starts_with(thread_id, ?) LIMIT ?",
+    "latest": f"""SELECT {COLUMNS} FROM chatcli_threads WHERE CAST(? AS TEXT) IS NULL OR model = ?
+        ORDER BY updated_at DESC LIMIT 1""",
     "set_title": "UPDATE chatcli_threads SET title = ? WHERE thread_id = ?",
     "set_count": "UPDATE chatcli_threads SET message_count = ?, updated_at = ? WHERE thread_id = ?",
     "wait": """INSERT INTO chatcli_waiting (thread_id, since, asked) VALUES (?, ?, ?)
@@ -129,8 +133,8 @@ class ThreadIndex:
     ``_fetch``/``_execute`` (its driver calls, which run under ``guard``), ``insert_chain`` and ``search``.
     """
 
-    SQL: ClassVar[dict[str, str]]
-    NO_LIMIT: ClassVar[int | None]
+    SQL: dict[str, str]
+    NO_LIMIT: int | None
     MESSAGES: ClassVar[tuple[str, ...]]
 
     def __init__(self, conn: Any, lock: asyncio.Lock, guard: Guard):
@@ -227,6 +231,15 @@ class ThreadIndex:
         """Threads, most recently updated first."""
         rows = await self._rows(self.SQL["list"], (self.NO_LIMIT if limit is None else limit,))
         return [ThreadInfo(*row) for row in rows]
+
+    async def latest(self, model: str | None = None) -> ThreadInfo | None:
+        """The most recently used thread (of those ``model`` answered last, when given); None if there is none."""
+        rows = await self._rows(self.SQL["latest"], (model, model))
+        return ThreadInfo(*rows[0]) if rows else None
+
+    async def matching(self, start: str, limit: int) -> List[ThreadInfo]:
+        """Threads whose id starts with ``start``, at most ``limit`` of them, read through the index's key."""
+        return [ThreadInfo(*row) for row in await self._rows(self.SQL["matching"], (start, limit))]
 
     async def set_title(self, thread_id: str, title: str) -> bool:
         """Rename a thread; False if the index has no row for it."""

@@ -4,7 +4,8 @@ Those commands read a few rows: they need neither LangGraph's checkpointer nor t
 stack it imports (about a second of start-up). ``open_light_store`` opens the same tables
 through the thread index alone, which reads checkpoints and messages as plain data
 (``chatcli.store.decode``). A database that is not set up yet, or not up to date, is opened
-the full way instead (``open_store``): that creates and migrates it.
+the full way instead (``open_store``): that creates and migrates it. ``ReadIndex`` reads the thread
+index alone, opening nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from chatcli.errors import StoreError
 from chatcli.store import is_postgres_url, open_store
+from chatcli.store.base import Params, Row
 from chatcli.store.database import Store
+from chatcli.store.index import ThreadIndex
 from chatcli.store.migrations import LOG_TABLE
 
 if TYPE_CHECKING:
@@ -87,3 +90,32 @@ async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[St
             return
     async with open_store(db, read_only) as store:
         yield store
+
+
+class ReadIndex(ThreadIndex):
+    """``db``'s thread index read without LangGraph's checkpointer, each read on a short connection of its own and
+    nothing created (a database not set up yet has no threads): cheap enough to check a thread id before the prompt
+    opens. A SQLite file that is another program's, or a newer chatcli's, is said as when it is opened."""
+
+    def __init__(self, db: str):
+        self.db = db
+        if is_postgres_url(db):
+            from chatcli.store.postgres.driver import import_psycopg
+
+            import_psycopg()  # first: a missing extra is one line
+            from chatcli.store.postgres.index import PostgresThreadIndex
+
+            self.SQL, self.NO_LIMIT = PostgresThreadIndex.SQL, PostgresThreadIndex.NO_LIMIT
+        else:
+            from chatcli.store.sqlite_index import SqliteThreadIndex
+
+            self.SQL, self.NO_LIMIT = SqliteThreadIndex.SQL, SqliteThreadIndex.NO_LIMIT
+
+    async def _rows(self, sql: str, params: Params = ()) -> list[Row]:
+        if is_postgres_url(self.db):
+            from chatcli.store.postgres.store import short_read
+
+            return await short_read(self.db, sql, params)
+        from chatcli.store.sqlite import rows_read_only
+
+        return rows_read_only(self.db, sql, params, checked=True)

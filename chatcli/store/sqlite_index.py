@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from chatcli.store.base import Held, Params, Row, SearchHit
 from chatcli.store.decode import loads
 from chatcli.store.fts import fts5_query
-from chatcli.store.index import CLOSE, OPEN, STATEMENTS, ThreadIndex, marked, passes, purging, spent_of
+from chatcli.store.index import CLOSE, COLUMNS, OPEN, STATEMENTS, ThreadIndex, marked, passes, purging, spent_of
 from chatcli.store.keys import MARK, REF_KEY, TAIL, uuid6_time
 from chatcli.store.sqlite_schema import transaction
 
@@ -30,6 +30,9 @@ class SqliteThreadIndex(ThreadIndex):
             "checkpoint_id DESC LIMIT 1"
         ),
         "purge": purging("checkpoints", "writes"),
+        # (No starts_with in SQLite: the range of the key that starts with ?1.)
+        "matching": f"""SELECT {COLUMNS} FROM chatcli_threads
+            WHERE thread_id >= ?1 AND thread_id < ?1 || char(1114111) LIMIT ?""",
         # Each checkpoint's id, its parent's, the last message of its list and the two fields of its metadata the tree
         # reads; the checkpoint itself only where its metadata does not name that message (TAIL).
         "points": f"""SELECT checkpoint_id, parent_checkpoint_id,
