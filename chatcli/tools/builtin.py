@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import stat
+from asyncio.subprocess import DEVNULL
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -28,13 +29,8 @@ if TYPE_CHECKING:
     from chatcli.tools.skills import Found
 
 # Built-in groups and the tools each one turns on.
-GROUPS = {
-    "shell": ("shell",),
-    "files": ("read_file", "list_directory"),
-    "memory": ("remember",),
-    "skills": ("activate_skill",),
-    "agents": ("Agent",),
-}
+GROUPS = {"shell": ("shell",), "files": ("read_file", "list_directory"), "memory": ("remember",)}
+GROUPS |= {"skills": ("activate_skill",), "agents": ("Agent",)}
 # Each built-in tool as Claude Code names the tool of the same purpose: what hooks and skills written for Claude Code
 # match and read (chatcli.tools.hooks, ``allowed-tools`` in chatcli.tools.skills), with its input in that tool's shape
 # (``peer_input``). ``remember`` has no peer: it keeps its name.
@@ -158,14 +154,10 @@ async def run_shell(command: str, policy: sandbox.Policy | None = None, workdir:
     output = _Output()
     try:
         try:
+            env = command_environment(policy.passed if policy is not None else ())
+            # start_new_session: its own process group, which a stop ends whole
             process = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=workdir,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,  # its own process group: a stop ends all of it
-                env=command_environment(policy.passed if policy is not None else ()),
+                *argv, cwd=workdir, stdin=DEVNULL, stdout=write_fd, stderr=write_fd, env=env, start_new_session=True
             )
         finally:
             os.close(write_fd)
@@ -244,13 +236,8 @@ def own_input(name: str, sent: Any, updated: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO (named pipe)",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device"}
+_KINDS |= {stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
 def not_regular(mode: int) -> str | None:
@@ -432,10 +419,8 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
         from chatcli.tools.agents import described as delegating
 
         described["Agent"] = delegating(host.agents)
-    made: dict[str, Any] = {
-        tool.__name__: tool for tool in (remember, shell, read_file, list_directory, activate_skill)
-    }
-    made["Agent"] = agent
+    made: dict[str, Any] = {"Agent": agent}
+    made |= {tool.__name__: tool for tool in (remember, shell, read_file, list_directory, activate_skill)}
     # A refusal is a result the model reads: a text that cannot be kept, not a regular file, no such skill.
     refusing = ("remember", "read_file", "activate_skill", "Agent")
     if SKILLS in groups and not any(skill.model_may_activate for skill in host.skills.skills):
