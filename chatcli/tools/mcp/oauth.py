@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, AsyncGenerator, Callable, cast
 from urllib.parse import parse_qs, urlsplit
 
-from chatcli.paths import data_dir, private_dir
+from chatcli.paths import data_dir, private_dir, write_private
 from chatcli.text import say
 from chatcli.tools.browser import open_in_browser
 from chatcli.tools.mcp.config import ServerSpec
@@ -41,7 +41,6 @@ from chatcli.tools.mcp.config import ServerSpec
 EARLY = 60.0
 # How long a login waits for the browser to come back.
 LOGIN_WAIT = 300.0
-CLIENT_NAME = "chatcli"
 # Sign-ins one process makes for a server's step-ups (403 insufficient_scope) before it stops asking.
 MAX_STEP_UPS = 2
 _step_ups: dict[Path, int] = {}  # by the server's token file
@@ -75,10 +74,7 @@ class StoredAuth:
         return data if isinstance(data, dict) and data.get("url") == self.url else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        from chatcli.paths import write_private
-
-        private_dir(self.path.parent)
-        os.chmod(self.path.parent, 0o700)
+        os.chmod(private_dir(self.path.parent), 0o700)
         write_private(self.path, json.dumps({**data, "url": self.url}, ensure_ascii=False))
 
     def _update(self, **fields: Any) -> None:
@@ -155,11 +151,11 @@ class StoredAuth:
 def _provider(
     spec: ServerSpec,
     storage: StoredAuth,
-    redirect_uri: str,
+    redirect_uri: Any,
     on_redirect: Any,
     on_callback: Any,
     document: str | None = None,
-    again: Callable[[Any, Callable[[], Any]], Any] | None = None,
+    again: Callable[[Any, Callable[[], Any]], Any] = lambda _provider, proceed: proceed(),
     wanted: str | None = None,
     heard: Callable[[LoginNeeded], None] = lambda _: None,
 ) -> Any:
@@ -181,15 +177,11 @@ def _provider(
             server's metadata at its own origin, as that revision has it: metadata there whose issuer is another
             URL of that same origin (``/oauth``) is its own, its issuer read as the origin it was found at (RFC 8414
             3.3); any other answer as it came."""
-            origin = self.context.get_authorization_base_url(spec.url or "")
-            if (
-                self.context.auth_server_url is not None
-                or response.status_code != 200
-                or request.method != "GET"
-                or not str(request.url).startswith(origin + "/.well-known/")
-                or "/.well-known/oauth-protected-resource" in str(request.url)  # (its own metadata, not its server's)
-            ):
+            origin, url = self.context.get_authorization_base_url(spec.url or ""), str(request.url)
+            if self.context.auth_server_url is not None or response.status_code != 200 or request.method != "GET":
                 return response
+            if not url.startswith(origin + "/.well-known/") or "/.well-known/oauth-protected-resource" in url:
+                return response  # (the protected resource's own metadata is not its server's)
             try:
                 found = json.loads(await response.aread())
                 issuer = found.get("issuer")
@@ -246,16 +238,11 @@ def _provider(
                 )
                 machine.context = self.context  # what this flow discovered and chose: its token request only
                 return await machine._exchange_token_client_credentials()
-            if again is None:
-                return await super()._perform_authorization()
             return await again(self, super()._perform_authorization)
 
+    # (its grant and response types are the model's defaults: authorization_code and refresh_token, code)
     metadata = OAuthClientMetadata(
-        client_name=CLIENT_NAME,
-        redirect_uris=[redirect_uri],  # type: ignore[list-item]
-        grant_types=["authorization_code", "refresh_token"],
-        response_types=["code"],
-        token_endpoint_auth_method="none",
+        client_name="chatcli", redirect_uris=[redirect_uri], token_endpoint_auth_method="none"
     )
     return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, client_metadata_url=document)
 
@@ -282,11 +269,8 @@ def _federated(provider: Any, spec: ServerSpec, storage: StoredAuth) -> Any:
 
     context, oauth = provider.context, spec.oauth
     asked = {"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": _identity_token(spec)}
-    asked["resource"] = context.get_resource_url()
-    if context.client_metadata.scope:
-        asked["scope"] = context.client_metadata.scope
-    if oauth.get("clientId"):
-        asked["client_id"] = oauth["clientId"]
+    asked |= {"resource": context.get_resource_url(), "scope": context.client_metadata.scope}
+    asked = {key: value for key, value in {**asked, "client_id": oauth.get("clientId")}.items() if value}
     asked, headers = context.prepare_token_auth(asked, {"Content-Type": "application/x-www-form-urlencoded"})
     storage.note("identity", f"the workload's identity token ({oauth['identityTokenFile']}) presented")
     return httpx2.Request("POST", provider._get_token_endpoint(), data=asked, headers=headers)
@@ -507,14 +491,10 @@ def _machine_provider(spec: ServerSpec, storage: StoredAuth) -> Any:
         if oauth.get("privateKeyPem"):
             from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider, SignedJWTParameters
 
-            signed = SignedJWTParameters(
-                issuer=oauth["clientId"],
-                subject=oauth["clientId"],
-                signing_key=oauth["privateKeyPem"],
-                signing_algorithm=oauth.get("signingAlgorithm", "RS256"),
-            )
+            me, key, algorithm = oauth["clientId"], oauth["privateKeyPem"], oauth.get("signingAlgorithm", "RS256")
+            signed = SignedJWTParameters(issuer=me, subject=me, signing_key=key, signing_algorithm=algorithm)
             jwt = _bounded(PrivateKeyJWTOAuthProvider, spec, storage)
-            return jwt(url, storage, oauth["clientId"], signed.create_assertion_provider())
+            return jwt(url, storage, me, signed.create_assertion_provider())
     return _identity(spec, storage) if oauth.get("idpIdToken") else None
 
 
@@ -553,10 +533,8 @@ def _identity(spec: ServerSpec, storage: StoredAuth) -> Any:
             finally:
                 await flow.aclose()
 
-    return Identity(
-        url, storage, oauth["clientId"], oauth["clientSecret"], "pending", functools.partial(_id_jag, spec),
-        token_endpoint_auth_method="client_secret_basic",
-    )  # fmt: skip
+    exchange, basic = functools.partial(_id_jag, spec), "client_secret_basic"
+    return Identity(url, storage, oauth["clientId"], oauth["clientSecret"], "pending", exchange, None, basic)
 
 
 async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
@@ -566,16 +544,10 @@ async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
 
     from chatcli.providers.bounded import bounding
 
-    oauth = spec.oauth
-    asked = {
-        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-        "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
-        "subject_token": oauth["idpIdToken"],
-        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-        "audience": audience,
-        "resource": resource,
-        "client_id": oauth["idpClientId"],
-    }
+    oauth, urn = spec.oauth, "urn:ietf:params:oauth:"  # (RFC 8693's names)
+    asked = {"grant_type": f"{urn}grant-type:token-exchange", "requested_token_type": f"{urn}token-type:id-jag"}
+    asked |= {"subject_token": oauth["idpIdToken"], "subject_token_type": f"{urn}token-type:id_token"}
+    asked |= {"audience": audience, "resource": resource, "client_id": oauth["idpClientId"]}
     async with create_mcp_http_client() as client:
         response = await client.post(oauth["idpTokenEndpoint"], data=asked)
         await bounding()(response)
