@@ -207,17 +207,9 @@ class ErrorEvent(Failure):
     type: Literal["error"] = "error"
 
 
-EVENTS = (
-    TokenEvent,
-    ReasoningEvent,
-    NodeEvent,
-    ToolCallEvent,
-    ProgressEvent,
-    ToolResultEvent,
-    ApprovalEvent,
-    InterruptEvent,
-    DoneEvent,
-    ErrorEvent,
+# Every --jsonl event's shape: each one above with a "type".
+EVENTS = tuple(
+    c for c in list(globals().values()) if isinstance(c, type) and issubclass(c, _Shape) and "type" in c.model_fields
 )
 
 

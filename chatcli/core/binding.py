@@ -45,9 +45,7 @@ class Binding:
         if not isinstance(data, dict) or data.get("kind") not in ("chat", "graph", "remote"):
             return None
         text_of = {k: v for k, v in data.items() if isinstance(v, str)}.get
-        return cls(
-            data["kind"], text_of("model"), text_of("graph"), text_of("cwd"), text_of("url"), text_of("assistant")
-        )
+        return cls(data["kind"], *map(text_of, ("model", "graph", "cwd", "url", "assistant")))
 
     def describe(self) -> str:
         """What answers the thread, in a few words ("the graph agent.py:graph", "chat with anthropic:claude")."""

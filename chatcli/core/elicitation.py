@@ -184,10 +184,9 @@ class Field:
                 return False
             raise ValueError("must be y or n")
         if self.kind in ("number", "integer"):
+            whole = self.kind == "integer" and text.lstrip("+-").isdigit()
             try:
-                number: int | float = (
-                    int(text) if self.kind == "integer" and text.lstrip("+-").isdigit() else float(text)
-                )
+                number: int | float = int(text) if whole else float(text)
             except (ValueError, OverflowError):
                 raise ValueError("must be a number") from None
             return self.check(number)

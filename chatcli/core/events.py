@@ -270,11 +270,8 @@ class Decision:
 
     def stored(self) -> dict[str, Any]:
         """The form the thread keeps (the answer to its approval interrupt)."""
-        return {
-            k: v
-            for k, v in (("action", self.action), ("args", self.args), ("reason", self.reason), ("by", self.by))
-            if v is not None
-        }
+        said = {"action": self.action, "args": self.args, "reason": self.reason, "by": self.by}
+        return {k: v for k, v in said.items() if v is not None}
 
 
 class Listener(Protocol):

@@ -98,9 +98,8 @@ def _hitl(value: dict[str, Any], interrupt_id: str | None) -> Pending:
         name = str(action.get("name") or "")
         config = configs[n] if len(configs) == len(actions) else by_name.get(name)
         call_id = action["id"] if keyed else f"{interrupt_id or 'action'}-{n}"
-        calls.append(
-            ToolCall(call_id, name, _text(action.get("label")) or name, action.get("server"), _arguments(action))
-        )
+        label = _text(action.get("label")) or name
+        calls.append(ToolCall(call_id, name, label, action.get("server"), _arguments(action)))
         described = _text(action.get("description")) or _text((config or {}).get("description"))
         hook = keyed and action.get("hook") is True  # chat's own call a hook wants asked about
         reviews.append(Review(_allowed(config), None if keyed else described, asked=hook))
@@ -118,9 +117,8 @@ def read(value: Any, interrupt_id: str | None = None) -> Pending:
         given = value.get("tool_call_id")
         call_id: str = given if isinstance(given, str) else interrupt_id or "call"
         call = ToolCall(call_id, value["name"], value["name"], None, _arguments(value))
-        return Pending(
-            interrupt_id, value, "tool_approval", (call,), (Review(CHAT_DECISIONS, _text(value.get("description"))),)
-        )
+        review = Review(CHAT_DECISIONS, _text(value.get("description")))
+        return Pending(interrupt_id, value, "tool_approval", (call,), (review,))
     calls = value.get("calls") if isinstance(value, dict) else None
     if isinstance(calls, list) and calls and all(isinstance(c, dict) and "id" in c and "name" in c for c in calls):
         shown = tuple(
@@ -133,13 +131,11 @@ def read(value: Any, interrupt_id: str | None = None) -> Pending:
 
 def pending_of(interrupts: Iterable[Any]) -> list[Pending]:
     """The interrupts of a state (LangGraph's ``Interrupt`` objects, or the SDK's ``{"value", "id"}`` dicts)."""
-    found = []
-    for item in interrupts or ():
-        if isinstance(item, dict):
-            found.append(read(item.get("value"), item.get("id")))
-        else:
-            found.append(read(getattr(item, "value", None), getattr(item, "id", None)))
-    return found
+
+    def get(item: Any, key: str) -> Any:
+        return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
+
+    return [read(get(item, "value"), get(item, "id")) for item in interrupts or ()]
 
 
 def decision_record(call: ToolCall, decision: Decision, keyed: bool = False) -> dict[str, Any]:
@@ -176,19 +172,10 @@ def approval_request(calls: list[ToolCall], hooks: dict[str, str | None] | None 
     the reason a hook gave for having the user asked about a call (by its id), which nothing approves in advance."""
     actions, configs = [], []
     for call in calls:
-        where = f" ({call.server})" if call.server else ""
-        hook = (hooks or {}).get(call.id)
-        actions.append(
-            {
-                "name": call.name,
-                "args": call.arguments,
-                "description": hook or f"chat asks before it runs {call.label}{where}",
-                "id": call.id,
-                "label": call.label,
-                "server": call.server,
-                **({"hook": True} if hook else {}),
-            }
-        )
+        where, hook = f" ({call.server})" if call.server else "", (hooks or {}).get(call.id)
+        said = hook or f"chat asks before it runs {call.label}{where}"
+        action = {"name": call.name, "args": call.arguments, "description": said, "id": call.id, "label": call.label}
+        actions.append({**action, "server": call.server, **({"hook": True} if hook else {})})
         configs.append({"action_name": call.name, "allowed_decisions": list(CHAT_DECISIONS)})
     return {"action_requests": actions, "review_configs": configs}
 

@@ -6,20 +6,7 @@ The outputs of the terminal and the pipe (chatcli.ui), the JSON outputs (chatcli
 
 from __future__ import annotations
 
-from chatcli.core.events import (
-    Aside,
-    End,
-    Notice,
-    Progress,
-    Speaker,
-    Start,
-    Thinking,
-    Token,
-    ToolCall,
-    ToolResult,
-    TurnEvent,
-    TurnResult,
-)
+from chatcli.core import events as ev
 
 
 class Router:
@@ -31,32 +18,32 @@ class Router:
     says_the_result: bool = False  # an output of the result as an object: a Notice ``in_result`` is in it already
     stops_said: int = 0  # replies whose stop (Ctrl-C) was said: a stop before the reply began is said by its caller
 
-    def hear(self, event: TurnEvent) -> None:
-        if isinstance(event, Token):
+    def hear(self, event: ev.TurnEvent) -> None:
+        if isinstance(event, ev.Token):
             self.token(event.text)
-        elif isinstance(event, Speaker):
+        elif isinstance(event, ev.Speaker):
             self.speaker(event.name)
-        elif isinstance(event, Thinking):
+        elif isinstance(event, ev.Thinking):
             self.thinking(event.text)
-        elif isinstance(event, Aside):
+        elif isinstance(event, ev.Aside):
             self.aside(event.source, event.text)
-        elif isinstance(event, ToolCall):
+        elif isinstance(event, ev.ToolCall):
             self._running = event.label or event.name
             self.tool_call(event)
-        elif isinstance(event, Progress):
+        elif isinstance(event, ev.Progress):
             self.progress(event)
-        elif isinstance(event, ToolResult):
+        elif isinstance(event, ev.ToolResult):
             self._running = None
             self.tool_result(event)
-        elif isinstance(event, Notice):
+        elif isinstance(event, ev.Notice):
             if not (event.in_result and self.says_the_result):
                 (self.warn if event.warn else self.note)(event.text)
-        elif isinstance(event, Start):
+        elif isinstance(event, ev.Start):
             self.start_reply(event)
             if event.created and self.thread_note:
                 self.note(self.thread_note.format(id=event.thread_id))
                 self.thread_note = None
-        elif isinstance(event, End):
+        elif isinstance(event, ev.End):
             if event.result.interrupted == "cancelled":
                 self.stops_said += 1
                 self.abort("cancelled")
@@ -65,7 +52,7 @@ class Router:
             else:
                 self.end_reply(event.result)
 
-    def start_reply(self, start: Start) -> None:
+    def start_reply(self, start: ev.Start) -> None:
         """A reply begins."""
 
     def token(self, text: str) -> None:
@@ -80,16 +67,16 @@ class Router:
     def aside(self, source: str, text: str) -> None:
         """The next piece of a subgraph's own words (a subagent's, under its namespace ``source``): not the answer's."""
 
-    def tool_call(self, call: ToolCall) -> None:
+    def tool_call(self, call: ev.ToolCall) -> None:
         """A call starts to run."""
 
-    def progress(self, event: Progress) -> None:
+    def progress(self, event: ev.Progress) -> None:
         """A call still runs (each second, and when the tool tells how far it got): shown live in a terminal."""
 
-    def tool_result(self, result: ToolResult) -> None:
+    def tool_result(self, result: ev.ToolResult) -> None:
         """A call ended (ran, failed or was refused)."""
 
-    def end_reply(self, result: TurnResult) -> None:
+    def end_reply(self, result: ev.TurnResult) -> None:
         """The reply streamed to its end (``result.interrupted`` says if it is incomplete)."""
 
     def abort(self, reason: str | None) -> None:

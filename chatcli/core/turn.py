@@ -63,14 +63,10 @@ class Progress:
 
 
 def tell_chunk(
-    chunk: Any,
-    listener: Listener,
-    result: TurnResult,
-    progress: Progress,
-    before_text: Callable[[], None] | None = None,
+    chunk: Any, listener: Listener, result: TurnResult, progress: Progress, before: Callable[[], None] | None = None
 ) -> tuple[str, str]:
     """A model's streamed piece (a LangChain AI message or chunk, from any provider) told as chat's events:
-    its thinking, its text (after ``before_text()``, an answer going on after tool calls set apart), its
+    its thinking, its text (after ``before()``, an answer going on after tool calls set apart), its
     usage; why it ended and its model noted in ``result``. Returns the thinking and the text it carried."""
     from chatcli.core.chunks import finish_of, thinking_of
 
@@ -85,8 +81,8 @@ def tell_chunk(
         progress.reasoning.append(thought)
         listener.hear(Thinking(thought))
     if piece:
-        if before_text is not None:
-            before_text()
+        if before is not None:
+            before()
         if progress.round and progress.round == len(progress.parts):
             progress.parts.append("\n\n")  # the answer goes on after tool calls
             listener.hear(Token("\n\n"))
@@ -105,15 +101,8 @@ def tell_usage(chunk: Any, listener: Listener, result: TurnResult) -> None:
         from chatcli.core.chunks import add_usage
 
         result.usage = add_usage(result.usage, used)
-        name = chunk.response_metadata.get("model_name")
-        listener.hear(
-            Usage(
-                int(used.get("input_tokens") or 0),
-                int(used.get("output_tokens") or 0),
-                int(used.get("total_tokens") or 0),
-                name,
-            )
-        )
+        n = [int(used.get(key) or 0) for key in ("input_tokens", "output_tokens", "total_tokens")]
+        listener.hear(Usage(n[0], n[1], n[2], chunk.response_metadata.get("model_name")))
 
 
 class Source(Protocol):

@@ -193,7 +193,7 @@ class GraphSource:
             return
         if not namespace:
             node = str((data[1] or {}).get("langgraph_node") or "")
-            tell_chunk(chunk, listener, result, progress, before_text=lambda: self._speaker(node, listener))
+            tell_chunk(chunk, listener, result, progress, before=lambda: self._speaker(node, listener))
         else:
             if said := thinking_of(chunk) + str(chunk.text):
                 listener.hear(Aside("/".join(namespace), said))
