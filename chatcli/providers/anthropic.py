@@ -119,10 +119,9 @@ class Anthropic(Provider):
         status = getattr(exc, "status_code", None)
         kind_said, detail = server_detail(exc)
         if isinstance(exc, anthropic.APIStatusError):
-            if isinstance(exc, anthropic.BadRequestError) and window_of(detail):
+            too_long = window_of(detail) or "prompt is too long" in detail.lower()
+            if isinstance(exc, anthropic.BadRequestError) and too_long:
                 return Trouble("too_long", status, detail, window=window_of(detail))
-            if isinstance(exc, anthropic.BadRequestError) and "prompt is too long" in detail.lower():
-                return Trouble("too_long", status, detail)
             kind = _KINDS.get(kind_said) or _by_status(status)
             # An error event in the middle of a stream comes with the stream's own status (200).
             return Trouble(kind, status if status and status >= 400 else None, detail)
@@ -150,9 +149,7 @@ class Anthropic(Provider):
             base_url=self.endpoint(settings),
             timeout=min(settings.timeout, 10.0),
             max_retries=0,
-            http_client=anthropic.DefaultAsyncHttpxClient(
-                event_hooks=bounded_hooks({}), verify=tls.system()
-            ),  # bounded
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=bounded_hooks({}), verify=tls.system()),
         )
         try:
             return await listed((model.id async for model in client.models.list(limit=100)), self.where(settings))

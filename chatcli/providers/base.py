@@ -154,66 +154,54 @@ class Provider(ProviderInfo, ABC):
         """The line and hint for ``trouble`` from ``model``."""
         if trouble.message:
             return trouble.message, trouble.hint or None
-        where = trouble.at or self.where(settings)
-        return self._refusal(trouble, settings, model, where) or self._breakage(trouble, settings, where, mid_answer)
-
-    def _refusal(self, trouble: Trouble, settings: Settings, model: str, where: str) -> tuple[str, str] | None:
-        """The line and hint for a request the server answered with a refusal (None: ``trouble`` is not one)."""
-        status, kind, tail = trouble.status, trouble.kind, f": {trouble.detail}" if trouble.detail else ""
-        again = retried(settings) if self.retries else ""
-        if kind == "auth":
-            return f"authentication refused by {where} ({status or 401}){tail}", f"check {self.key_var}"
-        if kind == "permission":
-            return f"access denied by {where} ({status or 403}){tail}", "check the key's permissions"
-        if kind == "not_found":
-            return f"model {model!r} not found at {where} ({status or 404}){tail}", (
-                "choose another with --model or CHATCLI_MODEL"
-            )
-        if kind == "rate_limit":
-            return f"rate limited by {where} ({status or 429}){again}{tail}", "wait a moment and try again"
-        if kind == "overloaded":
-            return f"{where} is overloaded ({status or 529}){again}{tail}", "try again in a minute"
-        if kind == "image":
-            return f"the model {model!r} at {where} does not take images ({status}){tail}", (
-                "your message is kept in the thread (/undo takes it back); choose a vision model with --model"
-            )
-        if kind == "server":
-            return (
+        where, status, detail = trouble.at or self.where(settings), trouble.status, trouble.detail
+        kind, tail, again = trouble.kind, f": {detail}" if detail else "", retried(settings) if self.retries else ""
+        kind += " mid-answer" if mid_answer and kind in ("timeout", "connection") else ""
+        size = f" ({trouble.window:,} tokens)" if trouble.window else ""
+        said = {
+            "auth": (f"authentication refused by {where} ({status or 401}){tail}", f"check {self.key_var}"),
+            "permission": (f"access denied by {where} ({status or 403}){tail}", "check the key's permissions"),
+            "not_found": (
+                f"model {model!r} not found at {where} ({status or 404}){tail}",
+                "choose another with --model or CHATCLI_MODEL",
+            ),
+            "rate_limit": (f"rate limited by {where} ({status or 429}){again}{tail}", "wait a moment and try again"),
+            "overloaded": (f"{where} is overloaded ({status or 529}){again}{tail}", "try again in a minute"),
+            "image": (
+                f"the model {model!r} at {where} does not take images ({status}){tail}",
+                "your message is kept in the thread (/undo takes it back); choose a vision model with --model",
+            ),
+            "server": (
                 f"server error from {where}{f' ({status})' if status else ''}{again}{tail}",
                 "the server failed; try again later",
-            )
-        if kind == "refused":
-            return f"request refused by {where} ({status}){tail}", "run with --debug for details"
-        return None
-
-    def _breakage(self, trouble: Trouble, settings: Settings, where: str, mid_answer: bool) -> tuple[str, str]:
-        """The line and hint for a request that came to no answer: no time left, no connection, too long a
-        message, a stream that is not the provider's, or anything else."""
-        kind, tail = trouble.kind, f": {trouble.detail}" if trouble.detail else ""
-        if kind == "timeout" and mid_answer:
-            return f"the answer from {where} stalled: no text for more than {settings.timeout:g} s", (
-                "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow"
-            )
-        if kind == "timeout":
-            return f"no answer from {where} within {settings.timeout:g} s", (
-                "is the server overloaded? raise CHATCLI_TIMEOUT if it is slow"
-            )
-        if kind == "connection" and mid_answer:
-            return f"the connection to {where} broke in the middle of the answer", (
-                "the part shown is kept; ask again to continue"
-            )
-        if kind == "connection":
-            return f"lost or could not open the connection to {where}", (
-                f"is the server running? check {self.url_var}" if self.url_var else "check your network"
-            )
-        if kind == "too_long":
-            size = f" ({trouble.window:,} tokens)" if trouble.window else ""
-            return f"the message is too long for the model's context window{size} at {where}", (
-                "send a shorter message (older turns are already left out)"
-            )
-        if kind == "malformed":
-            return f"{where} sent a malformed stream{tail}", f"is it really a {self.wire} server? --debug shows more"
-        return f"bad response from {where}{tail}", "run with --debug for details"
+            ),
+            "refused": (f"request refused by {where} ({status}){tail}", "run with --debug for details"),
+            "timeout mid-answer": (
+                f"the answer from {where} stalled: no text for more than {settings.timeout:g} s",
+                "the part shown is kept; raise CHATCLI_TIMEOUT if the server is slow",
+            ),
+            "timeout": (
+                f"no answer from {where} within {settings.timeout:g} s",
+                "is the server overloaded? raise CHATCLI_TIMEOUT if it is slow",
+            ),
+            "connection mid-answer": (
+                f"the connection to {where} broke in the middle of the answer",
+                "the part shown is kept; ask again to continue",
+            ),
+            "connection": (
+                f"lost or could not open the connection to {where}",
+                f"is the server running? check {self.url_var}" if self.url_var else "check your network",
+            ),
+            "too_long": (
+                f"the message is too long for the model's context window{size} at {where}",
+                "send a shorter message (older turns are already left out)",
+            ),
+            "malformed": (
+                f"{where} sent a malformed stream{tail}",
+                f"is it really a {self.wire} server? --debug shows more",
+            ),
+        }
+        return said.get(kind, (f"bad response from {where}{tail}", "run with --debug for details"))
 
 
 async def listed(names: AsyncIterable[Any], where: str) -> list[str]:
@@ -274,10 +262,8 @@ def one_error(
     if untrusted is not None:
         where = requested_host(exc) or provider.where(settings)
         return ModelError(f"{where}'s certificate is not trusted ({untrusted}): nothing was sent there", hint=NAME_CA)
-    if isinstance(exc, TimeoutError):  # no text for too long (Conversation.stall_timeout): before a word, or after
-        trouble: Trouble | None = Trouble("timeout")
-    else:
-        trouble = provider.classify(exc)
+    # TimeoutError: no text for too long (Conversation.stall_timeout), before a word or after.
+    trouble = Trouble("timeout") if isinstance(exc, TimeoutError) else provider.classify(exc)
     if trouble is None:
         return None
     if not own:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chatcli.config import Settings
+from chatcli.errors import causes
 from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
 from chatcli.providers.bounded import bounded_hooks
 
@@ -168,14 +169,7 @@ def _api_error(exc: BaseException) -> Any:
     """The google-genai APIError behind ``exc`` (LangChain raises its own from it), or None."""
     from google.genai import errors
 
-    seen: BaseException | None = exc
-    for _ in range(4):
-        if seen is None:
-            return None
-        if isinstance(seen, errors.APIError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return next((each for each in causes(exc) if isinstance(each, errors.APIError)), None)
 
 
 def _sorted(error: Any) -> Trouble:

@@ -114,11 +114,7 @@ class Ollama(Provider):
 
     async def list_models(self, settings: Settings) -> list[str]:
         """The models pulled (``/api/tags``), named as they are typed: ``qwen3`` for ``qwen3:latest``."""
-        import ollama
-
-        async with ollama.AsyncClient(
-            host=self.endpoint(settings), timeout=min(settings.timeout, 10.0), **_bounded()
-        ) as client:
+        async with self._client(settings, 10.0) as client:
             pulled = await client.list()  # an answer read whole: bounded (providers.bounded)
 
         async def names() -> AsyncIterator[str | None]:
@@ -148,16 +144,18 @@ class Ollama(Provider):
 
     async def window(self, settings: Settings, model: str) -> int | None:
         """The window chat's requests ask for (``num_ctx``), or the model's trained one if that is smaller."""
-        import ollama
-
         try:
-            async with ollama.AsyncClient(
-                host=self.endpoint(settings), timeout=min(settings.timeout, 5.0), **_bounded()
-            ) as client:
+            async with self._client(settings, 5.0) as client:
                 shown = await client.show(model)
         except Exception:  # noqa: BLE001 - not told: the window asked for stands
             return needed_window(settings)
         return window_of(shown.modelinfo or {}, shown.parameters or "", needed_window(settings))
+
+    def _client(self, settings: Settings, most: float) -> Any:
+        """The ollama client for a question of the server's own, answered within ``most`` seconds (bounded)."""
+        import ollama
+
+        return ollama.AsyncClient(host=self.endpoint(settings), timeout=min(settings.timeout, most), **_bounded())
 
 
 def host_url(host: str) -> str:
@@ -194,15 +192,12 @@ def window_of(info: Any, parameters: str, asked: int) -> int:
     return min([asked, *trained])
 
 
-def _thinking_refused(exc: BaseException) -> bool:
-    import ollama
-
-    return isinstance(exc, ollama.ResponseError) and "does not support thinking" in str(exc.error)
-
-
 def _without_thinking(model: Any, exc: BaseException) -> bool:
     """A model that refused ``think``: asked again without it, and not asked for it again after."""
-    if not model.reasoning or not _thinking_refused(exc):
+    import ollama
+
+    refused = isinstance(exc, ollama.ResponseError) and "does not support thinking" in str(exc.error)
+    if not model.reasoning or not refused:
         return False
     model.reasoning = None
     return True

@@ -162,14 +162,11 @@ class OpenAICompatible(Provider):
         self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
     ) -> tuple[str, str | None]:
         if trouble.kind == "empty_stream":
-            return (
-                f"{self.where(settings)} answered, but not with an OpenAI-compatible stream: there was no answer in it",
-                (
-                    "the local server does this when the question and history are over its context window"
-                    if settings.local
-                    else "is OPENAI_BASE_URL the API's /v1 address? --debug shows more"
-                ),
+            line = (
+                f"{self.where(settings)} answered, but not with an OpenAI-compatible stream: there was no answer in it"
             )
+            local = "the local server does this when the question and history are over its context window"
+            return line, local if settings.local else "is OPENAI_BASE_URL the API's /v1 address? --debug shows more"
         line, hint = super().describe(trouble, settings, model, mid_answer)
         if trouble.kind == "not_found" and settings.base_url and not trouble.message and not settings.local:
             # A server that knows no such path says so as it would of a model (OPENAI_BASE_URL=.../v1/v1).

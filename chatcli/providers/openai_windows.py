@@ -75,16 +75,13 @@ async def _told(client: Any, base_url: str, model: str, timeout: float) -> int |
     root = base_url.rstrip("/").removesuffix("/v1")
     props = await _get_json(client, f"{root}/props", timeout)
     if isinstance(props, dict):
-        found = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(
-            props.get("n_ctx")
-        )
-        if found:
+        generation = props.get("default_generation_settings") or {}
+        if found := _positive(generation.get("n_ctx")) or _positive(props.get("n_ctx")):
             return found
     listing = await _get_json(client, f"{base_url.rstrip('/')}/models", timeout)
     for entry in (listing or {}).get("data") or [] if isinstance(listing, dict) else []:
         if isinstance(entry, dict) and entry.get("id") == model:
-            found = _positive(entry.get("max_model_len")) or _positive(entry.get("max_context_length"))
-            if found:
+            if found := _positive(entry.get("max_model_len")) or _positive(entry.get("max_context_length")):
                 return found
     shown = await _get_json(client, f"{root}/api/show", timeout, body={"model": model})
     if isinstance(shown, dict):
