@@ -180,10 +180,8 @@ def alive(job: Job, environ: Mapping[str, str]) -> bool:
     try:
         with open(directory(environ) / f"{job.id}.in", "rb") as handle:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
+    except OSError as exc:  # held by the job (BlockingIOError), or no such job
+        return isinstance(exc, BlockingIOError)
     return False
 
 
@@ -214,12 +212,9 @@ def ask_in_background(
     thread.backend.check_background()  # (an Agent Server opened with --header: the job could not send it)
     bound = thread.binding()
     server = {"remote": bound.url, "assistant": bound.assistant} if bound.kind == "remote" else {}
-    spec = JobSpec(
-        thread.thread_id,
-        "" if again else question,
-        bounds(settings, tools=thread.can.prompt and not server),  # a server's graph has its own tools
-        setup={**server, **({"again": True} if again else {})},
-    )
+    # A server's graph has its own tools.
+    tools, setup = thread.can.prompt and not server, {**server, **({"again": True} if again else {})}
+    spec = JobSpec(thread.thread_id, "" if again else question, bounds(settings, tools), setup=setup)
     where = thread.workdir or settings.workdir
     return start(spec, environ, Path(where) if where else Path.cwd(), question, most=settings.max_jobs, told_here=False)
 
@@ -249,13 +244,7 @@ def askable(remote: str, listeners: bool = True) -> None:
 
 
 def start(
-    spec: JobSpec,
-    environ: Mapping[str, str],
-    cwd: Path,
-    shown: str,
-    *,
-    most: int,
-    told_here: bool = True,
+    spec: JobSpec, environ: Mapping[str, str], cwd: Path, shown: str, *, most: int, told_here: bool = True
 ) -> Job:
     """Start ``spec`` as a job, by ``LAUNCHER``'s launcher, with ``environ`` in ``cwd``; a new
     thread is named first when ``spec`` names none. ``shown``: what it is listed by. UsageError, nothing started,
@@ -286,17 +275,9 @@ def start(
         with _private(where / f"{job_id}.env") as handle:
             handle.write(json.dumps(given).encode())
         pid = LAUNCHER.get()(held, out, err, given, cwd)
-    job = Job(
-        job_id,
-        spec.thread or spec.setup.get("new_thread"),
-        " ".join(shown[:1000].split())[:QUESTION_SHOWN],
-        pid,
-        time.time(),
-        str(cwd),
-        *(_terminal() if told_here else (None, None)),
-        remote=remote,
-        assistant=setup.get("assistant") if remote else None,
-    )
+    thread, question = spec.thread or spec.setup.get("new_thread"), " ".join(shown[:1000].split())[:QUESTION_SHOWN]
+    terminal, assistant = _terminal() if told_here else (None, None), setup.get("assistant") if remote else None
+    job = Job(job_id, thread, question, pid, time.time(), str(cwd), *terminal, remote=remote, assistant=assistant)
     temporary = where / f".{job_id}.json"
     with _private(temporary) as handle:
         handle.write(json.dumps(asdict(job)).encode())
@@ -361,14 +342,9 @@ def running(environ: Mapping[str, str]) -> list[Job]:
 
 
 # A job's state as a person reads it (chat jobs, the line that says a job ended).
-STATE_SHOWN = {
-    "running": "running",
+STATE_SHOWN = {state: state for state in ("running", "done", "stopped", "failed", "interrupted")} | {
     "waiting": "waiting for you",
     "answered": "answered, gone on in a later job",
-    "done": "done",
-    "stopped": "stopped",
-    "failed": "failed",
-    "interrupted": "interrupted",
 }
 
 
