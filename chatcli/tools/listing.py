@@ -111,9 +111,7 @@ def _object(value: Any) -> dict[str, Any]:
 
 def _tasks(execution: Any) -> str | None:
     """A tool's ``execution.taskSupport`` (MCP 2025-11-25's tasks): "required" or "optional"; None otherwise."""
-    if execution is None:
-        return None
-    support = _object(execution).get("taskSupport")
+    support = _object(execution).get("taskSupport") if execution is not None else None
     return support if support in ("required", "optional") else None
 
 
@@ -231,11 +229,8 @@ class Listing:
             hints, name = item.get("annotations"), _text(item.get("name"), False)
             unfitting = unfit(schema, known >= MODERN) if "$ref" in text or "x-mcp-header" in text else ""
             hinted, tasks = _object(hints) if hints is not None else None, _tasks(item.get("execution"))
-            tools.append(
-                ToolInfo(
-                    name, _text(item.get("description")), schema, hinted, tasks, *_ui(item.get("_meta")), unfitting
-                )
-            )
+            about = _text(item.get("description"))
+            tools.append(ToolInfo(name, about, schema, hinted, tasks, *_ui(item.get("_meta")), unfitting))
         prompts = []
         for item in _items(data.get("prompts")):
             item = _object(item)
@@ -245,9 +240,8 @@ class Listing:
                 required = argument.get("required")
                 if not isinstance(required, (bool, type(None))):
                     raise Malformed("an argument's required")
-                arguments.append(
-                    (_text(argument.get("name"), False), bool(required), _words(_text(argument.get("description"))))
-                )
+                about = _words(_text(argument.get("description")))
+                arguments.append((_text(argument.get("name"), False), bool(required), about))
             name = _text(item.get("name"), False)
             prompts.append(PromptEntry(server, name, _words(_text(item.get("description"))), tuple(arguments)))
         resources = []
@@ -276,13 +270,8 @@ class Listing:
         """ "5 tools, 2 prompts" (what is offered, for a line)."""
         from chatcli.text import counted
 
-        parts = [counted(len(self.tools), "tool")]
-        parts += [
-            counted(len(items), what)
-            for items, what in ((self.prompts, "prompt"), (self.resources, "resource"))
-            if items
-        ]
-        return ", ".join(parts)
+        more = ((self.prompts, "prompt"), (self.resources, "resource"))
+        return ", ".join([counted(len(self.tools), "tool"), *(counted(len(i), what) for i, what in more if i)])
 
 
 class Refused(Exception):
