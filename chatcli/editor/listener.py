@@ -13,24 +13,9 @@ from typing import Any, Awaitable, Callable, TypeVar
 from acp import schema
 from acp.interfaces import Client
 
+from chatcli.core import events
 from chatcli.core.elicitation import Elicitation, Elicited, Field, Unreadable, answer_of, read_fields
-from chatcli.core.events import (
-    Aside,
-    Decision,
-    End,
-    Notice,
-    Progress,
-    Question,
-    Reply,
-    Review,
-    Start,
-    Thinking,
-    Token,
-    ToolCall,
-    ToolResult,
-    TurnEvent,
-    declined,
-)
+from chatcli.core.events import Decision, Question, Reply, Review, ToolCall, declined
 from chatcli.editor import updates
 from chatcli.text import say
 from chatcli.threads.masking import masked
@@ -42,21 +27,17 @@ def form_of(fields: tuple[Field, ...]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for field in fields:
         low, high = _whole(field.low), _whole(field.high)
-        spec: dict[str, Any] = {"title": field.label, "description": field.description or None}
-        spec["default"] = _whole(field.default) if field.kind == "integer" else field.default
         options = [{"const": value, "title": label} for value, label in field.choices]
-        if field.kind == "choice":
-            spec.update(type="string", oneOf=options)
-        elif field.kind == "choices":
-            spec.update(type="array", items={"anyOf": options}, minItems=low, maxItems=high)
-        elif field.kind == "string":
-            spec.update(type="string", minLength=low, maxLength=high, format=field.format or None)
-        elif field.kind == "integer":
-            spec.update(type="integer", minimum=low, maximum=high)
-        elif field.kind == "number":
-            spec.update(type="number", minimum=field.low, maximum=field.high)
-        else:
-            spec.update(type=field.kind)
+        kinds: dict[str, dict[str, Any]] = {
+            "choice": dict(type="string", oneOf=options),
+            "choices": dict(type="array", items={"anyOf": options}, minItems=low, maxItems=high),
+            "string": dict(type="string", minLength=low, maxLength=high, format=field.format or None),
+            "integer": dict(type="integer", minimum=low, maximum=high),
+            "number": dict(type="number", minimum=field.low, maximum=field.high),
+        }
+        default = _whole(field.default) if field.kind == "integer" else field.default
+        spec = {"title": field.label, "description": field.description or None, "default": default}
+        spec |= kinds.get(field.kind, {"type": field.kind})
         properties[field.name] = {k: v for k, v in spec.items() if v is not None}
     return {"type": "object", "properties": properties, "required": [field.name for field in fields if field.required]}
 
@@ -78,9 +59,7 @@ class EditorListener:
     """Hears the turns of session ``session_id`` and tells the editor; asks it what a turn asks. ``forms``: the
     editor answers ``elicitation/create`` forms (else a tool's question is declined and a graph's question waits)."""
 
-    def __init__(
-        self, client: Client, session_id: str, forms: bool = False, secrets: tuple[str, ...] = (), links: bool = False
-    ):
+    def __init__(self, client: Client, session_id: str, forms: bool, secrets: tuple[str, ...], links: bool):
         self.client, self.session_id, self.forms, self.links = client, session_id, forms, links
         # The user's credentials: a turn that goes on with a stored one (a call asked again, an answer that echoes the
         # thread) shows them as *** (chatcli.threads.masking), as the session's load does.
@@ -98,31 +77,31 @@ class EditorListener:
 
     # ---- the events of a turn
 
-    def hear(self, event: TurnEvent) -> None:
-        if isinstance(event, Token) and event.text:
+    def hear(self, event: events.TurnEvent) -> None:
+        if isinstance(event, events.Token) and event.text:
             self.send(updates.message(masked(event.text, self.secrets), self._id("message")))
-        elif isinstance(event, Thinking) and event.text:
+        elif isinstance(event, events.Thinking) and event.text:
             self.send(updates.thought(masked(event.text, self.secrets), self._id("thought")))
-        elif isinstance(event, Aside) and event.text:  # a subagent's words: in the thought view, named, as their own
+        elif isinstance(event, events.Aside) and event.text:  # a subagent's words: in the thought view, named
             kind = f"aside {event.source}"
             said = ("" if kind in self.ids else f"[{event.source}] ") + event.text  # named where its words begin
             self.send(updates.thought(masked(said, self.secrets), self._id(kind)))
-        elif isinstance(event, Start):
+        elif isinstance(event, events.Start):
             self.ids.clear()
             if event.created:
                 self.made()
         elif isinstance(event, ToolCall):
             self.ids.clear()  # what the model says after its calls is a message of its own
             self._announce(event)
-        elif isinstance(event, Progress) and event.seconds == 0:
+        elif isinstance(event, events.Progress) and event.seconds == 0:
             self.send(updates.call_running(event.call.id))
-        elif isinstance(event, ToolResult):
+        elif isinstance(event, events.ToolResult):
             self._announce(event.call)
             terminal = self.terminals.pop(event.call.id, None)
             self.send(updates.call_ended(event.call.id, event.status, masked(event.content, self.secrets), terminal))
-        elif isinstance(event, Notice):
+        elif isinstance(event, events.Notice):
             say(sys.stderr, f"chat acp: {event.text}\n")
-        elif isinstance(event, End):
+        elif isinstance(event, events.End):
             self.announced.clear()
             self.ids.clear()
 
@@ -200,10 +179,9 @@ class EditorListener:
         self._announce(call)
         options = updates.OPTIONS if review is None else updates.ONCE_OPTIONS
         asked = updates.call_asked(masked(call, self.secrets))
+        request = self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
         try:
-            response = await self.asked(
-                self.client.request_permission(session_id=self.session_id, tool_call=asked, options=options)
-            )
+            response = await self.asked(request)
         except Exception as exc:  # noqa: BLE001 - an answer that cannot be read: the call does not run
             say(sys.stderr, f"chat acp: the editor's answer to a permission request could not be read: {exc!s:.200}\n")
             return Decision("no", by=UNREAD)
@@ -218,34 +196,26 @@ class EditorListener:
         return Decision("no")
 
     async def elicit(self, question: Elicitation) -> Elicited | None:
-        """A tool's question as the editor's form, its answer checked as the prompt checks it; declined, and said
-        why, where the editor has no forms."""
-
-        if question.url is not None:
-            return await self._link(question) if self.links else declined(question)
-        if not self.forms or not isinstance(question.schema, dict):
+        """A tool's question as the editor's form, its answer checked as the prompt checks it; a tool's address to
+        visit (a sign-in, a payment) as ACP's URL elicitation, which the editor shows and says whether the user went
+        on ("accept"), said no, or dismissed it; declined, and said why, where the editor has neither."""
+        if question.url is not None and self.links:
+            link = dict(tool_call_id=question.call_id or None, elicitation_id=updates.new_id(), url=question.url)
+            action = (await self._elicited(question.message, **link) or {}).get("action")
+            return Elicited(action) if action in ("accept", "decline", "cancel") else declined(question)
+        if question.url is not None or not self.forms or not isinstance(question.schema, dict):
             return declined(question)
         try:
-            fields = read_fields(question.schema)
+            form = form_of(read_fields(question.schema))
         except Unreadable as exc:
             return Elicited("decline", why=f"not asked: {exc}")
-        response = await self._form(question.message, form_of(fields), question.call_id)
+        response = await self._elicited(question.message, tool_call_id=question.call_id, requested_schema=form)
         if response is None:
             return declined(question)
         try:
             return answer_of(response, question)
         except ValueError as exc:
             return Elicited("decline", why=f"not an answer to the tool's question: {exc}")
-
-    async def _link(self, question: Elicitation) -> Elicited:
-        """A tool's address to visit (a sign-in, a payment) as ACP's URL elicitation: the editor shows it and says
-        whether the user went on ("accept"), said no, or dismissed it."""
-        asked = dict(tool_call_id=question.call_id or None, elicitation_id=updates.new_id(), url=question.url)
-        response = await self._elicited(
-            question.message, "the address was not shown", schema.ElicitationUrlSessionMode, asked
-        )
-        action = (response or {}).get("action")
-        return Elicited(action) if action in ("accept", "decline", "cancel") else declined(question)
 
     async def answer(self, question: Question) -> Reply | None:
         """A graph's interrupt that is no approval, as a one-field form; where the editor has no forms, said as a
@@ -256,21 +226,20 @@ class EditorListener:
             return None
         field = {"answer": {"type": "string", "title": "Answer"}}
         form = {"type": "object", "properties": field, "required": ["answer"]}
-        response = await self._form(shown, form, None)
+        response = await self._elicited(shown, tool_call_id=None, requested_schema=form)
         if response is None or response.get("action") != "accept":
             return None
         from chatcli.core.interrupts import typed_answer
 
         return Reply(typed_answer(str((response.get("content") or {}).get("answer", ""))))
 
-    async def _form(self, message: str, form: dict[str, Any], call_id: str | None) -> dict[str, Any] | None:
-        """The editor's answer to a form (``{"action": ..., "content": ...}``), or None when it could not be asked."""
-        asked = dict(tool_call_id=call_id, requested_schema=form)
-        return await self._elicited(message, "the question was not asked", schema.ElicitationFormSessionMode, asked)
-
-    async def _elicited(self, message: str, failed: str, mode: Modes, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """The editor's answer to an ``elicitation/create`` in ``mode`` (its ``fields`` checked as the schema's);
-        None, and said why (``failed``), when it could not be asked."""
+    async def _elicited(self, message: str, **fields: Any) -> dict[str, Any] | None:
+        """The editor's answer (``{"action": ..., "content": ...}``) to an ``elicitation/create``: a form with
+        ``requested_schema``, else an address to visit (``fields`` checked as the schema's); None, and said why, when
+        it could not be asked."""
+        form = "requested_schema" in fields
+        mode: Modes = schema.ElicitationFormSessionMode if form else schema.ElicitationUrlSessionMode
+        failed = "the question was not asked" if form else "the address was not shown"
         try:
             asked = mode.model_validate({"session_id": self.session_id, **fields})
             response = await self.asked(self.client.create_elicitation(message=message, mode=asked))
