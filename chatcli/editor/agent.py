@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Mapping, NamedTuple, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, schema
+from acp.helpers import update_available_commands
 
 from chatcli.backends.own.failures import describe
 from chatcli.config import Settings
@@ -47,9 +48,7 @@ CATALOG_WAIT = 15.0
 MAX_MODELS = 500
 MODEL_OPTION = "model"
 # The session methods beside session/new and session/load an agent may offer: chat offers each.
-SESSION_METHODS: dict[str, Any] = dict.fromkeys(
-    ("list", "resume", "fork", "close", "delete", "additionalDirectories"), {}
-)
+SESSION_METHODS = ("list", "resume", "fork", "close", "delete", "additionalDirectories")
 # Seconds a session/new, load or resume waits for the providers' model lists before it answers without them.
 START_WAIT = 10.0
 
@@ -159,7 +158,7 @@ class Editor:
                 load_session=True,
                 prompt_capabilities=schema.PromptCapabilities(image=own.files, embedded_context=own.files),
                 mcp_capabilities=schema.McpCapabilities(http=own.prompt, sse=False),
-                session_capabilities=schema.SessionCapabilities.model_validate(SESSION_METHODS),
+                session_capabilities=schema.SessionCapabilities.model_validate(dict.fromkeys(SESSION_METHODS, {})),
             ),
             agent_info=schema.Implementation(name="chatcli", title="chat", version=__version__),
             auth_methods=[],
@@ -375,9 +374,8 @@ class Editor:
             return None
         from chatcli.editor.host import EditorHost
 
-        files, terminals = self.capabilities.fs, bool(self.capabilities.terminal)
-        reads = bool(files is not None and files.read_text_file)
-        host = EditorHost(listener, workdir, reads=reads, terminals=terminals)
+        reads = bool(self.capabilities.fs and self.capabilities.fs.read_text_file)
+        host = EditorHost(listener, workdir, reads=reads, terminals=bool(self.capabilities.terminal))
         tools = self.chat.toolbox.for_session(servers, host)
         tools.start()
         return tools
@@ -391,7 +389,7 @@ class Editor:
             for c in self.chat.commands().offered(thread.can, thread.toolbox)
             if re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", name := c.name.removeprefix("/"))  # (SERVER:NAME: a skill's)
         ]
-        return schema.AvailableCommandsUpdate(session_update="available_commands_update", available_commands=offered)
+        return update_available_commands(offered)
 
     def _options(self, session: Session) -> list[Any] | None:
         """The model choice, where chat chooses the model (a graph chooses its own)."""
@@ -446,8 +444,7 @@ class Editor:
             session.models = [*session.models, name][-20:]
 
     def _session(self, session_id: str) -> Session:
-        session = self.sessions.get(session_id)
-        if session is None:
+        if (session := self.sessions.get(session_id)) is None:
             raise _not_found(session_id)
         return session
 
@@ -689,9 +686,8 @@ def _question(blocks: list[Any]) -> tuple[str, list[Any]]:
             if isinstance(block, schema.TextContentBlock):
                 texts.append(block.text)
             elif isinstance(block, schema.ImageContentBlock):
-                files.append(
-                    from_bytes(block.uri or f"image-{len(files) + 1}", base64.b64decode(block.data, validate=True))
-                )
+                data = base64.b64decode(block.data, validate=True)
+                files.append(from_bytes(block.uri or f"image-{len(files) + 1}", data))
             elif isinstance(block, schema.EmbeddedResourceContentBlock):
                 resource = block.resource
                 text = isinstance(resource, schema.TextResourceContents)
