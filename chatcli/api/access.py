@@ -128,12 +128,15 @@ class SignIns:
 
     def take(self, code: str, port: int | None) -> bool:
         """True once for a good code of the server on ``port``: the browser may then have a session."""
-        now = self.clock()
+        now, kept = self.clock(), {}
         self.taken = {known: end for known, end in self.taken.items() if end > now}
         ends = expiry(self.token, f"code:{port}", code, now)
         if ends is None or ends > now + CODE_SECONDS:
             return False
-        self.taken = {known: end for known, end in {**self.taken, **self._kept()}.items() if end > now}
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # no file, or one that cannot be read: none
+            if self.kept is not None:
+                kept = {str(k): int(v) for k, v in json.loads(self.kept.read_text(encoding="utf-8")).items()}
+        self.taken = {known: end for known, end in {**self.taken, **kept}.items() if end > now}
         if code in self.taken:
             return False
         self.taken[code] = ends
@@ -141,10 +144,3 @@ class SignIns:
             with contextlib.suppress(OSError):
                 write_private(self.kept, json.dumps(self.taken))
         return True
-
-    def _kept(self) -> dict[str, int]:
-        """The codes taken as the file keeps them (none when there is no file, or it cannot be read)."""
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            if self.kept is not None:
-                return {str(k): int(v) for k, v in json.loads(self.kept.read_text(encoding="utf-8")).items()}
-        return {}

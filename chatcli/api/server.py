@@ -290,10 +290,8 @@ def _command_routes(app: FastAPI, chat: Chat) -> None:
 
         async def said() -> CommandDone:
             done: Any = await run_offered(chat, await chat.thread(opening), command, given)
-            fields = dict(model=done.model, forked=done.forked, job=done.job.id if done.job is not None else None)
-            return CommandDone(
-                thread_id=opening.thread_id, command=command.name, said=done.line, data=done.data, **fields
-            )
+            fields = dict(model=done.model, forked=done.forked, job=done.job and done.job.id, data=done.data)
+            return CommandDone(thread_id=opening.thread_id, command=command.name, said=done.line, **fields)
 
         # a delete of the thread, or the server's stop, stops it
         return await connected(chat, request, said(), opening.thread_id)
