@@ -76,22 +76,12 @@ def policy(csp: Any, page: str) -> str:
     """The Content-Security-Policy of a view whose resource declares ``csp``: its own inline script and style, and
     only the origins it names for each use (none: none), framed only by the page at the origin ``page``."""
     named = {key: " ".join(origins) for key, origins in declared(csp).items()}
-    resources, connect = named["resourceDomains"], named["connectDomains"]
-    frames, bases = named["frameDomains"], named["baseUriDomains"]
-    loads = f"data: blob: {resources}".strip()
-    return "; ".join(
-        (
-            "default-src 'none'",
-            f"script-src 'unsafe-inline' {resources}".strip(),
-            f"style-src 'unsafe-inline' {resources}".strip(),
-            *(f"{kind}-src {loads}" for kind in ("img", "font", "media")),
-            f"connect-src {connect or NONE}",
-            f"frame-src {frames or NONE}",
-            f"base-uri {bases or NONE}",
-            "form-action 'none'",
-            f"frame-ancestors {page}",
-        )
-    )
+    resources = named["resourceDomains"]
+    own = [f"{kind}-src 'unsafe-inline' {resources}".strip() for kind in ("script", "style")]
+    own += [f"{kind}-src data: blob: {resources}".strip() for kind in ("img", "font", "media")]
+    named_only = (("connect-src", "connectDomains"), ("frame-src", "frameDomains"), ("base-uri", "baseUriDomains"))
+    own += [f"{directive} {named[key] or NONE}" for directive, key in named_only]
+    return "; ".join(["default-src 'none'", *own, "form-action 'none'", f"frame-ancestors {page}"])
 
 
 async def read_view(server: Any, uri: str) -> View:

@@ -58,22 +58,10 @@ def fingerprint(spec: ServerSpec, environ: Mapping[str, str] = os.environ, cwd: 
     candidates = (a for a in spec.args[: _FILES_LOOKED_AT * 4] if a and not a.startswith("-") and len(a) <= 4096)
     named = (_identity(os.path.join(here, os.path.expanduser(arg))) for arg in candidates)
     files = list(islice(filter(None, named), _FILES_LOOKED_AT))
-    whole = {
-        "version": VERSION,
-        "name": spec.name,
-        "command": spec.command,
-        "args": list(spec.args),
-        "env": sorted(spec.env),
-        "env_values": _digest(spec.env),
-        "cwd": spec.cwd,
-        "url": spec.url,
-        "sse": spec.sse,
-        "headers": sorted(spec.headers),
-        "header_values": _digest(spec.headers),
-        "oauth": _digest(spec.oauth),  # another client registered by hand may be offered other tools
-        "program": program,
-        "files": files,
-    }
+    whole = {"version": VERSION, "name": spec.name, "command": spec.command, "args": list(spec.args), "cwd": spec.cwd}
+    whole |= {"env": sorted(spec.env), "env_values": _digest(spec.env), "url": spec.url, "sse": spec.sse}
+    whole |= {"headers": sorted(spec.headers), "header_values": _digest(spec.headers), "program": program}
+    whole |= {"files": files, "oauth": _digest(spec.oauth)}  # another client registered by hand: maybe other tools
     return hashlib.sha256(json.dumps(whole, sort_keys=True).encode()).hexdigest()
 
 

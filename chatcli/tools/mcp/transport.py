@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any, AsyncIterator, Callable
 
 from chatcli.errors import ListenerRefused
@@ -44,12 +45,10 @@ def _leaf(exc: BaseException) -> BaseException:
 def describe(exc: BaseException, spec: ServerSpec, timeout: float) -> str:
     """Why a server failed, in a few words (never a header value)."""
     exc = _leaf(exc)
-    listener = ListenerRefused.within(exc)  # chatcli.local.loopback
-    if listener is not None:
+    if (listener := ListenerRefused.within(exc)) is not None:  # chatcli.local.loopback
         return f"{listener}: nothing was sent there (the address is not in your mcp.json)"
     name = type(exc).__name__
-    detail = getattr(exc, "detail", None)
-    if detail:  # chatcli.tools.mcp.calls.Unavailable: the reason as it was said
+    if detail := getattr(exc, "detail", None):  # chatcli.tools.mcp.calls.Unavailable: the reason as it was said
         return str(detail)
     if isinstance(exc, FileNotFoundError) and spec.cwd and not Path(spec.cwd).is_dir():
         return f"its directory does not exist: {spec.cwd} (cwd in mcp.json)"
@@ -135,8 +134,6 @@ class Session:
         return getattr(self.client, name)
 
     async def initialize(self) -> Any:
-        from types import SimpleNamespace
-
         client = self.client
         return SimpleNamespace(capabilities=client.server_capabilities, protocolVersion=client.protocol_version)
 
@@ -168,8 +165,6 @@ class Session:
 
     async def list_skills(self, cursor: str | None = None) -> Any:
         """A page of the skills extension's ``skills/list``: its entries as sent (chatcli.tools.skills reads them)."""
-        from types import SimpleNamespace
-
         from mcp.types import PaginatedRequestParams, Request
         from pydantic import TypeAdapter
 
