@@ -103,13 +103,7 @@ def _masked_hit(hit: SearchHit, secrets: tuple[str, ...]) -> SearchHit:
         else:
             out.append(char)
     at[len(text)] = len(out)
-
-    def start(offset: int) -> int:
-        return runs[offset][0] if offset in runs else at[offset]
-
-    def end(offset: int) -> int:
-        return runs[offset - 1][1] if offset - 1 in runs else at[offset]
-
-    marks = tuple((start(s), end(e)) for s, e in hit.marks if 0 <= s <= e <= len(text))
+    kept = [(s, e) for s, e in hit.marks if 0 <= s <= e <= len(text)]  # each mark's ends, moved past a "***" over them
+    marks = tuple((runs[s][0] if s in runs else at[s], runs[e - 1][1] if e - 1 in runs else at[e]) for s, e in kept)
     title = _masked_cut(hit.title, secrets) if hit.title is not None else None
     return dataclasses.replace(hit, title=title, snippet="".join(out), marks=marks)

@@ -78,14 +78,8 @@ def transcript_markdown(t: Transcript) -> str:
 
 def exported(t: Transcript) -> dict[str, Any]:
     """A thread's transcript as chat exports it (``chat export --format json``): re-importable, attachments included."""
-    return {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        **t.info.as_dict(),
-        "system": t.system,
-        "vars": t.variables,
-        "messages": [export_record(m) for m in t.messages],
-    }
+    head = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, **t.info.as_dict(), "system": t.system}
+    return {**head, "vars": t.variables, "messages": [export_record(m) for m in t.messages]}
 
 
 async def export_text(threads: Any, thread_id: str, fmt: str, at: str | None = None) -> str:
@@ -223,25 +217,18 @@ class Threads:
             if record.model is not None:
                 meta["model_name"] = record.model
             if record.role == "tool":
-                outcome = record.status or "ok"
-                messages.append(
-                    ToolMessage(
-                        record.content,
-                        tool_call_id=record.tool_call_id or "",
-                        name=record.name or "",
-                        status="success" if outcome == "ok" else "error",
-                        response_metadata={**meta, "outcome": outcome},
-                    )
-                )
+                meta["outcome"] = outcome = record.status or "ok"
+                status = "success" if outcome == "ok" else "error"
+                ids = {"tool_call_id": record.tool_call_id or "", "name": record.name or ""}
+                message: BaseMessage = ToolMessage(record.content, status=status, response_metadata=meta, **ids)
             elif record.role == "user":
                 files = _imported_files(f"messages[{i}]", record.attachments or [])
-                messages.append(question_message(record.content, files, response_metadata=meta))
+                message = question_message(record.content, files, response_metadata=meta)
             else:
                 calls = [{"id": c.id, "name": c.name, "args": c.arguments} for c in record.tool_calls or []]
                 thought = {"reasoning_content": record.reasoning} if record.reasoning else {}
-                messages.append(
-                    AIMessage(record.content, tool_calls=calls, additional_kwargs=thought, response_metadata=meta)
-                )
+                message = AIMessage(record.content, tool_calls=calls, additional_kwargs=thought, response_metadata=meta)
+            messages.append(message)
         new_id = new_thread_id()
         values = {"messages": messages, "system": export.system, "vars": export.vars or {}}
         await self._write_thread(new_id, values, export.title or messages[0].text, export.model)

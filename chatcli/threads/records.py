@@ -21,13 +21,8 @@ def text_of(content: Any) -> str:
     """The text of a message's content, as LangChain's ``message.text`` gives it (text blocks joined)."""
     if isinstance(content, str):
         return content
-    parts = [
-        block if isinstance(block, str) else block["text"]
-        for block in content or []
-        if isinstance(block, str)
-        or (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str))
-    ]
-    return "".join(parts)
+    texts = [b.get("text") if isinstance(b, dict) and b.get("type") == "text" else b for b in content or []]
+    return "".join(text for text in texts if isinstance(text, str))
 
 
 def message_record(message: Any) -> dict[str, Any]:
@@ -49,11 +44,8 @@ def message_record(message: Any) -> dict[str, Any]:
     reasoning = thinking_of(SimpleNamespace(additional_kwargs=extra, content=m.get("content"))) if kind == "ai" else ""
     if reasoning.strip():
         record["reasoning"] = reasoning
-    calls = [
-        {"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in m.get("tool_calls") or []
-    ]
-    if calls:
-        record["tool_calls"] = calls
+    if calls := m.get("tool_calls"):
+        record["tool_calls"] = [{"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in calls]
     if kind == "tool":
         record["tool_call_id"] = m.get("tool_call_id")
         record["name"] = m.get("name") or ""
@@ -73,12 +65,10 @@ def export_record(message: Any) -> dict[str, Any]:
     record = message_record(message)
     if record.get("attachments"):
         m = fields_of(message)
-        shape = SimpleNamespace(
-            additional_kwargs=m.get("additional_kwargs") or {}, content=m.get("content"), text=text_of(m.get("content"))
-        )
-        record["attachments"] = [
-            {**item.record(), "data": base64.b64encode(item.data).decode("ascii")} for item in attachments_of(shape)
-        ]
+        extra, content = m.get("additional_kwargs") or {}, m.get("content")
+        shape = SimpleNamespace(additional_kwargs=extra, content=content, text=text_of(content))
+        found = attachments_of(shape)
+        record["attachments"] = [{**a.record(), "data": base64.b64encode(a.data).decode("ascii")} for a in found]
     return record
 
 
@@ -102,6 +92,5 @@ def hit_record(hit: Any) -> dict[str, Any]:
     line."""
     from chatcli.text import iso_time
 
-    where = {"thread_id": hit.thread_id, "title": hit.title, "turn": hit.turn}
-    return {**where, "speaker": _ROLES.get(hit.role, hit.role), "snippet": one_line(hit.snippet, hit.marks)[0],
-            "time": iso_time(hit.created_at)}  # fmt: skip
+    said = {"turn": hit.turn, "speaker": _ROLES.get(hit.role, hit.role), "snippet": one_line(hit.snippet, hit.marks)[0]}
+    return {"thread_id": hit.thread_id, "title": hit.title, **said, "time": iso_time(hit.created_at)}

@@ -59,15 +59,9 @@ class Tally:
             self.local += local
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "answers": self.answers,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost_usd": self.cost_usd,
-            "unpriced_answers": self.unpriced,
-            "cache_read_tokens": self.cache[0],
-            "cache_write_tokens": self.cache[1],
-        }
+        tokens = {"answers": self.answers, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        cache = {"cache_read_tokens": self.cache[0], "cache_write_tokens": self.cache[1]}
+        return {**tokens, "cost_usd": self.cost_usd, "unpriced_answers": self.unpriced, **cache}
 
 
 @dataclass
@@ -140,10 +134,7 @@ def _row(rows: dict[str, Tally], key: str) -> Tally:
 
 def ranked(rows: dict[str, Tally]) -> list[tuple[str, Tally]]:
     """Rows with the most dollars first, then the most tokens."""
-    return sorted(
-        rows.items(),
-        key=lambda item: (-(item[1].cost_usd or 0), -(item[1].input_tokens + item[1].output_tokens), item[0]),
-    )
+    return sorted(rows.items(), key=lambda i: (-(i[1].cost_usd or 0), -(i[1].input_tokens + i[1].output_tokens), i[0]))
 
 
 _AGO = re.compile(r"(\d+)([dhw])")
@@ -209,14 +200,8 @@ class Room:
         return self.spent is not None and self.spent >= self.usd - EPSILON
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "limit": self.limit,
-            "usd": self.usd,
-            "spent_usd": self.spent,
-            "left_usd": self.left,
-            "reached": self.reached,
-            "thread_id": self.thread_id,
-        }
+        spent = {"limit": self.limit, "usd": self.usd, "spent_usd": self.spent, "left_usd": self.left}
+        return {**spent, "reached": self.reached, "thread_id": self.thread_id}
 
 
 @dataclass(frozen=True)
@@ -262,8 +247,6 @@ async def standing(settings: Any, ledger: Any, thread_ids: list[str], read: bool
         if thread_id and (most is None or spent.thread > most[1]):
             most = (thread_id, spent.thread)
     spent_by = {"max_cost_day": today, "max_cost_thread": most[1] if most else 0.0}
-    rooms = [
-        Room(name, usd, spent_by.get(name), most[0] if most and name == "max_cost_thread" else None)
-        for name, usd in chosen
-    ]
+    thread = most[0] if most else None
+    rooms = [Room(name, usd, spent_by.get(name), thread if name == "max_cost_thread" else None) for name, usd in chosen]
     return Standing(rooms, start, today, most)

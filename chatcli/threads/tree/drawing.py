@@ -32,10 +32,8 @@ def draw(tree: Tree, width: int = 100, unfold: bool = False) -> list[str]:
     if not tree.nodes:
         return [f"thread {tree.thread_id} has no question yet"]
     on_path = set(tree.path)
-    lines = [
-        f"thread {tree.thread_id}: {counted(len(tree.nodes), 'node')}, {counted(tree.branches, 'branch')}"
-        + (f", on node {tree.current}" if tree.current is not None else "")
-    ]
+    on = f", on node {tree.current}" if tree.current is not None else ""
+    lines = [f"thread {tree.thread_id}: {counted(len(tree.nodes), 'node')}, {counted(tree.branches, 'branch')}{on}"]
     models = max((len(n.model or "") for n in tree.nodes.values()), default=0)
     layout = _Layout(width, unfold, on_path, models, len(str(max(tree.nodes))))
     roots = [n for n, node in tree.nodes.items() if node.parent is None]

@@ -37,18 +37,9 @@ class Node:
 
     def json(self, current: bool) -> dict[str, Any]:
         """The node as ``chat tree --json`` and ``chat serve`` give it (docs/usage.md)."""
-        return {
-            "node": self.number,
-            "kind": self.kind,
-            "parent": self.parent,
-            "question": self.question,
-            "answer": self.answer,
-            "at": iso_time(self.at),
-            "model": self.model,
-            "labels": list(self.labels),
-            "children": list(self.children),
-            "current": current,
-        }
+        asked = {"node": self.number, "kind": self.kind, "parent": self.parent, "question": self.question}
+        answered = {"answer": self.answer, "at": iso_time(self.at), "model": self.model, "labels": list(self.labels)}
+        return {**asked, **answered, "children": list(self.children), "current": current}
 
 
 @dataclass
@@ -85,10 +76,8 @@ class Tree:
             if wanted in node.labels:
                 return node
         last = max(self.nodes) if self.nodes else 0
-        raise LookupError(
-            f"no node {name.strip()[:40]!r} in thread {self.thread_id}"
-            + (f" (nodes 1 to {last}, or a label)" if last else " (it has no question yet)")
-        )
+        there = f" (nodes 1 to {last}, or a label)" if last else " (it has no question yet)"
+        raise LookupError(f"no node {name.strip()[:40]!r} in thread {self.thread_id}{there}")
 
     def start_of(self, node: Node) -> Point | None:
         """The checkpoint the thread goes on from at ``node``: where it was made (the oldest that ends at its last
@@ -107,9 +96,5 @@ class Tree:
 
     def json(self) -> dict[str, Any]:
         """The whole tree as ``chat tree --json`` gives it."""
-        return {
-            "thread_id": self.thread_id,
-            "current": self.current,
-            "branches": self.branches,
-            "nodes": [node.json(number == self.current) for number, node in self.nodes.items()],
-        }
+        nodes = [node.json(number == self.current) for number, node in self.nodes.items()]
+        return {"thread_id": self.thread_id, "current": self.current, "branches": self.branches, "nodes": nodes}

@@ -68,9 +68,8 @@ async def read_tree(thread_id: str, store: Store | None, app: GraphApp | None) -
     elif app is not None:
         said, points = await from_history(app.aget_state_history({"configurable": {"thread_id": thread_id}}))
     else:
-        raise UsageError(
-            f"thread {thread_id} keeps its messages its graph's own way", hint=f"/tree at chat -t {thread_id} shows it"
-        )
+        hint = f"/tree at chat -t {thread_id} shows it"
+        raise UsageError(f"thread {thread_id} keeps its messages its graph's own way", hint=hint)
     labels = await store.index.labels(thread_id) if store is not None else {}
     tree = build(thread_id, said, points, labels)
     tree.stored = rows is not None
