@@ -31,13 +31,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 
-from chatcli.backends.own.request_history import (
-    SUMMARY_PREFIX,
-    now_iso,
-    select_history,
-    transcript,
-    without_tools,
-)
+from chatcli.backends.own.request_history import SUMMARY_PREFIX, now_iso, select_history, transcript, without_tools
 from chatcli.core.chunks import add_usage, thinking_of
 from chatcli.core.turn import MAX_ANSWER
 from chatcli.errors import ModelError, UsageError
@@ -376,14 +370,9 @@ def edited(state: Mapping[str, Any], text: str) -> dict[str, Any]:
 def undoable(state: Mapping[str, Any]) -> bool:
     """Whether the last thing done to the thread is a compaction on purpose or a summary edit (/undo takes it back
     before any exchange)."""
-    record = state.get("compaction") or {}
-    messages = state["messages"]
-    return (
-        record.get("kind") in ("compact", "edit")
-        and "before" in record
-        and bool(messages)
-        and record.get("after") == messages[-1].id
-    )
+    record, messages = state.get("compaction") or {}, state["messages"]
+    last = bool(messages) and record.get("after") == messages[-1].id
+    return record.get("kind") in ("compact", "edit") and "before" in record and last
 
 
 def undone(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -89,12 +89,7 @@ def remember(endpoint: str, model: str, budget: int, window: int | None, asked_f
     import time
 
     data = _load()
-    data[_key(endpoint, model)] = {
-        "budget": budget,
-        "window": window,
-        "learned_at": int(time.time()),
-        "asked_for": asked_for,
-    }
+    data[_key(endpoint, model)] = dict(budget=budget, window=window, learned_at=int(time.time()), asked_for=asked_for)
     _save(data)
 
 

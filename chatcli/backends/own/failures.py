@@ -35,10 +35,8 @@ class Failure:
         """The error object every machine-readable door gives (``--json``'s ``error``, chat serve's, chat compact
         --json's): ``{"message": the line, "exit_code": the command line's}``, and ``"limit"``, the setting's name,
         when a spending limit refused the call."""
-        found: dict[str, Any] = {"message": self.line, "exit_code": int(self.exit_status)}
-        if self.limit is not None:
-            found["limit"] = self.limit
-        return found
+        limit = {"limit": self.limit} if self.limit is not None else {}
+        return {"message": self.line, "exit_code": int(self.exit_status), **limit}
 
 
 def translate(

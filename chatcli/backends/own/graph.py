@@ -522,10 +522,7 @@ class _Step:
             if not self.tools or not tools_refused(exc):
                 raise
             self.learned.no_tools = True
-            _say(
-                self.emit,
-                f"the model {self.name or ''} does not take tools here: asking without them".replace("  ", " "),
-            )
+            _say(self.emit, f"the model {self.name} does not take tools here: asking without them".replace("  ", " "))
             self.tools = []
             reply = await self.chat_model.ainvoke(history, told)
         self.emit(CallEnded())

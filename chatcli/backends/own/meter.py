@@ -63,37 +63,31 @@ class Meter(AsyncCallbackHandler):
         self.calls: dict[UUID, _Call] = {}
 
     async def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[BaseMessage]],
-        *,
-        run_id: UUID,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kwargs: Any
     ) -> None:
         from langchain_core.messages.utils import count_tokens_approximately
 
         from chatcli.backends.own.compaction import SUMMARY_TAG
 
-        params = kwargs.get("invocation_params") or {}
-        named = (metadata or {}).get("ls_model_name") or params.get("model") or params.get("model_name")
+        params, metadata = kwargs.get("invocation_params") or {}, kwargs.get("metadata") or {}
+        named = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
         model = self.model or str(named or "a model with no name")
         tools = params.get("tools") or []
         tokens_in = count_tokens_approximately(messages[0] if messages else [], tools=tools or None)
         shown = re.search(rf"\b(?:{'|'.join(ASKED)})=(\d+)\b", str((serialized or {}).get("repr") or ""))
-        said = [*map(params.get, ASKED), (metadata or {}).get("ls_max_tokens"), int(shown[1]) if shown else None]
+        said = [*map(params.get, ASKED), metadata.get("ls_max_tokens"), int(shown[1]) if shown else None]
         asked = next((n for n in said if isinstance(n, int) and n > 0), None)
-        out_limit = asked or self.out_limit or profile_limit((metadata or {}).get("ls_provider"), named)
+        out_limit = asked or self.out_limit or profile_limit(metadata.get("ls_provider"), named)
         if out_limit is None and self.window:
             out_limit = max(self.window - tokens_in, 0)  # the rest of its window
-        what = "the summary of the earlier turns" if SUMMARY_TAG in (tags or ()) else "the next model call"
+        what = (
+            "the summary of the earlier turns" if SUMMARY_TAG in (kwargs.get("tags") or ()) else "the next model call"
+        )
         watched = bool(self.model) and not asked
         hold = await self.guard.before(self.thread_id, model, tokens_in, out_limit, self.say, what, watched)
         self.calls[run_id] = _Call(model, tokens_in, hold)
 
     async def on_llm_new_token(self, token: Any, *, chunk: Any = None, run_id: UUID, **kwargs: Any) -> None:
-
         call = self.calls.get(run_id)
         if call is None or call.hold.room is None:
             return

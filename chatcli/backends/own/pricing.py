@@ -164,14 +164,9 @@ def on_this_network(url: str | None) -> bool:
         return host == "localhost" or host.endswith(_PRIVATE_SUFFIXES) or "." not in host
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_unspecified
-        or address in _SHARED
-        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
-    )
+    site = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    flags = (address.is_loopback, address.is_private, address.is_link_local, address.is_unspecified, site)
+    return any(flags) or address in _SHARED
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -181,7 +176,6 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if re.fullmatch(r"[0-9a-fx.]+", host) and host[0].isdigit():
         with contextlib.suppress(OSError):
             return ipaddress.IPv4Address(socket.inet_aton(host))
-        return None
     return None
 
 

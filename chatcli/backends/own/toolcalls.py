@@ -272,11 +272,16 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
     from chatcli.backends.own.sampling import Model
     from chatcli.core.interrupts import approval_request  # (looked up when the step runs: a test gives an older shape)
 
-    async def hooks_run(calls: list[dict[str, Any]]) -> dict[str, Any]:
-        """The hooks' word on ``calls`` (``hooks_decided``): a task, so that they run once, before the question."""
+    async def ready(calls: list[dict[str, Any]]) -> Toolbox:
+        """The run's toolbox, once the servers of ``calls`` have had their chance to start."""
         toolbox = cast("Toolbox", toolbox_of(get_config(), default))
         if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
             await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
+        return toolbox
+
+    async def hooks_run(calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """The hooks' word on ``calls`` (``hooks_decided``): a task, so that they run once, before the question."""
+        toolbox = await ready(calls)
         thread = str((get_config().get("configurable") or {}).get("thread_id") or "")
         return await hooks_decided(toolbox, hooks_of(get_config()), calls, thread)
 
@@ -286,9 +291,7 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
         calls began (``--yes`` then)."""
         from langgraph.types import interrupt
 
-        toolbox = cast("Toolbox", toolbox_of(get_config(), default))
-        if any(toolbox.find(call["name"], call["id"]) is None for call in calls):
-            await toolbox.settle()  # a server with nothing cached may be starting still (a resumed turn)
+        toolbox = await ready(calls)
         by_id = {call["id"]: (call, toolbox.find(call["name"], call["id"])) for call in calls}
         asking = [a for a in hooked["asking"] if a["hook"] or not toolbox.preapproved(by_id[a["id"]][1], a["args"])]
         shown = [replace(shown_call(*by_id[a["id"]]), arguments=a["args"]) for a in asking]
@@ -353,6 +356,4 @@ def tools_refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     if status not in (400, 404, 422, 500, 501) or ("tool" not in text and "function calling" not in text):
         return False
-
-    words = tool_refusals()  # each provider's wording (Ollama's "does not support tools"...)
-    return any(word in text for word in words)
+    return any(word in text for word in tool_refusals())  # each provider's wording (Ollama's "does not support tools")

@@ -90,15 +90,8 @@ async def settle(
         if said.context or said.blocked:  # what the hooks tell the model of the result
             text += "".join(f"\n\n[{after} hook: {line}]" for line in (*said.context, said.reason) if line)
     seconds = round(seconds, 3)
-    meta = {
-        "server": shown.server,
-        "seconds": seconds,
-        "label": shown.label,
-        "arguments": shown.arguments,
-        "view": view,
-        **extra,
-    }
-    message = result_message(call, text, outcome, media, **meta)
+    meta = dict(server=shown.server, seconds=seconds, label=shown.label, arguments=shown.arguments, view=view)
+    message = result_message(call, text, outcome, media, **(meta | extra))
     emit(ToolResult(shown, outcome, text, seconds, message))
     return message
 
@@ -246,14 +239,9 @@ async def run_call(
 
 def shown_call(call: dict[str, Any], entry: Any) -> ToolCall:
     """A call as the approval question and the display show it."""
-    return ToolCall(
-        id=call["id"],
-        name=call["name"],
-        label=entry.label if entry is not None else call["name"],
-        server=entry.server if entry is not None else None,
-        arguments=call["args"] if call["args"] is not None else call.get("raw"),
-        where=where(call["name"], entry),
-    )
+    label, server = (entry.label, entry.server) if entry is not None else (call["name"], None)
+    arguments = call["args"] if call["args"] is not None else call.get("raw")
+    return ToolCall(call["id"], call["name"], label, server, arguments, where(call["name"], entry))
 
 
 def kept(media: list[dict[str, Any]], text: str, thread: str, most: int) -> tuple[str, list[dict[str, Any]]]:
@@ -287,15 +275,12 @@ def result_message(
 
     from chatcli.backends.own.request_history import MEDIA_KEY, now_iso
 
+    known = {k: v for k, v in meta.items() if v is not None}
     return ToolMessage(
         text,
         tool_call_id=call["id"],
         name=call.get("name") or "",
         status="success" if outcome == "ok" else "error",
         additional_kwargs={MEDIA_KEY: media} if media else {},
-        response_metadata={
-            "created_at": now_iso(),
-            "outcome": outcome,
-            **{k: v for k, v in meta.items() if v is not None},
-        },
+        response_metadata={"created_at": now_iso(), "outcome": outcome, **known},
     )

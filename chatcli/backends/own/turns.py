@@ -118,15 +118,8 @@ class ChatSource:
         """One run of the graph until it ends or waits for approval."""
         from langchain_core.messages import AIMessageChunk
 
+        from chatcli.backends.own import graph
         from chatcli.backends.own.compaction import SUMMARY_TAG
-        from chatcli.backends.own.graph import (
-            MEMORIES,
-            MODEL_NODE,
-            PROMPT_ESTIMATE,
-            TURNS_COMPACTED,
-            TURNS_LEFT_OUT,
-            CallEnded,
-        )
         from chatcli.backends.own.pricing import Priced
         from chatcli.backends.own.subagents import AGENT
         from chatcli.core.chunks import thinking_of
@@ -135,27 +128,22 @@ class ChatSource:
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
         async with StallClock(self.stall_timeout) as stall:
             streamed = self.app.astream(payload, config, stream_mode=["messages", "custom"], subgraphs=True)
-            async for (
-                namespace,
-                mode,
-                data,
-            ) in streamed:  # (a namespace: a subagent's run, chatcli.backends.own.subagents)
-                if mode == "custom" and isinstance(data, Priced):  # a model call's cost: the result's, not an event
-                    result.add_cost(data.usd, data.model, data.local)
-                    continue
-                if mode == "custom" and isinstance(data, CallEnded):  # the server has said all: what follows is ours
-                    stall.stop()
-                    continue
-                if mode == "custom":  # what the model and tools steps emit (chatcli.core.events)
-                    if isinstance(data, (ToolCall, ToolResult)):
-                        stall.stop()  # a tool may take its time (it has its own limit)
-                        progress.next_round()
-                        if isinstance(data, ToolResult):
-                            progress.done[data.call.id] = data.message
-                    listener.hear(data)
+            async for namespace, mode, data in streamed:  # (a namespace: a subagent's run, own.subagents)
+                if mode == "custom":  # what the model and tools steps emit
+                    if isinstance(data, Priced):  # a model call's cost: the result's, not an event
+                        result.add_cost(data.usd, data.model, data.local)
+                    elif isinstance(data, graph.CallEnded):  # the server has said all: what follows is ours
+                        stall.stop()
+                    else:  # chat's events (chatcli.core.events)
+                        if isinstance(data, (ToolCall, ToolResult)):
+                            stall.stop()  # a tool may take its time (it has its own limit)
+                            progress.next_round()
+                            if isinstance(data, ToolResult):
+                                progress.done[data.call.id] = data.message
+                        listener.hear(data)
                     continue
                 chunk, meta = data
-                if meta.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessageChunk):
+                if meta.get("langgraph_node") != graph.MODEL_NODE or not isinstance(chunk, AIMessageChunk):
                     continue
                 if SUMMARY_TAG in (meta.get("tags") or ()):
                     continue  # the summariser's own call (memory "summary"), not the reply
@@ -174,10 +162,10 @@ class ChatSource:
                     stall.restart()
                 if namespace:
                     continue
-                result.prompt_tokens_est = meta.get(PROMPT_ESTIMATE) or result.prompt_tokens_est
-                result.turns_left_out = meta.get(TURNS_LEFT_OUT, result.turns_left_out)
-                result.turns_compacted = meta.get(TURNS_COMPACTED, result.turns_compacted)
-                for used in meta.get(MEMORIES) or ():
+                result.prompt_tokens_est = meta.get(graph.PROMPT_ESTIMATE) or result.prompt_tokens_est
+                result.turns_left_out = meta.get(graph.TURNS_LEFT_OUT, result.turns_left_out)
+                result.turns_compacted = meta.get(graph.TURNS_COMPACTED, result.turns_compacted)
+                for used in meta.get(graph.MEMORIES) or ():
                     if used not in result.memories:
                         result.memories.append(used)
 

@@ -29,10 +29,7 @@ def with_messages(values: Any) -> dict[str, Any]:
 
 
 def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
-    configurable = {"thread_id": thread_id}
-    if checkpoint_id:
-        configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable}
+    return {"configurable": {"thread_id": thread_id, **({"checkpoint_id": checkpoint_id} if checkpoint_id else {})}}
 
 
 def _checkpoint(config: dict[str, Any]) -> Any:
