@@ -41,8 +41,8 @@ class HttpListener(JsonEvents):
 
     def __init__(self, out: Objects, *, lines: bool, given: Answers | None = None):
         super().__init__(lines=lines)
-        self.objects = out
-        self.given = given  # the approvals request's answers (None: a message, whose questions are answered later)
+        # given: the approvals request's answers (None: a message, whose questions are answered later)
+        self.objects, self.given = out, given
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.objects.put_nowait(obj)

@@ -296,8 +296,7 @@ class Editor:
         """The session of thread ``session_id``, opened if it is not yet (once, however many ask at a time); a thread
         that does not exist is refused."""
         workdir, dirs = where.workdir, where.dirs
-        if session_id in self.sessions:
-            session = self.sessions[session_id]
+        if (session := self.sessions.get(session_id)) is not None:
             # Open already, now in other directories: its tools act in them from now on, its project's AGENTS.md is
             # theirs, and its own MCP servers are told their roots changed.
             if (session.cwd, session.dirs) != (str(workdir), dirs):

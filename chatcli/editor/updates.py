@@ -62,16 +62,12 @@ def locations(arguments: Any) -> list[schema.ToolCallLocation] | None:
     return [schema.ToolCallLocation(path=path) for path in found] or None
 
 
-def title_of(call: Call) -> str:
-    """A call's title: what the user knows it by, and for a command the command itself."""
-    command = call.arguments.get("command") if isinstance(call.arguments, dict) else None
-    name = call.label or call.name
-    return f"{name}: {command}" if isinstance(command, str) and command else name
-
-
 def call_started(call: Call, status: Status = "pending") -> schema.ToolCallStart:
-    kind, args = KINDS.get(call.name, "other"), call.arguments
-    return start_tool_call(call.id, title_of(call), kind=kind, status=status, locations=locations(args), raw_input=args)
+    """A call announced: titled by what the user knows it by, and for a command the command itself."""
+    kind, args, name = KINDS.get(call.name, "other"), call.arguments, call.label or call.name
+    command = args.get("command") if isinstance(args, dict) else None
+    title = f"{name}: {command}" if isinstance(command, str) and command else name
+    return start_tool_call(call.id, title, kind=kind, status=status, locations=locations(args), raw_input=args)
 
 
 def call_asked(call: Call) -> schema.ToolCallUpdate:
