@@ -226,6 +226,15 @@ def test_fork_keeps_the_first_turns_and_leaves_the_original(server, two_threads)
     assert out_of_range.code == 2 and "no node '9' in thread alpha (nodes 1 to 3, or a label)" in out_of_range.err
 
 
+def test_fork_needs_no_key(two_threads):
+    """chat fork runs /fork on chat's own graph without a model: no key, no endpoint, no model server asked."""
+    keyless = {k: v for k, v in two_threads.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    run = chat(keyless, "fork", "alpha", "--at", "1")
+    assert run.code == 0 and run.err == "", run
+    forked = json.loads(chat(keyless, "export", run.out.strip(), "-f", "json").out)
+    assert forked["title"] == "how do penguins keep warm? (fork @1)" and len(forked["messages"]) == 2, forked
+
+
 def test_show_and_export_defuse_escape_sequences_in_a_terminal(server, chat_env):
     from tests.fakeserver import Reply
 

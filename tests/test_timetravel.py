@@ -222,6 +222,20 @@ async def test_fork_continues_in_a_copy_and_leaves_the_original_alone(settings, 
     ]
 
 
+async def test_fork_at_a_node_under_a_name_given(settings, server):
+    """/fork --at NODE --as NEW_ID, as chat fork ID --at NODE --as NEW_ID: the branch to that node, under that id."""
+    async with chat(settings, "origin") as c:
+        await two_turns(c)
+        with pytest.raises(UsageError, match="takes --at NODE and --as NEW_ID"):
+            await c.run("/fork --at")
+        assert "forked origin at node 1 into thread first-only" in await c.run("/fork --at 1 --as first-only")
+        assert c.thread_id == "first-only"
+        await c.ask("only in the fork")
+        assert user_messages(server.requests[-1]) == ["first question", "only in the fork"]
+        with pytest.raises(UsageError, match="already exists"):
+            await c.run("/fork --as origin")
+
+
 async def test_fork_of_an_empty_thread_is_refused(settings, server):
     async with chat(settings) as c:
         try:

@@ -14,10 +14,9 @@ import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
 import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
 import chatcli.app.memory_commands  # noqa: F401  (registers memory)
 import chatcli.app.stats_commands  # noqa: F401  (registers stats)
-from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, tools, roles, models, trust, serve, acp, skills, worker)
+from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, fork, tools, roles, models, trust, serve, acp, skills, worker)
     acp_commands,
     agent_commands,
-    compact_commands,
     config_commands,
     mcp_commands,
     model_commands,
@@ -26,6 +25,7 @@ from chatcli.app import (  # noqa: F401  (registers threads, show, export..., co
     role_commands,
     serve_commands,
     skill_commands,
+    table_commands,
     thread_commands,
     tool_commands,
     trust_commands,

@@ -1,5 +1,5 @@
 """The thread subcommands: ``chat threads``, ``show``, ``tree``, ``export``, ``import``, ``rm``, ``search``,
-``title``, ``fork``."""
+``title`` (``chat fork`` and ``compact`` run the command table's: chatcli.app.table_commands)."""
 
 from __future__ import annotations
 
@@ -268,20 +268,3 @@ async def search_command(
 async def title_command(threads: Any, thread_id: str = ID, title: str = typer.Argument(..., metavar="TEXT")) -> None:
     """Rename a thread."""
     await threads.rename(await named(threads, thread_id), title)
-
-
-@on_threads("fork", read_only=False, light=False)
-async def fork_command(
-    threads: Any,
-    thread_id: str = ID,
-    at: str = opt(
-        "--at NODE",
-        "The node of ID's tree the new thread ends at, a number or a label (a thread never rewound: its first "
-        "NODE turns).",
-        ...,
-    ),
-    new_id: Optional[str] = opt("--as NEW_ID", "Id of the new thread (default: random)."),
-) -> None:
-    """Start a new thread holding the branch of ID that ends at NODE (chat tree ID shows them); the original is
-    untouched. Prints the new id."""
-    say(environment().stdout, await threads.fork(await named(threads, thread_id), at, new_id) + "\n", data=True)

@@ -221,11 +221,13 @@ class Chat:
         *,
         tools: bool | Toolbox = True,
         load: Callable[[], None] | None = None,
+        answers: bool = True,
         **toolbox: Unpack[ToolboxOptions],
     ) -> Engine:
         """Open the store and what answers (once; later calls give the same): chat's own graph with the settings'
         tools (``open_toolbox``'s ``toolbox`` options; none with ``tools=False``; ``tools``' own when it is a
-        Toolbox the caller opened), or a graph that has its own.
+        Toolbox the caller opened), or a graph that has its own. ``answers`` False: chat's own graph without a model
+        (no key needed), for a door that only rewrites threads (``chat fork``).
         ``listener`` hears what happens between turns from now on. ``load`` runs off the event loop once the MCP
         servers are starting (the engine's imports: their start-up overlaps)."""
         if self.engine is not None:
@@ -251,7 +253,7 @@ class Chat:
         if load is not None:
             await asyncio.to_thread(load)
         if answerer.can.prompt:
-            engine = _own_engine(self.settings, self.listener, box)
+            engine = _own_engine(self.settings, self.listener, box, answers)
         elif answerer.remote is not None:
             engine = _remote_engine(self.settings, answerer.remote)
         else:
@@ -652,9 +654,11 @@ def relevance(settings: Settings) -> "Relevance | None":
 
 
 @asynccontextmanager
-async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox | None = None) -> AsyncIterator[Engine]:
-    """Open the store and build the model and the graph (with ``toolbox``'s tools); ``listener`` hears
-    what happens between turns (a database another program holds)."""
+async def _own_engine(
+    settings: Settings, listener: Listener, toolbox: Toolbox | None = None, answers: bool = True
+) -> AsyncIterator[Engine]:
+    """Open the store and build the model (none unless ``answers``) and the graph (with ``toolbox``'s tools);
+    ``listener`` hears what happens between turns (a database another program holds)."""
     from chatcli.backends.own.graph import graph_for
     from chatcli.backends.own.model import ModelPool
     from chatcli.backends.own.model_state import ModelStates
@@ -663,11 +667,11 @@ async def _own_engine(settings: Settings, listener: Listener, toolbox: Toolbox |
     from chatcli.service.backend import Backend
     from chatcli.store import open_store
 
-    models = ModelPool(settings)  # a bad setting fails here, before the first question
+    models = ModelPool(settings) if answers else None  # a bad setting fails here, before the first question
     # Each model's window: learned earlier, or told by its server (llama.cpp, vLLM, LM Studio,
     # Ollama); the local model's own server is sized by chat already.
     states = ModelStates(settings.context_tokens, settings)
-    default = await states.of(settings.model)
+    default = await states.of(settings.model) if answers else None
     async with open_store(settings.db or "") as store:
         store.tell_waits(notices(listener))  # a database another program holds: say that chat waits for it
         # A local model server started by `chat --local` is waited for (and started again if it

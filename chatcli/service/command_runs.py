@@ -174,17 +174,24 @@ def _made(view: SummaryView) -> str:
 
 
 async def fork(chat: Service, thread: Thread, arg: str) -> Said:
-    """A new thread holding the branch this one is on, to the node it is on; the door goes on there as it goes."""
+    """/fork [--at NODE] [--as NEW_ID]: a new thread (NEW_ID, else a new id) holding the branch of this one that ends
+    at node NODE of its tree (the node it is on by default); the door goes on there as it goes."""
+    import shlex
+
     from chatcli.threads.operations import Threads
 
-    messages = await thread.messages()
-    turns = sum(m.type == "human" for m in messages[1:]) + bool(messages)  # each question starts one (and the first)
-    current = (await thread.tree()).current
-    if not turns or current is None:
+    try:
+        words = shlex.split(arg)
+    except ValueError:  # a quote left open: refused below
+        words = [arg]
+    given = dict(zip(words[::2], words[1::2]))
+    if len(words) % 2 or not given.keys() <= {"--at", "--as"}:
+        raise UsageError("/fork takes --at NODE and --as NEW_ID, or nothing")
+    if (current := (await thread.tree()).current) is None:
         raise UsageError("nothing to fork: this thread is empty")
-    new_id = await cast(Threads, chat.threads()).fork(thread.thread_id, current)  # a thread chat keeps (its needs)
-    said = f"forked {thread.thread_id} ({counted(turns, 'turn')}) into thread {new_id} (chat -t {new_id})"
-    return Said((said,), forked=new_id)
+    at = given.get("--at", str(current))
+    new_id = await cast(Threads, chat.threads()).fork(thread.thread_id, at, given.get("--as"))  # (a kept thread's)
+    return Said((f"forked {thread.thread_id} at node {at} into thread {new_id} (chat -t {new_id})",), forked=new_id)
 
 
 async def tree(chat: Service, thread: Thread, arg: str) -> Said:

@@ -223,8 +223,10 @@ DEFINED: tuple[Command, ...] = (
     ),
     Command(
         "/fork",
-        "continue in a new thread that starts as a copy of this one",
+        "continue in a new thread that starts as a copy of this one (to node NODE of /tree; under the id NEW_ID)",
+        "[--at NODE] [--as NEW_ID]",
         about="continue in a new session that starts as a copy of this one",
+        hint="--at NODE --as NEW_ID",
         own=True,
         run=runs.fork,
     ),
