@@ -170,16 +170,13 @@ class Calls:
                 )
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        session = await self.ensure()
-        return await self._until_stopped(session.get_prompt(name, arguments))
+        return await self._until_stopped((await self.ensure()).get_prompt(name, arguments))
 
     async def read_resource(self, uri: str) -> Any:
-        session = await self.ensure()
-        return await self._until_stopped(session.read_resource(uri))
+        return await self._until_stopped((await self.ensure()).read_resource(uri))
 
     async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
-        session = await self.ensure()
-        return await self._until_stopped(session.complete(prompt, argument, value, context))
+        return await self._until_stopped((await self.ensure()).complete(prompt, argument, value, context))
 
     async def _until_stopped(self, work: Awaitable[Any]) -> Any:
         """``work``'s result; ``Unavailable`` if the server is stopped first (its answer could never come)."""

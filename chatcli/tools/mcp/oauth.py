@@ -28,6 +28,7 @@ import json
 import os
 import re
 import time
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, AsyncGenerator, Callable, cast
 from urllib.parse import parse_qs, urlsplit
@@ -723,28 +724,22 @@ class _Callback:
             target = line.split(" ")[1] if line.count(" ") >= 2 else ""
             query = parse_qs(urlsplit(target).query)
             code, state, error, issuer = (query.get(key, [None])[0] for key in ("code", "state", "error", "iss"))
+            status, text = 200, "Signed in: you can close this tab." if code else "Sign-in refused."
             if urlsplit(target).path != "/callback" or not (code or error):
-                await _reply(writer, 404, "Not the sign-in callback.")
-                return
-            if self.state is None or state != self.state:  # 127.0.0.1 is every local user's: not this sign-in's
-                await _reply(writer, 400, "Not this sign-in.")
-                return
-            await _reply(writer, 200, "Signed in: you can close this tab." if code else "Sign-in refused.")
-            if not self.answer.done():
+                status, text = 404, "Not the sign-in callback."
+            elif self.state is None or state != self.state:  # 127.0.0.1 is every local user's: not this sign-in's
+                status, text = 400, "Not this sign-in."
+            body = text.encode()
+            head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            writer.write(head.encode() + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+            await writer.drain()
+            if status == 200 and not self.answer.done():
                 if code:
                     from mcp.client.auth import AuthorizationCodeResult
 
                     self.answer.set_result(AuthorizationCodeResult(code=code, state=state, iss=issuer))
                 else:
                     self.answer.set_exception(LoginRefused(f"the authorization server said {error}"))
-
-
-async def _reply(writer: asyncio.StreamWriter, status: int, text: str) -> None:
-    body = text.encode()
-    reason = {200: "OK", 400: "Bad Request"}.get(status, "Not Found")
-    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    writer.write(head.encode() + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
-    await writer.drain()
 
 
 class LoginTimedOut(Exception):
