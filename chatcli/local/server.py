@@ -73,8 +73,7 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]  # (host, port)
-        return port
+        return int(probe.getsockname()[1])  # (host, port)
 
 
 def _threads() -> int:
@@ -88,16 +87,8 @@ def _threads() -> int:
 
 def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
     """The command line that serves ``path`` on ``port``, under the parent watch (see ``chatcli.local.watch``)."""
-    options = {
-        "model": path,
-        "model_alias": model_name(path),
-        "host": HOST,
-        "port": port,
-        "n_ctx": n_ctx,
-        "n_threads": _threads(),
-        "verbose": False,
-    }
-    flags = [part for name, value in options.items() for part in (f"--{name}", str(value))]
+    options = dict(model=path, model_alias=model_name(path), host=HOST, port=port, n_ctx=n_ctx, n_threads=_threads())
+    flags = [part for name, value in options.items() for part in (f"--{name}", str(value))] + ["--verbose", "False"]
     # -P: not the current directory first on sys.path: a stray module there is not imported
     return [sys.executable, "-P", "-m", WATCH_MODULE, SERVER_MODULE, *flags]
 
@@ -156,12 +147,9 @@ class LocalServer:
             log.write(f"\n--- chat starts the server again: the previous one stopped, {restarting} ---\n".encode())
             log.flush()
         try:
+            # start_new_session: Ctrl-C in the terminal is for chat, not the server
             self.process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in the terminal is for chat, not the server
+                self.command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         except OSError as exc:
             raise ModelError(f"cannot start the local model server: {exc}") from None
@@ -235,10 +223,8 @@ class LocalServer:
             if (code := self.process.poll()) is not None:
                 self._start_failed = True
                 hint = self._where() + (f"; {REBUILD_HINT}" if -code in CRASH_SIGNALS else "")
-                raise ModelError(
-                    f"the local model server stopped while starting ({how_it_ended(code)}){self._last_words()}",
-                    hint=hint,
-                )
+                said = f"the local model server stopped while starting ({how_it_ended(code)}){self._last_words()}"
+                raise ModelError(said, hint=hint)
             if await self._answers():
                 if self.process.poll() is None:  # ours, not something else that took the port
                     self._ready = self._was_ready = True

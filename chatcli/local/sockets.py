@@ -49,10 +49,8 @@ def _sockets(tables: tuple[str, ...] | None, states: int, port: int = 0) -> list
     """The TCP sockets in ``states`` (a bit per state), where ``port`` (when given) is the local port of the
     listeners: asked over netlink, else read from the text tables (``tables``: those alone); None when the system
     does not say."""
-    if tables is None:
-        if (found := _asked(states, port)) is not None:
-            return found
-    return _read(tables or PROC_TABLES)
+    found = _asked(states, port) if tables is None else None
+    return found if found is not None else _read(tables or PROC_TABLES)
 
 
 def _asked(states: int, port: int) -> list[Socket] | None:
@@ -140,15 +138,9 @@ def peer_uid(
     sockets = _sockets(tables, ALL_STATES & ~(1 << LISTEN) & ~sum(1 << state for state in NO_OWNER))
     if sockets is None:
         return None
-    owners = {
-        found.uid
-        for found in sockets
-        if found.state not in NO_OWNER
-        and found.local[1] == port
-        and found.remote[1] == server_port
-        and _same_address(found.local[0], host)
-        and (server_host is None or _same_address(found.remote[0], server_host))
-    }
+    ends = [s for s in sockets if s.state not in NO_OWNER and (s.local[1], s.remote[1]) == (port, server_port)]
+    ends = [s for s in ends if _same_address(s.local[0], host)]
+    owners = {s.uid for s in ends if server_host is None or _same_address(s.remote[0], server_host)}
     return owners.pop() if len(owners) == 1 else -1
 
 
@@ -159,17 +151,11 @@ def listener_uids(host: str, port: int, tables: tuple[str, ...] | None = None) -
     if sockets is None:
         return None
     try:
-        wanted = _plain(ipaddress.ip_address(host.strip("[]")))
+        wanted = plain(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return set()
-    found = set()
-    for listening in sockets:
-        if listening.state != LISTEN or listening.local[1] != port:
-            continue
-        address = _plain(listening.local[0])
-        if address == wanted or (address.is_unspecified and (address.version == 6 or wanted.version == 4)):
-            found.add(listening.uid)
-    return found
+    there = [(s.uid, plain(s.local[0])) for s in sockets if s.state == LISTEN and s.local[1] == port]
+    return {uid for uid, at in there if at == wanted or at.is_unspecified and (at.version == 6 or wanted.version == 4)}
 
 
 def _end(field: str) -> tuple[Address, int] | None:
@@ -187,10 +173,10 @@ def _same_address(listed: Address, host: str) -> bool:
         given = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return _plain(listed) == _plain(given)
+    return plain(listed) == plain(given)
 
 
-def _plain(address: Address) -> Address:
+def plain(address: Address) -> Address:
     """IPv4 written as IPv6 (::ffff:127.0.0.1, as a dual-stack socket sees it) as plain IPv4."""
     mapped = getattr(address, "ipv4_mapped", None)
     return mapped if mapped is not None else address
