@@ -67,10 +67,8 @@ def question_for(allowed: tuple[str, ...]) -> tuple[str, str, set[str]]:
     asks = "Run it? " if {"approve", "edit"} & set(allowed) else "Answer it? "
     keys = {key for key, _ in chosen} | ({"", "?"} if "reject" in allowed else {"?"})
     named = [k + (" (or Enter)" if k == "n" else "") for k, _ in chosen if k != "q"]
-    line = f"press {', '.join(named)}" + (
-        ", or q (no to this call and every later one of this reply)" if "q" in keys else ""
-    )
-    return asks + " / ".join(words for _, words in chosen) + ": ", line, keys
+    rest = ", or q (no to this call and every later one of this reply)" if "q" in keys else ""
+    return asks + " / ".join(words for _, words in chosen) + ": ", f"press {', '.join(named)}{rest}", keys
 
 
 # What the user typed when they stopped the question (Ctrl-C, Ctrl-D).
@@ -94,12 +92,9 @@ def _stream_of(output: object) -> IO[str] | None:
 def _same_terminal(one: IO[str] | None, other: IO[str]) -> bool:
     """True if both streams are the same terminal device."""
     try:
-        return bool(
-            one is not None
-            and one.isatty()
-            and other.isatty()
-            and os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
-        )
+        if one is None or not (one.isatty() and other.isatty()):
+            return False
+        return os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
     except (AttributeError, OSError, ValueError):
         return False
 
@@ -117,10 +112,8 @@ class TerminalApprover:
     def __init__(
         self, output: Notes, stdin_fd: int = 0, terminal: IO[str] | None = None, *, prompt_input: Input | None = None
     ):
-        self.output = output
-        self.stdin_fd = stdin_fd
+        self.output, self.stdin_fd, self.prompt_input = output, stdin_fd, prompt_input
         self.terminal = terminal if terminal is not None else sys.stdout
-        self.prompt_input = prompt_input
         self._judge = Deliberate()  # the keys of the question being asked
 
     def can_ask(self) -> bool:
@@ -279,12 +272,9 @@ class TerminalApprover:
         try:
             # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
             # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
-            session: PromptSession[str] = PromptSession(
-                # the terminal: a text file on its descriptor (chatcli.app.environment.open_terminal), or stdout
-                input=self.prompt_input,
-                output=create_output(stdout=cast(TextIO, self.terminal)),
-                **options,
-            )
+            # The terminal: a text file on its descriptor (chatcli.app.environment.open_terminal), or stdout.
+            output = create_output(stdout=cast(TextIO, self.terminal))
+            session: PromptSession[str] = PromptSession(input=self.prompt_input, output=output, **options)
             return await session.prompt_async(question, default=default, handle_sigint=False)
         except (KeyboardInterrupt, EOFError):
             if session.app.input.closed:  # the terminal closed, its hang-up maybe still on its way: no one answered

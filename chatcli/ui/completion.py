@@ -23,7 +23,6 @@ from chatcli.ui.registry import defined, is_command
 if TYPE_CHECKING:
     from chatcli.service.backend import ThreadList
     from chatcli.service.commands import Commands
-    from chatcli.tools.listing import PromptEntry
     from chatcli.tools.toolbox import Toolbox
 
 # Seconds a model list is used before Tab fetches it again (in the background).
@@ -44,9 +43,8 @@ class ThreadCache:
 class ModelCache:
     """The server's model ids for Tab after /model: fetched in the background, kept a few minutes."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[list[str]]] | None = None, fresh: float = MODELS_FRESH):
+    def __init__(self, fetch: Callable[[], Awaitable[list[str]]] | None = None):
         self.fetch = fetch
-        self.fresh = fresh
         self.items: list[str] = []
         self._fetched_at: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -55,7 +53,7 @@ class ModelCache:
         """Start fetching the list unless it is fresh or on its way; returns at once."""
         if self.fetch is None or (self._task is not None and not self._task.done()):
             return
-        if self._fetched_at is not None and time.monotonic() - self._fetched_at < self.fresh:
+        if self._fetched_at is not None and time.monotonic() - self._fetched_at < MODELS_FRESH:
             return
         with contextlib.suppress(RuntimeError):  # no event loop: nothing to fetch with
             self._task = asyncio.get_running_loop().create_task(self._fetch(self.fetch))
@@ -82,11 +80,8 @@ class CommandCompleter(Completer):
         toolbox: Callable[[], Toolbox | None] | None = None,
         commands: Callable[[], Commands] | None = None,
     ):
-        self.threads = threads
-        self.models = models or ModelCache()
-        self.roles_dir = roles_dir
-        self.toolbox = toolbox or (lambda: None)
-        self.commands = commands or defined
+        self.threads, self.models, self.roles_dir = threads, models or ModelCache(), roles_dir
+        self.toolbox, self.commands = toolbox or (lambda: None), commands or defined
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
@@ -133,7 +128,9 @@ class CommandCompleter(Completer):
         from chatcli.tools.context import argument_at, complete_argument
 
         command, _, rest = text.partition(" ")
-        entry = next((p for p in self._prompts() if p.command == command), None)
+        from chatcli.tools.context import prompts
+
+        entry = next((p for p in prompts(self.toolbox()) if p.command == command), None)
         words = rest.split(" ")
         found = argument_at(entry, [w for w in words[:-1] if w] + [words[-1]]) if entry is not None else None
         if entry is None or found is None:
@@ -143,11 +140,6 @@ class CommandCompleter(Completer):
         typed = words[-1]
         prefix = typed[: len(typed) - len(value)]  # "name=" when the argument was named
         return [Completion(prefix + v, -len(typed), display=v, display_meta=argument) for v in offered]
-
-    def _prompts(self) -> list[PromptEntry]:
-        from chatcli.tools.context import prompts
-
-        return prompts(self.toolbox())
 
     def _mentions(self, word: str) -> Iterable[Completion]:
         if not word.startswith("@") or self.toolbox() is None:

@@ -21,10 +21,8 @@ class KeptHistory(FileHistory):
 
     def __init__(self, filename: str, keep: Callable[[str], bool]):
         super().__init__(filename)
-        self.path = Path(filename)
-        self.keep = keep
+        self.path, self.keep, self._failed = Path(filename), keep, False
         self.warn: Callable[[str], None] = lambda text: None
-        self._failed = False
 
     def store_string(self, string: str) -> None:
         if not self.keep(string) or self._failed:
@@ -37,10 +35,8 @@ class KeptHistory(FileHistory):
                 super().store_string(string)
         except (OSError, ConfigError) as exc:
             self._failed = True
-            self.warn(
-                f"the input history cannot be written ({getattr(exc, 'strerror', None) or exc}): this session's "
-                "lines are kept in memory only"
-            )
+            why = getattr(exc, "strerror", None) or exc
+            self.warn(f"the input history cannot be written ({why}): this session's lines are kept in memory only")
 
 
 def private_history(path: str, keep: Callable[[str], bool] = lambda line: True) -> FileHistory:

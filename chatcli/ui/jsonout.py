@@ -26,13 +26,12 @@ class JsonOutput(JsonEvents, StderrNotes):
         self, out: IO[str], err: IO[str], *, lines: bool = False, waits: bool = False, given: Answers | None = None
     ):
         super().__init__(lines=lines)
-        self.out = out
-        self.err = err
+        self.out, self.err = out, err
         # A background reply's (chatcli.service.jobs): a call of chat's own that needs approval waits for it in the
         # thread (``chat -t ID`` asks it, or chat inbox), as a graph's does, rather than being refused for want of a
         # terminal.
-        self.waits = waits
-        self.given = given  # answers given ahead (chat inbox answer): what they answer is not asked
+        # ``given``: answers given ahead (chat inbox answer): what they answer is not asked.
+        self.waits, self.given = waits, given
 
     def refused(self, result: ToolResult) -> None:
         StderrNotes.tool_result(self, result)

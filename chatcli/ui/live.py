@@ -28,10 +28,8 @@ class Throttle:
         adapt: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self._draw = draw
+        self._draw, self._adapt, self._clock = draw, adapt, clock
         self.min_interval = self.interval = interval
-        self._adapt = adapt
-        self._clock = clock
         self._last = float("-inf")
         self._pending: Any = None
         self._stopped = False

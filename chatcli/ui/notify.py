@@ -55,12 +55,8 @@ def tell(tty: str | None, session: int | None, line: str, desktop: bool = False)
                     terminal.write(f"\x1b]9;{line}\x07")  # the terminal's own notification (OSC 9)
     if desktop and shutil.which("notify-send"):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
+            quiet = subprocess.DEVNULL
             subprocess.run(
-                ["notify-send", "--app-name=chat", "chat", line],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=5,
-                check=False,
+                ["notify-send", "--app-name=chat", "chat", line], stdin=quiet, stdout=quiet, stderr=quiet, timeout=5
             )
     return told

@@ -32,10 +32,8 @@ def usage_line(result: TurnResult) -> str | None:
     marked with "~". None when nothing is known.
     """
     usage = result.usage or {}
-    prompt = usage.get("input_tokens")
-    approx = prompt is None
-    if approx:
-        prompt = result.prompt_tokens_est
+    approx = usage.get("input_tokens") is None
+    prompt = result.prompt_tokens_est if approx else usage["input_tokens"]
     if prompt is None:
         return None
     from chatcli.core.chunks import cache_counts
@@ -91,9 +89,7 @@ class PlainOutput(StderrNotes):
     """Replies as raw text, token by token; for pipes, files and dumb terminals."""
 
     def __init__(self, out: IO[str], err: IO[str], live: bool = False):
-        self.out = out
-        self.err = err
-        self._last = "\n"
+        self.out, self.err, self._last = out, err, "\n"
         if live:  # stderr a terminal that takes cursor moves: a running call is shown live there
             from chatcli.ui.toolblocks import LiveLine
 
@@ -131,9 +127,8 @@ class RichOutput(Listening):
     """Replies rendered as Markdown while they stream, with dim notes; for terminals."""
 
     def __init__(self, console: Any, err_console: Any, show_thinking: bool = False, at_prompt: bool = False):
-        self.console = console
-        self.err_console = err_console
-        self.show_thinking = show_thinking  # a reasoning model's thinking in full, not folded
+        # show_thinking: a reasoning model's thinking in full, not folded.
+        self.console, self.err_console, self.show_thinking = console, err_console, show_thinking
         # Where folded thinking is shown whole: /think at the prompt; after a one-shot, the last thread's.
         self.thinking_hint = "/think shows it" if at_prompt else "chat show --thinking shows it"
         # Where a subgraph's folded words are shown whole: from then on, as all thinking is.

@@ -50,29 +50,23 @@ def _import_engine(model: str) -> None:
 
 
 async def _open(
-    session: Context,
-    opening: Opening,
-    setup: ThreadSetup,
-    threads: ThreadCache,
-    listener: AbovePrompt,
-    status: StatusLine | None = None,
+    session: Context, opening: Opening, setup: ThreadSetup, threads: ThreadCache, above: AbovePrompt, status: StatusLine
 ) -> Thread:
-    """Load the engine off the event loop, then open the thread, the prompt ``session``'s from then on; ``listener``
+    """Load the engine off the event loop, then open the thread, the prompt ``session``'s from then on; ``above``
     hears it all, at any time. The status line, when shown, is read once the thread is open, and the prompt drawn
     again with it."""
     # Let the prompt draw first: the import thread would otherwise share the GIL with it.
     await asyncio.sleep(_PROMPT_FIRST)
     # MCP servers start now, in the background, while the engine loads (a graph of the user's has its own tools).
-    chat = session.service
-    model = chat.settings.model
-    await chat.open(listener, load=lambda: _import_engine(model), always=True)
-    conversation = await chat.thread(opening, setup=setup, listener=listener)
+    chat, model = session.service, session.service.settings.model
+    await chat.open(above, load=lambda: _import_engine(model), always=True)
+    conversation = await chat.thread(opening, setup=setup, listener=above)
     if setup.announce:  # a new thread the banner could not name: named once it exists
-        listener.output.thread_note = "thread {id} · resume with: " + _resume(chat)
+        above.output.thread_note = "thread {id} · resume with: " + _resume(chat)
     await threads.refresh(conversation.threads())
-    if status is not None and status.shown:
+    if status.shown:
         await status.refresh(conversation)
-        listener.session.app.invalidate()
+        above.session.app.invalidate()
     session.conversation = conversation
     return conversation
 
@@ -112,12 +106,9 @@ class Repl:
         if self.received is None:
             self.received = signum
             if self.current is not None:
-                self.moving = (
-                    self.movable
-                    and signum == signal.SIGHUP
-                    and self.settings.terminal_closed == "background"
-                    and (self.above is None or self.above.calls == self.calls_before)  # a call would run again
-                )
+                closed = signum == signal.SIGHUP and self.settings.terminal_closed == "background"
+                ran = self.above is not None and self.above.calls != self.calls_before  # a call would run again
+                self.moving = self.movable and closed and not ran
                 self.current.cancel()
             elif session.app.is_running:
                 session.app.exit(exception=EOFError())

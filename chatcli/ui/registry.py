@@ -98,9 +98,8 @@ class Context:
         try:
             check_files([*self.attached, item])
         except UsageError as exc:
-            raise UsageError(
-                exc.message, hint="not queued: send the files queued with a question first, then attach the rest"
-            ) from None
+            hint = "not queued: send the files queued with a question first, then attach the rest"
+            raise UsageError(exc.message, hint=hint) from None
         self.attached.append(item)
 
     @property

@@ -19,8 +19,7 @@ class StatusLine:
     """The line and whether it is shown; ``text`` is what was read last ("" before the thread is open)."""
 
     def __init__(self, shown: bool = False) -> None:
-        self.shown = shown
-        self.text = ""
+        self.shown, self.text = shown, ""
 
     def toolbar(self) -> Callable[[], str] | None:
         """What the prompt draws at its bottom (its ``bottom_toolbar``): the kept line while shown, else None."""

@@ -40,12 +40,10 @@ class ThinkingView:
         hint: str = "/think shows it",
         says: str | None = None,
     ):
-        self.console = console
-        self.says = says  # whose words these are when they are not the model's thinking: a subgraph's
-        self.full = full
-        self.hint = hint  # how to see it all where it was folded: at the prompt, or after a one-shot
-        self._clock = clock
-        self.started = clock()
+        # ``says``: whose words these are when they are not the model's thinking (a subgraph's); ``hint``: how to see
+        # it all where it was folded (at the prompt, or after a one-shot).
+        self.console, self.says, self.full, self.hint = console, says, full, hint
+        self._clock, self.started = clock, clock()
         self._parts: list[str] = []
         self._height = 0  # rows the live area takes on screen now
         self._ended_line = True  # full mode: the last thing written ended a line
@@ -67,9 +65,8 @@ class ThinkingView:
     def fold(self) -> None:
         """Replace the live rows with one line saying how long the model thought (or how much a subgraph said)."""
         self._throttle.stop()
-        line = took(self._clock() - self.started)
-        if self.says is not None:
-            line = f"{self.says}: {len(self.text.split()):,} words"
+        said = f"{self.says}: {len(self.text.split()):,} words" if self.says is not None else None
+        line = said or took(self._clock() - self.started)
         if self.full:
             self._write(("" if self._ended_line else "\n") + f"{_DIM}({line}){_UNDIM}\n")
             return

@@ -172,9 +172,7 @@ class LiveLine:
     """
 
     def __init__(self, stream: Any):
-        self.stream = stream
-        self.live = is_terminal(stream)
-        self.shown = False
+        self.stream, self.live, self.shown = stream, is_terminal(stream), False
 
     def draw(self, event: Progress) -> None:
         if not self.live:

@@ -18,10 +18,8 @@ async def _copy(ctx: Context, arg: str) -> None:
     if arg:
         blocks = code_blocks(text)
         if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
-            raise UsageError(
-                f"/copy N takes a code block number: the last answer has {len(blocks) or 'no'} code "
-                f"block{'' if len(blocks) == 1 else 's'}"
-            )
+            has = f"{len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}"
+            raise UsageError(f"/copy N takes a code block number: the last answer has {has}")
         text, what = blocks[int(arg) - 1], f"code block {arg} of {len(blocks)}"
     ways = copy(text, ctx.out if ctx.out.isatty() else None)
     if not ways:
@@ -34,9 +32,8 @@ async def _think(ctx: Context, arg: str) -> None:
     """/think on|off: whether the prompt shows thinking in full as it comes (/think alone is every door's)."""
     if hasattr(ctx.output, "show_thinking"):
         ctx.output.show_thinking = arg == "on"
-    ctx.output.note(
-        "thinking shown in full as it comes" if arg == "on" else "thinking folded to one line once the answer starts"
-    )
+    folded = "thinking folded to one line once the answer starts"
+    ctx.output.note("thinking shown in full as it comes" if arg == "on" else folded)
 
 
 async def _attach(ctx: Context, arg: str) -> None:
@@ -45,11 +42,8 @@ async def _attach(ctx: Context, arg: str) -> None:
     if arg == "--clear":
         count = len(ctx.attached)
         ctx.attached.clear()
-        ctx.output.note(
-            f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent"
-            if count
-            else "nothing was attached"
-        )
+        cleared = f"the queue is cleared: {count} file{'' if count == 1 else 's'} will not be sent"
+        ctx.output.note(cleared if count else "nothing was attached")
         return
     if arg:
         item = await _fetch(ctx, arg) if is_url(arg) else read_attachment(arg)

@@ -44,8 +44,7 @@ class Blocks:
     """Turn Markdown source into terminal rows of at most ``width`` cells, line by line."""
 
     def __init__(self, palette: Palette, width: int) -> None:
-        self.palette = palette
-        self.width = width
+        self.palette, self.width = palette, width
         self._fence: Fence | None = None
         self._table: list[str] = []
         self._gap = False  # a blank row is owed before the next block
@@ -246,12 +245,8 @@ def _closes(source: str, fence: Fence) -> bool:
 
 def _typing_fence(stripped: str) -> bool:
     """Whether an unfinished line may be the start of a code fence."""
-    return (
-        stripped.startswith(("```", "~~~"))
-        or len(stripped) < 3
-        and not stripped.strip(stripped[0])
-        and stripped[0] in "`~"
-    )
+    short = len(stripped) < 3 and not stripped.strip(stripped[0]) and stripped[0] in "`~"
+    return stripped.startswith(("```", "~~~")) or short
 
 
 def _table_row(source: str) -> bool:

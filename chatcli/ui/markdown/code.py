@@ -125,8 +125,7 @@ class LineScanner:
     """Colours the lines of one code block in order, remembering an open multi-line string or comment."""
 
     def __init__(self, family: str, scanner: Scanner) -> None:
-        self.family = family
-        self.scanner = scanner
+        self.family, self.scanner = family, scanner
         self.open: str | None = None  # the closer we are inside of
 
     def tokens(self, line: str, commit: bool = True) -> Tokens:

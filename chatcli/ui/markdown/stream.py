@@ -58,8 +58,7 @@ class MarkdownStream:
         self._partial = ""  # the unfinished last line
         self._blocks: Blocks | None = None
         self._live_height = 0  # rows the live area occupies on screen now
-        self._started = False
-        self._closed = False
+        self._started = self._closed = False
         self._throttle = Throttle(lambda: self._refresh(final=False), min_interval, adapt=True, clock=clock)
 
     @property

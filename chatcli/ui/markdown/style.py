@@ -82,10 +82,7 @@ class Palette:
 
     def style(self, names: tuple[str, ...]) -> Style:
         """The rich Style for a tuple of style names, later names on top."""
-        style = Style()
-        for name in names:
-            style += Style.parse(STYLES[name])
-        return style
+        return sum((Style.parse(STYLES[name]) for name in names), Style())
 
     def sgr(self, names: tuple[str, ...]) -> str:
         """The escape sequence that switches to these styles ("" without colour)."""
