@@ -114,34 +114,6 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The user's private directory for chat's sockets, created if absent (0700, the user's own, not a
-    link): ``$XDG_RUNTIME_DIR/chatcli`` when that directory is private, else ``$TMPDIR/chatcli-UID``;
-    None when it is not safe to use. (The warm worker's rule: its socket lives there too.)"""
-    uid = os.getuid()
-    base = environ.get("XDG_RUNTIME_DIR") or ""
-    private = os.path.isabs(base) and _private_dir(base)
-    path = os.path.join(base, "chatcli") if private else os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return None
-    return Path(path) if _private_dir(path) else None
-
-
-def _private_dir(path: str) -> bool:
-    """Whether ``path`` itself (not a link) is a directory of the user's that no one else may enter."""
-    import stat
-
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-
-
 def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
     """The file that lists the .env files the user trusts (``chat trust``)."""
     return data_dir(environ) / "trusted-env.json"
@@ -150,29 +122,6 @@ def trust_store(environ: Mapping[str, str] = os.environ) -> Path:
 def listening_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where each ``chat serve --socket`` notes its socket (a file named by its pid), for the sandbox to mask."""
     return data_dir(environ) / "listening"
-
-
-def build_id() -> str:
-    """What must match between a ``chat`` and a process of chat's that serves it (the warm worker, the MCP host):
-    chat's version and code, this Python, and its packages (each site-packages directory's time: an install, an
-    upgrade or a removal there changes it). A process whose build is no longer current retires."""
-    from chatcli import __version__
-
-    package = os.path.dirname(os.path.abspath(__file__))
-    newest, todo = 0, [package]
-    while todo:  # ~1 ms: the code changes (a checkout edited, a reinstall)
-        with os.scandir(todo.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
-                    todo.append(entry.path)
-                elif entry.name.endswith((".py", ".json")):  # (provider_table.json: code as data)
-                    newest = max(newest, entry.stat().st_mtime_ns)
-    sites = []
-    for place in sys.path:
-        if place.endswith(("site-packages", "dist-packages")):
-            with contextlib.suppress(OSError):
-                sites.append(f"{place}@{os.stat(place).st_mtime_ns}")
-    return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
 
 
 # The distribution's name (pyproject.toml); the import package and the `chat` command are "chatcli" and "chat".

@@ -6,10 +6,12 @@ Standard library only (the launcher and the worker's client use it before anythi
 from __future__ import annotations
 
 import re
-from typing import IO, TYPE_CHECKING, Any, Iterable
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from typing import IO, Any, Iterable
 
 # A lone UTF-16 surrogate: what undecodable bytes (or a "\ud800" in JSON) become in a str; such
 # text can be neither shown, stored nor sent.

@@ -146,9 +146,9 @@ def test_the_worker_s_fallback_directories_are_all_hidden(place, monkeypatch):
 
 
 def test_the_mcp_host_listens_where_the_worker_does(place):
-    """The MCP host's socket (chatcli.paths.runtime_dir) is in the worker's directory: hidden as it is."""
+    """The MCP host's socket (chatcli.local.daemon.runtime_dir) is in the worker's directory: hidden as it is."""
     from chatcli.app.worker.client import runtime_dir as worker_dir
-    from chatcli.paths import runtime_dir
+    from chatcli.local.daemon import runtime_dir
 
     private = place / "xdg2"
     private.mkdir(mode=0o700)

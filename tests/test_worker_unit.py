@@ -220,3 +220,11 @@ def test_what_a_one_shot_answers_is_the_command_line_s(server, chat_env, args, s
         assert run.err.splitlines()[-1].startswith("chat: error: "), run  # one line, the exit code says the kind
     else:
         assert run.err.startswith("thread: ") or args[0].startswith("--json"), run
+
+
+def test_the_build_a_daemon_serves_is_of_the_whole_package():
+    """An edit anywhere in chat's code (not only beside the module that reads the build) retires a worker or host."""
+    import chatcli
+    from chatcli.local.daemon import build_id
+
+    assert os.path.dirname(os.path.abspath(chatcli.__file__)) in build_id().split()

@@ -9,7 +9,9 @@ and nowhere else (tests/test_flags.py checks the Typer command against the table
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 # Subcommands; anything else on the command line is a question (the hidden `ask`).
 COMMANDS = tuple(

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping
 
 from chatcli.app.flags import COMMANDS, NOT_FOR_THE_WORKER, VALUED  # standard library only, as this module
 from chatcli.local import runtime  # standard library only
 from chatcli.local.worker_settings import worker_config, worker_mode
 from chatcli.text import flag
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
+if TYPE_CHECKING:
+    from typing import Mapping
+
 
 # Thread commands that only read and print: the worker runs them when their output is not a terminal (a script's
 # `chat tree ID --json`, `chat threads | grep`), with its store's driver loaded; on a terminal they may page, and a

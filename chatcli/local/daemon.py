@@ -1,7 +1,7 @@
 """What chat's two daemons, the warm worker (chatcli.app.worker) and the MCP host (chatcli.tools.mcp.host), stand on.
 
-Each is one process of the user's (and of one build of chat: chatcli.paths.build_id), listening on a unix socket in
-the user's private runtime directory (chatcli.paths.runtime_dir), started by the first caller that finds none:
+Each is one process of the user's (and of one build of chat: ``build_id``), listening on a unix socket in
+the user's private runtime directory (``runtime_dir``), started by the first caller that finds none:
 
 - the framing: a message is one JSON object on one line (``frame``), at most ``LIMIT`` bytes; ``send`` and
   ``receive`` on a blocking socket (descriptors may ride with a message's first bytes), ``StreamReader.readline``
@@ -26,12 +26,64 @@ import socket
 import struct
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from chatcli.paths import build_id
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any, Iterator, Mapping, Sequence
+
+
+def build_id() -> str:
+    """What must match between a ``chat`` and a process of chat's that serves it (the warm worker, the MCP host):
+    chat's version and code, this Python, and its packages (each site-packages directory's time: an install, an
+    upgrade or a removal there changes it). A process whose build is no longer current retires."""
+    from chatcli import __version__
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # chatcli/
+    newest, todo = 0, [package]
+    while todo:  # ~1 ms: the code changes (a checkout edited, a reinstall)
+        with os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                    todo.append(entry.path)
+                elif entry.name.endswith((".py", ".json")):  # (provider_table.json: code as data)
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    sites = []
+    for place in sys.path:
+        if place.endswith(("site-packages", "dist-packages")):
+            with contextlib.suppress(OSError):
+                sites.append(f"{place}@{os.stat(place).st_mtime_ns}")
+    return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
+
+
+def runtime_dir(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The user's private directory for chat's sockets, created if absent (0700, the user's own, not a
+    link): ``$XDG_RUNTIME_DIR/chatcli`` when that directory is private, else ``$TMPDIR/chatcli-UID``;
+    None when it is not safe to use. (The warm worker's rule: its socket lives there too.)"""
+    uid = os.getuid()
+    base = environ.get("XDG_RUNTIME_DIR") or ""
+    private = os.path.isabs(base) and _private_dir(base)
+    path = os.path.join(base, "chatcli") if private else os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    return path if _private_dir(path) else None
+
+
+def _private_dir(path: str) -> bool:
+    """Whether ``path`` itself (not a link) is a directory of the user's that no one else may enter."""
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
 
 LIMIT = 64 << 20  # bytes of one message (an MCP result may be up to 10 MB, as JSON; a call's whole environment)
 START_TIMEOUT = 30.0  # a daemon imports what it serves with before it listens
@@ -160,7 +212,7 @@ def _listens(started: subprocess.Popen[bytes]) -> bool:
 
 
 class Listening:
-    """A daemon's listening socket at ``path``, and the build of chat it serves (``build``: chatcli.paths.build_id,
+    """A daemon's listening socket at ``path``, and the build of chat it serves (``build``: ``build_id``,
     as the daemon read it when it started)."""
 
     def __init__(self, path: str, build: str, backlog: int = 64) -> None:

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Mapping
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
+if TYPE_CHECKING:
+    from typing import Mapping
 
 START_UP = 400_000  # new objects: what the prompt's start-up makes (about 220,000), with room to spare
 # Set to 0 to import every library package whole (to rule the import hook out when something misbehaves).

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Mapping
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 from chatcli.text import flag
 

@@ -24,7 +24,10 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
+if TYPE_CHECKING:
+    from typing import Any
 
 from chatcli.local.daemon import peer_credentials
 

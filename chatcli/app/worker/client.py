@@ -17,11 +17,14 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, Mapping
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 from chatcli.app.worker.jobs import FORWARDED, Forwarder, open_controlling_terminal
+from chatcli.local.daemon import build_id as build_id  # the worker's server reads it here
 from chatcli.local.daemon import receive, same_user, send, spawn, start_lock
-from chatcli.paths import build_id as build_id  # standard library at its top; the worker's server reads it here
 from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
@@ -44,13 +47,14 @@ def _warn(text: str) -> None:
 
 
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
-    """The worker's private directory (chatcli.paths.runtime_dir: 0700, the user's own, not a link); None if unsafe."""
-    from chatcli.paths import runtime_dir as private_dir  # standard library only, as this module
+    """The worker's private directory (chatcli.local.daemon.runtime_dir: 0700, the user's own, not a link); None if
+    unsafe."""
+    from chatcli.local.daemon import runtime_dir as private_dir
 
     path = private_dir(environ)
     if path is None:
         _warn("not using the worker: its directory is not a private directory of yours (mode 0700)")
-    return None if path is None else str(path)
+    return path
 
 
 def connect(path: str) -> socket.socket | None:

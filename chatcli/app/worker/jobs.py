@@ -30,9 +30,12 @@ import select
 import signal
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Callable
+
+TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 # Signals the caller receives and the answer should.

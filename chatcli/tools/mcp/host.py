@@ -13,7 +13,7 @@ proxies and certificates an HTTP client reads) it was started with: only callers
 (chatcli.tools.mcp.link.host_environment).
 A server that runs no call for ``idle`` seconds is stopped; one that died is started again by the next call; the
 host exits once it has no server left and no caller for that long. It retires once the files it runs from change
-(chat's code, or a library's: an upgrade, chatcli.paths.build_id): it stops listening at once (the next caller
+(chat's code, or a library's: an upgrade, chatcli.local.daemon.build_id): it stops listening at once (the next caller
 starts a host of the new build), ends the calls under way, and exits. Its log (and its servers' notes) go to
 ``mcp-host.log``.
 
@@ -46,8 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.local import runtime
-from chatcli.local.daemon import LIMIT, Listening, frame, same_user
-from chatcli.paths import build_id
+from chatcli.local.daemon import LIMIT, Listening, build_id, frame, same_user
 from chatcli.tools.mcp.apps import plain
 from chatcli.tools.mcp.config import ServerSpec
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable

@@ -6,7 +6,7 @@ ones. The configuration sent is the one the server would run with here: mcp.json
 environment over the variables an MCP client passes on (PATH, HOME ...), and this working
 directory when mcp.json names none; and with it, whom the host acts for: this run's data
 directory, whose logins' tokens the host's connection uses. The host is this build's
-(chatcli.paths.build_id) and runs with this run's way of loading Python and this run's proxies
+(chatcli.local.daemon.build_id) and runs with this run's way of loading Python and this run's proxies
 and certificates (``host_environment``): its socket is named by both, so a caller of another
 build, or with another environment of that kind, never reaches it and starts a host of its own.
 Nothing of the ``mcp`` package is imported on this side (its types alone take a quarter of a
@@ -27,8 +27,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from chatcli.local.daemon import LIMIT, START_TIMEOUT, frame, receive, send, spawn, start_lock
-from chatcli.paths import build_id, data_dir, runtime_dir
+from chatcli.local.daemon import LIMIT, START_TIMEOUT, build_id, frame, receive, runtime_dir, send, spawn, start_lock
+from chatcli.paths import data_dir
 from chatcli.tools.asking import Ask
 
 if TYPE_CHECKING:
@@ -111,8 +111,9 @@ class HostLink:
     async def connect(self) -> Channel:
         """A connection the host answers (started if none listens); ConnectionError if it will not serve
         this process (another user's, or one confined otherwise: chatcli.tools.confinement)."""
-        if (directory := runtime_dir(self.environ)) is None:
+        if (found := runtime_dir(self.environ)) is None:
             raise ConnectionError("no private directory for the MCP host's socket")
+        directory = Path(found)
         path = directory / host_socket(self.environ)
         try:
             reader, writer = await asyncio.open_unix_connection(str(path), limit=LIMIT)
@@ -261,7 +262,7 @@ def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[
     ``host_environment``): their answers."""
     directory = runtime_dir(environ)
     answers = []
-    for path in sorted(directory.glob("mcp-*.sock")) if directory is not None else []:
+    for path in sorted(Path(directory).glob("mcp-*.sock")) if directory is not None else []:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
             with contextlib.suppress(OSError, ValueError):
