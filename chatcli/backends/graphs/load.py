@@ -113,9 +113,8 @@ def _import_file(path: Path, spec: str) -> Any:
     """Run the file ``path`` as a module (its directory first on the import path, as ``python PATH`` has it)."""
     if not path.is_file():
         raise UsageError(f"--graph {spec}: no file {path}", hint=f"--graph takes {FORMS}")
-    name = (
-        path.stem if path.stem.isidentifier() and path.stem not in sys.modules else f"chatcli_graph_{abs(hash(path))}"
-    )
+    free = path.stem.isidentifier() and path.stem not in sys.modules
+    name = path.stem if free else f"chatcli_graph_{abs(hash(path))}"
     found = importlib.util.spec_from_file_location(name, path)
     if found is None or found.loader is None:
         raise UsageError(f"--graph {spec}: {path} is not a Python file")

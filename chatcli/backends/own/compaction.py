@@ -237,15 +237,9 @@ async def read_within(
 
 def _record(kind: str, state: Mapping[str, Any], turns: int, focus: str | None = None) -> dict[str, Any]:
     """The thread's ``compaction``: what was made last, and the summary it replaced (for /undo)."""
-    messages = state["messages"]
-    return {
-        "kind": kind,
-        "at": now_iso(),
-        "turns": turns,
-        "focus": focus or None,
-        "after": messages[-1].id if messages else None,
-        "before": {"summary": state.get("summary"), "summary_through": state.get("summary_through")},
-    }
+    before = {"summary": state.get("summary"), "summary_through": state.get("summary_through")}
+    after = state["messages"][-1].id if state["messages"] else None
+    return dict(kind=kind, at=now_iso(), turns=turns, focus=focus or None, after=after, before=before)
 
 
 def _parts(messages: Sequence[BaseMessage], size: int) -> list[list[BaseMessage]]:

@@ -17,23 +17,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import NotRequired, TypedDict
 
+from chatcli.backends.own import toolcalls
 from chatcli.backends.own.compaction import CUT_NOTE, RUNNING, SUMMARY_USAGE, automatic, compact, fitted
 
 # How long a model step waits for MCP servers still starting (each also has its own limit): as a question does.
 from chatcli.backends.own.mentions import SERVER_WAIT
 from chatcli.backends.own.request_history import for_provider, now_iso, with_media, without_tools
-from chatcli.backends.own.toolcalls import (
-    OFFERED,
-    TOOLS_NODE,
-    calls_of,
-    emitter,
-    hooks_of,
-    make_tools_node,
-    repair,
-    settled,
-    toolbox_of,
-    tools_refused,
-)
 from chatcli.config import Settings
 from chatcli.core.chunks import add_usage
 from chatcli.core.events import Compacted, Notice, TurnResult, saying
@@ -185,9 +174,9 @@ class ChatGraph:
         if self.toolbox is None:
             builder.add_edge(MODEL_NODE, END)
         else:
-            builder.add_node(TOOLS_NODE, make_tools_node(self.toolbox, self))
-            builder.add_conditional_edges(MODEL_NODE, self.after_model, [TOOLS_NODE, END])
-            builder.add_edge(TOOLS_NODE, MODEL_NODE)
+            builder.add_node(toolcalls.TOOLS_NODE, toolcalls.make_tools_node(self.toolbox, self))
+            builder.add_conditional_edges(MODEL_NODE, self.after_model, [toolcalls.TOOLS_NODE, END])
+            builder.add_edge(toolcalls.TOOLS_NODE, MODEL_NODE)
         return builder.compile(checkpointer=checkpointer, store=store)
 
     def model_for(self, config: RunnableConfig) -> BaseChatModel:
@@ -237,7 +226,7 @@ class ChatGraph:
             return []
         messages = state["messages"]
         asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
-        rounds = sum(1 for m in messages[asked:] if calls_of(m))
+        rounds = sum(1 for m in messages[asked:] if toolcalls.calls_of(m))
         if rounds >= self.tool_rounds:
             _say(emit, f"the model used its {self.tool_rounds} rounds of tools for this question: it answers without"
                  " them now (tool_rounds, a subagent's maxTurns, set how many)")  # fmt: skip
@@ -255,8 +244,8 @@ class ChatGraph:
 
     async def call_model(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """The model step: the thread's prompt and history within the budget, one call (asked again smaller, once)."""
-        emit = emitter()
-        toolbox = toolbox_of(config, self.toolbox)
+        emit = toolcalls.emitter()
+        toolbox = toolcalls.toolbox_of(config, self.toolbox)
         if toolbox is not None and toolbox.configured:
             await toolbox.settle(SERVER_WAIT, unknown=True)  # MCP servers started with nothing cached: wanted now
         # A question's first call (a subagent's question is the thread's, asked still: its limit goes on counting).
@@ -321,7 +310,8 @@ class ChatGraph:
                 raise
             _say(emit, fitter.adopt(smaller))  # this process keeps it too, and later ones read it
             reply = await step.ask(history, estimate)
-        reply = settled(reply)  # calls read strictly, each under an id of its own, before anything runs or is stored
+        # Its calls read strictly, each under an id of its own, before anything runs or is stored.
+        reply = toolcalls.settled(reply)
         if not step.tools:
             kept = without_tools(reply)  # calls of tools never offered could never be answered
             assert kept is not None  # a reply is an AI message: only a tool result is dropped whole
@@ -329,7 +319,7 @@ class ChatGraph:
         reply.response_metadata.setdefault("created_at", now_iso())
         reply.response_metadata[PROMPT_ESTIMATE] = estimate
         if step.tools:  # what its calls may name (chatcli.backends.own.toolcalls runs no other)
-            reply.response_metadata[OFFERED] = [tool["function"]["name"] for tool in step.tools]
+            reply.response_metadata[toolcalls.OFFERED] = [tool["function"]["name"] for tool in step.tools]
         if summary_usage:
             reply.response_metadata[SUMMARY_USAGE] = summary_usage
         if self.pricer is not None:
@@ -388,7 +378,8 @@ class ChatGraph:
 
     async def after_model(self, state: ChatState) -> str:  # (async: LangGraph runs a plain function on a thread)
         messages = state["messages"]
-        return TOOLS_NODE if self.toolbox is not None and messages and calls_of(messages[-1]) else END
+        calling = self.toolbox is not None and messages and toolcalls.calls_of(messages[-1])
+        return toolcalls.TOOLS_NODE if calling else END
 
 
 class _Step:
@@ -413,7 +404,7 @@ class _Step:
     async def hook(self, event: str, history: list[Any] | None = None, **fields: Any) -> Verdict:
         """What the session's hooks of ``event`` say (``history``: its transcript first), each failure and message
         told."""
-        fire = hooks_of(self.config).fire
+        fire = toolcalls.hooks_of(self.config).fire
         return await fire(event, fields, session_id=self.thread_id, say=saying(self.emit), history=history)
 
     async def may_fold(self, trigger: str = "auto", focus: str = "") -> bool:
@@ -468,7 +459,7 @@ class _Step:
         self.left_out, self.compacted = plan.left_out, plan.folded
         if self.learned.fitter is not None and graph.memory != "summary":
             _say(self.emit, self.learned.fitter.left_out(self.left_out), in_result=True)  # turns_left_out
-        history = for_provider(repair(plan.messages, graph.tool_result_chars), self.provider)
+        history = for_provider(toolcalls.repair(plan.messages, graph.tool_result_chars), self.provider)
         profile = getattr(self.chat_model, "profile", None)
         history, unsent = with_media(history, profile if isinstance(profile, dict) else {})
         if unsent and not self.told_unsent:
@@ -519,7 +510,7 @@ class _Step:
         try:
             reply = await bound.ainvoke(history, told)
         except Exception as exc:
-            if not self.tools or not tools_refused(exc):
+            if not self.tools or not toolcalls.tools_refused(exc):
                 raise
             self.learned.no_tools = True
             _say(self.emit, f"the model {self.name} does not take tools here: asking without them".replace("  ", " "))

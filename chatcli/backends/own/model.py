@@ -156,10 +156,7 @@ def describe_error(
 def set_up(settings: Settings) -> list[str]:
     """The providers that are set up: the settings' model's, and each whose key or base URL is set."""
     chosen = provider_of(settings.model)[0].name
-    others = [
-        name for name in NAMES if name != chosen and (provider(name).key(settings) or provider(name).url(settings))
-    ]
-    return [chosen, *others]
+    return [chosen, *(n for n in NAMES if n != chosen and ((p := provider(n)).key(settings) or p.url(settings)))]
 
 
 @dataclass

@@ -109,9 +109,8 @@ class ModelStates:
             budget, limit = await starting_budget(endpoint, stored, base, settings.max_tokens, tells, asked_for=cap)
             known = known or budget < base  # the server told a smaller window, or refused a bigger request
         fitter = WindowFitter(endpoint, stored, settings.max_tokens, asked_for=cap, limit=limit)
-        limited_by = (
-            "budget" if cap is not None else "sized" if chosen.sizes_window else "window" if known else "assumed"
-        )
+        sized = "sized" if chosen.sizes_window else "window" if known else "assumed"
+        limited_by = "budget" if cap is not None else sized
         # What one question may hold: the user's cap as it is; else the whole window the budget was taken from, less
         # the reply's room (the history's share of it is only the margin kept for earlier turns).
         limited = cap if cap is not None else int(budget / HISTORY_SHARE)

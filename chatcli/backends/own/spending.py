@@ -57,9 +57,8 @@ class LimitReached(ChatError):
 
 def raise_hint(limit: str) -> str:
     """How to raise ``limit`` (a setting's name), as a refusal and /usage say it."""
-    return f"raise it in config.toml or CHATCLI_{limit.upper()}" + (
-        ", or --max-cost for one question" if limit == "max_cost_answer" else ""
-    )
+    one = ", or --max-cost for one question" if limit == "max_cost_answer" else ""
+    return f"raise it in config.toml or CHATCLI_{limit.upper()}{one}"
 
 
 def day_start(now: float | None = None) -> float:

@@ -105,10 +105,8 @@ def _model(graph: Any, config: RunnableConfig, agent: Subagent) -> tuple[str | N
         graph.model(named)  # built once, checked usable (its provider's key, its package)
     except ChatError as exc:
         thread = graph.model_name(config)
-        why = (
-            f"(the subagent's model {agent.model} cannot be reached here: {exc}; the thread's model {thread} answered)"
-        )
-        return (config.get("configurable") or {}).get("model"), why + "\n"
+        why = f"the subagent's model {agent.model} cannot be reached here: {exc}; the thread's model {thread} answered"
+        return (config.get("configurable") or {}).get("model"), f"({why})\n"
     return named, ""
 
 

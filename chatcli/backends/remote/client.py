@@ -162,14 +162,8 @@ def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
     metadata = thread.metadata or {}
     named, graph = metadata.get("title"), metadata.get("graph_id")
     title = make_title(message_text(asked)) if asked else named if isinstance(named, str) else None
-    return ThreadInfo(
-        thread_id=thread.thread_id,
-        title=title or None,
-        created_at=_epoch(thread.created_at),
-        updated_at=_epoch(thread.updated_at),
-        message_count=len(messages),
-        model=graph if isinstance(graph, str) else None,
-    )
+    times = _epoch(thread.created_at), _epoch(thread.updated_at)
+    return ThreadInfo(thread.thread_id, title or None, *times, len(messages), graph if isinstance(graph, str) else None)
 
 
 def _assistant(raw: Any, url: str) -> Any:
@@ -262,11 +256,9 @@ class Remote:
     async def threads(self, limit: int | None = None) -> list[ThreadInfo]:
         """The assistant's graph's threads on the server (every graph's without one), most recently updated first."""
         with translated(self.spec):
+            graph = {"graph_id": self.graph_id} if self.graph_id else None
             found = await self.client.threads.search(
-                metadata={"graph_id": self.graph_id} if self.graph_id else None,
-                limit=limit or 20,
-                sort_by="updated_at",
-                sort_order="desc",
+                metadata=graph, limit=limit or 20, sort_by="updated_at", sort_order="desc"
             )
         return [thread_info(t, self.spec.url) for t in found]
 

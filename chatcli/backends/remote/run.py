@@ -25,6 +25,8 @@ from chatcli.core.turn import Config, Progress
 from chatcli.errors import ModelError
 
 STREAM_MODES = ["messages-tuple", "updates"]
+# How each run is made: streamed from subgraphs too, resumable, and going on when the connection drops.
+RUN = dict(stream_mode=STREAM_MODES, stream_subgraphs=True, stream_resumable=True, on_disconnect="continue")
 # The run's metadata naming the background reply (chat --bg) it was made for (chatcli.service.remote_jobs).
 JOB_TAG = "chatcli_job"
 # Times a dropped stream is joined again in one run (langgraph-sdk tries a few times itself first).
@@ -43,11 +45,8 @@ class Resume:
 def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
     """What ``runs.stream`` takes for a turn's ``payload`` (an input, a ``Resume``, or None: go on from the
     checkpoint the config names). The run makes the thread when it is new."""
-    request: dict[str, Any] = {"if_not_exists": "create"}
-    if isinstance(payload, Resume):
-        request["command"] = {"resume": payload.value}
-    else:
-        request["input"] = payload
+    given = {"command": {"resume": payload.value}} if isinstance(payload, Resume) else {"input": payload}
+    request: dict[str, Any] = {"if_not_exists": "create", **given}
     checkpoint = config["configurable"].get("checkpoint_id")
     if checkpoint:
         request["checkpoint_id"] = checkpoint
@@ -73,15 +72,9 @@ class RemoteSource(GraphSource):
         """One run on the server until it ends or an interrupt stops it."""
         thread, whole = config["configurable"]["thread_id"], set[str]()
         self.run_id = self.last_event = None
+        job = {"metadata": {JOB_TAG: self.remote.spec.job}} if self.remote.spec.job else {}
         first = self.remote.client.runs.stream(
-            thread,
-            self.remote.assistant_id,
-            stream_mode=STREAM_MODES,
-            stream_subgraphs=True,
-            stream_resumable=True,
-            on_disconnect="continue",
-            **({"metadata": {JOB_TAG: self.remote.spec.job}} if self.remote.spec.job else {}),
-            **request_of(payload, config),
+            thread, self.remote.assistant_id, **RUN, **job, **request_of(payload, config)
         )
         parts = self._rejoined(first, thread, listener)
         try:
