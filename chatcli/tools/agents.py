@@ -26,6 +26,7 @@ from typing import Mapping
 
 from chatcli.paths import read_bounded, real, trust_store
 from chatcli.tools import skills
+from chatcli.tools.plugins import enabled, home_dir
 from chatcli.trust import trusted_files
 
 TOOL = "Agent"
@@ -69,7 +70,7 @@ class Found:
 def folders(cwd: Path, environ: Mapping[str, str] = os.environ) -> list[tuple[Path, str, Path | None]]:
     """The project's and the user's subagents folders, the project's first: each one's path, where it comes from, and
     the folder its files must stay in (None: the user's own, whose links go where the user put them)."""
-    home = Path(environ.get("HOME") or Path.home())
+    home = home_dir(environ)
     mine, theirs = real(home / ".claude" / "agents"), real(cwd / ".claude" / "agents")  # (None: a link loop)
     found = [] if theirs in (mine, None) else [(theirs, "project", cwd.resolve())]
     return [*found, *([(mine, "user", None)] if mine is not None else [])]
@@ -81,8 +82,6 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     offered: dict[str, Subagent] = {}
     untrusted: list[Subagent] = []
     problems: list[str] = []
-    from chatcli.tools.plugins import enabled
-
     plugins = [(f, p.id, p.root) for p in enabled(environ).plugins for f in p.folders("agents")]
     for folder, source, bound in [*folders(cwd, environ), *plugins]:
         prefix = "" if source in ("project", "user") else source.split("@")[0] + ":"
@@ -104,8 +103,7 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
                 problems.append(f"{path}: {offered[agent.name].path} is the subagent {agent.name}; not offered")
             else:
                 offered[agent.name] = agent
-    lines = tuple(line.translate({10: "\\n", 13: "\\r"}) for line in problems)
-    return Found(tuple(offered.values()), tuple(untrusted), lines)
+    return Found(tuple(offered.values()), tuple(untrusted), skills.one_line(problems))
 
 
 def _files(folder: Path, problems: list[str]) -> list[Path]:
@@ -141,10 +139,7 @@ def _read(text: str, path: Path, source: str, prefix: str) -> Subagent:
 
 def _names(value: object) -> tuple[str, ...] | None:
     """The tools a field names, as a comma list or a YAML list; None where it names none."""
-    listed = [value] if isinstance(value, str) else value if isinstance(value, list) else None
-    return (
-        None if listed is None else tuple(t for i in listed if isinstance(i, str) for t in skills.TOOL_NAME.findall(i))
-    )
+    return skills.tool_names(value) if isinstance(value, (str, list)) else None
 
 
 def described(found: Found) -> str:

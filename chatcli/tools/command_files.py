@@ -53,13 +53,9 @@ Source = tuple[Path, bool, str, "Path | None"]  # a folder, whether it is the pr
 
 def folders(cwd: Path, environ: Mapping[str, str] = os.environ, problems: list[str] | None = None) -> list[Source]:
     """Where commands are found, nearest first: the project's and the user's folders, then each enabled plugin's."""
-    mine: list[Source] = [
-        (root, project, "", None) for root, project in skills.folders(cwd, environ, problems, kind="commands")
-    ]
-    plugins = [
-        (f.resolve(), False, f"{p.name}:", p.root) for p in enabled(environ).plugins for f in p.folders("commands")
-    ]
-    return mine + plugins
+    mine = [(root, project, "", None) for root, project in skills.folders(cwd, environ, problems, kind="commands")]
+    ours = [(f.resolve(), False, f"{p.name}:", p.root) for p in enabled(environ).plugins for f in p.folders("commands")]
+    return [*mine, *ours]
 
 
 def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
@@ -113,7 +109,7 @@ def _command(name: str, text: str, path: Path, project: bool, plugin: Path | Non
     described = " ".join((about if isinstance(about, str) and about.strip() else first).split())
     # ``argument-hint: [message]`` is a list to YAML: it was meant as written.
     hint = " ".join(f"[{item}]" for item in hint) if isinstance(hint, list) else str(hint or "")
-    tools = skills.allowed_tools(fields)
+    tools = skills.tool_names(fields.get("allowed-tools"))
     model = model.strip() if isinstance(model, str) else ""
     return CommandFile(name, described or f"/{name}", path, project, tools, False, body, hint, model, plugin)
 

@@ -272,13 +272,14 @@ def _skill(fields: Any, body: str, path: Path, project: bool) -> Skill:
     if not isinstance(description, str) or not description.strip():
         raise ValueError("no description (what the skill does and when to use it)")
     manual = fields.get("disable-model-invocation") is True
-    return Skill(name, " ".join(description.split()), path, project, allowed_tools(fields), not manual, body)
+    tools = tool_names(fields.get("allowed-tools"))
+    return Skill(name, " ".join(description.split()), path, project, tools, not manual, body)
 
 
-def allowed_tools(fields: Mapping[str, Any]) -> tuple[str, ...]:
-    """The tools front matter's ``allowed-tools`` names (a text of names, or a list of them)."""
-    tools = fields.get("allowed-tools")
-    listed = [tools] if isinstance(tools, str) else tools if isinstance(tools, list) else []
+def tool_names(value: Any) -> tuple[str, ...]:
+    """The tools a front matter's field names (``allowed-tools``, a subagent's ``tools``): a text of names, or a
+    list of them; none for anything else."""
+    listed = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     return tuple(tool for item in listed if isinstance(item, str) for tool in TOOL_NAME.findall(item))
 
 
