@@ -45,11 +45,8 @@ def make_reader(server: Any) -> Any:
         f"(a resource link or an embedded resource) or as it lists it ({listed}). "
         "Gives the resource's text; a binary content is named by its type and size."
     )
-    schema = {
-        "type": "object",
-        "properties": {"uri": {"type": "string", "description": "The resource's URI, as the server gave it."}},
-        "required": ["uri"],
-    }
+    uri = {"type": "string", "description": "The resource's URI, as the server gave it."}
+    schema = {"type": "object", "properties": {"uri": uri}, "required": ["uri"]}
     return stand_in(NAME, described, schema, {"readOnlyHint": True})
 
 

@@ -41,11 +41,8 @@ def result_text(content: Any) -> str:
             elif isinstance(part, dict) and part.get("type") in BINARY and part.get("named"):
                 parts.append(str(part["named"]))
             elif isinstance(part, dict):
-                parts.append(
-                    f"[{part.get('type', 'part')} {part.get('mime_type') or part.get('mimeType') or ''}]".replace(
-                        " ]", "]"
-                    )
-                )
+                kind = f"{part.get('type', 'part')} {part.get('mime_type') or part.get('mimeType') or ''}"
+                parts.append(f"[{kind}]".replace(" ]", "]"))
         return "\n".join(parts)
     return "" if content is None else str(content)
 
@@ -127,9 +124,8 @@ def _named(what: str, part: Any, size: int | None) -> str:
     words.append(f"<{part.uri}>")
     details = ", ".join(d for d in (_mime(part), f"{size:,} bytes" if size is not None else "") if d)
     description = getattr(part, "description", None)
-    return (
-        "[" + " ".join(words) + (f" {details}" if details else "") + (f": {description}" if description else "") + "]"
-    )
+    said = (f" {details}" if details else "") + (f": {description}" if description else "")
+    return "[" + " ".join(words) + said + "]"
 
 
 def _decoded_size(resource: Any, field: str = "blob") -> int | None:

@@ -124,13 +124,9 @@ def _real(paths: Sequence[str]) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=4)
 def _probe(bwrap: str) -> str | None:
     """Why ``bwrap`` cannot start a sandbox here (its first line of complaint), or None if it can."""
-    try:  # the very options a command gets (a kernel may refuse one of them): a read-only sandbox of /
-        done = subprocess.run(
-            bwrap_argv(bwrap, Policy("read-only"), "/", (), ":"),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=10,
-        )
+    argv = bwrap_argv(bwrap, Policy("read-only"), "/", (), ":")  # a read-only sandbox of /, with a command's options
+    try:  # (a kernel may refuse one of them)
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode == 0:
@@ -191,11 +187,9 @@ def new_repositories(argv: Sequence[str], workdir: Path) -> str:
         risky = os.path.lexists(os.path.join(place, "commondir"))
         risky = risky or any(os.path.islink(os.path.join(place, name)) for name in ("HEAD", "config", "hooks"))
         with contextlib.suppress(OSError, subprocess.SubprocessError):  # else not known to be harmless: off
-            keys = subprocess.run(
-                ["git", "config", "--file", config, "--list", "--name-only"] if os.path.exists(config) else ["true"],
-                capture_output=True, text=True, cwd="/", timeout=10, check=True,
-            ).stdout.split()  # fmt: skip
-            keys += [f"hooks/{h}" for h in os.listdir(hooks)] if os.path.lexists(hooks) else []
+            asked = ["git", "config", "--file", config, "--list", "--name-only"] if os.path.exists(config) else ["true"]
+            done = subprocess.run(asked, capture_output=True, text=True, cwd="/", timeout=10, check=True)
+            keys = done.stdout.split() + ([f"hooks/{h}" for h in os.listdir(hooks)] if os.path.lexists(hooks) else [])
             if not risky and all(map(SAFE_GIT.fullmatch, keys)):
                 continue  # left on: it holds only what git clone and git init write
         off.append(os.path.relpath(place, workdir))
@@ -212,9 +206,7 @@ def read_only_inside(workdir: Path, policy: Policy) -> list[str]:
     within it."""
     places = [*map(Path, repositories(workdir)), *map(Path, policy.protected)]
     # A file's directory, if it lies in the working directory; the file alone if it is the working directory.
-    places += [
-        file if file.parent == workdir else file.parent for file in map(Path, policy.files) if workdir in file.parents
-    ]
+    places += [f if f.parent == workdir else f.parent for f in map(Path, policy.files) if workdir in f.parents]
     inside = []
     for place in places:
         if place == workdir or place in workdir.parents:

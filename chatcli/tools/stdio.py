@@ -94,13 +94,8 @@ async def stdio_streams(
     from mcp.client.stdio import get_default_environment
     from mcp.os.posix.utilities import terminate_posix_process_tree
 
-    process = await anyio.open_process(
-        [command, *args],
-        env={**get_default_environment(), **(env or {})},
-        stderr=errlog,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    env = {**get_default_environment(), **(env or {})}
+    process = await anyio.open_process([command, *args], env=env, stderr=errlog, cwd=cwd, start_new_session=True)
     read_send, read_stream = anyio.create_memory_object_stream[Any](0)
     write_stream, write_receive = anyio.create_memory_object_stream[Any](0)
     stdout, stdin = process.stdout, process.stdin
