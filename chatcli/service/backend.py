@@ -196,10 +196,8 @@ class GraphBackend(Backend):
             return dict(found.config)
         messages = head.values["messages"]
         after = messages[next(i for i, m in enumerate(messages) if m.id == question.id) + 1 :]
-        written = await self.app.aupdate_state(
-            head.config, {"messages": [RemoveMessage(id=m.id) for m in after]}, as_node=START
-        )
-        return dict(written)
+        gone = {"messages": [RemoveMessage(id=m.id) for m in after]}
+        return dict(await self.app.aupdate_state(head.config, gone, as_node=START))
 
     def failure(self, exc: Exception) -> Exception:
         """A model client's error as chat says its own, chat's own as it is, anything else raised by the graph's

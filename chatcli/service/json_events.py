@@ -26,11 +26,8 @@ def usage_object(result: TurnResult | None) -> dict[str, int] | None:
         return None
     prompt = int(usage.get("input_tokens") or 0)
     completion = int(usage.get("output_tokens") or 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
-    }
+    total = int(usage.get("total_tokens") or prompt + completion)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
 
 
 def _plain(value: Any) -> Any:

@@ -49,11 +49,8 @@ class ModelChoice:
     def taken_up(self, model: str | None, temperature: float | None) -> ModelChoice:
         """This choice with ``model`` and ``temperature`` (the thread's role's; None: the defaults), unless -m, /model
         or --temperature chose others."""
-        return replace(
-            self,
-            name=self.name if self.pinned else model or self.default,
-            temperature=self.temperature if self.temperature_pinned else temperature,
-        )
+        name = self.name if self.pinned else model or self.default
+        return replace(self, name=name, temperature=self.temperature if self.temperature_pinned else temperature)
 
 
 class Held(Protocol):
@@ -175,15 +172,9 @@ class OwnPrompt:
         text, upto = covered({**values, "messages": messages})
         questions = [m.id for m in messages if m.type == "human"]
         pinned = [questions.index(i) + 1 for i in values.get("pinned") or [] if i in questions]
-        first = first_question(messages)
-        return SummaryView(
-            text,
-            sum(m.type == "human" for m in messages[:upto]),
-            len(questions),
-            sorted(pinned),
-            first is not None and first < upto,
-            values.get("compaction") if text else None,
-        )
+        first, covers = first_question(messages), sum(m.type == "human" for m in messages[:upto])
+        whole, made = first is not None and first < upto, values.get("compaction") if text else None
+        return SummaryView(text, covers, len(questions), sorted(pinned), whole, made)
 
     async def edit_summary(self, text: str) -> None:
         """Make ``text`` the summary sent in place of the turns it covers (/summary edit; /undo takes it back)."""

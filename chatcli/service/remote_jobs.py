@@ -63,14 +63,9 @@ async def _own_run(remote: Remote, job: Job, live: bool = False) -> str:
     from chatcli.backends.remote.run import JOB_TAG
 
     listed = await remote.client.runs.list(job.thread, limit=100)  # the newest first
-    tagged = [
-        run
-        for run in (listed if isinstance(listed, list) else ())
-        if isinstance(run, dict)
-        and isinstance(run.get("metadata"), dict)
-        and run["metadata"].get(JOB_TAG) == job.id
-        and isinstance(run.get("run_id"), str)
-    ]
+    runs = [run for run in (listed if isinstance(listed, list) else ()) if isinstance(run, dict)]
+    shaped = [run for run in runs if isinstance(run.get("metadata"), dict) and isinstance(run.get("run_id"), str)]
+    tagged = [run for run in shaped if run["metadata"].get(JOB_TAG) == job.id]
     if tagged and not (live and tagged[-1].get("status") not in ("pending", "running")):
         return str(tagged[-1]["run_id"])
     raise UsageError(

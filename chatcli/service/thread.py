@@ -491,9 +491,8 @@ class Thread:
     async def _index(self, title: str, count: int) -> None:
         """The thread's row (title, size, model) and its binding, stored."""
         assert self.store is not None
-        await self.store.index.touch(
-            self.thread_id, title, count, self.model.name, self.workdir or self.settings.workdir
-        )
+        where = self.workdir or self.settings.workdir
+        await self.store.index.touch(self.thread_id, title, count, self.model.name, where)
         await self.store.index.bind(self.thread_id, self.binding().to_json())
 
     async def _bind(self) -> None:
@@ -595,9 +594,8 @@ class _EndAfterInbox:
 
     async def approve(self, call: ToolCall, review: Review | None = None) -> Decision:
         await self.kept()
-        if review is None:  # asked as the turn asks it: a listener of chat's own calls may take the call alone
-            return await self.listener.approve(call)
-        return await self.listener.approve(call, review)
+        # Asked as the turn asks it: a listener of chat's own calls may take the call alone.
+        return await self.listener.approve(call, *(() if review is None else (review,)))
 
     async def answer(self, question: Question) -> Reply | None:
         await self.kept()
