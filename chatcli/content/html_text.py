@@ -100,15 +100,9 @@ async def convert(html: str, url: str = "") -> tuple[str, str]:
         f"from chatcli.content.html_text import main; main({CONVERT_SECONDS}, {CONVERT_MEMORY})"
     )
     try:
+        pipe = asyncio.subprocess.PIPE
         worker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-c",
-            start,
-            url,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            sys.executable, "-I", "-c", start, url, stdin=pipe, stdout=pipe, stderr=pipe
         )
     except OSError as exc:
         raise Unconvertible(f"chat cannot start the process that converts it to text ({exc})") from None

@@ -28,22 +28,11 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
                 "mcp_param_headers": row.headers,  # what each tool that sends any sends (SEP-2243), by its name
                 "not_offered": [{"name": name, "why": why} for name, why in row.held],
                 "prompts": [
-                    {
-                        "name": p.name,
-                        "command": p.command,
-                        "description": p.description,
-                        "arguments": [{"name": n, "required": r, "description": d} for n, r, d in p.arguments],
-                    }
+                    dict(name=p.name, command=p.command, description=p.description, arguments=_arguments(p.arguments))
                     for p in row.prompts
                 ],
                 "resources": [
-                    {
-                        "uri": r.uri,
-                        "mention": r.mention,
-                        "name": r.name,
-                        "mime_type": r.mime,
-                        "description": r.description,
-                    }
+                    dict(uri=r.uri, mention=r.mention, name=r.name, mime_type=r.mime, description=r.description)
                     for r in row.resources
                 ],
             }
@@ -58,10 +47,8 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
     for row in rows:
         state = row.state + (f": {row.detail}" if row.detail else "")
         state += f" · listed {local_time(row.listed_at)}" if row.listed_at and row.state == "idle" else ""
-        lines.append(
-            f"{row.name} ({row.transport}{f', MCP {row.revision}' if row.revision else ''}) {state}"
-            + (f" · {row.where}" if row.where and row.transport != "built-in" else "")
-        )
+        state += f" · {row.where}" if row.where and row.transport != "built-in" else ""
+        lines.append(f"{row.name} ({row.transport}{f', MCP {row.revision}' if row.revision else ''}) {state}")
         if row.log is not None and row.state == "failed":
             lines.append(f"  log: {row.log}")
         if row.sign_in:
@@ -73,16 +60,16 @@ def print_tools(rows: list[Any], config_path: str, out: Any, as_json: bool = Fal
             if sent := row.headers.get(entry.name):
                 lines.append(f"  {'':{width}}  sends {', '.join(sent)} (SEP-2243)")
         lines += [f"  {name.ljust(width)}  ({why})" for name, why in row.held]
+        half = max(20, columns // 2)
         for prompt in row.prompts:
-            lines.append(
-                f"  {prompt.command} {prompt.synopsis}".rstrip()
-                + (f"  {fit_cells(prompt.description, max(20, columns // 2))}" if prompt.description else "")
-            )
-        for resource in row.resources:
-            lines.append(
-                f"  {resource.mention}  {fit_cells(resource.description or resource.name, max(20, columns // 2))}"
-            )
+            about = f"  {fit_cells(prompt.description, half)}" if prompt.description else ""
+            lines.append(f"  {prompt.command} {prompt.synopsis}".rstrip() + about)
+        lines += [f"  {r.mention}  {fit_cells(r.description or r.name, half)}" for r in row.resources]
     say(out, "\n".join(lines) + "\n", data=True)
+
+
+def _arguments(arguments: list[Any]) -> list[dict[str, Any]]:
+    return [{"name": name, "required": required, "description": about} for name, required, about in arguments]
 
 
 def _columns(out: Any) -> int:
