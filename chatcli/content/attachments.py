@@ -29,6 +29,7 @@ MAX_FILES, MAX_FILES_BYTES = 16, 40 * 1024 * 1024
 TYPED_KEY = "chatcli_typed"
 ATTACHMENTS_KEY = "chatcli_attachments"
 IMAGES = "PNG, JPEG, GIF or WebP"
+IN_TURNS = "nothing was sent: send them in turns"  # the hint of too many files, or too many bytes, for one question
 
 
 def image_type(data: bytes) -> str | None:
@@ -97,9 +98,7 @@ def check_count(count: int) -> None:
     """``count`` files within what one question may carry: a door that is handed many checks it before it reads
     or decodes them, as the question's files are checked whole (``check_files``)."""
     if count > MAX_FILES:
-        raise UsageError(
-            f"{count} files: at most {MAX_FILES} go with one question", hint="nothing was sent: send them in turns"
-        )
+        raise UsageError(f"{count} files: at most {MAX_FILES} go with one question", hint=IN_TURNS)
 
 
 def check_files(files: Sequence[Attachment]) -> None:
@@ -107,10 +106,7 @@ def check_files(files: Sequence[Attachment]) -> None:
     check_count(len(files))
     if (size := sum(len(file.data) for file in files)) > MAX_FILES_BYTES:
         shown, limit = _sizes(size, MAX_FILES_BYTES)
-        raise UsageError(
-            f"the files hold {shown} together: at most {limit} go with one question",
-            hint="nothing was sent: send them in turns",
-        )
+        raise UsageError(f"the files hold {shown} together: at most {limit} go with one question", hint=IN_TURNS)
 
 
 def from_bytes(name: str, data: bytes) -> Attachment:

@@ -97,9 +97,8 @@ class AbovePrompt:
     prompt waits for input (an MCP server that failed) printed above it, not across the line being typed."""
 
     def __init__(self, session: PromptSession[str], output: Output):
-        self.session = session
-        self.output = output
-        self.calls = 0  # the tool calls heard so far (a reply that ran one is not moved to the background)
+        # ``calls``: the tool calls heard so far (a reply that ran one is not moved to the background).
+        self.session, self.output, self.calls = session, output, 0
 
     def hear(self, event: TurnEvent) -> None:
         if isinstance(event, ToolCall):

@@ -103,9 +103,7 @@ def call_block(call: ToolCall) -> str:
     """The lines shown when a call starts (or is asked about): the tool, then each argument, cut in the middle."""
     arguments = call.arguments
     if isinstance(arguments, dict) and arguments:
-        shown = [
-            f"{name}: {value if isinstance(value, str) else arguments_text(value)}" for name, value in arguments.items()
-        ]
+        shown = [f"{name}: {arguments_text(value)}" for name, value in arguments.items()]  # a text as it is
         body = "\n".join(shortened(text, keep_end=True) for text in shown)
     elif not arguments:
         body = "(no arguments)"

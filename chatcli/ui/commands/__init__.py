@@ -21,19 +21,16 @@ async def execute(found: Command, ctx: Context, arg: str) -> bool:
     """Run a resolved command; False when it asks to leave. A thread that cannot do what the command needs refuses
     it (an Agent Server's: the commands that need a thread chat keeps); before the thread is open, the prompt runs
     only the commands that need none."""
-    if ctx.conversation is not None:
-        if (refused := ctx.commands.refusal(found, ctx.conversation.can)) is not None:
-            raise refused
+    if ctx.conversation is not None and (refused := ctx.commands.refusal(found, ctx.conversation.can)) is not None:
+        raise refused
     if (handler := HANDLERS.get(f"{found.name} {arg}") or HANDLERS.get(found.name)) is not None:
         return await handler(ctx, arg) != LEAVE
     if found.run is None:
         raise UsageError(f"{found.name} is not a command of the prompt's", hint="/help lists commands")
     if found.name == "/bg" and arg and ctx.attached:  # queued here: a background reply would ask without them
         queued = "the file queued goes" if len(ctx.attached) == 1 else f"the {len(ctx.attached)} files queued go"
-        raise UsageError(
-            f"/bg asks without files: {queued} with your next message here",
-            hint="send them with a message here, or empty the queue with /attach --clear",
-        )
+        hint = "send them with a message here, or empty the queue with /attach --clear"
+        raise UsageError(f"/bg asks without files: {queued} with your next message here", hint=hint)
     done = await found.run(ctx.service, ctx.thread, arg)
     if isinstance(done, Said):
         await shown(ctx, done)

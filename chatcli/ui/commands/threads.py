@@ -79,9 +79,8 @@ async def _switch(ctx: Context, arg: str) -> None:
         return
     await switched(ctx, opening, "new thread (no thread had that id)" if info is None else "switched")
     if info is not None:
-        ctx.output.note(
-            f"{info.title or '(untitled)'} · {counted(info.message_count, 'message')} · /history shows them"
-        )
+        size = counted(info.message_count, "message")
+        ctx.output.note(f"{info.title or '(untitled)'} · {size} · /history shows them")
         await go_on_waiting_here(ctx, ctx.thread)
 
 

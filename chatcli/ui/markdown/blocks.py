@@ -212,10 +212,9 @@ class Blocks:
 
         header = _cells(lines[0])
         justify = [_justify(cell) for cell in _cells(lines[1])]
+        style = palette.style
         table = Table(
-            box=box.SIMPLE_HEAVY,
-            border_style=palette.style(("table.border",)),
-            header_style=palette.style(("table.header",)),
+            box=box.SIMPLE_HEAVY, border_style=style(("table.border",)), header_style=style(("table.header",))
         )
         for index, cell in enumerate(header):
             table.add_column(text(cell), justify=justify[index] if index < len(justify) else "left")
@@ -223,11 +222,7 @@ class Blocks:
             table.add_row(*(text(cell) for cell in _cells(line)[: len(header)]))
         colour = palette.system_name
         console = Console(
-            file=io.StringIO(),
-            width=self.width,
-            color_system=colour,
-            force_terminal=colour is not None,
-            legacy_windows=False,
+            file=io.StringIO(), width=self.width, color_system=colour, force_terminal=bool(colour), legacy_windows=False
         )
         console.print(table)
         rows = cast(io.StringIO, console.file).getvalue().split("\n")[:-1]
