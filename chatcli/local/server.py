@@ -45,10 +45,8 @@ def install_line() -> str:
     return f"{BUILD_FLAGS} {pip_line('local', '--no-cache-dir')}"
 
 
-REBUILD_HINT = (
-    "llama.cpp built for another CPU crashes like this; rebuild it portably: "
-    f"{BUILD_FLAGS} pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python"
-)
+REBUILD_HINT = "llama.cpp built for another CPU crashes like this; rebuild it portably: "
+REBUILD_HINT += f"{BUILD_FLAGS} pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python"
 
 
 def how_it_ended(code: int) -> str:
@@ -118,14 +116,10 @@ class LocalServer:
     """
 
     def __init__(self, command: list[str], port: int, log: Path | None = None, timeout: float = START_TIMEOUT):
-        self.command = command
-        self.port = port
-        self.log = log
-        self.timeout = timeout
+        self.command, self.port, self.log, self.timeout = command, port, log, timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.grace = 5.0  # seconds between SIGTERM and SIGKILL when stopping
-        self._started = 0.0
-        self._ready = False
+        self._started, self._ready = 0.0, False
         self._was_ready = False  # it answered once: a later stop is a death, not a failed start
         self._start_failed = False  # a failed start was reported: the next attempt may start it again
 

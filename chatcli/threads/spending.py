@@ -116,15 +116,13 @@ class Spending:
 
     def as_dict(self) -> dict[str, Any]:
         """The report for ``--json``: days oldest first, models and threads by dollars then tokens."""
+        threads = [{"thread_id": i, "title": self.titles.get(i), **t.as_dict()} for i, t in ranked(self.by_thread)]
         return {
             "since": self.since.isoformat() if self.since else None,
             "total": self.total.as_dict(),
             "by_day": [{"day": day, **self.by_day[day].as_dict()} for day in sorted(self.by_day)],
             "by_model": [{"model": name, **tally.as_dict()} for name, tally in ranked(self.by_model)],
-            "by_thread": [
-                {"thread_id": tid, "title": self.titles.get(tid), **tally.as_dict()}
-                for tid, tally in ranked(self.by_thread)
-            ],
+            "by_thread": threads,
         }
 
 
@@ -153,9 +151,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(
-            f"--since takes a date (2026-11-20), a time (2026-11-20T14:00), today, or an age (7d, 12h, 2w): {text!r}"
-        ) from None
+        takes = "--since takes a date (2026-11-20), a time (2026-11-20T14:00), today, or an age (7d, 12h, 2w)"
+        raise UsageError(f"{takes}: {text!r}") from None
     return when.astimezone() if when.tzinfo is None else when
 
 

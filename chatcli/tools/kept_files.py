@@ -19,14 +19,10 @@ from typing import Any
 from chatcli.paths import data_dir, private_dir
 
 # Media types and the suffix a kept file of each is given (any other: .bin).
-EXTENSIONS = dict(
-    pair.split("=")
-    for pair in (
-        "image/png=.png image/jpeg=.jpg image/gif=.gif image/webp=.webp image/svg+xml=.svg audio/wav=.wav "
-        "audio/x-wav=.wav audio/mpeg=.mp3 audio/ogg=.ogg audio/webm=.webm audio/flac=.flac application/pdf=.pdf "
-        "application/zip=.zip application/gzip=.gz application/json=.json text/plain=.txt text/csv=.csv"
-    ).split()
-)
+_PAIRS = "image/png=.png image/jpeg=.jpg image/gif=.gif image/webp=.webp image/svg+xml=.svg audio/wav=.wav "
+_PAIRS += "audio/x-wav=.wav audio/mpeg=.mp3 audio/ogg=.ogg audio/webm=.webm audio/flac=.flac application/pdf=.pdf "
+_PAIRS += "application/zip=.zip application/gzip=.gz application/json=.json text/plain=.txt text/csv=.csv"
+EXTENSIONS = dict(pair.split("=") for pair in _PAIRS.split())
 
 
 def folder(thread: str, root: Path | None = None) -> Path:

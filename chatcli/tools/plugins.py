@@ -579,10 +579,8 @@ def installed(environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
     return [{"id": p.id, "version": p.version, "by": by, "state": says, "path": str(p.root)} for p, by, says in found]
 
 
-USAGE = (
-    "plugin marketplace add|list|update|remove [SOURCE|NAME], plugin install|update|uninstall|enable|disable "
-    "NAME@MARKETPLACE, plugin list"
-)
+USAGE = "plugin marketplace add|list|update|remove [SOURCE|NAME], plugin install|update|uninstall|enable|disable "
+USAGE += "NAME@MARKETPLACE, plugin list"
 
 
 def act(words: list[str], accept: Callable[[list[str]], bool], environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -596,10 +594,9 @@ def act(words: list[str], accept: Callable[[list[str]], bool], environ: Mapping[
             offered = ", ".join(e["name"] for e in found.entries()) or "none"
             return [f"added marketplace {found.name} (plugins: {offered}); chat plugin install NAME@{found.name}"]
         if sub == "list" and not names:
-            return [
-                f"{m.name}  {m.source}" + ("" if m.added else "  (named by your settings; added when used)")
-                for m in markets(environ)
-            ] or ["no marketplaces; chat plugin marketplace add SOURCE (a folder, a git URL, OWNER/REPO)"]
+            named = "  (named by your settings; added when used)"
+            lines = [f"{m.name}  {m.source}" + ("" if m.added else named) for m in markets(environ)]
+            return lines or ["no marketplaces; chat plugin marketplace add SOURCE (a folder, a git URL, OWNER/REPO)"]
         if sub == "update":
             return [f"updated {update_market(n, environ).name}" for n in names or [m.name for m in markets(environ)]]
         if sub in ("remove", "rm") and len(names) == 1:

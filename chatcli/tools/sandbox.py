@@ -104,10 +104,8 @@ def runtime_places(environ: Mapping[str, str], db: str | None = None) -> tuple[s
     """
     uid = os.getuid()
     candidates = [environ.get("XDG_RUNTIME_DIR") or "", f"/run/user/{uid}", "/run/postgresql", "/var/run/postgresql"]
-    candidates += [
-        os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}"),
-        *environ.get("PGHOST", "").split(","),
-    ]
+    fallback = os.path.join(environ.get("TMPDIR") or "/tmp", f"chatcli-{uid}")  # the worker's, without the first
+    candidates += [fallback, *environ.get("PGHOST", "").split(",")]
     if db and "://" in db:
         from chatcli.store.postgres.driver import hosts
 
@@ -162,10 +160,8 @@ SAFE_GIT = re.compile(
     r"|extensions\.objectformat|(remote|submodule)\.(.+\.)?(url|fetch|active)|branch\..+\.(remote|merge)"
     r"|hooks/[^/]+\.sample"
 )
-SWITCHED_OFF = (
-    "[switched off: {} (git repositories the command made, whose config or hooks git would run outside the "
-    "sandbox; their HEAD is renamed HEAD.sandboxed: look at them before renaming it back)]"
-)
+SWITCHED_OFF = "[switched off: {} (git repositories the command made, whose config or hooks git would run outside the "
+SWITCHED_OFF += "sandbox; their HEAD is renamed HEAD.sandboxed: look at them before renaming it back)]"
 
 
 def new_repositories(argv: Sequence[str], workdir: Path) -> str:
