@@ -123,6 +123,9 @@ def _names_bound_by_init(loader: Any, name: str) -> frozenset[str] | None:
         tree = ast.parse(loader.get_source(name) or "")
     except Exception:  # noqa: BLE001 - any surprise means: load the real thing
         return None
+    # The field of each kind of node that names what it binds (a Name's, stored or read: a harmless over-estimate).
+    binds: dict[type, str] = {ast.Name: "id", ast.Attribute: "attr", ast.Global: "names", ast.Nonlocal: "names"}
+    binds |= dict.fromkeys((ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler), "name")
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -130,16 +133,8 @@ def _names_bound_by_init(loader: Any, name: str) -> frozenset[str] | None:
                 if alias.name == "*":
                     return None
                 names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Name):
-            names.add(node.id)  # stored or read: a harmless over-estimate
-        elif isinstance(node, ast.Attribute):
-            names.add(node.attr)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
+        elif bound := getattr(node, binds.get(type(node), ""), None):  # (an except without "as": None)
+            names.update([bound] if isinstance(bound, str) else bound)
     return None if names & _DYNAMIC else frozenset(names)
 
 
