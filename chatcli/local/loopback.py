@@ -150,9 +150,7 @@ def address_of(url: str) -> tuple[str, int] | None:
 def _is_named(host: str, port: int) -> bool:
     """True if the user named ``host:port`` (the address connected to) in any of the ways they name addresses."""
     ip = ipaddress.ip_address(host.strip("[]").partition("%")[0])
-    for named_host, named_port in (each for allowed in _named for each in allowed.addresses):
-        if named_port != port:
-            continue
+    for named_host in (h for allowed in _named for h, named_port in allowed.addresses if named_port == port):
         if named_host == "localhost" and (ip.is_loopback or ip.is_unspecified):
             return True
         try:

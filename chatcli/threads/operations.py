@@ -246,8 +246,8 @@ class Threads:
             raise UsageError(f"thread {new_id!r} already exists")
         values = {"messages": kept, "system": t.system, "vars": t.variables}
         await self._write_thread(new_id, values, f"{t.info.title or thread_id} (fork @{at})", t.info.model)
-        binding = await self.store.index.binding(thread_id)
-        if binding is not None:  # what answers it (its model, its graph) answers the fork
+        # What answers it (its model, its graph) answers the fork.
+        if (binding := await self.store.index.binding(thread_id)) is not None:
             await self.store.index.bind(new_id, binding)
         return new_id
 

@@ -47,12 +47,9 @@ def message_record(message: Any) -> dict[str, Any]:
     if calls := m.get("tool_calls"):
         record["tool_calls"] = [{"id": c.get("id"), "name": c["name"], "arguments": c.get("args") or {}} for c in calls]
     if kind == "tool":
-        record["tool_call_id"] = m.get("tool_call_id")
-        record["name"] = m.get("name") or ""
-        record["status"] = meta.get("outcome") or ("error" if m.get("status") == "error" else "ok")
-        for key in ("label", "seconds", "server", "view"):
-            if meta.get(key) is not None:
-                record[key] = meta[key]
+        status = meta.get("outcome") or ("error" if m.get("status") == "error" else "ok")
+        record |= {"tool_call_id": m.get("tool_call_id"), "name": m.get("name") or "", "status": status}
+        record |= {key: meta[key] for key in ("label", "seconds", "server", "view") if meta.get(key) is not None}
     return record
 
 

@@ -372,10 +372,9 @@ def make_tools(groups: tuple[str, ...], policy: sandbox.Policy, host: Host) -> l
 
         from chatcli.store.memories import MemoryBook, MemoryRefused
 
-        try:
+        kept = None
+        with suppress(RuntimeError):  # (not run in a graph: none)
             kept = get_store()
-        except RuntimeError:  # not run in a graph
-            kept = None
         if kept is None:
             raise ToolException("memories cannot be kept here (no store)")
         try:

@@ -70,8 +70,7 @@ def _filled(entry: PromptEntry, words: list[str]) -> dict[str, str]:
 def prompt_arguments(entry: PromptEntry, words: list[str]) -> dict[str, str]:
     """The prompt's arguments from ``words``: in order, or ``name=value``; a missing required one is refused."""
     given = _filled(entry, words)
-    missing = [name for name, required, _ in entry.arguments if required and name not in given]
-    if missing:
+    if missing := [name for name, required, _ in entry.arguments if required and name not in given]:
         raise ContextError(f"{entry.command} needs {', '.join(missing)}: {entry.command} {entry.synopsis}")
     return given
 

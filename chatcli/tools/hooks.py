@@ -193,10 +193,9 @@ class Hooks:
         with Allowed(hook.command for hook in chosen if hook.http):
             runs = [_post(hook, data) if hook.http else _command(hook, data, self.cwd, self.environ) for hook in chosen]
             said = _combined(event, await asyncio.gather(*map(_in_turn, runs)))
-        for line in said.problems:
-            say(line, True)
-        for line in said.messages:
-            say(line, False)
+        for warn, lines in ((True, said.problems), (False, said.messages)):
+            for line in lines:
+                say(line, warn)
         return said
 
     async def record(self, session_id: str, messages: Sequence[Any]) -> None:

@@ -104,12 +104,8 @@ def _data(kind: str, data: Any, mime: str, named: str) -> dict[str, Any]:
 def result_media(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The binary parts of a result worth keeping: with their data, at most ``MAX_PARTS``, each within ``MAX_PART``
     (as ``{"type", "base64", "mime_type", "named"}``)."""
-    kept: list[dict[str, Any]] = []
-    for block in blocks:
-        if block.get("type") in BINARY and block.get("base64") and len(kept) < MAX_PARTS:
-            if len(block["base64"]) * 3 // 4 <= MAX_PART:
-                kept.append(block)
-    return kept
+    fit = [b for b in blocks if b.get("type") in BINARY and b.get("base64") and len(b["base64"]) * 3 // 4 <= MAX_PART]
+    return fit[:MAX_PARTS]
 
 
 def _mime(part: Any) -> str:

@@ -150,10 +150,9 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     for root, project in roots:
         for directory, skill_md in _candidates(root, [r for r, _ in roots], problems):
             # One directory linked from two folders of a scope (as `npx skills` installs) is one skill.
-            seen_here = (skill_md, project) in seen
-            loaded = None if seen_here else _load(directory, skill_md, project, problems, kept, notes)
+            again = (skill_md, project) in seen
             seen.add((skill_md, project))
-            if loaded is None:
+            if again or (loaded := _load(directory, skill_md, project, problems, kept, notes)) is None:
                 continue
             skill, digest = loaded
             if project and kept.get(str(skill_md)) != digest:

@@ -168,9 +168,7 @@ class Toolbox:
         ]
         self.owned = list(self.servers)  # the servers this toolbox starts and stops (a session's: its own)
         self.host.served = lambda: self.servers  # their skills join the folders' (chatcli.tools.skills.served)
-        self.approve = tuple(approve)
-        self.approve_all = approve_all
-        self.timeout = timeout
+        self.approve, self.approve_all, self.timeout = tuple(approve), approve_all, timeout
         self.kept_most = kept_most  # files kept from results, at most (chatcli.tools.kept_files.trim)
         self.note = note
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
