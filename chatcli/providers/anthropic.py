@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError
-from chatcli.providers.base import Provider, Trouble, first_line, listed
+from chatcli.providers.base import Provider, Trouble, first_line, listed, raised_in
 from chatcli.providers.bounded import bounded_hooks
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class Anthropic(Provider):
             return Trouble(transport)
         if isinstance(exc, anthropic.AnthropicError):
             return Trouble("bad_response", detail=first_line(str(exc)))
-        if isinstance(exc, json.JSONDecodeError) and _from_the_sdk(exc):
+        if isinstance(exc, json.JSONDecodeError) and raised_in(exc, f"{os.sep}anthropic{os.sep}"):
             return Trouble("malformed", detail=f"an event that is not JSON ({exc.msg})")
         return None
 
@@ -160,16 +160,6 @@ class Anthropic(Provider):
 def _by_status(status: int | None) -> str:
     kinds = {401: "auth", 403: "permission", 404: "not_found", 429: "rate_limit", 529: "overloaded"}
     return kinds.get(status or 0) or ("server" if status and status >= 500 else "refused")
-
-
-def _from_the_sdk(exc: BaseException) -> bool:
-    """True when ``exc`` was raised in the anthropic SDK (reading its stream's events, say)."""
-    tb, package = exc.__traceback__, f"{os.sep}anthropic{os.sep}"
-    while tb is not None:
-        if package in tb.tb_frame.f_code.co_filename:
-            return True
-        tb = tb.tb_next
-    return False
 
 
 PROVIDER = Anthropic.of("anthropic")

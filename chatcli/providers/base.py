@@ -278,6 +278,13 @@ def one_error(
     return error
 
 
+def raised_in(exc: BaseException, package: str) -> bool:
+    """True when ``exc`` was raised in code whose file's path holds ``package`` (an SDK reading its stream, say)."""
+    import traceback
+
+    return any(package in frame.f_code.co_filename for frame, _line in traceback.walk_tb(exc.__traceback__))
+
+
 def untrusted_certificate(exc: BaseException) -> str | None:
     """Why the server's certificate was not trusted, when that is what ``exc`` (or an error it was raised from)
     is: OpenSSL's words ("unable to get local issuer certificate", "Hostname mismatch ..."); None otherwise."""

@@ -33,13 +33,8 @@ _NO_THINKING = re.compile(r"thinking is not (enabled|supported)|thinking_config|
 _WINDOW = re.compile(r"maximum number of tokens allowed \((\d+)\)")
 _RETRY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 # aiohttp's exceptions (the SDK uses aiohttp instead of httpx when it is installed), by name: not imported here.
-_AIOHTTP = {
-    "ServerTimeoutError": "timeout",
-    "ClientPayloadError": "connection",
-    "ServerDisconnectedError": "connection",
-    "ClientConnectorError": "connection",
-    "ClientOSError": "connection",
-}
+_DROPPED = ("ClientPayloadError", "ServerDisconnectedError", "ClientConnectorError", "ClientOSError")
+_AIOHTTP = {"ServerTimeoutError": "timeout", **dict.fromkeys(_DROPPED, "connection")}
 
 
 def _bounded(url: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
 from chatcli.errors import ConfigError, ModelError
-from chatcli.providers.base import Provider, Trouble, first_line, listed
+from chatcli.providers.base import Provider, Trouble, first_line, listed, raised_in
 from chatcli.providers.bounded import bounded_hooks, environment_key
 
 if TYPE_CHECKING:
@@ -49,18 +49,6 @@ def server_detail(exc: Any) -> str:
     if isinstance(body, dict):
         return first_line(body.get("message") or (body.get("error") or {}).get("message"))
     return ""
-
-
-def _from_stream_parser(exc: BaseException) -> bool:
-    """True when the error was raised while decoding the server's event stream."""
-    import json
-
-    tb = exc.__traceback__
-    while tb is not None:
-        if "openai" in tb.tb_frame.f_code.co_filename:
-            return isinstance(exc, json.JSONDecodeError)
-        tb = tb.tb_next
-    return False
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:
@@ -127,6 +115,8 @@ class OpenAICompatible(Provider):
         return OpenAIEmbeddings(model=model, **_client_options(settings), check_embedding_ctx_length=False)
 
     def classify(self, exc: BaseException) -> Trouble | None:
+        import json
+
         import openai
 
         from chatcli.providers.openai_stream import MalformedStream
@@ -154,7 +144,8 @@ class OpenAICompatible(Provider):
             return Trouble("bad_response", detail=first_line(str(exc)))
         if is_empty_stream(exc):
             return Trouble("empty_stream")
-        if isinstance(exc, MalformedStream) or (isinstance(exc, ValueError) and _from_stream_parser(exc)):
+        # A JSONDecodeError raised in the SDK: its decoding of the server's event stream.
+        if isinstance(exc, MalformedStream) or (isinstance(exc, json.JSONDecodeError) and raised_in(exc, "openai")):
             return Trouble("malformed", detail=str(exc) if isinstance(exc, MalformedStream) else "")
         return None
 
