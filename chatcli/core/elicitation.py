@@ -103,12 +103,9 @@ class Field:
 
     def describe(self) -> str:
         """What the field takes, in a few words: "integer, 1 to 12", "yes or no", "one of 3"."""
-        if self.kind == "boolean":
-            return "yes or no"
-        if self.kind == "choice":
-            return "choose one"
-        if self.kind == "choices":
-            return "choose any, separated by commas"
+        told = {"boolean": "yes or no", "choice": "choose one", "choices": "choose any, separated by commas"}
+        if self.kind in told:
+            return told[self.kind]
         words = {"string": self.format or "text", "number": "number", "integer": "whole number"}[self.kind]
         low, high = self.low, self.high
         unit = " characters" if self.kind == "string" else ""
@@ -211,11 +208,8 @@ def _choices(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     else:
         given = spec.get("oneOf") or spec.get("anyOf")
         options: list[Any] = given if isinstance(given, list) else []
-        found = [
-            (o["const"], _text(o.get("title")) or _text(o["const"]))
-            for o in options
-            if isinstance(o, dict) and isinstance(o.get("const"), str)
-        ]
+        consts = [o for o in options if isinstance(o, dict) and isinstance(o.get("const"), str)]
+        found = [(o["const"], _text(o.get("title")) or _text(o["const"])) for o in consts]
     if len(found) > MAX_CHOICES:
         raise Unreadable(f"a field has more than {MAX_CHOICES} choices")
     if any(len(value) > MAX_VALUE for value, _label in found):  # cut, it would not be the server's value

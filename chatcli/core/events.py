@@ -170,16 +170,8 @@ class Progress:
     message: str | None = None
 
     def record(self) -> dict[str, Any]:
-        return {
-            "type": "progress",
-            "id": self.call.id,
-            "name": self.call.name,
-            "label": self.call.label,
-            "seconds": round(self.seconds, 1),
-            "progress": self.done,
-            "total": self.total,
-            "message": self.message,
-        }
+        call = {"id": self.call.id, "name": self.call.name, "label": self.call.label, "seconds": round(self.seconds, 1)}
+        return {"type": "progress", **call, "progress": self.done, "total": self.total, "message": self.message}
 
 
 @dataclass(frozen=True)

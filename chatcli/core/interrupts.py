@@ -148,11 +148,8 @@ def decision_record(call: ToolCall, decision: Decision, keyed: bool = False) -> 
     elif decision.action == "respond":
         record = {"type": "respond", "message": decision.reason or ""}
     else:
-        record = {"type": "reject"}
-        if decision.reason:
-            record["message"] = decision.reason
-        elif decision.by and not keyed:
-            record["message"] = decision.by  # the graph tells its model why: nobody could be asked
+        message = decision.reason or (None if keyed else decision.by)  # by: the graph tells its model nobody was asked
+        record = {"type": "reject", **({"message": message} if message else {})}
     if keyed:
         record["tool_call_id"] = call.id
         if decision.by and record["type"] == "reject":
@@ -193,12 +190,8 @@ def _stored(record: Any) -> dict[str, Any]:
         return {"action": "yes", "args": arguments} if isinstance(arguments, dict) else {"action": "yes"}
     if kind == "respond":
         return {"action": "respond", "reason": record.get("message") if isinstance(record.get("message"), str) else ""}
-    stored: dict[str, Any] = {"action": "no"}
-    if message:
-        stored["reason"] = message
-    if _text(record.get("by")):
-        stored["by"] = record["by"]
-    return stored
+    by = {"by": record["by"]} if _text(record.get("by")) else {}
+    return {"action": "no", **({"reason": message} if message else {}), **by}
 
 
 def decisions_by_call(answer: Any, asked: list[ToolCall]) -> dict[str, dict[str, Any]]:

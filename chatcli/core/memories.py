@@ -73,7 +73,5 @@ def block(memories: list[Memory]) -> str:
     if not memories:
         return ""
     lines = "\n".join(f"- {m.text}" for m in sorted(memories, key=lambda m: m.created_at))
-    return (
-        "The user asked you to remember the following, in their own words, across all their conversations. "
-        "Use it where it helps; do not mention it otherwise.\n" + lines
-    )
+    said = "The user asked you to remember the following, in their own words, across all their conversations. "
+    return said + "Use it where it helps; do not mention it otherwise.\n" + lines

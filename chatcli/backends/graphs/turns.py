@@ -238,9 +238,8 @@ class GraphSource:
                         listener.hear(shown)
             elif isinstance(message, ToolMessage) and message.tool_call_id not in progress.done:
                 progress.done[message.tool_call_id] = message
-                answered = calls.get(message.tool_call_id) or ToolCall(
-                    message.tool_call_id, message.name or "tool", message.name or "tool", None, {}
-                )
+                name = message.name or "tool"
+                answered = calls.get(message.tool_call_id) or ToolCall(message.tool_call_id, name, name, None, {})
                 status = "error" if message.status == "error" else "ok"
                 seconds = round(time.monotonic() - self._asked_at.get(answered.id, time.monotonic()), 3)
                 listener.hear(ToolResult(answered, status, str(message.text), seconds, message))

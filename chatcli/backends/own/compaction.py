@@ -187,13 +187,9 @@ async def summarise(
         instructions += _FOCUS.format(focus=focus)
     # The whole request stays within the history budget, as a turn's does: the window keeps room for the reply.
     room = budget - tokens([SystemMessage(instructions), HumanMessage(summary)]) - 40
-    prompt = [
-        SystemMessage(instructions),
-        HumanMessage(
-            f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the "
-            f"conversation:\n{transcript(new, max(400, 4 * room), offset)}"
-        ),
-    ]
+    told = transcript(new, max(400, 4 * room), offset)
+    asked = f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the conversation:\n{told}"
+    prompt = [SystemMessage(instructions), HumanMessage(asked)]
     tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
     # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room): at most
     # about a quarter of the budget (approximate counter: 4 characters a token), and its answer is read no further.

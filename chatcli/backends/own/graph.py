@@ -450,12 +450,10 @@ class _Step:
         if plan.folded:
             await self.hook("PostCompact", trigger="auto")
             after = count_tokens_approximately(plan.messages)
-            _say(
-                self.emit,
-                f"compacted {plan.folded} earlier turn{'s' if plan.folded != 1 else ''} into a summary "
-                f"(~{plan.before:,} -> ~{after:,} tokens sent{'; ' + CUT_NOTE if plan.cut else ''}): /summary shows it",
-                in_result=True,  # turns_compacted
-            )
+            turns = f"{plan.folded} earlier turn{'s' if plan.folded != 1 else ''}"
+            cut = f"; {CUT_NOTE}" if plan.cut else ""
+            said = f"compacted {turns} into a summary (~{plan.before:,} -> ~{after:,} tokens sent{cut})"
+            _say(self.emit, f"{said}: /summary shows it", in_result=True)  # turns_compacted
         self.left_out, self.compacted = plan.left_out, plan.folded
         if self.learned.fitter is not None and graph.memory != "summary":
             _say(self.emit, self.learned.fitter.left_out(self.left_out), in_result=True)  # turns_left_out
@@ -464,11 +462,8 @@ class _Step:
         history, unsent = with_media(history, profile if isinstance(profile, dict) else {})
         if unsent and not self.told_unsent:
             self.told_unsent = True
-            _say(
-                self.emit,
-                f"not sent to {self.name or 'the model'}, which takes no such input: the {', '.join(unsent)} a tool "
-                "returned (the result says where it is kept)",
-            )
+            said = f"the {', '.join(unsent)} a tool returned (the result says where it is kept)"
+            _say(self.emit, f"not sent to {self.name or 'the model'}, which takes no such input: {said}")
         return history, plan.update, plan.usage, count_tokens_approximately(history) + tools
 
     def translated(self, exc: Exception) -> Exception:

@@ -70,11 +70,8 @@ class Relevance:
         if stale:
             await book.keep_vectors(self.spec, vectors)
         asked = unit(_checked([await model.aembed_query(question[:MAX_QUESTION])], 1)[0])
-        return {
-            m.id: dot(asked, vector)
-            for m in memories
-            if (vector := vectors.get(keys[m.id])) is not None and len(vector) == len(asked)
-        }
+        found = {m.id: vector for m in memories if (vector := vectors.get(keys[m.id])) is not None}
+        return {name: dot(asked, vector) for name, vector in found.items() if len(vector) == len(asked)}
 
 
 def _checked(made: Any, count: int) -> list[list[float]]:

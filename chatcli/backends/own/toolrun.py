@@ -47,11 +47,8 @@ async def settle(
     extra: dict[str, Any] = {}  # what else the stored result keeps (a subagent's usage)
     if entry is None or call["args"] is None:
         known = ", ".join(e.name for e in toolbox.entries()) or "none"
-        text = (
-            f"error: there is no tool named {call['name']!r} (tools: {known})"
-            if entry is None
-            else f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
-        )
+        unread = f"error: {call.get('error')}; the call was not run (send it again with a JSON object)"
+        text = f"error: there is no tool named {call['name']!r} (tools: {known})" if entry is None else unread
         outcome, seconds = "error", 0.0
     elif asked and decision.get("action") == "respond":  # the user answered for the tool
         text, outcome, seconds = str(decision.get("reason") or ""), "ok", 0.0

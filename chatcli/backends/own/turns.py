@@ -195,9 +195,8 @@ class ChatSource:
         if MODEL_NODE not in state.next:
             return  # the model node already finished: the reply is saved as it arrived
         kept = {REASONING_KEY: thought} if thought else {}  # stopped while it thought: the thinking is the partial
-        message = AIMessage(
-            text, additional_kwargs=kept, response_metadata={"interrupted": reason, "created_at": now_iso()}
-        )
+        said = {"interrupted": reason, "created_at": now_iso()}
+        message = AIMessage(text, additional_kwargs=kept, response_metadata=said)
         await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
 
     async def _mark_last_reply(self, head: Config, state: Any, reason: str) -> None:

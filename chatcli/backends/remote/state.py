@@ -56,12 +56,10 @@ def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
     state = checked(ServerState, raw, "a thread's state", url)
     checkpoint = state.checkpoint or {}
     found = checkpoint.get("checkpoint_id")
+    interrupts = [i for i in state.interrupts or [] if isinstance(i, dict)]
+    config = thread_config(thread_id, found if isinstance(found, str) else None)
     return Snapshot(
-        values=with_messages(state.values),
-        next=tuple(state.next or ()),
-        interrupts=[i for i in state.interrupts or [] if isinstance(i, dict)],
-        config=thread_config(thread_id, found if isinstance(found, str) else None),
-        metadata=dict(state.metadata or {}),
+        with_messages(state.values), tuple(state.next or ()), interrupts, config, dict(state.metadata or {})
     )
 
 
