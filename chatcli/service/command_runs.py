@@ -5,6 +5,7 @@ ran, or what it ``Said``) that the prompt (chatcli.ui.commands), an editor (chat
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -393,6 +394,9 @@ async def pin(chat: Service, thread: Thread, arg: str, on: bool = True) -> Said:
     if not on:
         return Said((f"turn {number} unpinned",))
     return Said((f"turn {number} pinned: its question, what it attached and its answer are always sent whole",))
+
+
+unpin = functools.partial(pin, on=False)
 
 
 async def title(chat: Service, thread: Thread, arg: str) -> Said:

@@ -13,6 +13,7 @@ imports a UI library.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -72,218 +73,121 @@ class Command:
         return self.needs | (OWN if editor and self.own else frozenset())
 
 
-# Every command chat has, once. Those an editor is offered come in the order the editor lists them.
-DEFINED: tuple[Command, ...] = (
-    Command(
-        "/compact",
-        "fold every turn but the last into a summary sent in their place; FOCUS says what it must keep",
-        "[FOCUS]",
-        about="fold the earlier turns into a summary (what is sent shrinks; nothing is lost)",
-        hint="focus",
-        own=True,
-        run=runs.compact,
-    ),
-    Command(
-        "/summary",
-        "show what is sent in place of the earlier turns; edit: correct it in $VISUAL or $EDITOR",
-        "[edit]",
-        complete=("edit",),
-        about="show the summary sent in place of the earlier turns",
-        own=True,
-        run=runs.summary,
-    ),
-    Command(
-        "/pin",
-        "always send turn N (the last by default) whole, through any compaction",
-        "[N]",
-        hint="turn number",
-        own=True,
-        run=runs.pin,
-    ),
-    Command(
-        "/unpin",
-        "let turn N (the last by default) be folded into the summary again",
-        "[N]",
-        hint="turn number",
-        own=True,
-        run=functools.partial(runs.pin, on=False),
-    ),
-    Command(
-        "/model",
-        "show or switch the model: NAME or provider:NAME (Tab offers them)",
-        "[NAME]",
-        complete="models",
-        about="answer with another model from the next message on",
-        hint="model name",
-        own=True,
-        run=runs.model,
-    ),
-    Command(
-        "/role",
-        "set this thread up with a role (its prompt, model, temperature); alone: show the role",
-        "[NAME]",
-        complete="roles",
-        hint="role name",
-        own=True,
-        run=runs.role,
-    ),
-    Command(
-        "/system",
-        "show, or set from now on, this thread's system prompt",
-        "[TEXT]",
-        hint="system prompt",
-        own=True,
-        run=runs.system,
-    ),
-    Command(
-        "/retry",
-        "answer the last message again, replacing the answer",
-        needs=frozenset(),
-        about="answer the last question again",
-        answers=True,
-        run=runs.retry,
-    ),
-    Command(
-        "/bg",
-        "ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends"
-        " (Ctrl-B moves a reply that is streaming there)",
-        "QUESTION",
-        needs=frozenset(),  # an Agent Server's thread too: its background reply is the server's own run
-        about="ask a question in the background: free at once; chat jobs lists it, chat attach follows it",
-        hint="question",
-        run=runs.background,
-    ),
-    Command(
-        "/undo",
-        "take back the last exchange (your message, its tool calls and its answer), or a /compact made since",
-        needs=frozenset(),
-        about="take back the last exchange",
-        run=runs.undo,
-    ),
-    Command(
-        "/tree",
-        "draw this thread's tree: every question asked and answer had, the branch it is on marked; all: unfold it",
-        "[all]",
-        needs=frozenset(),
-        complete=("all",),
-        about="show every question and answer this thread had, as a tree",
-        run=runs.tree,
-    ),
-    Command(
-        "/goto",
-        "move the thread to node NODE of /tree (its number or label): the next question goes on from there",
-        "NODE",
-        needs=frozenset(),
-        about="move the thread to another node of its tree (nothing is lost)",
-        hint="node number or label",
-        run=runs.goto,
-    ),
-    Command(
-        "/label",
-        "name the node the thread is on (/goto NAME comes back to it)",
-        "NAME",
-        needs=frozenset(),
-        about="name the node the thread is on",
-        hint="label",
-        run=runs.label,
-    ),
-    Command("/copy", "copy the last answer, or its N-th code block, to the clipboard", "[N]", needs=frozenset()),
-    Command(
-        "/think",
-        "show the last answer's thinking in full; on/off: show thinking in full as it comes",
-        "[on|off]",
-        complete=("on", "off"),
-        about="show the last answer's thinking in full",
-        run=runs.think,
-    ),
-    Command("/usage", "tokens used by this thread's answers, and what they cost", needs=frozenset(), run=runs.usage),
-    Command(
-        "/status",
-        "print the status line (the model, the thread, the room left under spending limits); on/off: keep it at the "
-        "bottom of the prompt",
-        "[on|off]",
-        needs=frozenset(),
-        complete=("on", "off"),
-    ),
-    Command(
-        "/attach",
-        "send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue; "
-        "--clear: empty it",
-        "[FILE|URL|--clear]",
-        complete="files",
-    ),
-    Command("/new", "start a new thread (under NAME, even one like an existing id)", "[NAME]", aliases=("/clear",)),
-    Command("/threads", "list the N most recent threads (default 20)", "[N]", needs=frozenset()),
-    Command(
-        "/switch",
-        "continue another thread (its id, or the start of a generated one; a new name starts a thread)",
-        "ID",
-        needs=frozenset(),
-        complete="threads",
-    ),
-    Command(
-        "/fork",
-        "continue in a new thread that starts as a copy of this one (to node NODE of /tree; under the id NEW_ID)",
-        "[--at NODE] [--as NEW_ID]",
-        about="continue in a new session that starts as a copy of this one",
-        hint="--at NODE --as NEW_ID",
-        own=True,
-        run=runs.fork,
-    ),
-    Command("/title", "show or set this thread's title", "[TEXT]", run=runs.title, hint="title"),
-    Command(
-        "/history",
-        "show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)",
-        needs=frozenset(),
-        about="show this thread's messages",
-        run=runs.history,
-    ),
-    Command("/export", "write this thread to a new FILE, or print it", "[md|json] [FILE]", complete=("md", "json")),
-    Command(
-        "/remember",
-        "remember TEXT in every thread from now on (chat memory lists what is kept)",
-        "TEXT",
-        hint="text",
-        run=runs.remember,
-    ),
-    Command(
-        "/memory",
-        "what chat remembers for you (sent with every question); forget ID forgets one; edit: all in $EDITOR",
-        "[forget ID|edit]",
-        complete=("forget", "edit"),
-        about="what chat remembers for you (sent with every question); forget ID forgets one",
-        hint="forget ID",
-        run=runs.memory,
-    ),
-    Command(
-        "/plugin",
-        "Claude Code's plugins: list; marketplace add SOURCE (list, update, remove NAME); install NAME@MARKET (shown "
-        "first, kept with --yes); update, enable, disable or uninstall NAME@MARKET",
-        "[VERB] [ARGS]",
-        needs=frozenset(),
-        complete=("marketplace", "install", "update", "uninstall", "enable", "disable", "list"),
-        about="add marketplaces, install and list Claude Code's plugins",
-        hint="list, or install NAME@MARKETPLACE",
-        run=runs.plugin,
-    ),
-    Command("/help", "list the commands", needs=frozenset(), needs_thread=False),
-    Command("/tools", "the MCP servers and built-in tools of this session, their state and tools"),
-    Command(
-        "/skills",
-        "the skills in effect here (/NAME runs one), where each came from, and those not offered: why",
-        own=True,
-        run=runs.skills,
-    ),
-    Command(
-        "/edit",
-        "write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does); N: edit question N of /tree and "
-        "answer it on a new branch",
-        "[TEXT|N]",
-        needs=frozenset(),
-        needs_thread=False,
-    ),
-    # /bye: Ollama's
-    Command("/exit", "leave (same as Ctrl-D)", needs=frozenset(), needs_thread=False, aliases=("/quit", "/bye")),
+def table(text: str) -> tuple[Command, ...]:
+    """The commands ``text`` defines, in its order: each a line ``/NAME ARGS | WORDS | HINT``, then its help, then
+    after `` = `` what a client is told (its help when none). WORDS: ``own``; ``any``: it needs nothing of the thread;
+    ``first``: it runs before the thread is open (so needs nothing); ``answers``; ``run:NAME``, its handler in
+    chatcli.service.command_runs; ``complete:KIND``; ``words:A,B``, the fixed words it completes; ``alias:/A,/B``.
+    No HINT: a client is told it takes no input."""
+    commands = []
+    for block in re.split(r"\n(?=/)", text.strip()):
+        lines = block.splitlines()  # the head's lines start the line, the help's are indented
+        usage, flags, hint = (" ".join(line for line in lines if line[0] != " ") + " |  | ").split(" | ")[:3]
+        name, _, args = usage.partition(" ")
+        help, _, about = " ".join(line.strip() for line in lines if line[0] == " ").partition(" = ")
+        said = dict(word.partition(":")[::2] for word in flags.split())
+        needs = frozenset() if said.keys() & {"any", "first"} else KEPT
+        complete = said.get("complete") or tuple(filter(None, said.get("words", "").split(",")))
+        run = getattr(runs, said["run"]) if "run" in said else None
+        aliases = tuple(filter(None, said.get("alias", "").split(",")))
+        own, answers, needs_thread = "own" in said, "answers" in said, "first" not in said
+        commands.append(
+            Command(name, help, args, needs, needs_thread, complete, aliases, run, about, hint or None, own, answers)
+        )
+    return tuple(commands)
+
+
+# Every command chat has, once. Those an editor is offered come in the order the editor lists them. /bg needs nothing:
+# an Agent Server's background reply is the server's own run. /bye is Ollama's.
+DEFINED = table(
+    """
+/compact [FOCUS] | own run:compact | focus
+    fold every turn but the last into a summary sent in their place; FOCUS says what it must keep
+    = fold the earlier turns into a summary (what is sent shrinks; nothing is lost)
+/summary [edit] | own run:summary words:edit
+    show what is sent in place of the earlier turns; edit: correct it in $VISUAL or $EDITOR
+    = show the summary sent in place of the earlier turns
+/pin [N] | own run:pin | turn number
+    always send turn N (the last by default) whole, through any compaction
+/unpin [N] | own run:unpin | turn number
+    let turn N (the last by default) be folded into the summary again
+/model [NAME] | own run:model complete:models | model name
+    show or switch the model: NAME or provider:NAME (Tab offers them)
+    = answer with another model from the next message on
+/role [NAME] | own run:role complete:roles | role name
+    set this thread up with a role (its prompt, model, temperature); alone: show the role
+/system [TEXT] | own run:system | system prompt
+    show, or set from now on, this thread's system prompt
+/retry | any answers run:retry
+    answer the last message again, replacing the answer
+    = answer the last question again
+/bg QUESTION | any run:background | question
+    ask QUESTION on this thread in the background: the prompt is free at once, and says here when it ends
+    (Ctrl-B moves a reply that is streaming there)
+    = ask a question in the background: free at once; chat jobs lists it, chat attach follows it
+/undo | any run:undo
+    take back the last exchange (your message, its tool calls and its answer), or a /compact made since
+    = take back the last exchange
+/tree [all] | any run:tree words:all
+    draw this thread's tree: every question asked and answer had, the branch it is on marked; all: unfold it
+    = show every question and answer this thread had, as a tree
+/goto NODE | any run:goto | node number or label
+    move the thread to node NODE of /tree (its number or label): the next question goes on from there
+    = move the thread to another node of its tree (nothing is lost)
+/label NAME | any run:label | label
+    name the node the thread is on (/goto NAME comes back to it)
+    = name the node the thread is on
+/copy [N] | any
+    copy the last answer, or its N-th code block, to the clipboard
+/think [on|off] | run:think words:on,off
+    show the last answer's thinking in full; on/off: show thinking in full as it comes
+    = show the last answer's thinking in full
+/usage | any run:usage
+    tokens used by this thread's answers, and what they cost
+/status [on|off] | any words:on,off
+    print the status line (the model, the thread, the room left under spending limits); on/off: keep it at the
+    bottom of the prompt
+/attach [FILE|URL|--clear] | complete:files
+    send FILE (an image or a text file) or the web page at URL with your next message; alone: list the queue;
+    --clear: empty it
+/new [NAME] | alias:/clear
+    start a new thread (under NAME, even one like an existing id)
+/threads [N] | any
+    list the N most recent threads (default 20)
+/switch ID | any complete:threads
+    continue another thread (its id, or the start of a generated one; a new name starts a thread)
+/fork [--at NODE] [--as NEW_ID] | own run:fork | --at NODE --as NEW_ID
+    continue in a new thread that starts as a copy of this one (to node NODE of /tree; under the id NEW_ID)
+    = continue in a new session that starts as a copy of this one
+/title [TEXT] | run:title | title
+    show or set this thread's title
+/history | any run:history
+    show this thread's messages (through $PAGER or `less -FRX` when longer than the screen)
+    = show this thread's messages
+/export [md|json] [FILE] | words:md,json
+    write this thread to a new FILE, or print it
+/remember TEXT | run:remember | text
+    remember TEXT in every thread from now on (chat memory lists what is kept)
+/memory [forget ID|edit] | run:memory words:forget,edit | forget ID
+    what chat remembers for you (sent with every question); forget ID forgets one; edit: all in $EDITOR
+    = what chat remembers for you (sent with every question); forget ID forgets one
+/plugin [VERB] [ARGS] | any run:plugin words:marketplace,install,update,uninstall,enable,disable,list
+| list, or install NAME@MARKETPLACE
+    Claude Code's plugins: list; marketplace add SOURCE (list, update, remove NAME); install NAME@MARKET (shown
+    first, kept with --yes); update, enable, disable or uninstall NAME@MARKET
+    = add marketplaces, install and list Claude Code's plugins
+/help | first
+    list the commands
+/tools
+    the MCP servers and built-in tools of this session, their state and tools
+/skills | own run:skills
+    the skills in effect here (/NAME runs one), where each came from, and those not offered: why
+/edit [TEXT|N] | first
+    write your next message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E does); N: edit question N of /tree and
+    answer it on a new branch
+/exit | first alias:/quit,/bye
+    leave (same as Ctrl-D)
+"""
 )
 
 
