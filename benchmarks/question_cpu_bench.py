@@ -1,11 +1,11 @@
 """Row 35: a question's CPU end to end, as users ask it (``chat -t T QUESTION`` through the warm worker), one commit's
 code against another's (by default HEAD against 862c99e); and the prompt's first paint and a turn at it.
 
-Both trees are unpacked alike (``git archive``, as row 27) and compiled (as an install is), and run by the same
-launcher, the ``chat`` script next to this Python, with PYTHONPATH naming the tree and no other PYTHON* variable (as
-a user's shell has none: PYTHONDONTWRITEBYTECODE would compile every module anew each run): the interpreter, its
-``site`` and the install's ``.pth`` files are the same for both, and each tree's worker is its own (a home, a
-runtime directory and a worker each, started before the first round). Rounds alternate which tree goes first. A
+Each commit is installed as the README installs it (``pip install -e .``, its own pyproject.toml deciding what the
+install puts in ``site``), each in a venv of its own whose other packages are this venv's (named by a ``.pth`` path
+line), compiled as an install is, and run with no PYTHON* variable (as a user's shell has none:
+PYTHONDONTWRITEBYTECODE would compile every module anew each run); each tree's worker is its own (a home, a runtime
+directory and a worker each, started before the first round). Rounds alternate which tree goes first. A
 question's CPU is the client's (user + system of the ``chat`` process, from its rusage as reaped) plus the worker's
 (user + system of the worker and of the children it reaped, from its /proc entry before and after the run: the
 worker's accept, checks and fork, and the forked child that ran the turn). The worker's figure comes in clock ticks,
@@ -35,17 +35,48 @@ sys.path.insert(0, str(ROOT))
 
 from bench import PtyChat, chat_env, prompt_shown, timed_run  # noqa: E402
 from report import met, report  # noqa: E402
-from web_bench import base_tree, med  # noqa: E402
+from web_bench import med  # noqa: E402
 
 from tests.fakeserver import FakeOpenAIServer  # noqa: E402
 
-CHAT = str(Path(sys.executable).with_name("chat"))
+SITE = next(p for p in sys.path if p.endswith("site-packages"))
+
+
+def installed(work: Path, name: str, commit: str) -> Path:
+    """``commit`` unpacked and installed editable (as the README says) in a venv of its own: its ``chat``."""
+    tree, venv = work / f"tree-{name}", work / f"venv-{name}"
+    tree.mkdir()
+    files = ["chatcli", "pyproject.toml", "README.md"]
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, *files], capture_output=True, check=True)
+    subprocess.run(["tar", "x", "-C", str(tree)], input=archive.stdout, check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import site; print(site.getsitepackages()[0])"], capture_output=True, text=True
+    )
+    Path(site.stdout.strip(), "_libraries.pth").write_text(SITE + "\n")  # this venv's packages, not its .pth files
+    install = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+    ]
+    subprocess.run([*install, "-e", str(tree)], check=True, capture_output=True)
+    subprocess.run([python, "-m", "compileall", "-q", str(tree / "chatcli")], check=True)
+    return venv / "bin" / "chat"
+
+
 QUESTION = ["-t", "T", "What is the capital of France?"]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def worker_pid(env: dict[str, str]) -> int:
-    status = subprocess.run([CHAT, "worker", "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+def worker_pid(chat: str, env: dict[str, str]) -> int:
+    status = subprocess.run([chat, "worker", "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
     return int(json.loads(status.stdout)["pid"])
 
 
@@ -55,9 +86,9 @@ def worker_cpu(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / TICK
 
 
-def at_the_prompt(env: dict[str, str], cwd: Path) -> tuple[float, float]:
+def at_the_prompt(command: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Seconds from the spawn of ``chat`` (a terminal, no question) to its prompt, and from Enter to the answer."""
-    chat = PtyChat([], env, cwd)
+    chat = PtyChat([], env, cwd, [command])
     try:
         painted = chat.wait_for(prompt_shown)
         chat.send(b"hi\r")
@@ -71,7 +102,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--prompt-runs", type=int, default=10)
     parser.add_argument("--base", default="862c99e", help="the commit to compare with")
-    parser.add_argument("--head", default="HEAD", help="the commit measured, or a directory holding its chatcli/")
+    parser.add_argument("--head", default="HEAD", help="the commit measured")
     parser.add_argument("--out", default=str(HERE / "results-question-cpu.md"))
     args = parser.parse_args()
     sides = ("head", "base")
@@ -81,37 +112,39 @@ def main() -> int:
     turn: dict[str, list[float]] = {name: [] for name in sides}
     with tempfile.TemporaryDirectory() as scratch, FakeOpenAIServer() as server:
         work = Path(scratch)
-        head = Path(args.head) if Path(args.head, "chatcli").is_dir() else base_tree(work / "head", args.head)
-        trees = {"head": head, "base": base_tree(work, args.base)}
+        chats = {
+            name: str(installed(work, name, commit)) for name, commit in (("head", args.head), ("base", args.base))
+        }
         envs, pids = {}, {}
-        for name, tree in trees.items():
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], check=True)  # as an install has
+        for name, chat in chats.items():
             home = work / f"home-{name}"
             (home / "run").mkdir(parents=True, mode=0o700)
             env = {k: v for k, v in chat_env(server.base_url, home).items() if not k.startswith("PYTHON")}
-            envs[name] = dict(env, PYTHONPATH=str(tree), XDG_RUNTIME_DIR=str(home / "run"), CHATCLI_WORKER="1")
+            envs[name] = dict(env, XDG_RUNTIME_DIR=str(home / "run"), CHATCLI_WORKER="1")
             for _ in range(3):  # the worker started, the thread made, a fork or two run
-                timed_run([CHAT, *QUESTION], env=envs[name], cwd=home)
-            pids[name] = worker_pid(envs[name])
+                timed_run([chat, *QUESTION], env=envs[name], cwd=home)
+            pids[name] = worker_pid(chat, envs[name])
         try:
             for i in range(args.runs):
-                client["python"].append(timed_run([sys.executable, "-c", "pass"], env=envs["head"])[2])
+                client["python"].append(
+                    timed_run([str(Path(chats["head"]).with_name("python")), "-c", "pass"], env=envs["head"])[2]
+                )
                 for name in sides if i % 2 == 0 else sides[::-1]:
                     before = worker_cpu(pids[name])
-                    _, proc, cpu = timed_run([CHAT, *QUESTION], env=envs[name])
+                    _, proc, cpu = timed_run([chats[name], *QUESTION], env=envs[name])
                     if proc.returncode != 0 or not proc.stdout:
                         raise SystemExit(f"{name}: chat failed: {proc.stderr.decode(errors='replace')[-500:]}")
                     worker[name] += worker_cpu(pids[name]) - before
                     client[name].append(cpu)
             for name in sides:  # every run was the worker's, or the comparison is of nothing
-                if worker_pid(envs[name]) != pids[name]:
+                if worker_pid(chats[name], envs[name]) != pids[name]:
                     raise SystemExit(f"{name}: the worker changed during the run")
         finally:
             for name in sides:
-                subprocess.run([CHAT, "worker", "stop"], env=envs[name], capture_output=True, timeout=60)
+                subprocess.run([chats[name], "worker", "stop"], env=envs[name], capture_output=True, timeout=60)
         for i in range(args.prompt_runs):
             for name in sides if i % 2 == 0 else sides[::-1]:
-                painted, answer = at_the_prompt(envs[name], work)
+                painted, answer = at_the_prompt(chats[name], envs[name], work)
                 paint[name].append(painted)
                 turn[name].append(answer)
     mean = {name: (sum(client[name]) + worker[name]) / args.runs for name in sides}
@@ -124,7 +157,7 @@ def main() -> int:
         return f"{med([h / b for h, b in zip(xs['head'], xs['base'])]):.2f}x"
 
     rows = [
-        ("35. python -c pass, this venv's interpreter (CPU)", ms(med(client["python"]))),
+        ("35. python -c pass, head's install's interpreter (CPU)", ms(med(client["python"]))),
         ("35. the client's CPU, median: base / head", f"{ms(med(client['base']))} / {ms(med(client['head']))}"),
         (
             "35. the worker's CPU (its own and its child's), mean",
