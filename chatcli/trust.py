@@ -32,19 +32,8 @@ from chatcli.errors import ConfigError, UsageError
 # and base-URL variables (chatcli.provider_table, OPENAI_API_KEY and OPENAI_BASE_URL among them) are
 # added to these.
 _CHATCLI_SAFE = frozenset(
-    {
-        "CHATCLI_MODEL",
-        "CHATCLI_CONTEXT_TOKENS",
-        "CHATCLI_TIMEOUT",
-        "CHATCLI_MAX_RETRIES",
-        "CHATCLI_TEMPERATURE",
-        "CHATCLI_MAX_TOKENS",
-        "CHATCLI_MEMORY",
-        "CHATCLI_COMPACT_AT",
-        "CHATCLI_SHOW_THINKING",
-        "CHATCLI_STATUS_LINE",
-        "CHATCLI_EDITING_MODE",
-    }
+    "CHATCLI_MODEL CHATCLI_CONTEXT_TOKENS CHATCLI_TIMEOUT CHATCLI_MAX_RETRIES CHATCLI_TEMPERATURE CHATCLI_MAX_TOKENS "
+    "CHATCLI_MEMORY CHATCLI_COMPACT_AT CHATCLI_SHOW_THINKING CHATCLI_STATUS_LINE CHATCLI_EDITING_MODE".split()
 )
 
 
@@ -232,13 +221,11 @@ def keep_files(store: Path, digests: Mapping[str, str | None]) -> None:
 
 def trusted_files(store: Path) -> dict[str, str]:
     """Path -> SHA-256 of each trusted file (a .env, a project's skill files); an unreadable store trusts nothing."""
-    try:
+    try:  # (a store that holds no table of files: AttributeError)
         files = json.loads(store.read_text(encoding="utf-8")).get("files", {})
+        return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
     except (OSError, ValueError, AttributeError):
         return {}
-    return (
-        {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
-    )
 
 
 def _save(store: Path, files: dict[str, str]) -> None:
