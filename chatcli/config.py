@@ -168,22 +168,17 @@ ENV_VARS: dict[str, str] = {
     **{f"CHATCLI_{name.upper()}": name for name in FROM_ENVIRONMENT},
 }
 
-MEMORY_MODES = ("compact", "trim", "summary")
-SANDBOX_MODES, EDITING_MODES = ("workspace", "read-only", "off"), ("emacs", "vi")
-UNPRICED_MODES = ("allow", "refuse")
-NOTIFY_MODES = ("terminal", "desktop", "off")
-CLOSED_MODES = ("stop", "background")
+# The settings that name a mode, and their modes.
+MODES = {
+    "memory": ("compact", "trim", "summary"),
+    "sandbox": ("workspace", "read-only", "off"),
+    "notify": ("terminal", "desktop", "off"),
+    "terminal_closed": ("stop", "background"),
+    "unpriced": ("allow", "refuse"),
+    "editing_mode": ("emacs", "vi"),
+}
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings) if not f.metadata.get("internal")}
-
-
-def _coerce_bool(name: str, value: Any, source: str) -> bool:
-    """A yes/no setting: a TOML boolean, or 1/0, true/false, yes/no, on/off as text."""
-    from chatcli.text import flag
-
-    if (found := flag(value)) is None:
-        raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")
-    return found
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -206,8 +201,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
             raise ConfigError(f"{source}: {name} must be a list of names, got {value!r}")
         return tuple(i.strip() for i in items if i.strip())
-    if "bool" in kind:
-        return _coerce_bool(name, value, source)
+    if "bool" in kind:  # a TOML boolean, or 1/0, true/false, yes/no, on/off as text
+        from chatcli.text import flag
+
+        if (found := flag(value)) is None:
+            raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")
+        return found
     if "int" in kind or "float" in kind:
         return _coerce_number(name, value, source, whole="int" in kind)
     if not isinstance(value, str):
@@ -299,14 +298,7 @@ def _check(settings: Settings) -> None:
             f"compact_at must be between 0.3 and 1.0 (a share of the history budget), got {settings.compact_at}",
             hint='memory = "trim" (CHATCLI_MEMORY=trim) turns compaction off',
         )
-    for name, modes in (
-        ("memory", MEMORY_MODES),
-        ("sandbox", SANDBOX_MODES),
-        ("notify", NOTIFY_MODES),
-        ("terminal_closed", CLOSED_MODES),
-        ("unpriced", UNPRICED_MODES),
-        ("editing_mode", EDITING_MODES),
-    ):
+    for name, modes in MODES.items():
         if (mode := getattr(settings, name)) not in modes:
             raise ConfigError(f"{name} must be {', '.join(modes[:-1])} or {modes[-1]}, got {mode!r}")
     if settings.mcp_client_metadata_url is not None:
@@ -360,8 +352,7 @@ def configure(
     flags: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> tuple[Settings, list[str]]:
     """The settings from every layer, and the lines to show about the working directory's .env (see ``layered``)."""
-    settings, notes, _layers, _dotenv = layered(flags, environ, cwd)
-    return settings, notes
+    return layered(flags, environ, cwd)[:2]
 
 
 def layered(
