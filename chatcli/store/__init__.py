@@ -31,9 +31,9 @@ def check_store(db: str) -> None:
 
         check_driver()
     else:
-        from chatcli.store.sqlite import check
+        from chatcli.store.sqlite import check_database, prepare_db_path
 
-        check(db)
+        check_database(prepare_db_path(db))  # the directory, the file, its schema
 
 
 @asynccontextmanager

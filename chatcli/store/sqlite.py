@@ -7,7 +7,7 @@ import fcntl
 import os
 import sqlite3
 import zlib
-from contextlib import AsyncExitStack, asynccontextmanager, closing
+from contextlib import AsyncExitStack, asynccontextmanager, closing, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, cast
 from urllib.parse import quote
@@ -120,28 +120,23 @@ def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreErr
     that is damaged; only a file that is no SQLite database at all "is not a chatcli database". ``new``: the file
     was being created (and is not there)."""
     primary = _primary(exc)
-    verb, unharmed = ("create", "") if new else ("open", "the file is unharmed: ")
+    cannot, unharmed = (f"cannot create {path}", "") if new else (f"cannot open {path}", "the file is unharmed: ")
     if primary == sqlite3.SQLITE_FULL or (
         primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path)
     ):
-        return StoreError(
-            f"cannot {verb} {path}: the disk it is on is full", hint=f"{unharmed}free some space and try again"
-        )
+        return StoreError(f"{cannot}: the disk it is on is full", hint=f"{unharmed}free some space and try again")
     if primary == sqlite3.SQLITE_IOERR:
         named = getattr(exc, "sqlite_errorname", "") or "SQLITE_IOERR"
-        return StoreError(
-            f"cannot {verb} {path}: a disk I/O error ({named})", hint=f"{unharmed}check the disk and try again"
-        )
+        return StoreError(f"{cannot}: a disk I/O error ({named})", hint=f"{unharmed}check the disk and try again")
     if primary == sqlite3.SQLITE_CANTOPEN:
         return StoreError(
-            f"cannot {verb} {path} ({exc})", hint=f"{unharmed}check that its directory can be written to, and try again"
+            f"{cannot} ({exc})", hint=f"{unharmed}check that its directory can be written to, and try again"
         )
     if primary == sqlite3.SQLITE_NOTADB:
         return StoreError(f"{path} is not a chatcli database ({exc})", hint="choose another --db")
     if primary == sqlite3.SQLITE_CORRUPT:
-        return StoreError(
-            f"database error in {path}: {exc}", hint="the file is damaged: restore a backup or choose another --db"
-        )
+        damaged = "the file is damaged: restore a backup or choose another --db"
+        return StoreError(f"database error in {path}: {exc}", hint=damaged)
     if held(exc):
         return StoreError(f"{path} is locked by another program ({exc})", hint="try again once it lets go of it")
     return StoreError(f"database error in {path}: {exc}", hint="run with --debug for details")
@@ -167,11 +162,6 @@ def check_database(path: Path) -> None:
         )
     if tables and not tables & _OUR_TABLES:
         raise StoreError(f"{path} is another program's SQLite database", hint="choose another --db")
-
-
-def check(db: str) -> None:
-    """The checks that can fail before the prompt opens: the directory, the file, its schema."""
-    check_database(prepare_db_path(db))
 
 
 def rows_read_only(db: str, sql: str, params: Params = (), checked: bool = False, timeout: float = 5) -> list[Row]:
@@ -277,11 +267,6 @@ class SqliteStore(Store):
             await conn.commit()
 
 
-def index_of(saver: MessageStoreSaver) -> SqliteThreadIndex:
-    """The index a saver of ``sqlite_saver`` keeps its message nodes in (on its connection, under its lock)."""
-    return cast(SqliteThreadIndex, saver.table)
-
-
 async def connect(path: Path, read_only: bool = False) -> aiosqlite.Connection:
     """An aiosqlite connection to the file ``path``; ``read_only``: one chat may not write, read as immutable (SQLite
     then takes no lock and writes no -wal/-shm beside it)."""
@@ -325,20 +310,7 @@ async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
 
 def sqlite_guard(db: str) -> Guard:
     """The Guard of a SQLite file: its errors as StoreErrors, waiting while another program holds it."""
-    return Guard(
-        str(Path(db).expanduser()),
-        (sqlite3.Error,),
-        hint="run with --debug for details",
-        busy=held,
-    )
-
-
-def _read_only(db: str) -> Path | None:
-    """The file, when it exists and chat may read but not write it (a read-only file or mount)."""
-    path = Path(db).expanduser()
-    if path.is_file() and os.access(path, os.R_OK) and not os.access(path, os.W_OK):
-        return path
-    return None
+    return Guard(str(Path(db).expanduser()), (sqlite3.Error,), hint="run with --debug for details", busy=held)
 
 
 @asynccontextmanager
@@ -348,14 +320,15 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
     ``read_only``: the caller only reads (threads, show, export, search), so a file chat may not write is opened
     for reading (listed, shown, exported and searched, never changed) instead of refused.
     """
-    guard = sqlite_guard(db)
-    unwritable = _read_only(db) if read_only else None
-    path = unwritable or prepare_db_path(db)
+    guard, path = sqlite_guard(db), Path(db).expanduser()
+    # A file chat may read but not write (a read-only file or mount), for a caller that only reads.
+    unwritable = read_only and path.is_file() and os.access(path, os.R_OK) and not os.access(path, os.W_OK)
+    path = path if unwritable else prepare_db_path(db)
     check_database(path)
     try:
         async with AsyncExitStack() as stack:
             try:
-                opened = await _set_up(stack, path, guard, unwritable is not None)
+                opened = await _set_up(stack, path, guard, unwritable)
             except sqlite3.DatabaseError as exc:
                 raise opening_error(path, exc) from None
             yield opened
@@ -367,24 +340,21 @@ async def open_sqlite_store(db: str, read_only: bool = False) -> AsyncIterator[S
 async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard, read_only: bool) -> SqliteStore:
     """The store of the file at ``path``, set up (migrated) and open until ``stack`` closes; ``read_only``: a file
     chat may not write, which an older chatcli must not have left behind."""
-    if read_only:
-        saver = await stack.enter_async_context(sqlite_saver(path, guard, read_only=True))
-        applied = await SqliteMigrationLog(index_of(saver).conn).names()
-        if applied is None or len(applied) < len(MIGRATIONS):
-            raise StoreError(
-                f"{path} is read-only and was written by an older chatcli", hint="open it once where it is writable"
-            )
-        return SqliteStore(path, index_of(saver), saver)
-    async with _byte_lock(path, _SETUP_SLOT):  # processes opening a new file at once set it up in turn
-        saver = await stack.enter_async_context(sqlite_saver(path, guard))
-        conn = index_of(saver).conn
-        async with index_of(saver).lock:
-            await migrate(SqliteMigrationLog(conn), MIGRATIONS, str(path))
+    # Processes opening a new file at once set it up in turn.
+    async with nullcontext() if read_only else _byte_lock(path, _SETUP_SLOT):
+        saver = await stack.enter_async_context(sqlite_saver(path, guard, read_only))
+        opened = SqliteStore(path, cast(SqliteThreadIndex, saver.table), saver)
+        log = SqliteMigrationLog(opened.index.conn)
+        if read_only:
+            if len(await log.names() or ()) < len(MIGRATIONS):
+                older = f"{path} is read-only and was written by an older chatcli"
+                raise StoreError(older, hint="open it once where it is writable")
+            return opened
+        async with opened.index.lock:
+            await migrate(log, MIGRATIONS, str(path))
         # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
-        await conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
+        await opened.index.conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
         from chatcli.store.memories import open_sqlite_memory
 
-        memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
-    opened = SqliteStore(path, index_of(saver), saver)
-    opened.memory = memory
+        opened.memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
     return opened
