@@ -85,14 +85,8 @@ def query_phrases(text: str) -> list[list[str]]:
     ending in ``*`` matches as a prefix: its last token is given with the ``*`` (tokens never
     hold one), as FTS5 reads ``"alic"*``.
     """
-    phrases = []
-    for word in text.split():
-        phrase = [tok for _, _, tok in tokens(word.rstrip("*"))]
-        if phrase and word.endswith("*"):
-            phrase[-1] += "*"
-        if phrase:
-            phrases.append(phrase)
-    return phrases
+    found = [([tok for _, _, tok in tokens(word.rstrip("*"))], word.endswith("*")) for word in text.split()]
+    return [[*phrase[:-1], phrase[-1] + "*"] if star else phrase for phrase, star in found if phrase]
 
 
 def fts5_query(text: str) -> str:
@@ -211,16 +205,8 @@ def _coalesced(insts: Sequence[tuple[int, int]], sizes: Sequence[int]) -> list[t
     return spans
 
 
-def snippet(
-    text: str,
-    phrases: Sequence[Sequence[str]],
-    *,
-    size: int = 12,
-    open_mark: str = "[",
-    close_mark: str = "]",
-    ellipsis: str = "…",
-) -> str:
-    """What FTS5's ``snippet(table, 0, open_mark, close_mark, ellipsis, size)`` returns for ``text``."""
+def snippet(text: str, phrases: Sequence[Sequence[str]], open_mark: str, close_mark: str, size: int = 12) -> str:
+    """What FTS5's ``snippet(table, 0, open_mark, close_mark, '…', size)`` returns for ``text``."""
     toks = tokens(text)
     n_doc = len(toks)
     words = [tok for _, _, tok in toks]
@@ -246,7 +232,7 @@ def snippet(
     range_start, range_end = best_start, best_start + size - 1
     spans = iter([span for span in _coalesced(insts, sizes) if span[0] >= range_start])
     current = next(spans, (-1, -1))
-    out = [ellipsis] if range_start > 0 else []
+    out = ["…"] if range_start > 0 else []
     at = 0  # offset in text up to which the output is written
     for position, (start, end, _) in enumerate(toks):
         if position < range_start or position > range_end:
@@ -265,5 +251,5 @@ def snippet(
             at = end
             if current[0] <= position < current[1]:
                 out.append(close_mark)
-    out.append(text[at:] if range_end >= n_doc - 1 else ellipsis)
+    out.append(text[at:] if range_end >= n_doc - 1 else "…")
     return "".join(out)

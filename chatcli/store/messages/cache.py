@@ -48,16 +48,9 @@ class Chain:
         """
         n = min(len(new), len(self.msgs))
         t = min(max(trusted, 0), n)
-        if (
-            all(map(operator.is_, new, self.msgs))
-            and (  # map stops at the shorter list
-                t == n
-                or (
-                    all(map(operator.eq, map(_get_id, new[t:n]), self.ids[t:n]))
-                    and all(map(operator.is_, map(_get_content, new[t:n]), self.contents[t:n]))
-                )
-            )
-        ):
+        same = all(map(operator.is_, new, self.msgs))  # map stops at the shorter list
+        same = same and all(map(operator.eq, map(_get_id, new[t:n]), self.ids[t:n]))
+        if same and all(map(operator.is_, map(_get_content, new[t:n]), self.contents[t:n])):
             return n, False
         for i in range(n):
             m = new[i]
@@ -89,28 +82,21 @@ class ThreadCache:
         return next((n for lst, n in self.handed if lst is msgs), 0)
 
     def find(self, tail: int, n: int) -> Chain | None:
-        for i, chain in enumerate(self.chains):
-            if chain.has(tail, n):
-                if i:
-                    self.chains.insert(0, self.chains.pop(i))
-                return chain
-        return None
+        """The cached chain whose first ``n`` nodes end at ``tail``, now the most recently used; None if none is."""
+        chain = next((chain for chain in self.chains if chain.has(tail, n)), None)
+        if chain is not None:
+            self.touch(chain)
+        return chain
 
     def touch(self, chain: Chain) -> None:
-        for i, c in enumerate(self.chains):
-            if c is chain:
-                if i:
-                    self.chains.insert(0, self.chains.pop(i))
-                return
+        """Make ``chain`` (a cached one) the most recently used."""
+        if chain in self.chains:  # (by identity: a Chain has no __eq__)
+            self.chains.remove(chain)
+            self.chains.insert(0, chain)
 
     def add(self, chain: Chain) -> None:
         """Add ``chain`` as most recent, dropping chains that are prefixes of it."""
-        m = len(chain.nodes)
-        self.chains = [
-            c
-            for c in self.chains
-            if not (c.nodes and len(c.nodes) <= m and chain.nodes[len(c.nodes) - 1] == c.nodes[-1])
-        ]
+        self.chains = [c for c in self.chains if not (c.nodes and chain.has(c.nodes[-1], len(c.nodes)))]
         self.chains.insert(0, chain)
         del self.chains[_MAX_CHAINS_PER_THREAD:]
         self.by_node.update(zip(chain.nodes, chain.msgs))

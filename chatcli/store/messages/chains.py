@@ -83,11 +83,8 @@ class ChainStore:
                     f"message chain of thread {thread_id!r} ending at node {tail} is "
                     f"broken: expected {n} messages, found {len(rows)}"
                 )
-            loads = self.inner.serde.loads_typed
-            by_node = tc.by_node
-            msgs = [
-                m if (m := by_node.get(node)) is not None else loads((type_, blob)) for node, _, type_, blob in rows
-            ]
+            loads, by_node = self.inner.serde.loads_typed, tc.by_node
+            msgs = [by_node.get(node) or loads((type_, blob)) for node, _, type_, blob in rows]
             chain = Chain([r[0] for r in rows], msgs)
             tc.add(chain)
         handed = chain.msgs[:n]
@@ -102,12 +99,8 @@ class ChainStore:
         if not refs:
             return tup  # old format (inline lists) or no messages: pass through
         thread_id = str(tup.config["configurable"]["thread_id"])
-        new_values = dict(values)
-        for k, ref in refs.items():
-            new_values[k] = await self._resolve(thread_id, ref)
-        checkpoint = dict(tup.checkpoint)
-        checkpoint["channel_values"] = new_values
-        return tup._replace(checkpoint=checkpoint)  # type: ignore[arg-type]
+        resolved = {k: await self._resolve(thread_id, ref) for k, ref in refs.items()}
+        return tup._replace(checkpoint={**tup.checkpoint, "channel_values": {**values, **resolved}})
 
     async def _ref_for(self, thread_id: str, config: RunnableConfig, channel: str, value: Any) -> dict[str, Any] | None:
         """The ref that replaces ``value`` in a checkpoint, or None if it is not a message list.
@@ -126,12 +119,7 @@ class ChainStore:
         return await self._store(thread_id, config, channel, value, trusted)
 
     async def _store(
-        self,
-        thread_id: str,
-        config: RunnableConfig,
-        channel: str,
-        msgs: list[BaseMessage],
-        trusted: int = 0,
+        self, thread_id: str, config: RunnableConfig, channel: str, msgs: list[BaseMessage], trusted: int = 0
     ) -> dict[str, Any]:
         """Insert what is new in ``msgs``; return the ref that replaces it."""
         has_parent = bool(config["configurable"].get("checkpoint_id"))
