@@ -60,10 +60,9 @@ def acp_command(
             # An editor that closes stops the agent (SIGTERM, SIGHUP): the answers running stop as on Ctrl-C, kept.
             asyncio.run(stoppable(serve_editor(chat, setup, protocol)))
 
+    flags = dict(model=model, db=db, local=local, tools=tools, no_tools=no_tools, yes=yes)
     try:
-        guarded(
-            debug, action, settings_of(dict(model=model, db=db, local=local, tools=tools, no_tools=no_tools, yes=yes))
-        )
+        guarded(debug, action, settings_of(flags))
     except typer.Exit as leaving:
         if _served:
             _leave(leaving.exit_code)

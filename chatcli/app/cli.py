@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from types import SimpleNamespace
@@ -9,27 +10,7 @@ from typing import TYPE_CHECKING, Any, MutableMapping
 
 import typer
 
-import chatcli.app.hook_commands  # noqa: F401  (registers hooks)
-import chatcli.app.inbox_commands  # noqa: F401  (registers inbox)
-import chatcli.app.job_commands  # noqa: F401  (registers jobs, attach, stop)
-import chatcli.app.memory_commands  # noqa: F401  (registers memory)
-import chatcli.app.stats_commands  # noqa: F401  (registers stats)
-from chatcli.app import (  # noqa: F401  (registers threads, show, export..., compact, fork, tools, roles, models, trust, serve, acp, skills, worker)
-    acp_commands,
-    agent_commands,
-    config_commands,
-    mcp_commands,
-    model_commands,
-    options,
-    plugin_commands,
-    role_commands,
-    serve_commands,
-    skill_commands,
-    table_commands,
-    thread_commands,
-    tool_commands,
-    trust_commands,
-)
+from chatcli.app import options
 from chatcli.app.environment import Environment
 from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
@@ -42,6 +23,11 @@ from chatcli.text import say
 
 if TYPE_CHECKING:
     from chatcli.ui.jsonout import JsonOutput
+
+# The modules whose subcommands register themselves as they are imported (chatcli.app.shared.subcommand), in order.
+REGISTERING = "hook inbox job memory stats acp agent config mcp model plugin role serve skill table thread tool trust"
+for _name in REGISTERING.split():
+    importlib.import_module(f"chatcli.app.{_name}_commands")
 
 
 @app.command("ask", help=help_text("~/.config/chatcli/config.toml"), hidden=True)

@@ -52,9 +52,8 @@ def candidates(
     if previous in ("-r", "--role"):
         return [(name, "", "plain") for name in _role_names() if name.startswith(incomplete)]
     if (taking := _option(command, previous)) is not None:
-        choices = getattr(taking.type, "choices", None) or (
-            taking.metavar.split("|") if "|" in (taking.metavar or "") else ()
-        )
+        named = taking.metavar or ""
+        choices = getattr(taking.type, "choices", None) or (named.split("|") if "|" in named else ())
         return [(str(c), "", "plain") for c in choices if str(c).startswith(incomplete)]
     if incomplete.startswith("-"):
         found = []

@@ -96,10 +96,8 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
     records.append({"name": "hook_files", "value": sources, "source": f"chat hooks lists them{untrusted}"})
     folders = [str(path) for path, _ in skills.folders(cwd, environ) if path.is_dir()]
     records.append({"name": "skill_folders", "value": folders, "source": "chat skills lists their skills"})
-    unused = [line for line in found.problems if isinstance(line, hooks.Unsupported)] + _not_used(cwd, environ)
-    records.append(
-        {"name": "not_used", "value": unused, "source": "in Claude Code's folders and files: chat leaves it"}
-    )
+    left = [line for line in found.problems if isinstance(line, hooks.Unsupported)] + _not_used(cwd, environ)
+    records.append({"name": "not_used", "value": left, "source": "in Claude Code's folders and files: chat leaves it"})
     return records
 
 

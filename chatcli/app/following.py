@@ -39,26 +39,21 @@ def follow(found: Job, environ: Mapping[str, str], out: IO[str], err: IO[str]) -
 def _ended(seen: "Seen", err: IO[str], environ: Mapping[str, str]) -> None:
     """One line on how a reply that is no longer running stands."""
 
-    thread = seen.thread or "?"
+    job, thread, said = seen.job.id, seen.thread or "?", ""
     if seen.state == "waiting":
-        say(err, f"chat: job {seen.job.id} waits for you: chat inbox answer {thread} answers it\n")
+        said = f" waits for you: chat inbox answer {thread} answers it"
     elif seen.state == "answered":
         later = max((j for j in jobs.jobs(environ) if j.thread == seen.thread), key=lambda j: j.started).id
-        say(
-            err, f"chat: job {seen.job.id} was answered: thread {thread} went on as job {later} (chat attach {later})\n"
-        )
+        said = f" was answered: thread {thread} went on as job {later} (chat attach {later})"
     elif seen.state == "failed":
-        error = (seen.end or {}).get("error") or {}
-        say(err, f"chat: job {seen.job.id} failed: {error.get('message') or 'see chat show ' + thread}\n")
+        said = f" failed: {((seen.end or {}).get('error') or {}).get('message') or 'see chat show ' + thread}"
     elif seen.state == "interrupted" and seen.job.remote:
-        say(err, f"chat: job {seen.job.id}'s process ended before its answer did; its run is the server's: "
-                 f"chat attach {seen.job.id} joins it there\n")  # fmt: skip
+        said = f"'s process ended before its answer did; its run is the server's: chat attach {job} joins it there"
     elif seen.state == "interrupted":
-        say(
-            err,
-            f"chat: job {seen.job.id} ended before its answer did: the part that arrived is in thread {thread}; "
-            f"chat attach {seen.job.id} --go-on answers it again from there\n",
-        )
+        said = f" ended before its answer did: the part that arrived is in thread {thread}; chat attach {job} --go-on "
+        said += "answers it again from there"
+    if said:
+        say(err, f"chat: job {job}{said}\n")  # (said: from its first space, or 's)
 
 
 def attach(argv: list[str], environ: Mapping[str, str]) -> int | None:

@@ -79,10 +79,8 @@ def inbox_command(
         return
     from chatcli.service.answering import go_on
 
-    job = go_on(going, settings, env.environ)  # the thread goes on in the background
-    say(
-        env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job.id} (chat attach {job.id})\n"
-    )
+    job = go_on(going, settings, env.environ).id  # the thread goes on in the background
+    say(env.stderr, f"chat: thread {going.thread_id} goes on in the background as job {job} (chat attach {job})\n")
 
 
 def _list(found: list[Waiting], as_json: bool) -> None:

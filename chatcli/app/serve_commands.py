@@ -83,9 +83,8 @@ def serve_command(
         say(env.stdout, sign_in_link(host, port, secret or own_token(env.environ)[0]) + "\n")
         return
     if no_token and secret is not None:
-        raise UsageError(
-            "--no-token was given with a token", hint=f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
-        )
+        hint = f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
+        raise UsageError("--no-token was given with a token", hint=hint)
     if token is not None:
         say(
             env.stderr,
@@ -133,9 +132,8 @@ def proxies(given: list[str]) -> tuple[str, ...]:
         try:
             ipaddress.ip_network(address.strip("[]"), strict=False)
         except ValueError:
-            raise UsageError(
-                f"--trust-proxy {address!r} is not an IP address or network (10.0.0.5, 10.0.0.0/24)"
-            ) from None
+            example = "10.0.0.5, 10.0.0.0/24"
+            raise UsageError(f"--trust-proxy {address!r} is not an IP address or network ({example})") from None
     return tuple(address.strip("[]") for address in given)
 
 
@@ -159,10 +157,8 @@ def serve_token(given: str | None, path: str | None, environ: Mapping[str, str])
     if not secret or any(c.isspace() for c in secret):
         raise UsageError(f"--token-file {path} holds no token (one line of text, no spaces)")
     if mode & 0o044:
-        say(
-            environment().stderr,
-            f"chat serve: warning: --token-file {path} can be read by other users (chmod 600 {path})\n",
-        )
+        warning = f"--token-file {path} can be read by other users (chmod 600 {path})"
+        say(environment().stderr, f"chat serve: warning: {warning}\n")
     return secret
 
 

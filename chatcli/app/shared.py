@@ -172,11 +172,9 @@ def subcommand(
             overrides = {"db": db, **settings_of({param: given[param] for param in flags})}
             guarded(debug, opening(action) if opening is not None else action, overrides)
 
-        shared = [("db", DB, Optional[str])] if db else []
+        db_ = [("db", DB, Optional[str])] if db else []
         keyword = inspect.Parameter.KEYWORD_ONLY
-        shown = [
-            inspect.Parameter(p, keyword, default=d, annotation=a) for p, d, a in (*shared, ("debug", DEBUG, bool))
-        ]
+        shown = [inspect.Parameter(p, keyword, default=d, annotation=a) for p, d, a in (*db_, ("debug", DEBUG, bool))]
         options = list(inspect.signature(command, eval_str=True).parameters.values())[1:]  # (after the first)
         setattr(run, "__signature__", inspect.Signature([*options, *shown]))
         run.__doc__ = command.__doc__

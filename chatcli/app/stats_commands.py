@@ -59,10 +59,8 @@ def print_stats(report: Any, out: IO[str]) -> None:
         say(out, f"no answers{when}\n", data=True)
         return
     threads = ranked(report.by_thread)
-    cached = report.total.cache[0] > 0  # a column for the input read from a prompt cache, when there was any
-    rows: list[tuple[str, ...]] = [
-        ("", "answers", "tokens in", *(("cached",) if cached else ()), "tokens out", "dollars")
-    ]
+    cached = ("cached",) if report.total.cache[0] > 0 else ()  # a column for the input read from a prompt cache
+    rows: list[tuple[str, ...]] = [("", "answers", "tokens in", *cached, "tokens out", "dollars")]
 
     def cells(tally: Any) -> tuple[str, ...]:
         counts = (tally.answers, tally.input_tokens, *((tally.cache[0],) if cached else ()), tally.output_tokens)

@@ -5,7 +5,7 @@ each shown first, then asked."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import typer
 
@@ -74,13 +74,12 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     shown += [f"subagent {a.name}: {shown_path(a.path, env.environ)}" for a in delegates]
     say(env.stderr, "".join(line + "\n" for line in shown))
     asking = env.stdin_isatty and not yes
+    agreed: Callable[[Any, str], bool] = lambda there, question: bool(there) and (yes or asking and ask(env, question))
     kinds = {
         "env": dotenv is not None and (not asking or ask(env, "Trust this .env?")),
-        "skills": bool(theirs)
-        and (yes or asking and ask(env, f"Offer the project's {len(theirs)} skill(s) and command(s)?")),
-        "hooks": bool(hooked) and (yes or asking and ask(env, f"Let the project's {len(hooked)} hook(s) run?")),
-        "subagents": bool(delegates)
-        and (yes or asking and ask(env, f"Offer the project's {len(delegates)} subagent(s)?")),
+        "skills": agreed(theirs, f"Offer the project's {len(theirs)} skill(s) and command(s)?"),
+        "hooks": agreed(hooked, f"Let the project's {len(hooked)} hook(s) run?"),
+        "subagents": agreed(delegates, f"Offer the project's {len(delegates)} subagent(s)?"),
     }
     lines = [_dotenv(path, store)] if kinds["env"] else []
     if kinds["skills"]:
@@ -93,8 +92,8 @@ def _trusted(env: Any, yes: bool) -> list[str]:
     if kinds["subagents"]:
         agents.trust_project(env.cwd, env.environ)
         lines.append(f"this project's subagents {', '.join(a.name for a in delegates)}: trusted as they are now")
-    left = [kind for kind, present in (("skills", theirs), ("hooks", hooked)) if present and not kinds[kind]]
-    left += ["subagents"] if delegates and not kinds["subagents"] else []
+    found_kinds = {"skills": theirs, "hooks": hooked, "subagents": delegates}
+    left = [kind for kind, there in found_kinds.items() if there and not kinds[kind]]
     if left:
         why = "" if asking else " (no terminal to ask on: chat trust --yes trusts them)"
         lines.append(f"left untrusted: the project's {' and '.join(left)}{why}")
