@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Awaitable, Callable, Mapping
 
 from chatcli.config import Settings
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from chatcli.service.chat import Chat
     from chatcli.service.commands import Command, Commands
     from chatcli.service.jobs import Job
-    from chatcli.service.opening import Opening
     from chatcli.service.thread import Thread
     from chatcli.tools.context import HasServers
     from chatcli.ui.status import StatusLine
@@ -78,30 +77,6 @@ class Context:
             raise UsageError("this conversation runs no command of chat's")
         return self.chat
 
-    async def switch(self, opening: Opening) -> Thread:
-        """Go on with the thread ``opening`` names (as ``Chat.find`` decided it): another handle from the chat, so
-        nothing told the thread left for its next message (a role, a system prompt) comes along; --temperature does,
-        being the run's."""
-        left = self.thread
-        self.conversation = await self.service.thread(opening, listener=left.listener)
-        if left.model.temperature_pinned:
-            self.conversation.model = replace(self.conversation.model, temperature=None, temperature_pinned=True)
-        return self.conversation
-
-    def attach(self, item: Attachment) -> None:
-        """Queue ``item`` for the next message (/attach): refused at once past what one question may carry."""
-        from chatcli.content.attachments import check_files
-
-        can = self.thread.can
-        if not can.files:
-            raise UsageError(f"files cannot be sent to {can.where}", hint=can.files_hint)
-        try:
-            check_files([*self.attached, item])
-        except UsageError as exc:
-            hint = "not queued: send the files queued with a question first, then attach the rest"
-            raise UsageError(exc.message, hint=hint) from None
-        self.attached.append(item)
-
     @property
     def thread(self) -> Thread:
         """The conversation, for a command that needs one (the prompt runs those once the thread is open)."""
@@ -115,14 +90,10 @@ def is_command(text: str) -> bool:
     return stripped.startswith("/") and not stripped.startswith("//")
 
 
-# Typed alone, these leave as /exit does (Python's REPL and aichat do the same; ".exit" is aichat's and sqlite's);
-# "//exit" sends "/exit".
-LEAVE_WORDS = ("exit", "quit", ".exit", ".quit")
-
-
 def leaves(text: str) -> bool:
-    """True for a line that is only "exit", "quit", ".exit" or ".quit" (any case, blanks around): it leaves."""
-    return text.strip().lower() in LEAVE_WORDS
+    """True for a line that is only "exit", "quit", ".exit" or ".quit" (any case, blanks around): it leaves, as /exit
+    does (Python's REPL and aichat do the same; ".exit" is aichat's and sqlite's); "//exit" sends "/exit"."""
+    return text.strip().lower() in ("exit", "quit", ".exit", ".quit")
 
 
 def literal(text: str) -> str:

@@ -11,10 +11,9 @@ from chatcli.ui.registry import Context, Handler
 async def _copy(ctx: Context, arg: str) -> None:
     from chatcli.ui.clipboard import code_blocks, copy
 
-    answer = await ctx.thread.recall.last_answer()
-    if answer is None:
+    if (text := await ctx.thread.recall.last_answer()) is None:
         raise UsageError("nothing to copy: no answer yet in this thread")
-    text, what = answer, "the last answer"
+    what = "the last answer"
     if arg:
         blocks = code_blocks(text)
         if not arg.isdigit() or not 1 <= int(arg) <= len(blocks):
@@ -37,7 +36,7 @@ async def _think(ctx: Context, arg: str) -> None:
 
 
 async def _attach(ctx: Context, arg: str) -> None:
-    from chatcli.content.attachments import is_url, read_attachment
+    from chatcli.content.attachments import check_files, is_url, read_attachment
 
     if arg == "--clear":
         count = len(ctx.attached)
@@ -47,7 +46,14 @@ async def _attach(ctx: Context, arg: str) -> None:
         return
     if arg:
         item = await _fetch(ctx, arg) if is_url(arg) else read_attachment(arg)
-        ctx.attach(item)
+        if not (can := ctx.thread.can).files:
+            raise UsageError(f"files cannot be sent to {can.where}", hint=can.files_hint)
+        try:  # refused at once past what one question may carry
+            check_files([*ctx.attached, item])
+        except UsageError as exc:
+            hint = "not queued: send the files queued with a question first, then attach the rest"
+            raise UsageError(exc.message, hint=hint) from None
+        ctx.attached.append(item)
         ctx.output.note(f"attached: {item.line} · sent with your next message")
         return
     if not ctx.attached:

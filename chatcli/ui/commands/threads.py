@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,15 @@ if TYPE_CHECKING:
 
 
 async def switched(ctx: Context, opening: Opening, what: str) -> None:
+    """Go on with the thread ``opening`` names (as ``Chat.find`` decided it), saying so: another handle from the chat,
+    so nothing told the thread left for its next message (a role, a system prompt) comes along; --temperature does,
+    being the run's."""
     from chatcli.core.binding import resume_template
 
-    thread = await ctx.switch(opening)
+    left = ctx.thread
+    thread = ctx.conversation = await ctx.service.thread(opening, listener=left.listener)
+    if left.model.temperature_pinned:
+        thread.model = replace(thread.model, temperature=None, temperature_pinned=True)
     again = resume_template(thread.backend.binding, ctx.settings.db or "").format(id=thread.thread_id)
     ctx.output.note(f"{what} · thread {thread.thread_id} · resume with: {again}")
 
