@@ -147,9 +147,7 @@ def compacted_line(done: Compacted) -> str:
 async def summary(chat: Service, thread: Thread, arg: str) -> Said:
     """/summary: what is sent in place of the earlier turns (/summary edit is the prompt's: an editor in a terminal)."""
     if arg:
-        raise UsageError(
-            "/summary edit is run at chat's prompt only" if arg == "edit" else "/summary takes edit, or nothing"
-        )
+        raise UsageError("/summary edit is run at chat's prompt only" if arg == "edit" else SUMMARY_ARGS)
     view = await thread.own("memory").summary()
     pinned = f"turn{'s' if len(view.pinned) > 1 else ''} {', '.join(map(str, view.pinned))}"
     pins = [f"pinned, always sent whole: {pinned}"] if view.pinned else []
@@ -167,11 +165,10 @@ def _made(view: SummaryView) -> str:
     made = view.made or {}
     ways = {"compact": "by /compact", "auto": "automatically", "edit": "by hand (/summary edit)"}
     how = ways.get(made.get("kind", ""))
-    said = [how] if how else []
-    if made.get("at"):
-        said.append(f"at {str(made['at'])[:16].replace('T', ' ')} UTC")
+    at = f"at {str(made['at'])[:16].replace('T', ' ')} UTC" if made.get("at") else ""
+    said = " ".join(filter(None, (how, at)))
     focus = f", focus: {made['focus']}" if made.get("focus") else ""
-    return f" · made {' '.join(said)}{focus}" if said else ""
+    return f" · made {said}{focus}" if said else ""
 
 
 async def fork(chat: Service, thread: Thread, arg: str) -> Said:
@@ -391,9 +388,8 @@ async def pin(chat: Service, thread: Thread, arg: str, on: bool = True) -> Said:
     if arg and not arg.isdigit():
         raise UsageError(f"{name} takes a turn number (1 is the first question), or nothing for the last turn")
     number = await thread.own("memory").pin(int(arg) if arg else None, on=on)
-    if not on:
-        return Said((f"turn {number} unpinned",))
-    return Said((f"turn {number} pinned: its question, what it attached and its answer are always sent whole",))
+    done = "pinned: its question, what it attached and its answer are always sent whole" if on else "unpinned"
+    return Said((f"turn {number} {done}",))
 
 
 unpin = functools.partial(pin, on=False)
@@ -430,7 +426,7 @@ async def think(chat: Service, thread: Thread, arg: str) -> Said:
     return Said((Data(thinking),))
 
 
-THINK_ARGS = "/think takes on, off, or nothing"
+THINK_ARGS, SUMMARY_ARGS = "/think takes on, off, or nothing", "/summary takes edit, or nothing"
 
 
 async def remember(chat: Service, thread: Thread, arg: str) -> Said:

@@ -26,11 +26,8 @@ async def _summary(ctx: Context, arg: str) -> None:
     if not view.text:
         raise UsageError("this thread has no summary to edit", hint="/compact makes one")
     text = await edit_text(view.text)
-    if not text.strip():
-        ctx.output.note("the editor saved nothing: the summary is unchanged")
-        return
-    if text.strip() == view.text.strip():
-        ctx.output.note("the summary is unchanged")
+    if text.strip() in ("", view.text.strip()):
+        ctx.output.note(f"{'' if text.strip() else 'the editor saved nothing: '}the summary is unchanged")
         return
     await ctx.thread.own("memory").edit_summary(text)
     ctx.output.note("summary saved: it is sent from the next message on · /undo takes the edit back")
@@ -49,16 +46,9 @@ async def edit_memories(book: Any, environ: Any = None) -> list[str]:
     before = {m.id: m for m in await book.all()}
     shown = "".join(f"[{m.id}] {m.text}\n" for m in sorted(before.values(), key=lambda m: m.created_at))
     edited = await edit_text(_HEADER + shown, environ)
-    kept: dict[str, str] = {}
-    new: list[str] = []
-    for line in edited.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _LINE.match(line)
-        if match and match.group(1) in before:
-            kept[match.group(1)] = match.group(2)
-        else:
-            new.append(match.group(2) if match else line)
+    lines = [(_LINE.match(line), line) for line in edited.splitlines() if line.strip()[:1] not in ("", "#")]
+    kept = {match[1]: match[2] for match, _ in lines if match and match[1] in before}
+    new = [match[2] if match else line for match, line in lines if not (match and match[1] in before)]
     said = []
     try:
         for memory_id, memory in before.items():
