@@ -225,6 +225,3 @@ class Guard:
             return await operation()
         except self.errors as exc:
             raise self.error(exc) from exc
-
-    async def __call__(self, operation: Callable[[], Awaitable[T]]) -> T:
-        return await self.run(operation)

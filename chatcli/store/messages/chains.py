@@ -102,8 +102,9 @@ class ChainStore:
         resolved = {k: await self._resolve(thread_id, ref) for k, ref in refs.items()}
         return tup._replace(checkpoint={**tup.checkpoint, "channel_values": {**values, **resolved}})
 
-    async def _ref_for(self, thread_id: str, config: RunnableConfig, channel: str, value: Any) -> dict[str, Any] | None:
-        """The ref that replaces ``value`` in a checkpoint, or None if it is not a message list.
+    async def _ref_for(self, config: RunnableConfig, value: Any) -> dict[str, Any] | None:
+        """The ref that replaces ``value``, a checkpoint's ``messages`` channel (chat's graph's, and any graph's that
+        has one), or None if it is not a message list.
 
         Messages carried over unchanged (from a list this saver handed out, or by an
         append-only update) are only compared by identity with the cached chain; the
@@ -111,15 +112,16 @@ class ChainStore:
         """
         if not isinstance(value, list):
             return None
+        thread_id = str(config["configurable"]["thread_id"])
         tc = self._cache.get(thread_id)
         trusted = max(carried_over(value), tc.carried(value) if tc is not None else 0)
         # The carried-over messages came from a message list: check the types of the rest.
         if not _is_message_list(value[trusted:] if trusted else value):
             return None
-        return await self._store(thread_id, config, channel, value, trusted)
+        return await self._store(thread_id, config, value, trusted)
 
     async def _store(
-        self, thread_id: str, config: RunnableConfig, channel: str, msgs: list[BaseMessage], trusted: int = 0
+        self, thread_id: str, config: RunnableConfig, msgs: list[BaseMessage], trusted: int
     ) -> dict[str, Any]:
         """Insert what is new in ``msgs``; return the ref that replaces it."""
         has_parent = bool(config["configurable"].get("checkpoint_id"))
@@ -148,7 +150,7 @@ class ChainStore:
             # Fresh process, or objects that did not come through this saver: compare
             # with what the parent checkpoint holds, by id and equality.
             parent = await self.inner.aget_tuple(config)
-            pref = parent.checkpoint["channel_values"].get(channel) if parent else None
+            pref = parent.checkpoint["channel_values"].get("messages") if parent else None
             if pref is not None and is_ref(pref) and pref["n"]:
                 await self._resolve(thread_id, pref)
                 found = tc.find(pref[REF_KEY], pref["n"])

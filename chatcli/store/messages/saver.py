@@ -6,7 +6,7 @@ import asyncio
 import copy
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, ParamSpec, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, ParamSpec, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -18,6 +18,7 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 
+from chatcli.store.base import Guard
 from chatcli.store.keys import REF_KEY, TAIL
 from chatcli.store.messages.cache import ThreadCache
 from chatcli.store.messages.chains import ChainStore, MessageTable, is_ref
@@ -31,19 +32,13 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class Runner(Protocol):
-    """Runs one operation on the database: ``await guard(lambda: coroutine)`` (see chatcli.store.base.Guard)."""
-
-    def __call__(self, operation: Callable[[], Awaitable[T]], /) -> Awaitable[T]: ...
-
-
 def _guarded(
     method: Callable[Concatenate[MessageStoreSaver, P], Awaitable[T]],
 ) -> Callable[Concatenate[MessageStoreSaver, P], Coroutine[Any, Any, T]]:
     """Run the method under ``self.guard``: the driver's errors become the store's."""
 
     async def run(self: MessageStoreSaver, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self.guard(lambda: method(self, *args, **kwargs))
+        return await self.guard.run(lambda: method(self, *args, **kwargs))
 
     run.__name__, run.__doc__ = method.__name__, method.__doc__
     return run
@@ -72,22 +67,13 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
     Args:
         inner: the saver that stores checkpoints and writes (e.g. ``AsyncSqliteSaver``).
         table: where message nodes live, on the inner saver's connection and under its lock.
-        channels: channels whose message lists are stored as nodes.
         guard: runs each database operation (translating the driver's errors).
     """
 
-    def __init__(
-        self,
-        inner: BaseCheckpointSaver[str],
-        table: MessageTable,
-        *,
-        guard: Runner,
-        channels: Collection[str] = ("messages",),
-    ) -> None:
+    def __init__(self, inner: BaseCheckpointSaver[str], table: MessageTable, *, guard: Guard) -> None:
         super().__init__(serde=inner.serde)
         self.inner = inner
         self.table = table
-        self.channels = tuple(channels)
         self.guard = guard
         self._cache: OrderedDict[str, ThreadCache] = OrderedDict()
         self._setup_done = False
@@ -103,11 +89,7 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
         async with self._setup_lock:
             if self._setup_done:
                 return
-            inner_setup = getattr(self.inner, "setup", None)
-            if inner_setup is not None:
-                res = inner_setup()
-                if asyncio.iscoroutine(res):
-                    await res
+            await cast(Any, self.inner).setup()  # (LangGraph's SQLite and PostgreSQL savers: a coroutine)
             await self.table.setup()
             self._setup_done = True
 
@@ -155,8 +137,8 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
             await self.setup()
             return [t async for t in self.inner.alist(config, filter=filter, before=before, limit=limit)]
 
-        for tup in await self.guard(page):
-            yield await self.guard(lambda: self._inflate(tup))
+        for tup in await self.guard.run(page):
+            yield await self.guard.run(lambda: self._inflate(tup))
 
     @_guarded
     async def aput(
@@ -168,15 +150,10 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         await self.setup()
         values = checkpoint.get("channel_values") or {}
-        refs: dict[str, Any] = {}
-        thread_id = str(config["configurable"]["thread_id"])
-        for ch in self.channels:
-            ref = await self._ref_for(thread_id, config, ch, values.get(ch))
-            if ref is not None:
-                refs[ch] = ref
-        if refs:
-            checkpoint = {**checkpoint, "channel_values": {**values, **refs}}
-        listed = refs.get("messages")  # what a thread's tree reads (chatcli.store.base.TAIL)
+        listed = await self._ref_for(config, values.get("messages"))
+        if listed is not None:
+            checkpoint = {**checkpoint, "channel_values": {**values, "messages": listed}}
+        # What a thread's tree reads (chatcli.store.keys.TAIL).
         tail = listed[REF_KEY] if listed is not None else (None if values.get("messages") is None else False)
         marked = cast("CheckpointMetadata", {**metadata, TAIL: tail})  # a key of chat's own beside LangGraph's
         return await self.inner.aput(config, checkpoint, marked, new_versions)
