@@ -62,19 +62,15 @@ class ProviderInfo:
     tool_refusals: tuple[str, ...] = ()
 
 
-def _row(table: dict[str, Any]) -> ProviderInfo:
-    """One provider of provider_table.json as its row: its lists as tuples, its objects read-only."""
-    row: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else MappingProxyType(v) if isinstance(v, dict) else v
-        for k, v in table.items()
-    }
-    return ProviderInfo(**row)
+def _frozen(value: Any) -> Any:
+    """A value of provider_table.json as a row keeps it: a list as a tuple, an object read-only."""
+    return tuple(value) if isinstance(value, list) else MappingProxyType(value) if isinstance(value, dict) else value
 
 
 # The rows, and the names below, are data: provider_table.json beside this module, read once (JSON: the parser
 # every run has loaded already, and a hundredth of the time tomllib takes).
 _DATA = json.loads(Path(__file__).with_name("provider_table.json").read_text(encoding="utf-8"))
-PROVIDERS: tuple[ProviderInfo, ...] = tuple(_row(table) for table in _DATA["providers"])
+PROVIDERS = tuple(ProviderInfo(**{k: _frozen(v) for k, v in row.items()}) for row in _DATA["providers"])
 NAMES = tuple(row.name for row in PROVIDERS)  # the default first
 DEFAULT = "openai"
 BY_NAME: Mapping[str, ProviderInfo] = MappingProxyType({row.name: row for row in PROVIDERS})

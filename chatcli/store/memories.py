@@ -68,10 +68,6 @@ def user_name() -> str:
     return os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid{os.getuid()}"
 
 
-def namespace(user: str) -> tuple[str, ...]:
-    return ("chatcli", "memories", user)
-
-
 def vector_namespace(user: str) -> tuple[str, ...]:
     """Where the memories' vectors are kept: beside them, not among them (an app's search of the memories finds
     the memories only)."""
@@ -93,24 +89,14 @@ def _model_key(model: str) -> str:
     return "model-" + vector_key(model, "")
 
 
-def _floats(data: bytes) -> "array[float]":
-    """Little-endian float32 ``data`` as an array."""
-    import sys
-    from array import array
-
-    values = array("f")
-    values.frombytes(data)
-    if sys.byteorder != "little":
-        values.byteswap()
-    return values
-
-
 def _vectors_of(value: Any, model: str) -> dict[str, "array[float]"]:
     """The vectors a kept item holds, by key: none when it is not ``model``'s or not what chat writes (they are made
     again, never half-read); a vector that is not all finite numbers is left out."""
     import base64
     import binascii
     import math
+    import sys
+    from array import array
 
     if not isinstance(value, dict) or value.get("model") != model:
         return {}
@@ -125,7 +111,9 @@ def _vectors_of(value: Any, model: str) -> dict[str, "array[float]"]:
         return {}
     if len(data) != len(keys) * size * 4:
         return {}
-    every = _floats(data)
+    every = array("f", data)  # little-endian float32
+    if sys.byteorder != "little":
+        every.byteswap()
     whole = math.isfinite(sum(every))  # (a NaN or an infinity anywhere makes the sum one: then each is looked at)
     vectors = {key: every[n * size : (n + 1) * size] for n, key in enumerate(keys)}
     return {key: vector for key, vector in vectors.items() if whole or math.isfinite(sum(vector))}
@@ -196,7 +184,7 @@ class MemoryBook:
     ):
         self.store = store
         # On PostgreSQL, the database's own word for who connects (its session user), not an environment variable.
-        self.space = namespace(user or getattr(store, "chatcli_user", None) or user_name())
+        self.space = ("chatcli", "memories", user or getattr(store, "chatcli_user", None) or user_name())
         self._run = run
 
     async def _do(self, operation: Callable[[], Any]) -> Any:
