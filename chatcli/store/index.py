@@ -424,7 +424,4 @@ def _server(binding: str | None) -> str | None:
     except ValueError:
         return None
     url = found.get("url") if isinstance(found, dict) and found.get("kind") == "remote" else None
-    if not isinstance(url, str):
-        return None
-
-    return redact_url(url)  # (a password in it is never shown)
+    return redact_url(url) if isinstance(url, str) else None  # (a password in it is never shown)

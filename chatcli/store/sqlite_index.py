@@ -25,10 +25,8 @@ class SqliteThreadIndex(ThreadIndex):
     NO_LIMIT = -1
     SQL = {
         **STATEMENTS,
-        "head": (
-            "SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY "
-            "checkpoint_id DESC LIMIT 1"
-        ),
+        "head": """SELECT type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''
+            ORDER BY checkpoint_id DESC LIMIT 1""",
         "purge": purging("checkpoints", "writes"),
         # (No starts_with in SQLite: the range of the key that starts with ?1.)
         "matching": f"""SELECT {COLUMNS} FROM chatcli_threads

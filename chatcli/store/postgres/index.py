@@ -29,10 +29,8 @@ class PostgresThreadIndex(ThreadIndex):
     NO_LIMIT = None
     SQL = {
         **postgres_style({**STATEMENTS, "purge": purging("checkpoints", "checkpoint_blobs", "checkpoint_writes")}),
-        "head": (
-            "SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER "
-            "BY checkpoint_id DESC LIMIT 1"
-        ),
+        "head": """SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = ''
+            ORDER BY checkpoint_id DESC LIMIT 1""",
         # Values other than strings, numbers and None live in checkpoint_blobs, one row per version.
         "blobs": """SELECT bl.channel, bl.type, bl.blob
               FROM checkpoints c CROSS JOIN jsonb_each_text(c.checkpoint -> 'channel_versions') AS v
@@ -190,12 +188,10 @@ def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:
         params.append(tok[:-1] if tok.endswith("*") else tok)
         return f"starts_with({alias}.lexeme, %s)" if tok.endswith("*") else f"{alias}.lexeme = %s"
 
-    conditions = [match("h", phrase[0])]
-    for i, tok in enumerate(phrase[1:], start=1):
-        conditions.append(
-            f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY "
-            f"(l{i}.positions))"
-        )
-    return "(SELECT count(*)::INTEGER FROM unnest(m.search) AS h, unnest(h.positions) AS p WHERE " + " AND ".join(
-        conditions
-    ) + ")", params
+    conditions = [match("h", phrase[0])]  # (first: each match adds its parameter, in order)
+    conditions += [
+        f"EXISTS (SELECT 1 FROM unnest(m.search) AS l{i} WHERE {match(f'l{i}', tok)} AND p + {i} = ANY(l{i}.positions))"
+        for i, tok in enumerate(phrase[1:], start=1)
+    ]
+    where = " AND ".join(conditions)
+    return f"(SELECT count(*)::INTEGER FROM unnest(m.search) AS h, unnest(h.positions) AS p WHERE {where})", params

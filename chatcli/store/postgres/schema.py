@@ -23,10 +23,7 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS chatcli_messages_search ON chatcli_messages USING gin (search)",
             # Message and token totals for ranking (FTS5 keeps the same in its index).
             """CREATE TABLE IF NOT EXISTS chatcli_search_stats (
-                id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),
-                messages BIGINT NOT NULL,
-                tokens BIGINT NOT NULL
-            )""",
+                id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id), messages BIGINT NOT NULL, tokens BIGINT NOT NULL)""",
             """INSERT INTO chatcli_search_stats (messages, tokens)
                SELECT count(*), coalesce(sum(ntokens), 0) FROM chatcli_messages
                ON CONFLICT DO NOTHING""",
@@ -85,9 +82,7 @@ MIGRATIONS: list[Migration] = [
 ]
 
 _LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
-    name TEXT PRIMARY KEY,
-    applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
-)"""
+    name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())"""
 
 
 async def _column(conn: AsyncConnection[Any], sql: str) -> list[Any] | None:
