@@ -5,10 +5,12 @@ ran, or what it ``Said``) that the prompt (chatcli.ui.commands), an editor (chat
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Container, Mapping, Protocol, cast
 
 from chatcli.backends.own.mentions import SERVER_WAIT as SERVER_WAIT  # (an MCP prompt waits as a mention does)
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from chatcli.service.jobs import Job
     from chatcli.service.recall import SummaryView
     from chatcli.service.thread import Thread
+    from chatcli.threads.operations import Threads
     from chatcli.threads.tree import Node
     from chatcli.tools.skills import Found
 
@@ -176,8 +179,6 @@ async def fork(chat: Service, thread: Thread, arg: str) -> Said:
     at node NODE of its tree (the node it is on by default); the door goes on there as it goes."""
     import shlex
 
-    from chatcli.threads.operations import Threads
-
     try:
         words = shlex.split(arg)
     except ValueError:  # a quote left open: refused below
@@ -188,7 +189,7 @@ async def fork(chat: Service, thread: Thread, arg: str) -> Said:
     if (current := (await thread.tree()).current) is None:
         raise UsageError("nothing to fork: this thread is empty")
     at = given.get("--at", str(current))
-    new_id = await cast(Threads, chat.threads()).fork(thread.thread_id, at, given.get("--as"))  # (a kept thread's)
+    new_id = await cast("Threads", chat.threads()).fork(thread.thread_id, at, given.get("--as"))  # (a kept thread's)
     return Said((f"forked {thread.thread_id} at node {at} into thread {new_id} (chat -t {new_id})",), forked=new_id)
 
 
@@ -252,9 +253,6 @@ def skills_of(toolbox: Any) -> Found:
 async def skill(name: str, chat: Service, thread: Thread, arg: str) -> TurnResult:
     """``/NAME ARGS``: the skill's instructions (as the model's activation gives them) and the arguments, asked; a
     command file's question (chatcli.tools.command_files), asked with its model where that can answer."""
-    import asyncio
-    from pathlib import Path
-
     from chatcli.tools.command_files import CommandFile, question
 
     host, model = getattr(thread.toolbox, "host", None), None
@@ -299,8 +297,6 @@ async def skills(chat: Service, thread: Thread, arg: str) -> Said:
 async def plugin(chat: Service, thread: Thread, arg: str) -> Said:
     """/plugin: ``chat plugin``'s verbs; install and update show what the plugin runs, and keep it with --yes. What a
     plugin brings is in effect from the next session."""
-    import asyncio
-
     from chatcli.tools.plugins import act
 
     words, shown = arg.split(), []
@@ -365,14 +361,11 @@ async def system(chat: Service, thread: Thread, arg: str) -> Said:
 
 
 async def role(chat: Service, thread: Thread, arg: str) -> Said:
-    from pathlib import Path
-
     from chatcli.backends.own.roles import load_role, role_names
 
     roles = Path(thread.settings.roles_dir or "")
     if not arg:
-        prompt = thread.prompt  # a graph's thread has no role of chat's
-        current = await prompt.role() if prompt is not None else None
+        current = await thread.prompt.role() if thread.prompt is not None else None  # (a graph's thread has none)
         known = ", ".join(role_names(roles)) or "none yet"
         return Said((Data(current or "(no role)"), f"roles: {known} · /role NAME sets one"))
     chosen = load_role(roles, arg)
@@ -396,15 +389,13 @@ unpin = functools.partial(pin, on=False)
 
 
 async def title(chat: Service, thread: Thread, arg: str) -> Said:
-    from chatcli.threads.operations import Threads
-
     if not arg:
         info = await thread.threads().info(thread.thread_id)
         named = info.title if info and info.title else "(no title yet: the first message names the thread)"
         return Said((Data(named),))
     if not await thread.messages():
         raise UsageError("nothing to title yet: this thread is empty")
-    await cast(Threads, thread.threads()).rename(thread.thread_id, arg)  # a thread chat keeps (the command's needs)
+    await cast("Threads", thread.threads()).rename(thread.thread_id, arg)  # a thread chat keeps (the command's needs)
     return Said(("title set",))
 
 

@@ -12,7 +12,7 @@ from chatcli.errors import UsageError
 from chatcli.text import counted
 from chatcli.threads.operations import export_text
 from chatcli.ui.listing import print_threads, print_transcript
-from chatcli.ui.registry import MAX_LISTED, Context, Handler
+from chatcli.ui.registry import MAX_LISTED, Context
 
 if TYPE_CHECKING:
     from chatcli.service.opening import Opening
@@ -126,10 +126,4 @@ def write_private(file: str, text: str) -> Path:
 
 
 # This module's handlers of the prompt's commands, by name (chatcli.service.commands defines the commands).
-HANDLERS: dict[str, Handler] = {
-    "/new": _new,
-    "/threads": _threads,
-    "/switch": _switch,
-    "/history": _history,
-    "/export": _export,
-}
+HANDLERS = {"/new": _new, "/threads": _threads, "/switch": _switch, "/history": _history, "/export": _export}
