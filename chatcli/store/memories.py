@@ -179,9 +179,7 @@ class MemoryBook:
     """One user's memories in LangGraph's store ``store``; ``run`` runs each operation (the Store's guard: the
     driver's errors as one line)."""
 
-    def __init__(
-        self, store: "BaseStore", user: str | None = None, run: Callable[[Callable[[], Any]], Any] | None = None
-    ):
+    def __init__(self, store: "BaseStore", user: str | None = None, run: Callable[..., Any] | None = None):
         self.store = store
         # On PostgreSQL, the database's own word for who connects (its session user), not an environment variable.
         self.space = ("chatcli", "memories", user or getattr(store, "chatcli_user", None) or user_name())

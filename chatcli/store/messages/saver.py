@@ -123,19 +123,14 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
         tup = await self.inner.aget_tuple(config)
         return None if tup is None else await self._inflate(tup)
 
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
+    async def alist(self, config: RunnableConfig | None, **options: Any) -> AsyncIterator[CheckpointTuple]:
+        """(``options``: the inner saver's ``filter``, ``before`` and ``limit``.)"""
+
         # The inner SQLite saver holds its lock while its generator is suspended,
         # and loading nodes needs that lock: read the page first, then inflate.
         async def page() -> list[CheckpointTuple]:
             await self.setup()
-            return [t async for t in self.inner.alist(config, filter=filter, before=before, limit=limit)]
+            return [t async for t in self.inner.alist(config, **options)]
 
         for tup in await self.guard.run(page):
             yield await self.guard.run(lambda: self._inflate(tup))
@@ -215,16 +210,9 @@ class MessageStoreSaver(ChainStore, BaseCheckpointSaver[str]):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return self._run_sync(self.aget_tuple(config))
 
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
+    def list(self, config: RunnableConfig | None, **options: Any) -> Iterator[CheckpointTuple]:
         async def collect() -> list[CheckpointTuple]:
-            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
+            return [t async for t in self.alist(config, **options)]
 
         yield from self._run_sync(collect())
 
