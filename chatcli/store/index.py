@@ -176,13 +176,6 @@ class ThreadIndex:
         async with self.lock:
             await self._execute_all(list(self.MESSAGES), ())
 
-    async def insert_chain(
-        self, thread_id: str, parent: int | None, start_pos: int, rows: Sequence[tuple[str, bytes, str, str]]
-    ) -> List[int]:
-        """Insert ``rows`` (type, blob, role, text) as a chain below ``parent``, the first at position ``start_pos``;
-        return the new node ids in order."""
-        raise NotImplementedError
-
     async def load_chain(self, thread_id: str, tail: int) -> List[Row]:
         """The chain ending at ``tail`` as (node, pos, type, blob), root first."""
         async with self.lock:
@@ -263,14 +256,10 @@ class ThreadIndex:
         found = []
         for thread_id, since, title, listed, bound in await self._rows(self.SQL["waiting"]):
             try:
-                items = json.loads(listed)
+                items = [item for item in json.loads(listed) if isinstance(item, dict)]
             except ValueError:
                 items = []
-            asked = tuple(
-                Asked(str(i.get("kind", "")), str(i.get("id", "")), str(i.get("text", "")))
-                for i in items
-                if isinstance(i, dict)
-            )
+            asked = tuple(Asked(*(str(item.get(k, "")) for k in ("kind", "id", "text"))) for item in items)
             found.append(Waiting(str(thread_id), float(since), str(title), asked, _server(bound)))
         return found
 

@@ -23,6 +23,7 @@ import contextlib
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import StoreError
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 # (a separate key space) with this first key and a hash of the thread id.
 _SCHEMA_LOCK = 0x63686174636C69  # "chatcli"
 _TURN_LOCKS = 0x6368_6174  # "chat"
+CHECK = "check the server and --db"  # the hint of a database error
 
 
 async def _fetchone(conn: AsyncConnection[Any], sql: str, params: Params = ()) -> Row:
@@ -80,9 +82,7 @@ async def short_read(url: str, sql: str, params: Params = ()) -> list[Row]:
     except psycopg.errors.UndefinedTable:  # not set up yet (or from before that table): nothing stored
         return []
     except psycopg.Error as exc:
-        raise StoreError(
-            f"database error in {redact_url(url)}: {reason(exc, url)}", hint="check the server and --db"
-        ) from None
+        raise StoreError(f"database error in {redact_url(url)}: {reason(exc, url)}", hint=CHECK) from None
     finally:
         await conn.close()
 
@@ -105,14 +105,7 @@ class PostgresStore(Store):
         self.conn = conn
         self.dsn = url
         self.name = redact_url(url)
-        self.guard = Guard(
-            self.name,
-            (psycopg.Error,),
-            reason=lambda exc: reason(exc, url),
-            hint="check the server and --db",
-            reopen=self.reopen,
-            dropped=self._dropped,
-        )
+        self.guard = Guard(self.name, (psycopg.Error,), partial(reason, url=url), CHECK, self.reopen, self._dropped)
         self.index = PostgresThreadIndex(conn, asyncio.Lock(), self.guard)
         if full:
             from chatcli.store.messages import MessageStoreSaver
@@ -164,12 +157,9 @@ async def schema_ready(conn: AsyncConnection[Any], saver_migrations: int = 0) ->
     from chatcli.store.postgres.schema import MIGRATIONS
 
     psycopg = import_psycopg()
+    both = f"SELECT (SELECT array_agg(name) FROM {LOG_TABLE}), (SELECT coalesce(max(v), -1) FROM checkpoint_migrations)"
     try:  # autocommit: a failed statement leaves the session usable
-        ours, theirs = await _fetchone(
-            conn,
-            f"SELECT (SELECT array_agg(name) FROM {LOG_TABLE}), (SELECT coalesce(max(v), -1) FROM "
-            "checkpoint_migrations)",
-        )
+        ours, theirs = await _fetchone(conn, both)
     except psycopg.errors.UndefinedTable:
         return False
     check_known("the database", ours or [], MIGRATIONS)
@@ -219,7 +209,6 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
     from chatcli.store.migrations import migrate
     from chatcli.store.postgres.schema import MIGRATIONS, PostgresMigrationLog
 
-    shown = redact_url(url)
     # The options LangGraph's saver needs: autocommit, prepared statements, rows as dicts.
     conn = await connect(url, prepare_threshold=0, row_factory=dict_row)
     store = PostgresStore(conn, url)
@@ -254,6 +243,6 @@ async def open_postgres_store(url: str) -> AsyncIterator[PostgresStore]:
                 await stop_batching(store.memory)
             await pool.close()
     except psycopg.Error as exc:
-        raise StoreError(f"database error in {shown}: {reason(exc, url)}", hint="check the server and --db") from None
+        raise store.guard.error(exc) from None
     finally:
         await store.close()
