@@ -16,10 +16,10 @@ from chatcli.config import load_settings
 from chatcli.editor.agent import Editor, Session
 from chatcli.errors import UsageError
 from chatcli.service import command_runs as runs
-from chatcli.service.abilities import NOT_HERE, Abilities
+from chatcli.service.abilities import NOT_HERE, Abilities, Ability
 from chatcli.service.backend import Backend, GraphBackend, RemoteBackend
 from chatcli.service.chat import Chat
-from chatcli.service.commands import Ability, Command, Commands
+from chatcli.service.commands import Command, Commands
 from chatcli.service.opening import ThreadSetup
 from chatcli.ui.commands import HANDLERS, execute
 from chatcli.ui.completion import CommandCompleter, ThreadCache

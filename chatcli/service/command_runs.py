@@ -93,8 +93,7 @@ async def background(chat: Service, thread: Thread, arg: str) -> Said:
 
 async def undo(chat: Service, thread: Thread, arg: str) -> Said:
     before = (await thread.tree()).current
-    undone = await thread.undo()
-    if undone is None:
+    if (undone := await thread.undo()) is None:
         return Said(("nothing to undo",))
     if undone.compaction is not None:
         what = "the summary edit" if undone.compaction == "edit" else "the compaction"

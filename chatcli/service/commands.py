@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from chatcli.tools.context import HasServers
     from chatcli.tools.skills import Skill
 
-__all__ = ["Ability", "Command", "Commands", "run_offered"]
-
-
 # What most commands need: a thread chat keeps (an Agent Server's thread runs the few that need nothing more).
 KEPT = frozenset({Ability.KEPT})
 # What an editor's compaction, summary, model choice and fork need: chat's own prompt (not a graph's).
@@ -79,22 +76,22 @@ def table(text: str) -> tuple[Command, ...]:
     ``first``: it runs before the thread is open (so needs nothing); ``answers``; ``run:NAME``, its handler in
     chatcli.service.command_runs; ``complete:KIND``; ``words:A,B``, the fixed words it completes; ``alias:/A,/B``.
     No HINT: a client is told it takes no input."""
-    commands = []
-    for block in re.split(r"\n(?=/)", text.strip()):
-        lines = block.splitlines()  # the head's lines start the line, the help's are indented
-        usage, flags, hint = (" ".join(line for line in lines if line[0] != " ") + " |  | ").split(" | ")[:3]
-        name, _, args = usage.partition(" ")
-        help, _, about = " ".join(line.strip() for line in lines if line[0] == " ").partition(" = ")
-        said = dict(word.partition(":")[::2] for word in flags.split())
-        needs = frozenset() if said.keys() & {"any", "first"} else KEPT
-        complete = said.get("complete") or tuple(filter(None, said.get("words", "").split(",")))
-        run = getattr(runs, said["run"]) if "run" in said else None
-        aliases = tuple(filter(None, said.get("alias", "").split(",")))
-        own, answers, needs_thread = "own" in said, "answers" in said, "first" not in said
-        commands.append(
-            Command(name, help, args, needs, needs_thread, complete, aliases, run, about, hint or None, own, answers)
-        )
-    return tuple(commands)
+    return tuple(_row(block) for block in re.split(r"\n(?=/)", text.strip()))
+
+
+def _row(block: str) -> Command:
+    """The command of one block of ``table``'s text."""
+    lines = block.splitlines()  # the head's lines start the line, the help's are indented
+    usage, flags, hint = (" ".join(line for line in lines if line[0] != " ") + " |  | ").split(" | ")[:3]
+    name, _, args = usage.partition(" ")
+    help, _, about = " ".join(line.strip() for line in lines if line[0] == " ").partition(" = ")
+    said = dict(word.partition(":")[::2] for word in flags.split())
+    needs = frozenset() if said.keys() & {"any", "first"} else KEPT
+    complete = said.get("complete") or tuple(filter(None, said.get("words", "").split(",")))
+    run = getattr(runs, said["run"]) if "run" in said else None
+    aliases = tuple(filter(None, said.get("alias", "").split(",")))
+    own, answers, needs_thread = "own" in said, "answers" in said, "first" not in said
+    return Command(name, help, args, needs, needs_thread, complete, aliases, run, about, hint or None, own, answers)
 
 
 # Every command chat has, once. Those an editor is offered come in the order the editor lists them. /bg needs nothing:
@@ -201,8 +198,7 @@ class Commands:
 
     def add(self, command: Command) -> None:
         """Add (or replace) ``command``, under its name and aliases."""
-        for key in (command.name, *command.aliases):
-            self.by_name[key] = command
+        self.by_name |= dict.fromkeys((command.name, *command.aliases), command)
 
     def __iter__(self) -> Iterator[Command]:
         """Every command once, in the order defined."""
@@ -233,8 +229,7 @@ class Commands:
     def skills(self, toolbox: HasServers | None) -> list[Command]:
         """The skills and command files of ``toolbox``'s session as commands (``/NAME [ARGS]``); a name of chat's own
         commands stays theirs."""
-        found = runs.skills_of(toolbox).skills
-        return [_skill(skill) for skill in found if f"/{skill.name}" not in self.by_name]
+        return [_skill(skill) for skill in runs.skills_of(toolbox).skills if f"/{skill.name}" not in self.by_name]
 
     def find(self, line: str, toolbox: HasServers | None = None) -> tuple[Command, str]:
         """The command a line names (any case but an MCP prompt's; a skill of ``toolbox``'s) and the text after it,

@@ -46,8 +46,7 @@ async def go_on_waiting_here(ctx: Context, thread: Thread) -> None:
         await go_on_waiting(thread)
         return
     ctx.output.note(f"this thread waits for your answer to background reply {asked.job.id}'s question")
-    job = await going_on(thread, asked, ctx.environ, functools.partial(ask, thread.listener))
-    if job is None:
+    if (job := await going_on(thread, asked, ctx.environ, functools.partial(ask, thread.listener))) is None:
         ctx.output.note("left it waiting: chat inbox lists it")
         return
     ctx.started.append(job)
@@ -63,8 +62,7 @@ async def _new(ctx: Context, arg: str) -> None:
 async def _threads(ctx: Context, arg: str) -> None:
     if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LISTED):
         raise UsageError(f"/threads takes a number from 1 to {MAX_LISTED:,}, got {arg[:40]!r}")
-    rows = await ctx.service.threads().list(int(arg or 20))
-    if not rows:
+    if not (rows := await ctx.service.threads().list(int(arg or 20))):
         ctx.output.note("no threads yet: your first message starts one")
         return
     print_threads(rows, ctx.out)
