@@ -4,12 +4,11 @@ without a terminal, the thread going on in the background (chatcli.service.jobs)
 from __future__ import annotations
 
 import functools
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
-from chatcli.app.shared import LIST_JSON, environment, opt, subcommand
+from chatcli.app.shared import LIST_JSON, environment, opt, subcommand, verb
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import local_time, neutralise, say, say_json
@@ -28,17 +27,10 @@ FORMING = {"yes": "accept", "y": "accept", "accept": "accept", "no": "decline", 
 FORMING["cancel"] = "cancel"
 
 
-class InboxAction(str, Enum):
-    """What ``chat inbox`` does."""
-
-    list = "list"
-    answer = "answer"
-
-
 @subcommand("inbox", db=True)
 def inbox_command(
     settings: Settings,
-    action: InboxAction = typer.Argument(InboxAction.list, metavar="[list|answer]"),
+    action: str = verb("[list|answer]"),
     thread: Optional[str] = typer.Argument(None, metavar="[THREAD]", show_default=False),
     answer: Optional[str] = typer.Argument(None, metavar="[ANSWER]", show_default=False),
     reason: Optional[str] = opt("--reason", "answer no: the word the model gets."),
@@ -58,7 +50,7 @@ def inbox_command(
 
     from chatcli.threads.opening import open_threads
 
-    if action is InboxAction.list:
+    if action == "list":
 
         async def waiting() -> list[Waiting]:
             async with open_threads(settings, read_only=True, light=True) as threads:

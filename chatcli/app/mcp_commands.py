@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from enum import Enum
 from typing import Any
 
 import typer
 
-from chatcli.app.shared import environment, subcommand, switch
+from chatcli.app.shared import environment, subcommand, switch, verb
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
 from chatcli.text import counted, say
 
 
-class McpAction(str, Enum):
-    """What ``chat mcp`` does."""
-
-    login = "login"
-    logout = "logout"
-
-
 @subcommand("mcp")
 def mcp_command(
     settings: Settings,
-    action: McpAction = typer.Argument(..., metavar="login|logout", help="login: sign in; logout: forget the tokens."),
+    action: str = verb("login|logout", "login: sign in; logout: forget the tokens."),
     name: str = typer.Argument(..., metavar="NAME", help="The server's name in mcp.json."),
     no_browser: bool = switch("--no-browser", "Only print the sign-in address (as on a machine without a browser)."),
 ) -> None:
@@ -41,7 +33,7 @@ def mcp_command(
     spec = server_named(settings, name)
     if not spec.url:
         raise UsageError(f"{name} runs on this machine ({spec.command}): it needs no login")
-    if action is McpAction.logout:
+    if action == "logout":
         forgot = StoredAuth(spec).forget()
         ListCache().forget(spec)  # what it offered that login (a private listing): listed anew when next used
         say(env.stderr, f"logged out of {name}\n" if forgot else f"chat was not logged in to {name}\n")

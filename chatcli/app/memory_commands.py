@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from chatcli.app.shared import environment, subcommand, switch
+from chatcli.app.shared import environment, subcommand, switch, verb
 from chatcli.config import Settings
 from chatcli.errors import UsageError
 from chatcli.text import local_time, neutralise, say, say_json
@@ -16,21 +15,10 @@ if TYPE_CHECKING:
     from chatcli.store.memories import MemoryBook
 
 
-class MemoryAction(str, Enum):
-    """What ``chat memory`` does."""
-
-    list = "list"
-    add = "add"
-    forget = "forget"
-    edit = "edit"
-    export = "export"
-    import_ = "import"
-
-
 @subcommand("memory", db=True)
 def memory_command(
     settings: Settings,
-    action: MemoryAction = typer.Argument(MemoryAction.list, metavar="[list|add|forget|edit|export|import]"),
+    action: str = verb("[list|add|forget|edit|export|import]"),
     words: Optional[list[str]] = typer.Argument(None, metavar="[TEXT|ID|FILE]", show_default=False),
     as_json: bool = switch("--json", "list: one JSON list, with the ids (for scripts)."),
     yes: bool = switch("--yes -y", "import: keep them once shown, without asking (at a terminal only)."),
@@ -56,23 +44,23 @@ def memory_command(
     asyncio.run(main())
 
 
-async def _act(action: MemoryAction, text: str, book: Any, as_json: bool, yes: bool = False) -> None:
+async def _act(action: str, text: str, book: Any, as_json: bool, yes: bool = False) -> None:
     out, err = environment().stdout, environment().stderr
-    if action is MemoryAction.add:
+    if action == "add":
         memory = await book.add(_refused_as_usage(text), "command")
         say(err, f"remembered ({memory.id}): {neutralise(memory.text)}\n")
-    elif action is MemoryAction.forget:
+    elif action == "forget":
         if not text:
             raise UsageError("chat memory forget ID: name the memory (chat memory lists them)")
         if not await book.forget(text.strip()):
             raise UsageError(f"no memory {text.strip()!r}", hint="chat memory lists them, with their ids")
         say(err, f"forgot {text.strip()}\n")
-    elif action is MemoryAction.export:
+    elif action == "export":
         memories = sorted(await book.all(), key=lambda m: m.created_at)
         say_json(out, {"format": EXPORT_FORMAT, "version": 1, "memories": [m.as_json() for m in memories]})
-    elif action is MemoryAction.import_:
+    elif action == "import":
         say(err, await import_memories(book, _imported(text), yes) + "\n")
-    elif action is MemoryAction.edit:
+    elif action == "edit":
         from chatcli.ui.commands.remembered import edit_memories
 
         say(err, ("\n".join(await edit_memories(book, environment().environ)) or "nothing changed") + "\n")

@@ -58,33 +58,19 @@ class _App(typer.Typer):
 
 app = _App(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, context_settings=HELP_OPTIONS)
 
-# The environment of the running command (see chatcli.app.cli.main).
-_current: ContextVar[Environment] = ContextVar("chatcli_environment")
+# The environment of the running command: set (and reset) by chatcli.app.cli.main and a background reply's process.
+current: ContextVar[Environment] = ContextVar("chatcli_environment")
 
 
 def environment() -> Environment:
     """Where the running command reads and writes: set by ``main``, the process's own otherwise."""
-    env = _current.get(None)
-    return env if env is not None else Environment()
+    return current.get(None) or Environment()
 
 
-def using(env: Environment) -> Any:
-    """Make ``env`` the running command's environment; returns the token to reset it with."""
-    return _current.set(env)
-
-
-def done_with(token: Any) -> None:
-    _current.reset(token)
-
-
-def _version(value: bool) -> None:
+def _version(value: bool) -> None:  # (a flag that acts as soon as it is read: what a row of the table cannot hold)
     if value:
         say(environment().stdout, f"chatcli {__version__}\n")
         raise typer.Exit()
-
-
-# What a row of the table cannot hold: a flag that acts as soon as it is read.
-_CALLBACKS = {"version": _version}
 
 
 def option(param: str, hidden: bool | None = None) -> Any:
@@ -93,7 +79,7 @@ def option(param: str, hidden: bool | None = None) -> Any:
     flag = FLAG[param]
     if not flag.names:
         return typer.Argument(flag.default, metavar=flag.metavar, help=flag.help)
-    eager: dict[str, Any] = {"callback": _CALLBACKS[param], "is_eager": True} if param in _CALLBACKS else {}
+    eager: dict[str, Any] = {"callback": _version, "is_eager": True} if param == "version" else {}
     shown = flag.hidden if hidden is None else hidden
     return typer.Option(flag.default, *flag.names, metavar=flag.metavar, hidden=shown, help=flag.help, **eager)
 
@@ -104,6 +90,19 @@ def opt(spec: str, help: str, default: Any = None, **more: Any) -> Any:
     names = spec.split()
     shown = names.pop() if not names[-1].startswith("-") else None
     return typer.Option(default, *names, metavar=shown, help=help, **more)
+
+
+def verb(metavar: str, help: str | None = None) -> Any:
+    """A subcommand's argument that is one of the words ``metavar`` names (``"[list|add]"``: optional, the first
+    by default)."""
+    words = metavar.strip("[]").split("|")
+
+    def one_of(value: str) -> str:
+        if value not in words:  # said as click says it of a choice
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, words))}.")
+        return value
+
+    return typer.Argument(words[0] if metavar[0] == "[" else ..., metavar=metavar, help=help, callback=one_of)
 
 
 def switch(spec: str, help: str) -> Any:
