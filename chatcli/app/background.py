@@ -30,7 +30,7 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
 
     from chatcli.app.environment import Environment
     from chatcli.app.run import run
-    from chatcli.app.shared import done_with, guarded, using
+    from chatcli.app.shared import current, guarded
     from chatcli.service.jobs import ending
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.notify import tell
@@ -44,14 +44,14 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
         read.append(settings)
         run(spec.question or None, spec.thread, settings, _setup(spec, settings, env), output, env, False)
 
-    token = using(env)
+    token = current.set(env)
     try:
         guarded(False, ask, spec.overrides, output.fail)
         code = 0
     except typer.Exit as exc:
         code = exc.exit_code
     finally:
-        done_with(token)
+        current.reset(token)
     if read and read[0].notify != "off" and (found := ending(spec.id, environ)):  # told how it ended, as it says
         tell(found[0].tty, found[0].session, found[1], desktop=read[0].notify == "desktop")
     return code

@@ -15,7 +15,7 @@ from chatcli.app.environment import Environment
 from chatcli.app.flags import settings_of
 from chatcli.app.help_text import help_text
 from chatcli.app.run import graph_source, parse_vars, report, run, thread_setup
-from chatcli.app.shared import app, done_with, environment, guarded, help_asked, question_words, route, using
+from chatcli.app.shared import app, current, environment, guarded, help_asked, question_words, route
 from chatcli.app.worker import commands as worker_commands  # noqa: F401  (registers worker)
 from chatcli.config import Settings
 from chatcli.errors import UsageError
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         library_output.install()  # their warnings and log lines pass chat's writer too
         untraced(os.environ)
     env = env or Environment(terminal="/dev/tty")
-    token = using(env)
+    token = current.set(env)
     try:
         raw = sys.argv[1:] if argv is None else argv
         if (handled := _completion(raw, env)) is not None:
@@ -186,5 +186,5 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except SystemExit as exc:  # how click ends every run
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        done_with(token)
+        current.reset(token)
     return 0

@@ -64,8 +64,7 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
         if withheld:
             source += "; withheld: an untrusted .env set the endpoint"
         if name in ("worker", "worker_idle"):  # read by the launcher: the environment, else config.toml
-            variable = {"worker": "CHATCLI_WORKER", "worker_idle": "CHATCLI_WORKER_IDLE"}[name]
-            value = worker_config(environ)[0 if name == "worker" else 1]
+            value, variable = worker_config(environ)[name == "worker_idle"], f"CHATCLI_{name.upper()}"
             source = f"environment ({variable})" if environ.get(variable) else source
         if name == "context_tokens" and value is None:
             source = f"default: {_window_said(settings)}"
@@ -114,21 +113,13 @@ def _not_used(cwd: Any, environ: Any) -> list[str]:
     from chatcli.tools import plugins
 
     found = []
-    home = plugins.home_dir(environ) / ".claude"
-    for path in (
-        home / "settings.json",
-        Path(cwd) / ".claude" / "settings.json",
-        Path(cwd) / ".claude" / "settings.local.json",
-    ):
+    home, here = plugins.home_dir(environ) / ".claude", Path(cwd) / ".claude"
+    for path in (home / "settings.json", here / "settings.json", here / "settings.local.json"):
         try:
             found += [f"{path}: {key}" for key in plugins.read_json(path) if key not in SETTINGS_READ]
         except ValueError as exc:
             found.append(str(exc))
-    found += [
-        f"{folder}: output styles"
-        for folder in (home / "output-styles", Path(cwd) / ".claude" / "output-styles")
-        if folder.is_dir()
-    ]
+    found += [f"{f}: output styles" for f in (home / "output-styles", here / "output-styles") if f.is_dir()]
     for plugin in plugins.enabled(environ).plugins:
         for key, folder in (*PLUGIN_UNUSED, ("", "bin")):
             if key in plugin.manifest or (plugin.root / folder).exists():

@@ -23,10 +23,7 @@ if TYPE_CHECKING:
 
 WATCH_POLL = 0.5  # seconds between two looks at the jobs (chat jobs --watch)
 # The flags of chat --bg that set its thread up (chatcli.service.jobs.JobSpec's ``setup``), by parameter name.
-SETUP = (
-    *("system", "role", "model", "temperature", "attach", "latest", "at", "new_thread", "rebind"),
-    *("graph", "remote", "assistant"),
-)
+SETUP = tuple("system role model temperature attach latest at new_thread rebind graph remote assistant".split())
 
 
 def in_background(given: dict[str, Any], settings: Any) -> None:
@@ -259,10 +256,9 @@ def stop_command(settings: Settings, job: str = typer.Argument(..., help="The jo
     found = jobs.find(env.environ, job)  # (none: one line, as a usage error)
     where = asyncio.run(remote_jobs.halt(found, env.environ))
     if where == "server":
-        kept = f"what it said is kept in its thread {found.thread}"
-        say(env.stderr, f"chat: stopped job {found.id}'s run on the server: {kept}\n")
-        return
-    if where is None:
-        say(env.stderr, f"chat: job {found.id} is not running ({jobs.seen(found, env.environ).state})\n")
-        return
-    say(env.stderr, f"chat: stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}\n")
+        said = f"stopped job {found.id}'s run on the server: what it said is kept in its thread {found.thread}"
+    elif where is None:
+        said = f"job {found.id} is not running ({jobs.seen(found, env.environ).state})"
+    else:
+        said = f"stopped job {found.id}: what arrived is kept in thread {found.thread or '?'}"
+    say(env.stderr, f"chat: {said}\n")

@@ -32,17 +32,11 @@ def _annotation(flag: Flag) -> Any:
 def takes_the_flags(command: F) -> F:
     """``command``, which takes ``**given``, with one parameter for each row of the table, in its order: Typer
     builds ``chat [QUESTION]``'s options from them and hands the values over by name."""
-    parameters = [
-        inspect.Parameter(
-            flag.param, inspect.Parameter.KEYWORD_ONLY, default=option(flag.param), annotation=_annotation(flag)
-        )
-        for flag in ASK
-    ]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [inspect.Parameter(f.param, keyword, default=option(f.param), annotation=_annotation(f)) for f in ASK]
     setattr(command, "__signature__", inspect.Signature(parameters))
     return command
 
 
 # The flags chat acp takes as chat [QUESTION] does.
-MODEL, ROLE, TOOLS, NO_TOOLS, YES, LOCAL, GRAPH = (
-    option(param) for param in ("model", "role", "tools", "no_tools", "yes", "local", "graph")
-)
+MODEL, ROLE, TOOLS, NO_TOOLS, YES, LOCAL, GRAPH = map(option, "model role tools no_tools yes local graph".split())

@@ -29,11 +29,8 @@ def roles_command(settings: Settings, as_json: bool = JSON_LIST) -> None:
         say_json(out, listing)
         return
     if not roles:
-        say(
-            out,
-            'no roles yet: write NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt) '
-            f"in {directory}\n",
-        )
+        files = 'NAME.toml (system = "...", model, temperature, vars) or NAME.md (the prompt)'
+        say(out, f"no roles yet: write {files} in {directory}\n")
         return
     width = max(len(r.name) for r in roles)
     for r in roles:

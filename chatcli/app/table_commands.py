@@ -85,8 +85,7 @@ def compact_command(
         say_json(env.stdout, done.data, indent=None)
         return
     say(env.stdout, done.lines[0] + "\n")
-    hint = f"chat -t {found[0]} then /summary shows it; /undo there, before another question, takes it back\n"
-    say(env.stderr, hint)
+    say(env.stderr, f"chat -t {found[0]} then /summary shows it; /undo there, before another question, takes it back\n")
 
 
 @subcommand("fork", db=True)
