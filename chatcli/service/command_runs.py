@@ -210,10 +210,9 @@ async def goto(chat: Service, thread: Thread, arg: str) -> Said:
         raise UsageError("/goto takes a node's number or label", hint="/tree shows them")
     before = (await thread.tree()).current
     node = await thread.goto(arg)
-    if node.number == before:
-        return Said((f"already on node {node.number}: {_described(node)}",))
-    left = f"; node {before} is where you were (/goto {before})" if before is not None else ""
-    return Said((f"on node {node.number}: {_described(node)}{left}",))
+    where = "already on" if node.number == before else "on"
+    left = f"; node {before} is where you were (/goto {before})" if before not in (None, node.number) else ""
+    return Said((f"{where} node {node.number}: {_described(node)}{left}",))
 
 
 async def label(chat: Service, thread: Thread, arg: str) -> Said:

@@ -86,8 +86,7 @@ class Context:
 
 def is_command(text: str) -> bool:
     """A line is a command when it starts with "/"; "//" escapes a message that starts with "/"."""
-    stripped = text.lstrip()
-    return stripped.startswith("/") and not stripped.startswith("//")
+    return text.lstrip().startswith("/") and not text.lstrip().startswith("//")
 
 
 def leaves(text: str) -> bool:
@@ -98,8 +97,7 @@ def leaves(text: str) -> bool:
 
 def literal(text: str) -> str:
     """The message to send for a line that is not a command: "//text" sends "/text"."""
-    stripped = text.lstrip()
-    return stripped[1:] if stripped.startswith("//") else text
+    return text.lstrip()[1:] if text.lstrip().startswith("//") else text
 
 
 PROMPTS = "MCP prompts (arguments in order, or name=value; @SERVER:URI in a question attaches a resource):"

@@ -20,8 +20,7 @@ async def _copy(ctx: Context, arg: str) -> None:
             has = f"{len(blocks) or 'no'} code block{'' if len(blocks) == 1 else 's'}"
             raise UsageError(f"/copy N takes a code block number: the last answer has {has}")
         text, what = blocks[int(arg) - 1], f"code block {arg} of {len(blocks)}"
-    ways = copy(text, ctx.out if ctx.out.isatty() else None)
-    if not ways:
+    if not (ways := copy(text, ctx.out if ctx.out.isatty() else None)):
         raise UsageError("no clipboard to copy to here: not a terminal, and no wl-copy, xclip, xsel or pbcopy")
     size = f"{len(text.splitlines())} lines" if "\n" in text else f"{len(text)} characters"
     ctx.output.note(f"copied {what} ({size}) with {' and '.join(ways)}")

@@ -14,10 +14,8 @@ from chatcli.ui.registry import Context, Handler
 
 # One line of the memories' file in the editor: "[ID] the words" (a line without an id is a new memory).
 _LINE = re.compile(r"\s*\[([0-9a-f]{8})\]\s?(.*)")
-_HEADER = """\
-# What chat remembers for you, one memory a line: change the words, delete a line to forget it,
-# add a line to remember something new. Lines starting with # are ignored.
-"""
+_HEADER = "# What chat remembers for you, one memory a line: change the words, delete a line to forget it,\n"
+_HEADER += "# add a line to remember something new. Lines starting with # are ignored.\n"
 
 
 async def _summary(ctx: Context, arg: str) -> None:
