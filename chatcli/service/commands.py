@@ -252,9 +252,8 @@ class Commands:
         """The skill or command file a one-shot's question names (``/NAME ARGS``, run as at the prompt) and the text
         after it; None when it names neither (the question is asked as it is); a UsageError when it names a
         project's that waits for ``chat trust``."""
-        name, *rest = line.strip().split(None, 1)
-        found = next((command for command in self.skills(toolbox) if command.name == name), None)
-        if found is None:
+        name, *rest = line.split(None, 1)
+        if (found := next((command for command in self.skills(toolbox) if command.name == name), None)) is None:
             untrusted(name, toolbox)
         return None if found is None else (found, rest[0].strip() if rest else "")
 

@@ -99,14 +99,13 @@ async def _history(ctx: Context, arg: str) -> None:
 async def _export(ctx: Context, arg: str) -> None:
     words = arg.split(maxsplit=1)
     fmt = words.pop(0) if words and words[0] in ("md", "json") else "md"
-    file = words[0] if words else ""
     if not await ctx.thread.messages():
         raise UsageError("nothing to export: this thread is empty")
     text = await export_text(ctx.service.threads(), ctx.thread.thread_id, fmt)
-    if not file:
+    if not words:  # no FILE: printed
         ctx.print(text.rstrip("\n"))
         return
-    ctx.output.note(f"wrote {write_private(file, text)}")
+    ctx.output.note(f"wrote {write_private(words[0], text)}")
 
 
 def write_private(file: str, text: str) -> Path:
