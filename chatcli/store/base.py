@@ -202,26 +202,21 @@ class Guard:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.busy_wait
-        told = False
+        told = reopened = False
         while True:
             try:
                 return await operation()
             except self.errors as exc:
-                if self.busy(exc) and loop.time() < deadline:
+                if self.busy(exc) and not reopened and loop.time() < deadline:
                     if not told and self.on_wait is not None:
                         self.on_wait(f"{self.name} is locked by another program: waiting for it (Ctrl-C gives up)")
                     told = True
                     await asyncio.sleep(0.2)
                     continue
-                if self.reopen is None or not self.dropped(exc):
+                if reopened or self.reopen is None or not self.dropped(exc):
                     raise self.error(exc) from exc
-                failure = exc
-                break
-        try:
-            await self.reopen()
-        except StoreError as exc:
-            raise exc from failure
-        try:
-            return await operation()
-        except self.errors as exc:
-            raise self.error(exc) from exc
+                try:
+                    await self.reopen()
+                except StoreError as error:
+                    raise error from exc
+                reopened = True
