@@ -144,9 +144,7 @@ class Settings:
         return [v for k, v in ((None, self.api_key), *self.provider_env) if v and (k is None or k in keys)]
 
     def __repr__(self) -> str:  # never show a key, even in a traceback
-        shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        if shown["api_key"]:
-            shown["api_key"] = "***"
+        shown = {**{f.name: getattr(self, f.name) for f in fields(self)}, "api_key": self.api_key and "***"}
         from chatcli.provider_table import key_variables
 
         shown["provider_env"] = tuple((k, "***" if k in key_variables() else v) for k, v in self.provider_env)

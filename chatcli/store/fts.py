@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -167,12 +168,6 @@ def holds(text: str, phrases: Sequence[Sequence[str]]) -> bool:
     return bool(phrases) and {number for _, number in _instances(words, phrases)} == set(range(len(phrases)))
 
 
-def _sentence_starts(text: str, toks: Sequence[Token]) -> list[int]:
-    """Token numbers that start a sentence: the first, and any after '.' or ':' and a space."""
-    ends = {found.end() for found in _SENTENCE_END.finditer(text)}
-    return [position for position, (start, _, _) in enumerate(toks) if position == 0 or start in ends]
-
-
 def _score(
     insts: Sequence[tuple[int, int]], sizes: Sequence[int], n_doc: int, begin: int, size: int
 ) -> tuple[int, int]:
@@ -212,7 +207,9 @@ def snippet(text: str, phrases: Sequence[Sequence[str]], open_mark: str, close_m
     words = [tok for _, _, tok in toks]
     sizes = [len(phrase) for phrase in phrases]
     insts = _instances(words, phrases)
-    firsts = _sentence_starts(text, toks)
+    # The tokens that start a sentence: the first, and any after '.' or ':' and a space.
+    ends = {found.end() for found in _SENTENCE_END.finditer(text)}
+    firsts = [position for position, (start, _, _) in enumerate(toks) if position == 0 or start in ends]
 
     best_score, best_start = 0, 0
     for offset, _ in insts:
@@ -220,9 +217,7 @@ def snippet(text: str, phrases: Sequence[Sequence[str]], open_mark: str, close_m
         if score > best_score:
             best_score, best_start = score, adjusted
         if firsts and n_doc > size:
-            j = 0
-            while j < len(firsts) - 1 and firsts[j + 1] <= offset:
-                j += 1
+            j = bisect_right(firsts, offset) - 1  # the last sentence start at or before the match (firsts[0] is 0)
             if firsts[j] < offset:
                 score, _ = _score(insts, sizes, n_doc, firsts[j], size)
                 score += 120 if firsts[j] == 0 else 100

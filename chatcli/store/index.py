@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, List, Sequence, TypeVar
 
 from chatcli.store.base import (
@@ -107,8 +108,6 @@ def _directories(stored: Any) -> tuple[str, ...]:
 
 def marked(hit: SearchHit) -> SearchHit:
     """``hit`` with its snippet's match marks taken out and kept as (start, end) spans."""
-    from dataclasses import replace
-
     text: list[str] = []
     spans: list[tuple[int, int]] = []
     start: int | None = None
@@ -207,8 +206,6 @@ class ThreadIndex:
     async def counted(self, hits: List[SearchHit]) -> List[SearchHit]:
         """``hits`` numbered by the user's questions up to each one (a turn with tool calls holds
         more than two messages), counted along the message's own branch of the thread."""
-        from dataclasses import replace
-
         numbered = []
         for hit in hits:
             rows = await self._rows(self.SQL["turn"], (hit.node,)) if hit.node else []

@@ -76,9 +76,7 @@ class MigrationLog(Protocol):
 
 def check_known(name: str, applied: Sequence[str], migrations: Sequence[Migration]) -> None:
     """Refuse a database whose record names a migration this version does not have."""
-    known = {m.name for m in migrations}
-    unknown = [n for n in applied if n not in known]
-    if unknown:
+    if unknown := [n for n in applied if n not in {m.name for m in migrations}]:
         raise StoreError(
             f"{name} was set up by a newer chatcli (migration {unknown[0]}; this one knows {len(migrations)})",
             hint="upgrade chatcli",

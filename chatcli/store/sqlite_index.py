@@ -108,12 +108,11 @@ class SqliteThreadIndex(ThreadIndex):
         found: list[tuple[str, str | None, Any, Any, Any, Any]] = []
         for checkpoint_id, parent, type_, blob, tail, model, mark in await self._rows(self.SQL["points"], (thread_id,)):
             if type_ is None:  # its metadata names the message: nothing to decode
-                ref = None if tail is None else {REF_KEY: tail}
-                found.append((checkpoint_id, parent, ref, model, mark, uuid6_time(checkpoint_id)))
-                continue
-            checkpoint = loads(type_, blob) or {}
-            ref = checkpoint.get("channel_values", {}).get("messages")
-            found.append((checkpoint_id, parent, ref, model, mark, checkpoint.get("ts")))
+                ref, at = None if tail is None else {REF_KEY: tail}, uuid6_time(checkpoint_id)
+            else:
+                checkpoint = loads(type_, blob) or {}
+                ref, at = checkpoint.get("channel_values", {}).get("messages"), checkpoint.get("ts")
+            found.append((checkpoint_id, parent, ref, model, mark, at))
         return found
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
@@ -131,7 +130,4 @@ class SqliteThreadIndex(ThreadIndex):
                 ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return [
-            marked(SearchHit(tid, title, pos // 2 + 1, role, snip, node, when))
-            for tid, title, pos, role, snip, node, when in rows
-        ]
+        return [marked(SearchHit(tid, title, pos // 2 + 1, *rest)) for tid, title, pos, *rest in rows]

@@ -162,21 +162,19 @@ class ChainStore:
                     j = min(len(msgs), pref["n"])
                 best, k = found, j
 
+        parent_node = best.nodes[k - 1] if best is not None and k else None
         if best is not None and k:
             tc.touch(best)
         if k == len(msgs):
-            return make_ref(best.nodes[k - 1] if (best is not None and k) else None, k)
+            return make_ref(parent_node, k)
 
         tail_msgs = msgs[k:]
-        dumps = self.inner.serde.dumps_typed
-        rows = [(*dumps(m), m.type, str(m.text)) for m in tail_msgs]
-        parent_node = best.nodes[k - 1] if (best is not None and k) else None
+        rows = [(*self.inner.serde.dumps_typed(m), m.type, str(m.text)) for m in tail_msgs]
         new_nodes = await self.table.insert_chain(thread_id, parent_node, k, rows)
         # (re-checked after the await: a concurrent put may have extended `best`)
         if best is not None and k and k == len(best.nodes):
             best.extend(new_nodes, tail_msgs)  # the usual turn: O(new messages)
             tc.by_node.update(zip(new_nodes, tail_msgs))
         else:  # a branch (retry, edit) or a new thread
-            prefix_nodes = best.nodes[:k] if (best is not None and k) else []
-            tc.add(Chain(prefix_nodes + new_nodes, list(msgs)))
+            tc.add(Chain((best.nodes[:k] if best is not None else []) + new_nodes, list(msgs)))
         return make_ref(new_nodes[-1], len(msgs))

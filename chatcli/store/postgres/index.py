@@ -131,10 +131,9 @@ class PostgresThreadIndex(ThreadIndex):
     async def _points(self, thread_id: str) -> list[tuple[str, str | None, Any, Any, Any, Any]]:
         found: list[tuple[str, str | None, Any, Any, Any, Any]] = []
         for c, parent, kind, tail, type_, blob, model, mark, ts in await self._rows(self.SQL["points"], (thread_id,)):
-            if kind in ("number", "null"):  # its metadata names the message: nothing to decode
-                found.append((c, parent, None if tail is None else {REF_KEY: int(tail)}, model, mark, ts))
-            else:
-                found.append((c, parent, loads(type_, blob), model, mark, ts))
+            # Where its metadata names the message (its node's number, as text, or null), nothing is decoded.
+            ref = loads(type_, blob) if kind not in ("number", "null") else tail and {REF_KEY: int(tail)}
+            found.append((c, parent, ref, model, mark, ts))
         return found
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
@@ -167,11 +166,10 @@ class PostgresThreadIndex(ThreadIndex):
                  LIMIT %s""",
             (*weights, *(value for _, params in counted for value in params), tsquery_literal(phrases), limit),
         )
-        cut = [
-            (tid, title, pos // 2 + 1, role, snippet(body or "", phrases, open_mark=OPEN, close_mark=CLOSE), node, when)
+        return [
+            marked(SearchHit(tid, title, pos // 2 + 1, role, snippet(body or "", phrases, OPEN, CLOSE), node, when))
             for tid, title, pos, role, body, node, when, _ in rows
         ]
-        return [marked(SearchHit(*hit)) for hit in cut]
 
 
 def _frequency(phrase: list[str]) -> tuple[str, list[Any]]:
