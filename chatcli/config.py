@@ -317,10 +317,8 @@ def _check_document_url(url: str) -> None:
     except ValueError:
         fits = False
     if not fits:
-        raise ConfigError(
-            f"mcp_client_metadata_url must be an https URL with a path (where chat's client metadata is published), "
-            f"got {url!r}"
-        )
+        what = "an https URL with a path (where chat's client metadata is published)"
+        raise ConfigError(f"mcp_client_metadata_url must be {what}, got {url!r}")
 
 
 def provider_vars() -> list[str]:

@@ -77,10 +77,8 @@ class MigrationLog(Protocol):
 def check_known(name: str, applied: Sequence[str], migrations: Sequence[Migration]) -> None:
     """Refuse a database whose record names a migration this version does not have."""
     if unknown := [n for n in applied if n not in {m.name for m in migrations}]:
-        raise StoreError(
-            f"{name} was set up by a newer chatcli (migration {unknown[0]}; this one knows {len(migrations)})",
-            hint="upgrade chatcli",
-        )
+        newer = f"{name} was set up by a newer chatcli (migration {unknown[0]}; this one knows {len(migrations)})"
+        raise StoreError(newer, hint="upgrade chatcli")
 
 
 async def migrate(log: MigrationLog, migrations: Sequence[Migration], name: str) -> list[str]:

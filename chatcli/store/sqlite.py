@@ -121,9 +121,8 @@ def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreErr
     was being created (and is not there)."""
     primary = _primary(exc)
     cannot, unharmed = (f"cannot create {path}", "") if new else (f"cannot open {path}", "the file is unharmed: ")
-    if primary == sqlite3.SQLITE_FULL or (
-        primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path)
-    ):
+    full = primary == sqlite3.SQLITE_FULL
+    if full or (primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_room(path)):
         return StoreError(f"{cannot}: the disk it is on is full", hint=f"{unharmed}free some space and try again")
     if primary == sqlite3.SQLITE_IOERR:
         named = getattr(exc, "sqlite_errorname", "") or "SQLITE_IOERR"
@@ -156,10 +155,8 @@ def check_database(path: Path) -> None:
     except sqlite3.Error as exc:
         raise opening_error(path, exc) from None
     if version > len(MIGRATIONS):  # the count of applied migrations, kept for every release to read
-        raise StoreError(
-            f"{path} was written by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})",
-            hint="upgrade chatcli",
-        )
+        newer = f"{path} was written by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})"
+        raise StoreError(newer, hint="upgrade chatcli")
     if tables and not tables & _OUR_TABLES:
         raise StoreError(f"{path} is another program's SQLite database", hint="choose another --db")
 

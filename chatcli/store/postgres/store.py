@@ -176,10 +176,8 @@ async def _check_legacy(conn: AsyncConnection[Any]) -> None:
     except psycopg.errors.UndefinedTable:
         return
     if version > len(MIGRATIONS):
-        raise StoreError(
-            f"the database was set up by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})",
-            hint="upgrade chatcli",
-        )
+        newer = f"the database was set up by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})"
+        raise StoreError(newer, hint="upgrade chatcli")
 
 
 async def _memory_store(conn: Any, pool: Any) -> Any:
