@@ -87,11 +87,10 @@ async def import_memories(book: "MemoryBook", texts: list[str], yes: bool = Fals
 
     kept = {m.text for m in await book.all()}
     adding = list(dict.fromkeys(each for each in texts if each not in kept))
-    if len(kept) + len(adding) > MAX_MEMORIES:  # (past it the oldest would go, unsaid)
+    if (total := len(kept) + len(adding)) > MAX_MEMORIES:  # (past it the oldest would go, unsaid)
+        hint = "chat memory forget ID (or chat memory edit) makes room"
         raise UsageError(
-            f"importing would keep {len(kept) + len(adding):,} memories, more than {MAX_MEMORIES:,}: nothing was "
-            "imported",
-            hint="chat memory forget ID (or chat memory edit) makes room",
+            f"importing would keep {total:,} memories, more than {MAX_MEMORIES:,}: nothing was imported", hint=hint
         )
     if adding:
         _confirmed(adding, yes)

@@ -173,12 +173,6 @@ class Listening:
     token: str | None = None
     kept: Path | None = None
 
-    def said(self) -> str:
-        """The "listening on" line's address: the socket's path, or the page's (its sign-in link, with a token)."""
-        if self.unix:
-            return self.unix
-        return sign_in_link(self.host, self.port, self.token) if self.token else _bracketed_url(self.host, self.port)
-
 
 def sign_in_link(host: str, port: int, token: str) -> str:
     """The page's address as a sign-in link: good once, for a few minutes (chatcli.api.access)."""
@@ -219,8 +213,13 @@ def serve(
         loop="asyncio",  # uvloop connects where the loopback guard's audit hook cannot see (chatcli.local.loopback)
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    noted = _note_socket(path) if path else None
-    say(environment().stderr, f"chat serve: listening on {where.said()} (Ctrl-C stops)\n")
+    # The socket noted in chat's data directory, so that the shell tool's sandbox masks it (chatcli.tools.sandbox).
+    noted = str(listening_dir(environment().environ) / str(os.getpid())) if path else None
+    with contextlib.suppress(OSError):
+        if path and noted:
+            write_private(Path(noted), os.path.realpath(path))
+    said = path or (sign_in_link(host, port, token) if token else _bracketed_url(host, port))
+    say(environment().stderr, f"chat serve: listening on {said} (Ctrl-C stops)\n")
     if token is not None and not path:
         kept = f"; it is kept in {where.kept}" if where.kept is not None else ""
         say(
@@ -242,17 +241,6 @@ def serve(
         for left in filter(None, (path, noted)):  # the socket, and its note
             with contextlib.suppress(OSError):
                 os.unlink(left)
-
-
-def _note_socket(path: str) -> Any:
-    """Note the socket in chat's data directory, so that the shell tool's sandbox masks it (chatcli.tools.sandbox)."""
-
-    note = listening_dir(environment().environ) / str(os.getpid())
-    try:
-        write_private(note, os.path.realpath(path))
-    except OSError:
-        return None
-    return note
 
 
 # Seconds a stopping server (SIGTERM, Ctrl-C) gives the answers running: then they are stopped, their partials kept.

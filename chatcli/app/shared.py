@@ -190,10 +190,8 @@ def subcommand(
 def question_words(args: list[str]) -> tuple[list[str], list[str]]:
     """``args`` with a question typed without quotes (``chat why is the sky blue``, as aichat and ollama take it)
     as one argument, and the words it was made of (after ``--`` too: ``chat -- rm the dust``)."""
-    kept: list[str] = []
-    words: list[str] = []
+    kept, words, dashes, i = list[str](), list[str](), False, 0
     at: int | None = None
-    dashes, i = False, 0
     while i < len(args):
         arg = args[i]
         if not dashes and arg == "--":
