@@ -56,17 +56,14 @@ def _ask(given: dict[str, Any], json_output: JsonOutput | None, env: Environment
         raise UsageError("--json and --jsonl cannot be used together")
     answerer, answer = graph_source(given, env)
     setup = thread_setup({**given, "variables": parse_vars(asked.var)}, settings, answerer, answer)
-    if asked.again and (asked.question is not None or answer is not None or not (asked.thread or asked.latest)):
+    resumed = bool(asked.thread or asked.latest)  # (a resumed thread keeps its own prompt: unknown here)
+    if asked.again and (asked.question is not None or answer is not None or not resumed):
         raise UsageError("--again answers a thread's last question again: -t ID, no question, no --resume")
-    if asked.at is not None and not (asked.thread or asked.latest):
+    if asked.at is not None and not resumed:
         raise UsageError("--at names a node of a thread: give the thread too", hint="chat -t ID --at NODE")
     role_prompt = setup.role.system if setup.role is not None else None
-    resumed = bool(asked.thread or asked.latest)  # a resumed thread keeps its own prompt: unknown here
-    for line in ignored(
-        setup.variables,
-        setup.system or role_prompt or (None if resumed else settings.system),
-        bool(asked.tools and asked.no_tools),
-    ):
+    prompt = setup.system or role_prompt or (None if resumed else settings.system)
+    for line in ignored(setup.variables, prompt, bool(asked.tools and asked.no_tools)):
         say(env.stderr, f"chat: warning: {line}\n")
     from chatcli.tools import plugins
 

@@ -189,8 +189,7 @@ def install(shell: str | None, environ: Mapping[str, str]) -> str:
     """Write the script where ``shell`` loads completions from; the line telling what was done."""
     shell = shell_of(shell, environ, "--install-completion")
     text = script(shell)
-    home = environ.get("HOME") or os.path.expanduser("~")
-    path = Path(INSTALL[shell].replace("~", home, 1))
+    path = Path(INSTALL[shell].replace("~", environ.get("HOME") or os.path.expanduser("~"), 1))
     private_dir(path.parent)
     path.write_text(text)
     after = {

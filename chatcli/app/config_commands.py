@@ -13,7 +13,6 @@ from chatcli.config import ENV_VARS, Settings, layered
 from chatcli.text import redact_url, say, say_json
 
 _VARIABLE = {name: var for var, name in ENV_VARS.items()}
-_SECRET = ("api_key",)
 
 
 def _tail(value: Any) -> str:
@@ -32,7 +31,7 @@ def _secret_variable(name: str) -> bool:
 def shown(name: str, value: Any) -> Any:
     """A value as it may be shown: a key by its last four characters only, a URL without its password."""
 
-    if name in _SECRET and value:
+    if name == "api_key" and value:
         return _tail(value)
     if name == "provider_env":
         return [[var, _tail(v) if _secret_variable(var) else redact_url(str(v))] for var, v in value]

@@ -64,8 +64,7 @@ def inbox_command(
     here = answer is None and env.stdin_isatty and env.stdout.isatty()  # asked here, as at the prompt
     if answer is None and not here:
         raise UsageError(f"chat inbox answer {thread} ANSWER: give the answer", hint="chat inbox --help")
-    said = None if here else _said(answer or "", reason, fields or [])
-    going = asyncio.run(_prepared(thread, settings, said))
+    going = asyncio.run(_prepared(thread, settings, None if here else _said(answer or "", reason, fields or [])))
     if going is None:
         say(env.stderr, f"chat: left thread {thread} waiting\n")
         return

@@ -33,16 +33,13 @@ class StderrLines(logging.Handler):
 
 
 # uvicorn's logging for ``chat serve``: its warnings and errors on stderr, through StderrLines.
+_TO_STDERR = {"handlers": ["stderr"], "level": "WARNING", "propagate": False}
 SERVE_LOG_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "chat serve: %(message)s"}},
     "handlers": {"stderr": {"()": StderrLines, "formatter": "line"}},
-    "loggers": {
-        "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
-        "uvicorn.error": {"level": "WARNING"},
-        "uvicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
-    },
+    "loggers": {"uvicorn": _TO_STDERR, "uvicorn.error": {"level": "WARNING"}, "uvicorn.access": _TO_STDERR},
 }
 
 
@@ -61,8 +58,7 @@ def _uncaught_in_thread(args: Any) -> None:
 
 def install() -> None:
     """Route the libraries' stderr lines through chat's writer, for this process."""
-    last_resort = StderrLines(logging.WARNING)
-    logging.lastResort = last_resort  # what logging does with a record no handler took
+    logging.lastResort = StderrLines(logging.WARNING)  # what logging does with a record no handler took
     warnings.showwarning = _show_warning
     sys.excepthook = _uncaught
     threading.excepthook = _uncaught_in_thread

@@ -144,10 +144,7 @@ def _answer(shown: Any, reading: Any, question: str) -> str:
     if fd is None or reading is not shown:  # stdin: read as text
         return str(reading.readline())
     line = b""
-    while not line.endswith(b"\n"):  # the terminal opened to ask on: read from its descriptor
-        piece = os.read(fd, 1024)
-        if not piece:
-            break
+    while not line.endswith(b"\n") and (piece := os.read(fd, 1024)):  # the terminal opened to ask on: its descriptor
         line += piece
     return line.decode("utf-8", "replace")
 

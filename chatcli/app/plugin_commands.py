@@ -41,5 +41,4 @@ def plugin_command(
             return yes
         return ask(env, "Accept it?")
 
-    said = act(list(words or []), accept, env.environ)
-    say(env.stdout, "".join(line + "\n" for line in said))
+    say(env.stdout, "".join(line + "\n" for line in act(list(words or []), accept, env.environ)))

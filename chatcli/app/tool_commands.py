@@ -55,9 +55,8 @@ def show_log(settings: Settings, name: str) -> None:
     from chatcli.text import say
 
     server_named(settings, name)
-    path = data_dir() / "mcp" / f"{name}.log"
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
+        with (data_dir() / "mcp" / f"{name}.log").open(encoding="utf-8", errors="replace") as handle:
             lines = deque(handle, maxlen=LOG_LINES)
     except FileNotFoundError:
         say(environment().stderr, f"chat: MCP server {name} has no log yet (it has not run, or logged nothing)\n")
