@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.ui.clipboard import code_blocks
+from chatcli.ui.markdown.blocks import code_blocks
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
 from tests.helpers import Repl
@@ -106,3 +106,5 @@ def test_code_blocks_are_found_as_markdown_fences_them():
     assert code_blocks("no code here") == []
     assert code_blocks("```\ncut off") == ["cut off"]
     assert code_blocks("~~~\ntilde\n~~~\n  ```js\nx\n  ```") == ["tilde", "x"]
+    # A block in a list item, indented as models indent it: shown as code, so /copy 1 is it.
+    assert code_blocks("1. Run:\n\n    ```sh\n    make all\n    ```\n2. Done.") == ["make all"]

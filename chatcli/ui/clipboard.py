@@ -23,15 +23,6 @@ TOOLS = (
 )
 
 
-def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of a Markdown text, in order, without their fences (a block cut off at the end of the
-    answer: what there is of it), as markdown-it (rich's Markdown parser) finds them."""
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("zero").enable("fence").parse(markdown)
-    return [token.content.removesuffix("\n") for token in tokens if token.type == "fence"]
-
-
 def copy(text: str, terminal: IO[str] | None) -> list[str]:
     """Put ``text`` on the clipboard every way there is; the ways that worked."""
     ways = []

@@ -233,6 +233,22 @@ class Blocks:
         return [row.rstrip() if palette.system is None else row for row in rows]
 
 
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of an answer, in order, read as ``Blocks`` shows them (without their fences and the
+    fence's indentation; one cut off at the end: what there is of it): what /copy N counts is what was seen."""
+    blocks: list[list[str]] = []
+    fence: Fence | None = None
+    for source in markdown.expandtabs(4).splitlines():
+        if fence is not None and _closes(source, fence):
+            fence = None
+        elif fence is not None:
+            blocks[-1].append(source[min(fence.indent, len(source) - len(source.lstrip(" "))) :])
+        elif (opened := _FENCE.match(source)) and not _table_row(source):
+            fence = Fence(opened.group(2), len(opened.group(1)), None)
+            blocks.append([])
+    return ["\n".join(lines) for lines in blocks]
+
+
 def _closes(source: str, fence: Fence) -> bool:
     stripped = source.strip()
     return stripped.startswith(fence.marker) and not stripped.strip(fence.marker[0])
