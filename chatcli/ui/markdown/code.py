@@ -73,13 +73,10 @@ _ALIASES = {
     }.items()
     for alias in aliases.split()
 }
-# Multi-line constructs: opener -> (closer, token type).
-_SPANS = {
-    '"""': ('"""', String.Doc),
-    "'''": ("'''", String.Doc),
-    "/*": ("*/", Comment.Multiline),
-    "`": ("`", String.Backtick),
-}
+# Multi-line constructs by their openers (each closed by itself, a comment by "*/"), and the pattern's other groups.
+_SPANS = {'"""': String.Doc, "'''": String.Doc, "/*": Comment.Multiline, "`": String.Backtick}
+_GROUPS = {"closed": String, "comment": Comment.Single, "string": String, "number": Number, "operator": Operator}
+_GROUPS |= {"decorator": Name.Decorator, "variable": Name.Variable}
 
 
 class Scanner(NamedTuple):
@@ -92,17 +89,13 @@ class Scanner(NamedTuple):
 @functools.cache
 def _scanner(language: str) -> Scanner:
     words = {name: kind for kind, names in zip(_KINDS, _WORDS.get(language, ())) for name in names.split()}
-    comment = {"python": r"\#.*", "shell": r"(?<!\S)\#.*", "json": r"//.*"}.get(language, r"//.*")
-    opens = {"python": r'"""|' + r"'''", "js": r"/\*|`", "c": r"/\*", "json": r"/\*"}.get(language, r"(?!)")
-    closed = {
-        "python": r'""".*?"""|' + r"'''.*?'''",
-        "js": r"/\*.*?\*/|`(?:\\.|[^`\\])*`",
-        "c": r"/\*.*?\*/",
-        "json": r"/\*.*?\*/",
-    }.get(language, r"(?!)")
+    block = r"/\*.*?\*/"  # (the scanners are those of _ALIASES: c and json take the defaults)
+    comment = {"python": r"\#.*", "shell": r"(?<!\S)\#.*"}.get(language, r"//.*")
+    opens = {"python": r'"""|' + r"'''", "js": r"/\*|`", "shell": r"(?!)"}.get(language, r"/\*")
+    closed = {"python": r'""".*?"""|' + r"'''.*?'''", "js": block + r"|`(?:\\.|[^`\\])*`", "shell": "(?!)"}
     word = r"\#?[A-Za-z_$][\w$]*" if language == "c" else r"[A-Za-z_$][\w$]*"
     pattern = (
-        rf"(?P<closed>{closed})|(?P<open>{opens})|(?P<comment>{comment})"
+        rf"(?P<closed>{closed.get(language, block)})|(?P<open>{opens})|(?P<comment>{comment})"
         r"|(?P<string>[rbfuRBFU]{0,2}\"(?:\\.|[^\"\\])*\"|[rbfuRBFU]{0,2}'(?:\\.|[^'\\])*')"
         r"|(?P<number>\b(?:0[xX][\da-fA-F_]+|\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?)[a-zA-Z]*\b)"
         r"|(?P<decorator>(?<![\w)\]])@[\w.]+)"
@@ -133,7 +126,7 @@ class LineScanner:
         state, out = self.open, []
         pos = 0
         if state is not None:
-            closer, kind = _SPANS[state]
+            closer, kind = state.replace("/*", "*/"), _SPANS[state]
             end = line.find(closer)
             if end < 0:
                 return iter([(kind, line)])
@@ -156,7 +149,7 @@ class LineScanner:
             after_define = ""
             if group == "open":
                 state = text
-                out.append((_SPANS[text][1], line[match.start() :]))
+                out.append((_SPANS[text], line[match.start() :]))
                 pos = len(line)
                 break
             if group == "string" and self.family == "json":
@@ -197,14 +190,3 @@ def _pygments_lexer(language: str) -> Any:
         return get_lexer_by_name(language) if language else None
     except ClassNotFound:
         return None
-
-
-_GROUPS = {
-    "closed": String,
-    "comment": Comment.Single,
-    "string": String,
-    "number": Number,
-    "decorator": Name.Decorator,
-    "variable": Name.Variable,
-    "operator": Operator,
-}

@@ -24,14 +24,6 @@ _INLINE = re.compile(
     r"|(?<![\w_])_(?=[^\s_])(?P<em_u>.+?)(?<=[^\s_])_(?![\w_])"
     r"|~~(?=\S)(?P<strike>.+?)(?<=\S)~~"
 )
-_NESTED = {
-    "strong_em": ("strong", "em"),
-    "strong": ("strong",),
-    "strong_u": ("strong",),
-    "em": ("em",),
-    "em_u": ("em",),
-    "strike": ("strike",),
-}
 
 
 def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]:
@@ -60,8 +52,8 @@ def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]
             spans += inline(match.group("label"), style + ("link",), match.group("url"))
         elif kind == "auto":
             spans.append(Span(match.group("auto"), style + ("link",), match.group("auto")))
-        else:
-            spans += inline(match.group(kind), style + _NESTED[kind], link)
+        else:  # the group is named by its styles: strong_em, em_u
+            spans += inline(match.group(kind), style + tuple(kind.removesuffix("_u").split("_")), link)
     if start < len(text):
         spans.append(Span(text[start:], style, link))
     return spans

@@ -20,38 +20,20 @@ if TYPE_CHECKING:
     from pygments.token import _TokenType
     from rich.syntax import SyntaxTheme
 
-# After rich's Markdown theme (rich/default_styles.py), with a colour on every heading level.
-STYLES: dict[str, str] = {
-    "h1": "bold underline magenta",
-    "h2": "bold magenta",
-    "h3": "bold cyan",
-    "h4": "bold",
-    "h5": "italic",
-    "h6": "dim",
-    "strong": "bold",
-    "em": "italic",
-    "strike": "strike",
-    "code": "bold cyan on black",
-    "link": "bright_blue underline",
-    "quote": "magenta",
-    "bullet": "bold yellow",
-    "number": "yellow",
-    "hr": "dim",
-    "pending": "dim",  # rows not yet final: a table still arriving
-    "table.border": "cyan",
-    "table.header": "bold cyan",
-}
+# After rich's Markdown theme (rich/default_styles.py), with a colour on every heading level; "pending": rows not yet
+# final (a table still arriving).
+STYLES: dict[str, str] = dict(
+    entry.split("=")
+    for entry in "h1=bold underline magenta,h2=bold magenta,h3=bold cyan,h4=bold,h5=italic,h6=dim,strong=bold,"
+    "em=italic,strike=strike,code=bold cyan on black,link=bright_blue underline,quote=magenta,bullet=bold yellow,"
+    "number=yellow,hr=dim,pending=dim,table.border=cyan,table.header=bold cyan".split(",")
+)
 
 RESET = "\x1b[0m"
 CODE_THEME = "monokai"  # rich's theme of the code blocks
 # The name a console of the same colours is made with (rich's Console(color_system=...)): windows' are standard.
 SystemName = Literal["standard", "256", "truecolor"]
-_SYSTEM_NAMES: dict[str, SystemName] = {
-    "standard": "standard",
-    "256": "256",
-    "truecolor": "truecolor",
-    "windows": "standard",
-}
+_NAMES: dict[str, SystemName] = {"standard": "standard", "256": "256", "truecolor": "truecolor", "windows": "standard"}
 _PIECES = re.compile(r"\S+|\s+")
 
 
@@ -72,7 +54,7 @@ class Palette:
     """Escape codes for named styles and for code tokens, for one console's colour system."""
 
     def __init__(self, console: Console) -> None:
-        self.system_name = _SYSTEM_NAMES.get(console.color_system or "")
+        self.system_name = _NAMES.get(console.color_system or "")
         self.system = COLOR_SYSTEMS[self.system_name] if self.system_name else None
         self.links = self.system is not None and not console.legacy_windows
         self.no_color = console.no_color
