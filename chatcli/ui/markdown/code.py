@@ -123,8 +123,7 @@ class LineScanner:
 
     def tokens(self, line: str, commit: bool = True) -> Tokens:
         """Token types and text for one line; ``commit=False`` leaves the state as it was."""
-        state, out = self.open, []
-        pos = 0
+        state, out, pos = self.open, [], 0
         if state is not None:
             closer, kind = state.replace("/*", "*/"), _SPANS[state]
             end = line.find(closer)
@@ -152,13 +151,10 @@ class LineScanner:
                 out.append((_SPANS[text], line[match.start() :]))
                 pos = len(line)
                 break
+            kind = Comment.Multiline if group == "closed" and text.startswith("/*") else _GROUPS[group]
             if group == "string" and self.family == "json":
-                out.append((Name.Tag if line[pos:].lstrip().startswith(":") else String.Double, text))
-                continue
-            if group == "closed" and text.startswith("/*"):
-                out.append((Comment.Multiline, text))
-                continue
-            out.append((_GROUPS[group], text))
+                kind = Name.Tag if line[pos:].lstrip().startswith(":") else String.Double
+            out.append((kind, text))
         if pos < len(line):
             out.append((Text, line[pos:]))
         if commit:
@@ -170,8 +166,7 @@ def highlighter(language: str) -> Callable[[str, bool], Tokens] | None:
     """A function colouring one code block line by line (``commit=False``: a preview), or None."""
     if (family := _ALIASES.get(language)) is not None:  # a language of the fast scanner's; Pygments colours the rest
         return LineScanner(family, _scanner(family)).tokens
-    lexer = _pygments_lexer(language)
-    if lexer is None:
+    if (lexer := _pygments_lexer(language)) is None:
         return None
 
     def tokens(line: str, commit: bool = True) -> Tokens:
