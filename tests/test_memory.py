@@ -320,7 +320,7 @@ def test_cli_summary_memory_sends_the_summary_in_place_of_dropped_turns(server, 
 
     server.default_reply = summarise_or_echo
     # The questions ask to remember, which would offer the remember tool, whose schema takes its share of the
-    # 150 tokens (chatcli.backends.own.graph.tools_tokens): kept out, so the turns alone share the budget.
+    # 150 tokens (their JSON, four characters a token): kept out, so the turns alone share the budget.
     env = {**chat_env, "CHATCLI_CONTEXT_TOKENS": "150", "CHATCLI_MEMORY": "summary", "CHATCLI_MEMORIES": "false"}
     for i in range(6):
         if i == 5:

@@ -14,7 +14,7 @@ A thread is compacted three ways:
   ``KEEP`` of the budget (``Fold``), said in one line;
 - as it goes (memory "summary"): each model step folds what would not fit.
 
-Each fold is one summariser call (``summarise``), read as it streams but never shown: LangGraph does not stream
+Each fold is one summariser call a part (``fold_in``), read as it streams but never shown: LangGraph does not stream
 calls tagged "nostream", and the turn runner skips any chunk tagged ``SUMMARY_TAG``. Its answer is read no further
 than the summary's room (about a quarter of the history budget): one that runs on is cut there, and said to be,
 so that what a server sends costs no more time or memory than the summary it may become.
@@ -170,37 +170,6 @@ def sent(system: SystemMessage, state: Mapping[str, Any], budget: int) -> Sent:
     return Sent([system, *before, *kept], left_out)
 
 
-async def summarise(
-    chat_model: BaseChatModel,
-    summary: str,
-    new: list[BaseMessage],
-    config: RunnableConfig,
-    budget: int,
-    focus: str | None = None,
-    offset: int = 0,
-) -> tuple[str, Any, bool]:
-    """Fold ``new`` messages into ``summary`` with one summariser call; the summary, its usage, and whether its
-    answer ran past its room and was cut. ``offset``: the questions before ``new`` (its turns are numbered from
-    there)."""
-    instructions = _SUMMARISER.format(words=max(30, int(budget * WORDS_PER_TOKEN)))
-    if focus:
-        instructions += _FOCUS.format(focus=focus)
-    # The whole request stays within the history budget, as a turn's does: the window keeps room for the reply.
-    room = budget - tokens([SystemMessage(instructions), HumanMessage(summary)]) - 40
-    told = transcript(new, max(400, 4 * room), offset)
-    asked = f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the conversation:\n{told}"
-    prompt = [SystemMessage(instructions), HumanMessage(asked)]
-    tags = [*(config.get("tags") or []), "nostream", SUMMARY_TAG]
-    # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room): at most
-    # about a quarter of the budget (approximate counter: 4 characters a token), and its answer is read no further.
-    room, said = min(budget, MAX_ANSWER), "the summary request"
-    text, usage, cut = await read_within(chat_model, prompt, {**config, "tags": tags}, room, said, "nothing was folded")
-    text = text.strip()
-    if not text:  # the turns would count as folded into nothing
-        raise ModelError("the model answered the summary request with nothing: nothing was folded")
-    return (text + CUT if cut else text), usage, cut
-
-
 async def read_within(
     chat_model: Any, prompt: list[BaseMessage], config: RunnableConfig, room: int, what: str, lost: str
 ) -> tuple[str, Any, bool]:
@@ -258,20 +227,34 @@ async def fold_in(
     span: Sequence[BaseMessage],
     config: RunnableConfig,
     budget: int,
+    offset: int,
     focus: str | None = None,
-    offset: int = 0,
 ) -> tuple[str, dict[str, Any] | None, int, bool]:
     """``summary`` with ``span`` folded in, half a budget of it per summariser call (with the summary and the
     instructions a call sends no more than a turn may), oldest first; of a span longer than ``MOST_CALLS`` parts,
-    its most recent ones. The summary, the calls' usage, the messages of ``span`` left out of it (its oldest), and
-    whether an answer was cut at the summary's room."""
+    its most recent ones, its turns numbered from ``offset`` (the questions before it), steered by ``focus``. The
+    summary, the calls' usage, the messages of ``span`` left out of it (its oldest), and whether an answer was cut at
+    the summary's room."""
+    focused = _FOCUS.format(focus=focus) if focus else ""
+    instructions = SystemMessage(_SUMMARISER.format(words=max(30, int(budget * WORDS_PER_TOKEN))) + focused)
+    # A summary that ignores its word limit must not crowd out the conversation (nor the next fold's room): at most
+    # about a quarter of the budget (approximate counter: 4 characters a token), and its answer is read no further.
+    said = (min(budget, MAX_ANSWER), "the summary request", "nothing was folded")
+    told: RunnableConfig = {**config, "tags": [*(config.get("tags") or []), "nostream", SUMMARY_TAG]}
     parts = _parts(span, budget // 2)  # with the summary and the instructions, a call stays in the budget
     skipped = sum(len(part) for part in parts[:-MOST_CALLS])
     usage: dict[str, Any] | None = None
     asked = offset + sum(m.type == "human" for m in span[:skipped])
     cut = False
     for part in parts[-MOST_CALLS:]:
-        summary, used, this_cut = await summarise(chat_model, summary, part, config, budget, focus, offset=asked)
+        # The whole request stays within the history budget, as a turn's does: the window keeps room for the reply.
+        room = budget - tokens([instructions, HumanMessage(summary)]) - 40
+        new = transcript(part, max(400, 4 * room), asked)
+        asking = HumanMessage(f"Current summary:\n{summary or '(none yet)'}\n\nNew part of the conversation:\n{new}")
+        text, used, this_cut = await read_within(chat_model, [instructions, asking], told, *said)
+        if not text.strip():  # the turns would count as folded into nothing
+            raise ModelError("the model answered the summary request with nothing: nothing was folded")
+        summary = text.strip() + CUT if this_cut else text.strip()
         usage, cut = add_usage(usage, used), cut or this_cut
         asked += sum(m.type == "human" for m in part)
     return summary, usage, skipped, cut
@@ -304,9 +287,7 @@ async def fitted(
         if first <= start or (calls == 0 and may_fold is not None and not await may_fold()):
             break
         asked = sum(m.type == "human" for m in messages[:start])
-        summary, used, _, this_cut = await fold_in(
-            chat_model, summary, messages[start:first], config, budget, offset=asked
-        )
+        summary, used, _, this_cut = await fold_in(chat_model, summary, messages[start:first], config, budget, asked)
         usage, cut = add_usage(usage, used), cut or this_cut
         folded += sum(m.type == "human" for m in messages[start:first])
         start, calls = first, calls + 1
@@ -340,10 +321,8 @@ async def compact(
         )
     before = tokens(sent(system, state, budget).messages)
     asked = sum(m.type == "human" for m in messages[:start])
-    summary, usage, skipped, cut = await fold_in(
-        chat_model, summary, messages[start:last], config, budget, focus, asked
-    )
-    turns = sum(m.type == "human" for m in messages[start + skipped : last])
+    summary, usage, left, cut = await fold_in(chat_model, summary, messages[start:last], config, budget, asked, focus)
+    turns = sum(m.type == "human" for m in messages[start + left : last])
     update = {"summary": summary, "summary_through": messages[last - 1].id}
     update["compaction"] = _record("compact", state, turns, focus)
     now = sent(system, {**state, **update}, budget)

@@ -4,6 +4,7 @@ the model node."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, InitVar, dataclass, field
@@ -85,21 +86,6 @@ _VARIABLE = re.compile(r"\{(\w+)\}")
 def render_system(template: str, variables: Mapping[str, str]) -> str:
     """Fill ``{name}`` placeholders from the thread's variables; other braces stay as written."""
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
-
-
-def tools_tokens(tools: list[dict[str, Any]]) -> int:
-    """The estimated size (tokens) of the tools offered with a request, as the turns' is estimated (a token about
-    four characters): what the model is sent of them is their JSON."""
-    import json
-
-    return len(json.dumps(tools, ensure_ascii=False, default=str)) // 4 if tools else 0
-
-
-def _question(messages: list[Any]) -> str:
-    """What the thread's last question asks, in words (its attachments' text parts too): the memories are ranked
-    by it."""
-    asked = next((m for m in reversed(messages) if m.type == "human"), None)
-    return asked.text if asked is not None and isinstance(asked.text, str) else ""
 
 
 def _say(emit: Callable[[Any], None], text: str | None, in_result: bool = False) -> None:
@@ -228,8 +214,8 @@ class ChatGraph:
         asked = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), 0)
         rounds = sum(1 for m in messages[asked:] if toolcalls.calls_of(m))
         if rounds >= self.tool_rounds:
-            _say(emit, f"the model used its {self.tool_rounds} rounds of tools for this question: it answers without"
-                 " them now (tool_rounds, a subagent's maxTurns, set how many)")  # fmt: skip
+            used = f"the model used its {self.tool_rounds} rounds of tools for this question: it answers without them"
+            _say(emit, f"{used} now (tool_rounds, a subagent's maxTurns, set how many)")
             return []
         from chatcli.core.memories import ASKED
 
@@ -278,7 +264,9 @@ class ChatGraph:
     ) -> dict[str, Any]:
         step.learned = await self.states.of(step.name)
         if self.standing is not None:  # the memories and the project's instructions, within their share
-            question = _question(state["messages"])
+            # (ranked by the last question's words, its attachments' text parts too)
+            asked = next((m for m in reversed(state["messages"]) if m.type == "human"), None)
+            question = asked.text if asked is not None and isinstance(asked.text, str) else ""
             extra, step.memories = await self.standing.context(step.config, step.learned.budget, emit, question)
             if extra:
                 step.system = SystemMessage(f"{step.system.content}\n\n{extra}".strip())
@@ -429,13 +417,14 @@ class _Step:
             fold = automatic(self.graph.compact_at)
         # The tools offered go with every request: their names, descriptions and schemas take from the budget what
         # the turns would (an MCP server's descriptions may be long), never less than a quarter left for the turns.
-        tools = tools_tokens(self.tools)
+        # (their size estimated as the turns' is, a token about four characters: the model is sent their JSON)
+        tools = len(json.dumps(self.tools, ensure_ascii=False, default=str)) // 4 if self.tools else 0
         budget = max(self.learned.budget - tools, self.learned.budget // 4)
         if tools > self.learned.budget // 2 and not graph.told_tools:  # a small window (a local model's), many tools
             graph.told_tools = True
-            _say(self.emit, f"the {len(self.tools)} tools offered take ~{tools:,} of the ~{self.learned.budget:,}"
-                 " tokens this model is sent: little is left for the conversation (--no-tools, fewer MCP servers, or"
-                 " a model with a bigger window: CHATCLI_LOCAL_N_CTX for the local one)")  # fmt: skip
+            took = f"the {len(self.tools)} tools offered take ~{tools:,} of the ~{self.learned.budget:,} tokens"
+            left = "little is left for the conversation (--no-tools, fewer MCP servers, or a model with a bigger window"
+            _say(self.emit, f"{took} this model is sent: {left}: CHATCLI_LOCAL_N_CTX for the local one)")
         try:
             plan = await fitted(self.chat_model, self.system, self.state, self.config, budget, fold, self.may_fold)
         except Exception as exc:
@@ -525,16 +514,7 @@ def graph_for(settings: Settings, models: Any, toolbox: "Toolbox | None" = None,
     tools; ``more``: what only a session's graph has (its store's states, standing, guard, the local server)."""
     from chatcli.backends.own.pricing import Pricer
 
-    return ChatGraph(
-        models,
-        default_system=settings.system,
-        context_tokens=settings.context_tokens,
-        memory=settings.memory,
-        compact_at=settings.compact_at,
-        toolbox=toolbox,
-        tool_rounds=settings.tool_rounds,
-        continuations=settings.max_continuations,
-        tool_result_chars=settings.tool_result_chars,
-        pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings),
-        **more,
-    )
+    same = ("context_tokens", "memory", "compact_at", "tool_rounds", "tool_result_chars")  # named as the settings
+    more |= {name: getattr(settings, name) for name in same}
+    more |= dict(default_system=settings.system, continuations=settings.max_continuations, toolbox=toolbox)
+    return ChatGraph(models, pricer=Pricer(settings.prices, settings.base_url, bool(settings.local), settings), **more)
