@@ -159,7 +159,6 @@ class TerminalApprover:
         self._take_typed()
 
     async def _decide(self, call: ToolCall, allowed: tuple[str, ...]) -> Decision:
-        arguments = call.arguments
         question, keys, answering = question_for(allowed)
         stopped = Decision("no", rest=True) if "reject" in allowed else Decision("later")  # Ctrl-C, Ctrl-D
         while True:
@@ -176,12 +175,12 @@ class TerminalApprover:
             elif answer in ("", "n"):
                 return Decision("no")
             elif answer in ("v", "?"):
-                self.say(neutralise(arguments_text(arguments, indent=2)))
+                self.say(neutralise(arguments_text(call.arguments, indent=2)))
             elif answer == "r":
                 reason = await self.line("Reason (for the model): ")
                 return stopped if reason == _STOPPED else Decision("no", reason=reason.strip() or None)
             else:  # "e"
-                edited = await self._edit(arguments)
+                edited = await self._edit(call.arguments)
                 if edited == _STOPPED:
                     return stopped
                 if isinstance(edited, dict):
@@ -238,14 +237,8 @@ class TerminalApprover:
             if len(event.data) == 1 and event.data.isprintable():  # arrows and function keys answer nothing
                 take(event, event.data.lower())
 
-        @keys.add("enter")
-        def _enter(event: KeyPressEvent) -> None:
-            take(event, "")
-
-        @keys.add("c-c")
-        @keys.add("c-d")
-        def _stop(event: KeyPressEvent) -> None:
-            answer(event.app, _STOPPED)
+        keys.add("enter")(lambda event: take(event, ""))
+        keys.add("c-c")(keys.add("c-d")(lambda event: answer(event.app, _STOPPED)))
 
         @keys.add(Keys.BracketedPaste)
         def _pasted(event: KeyPressEvent) -> None:
@@ -262,13 +255,8 @@ class TerminalApprover:
         from prompt_toolkit.output import create_output
 
         if "key_bindings" not in options:  # the edit and reason lines: Ctrl-D stops, even with text on the line
-            stop = KeyBindings()
-
-            @stop.add("c-d")
-            def _stop(event: KeyPressEvent) -> None:
-                event.app.exit(exception=EOFError())
-
-            options["key_bindings"] = stop
+            options["key_bindings"] = stop = KeyBindings()
+            stop.add("c-d")(lambda event: event.app.exit(exception=EOFError()))
         try:
             # handle_sigint=False: chat's own Ctrl-C handler (stop the turn) must stay in place for
             # the call that follows; here the terminal is raw and Ctrl-C arrives as a key.
