@@ -130,10 +130,8 @@ def _refuse_a_mistyped_command(args: list[str], env: Environment) -> None:
     meant = meant_command(word) if (word.strip().isalpha() if lone else len(word) >= 5) else None
     if meant:
         added = "put it after --" if not lone else "add words or put it after --"
-        error = UsageError(
-            f"{word!r} looks like a command: did you mean {meant}?",
-            hint=f"to ask it, {added}: chat -- {' '.join(words)}",
-        )
+        hint = f"to ask it, {added}: chat -- {' '.join(words)}"
+        error = UsageError(f"{word!r} looks like a command: did you mean {meant}?", hint=hint)
         raise SystemExit(report(error, False, None, env.stderr))
 
 

@@ -83,8 +83,7 @@ def origins(environ: Any, cwd: Any) -> list[dict[str, Any]]:
 
     files = [str(p) for p in instruction_files(cwd)] if settings.project_instructions else []
     said = "sent with every request" if files else "none in this directory or its repository's root"
-    if not settings.project_instructions:
-        said = "off (project_instructions = false)"
+    said = said if settings.project_instructions else "off (project_instructions = false)"
     records.append({"name": "instruction_files", "value": files, "source": said})
     from chatcli.tools import hooks, skills
 

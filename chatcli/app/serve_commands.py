@@ -86,16 +86,11 @@ def serve_command(
         hint = f"leave out --no-token, or the token ({TOKEN_VARIABLE} too)"
         raise UsageError("--no-token was given with a token", hint=hint)
     if token is not None:
-        say(
-            env.stderr,
-            "chat serve: warning: --token shows the token to every user of this machine (ps);"
-            f" --token-file PATH or {TOKEN_VARIABLE} keep it private\n",
-        )
+        shown = "--token shows the token to every user of this machine (ps);"
+        say(env.stderr, f"chat serve: warning: {shown} --token-file PATH or {TOKEN_VARIABLE} keep it private\n")
     if unix is None and not loopback(host) and not secret:
-        raise UsageError(
-            f"chat serve on {host} would answer anyone who reaches it",
-            hint=f"give --token-file (or {TOKEN_VARIABLE}), or listen on 127.0.0.1",
-        )
+        hint = f"give --token-file (or {TOKEN_VARIABLE}), or listen on 127.0.0.1"
+        raise UsageError(f"chat serve on {host} would answer anyone who reaches it", hint=hint)
     kept: Path | None = None
     if unix is None and secret is None and not no_token:
         secret, kept = own_token(env.environ)
@@ -116,11 +111,8 @@ def serve_command(
 
             read_servers(Path(settings.mcp_config))
         if no_token and unix is None:
-            say(
-                env.stderr,
-                f"chat serve: warning: --no-token: every process of yours on this machine may read your threads"
-                f" and run your tools through {_bracketed_url(host, port)}\n",
-            )
+            reach = f"may read your threads and run your tools through {_bracketed_url(host, port)}"
+            say(env.stderr, f"chat serve: warning: --no-token: every process of yours on this machine {reach}\n")
         serve(settings, Listening(host, port, unix, secret, kept), allow_host, proxies(trust_proxy), chat.answerer)
 
 
@@ -222,11 +214,8 @@ def serve(
     say(environment().stderr, f"chat serve: listening on {said} (Ctrl-C stops)\n")
     if token is not None and not path:
         kept = f"; it is kept in {where.kept}" if where.kept is not None else ""
-        say(
-            environment().stderr,
-            "chat serve: the link signs a browser in, once and within five minutes (chat serve --link prints"
-            f" another); a script sends the token (Authorization: Bearer TOKEN){kept}\n",
-        )
+        link = "the link signs a browser in, once and within five minutes (chat serve --link prints another)"
+        say(environment().stderr, f"chat serve: {link}; a script sends the token (Authorization: Bearer TOKEN){kept}\n")
 
     def leave(signum: int, _frame: Any) -> None:  # uvicorn raises the signal again once it has stopped
         raise SystemExit(128 + signum)

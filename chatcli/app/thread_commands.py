@@ -12,6 +12,7 @@ from chatcli.app.run import read_export
 from chatcli.app.shared import ASSISTANT, HEADER, JSON_LIST, environment, opt, subcommand, switch
 from chatcli.config import Settings
 from chatcli.errors import ChatError, UsageError
+from chatcli.service import jobs
 from chatcli.text import counted, say, say_json
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,7 +114,6 @@ async def show_command(
 ) -> None:
     """Print a thread's transcript (the last thread's without ID; rendered in a terminal, through $PAGER or `less -FRX`
     when longer than the screen; Markdown text in a pipe), tool calls and thinking included."""
-    from chatcli.service import jobs
     from chatcli.ui.listing import print_transcript
 
     env = environment()
@@ -224,11 +224,9 @@ async def rm_command(
             say(err, f"  {t.info.thread_id}  {title} ({counted(len(t.messages), 'message')})\n")
         if not typer.confirm(f"Delete {counted(len(found), 'thread')}?", err=True):
             raise UsageError("nothing deleted")
-    from chatcli.service.jobs import delete_thread
-
     for thread_id in dict.fromkeys(ids):
         waiting = f"waiting for the answer being written on thread {thread_id} to end (Ctrl-C gives up)\n"
-        await delete_thread(threads, thread_id, environment().environ, lambda: say(err, waiting))
+        await jobs.delete_thread(threads, thread_id, environment().environ, lambda: say(err, waiting))
         say(err, f"deleted {thread_id}\n")
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import typer
 
+from chatcli import trust
 from chatcli.app.run import report
 from chatcli.app.shared import DEBUG, app, environment, switch
 from chatcli.config import ENV_VARS
@@ -50,7 +51,6 @@ def trust_command(
 def _trusted(env: Any, yes: bool) -> list[str]:
     """Show what trust would let in, ask for each kind (``yes``: trusted without asking), trust what was agreed;
     what is said of it."""
-    from chatcli import trust
     from chatcli.tools import agents, command_files, hooks
 
     path, store = env.cwd / ".env", trust_store(env.environ)
@@ -108,7 +108,6 @@ def ask(env: Any, question: str) -> bool:
 
 def _revoked(env: Any) -> list[str]:
     """Stop trusting the directory's .env, skills, subagents and hooks; what is said of it."""
-    from chatcli import trust
     from chatcli.tools import agents, command_files, hooks
 
     path, store = env.cwd / ".env", trust_store(env.environ)
@@ -126,8 +125,6 @@ def _revoked(env: Any) -> list[str]:
 
 def _dotenv(path: Path, store: Path) -> str:
     """The .env at ``path`` trusted: what is said of it."""
-    from chatcli import trust
-
     keys = [k for k in trust.trust(path, store).variables if k in ENV_VARS]
     sets = f"; it sets {', '.join(keys)}" if keys else ""
     return f"trusted {path} as it is now{sets} (chat trust --revoke undoes it)"
