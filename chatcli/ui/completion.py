@@ -46,14 +46,13 @@ class ModelCache:
     def __init__(self, fetch: Callable[[], Awaitable[list[str]]] | None = None):
         self.fetch = fetch
         self.items: list[str] = []
-        self._fetched_at: float | None = None
+        self._fetched_at = -MODELS_FRESH  # (never)
         self._task: asyncio.Task[None] | None = None
 
     def refresh_soon(self) -> None:
         """Start fetching the list unless it is fresh or on its way; returns at once."""
-        if self.fetch is None or (self._task is not None and not self._task.done()):
-            return
-        if self._fetched_at is not None and time.monotonic() - self._fetched_at < MODELS_FRESH:
+        fresh = time.monotonic() - self._fetched_at < MODELS_FRESH
+        if self.fetch is None or fresh or (self._task is not None and not self._task.done()):
             return
         with contextlib.suppress(RuntimeError):  # no event loop: nothing to fetch with
             self._task = asyncio.get_running_loop().create_task(self._fetch(self.fetch))
@@ -117,19 +116,15 @@ class CommandCompleter(Completer):
         """As ``get_completions``; and an MCP prompt's arguments, as its server completes them (completion/complete,
         asked at Tab, never while typing)."""
         text = document.text_before_cursor.lstrip()
-        if text.startswith(PREFIX) and " " in text and "\n" not in text and self.toolbox() is not None:
-            for completion in await self._prompt_argument(text):
-                yield completion
-            return
-        for completion in self.get_completions(document, complete_event):
+        argument = text.startswith(PREFIX) and " " in text and "\n" not in text and self.toolbox() is not None
+        offered = await self._prompt_argument(text) if argument else self.get_completions(document, complete_event)
+        for completion in offered:
             yield completion
 
     async def _prompt_argument(self, text: str) -> list[Completion]:
-        from chatcli.tools.context import argument_at, complete_argument
+        from chatcli.tools.context import argument_at, complete_argument, prompts
 
         command, _, rest = text.partition(" ")
-        from chatcli.tools.context import prompts
-
         entry = next((p for p in prompts(self.toolbox()) if p.command == command), None)
         words = rest.split(" ")
         found = argument_at(entry, [w for w in words[:-1] if w] + [words[-1]]) if entry is not None else None
