@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional
@@ -100,10 +101,9 @@ def _check_remote(given: dict[str, Any]) -> None:
     import uuid
 
     if given["header"]:
-        raise UsageError(
-            "--bg does not take --header: a header would be on the job's command line, for any user to read",
-            hint="give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY)",
-        )
+        why = "a header would be on the job's command line, for any user to read"
+        hint = "give the server's key in LANGGRAPH_API_KEY (or LANGSMITH_API_KEY)"
+        raise UsageError(f"--bg does not take --header: {why}", hint=hint)
     if given["latest"]:
         raise UsageError("--bg --remote takes the thread's id, not --continue", hint="chat threads --remote URL")
     if given["thread"] is not None:
@@ -138,10 +138,8 @@ def jobs_command(
     for s in reversed(seen) if watch else seen:  # followed: the oldest first, as what comes next
         _say(s, as_json, env.stdout)
     if watch:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # how it ends
             _watch({s.job.id: s.state for s in seen}, as_json, settings.notify == "desktop")
-        except KeyboardInterrupt:
-            return
 
 
 def _say(s: "Seen", as_json: bool, out: IO[str]) -> None:

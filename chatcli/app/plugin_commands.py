@@ -37,8 +37,6 @@ def plugin_command(
 
     def accept(lines: list[str]) -> bool:
         say(env.stdout, "".join(f"{line}\n" for line in lines))
-        if yes or not (env.stdin_isatty and env.stdout.isatty()):
-            return yes
-        return ask(env, "Accept it?")
+        return yes or (env.stdin_isatty and env.stdout.isatty() and ask(env, "Accept it?"))
 
     say(env.stdout, "".join(line + "\n" for line in act(list(words or []), accept, env.environ)))

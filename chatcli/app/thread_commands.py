@@ -41,8 +41,7 @@ def on_threads(name: str, *, read_only: bool = True, light: bool = True) -> Call
 
         return run
 
-    registered: Callable[[F], F] = subcommand(name, db=True, opening=on)
-    return registered
+    return subcommand(name, db=True, opening=on)
 
 
 async def named(threads: Any, ref: str | None) -> str:
