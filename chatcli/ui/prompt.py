@@ -268,11 +268,10 @@ async def _moved(repl: Repl, question: str) -> None:
                 repl.next_input = question
                 repl.output.note(back)
                 return
-            recall = conversation.recall
-            sent = await recall.last_question() == question
+            sent = await conversation.recall.last_question() == question
             if sent:  # kept, with the files queued for it (stopped as it was kept: the queue emptied here too)
                 queued.clear()
-            if sent and not await recall.left_unanswered():
+            if sent and not await conversation.recall.left_unanswered():
                 repl.output.note("the reply had ended: nothing to move to the background")
                 return
             if not sent and queued:  # stopped before it was kept: its files would stay behind
@@ -348,10 +347,8 @@ def _toolbox(session: Context) -> Any:
 
 async def _kept(conversation: Thread | None) -> str | None:
     """The id of the thread the session ends on, if it was stored (an empty new thread was not)."""
-    if conversation is None:
-        return None
     with contextlib.suppress(Exception):  # leaving must not fail for want of an answer
-        if await conversation.threads().info(conversation.thread_id) is not None:
+        if conversation is not None and await conversation.threads().info(conversation.thread_id) is not None:
             return conversation.thread_id
     return None
 
@@ -376,12 +373,11 @@ def _resume(chat: Chat) -> str:
 
 def _instructions(chat: Chat) -> list[str]:
     """The header's line naming the project's AGENTS.md files in effect (chat's own graph sends them)."""
-    settings = chat.settings
-    if not settings.project_instructions or not chat.answerer.can.prompt:
+    if not chat.settings.project_instructions or not chat.answerer.can.prompt:
         return []
     from chatcli.backends.own.standing import instruction_files
 
-    found = instruction_files(settings.workdir or os.getcwd())
+    found = instruction_files(chat.settings.workdir or os.getcwd())
     return ["project instructions: " + ", ".join(map(str, found)) + " · sent with every question"] if found else []
 
 
@@ -402,10 +398,9 @@ async def run_repl(
     was waiting for tool-call approval when chat stopped, that is asked again before the first prompt.
     """
     settings, thread_id, info = chat.settings, opening.thread_id, opening.info
-    resumed = named or info is not None
     threads = ThreadCache()
-    own = chat.answerer.can.prompt  # chat's own graph: the models of its providers for /model Tab
-    models = ModelCache(lambda: _models(chat)) if own else ModelCache(None)
+    # chat's own graph: the models of its providers for /model Tab
+    models = ModelCache(lambda: _models(chat)) if chat.answerer.can.prompt else ModelCache()
     session = session or make_session(
         settings, CommandCompleter(threads, models, settings.roles_dir, lambda: _toolbox(here), chat.commands)
     )
@@ -438,7 +433,7 @@ async def run_repl(
         telling = asyncio.create_task(_tell_ended_jobs(repl, session, above))
         stack.callback(telling.cancel)
         try:
-            if resumed:
+            if named or info is not None:  # resumed
                 from chatcli.ui.commands.threads import go_on_waiting_here
 
                 await _cancellable(repl, lambda thread: go_on_waiting_here(here, thread), "stopped")
