@@ -185,6 +185,9 @@ class Notice:
     in_result: bool = False
 
 
+Emit = Callable[[Any], None]  # where a step emits its events: the turn's stream, as a listener hears them
+
+
 def saying(hear: Callable[[Any], object]) -> Callable[[str, bool], object]:
     """How a layer below the events (a hook's verdict) says a line to ``hear``: a ``Notice``, ``warn`` or not."""
     return lambda text, warn: hear(Notice(text, warn=warn))

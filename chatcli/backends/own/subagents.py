@@ -85,9 +85,8 @@ async def delegate(
             break
         say(f"a SubagentStop hook asks {agent.name} for another pass: {said.reason}", False)
         asked = {"messages": [*state["messages"], HumanMessage(said.reason)]}  # (the same ids: not kept twice)
-    return Outcome(
-        note + (answer or "(the subagent gave no answer)"), "ok", time.monotonic() - started, kept=spent(replies)
-    )
+    final = note + (answer or "(the subagent gave no answer)")
+    return Outcome(final, "ok", time.monotonic() - started, kept=spent(replies))
 
 
 def _model(graph: Any, config: RunnableConfig, agent: Subagent) -> tuple[str | None, str]:

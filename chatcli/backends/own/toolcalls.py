@@ -61,8 +61,7 @@ def with_unique_ids(message: BaseMessage) -> BaseMessage:
     if not isinstance(message, AIMessage) or not (message.tool_calls or message.invalid_tool_calls):
         return message
     good, bad = message.tool_calls, message.invalid_tool_calls
-    ids = unique_ids([c.get("id") for c in [*good, *bad]])
-    if ids == [c.get("id") for c in [*good, *bad]]:
+    if (ids := unique_ids(old := [c.get("id") for c in [*good, *bad]])) == old:
         return message
     good = [{**c, "id": i} for c, i in zip(good, ids)]
     bad = [{**c, "id": i} for c, i in zip(bad, ids[len(good) :])]
@@ -138,15 +137,11 @@ def offered_names(messages: list[BaseMessage]) -> set[str] | None:
 
 def open_calls(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     """The calls of the last assistant message that have no result yet (a crash or a stop mid-call)."""
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.type == "tool":
-            continue
-        if isinstance(message, AIMessage):
-            answered = {m.tool_call_id for m in messages[index + 1 :] if isinstance(m, ToolMessage)}
-            return [c for c in calls_of(message) if c["id"] not in answered]
+    index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type != "tool"), None)
+    if index is None or not isinstance(messages[index], AIMessage):
         return []
-    return []
+    answered = {m.tool_call_id for m in messages[index + 1 :] if isinstance(m, ToolMessage)}
+    return [c for c in calls_of(messages[index]) if c["id"] not in answered]
 
 
 def closing_results(
@@ -305,11 +300,9 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
 
     async def settled(call: dict[str, Any], decision: dict[str, Any], asked: bool) -> ToolMessage:
         config = get_config()
+        toolbox, model = cast("Toolbox", toolbox_of(config, default)), Model.of(sampler, config)
         thread = str((config.get("configurable") or {}).get("thread_id") or "")
-        toolbox = cast("Toolbox", toolbox_of(config, default))
-        model = Model.of(sampler, config)
-        message: ToolMessage = await settle(toolbox, hooks_of(config), call, decision, asked, emitter(), thread, model)
-        return message
+        return await settle(toolbox, hooks_of(config), call, decision, asked, emitter(), thread, model)
 
     approval: Any = task(name="approval")(cast(Any, decided))  # (its types do not follow a closure's)
     hooks: Any = task(name="hooks")(cast(Any, hooks_run))

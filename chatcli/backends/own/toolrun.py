@@ -10,11 +10,13 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from chatcli.core.events import Notice, Progress, ToolCall, ToolResult, saying
+from chatcli.core.events import Emit, Notice, Progress, ToolCall, ToolResult, saying
 from chatcli.core.turn import where
 from chatcli.tools import builtin
 
 if TYPE_CHECKING:
+    from langchain_core.messages import ToolMessage
+
     from chatcli.backends.own.sampling import Model
     from chatcli.tools.hooks import Hooks, Verdict
     from chatcli.tools.toolbox import Toolbox
@@ -33,7 +35,7 @@ async def settle(
     thread: str,
     model: "Model | None",
     entry: Any = None,
-) -> Any:
+) -> ToolMessage:
     """``call``'s result (a ToolMessage), emitted as a ``ToolResult``: refused as the user's ``decision`` says
     (when it was ``asked``), or run (``hooks`` told after). Runs in a LangGraph task of its own
     (chatcli.backends.own.toolcalls); ``model`` answers its server's requests to use the model, where the user allows
@@ -111,13 +113,7 @@ def hooked(toolbox: Toolbox, hooks: Hooks, thread: str, emit: Any) -> Callable[.
 
 
 async def run_asking(
-    toolbox: "Toolbox",
-    entry: Any,
-    arguments: dict[str, Any],
-    shown: ToolCall,
-    emit: Callable[[Any], None],
-    key: str,
-    model: "Model",
+    toolbox: Toolbox, entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Emit, key: str, model: Model
 ) -> Any:
     """Run the call (or go on with the one kept under ``key``, whose server waits for an answer), each question
     its server asks the user an ``interrupt()``: the answer given before when the step runs again (the call
@@ -158,7 +154,7 @@ async def run_asking(
     return done
 
 
-def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], None]) -> dict[str, Any]:
+def _answered(params: dict[str, Any], shown: ToolCall, emit: Emit) -> dict[str, Any]:
     """The answer to the server's question ``params`` (its ``elicitation/create``): the interrupt's value."""
     from langgraph.types import interrupt
 
@@ -181,9 +177,7 @@ def _answered(params: dict[str, Any], shown: ToolCall, emit: Callable[[Any], Non
         return {"action": "cancel"}
 
 
-async def _sampled(
-    params: Any, shown: ToolCall, emit: Callable[[Any], None], model: "Model", fresh: bool
-) -> dict[str, Any]:
+async def _sampled(params: Any, shown: ToolCall, emit: Emit, model: Model, fresh: bool) -> dict[str, Any]:
     """The answer to the server's request to use the model: asked of the user (an ``interrupt()``, as a question
     is), then, if they allow it and it was not answered before (``fresh``), the model's."""
     from chatcli.backends.own.sampling import Sampling, Unreadable, refused
@@ -200,12 +194,7 @@ async def _sampled(
 
 
 async def run_call(
-    toolbox: "Toolbox",
-    entry: Any,
-    arguments: dict[str, Any],
-    shown: ToolCall,
-    emit: Callable[[Any], None],
-    ask: Any = None,
+    toolbox: Toolbox, entry: Any, arguments: dict[str, Any], shown: ToolCall, emit: Emit, ask: Any = None
 ) -> Any:
     """``toolbox.call`` for ``entry``, emitting ``Progress`` for ``shown`` until it ends (however it ends);
     ``ask`` answers its server's questions to the user."""
@@ -265,7 +254,7 @@ def kept(media: list[dict[str, Any]], text: str, thread: str, most: int) -> tupl
 
 def result_message(
     call: dict[str, Any], text: str, outcome: str, media: list[dict[str, Any]] | None = None, **meta: Any
-) -> Any:
+) -> ToolMessage:
     """The stored result of ``call``: the whole text, how it ended, what else is known, and its images and audio
     (``MEDIA_KEY``: sent to a model that takes them, chatcli.backends.own.request_history.with_media)."""
     from langchain_core.messages import ToolMessage
