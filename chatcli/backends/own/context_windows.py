@@ -50,18 +50,18 @@ def _key(endpoint: str, model: str) -> str:
     return f"{endpoint} {model}"
 
 
-def _path() -> Path:
-    return data_dir() / FILE_NAME
+def _read(path: Path) -> dict[str, Any]:
+    """The JSON object ``path`` holds; {} for a file that is missing, unreadable or not one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _load() -> dict[str, Any]:
     """What the file holds, with every key stripped of credentials (a file written before that is rewritten)."""
-    try:
-        data = json.loads(_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
+    data = _read(data_dir() / FILE_NAME)
     clean: dict[str, Any] = {}
     for key, entry in data.items():
         endpoint, _, model = str(key).rpartition(" ")
@@ -74,14 +74,8 @@ def _load() -> dict[str, Any]:
 def _save(data: dict[str, Any], path: Path | None = None) -> None:
     """Write the file (windows.json, or ``path``) whole, readable by the user only, through a temporary file of this
     process's; best effort."""
-    path = path or _path()
     with contextlib.suppress(OSError, ValueError):
-        write_private(path, json.dumps(data, indent=1))
-
-
-def _entry(endpoint: str, model: str) -> dict[str, Any] | None:
-    entry = _load().get(_key(endpoint, model))
-    return entry if isinstance(entry, dict) else None
+        write_private(path or data_dir() / FILE_NAME, json.dumps(data, indent=1))
 
 
 def remember(endpoint: str, model: str, budget: int, window: int | None, asked_for: int | None = None) -> None:
@@ -98,6 +92,13 @@ def forget(endpoint: str, model: str) -> None:
     data = _load()
     if data.pop(_key(endpoint, model), None) is not None:
         _save(data)
+
+
+# Why a request was refused, by the kind of refusal that says no window: chat asks again with half of it.
+_HALVED = {
+    "too_long": "the server refused the request for its size",
+    "empty_stream": "the server sent an empty answer, as servers over their context window do",
+}
 
 
 @dataclass(eq=False)
@@ -127,13 +128,8 @@ class WindowFitter:
         if kind == "too_long" and window:
             smaller = min(fit(window, self.max_tokens), budget - 1)
             self._said = f"the model's context window is {window:,} tokens"
-        elif kind == "too_long" and sent > 100:
-            smaller = min(sent // 2, budget - 1)
-            self._said = "the server refused the request for its size"
-            window = None
-        elif kind == "empty_stream" and sent > 100:
-            smaller = min(sent // 2, budget - 1)
-            self._said = "the server sent an empty answer, as servers over their context window do"
+        elif kind in _HALVED and sent > 100:  # (no window said: half of what was sent)
+            smaller, window, self._said = min(sent // 2, budget - 1), None, _HALVED[kind]
         else:
             return None
         self._window = window
@@ -188,8 +184,8 @@ async def starting_budget(
     """
     import time
 
-    entry = _entry(endpoint, model)
-    if entry is None:
+    entry = _load().get(_key(endpoint, model))
+    if not isinstance(entry, dict):
         if told is None:
             return context_tokens, None
         window = await told()
@@ -226,11 +222,8 @@ def known_window(spec: str) -> int | None:
 
     stamp = table_stamp()
     path = data_dir() / KNOWN_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    if not isinstance(data, dict) or data.get("table") != stamp:
+    data = _read(path)
+    if data.get("table") != stamp:
         data = {"table": stamp, "windows": {}}
     windows = data.get("windows")
     if not isinstance(windows, dict):

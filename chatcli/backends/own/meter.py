@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 from uuid import UUID
 
@@ -38,29 +38,23 @@ class _Call:
         return -(-self.chars // CHARS_PER_TOKEN)
 
 
+@dataclass(eq=False)
 class Meter(AsyncCallbackHandler):
-    """A ``Guard`` at work on one run's model calls, as LangChain tells them: held before each is sent, watched
-    while it streams, settled when it ends (see the module's docstring)."""
+    """``guard``'s limits kept on the model calls of a run of ``thread_id``, as LangChain tells them: held before each
+    is sent, watched while it streams, settled when it ends (see the module's docstring). ``model``: the name the user
+    gave chat's own model, priced before the name its server answers to, else each call's; ``out_limit``: the most
+    tokens its answer may hold, where the model says; ``window``: its context window, where known. Chat's own calls
+    (``model`` given) stream, and are watched as they do; a graph's may not."""
 
     raise_error = True  # a refusal raised here stops the call
     run_inline = False  # (an inline handler that raises leaves the handlers after it unawaited)
-
-    def __init__(
-        self,
-        guard: Guard,
-        thread_id: str,
-        say: Callable[[str], None] | None = None,
-        model: str = "",
-        out_limit: int | None = None,
-        window: int | None = None,
-    ):
-        """Keep ``guard``'s limits for the model calls of a run of ``thread_id`` (``model``: the name the user gave
-        chat's own model, priced before the name its server answers to, else each call's; ``out_limit``: the most
-        tokens its answer may hold, where the model says; ``window``: its context window, where known). Chat's own
-        calls (``model`` given) stream, and are watched as they do; a graph's may not."""
-        self.guard, self.thread_id, self.say = guard, thread_id, say
-        self.model, self.out_limit, self.window = model, out_limit, window
-        self.calls: dict[UUID, _Call] = {}
+    guard: Guard
+    thread_id: str
+    say: Callable[[str], None] | None = None
+    model: str = ""
+    out_limit: int | None = None
+    window: int | None = None
+    calls: dict[UUID, _Call] = field(default_factory=dict, init=False)
 
     async def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kwargs: Any
@@ -80,9 +74,8 @@ class Meter(AsyncCallbackHandler):
         out_limit = asked or self.out_limit or profile_limit(metadata.get("ls_provider"), named)
         if out_limit is None and self.window:
             out_limit = max(self.window - tokens_in, 0)  # the rest of its window
-        what = (
-            "the summary of the earlier turns" if SUMMARY_TAG in (kwargs.get("tags") or ()) else "the next model call"
-        )
+        summary = SUMMARY_TAG in (kwargs.get("tags") or ())
+        what = "the summary of the earlier turns" if summary else "the next model call"
         watched = bool(self.model) and not asked
         hold = await self.guard.before(self.thread_id, model, tokens_in, out_limit, self.say, what, watched)
         self.calls[run_id] = _Call(model, tokens_in, hold)

@@ -292,11 +292,7 @@ class Pricer:
                 return round(((inp - cached) * p_in + cached * p_cached + out * p_out) / PER, 10)
         if self.known_local(*tried):
             return None  # the hosted providers' prices say nothing of what a local model costs
-        for name in tried:
-            found = self._kept(name, counts)
-            if found is not None:
-                return found
-        return None
+        return next((found for name in tried if (found := self._kept(name, counts)) is not None), None)
 
     def _kept(self, name: str, counts: tuple[int, int, int, int]) -> float | None:
         table = preload()
