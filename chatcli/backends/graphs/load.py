@@ -178,9 +178,8 @@ def _one_graph(module: Any, spec: str, say: Callable[[str], None]) -> str:
 
     public = {name: obj for name, obj in vars(module).items() if not name.startswith("_")}
     # Compiled graphs first: a builder beside its compiled graph (``builder.compile()``) is the same graph.
-    found: list[str] = [name for name, obj in public.items() if _is_graph(obj)] or [
-        name for name, obj in public.items() if isinstance(obj, StateGraph)
-    ]
+    graphs: list[str] = [name for name, obj in public.items() if _is_graph(obj)]
+    found = graphs or [name for name, obj in public.items() if isinstance(obj, StateGraph)]
     if len(found) == 1:
         return found[0]
     chosen = next((name for name in ("graph", "app") if name in found), None)

@@ -93,6 +93,7 @@ class GraphSource:
         self._progress = Progress()
         self._models: dict[str, str] = {}  # the model each streamed AI message's call named, by its id
         self._asides: dict[str, Any] | None = None  # the turn's subgraphs' token counts
+        self._whole: set[str] = set()  # the run's AI messages whose text was told (streamed, or returned whole)
 
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         self._speaking, self._calls, self._asked_at, self._progress, self._asides = None, {}, {}, progress, None
@@ -159,7 +160,7 @@ class GraphSource:
 
             meter = Meter(self.guard, _thread_of(config), lambda text: listener.hear(Notice(text)))
             config = cast(Config, merge_configs(cast(Any, config), {"callbacks": [meter]}))
-        whole: set[str] = set()  # AI messages whose text was told (streamed, or returned whole)
+        self._whole = set()
         try:
             async for namespace, mode, data in graph.astream(
                 payload, config, stream_mode=["messages", "updates"], subgraphs=True
@@ -169,26 +170,20 @@ class GraphSource:
                         if node != "__interrupt__":
                             self._updates(messages_of(output), listener, progress)
                 elif mode == "messages":
-                    self._message(data, namespace, whole, listener, result, progress)
+                    self._message(data, namespace, listener, result, progress)
         finally:  # cancelled, a call still open settles at what it sent and what came
             if meter is not None:
                 await asyncio.shield(meter.close())
 
     def _message(
-        self,
-        data: Any,
-        namespace: tuple[str, ...],
-        whole: set[str],
-        listener: Listener,
-        result: TurnResult,
-        progress: Progress,
+        self, data: Any, namespace: tuple[str, ...], listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """A token (or a whole AI message a node returned) of the "messages" stream, ``data`` its (chunk, metadata)
         pair: told as the answer's, or (``namespace``: a subgraph's, a subagent's) as the subgraph's own words
         (``Aside``, its thinking with them), its call's tokens and cost counted in the turn's either way."""
         from chatcli.core.chunks import thinking_of
 
-        chunk = _fresh(data[0], whole)
+        chunk = _fresh(data[0], self._whole)
         if chunk is None:
             return
         if not namespace:

@@ -210,9 +210,8 @@ class Remote:
         # langgraph-sdk's own client tries a refused connection 6 times (8 s): a server that is down is said at once.
         transport = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES, verify=tls.certifi())  # the process's TLS
         timeout = httpx.Timeout(connect=5, read=300, write=300, pool=5)  # langgraph-sdk's
-        client = LangGraphClient(
-            bounded_client(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
-        )
+        http = bounded_client(base_url=spec.url, transport=transport, timeout=timeout, headers=headers)
+        client = LangGraphClient(http)
         named = Allowed([spec.url] if spec.named else [])  # --remote URL: the user named it, while open
         if spec.assistant and not _UUID.fullmatch(spec.assistant):
             return cls(spec, client, spec.assistant, spec.assistant, named)  # a graph's id: the first run checks it

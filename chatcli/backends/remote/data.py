@@ -54,10 +54,8 @@ def checked(kind: type[Sent], data: Any, what: str, url: str) -> Sent:
         field = str(loc[0]) if loc else "itself"
         value = data.get(field) if isinstance(data, dict) and loc else error.get("input")
         found = _KINDS.get(type(value), "null" if value is None else "something else")
-        if error.get("type") == "missing":
-            said = f"without its {field}"
-        else:
-            said = f"whose {field} is {found}" if field != "itself" else f"that is {found}"
+        said = f"whose {field} is {found}" if field != "itself" else f"that is {found}"
+        said = f"without its {field}" if error.get("type") == "missing" else said
         raise ModelError(
             f"the LangGraph server at {url} sent {what} {said}",
             hint="is it a LangGraph Agent Server of a version chat knows? --debug shows what it sent",

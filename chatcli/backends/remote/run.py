@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 from chatcli.backends.graphs.messages import messages_of
 from chatcli.backends.graphs.turns import GraphSource
 from chatcli.backends.remote.client import MissingAssistant, Remote, translated
-from chatcli.backends.remote.state import ServerApp
+from chatcli.backends.remote.state import ServerApp, checkpoint_of
 from chatcli.core.events import Listener, Notice, TurnResult
 from chatcli.core.turn import Config, Progress
 from chatcli.errors import ModelError
@@ -46,11 +46,7 @@ def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
     """What ``runs.stream`` takes for a turn's ``payload`` (an input, a ``Resume``, or None: go on from the
     checkpoint the config names). The run makes the thread when it is new."""
     given = {"command": {"resume": payload.value}} if isinstance(payload, Resume) else {"input": payload}
-    request: dict[str, Any] = {"if_not_exists": "create", **given}
-    checkpoint = config["configurable"].get("checkpoint_id")
-    if checkpoint:
-        request["checkpoint_id"] = checkpoint
-    return request
+    return {"if_not_exists": "create", **given, **(checkpoint_of(config) or {})}
 
 
 class RemoteSource(GraphSource):
@@ -70,7 +66,7 @@ class RemoteSource(GraphSource):
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run on the server until it ends or an interrupt stops it."""
-        thread, whole = config["configurable"]["thread_id"], set[str]()
+        thread, self._whole = config["configurable"]["thread_id"], set()
         self.run_id = self.last_event = None
         job = {"metadata": {JOB_TAG: self.remote.spec.job}} if self.remote.spec.job else {}
         first = self.remote.client.runs.stream(
@@ -84,7 +80,7 @@ class RemoteSource(GraphSource):
                     data = part.data
                     if mode == "messages" and isinstance(data, list) and len(data) == 2:
                         spoke = tuple(namespace.split("|")) if namespace else ()
-                        self._message(data, spoke, whole, listener, result, progress)
+                        self._message(data, spoke, listener, result, progress)
                     elif mode == "metadata" and isinstance(data, dict):
                         self.run_id = data.get("run_id") or self.run_id
                         getattr(listener, "taken", lambda: None)()  # the thread exists now: it may be named

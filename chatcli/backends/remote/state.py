@@ -32,7 +32,7 @@ def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str,
     return {"configurable": {"thread_id": thread_id, **({"checkpoint_id": checkpoint_id} if checkpoint_id else {})}}
 
 
-def _checkpoint(config: dict[str, Any]) -> Any:
+def checkpoint_of(config: dict[str, Any]) -> Any:
     """The checkpoint a config names, as langgraph-sdk takes it; None for the thread's head."""
     found = config["configurable"].get("checkpoint_id")
     return {"checkpoint_id": found} if found else None
@@ -77,7 +77,7 @@ class ServerApp:
         thread = config["configurable"]["thread_id"]
         with translated(self.remote.spec):
             try:
-                state = await self.remote.client.threads.get_state(thread, checkpoint=_checkpoint(config))
+                state = await self.remote.client.threads.get_state(thread, checkpoint=checkpoint_of(config))
             except NotFoundError:
                 return Snapshot(config=thread_config(thread))
         return snapshot(state, thread, self.remote.spec.url)
@@ -104,7 +104,7 @@ class ServerApp:
         thread = config["configurable"]["thread_id"]
         with translated(self.remote.spec):
             done = await self.remote.client.threads.update_state(
-                thread, values, as_node=as_node, checkpoint=_checkpoint(config)
+                thread, values, as_node=as_node, checkpoint=checkpoint_of(config)
             )
         written = done.get("checkpoint") if isinstance(done, dict) else None
         found = written.get("checkpoint_id") if isinstance(written, dict) else None
