@@ -61,10 +61,7 @@ class Blocks:
                 return self._emit(self._pad_rows(), after=True)
             return self._emit(self._code_rows(source, self._fence, commit=True))
         rows: list[str] = []
-        if self._table:
-            if _table_row(source):
-                self._table.append(source)
-                return []
+        if self._table and not _table_row(source):  # (a row of the table: held below, with the others)
             rows = self._emit(self._flush_table(), before=True, after=True)
         if not source.strip():
             self._gap = self._started
@@ -191,13 +188,10 @@ class Blocks:
         return self.palette.paint([Span(fit_cells(source.rstrip(), self.width), ("pending",))])
 
     def _flush_table(self) -> list[str]:
+        """The rows held, as a table laid out by rich (or, without a delimiter row, as the lines they are)."""
         lines, self._table = self._table, []
         if len(lines) < 2 or not _DELIMITER.match(lines[1]):
             return [row for line in lines for row in self._block(line)[0]]
-        return self._render_table(lines)
-
-    def _render_table(self, lines: list[str]) -> list[str]:
-        """A Markdown table laid out by rich, as rows."""
         from rich import box
         from rich.console import Console
         from rich.style import Style
@@ -226,10 +220,8 @@ class Blocks:
         )
         console.print(table)
         rows = cast(io.StringIO, console.file).getvalue().split("\n")[:-1]
-        while rows and not _ESCAPES.sub("", rows[0]).strip():
-            rows.pop(0)
-        while rows and not _ESCAPES.sub("", rows[-1]).strip():
-            rows.pop()
+        shown = [index for index, row in enumerate(rows) if _ESCAPES.sub("", row).strip()]  # blank rows around: cut
+        rows = rows[shown[0] : shown[-1] + 1] if shown else []
         return [row.rstrip() if palette.system is None else row for row in rows]
 
 
@@ -266,8 +258,7 @@ def _table_row(source: str) -> bool:
 
 def _cells(line: str) -> list[str]:
     """The cells of a table row, outer pipes removed, escaped pipes kept."""
-    body = line.strip()
-    body = body[1:] if body.startswith("|") else body
+    body = line.strip().removeprefix("|")
     body = body[:-1] if body.endswith("|") and not body.endswith("\\|") else body
     return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", body)]
 
