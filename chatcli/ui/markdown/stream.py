@@ -56,7 +56,7 @@ class MarkdownStream:
         self._parts: list[str] = []  # everything received
         self._seen = 0  # parts already handed to the renderer
         self._partial = ""  # the unfinished last line
-        self._blocks: Blocks | None = None
+        self._blocks = Blocks(Palette(console), console.width)
         self._live_height = 0  # rows the live area occupies on screen now
         self._started = self._closed = False
         self._throttle = Throttle(lambda: self._refresh(final=False), min_interval, adapt=True, clock=clock)
@@ -89,8 +89,6 @@ class MarkdownStream:
 
     def _refresh(self, final: bool) -> None:
         """Print the lines completed since the last refresh, then redraw the live area."""
-        if self._blocks is None:
-            self._blocks = Blocks(Palette(self.console), self.console.width)
         blocks = self._blocks
         blocks.width = self.console.width
         new = "".join(self._parts[self._seen :])
