@@ -26,7 +26,7 @@ from chatcli.backends.own.mentions import SERVER_WAIT
 from chatcli.backends.own.request_history import for_provider, now_iso, with_media, without_tools
 from chatcli.config import Settings
 from chatcli.core.chunks import add_usage
-from chatcli.core.events import Compacted, Notice, TurnResult, saying
+from chatcli.core.events import Compacted, Emit, Notice, TurnResult, saying
 from chatcli.errors import UsageError
 from chatcli.provider_table import name_of
 
@@ -88,7 +88,7 @@ def render_system(template: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
-def _say(emit: Callable[[Any], None], text: str | None, in_result: bool = False) -> None:
+def _say(emit: Emit, text: str | None, in_result: bool = False) -> None:
     if text:
         emit(Notice(text, in_result=in_result))
 
@@ -178,7 +178,7 @@ class ChatGraph:
         named = (config.get("configurable") or {}).get("model")
         return str(named or (settings.model if settings is not None else "") or "")
 
-    async def sample(self, request: "Sampling", config: RunnableConfig, emit: Callable[[Any], None]) -> dict[str, Any]:
+    async def sample(self, request: "Sampling", config: RunnableConfig, emit: Emit) -> dict[str, Any]:
         """An MCP server's request to use the model, which the user allowed (chatcli.backends.own.sampling): answered
         by the thread's model with the server's messages alone, its call within the spending limits and its cost
         the turn's, as a model step's; its tokens are never streamed as the reply. The server's answer, or why
@@ -197,9 +197,7 @@ class ChatGraph:
             emit(self.pricer.priced(usage, self.model_name(config), step.name))
         return result(text, self.model_name(config), cut)
 
-    async def delegate(
-        self, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Callable[[Any], None]
-    ) -> Any:
+    async def delegate(self, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Emit) -> Any:
         """The ``Agent`` call ``call_id``'s result: its subagent's run (chatcli.backends.own.subagents)."""
         from chatcli.backends.own.subagents import delegate
 
@@ -241,7 +239,7 @@ class ChatGraph:
 
     @asynccontextmanager
     async def _opened(
-        self, state: ChatState, config: RunnableConfig, emit: Callable[[Any], None], new_question: bool = False
+        self, state: ChatState, config: RunnableConfig, emit: Emit, new_question: bool = False
     ) -> AsyncIterator["_Step"]:
         """A model step of ``state``: chat --local's server waited for (or started again) first, every call of it
         (summaries too) within the spending limits (``new_question``: a question's first, whose limit starts again),
@@ -259,9 +257,7 @@ class ChatGraph:
             if step.meter is not None:
                 await asyncio.shield(step.meter.close())
 
-    async def _step(
-        self, step: "_Step", state: ChatState, emit: Callable[[Any], None], toolbox: "Toolbox | None"
-    ) -> dict[str, Any]:
+    async def _step(self, step: "_Step", state: ChatState, emit: Emit, toolbox: "Toolbox | None") -> dict[str, Any]:
         step.learned = await self.states.of(step.name)
         if self.standing is not None:  # the memories and the project's instructions, within their share
             # (ranked by the last question's words, its attachments' text parts too)
@@ -314,7 +310,7 @@ class ChatGraph:
             self._price(reply, step.name, summary_usage, emit)
         return {"messages": [reply], **update, **started}
 
-    def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Callable[[Any], None]) -> None:
+    def _price(self, reply: Any, asked: str, summary_usage: Any, emit: Emit) -> None:
         """Keep the reply's cost (its call's and its summaries') with it, and tell the turn its call's."""
         from chatcli.backends.own.pricing import COST_KEY, LOCAL, UNPRICED_KEY
 
@@ -327,7 +323,7 @@ class ChatGraph:
                 reply.response_metadata[UNPRICED_KEY] = LOCAL
 
     async def compact(
-        self, state: ChatState, config: RunnableConfig, focus: str | None, emit: Callable[[Any], None]
+        self, state: ChatState, config: RunnableConfig, focus: str | None, emit: Emit
     ) -> tuple[dict[str, Any], Compacted]:
         """Fold every turn of the thread but the last into its summary (/compact), as the PreCompact hooks let it
         (PostCompact's told after; ``emit`` hears them): the state update to store, and what was done, its usage and
@@ -373,7 +369,7 @@ class ChatGraph:
 class _Step:
     """One model step's request: what is sent, with which tools, and the call itself."""
 
-    def __init__(self, graph: ChatGraph, state: ChatState, config: RunnableConfig, emit: Callable[[Any], None]):
+    def __init__(self, graph: ChatGraph, state: ChatState, config: RunnableConfig, emit: Emit):
         self.graph, self.state, self.config, self.emit = graph, state, config, emit
         template = state.get("system") or graph.default_system
         self.system = SystemMessage(render_system(template, state.get("vars") or {}))

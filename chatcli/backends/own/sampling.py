@@ -26,6 +26,8 @@ from chatcli.tools.asking import SAMPLING
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
+    from chatcli.core.events import Emit
+
 MAX_TOKENS = 4_000  # the longest answer a server may get, whatever it asks (about four characters a token)
 MAX_TEXT = 100_000  # characters of a request's messages and system prompt, in all
 MAX_SHOWN = 1_500  # characters of them shown in the question
@@ -172,13 +174,9 @@ class Sampler(Protocol):
 
     def model_name(self, config: RunnableConfig) -> str: ...
 
-    async def sample(
-        self, request: Sampling, config: RunnableConfig, emit: Callable[[Any], None]
-    ) -> dict[str, Any]: ...
+    async def sample(self, request: Sampling, config: RunnableConfig, emit: Emit) -> dict[str, Any]: ...
 
-    async def delegate(
-        self, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Callable[[Any], None]
-    ) -> Any: ...
+    async def delegate(self, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Emit) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -188,8 +186,8 @@ class Model:
     call's id and arguments, where to tell -> its subagent's Outcome: chatcli.backends.own.subagents)."""
 
     name: str
-    answer: Callable[[Sampling, Callable[[Any], None]], Awaitable[dict[str, Any]]]
-    delegate: Callable[[str, dict[str, Any], Callable[[Any], None]], Awaitable[Any]]
+    answer: Callable[[Sampling, Emit], Awaitable[dict[str, Any]]]
+    delegate: Callable[[str, dict[str, Any], Emit], Awaitable[Any]]
 
     @classmethod
     def of(cls, sampler: Sampler, config: RunnableConfig) -> Model:

@@ -16,10 +16,10 @@ import asyncio
 import time
 from contextlib import suppress
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from chatcli.backends.own.toolcalls import TOOLBOX, hooks_of, toolbox_of
-from chatcli.core.events import saying
+from chatcli.core.events import Emit, saying
 from chatcli.tools import builtin
 from chatcli.tools.results import Outcome
 
@@ -32,9 +32,7 @@ USAGE = "chatcli_agent_usage"  # a call's result's metadata: its subagent's toke
 AGENT = "chatcli_agent"  # a subagent's run's metadata: its name, which its words are shown under
 
 
-async def delegate(
-    graph: Any, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Callable[[Any], None]
-) -> Outcome:
+async def delegate(graph: Any, call_id: str, arguments: dict[str, Any], config: RunnableConfig, emit: Emit) -> Outcome:
     """The result of the ``Agent`` call ``call_id`` of ``graph``'s run of ``config`` (``graph``: chat's,
     chatcli.backends.own.graph.ChatGraph): the subagent's final answer."""
     from langchain_core.messages import HumanMessage
