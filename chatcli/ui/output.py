@@ -72,8 +72,7 @@ class StderrNotes(Listening):
             self.live.clear()
         say(self.err, f"{text}\n")
 
-    def warn(self, text: str) -> None:
-        self.note(text)
+    warn = note
 
     def error(self, text: str) -> None:
         self.note(f"error: {text}")

@@ -168,11 +168,7 @@ def highlighter(language: str) -> Callable[[str, bool], Tokens] | None:
         return LineScanner(family, _scanner(family)).tokens
     if (lexer := _pygments_lexer(language)) is None:
         return None
-
-    def tokens(line: str, commit: bool = True) -> Tokens:
-        return ((kind, text) for _, kind, text in lexer.get_tokens_unprocessed(line))
-
-    return tokens
+    return lambda line, commit: ((kind, text) for _, kind, text in lexer.get_tokens_unprocessed(line))
 
 
 @functools.cache

@@ -119,8 +119,7 @@ def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> 
     """
     lead_first = sum(width_of(s.text) for s in first)
     lead_rest = sum(width_of(s.text) for s in rest)
-    total = sum(width_of(s.text) for s in spans)
-    if total + lead_first <= width:
+    if sum(width_of(s.text) for s in spans) + lead_first <= width:
         return [first + spans]
     rows: list[list[Span]] = []
     row, used, room = list(first), 0, max(1, width - lead_first)
@@ -131,13 +130,11 @@ def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> 
                 row.append(Span(piece, span.style, span.link))
                 used += size
                 continue
-            if piece.isspace():  # a break here: the spaces go
+            if used or piece.isspace():
                 rows.append(row)
                 row, used, room = list(rest), 0, max(1, width - lead_rest)
-                continue
-            if used:
-                rows.append(row)
-                row, used, room = list(rest), 0, max(1, width - lead_rest)
+                if piece.isspace():  # a break here: the spaces go
+                    continue
             while size > room:  # a word longer than a whole row
                 head = fit_cells(piece, room)
                 rows.append(row + [Span(head, span.style, span.link)])
