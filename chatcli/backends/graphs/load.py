@@ -59,18 +59,16 @@ class GraphFile:
         spec = self.spec
         if _is_file(self.spec, self.cwd):
             spec = str((self.cwd / self.spec).resolve())
-        elif where.endswith(".py") or "/" in where or "\\" in where:
-            spec = f"{(self.cwd / where).resolve()}:{name}"
+        elif (path := _file(where, self.cwd)) is not None:
+            spec = f"{path}:{name}"
         return Binding(kind="graph", graph=spec, cwd=str(self.cwd.resolve()))
 
     def check(self) -> None:
         """Refuse now what needs none of the user's code to refuse (before a thread is looked for): a file that is
         not there, a graph id ./langgraph.json does not have."""
-        where, _ = _located(self.spec, self.cwd)
-        if (where.endswith(".py") or "/" in where or "\\" in where) and not (self.cwd / where).is_file():
-            raise UsageError(
-                f"--graph {self.spec}: no file {(self.cwd / where).resolve()}", hint=f"--graph takes {FORMS}"
-            )
+        path = _file(_located(self.spec, self.cwd)[0], self.cwd)
+        if path is not None and not path.is_file():
+            raise UsageError(f"--graph {self.spec}: no file {path}", hint=f"--graph takes {FORMS}")
 
     async def open(self, saver: Any, stack: AsyncExitStack, say: Callable[[str], None]) -> RunningGraph:
         """Load the graph, with ``saver`` as its checkpointer unless it keeps its own; check it takes messages.
@@ -142,8 +140,8 @@ def _module(where: str, base: Path, spec: str) -> Any:
     if sys.version_info < (3, 12):
         os.environ.setdefault(CHUNK_TIMEOUT, "0")
     try:
-        if where.endswith(".py") or "/" in where or "\\" in where:
-            return _import_file((base / where).resolve(), spec)
+        if (path := _file(where, base)) is not None:
+            return _import_file(path, spec)
         if str(base) not in sys.path:
             sys.path.insert(0, str(base))
         return importlib.import_module(where)
@@ -160,6 +158,11 @@ def _module(where: str, base: Path, spec: str) -> Any:
 def _failed(spec: str, exc: BaseException) -> UsageError:
     detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     return UsageError(f"loading the graph {spec} failed: {detail}", hint="--debug shows where")
+
+
+def _file(where: str, cwd: Path) -> Path | None:
+    """The file ``where`` names (``.py``, or a path), resolved against ``cwd``; None: it names a module."""
+    return (cwd / where).resolve() if where.endswith(".py") or "/" in where or "\\" in where else None
 
 
 def _is_graph(obj: Any) -> bool:

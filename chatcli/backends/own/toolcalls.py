@@ -315,13 +315,10 @@ def make_tools_node(default: "Toolbox", sampler: "Sampler") -> Any:
         every = open_calls(state["messages"])
         # A call of a tool its request did not offer (the remember tool on a turn that asked nothing of the kind) is
         # not run, whatever told the model to make it: its result says so.
-        offered = offered_names(state["messages"])
+        named = offered_names(state["messages"])
         toolbox = cast("Toolbox", toolbox_of(get_config(), default))
-
-        def runs(call: dict[str, Any]) -> bool:  # (a name no tool has is answered so by the call's own task)
-            return offered is None or call["name"] in offered or toolbox.find(call["name"], call["id"]) is None
-
-        calls = [call for call in every if runs(call)]
+        # (a name no tool has is answered so by the call's own task)
+        calls = [c for c in every if named is None or c["name"] in named or toolbox.find(c["name"], c["id"]) is None]
         session = hooks_of(get_config())
         plain = not session.hooks  # no hook to run: no task of theirs to keep
         if not plain and calls:  # the session's transcript as the hooks read it, these calls in it

@@ -122,10 +122,8 @@ def status_error(spec: RemoteSpec, status: int, said: str) -> ChatError:
     """The line for an HTTP error status of the server."""
     if status in (401, 403):
         how = "the key" if spec.api_key or spec.headers else "the request: no key was sent"
-        return ConfigError(
-            f"the LangGraph server at {spec.url} refused {how} ({status})",
-            hint="set LANGSMITH_API_KEY or LANGGRAPH_API_KEY, or pass --header 'x-api-key: KEY'",
-        )
+        hint = "set LANGSMITH_API_KEY or LANGGRAPH_API_KEY, or pass --header 'x-api-key: KEY'"
+        return ConfigError(f"the LangGraph server at {spec.url} refused {how} ({status})", hint=hint)
     if status in (404, 422) and "assistant" in said.lower():
         return missing_assistant(spec)
     return ModelError(f"the LangGraph server at {spec.url} answered {status}: {said or 'no reason given'}")
