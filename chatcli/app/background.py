@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Mapping
 
+from chatcli.app.environment import Environment
+from chatcli.app.run import answering_of, run, thread_setup
+from chatcli.service.jobs import JobSpec, ending
+
 if TYPE_CHECKING:
-    from chatcli.app.environment import Environment
     from chatcli.config import Settings
-    from chatcli.service.jobs import JobSpec
     from chatcli.service.opening import ThreadSetup
 
 
@@ -28,10 +30,7 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
     it is told how it ended, as the ``notify`` setting says. Its exit code."""
     import typer
 
-    from chatcli.app.environment import Environment
-    from chatcli.app.run import run
     from chatcli.app.shared import current, guarded
-    from chatcli.service.jobs import ending
     from chatcli.ui.jsonout import JsonOutput
     from chatcli.ui.notify import tell
 
@@ -59,7 +58,6 @@ def answer(spec: JobSpec, out: IO[str], err: IO[str], environ: Mapping[str, str]
 
 def _setup(spec: JobSpec, settings: Settings, env: Environment) -> ThreadSetup:
     """How ``spec`` sets its thread up, and what answers it (on an Agent Server, its runs tagged with the job)."""
-    from chatcli.app.run import answering_of, thread_setup
     from chatcli.service.thread import NO_VALUE
 
     given: dict[str, Any] = spec.setup
@@ -72,7 +70,6 @@ def main() -> int:
     """The job's process: its spec from stdin (kept open: the lock), then its answer."""
     from chatcli.app import library_output
     from chatcli.app.cli import untraced
-    from chatcli.service.jobs import JobSpec
 
     library_output.install()  # the libraries' warnings and log lines pass chat's writer too
     untraced(os.environ)

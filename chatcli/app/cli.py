@@ -98,13 +98,11 @@ def ignored(variables: dict[str, str], prompt: str | None, tools_and_no_tools: b
 
 def _completion(args: list[str], env: Environment) -> int | None:
     """Shell completion: the shell asking (``_CHAT_COMPLETE``), or --show-completion / --install-completion."""
-    from chatcli.app.completion import COMPLETE_VAR
+    from chatcli.app.completion import COMPLETE_VAR, answer, install, script, shell_of
 
     instruction = env.environ.get(COMPLETE_VAR)
     if not instruction and not (args and args[0] in ("--show-completion", "--install-completion")):
         return None
-    from chatcli.app.completion import answer, install, script, shell_of
-
     try:
         if instruction:
             say(env.stdout, answer(instruction, env.environ) + "\n")  # the shell shows the titles

@@ -139,12 +139,11 @@ async def tree_command(
     each start a branch. `chat -t ID` and /goto N go on from any node."""
     import shutil
 
-    from chatcli.threads.tree import draw
+    from chatcli.threads.tree import draw, read_tree
 
     if remote is not None:
         from chatcli.backends.remote.state import ServerApp
         from chatcli.core.inputs import check_thread_id
-        from chatcli.threads.tree import read_tree
 
         if thread_id is None:
             raise UsageError("give the thread's id: chat tree ID --remote URL")
