@@ -315,10 +315,9 @@ async def compact(
     summary, start = covered(state)
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), None)
     if last is None or last <= start:
-        raise UsageError(
-            "nothing to compact: " + ("no turn before the last one" if summary == "" else "the summary covers it all"),
-            hint="the earlier turns are folded once there are some past the last exchange",
-        )
+        why = "no turn before the last one" if summary == "" else "the summary covers it all"
+        hint = "the earlier turns are folded once there are some past the last exchange"
+        raise UsageError(f"nothing to compact: {why}", hint=hint)
     before = tokens(sent(system, state, budget).messages)
     asked = sum(m.type == "human" for m in messages[:start])
     summary, usage, left, cut = await fold_in(chat_model, summary, messages[start:last], config, budget, asked, focus)

@@ -150,20 +150,18 @@ class Guard:
         held = await self.ledger.hold(thread_id, most, caps, start)
         rooms = {name: (c, s) for name, c, s in zip(KEPT, caps, held.spent) if c is not None}
         tightest = min(rooms, key=lambda name: rooms[name][0] - rooms[name][1])
+        cap, spent = rooms[tightest]
         if held.row is None:
-            raise self._refused(what, tightest, rooms[tightest][1], most, rooms[tightest][0])
-        return Hold(held.row, most, rooms[tightest][0] - rooms[tightest][1], tightest)
+            bound = "" if self.settings.max_tokens else " (max_tokens bounds an answer's most)"
+            raise LimitReached(
+                f"not asked: {what} could cost up to {dollars(most)}{bound}, and {WHAT[tightest]} has spent "
+                f"{dollars(spent)} of its {dollars(cap)} limit ({tightest})",
+                tightest,
+                hint=raise_hint(tightest),
+            )
+        return Hold(held.row, most, cap - spent, tightest)
 
     async def after(self, held: Hold, usd: float | None) -> None:
         """The call's cost in its most's place (None: unknown, its most stays counted)."""
         if usd is not None and held.row is not None:
             await self.ledger.settle(held.row, usd)
-
-    def _refused(self, what: str, limit: str, spent: float, most: float, cap: float) -> LimitReached:
-        bound = "" if self.settings.max_tokens else " (max_tokens bounds an answer's most)"
-        return LimitReached(
-            f"not asked: {what} could cost up to {dollars(most)}{bound}, and {WHAT[limit]} has spent "
-            f"{dollars(spent)} of its {dollars(cap)} limit ({limit})",
-            limit,
-            hint=raise_hint(limit),
-        )

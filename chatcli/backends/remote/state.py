@@ -58,9 +58,8 @@ def snapshot(raw: Any, thread_id: str, url: str = "the server") -> Snapshot:
     found = checkpoint.get("checkpoint_id")
     interrupts = [i for i in state.interrupts or [] if isinstance(i, dict)]
     config = thread_config(thread_id, found if isinstance(found, str) else None)
-    return Snapshot(
-        with_messages(state.values), tuple(state.next or ()), interrupts, config, dict(state.metadata or {})
-    )
+    values, metadata = with_messages(state.values), dict(state.metadata or {})
+    return Snapshot(values, tuple(state.next or ()), interrupts, config, metadata)
 
 
 @dataclass(eq=False)
@@ -91,10 +90,9 @@ class ServerApp:
             page = HISTORY_PAGE if left is None else min(left, HISTORY_PAGE)
             with translated(self.remote.spec):
                 states = await self.remote.client.threads.get_history(thread, limit=page, before=before)
-            for state in states:
-                found = snapshot(state, thread, self.remote.spec.url)
+            for found in (snapshot(state, thread, self.remote.spec.url) for state in states):
                 yield found
-            if len(states) < page or not states:
+            if len(states) < page:  # (the last page, or none)
                 return
             before = {"checkpoint_id": found.config["configurable"].get("checkpoint_id")}
             left = None if left is None else left - len(states)
