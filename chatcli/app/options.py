@@ -23,9 +23,8 @@ def _annotation(flag: Flag) -> Any:
         return bool
     if isinstance(flag.default, list):
         return list[str]
-    if flag.choices:  # (mypy reads an Enum made by a call only from literal names)
-        values: Any = Enum(flag.param.title(), [(c.replace("-", "_"), c) for c in flag.choices], type=str)  # type: ignore[misc]
-        return values | None
+    if flag.choices:  # (mypy takes an Enum made by a call for a member of one, not a class)
+        return Enum(flag.param.title(), [(c.replace("-", "_"), c) for c in flag.choices], type=str) | None  # type: ignore[operator]
     return str | None
 
 

@@ -79,11 +79,9 @@ def print_stats(report: Any, out: IO[str]) -> None:
     total = report.total
     rows.append(("total", *cells(total)))
     width = max(len(row[0]) for row in rows if len(row) > 1)
-    for row in rows:
-        if len(row) == 1:
-            say(out, row[0] + "\n", data=True)
-            continue
-        say(out, row[0].ljust(width) + "".join(cell.rjust(12) for cell in row[1:-1]) + "  " + row[-1] + "\n", data=True)
+    for r in rows:  # a heading alone, or a label and its cells
+        line = r[0] if len(r) == 1 else r[0].ljust(width) + "".join(c.rjust(12) for c in r[1:-1]) + "  " + r[-1]
+        say(out, line + "\n", data=True)
     if len(threads) > THREADS_SHOWN:
         say(out, f"({len(threads) - THREADS_SHOWN} more threads: --json lists them all)\n", data=True)
     of_them = f"of the {total.answers:,} answers"
