@@ -137,10 +137,10 @@ class GraphSource:
             result.interrupts = waiting
             result.waiting = [self.shown_as(c, progress) for p in waiting if p.is_approval for c in p.calls]
         result.interrupted = "interrupt" if result.interrupts else None
-        if self._asides and not waiting:  # kept with the answer, where chat stats finds them
-            if (last := _last_reply(state)) is not None:
-                noted = {**last.response_metadata, SUBGRAPH_USAGE: self._asides}
-                await self._write(head, last.model_copy(update={"response_metadata": noted}))
+        # The subgraphs' counts kept with the answer, where chat stats finds them.
+        if self._asides and not waiting and (last := _last_reply(state)) is not None:
+            noted = {**last.response_metadata, SUBGRAPH_USAGE: self._asides}
+            await self._write(head, last.model_copy(update={"response_metadata": noted}))
 
     def shown_as(self, call: ToolCall, progress: Progress) -> ToolCall:
         """The call of the turn that ``call`` (asked about) is: the same name and arguments, no result yet."""

@@ -345,9 +345,8 @@ class ChatGraph:
         spent = TurnResult("", usage=folded.usage, model=step.name or None, context_tokens=step.learned.budget)
         after = count_tokens_approximately(folded.messages)
         done = Compacted(folded.folded, folded.before, after, focus or None, spent, folded.cut)
-        answers = [m for m in state["messages"] if m.type == "ai"]
-        if folded.usage and answers:
-            answer = answers[-1]
+        answer = next((m for m in reversed(state["messages"]) if m.type == "ai"), None)
+        if folded.usage and answer is not None:
             meta = dict(answer.response_metadata)
             meta[SUMMARY_USAGE] = add_usage(meta.get(SUMMARY_USAGE), folded.usage)
             if self.pricer is not None:

@@ -42,11 +42,13 @@ class Resume:
     value: Any
 
 
-def request_of(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
+def request_of(payload: Any, config: dict[str, Any], job: str | None) -> dict[str, Any]:
     """What ``runs.stream`` takes for a turn's ``payload`` (an input, a ``Resume``, or None: go on from the
-    checkpoint the config names). The run makes the thread when it is new."""
+    checkpoint the config names), made as ``RUN`` says and tagged with the background reply ``job`` it is for.
+    The run makes the thread when it is new."""
     given = {"command": {"resume": payload.value}} if isinstance(payload, Resume) else {"input": payload}
-    return {"if_not_exists": "create", **given, **(checkpoint_of(config) or {})}
+    tag = {"metadata": {JOB_TAG: job}} if job else {}
+    return {**RUN, "if_not_exists": "create", **given, **tag, **(checkpoint_of(config) or {})}
 
 
 class RemoteSource(GraphSource):
@@ -68,10 +70,8 @@ class RemoteSource(GraphSource):
         """One run on the server until it ends or an interrupt stops it."""
         thread, self._whole = config["configurable"]["thread_id"], set()
         self.run_id = self.last_event = None
-        job = {"metadata": {JOB_TAG: self.remote.spec.job}} if self.remote.spec.job else {}
-        first = self.remote.client.runs.stream(
-            thread, self.remote.assistant_id, **RUN, **job, **request_of(payload, config)
-        )
+        asked = request_of(payload, config, self.remote.spec.job)
+        first = self.remote.client.runs.stream(thread, self.remote.assistant_id, **asked)
         parts = self._rejoined(first, thread, listener)
         try:
             with translated(self.remote.spec):
