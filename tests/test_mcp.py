@@ -125,6 +125,7 @@ def test_an_sse_server_named_without_its_type_says_what_to_change_in_one_line(se
     ("entry", "said"),
     [
         ({"type": "websocket", "url": "ws://x"}, "old.type must be one of stdio, http"),
+        ({"type": ["sse"], "url": "http://127.0.0.1:1/sse"}, "old.type must be one of stdio, http"),
         ({"type": "stdio", "url": "http://127.0.0.1:1/sse"}, 'type "stdio" needs "command"'),
         ({"type": "sse", "command": "x"}, 'type "sse" needs "url"'),
     ],

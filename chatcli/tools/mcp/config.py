@@ -165,7 +165,7 @@ def _sse(kind: Any, command: bool, where: str) -> bool:
     one that says the other of command and url."""
     if kind is None:
         return False
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise ConfigError(f"{where}.type must be one of {', '.join(TYPES)} (got {str(kind)[:40]!r})")
     if (kind == "stdio") != command:
         raise ConfigError(f'{where}: type "{kind}" needs ' + ('"command"' if kind == "stdio" else '"url"'))
