@@ -49,6 +49,7 @@ from chatcli.local import runtime
 from chatcli.local.daemon import LIMIT, Listening, build_id, frame, same_user
 from chatcli.tools.mcp.apps import plain
 from chatcli.tools.mcp.config import ServerSpec
+from chatcli.tools.mcp.link import READS
 from chatcli.tools.mcp.server import FAILED, IDLE, READY, STOPPED, McpServer, Unavailable
 from chatcli.tools.mcp.transport import describe, is_transport_error, preload
 
@@ -76,17 +77,14 @@ def spec_of(data: dict[str, Any]) -> ServerSpec:
     entry = {k: v for k, v in data.items() if k in SENT and v}
     (spec,) = parse_servers({"mcpServers": {str(data.get("name") or ""): entry}}, "the caller")
     roots = data.get("roots") or []
-    if not isinstance(roots, list) or len(roots) > MAX_ROOTS or not all(_directory(r) for r in roots):
+    fit = isinstance(roots, list) and len(roots) <= MAX_ROOTS
+    if not fit or not all(isinstance(r, str) and os.path.isabs(r) and "\0" not in r and len(r) < 4096 for r in roots):
         raise ValueError("the caller's roots are not absolute directories")
     return replace(spec, roots=tuple(roots))
 
 
 SENT = ("command", "args", "env", "cwd", "url", "headers", "type", "oauth")  # what of a caller's spec is read
 MAX_ROOTS = 64  # an editor's session and its additional directories
-
-
-def _directory(path: Any) -> bool:
-    return isinstance(path, str) and os.path.isabs(path) and "\0" not in path and len(path) < 4096
 
 
 def server_key(spec: ServerSpec, data: Path, log_dir: str | None) -> str:
@@ -219,7 +217,7 @@ class Host:
         log_dir = message.get("log_dir") if isinstance(message.get("log_dir"), str) else None
         key = server_key(spec, Path(data), log_dir)
         server = self.servers.get(key)
-        if server is None or server.state in ("stopped", "failed"):  # (one that failed is tried again)
+        if server is None or server.state in (STOPPED, FAILED):  # (one that failed is tried again)
             server = McpServer(spec, Path(log_dir) if log_dir else None, note=self.say, data=Path(data))
             server.connection.note = functools.partial(self._note, key)
             server.on_fail = lambda s: self.say(f"{s.name}: {s.detail}")
@@ -266,7 +264,7 @@ class Host:
 
                 tool, arguments = str(message.get("tool")), message.get("arguments") or {}
                 reply = {"result": plain(await server.call_tool(tool, arguments, progress, ask))}
-            elif op in READS:  # (what a caller reads of a server, besides its calls: as McpServer's methods take it)
+            elif op in READS:
                 reply = {"result": plain(await getattr(server, op)(*message.get("args") or ()))}
             elif op == "ping":
                 await asyncio.wait_for((await server.ensure()).send_ping(), 10)
@@ -276,17 +274,12 @@ class Host:
         except Unavailable as exc:
             reply = {"error": {"kind": "unavailable", "text": str(exc), "detail": exc.detail or server.detail}}
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as one line
-            error = getattr(exc, "error", None)
-            if type(exc).__name__ in ("McpError", "MCPError") and error is not None and not is_transport_error(exc):
-                reply = {"error": {"kind": "mcp", "code": error.code, "text": error.message}}
-            else:
-                kind = "transport" if is_transport_error(exc) else "error"
-                reply = {"error": {"kind": kind, "text": describe(exc, server.spec, server.start_timeout)}}
+            said: Any = getattr(exc, "error", None) if type(exc).__name__ in ("McpError", "MCPError") else None
+            kind = "transport" if is_transport_error(exc) else "error" if said is None else "mcp"
+            text = said.message if kind == "mcp" else describe(exc, server.spec, server.start_timeout)
+            reply = {"error": {"kind": kind, "text": text, **({"code": said.code} if kind == "mcp" else {})}}
         with contextlib.suppress(OSError, RuntimeError):
             await self._send(writer, {"id": number, **reply})
-
-
-READS = ("get_prompt", "read_resource", "complete")
 
 
 def _warm_up() -> None:

@@ -40,6 +40,8 @@ Channel = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 LOG, LOCK = "mcp-host.log", "mcp-host.lock"
 # What an MCP client passes on to a stdio server of its own environment (mcp.client.stdio's list, on POSIX).
 INHERITED = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")
+# What a caller reads of a server besides its calls, by McpServer's methods (and their arguments) of these names.
+READS = ("get_prompt", "read_resource", "complete")
 
 
 class McpError(Exception):
@@ -63,17 +65,13 @@ def answer(value: Any) -> Any:
 
 # What an HTTP client (httpx) reads of the environment when it is made: the proxies, the certificates it trusts (and
 # urllib's REQUEST_METHOD, under which HTTP_PROXY is not taken).
-HTTP_VARIABLES = "http_proxy https_proxy all_proxy no_proxy ssl_cert_file ssl_cert_dir request_method".split()
+HTTP_ENV = "http_proxy https_proxy all_proxy no_proxy ssl_cert_file ssl_cert_dir request_method".split()
 
 
-def host_environment(environ: Mapping[str, str]) -> dict[str, str]:
+def host_environment(env: Mapping[str, str]) -> dict[str, str]:
     """What the host starts with of a caller's environment, and is named by: what decides how Python and its
     libraries load (``PYTHON*``, ``LANG``, ``LC_*``, ``TZ``), and where and how its HTTP clients connect."""
-    return {
-        k: v
-        for k, v in environ.items()
-        if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON")) or k.lower() in HTTP_VARIABLES
-    }
+    return {k: env[k] for k in env if k in ("LANG", "TZ") or k.startswith(("LC_", "PYTHON")) or k.lower() in HTTP_ENV}
 
 
 _build = lru_cache(maxsize=1)(build_id)  # (a walk of chat's files: once a process)
@@ -101,8 +99,124 @@ def _start(directory: Path, path: Path, idle: float, environ: Mapping[str, str])
     host_control("check", environ)  # an upgrade's old host learns it now, not at its next look
 
 
+class HostSession:
+    """The server of ``connection`` (its spec, log and notes) of the host at the other end of ``channel`` (from
+    ``HostLink.connect``), as ``mcp.ClientSession`` offers it (the methods chat uses), while entered; ``elicit``
+    answers the server's questions to the user (none: declined)."""
+
+    def __init__(self, connection: Connection, channel: Channel, on_exit: Callable[[], None], elicit: Ask | None):
+        spec, log_dir, environ = connection.spec, connection.log_dir, connection.link.environ
+
+        # The variables a stdio server gets from this process's environment (shell functions left out).
+        passed = {k: v for k, v in environ.items() if k in INHERITED and not v.startswith("()")}
+        self._spec = {  # with mcp.json's oauth (a client registered by hand: the host signs in as it, the caller's)
+            **asdict(replace(spec, in_memory=None)),
+            "type": "sse" if spec.sse else None,
+            "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
+            "env": {**passed, **spec.env} if spec.command else {},
+        }
+        # whom it is for: its data directory, whose logins' tokens the host uses, and where its log goes
+        self._caller = {"data_dir": str(data_dir(environ)), "log_dir": str(log_dir) if log_dir else None}
+        self._reader, self._writer = channel
+        self._on_exit, self._note, self._elicit = on_exit, connection.note, elicit
+        self._answering: set[asyncio.Task[None]] = set()  # questions of the server being answered
+        self._request_id = 0
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._progress: dict[int, Progress | None] = {}
+        self.listing: dict[str, Any] | None = None  # what the server offers (JSON), once attached
+        self._reading = asyncio.ensure_future(self._read())
+
+    async def __aenter__(self) -> HostSession:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for task in list(self._answering):
+            task.cancel()
+        self._reading.cancel()
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    async def _read(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while line := await self._reader.readline():
+                message = json.loads(line)
+                number = message.get("id")
+                if message.get("event") == "note" and self._note is not None:
+                    self._note(str(message.get("text")))
+                elif "elicit" in message and number in self._waiting:  # the server asks the user, mid-call
+                    task = asyncio.ensure_future(self._answer(message.get("ask"), message["elicit"]))
+                    self._answering.add(task)
+                    task.add_done_callback(self._answering.discard)
+                elif "progress" in message and (progress := self._progress.get(number)) is not None:
+                    await progress(*message["progress"])
+                elif number in self._waiting and not self._waiting[number].done():
+                    self._waiting[number].set_result(message)
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionError("connection closed: the MCP host went away"))
+        self._on_exit()
+
+    async def _answer(self, asked: Any, params: Any) -> None:
+        """Answer the server's question ``asked`` (``elicit``'s answer, or declined), through the host."""
+        answer = {"action": "decline"}
+        if self._elicit is not None and isinstance(params, dict):
+            answer = await self._elicit(params)
+        self._writer.write(frame({"id": asked, "op": "answer", "answer": answer}))
+        with contextlib.suppress(OSError):
+            await self._writer.drain()
+
+    async def _ask(self, op: str, progress: Progress | None = None, **fields: Any) -> dict[str, Any]:
+        number = self._request_id
+        self._request_id += 1
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[number], self._progress[number] = answer, progress
+        try:
+            self._writer.write(frame({"id": number, "op": op, "spec": self._spec, **self._caller, **fields}))
+            await self._writer.drain()
+            reply = await answer
+        finally:
+            self._waiting.pop(number, None)
+            self._progress.pop(number, None)
+        if isinstance(error := reply.get("error"), dict):  # raised as a direct session would have raised it
+            text = str(error.get("text") or "the MCP host failed")
+            if error.get("kind") in ("mcp", "transport"):
+                raise McpError(text) if error["kind"] == "mcp" else ConnectionError(f"connection closed: {text}")
+            from chatcli.tools.mcp.calls import Unavailable
+
+            raise Unavailable(text, str(error.get("detail") or ""))
+        return reply
+
+    async def initialize(self) -> Any:
+        self.listing = (await self._ask("attach")).get("listing") or {}  # what the server offers, as JSON
+        return Answer(capabilities=Answer(prompts=True, resources=True))
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Progress | None = None) -> Any:
+        return answer((await self._ask("call", progress_callback, tool=name, arguments=arguments))["result"])
+
+    def __getattr__(self, op: str) -> Any:
+        """The reads of ``READS`` (``get_prompt``, ``read_resource``, ``complete``), with McpServer's arguments."""
+        if op not in READS:
+            raise AttributeError(op)
+
+        async def read(*args: Any) -> Any:
+            return answer((await self._ask(op, args=args))["result"])
+
+        return read
+
+    async def cancel(self, request_id: int) -> None:
+        """Cancel the request ``request_id`` (the host tells the server)."""
+        self._writer.write(frame({"id": request_id, "op": "cancel"}))
+        await self._writer.drain()
+
+    async def send_ping(self) -> Any:
+        return await self._ask("ping")
+
+
 class HostLink:
     """The user's MCP host: where it listens (``runtime_dir``), and how long its servers may idle."""
+
+    session = HostSession  # its server, for an mcp.ClientSession: (connection, channel, on_exit, elicit)
 
     def __init__(self, idle: float, environ: Mapping[str, str] = os.environ):
         self.idle = idle
@@ -129,132 +243,6 @@ class HostLink:
             writer.close()
             raise ConnectionError("the MCP host does not serve this process")
         return reader, writer
-
-    def session(self, connection: Connection, channel: Channel, on_exit: Callable[[], None], elicit: Ask | None) -> Any:
-        return HostSession(connection, channel, on_exit, elicit)
-
-
-class HostSession:
-    """The server of ``connection`` (its spec, log and notes) of the host at the other end of ``channel`` (from
-    ``HostLink.connect``), as ``mcp.ClientSession`` offers it (the methods chat uses), while entered; ``elicit``
-    answers the server's questions to the user (none: declined)."""
-
-    def __init__(self, connection: Connection, channel: Channel, on_exit: Callable[[], None], elicit: Ask | None):
-        spec, log_dir, environ = connection.spec, connection.log_dir, connection.link.environ
-
-        # The variables a stdio server gets from this process's environment (shell functions left out).
-        passed = {k: v for k, v in environ.items() if k in INHERITED and not v.startswith("()")}
-        self._spec = {  # with mcp.json's oauth (a client registered by hand: the host signs in as it, the caller's)
-            **asdict(replace(spec, in_memory=None)),
-            "type": "sse" if spec.sse else None,
-            "cwd": (spec.cwd or os.getcwd()) if spec.command else None,
-            "env": {**passed, **spec.env} if spec.command else {},
-        }
-        # whom it is for: its data directory, whose logins' tokens the host uses, and where its log goes
-        self._caller = {"data_dir": str(data_dir(environ)), "log_dir": str(log_dir) if log_dir else None}
-        self._reader, self._writer = channel
-        self._on_exit, self._note, self._elicit = on_exit, connection.note, elicit
-        self._answering: set[asyncio.Task[None]] = set()  # questions of the server being answered
-        self._request_id = 0
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._progress: dict[int, Progress] = {}
-        self.listing: dict[str, Any] | None = None  # what the server offers (JSON), once attached
-        self._reading = asyncio.ensure_future(self._read())
-
-    async def __aenter__(self) -> HostSession:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        for task in list(self._answering):
-            task.cancel()
-        self._reading.cancel()
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
-
-    async def _read(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            while line := await self._reader.readline():
-                message = json.loads(line)
-                number = message.get("id")
-                if message.get("event") == "note" and self._note is not None:
-                    self._note(str(message.get("text")))
-                elif "elicit" in message and number in self._waiting:  # the server asks the user, mid-call
-                    task = asyncio.ensure_future(self._answer(message.get("ask"), message["elicit"]))
-                    self._answering.add(task)
-                    task.add_done_callback(self._answering.discard)
-                elif "progress" in message and number in self._progress:
-                    await self._progress[number](*message["progress"])
-                elif number in self._waiting and not self._waiting[number].done():
-                    self._waiting[number].set_result(message)
-        for waiting in self._waiting.values():
-            if not waiting.done():
-                waiting.set_exception(ConnectionError("connection closed: the MCP host went away"))
-        self._on_exit()
-
-    async def _answer(self, asked: Any, params: Any) -> None:
-        """Answer the server's question ``asked`` (``elicit``'s answer, or declined), through the host."""
-        answer = {"action": "decline"}
-        if self._elicit is not None and isinstance(params, dict):
-            answer = await self._elicit(params)
-        self._writer.write(frame({"id": asked, "op": "answer", "answer": answer}))
-        with contextlib.suppress(OSError):
-            await self._writer.drain()
-
-    async def _ask(self, op: str, progress: Progress | None = None, **fields: Any) -> dict[str, Any]:
-        number = self._request_id
-        self._request_id += 1
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[number] = answer
-        if progress is not None:
-            self._progress[number] = progress
-        try:
-            self._writer.write(frame({"id": number, "op": op, "spec": self._spec, **self._caller, **fields}))
-            await self._writer.drain()
-            reply = await answer
-        finally:
-            self._waiting.pop(number, None)
-            self._progress.pop(number, None)
-        if isinstance(error := reply.get("error"), dict):
-            raise _error(error)
-        return reply
-
-    async def initialize(self) -> Any:
-        self.listing = (await self._ask("attach")).get("listing") or {}  # what the server offers, as JSON
-        return Answer(capabilities=Answer(prompts=True, resources=True))
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], progress_callback: Progress | None = None) -> Any:
-        return answer((await self._ask("call", progress_callback, tool=name, arguments=arguments))["result"])
-
-    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        return answer((await self._ask("get_prompt", args=[name, arguments]))["result"])
-
-    async def read_resource(self, uri: str) -> Any:
-        return answer((await self._ask("read_resource", args=[uri]))["result"])
-
-    async def complete(self, prompt: str, argument: str, value: str, context: dict[str, str]) -> Any:
-        return answer((await self._ask("complete", args=[prompt, argument, value, context]))["result"])
-
-    async def cancel(self, request_id: int) -> None:
-        """Cancel the request ``request_id`` (the host tells the server)."""
-        self._writer.write(frame({"id": request_id, "op": "cancel"}))
-        await self._writer.drain()
-
-    async def send_ping(self) -> Any:
-        return await self._ask("ping")
-
-
-def _error(error: dict[str, Any]) -> Exception:
-    """The exception a direct session would have raised for what the host says went wrong."""
-    text = str(error.get("text") or "the MCP host failed")
-    kind = error.get("kind")
-    if kind == "mcp":
-        return McpError(text)
-    if kind == "transport":
-        return ConnectionError(f"connection closed: {text}")
-    from chatcli.tools.mcp.calls import Unavailable
-
-    return Unavailable(text, str(error.get("detail") or ""))
 
 
 def host_control(op: str, environ: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
