@@ -57,13 +57,11 @@ class McpServer(Calls):
         super().__init__(spec, Connection(spec, log_dir, note, link, data), note, start_timeout)
         self.cache = cache  # a chatcli.tools.mcp.cache.ListCache, or None
         self.loader = loader  # the MCP client's import, shared by the servers of a session
-        self.state = IDLE
-        self.detail = ""
+        self.state, self.detail = IDLE, ""
         self.listed_at: float | None = None  # when the listing was taken (epoch seconds)
         self.ready = asyncio.Event()  # set whenever the server is not starting
         self.ready.set()
-        self.starts = 0
-        self.deaths = 0
+        self.starts = self.deaths = 0  # times started, and times it stopped answering, in this session
         self._task: asyncio.Task[None] | None = None
         self.on_fail = on_fail
         self._built: tuple[Listing | None, list[Any]] = (None, [])
@@ -98,19 +96,12 @@ class McpServer(Calls):
         """Its tools that are not offered to the model, and why: those whose schema cannot be offered, and those that
         run only as an MCP task (chat does not run tasks yet) or only for their App, as ``(ToolInfo, why)``."""
         listed = self.listing.tools if self.listing is not None and self.offers else ()
-        return [
-            (i, f"{i.refused}: left out" if i.refused else NOT_A_TASK_RUNNER if i.for_model else APP_ONLY)
-            for i in listed
-            if not i.offered
-        ]
+        held = (NOT_A_TASK_RUNNER, APP_ONLY)  # (one for the model, that runs as a task only; one for its App only)
+        return [(i, f"{i.refused}: left out" if i.refused else held[not i.for_model]) for i in listed if not i.offered]
 
-    @property
-    def prompts(self) -> list[Any]:
-        return list(self.listing.prompts) if self.listing is not None and self.offers else []
-
-    @property
-    def resources(self) -> list[Any]:
-        return list(self.listing.resources) if self.listing is not None and self.offers else []
+    # What it offers of each (none while it offers nothing).
+    prompts = property(lambda self: list(self.listing.prompts) if self.offers else [])
+    resources = property(lambda self: list(self.listing.resources) if self.offers else [])
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -127,11 +118,9 @@ class McpServer(Calls):
         """List the server again, in the background, if its listing is stale: an idle one is started (which lists
         it), a running one asked. What is offered meanwhile is the listing known; a change is said in one line and
         offered from the next request."""
-        if not self.stale:
-            return
-        if self.state == IDLE:
+        if self.stale and self.state == IDLE:
             self.start()
-        elif self.state == READY and (self._relisting is None or self._relisting.done()):
+        elif self.stale and self.state == READY and (self._relisting is None or self._relisting.done()):
             self._relisting = self._chore(self.relist())
 
     async def relist(self) -> None:
@@ -296,8 +285,7 @@ class McpServer(Calls):
                 gathering.drop(what)
                 return
             ttl = session.ttl_of(page) if hasattr(session, "ttl_of") else None
-            cursor = gathering.add(what, page, ttl)
-            if cursor is None:
+            if (cursor := gathering.add(what, page, ttl)) is None:
                 return
 
     def _listed(self, listing: Listing) -> None:
@@ -310,10 +298,8 @@ class McpServer(Calls):
             if tool.refused and (tool.name, tool.refused) not in said:
                 self.note(f"MCP server {self.name} offers {tool.name}, which chat leaves out: {tool.refused}")
         if before is not None and before != listing:
-            self.note(
-                f"MCP server {self.name} offers other tools than when it was last listed ({listing.summary()} now); "
-                "the model gets the new list from its next request"
-            )
+            now = f"({listing.summary()} now); the model gets the new list from its next request"
+            self.note(f"MCP server {self.name} offers other tools than when it was last listed {now}")
 
     def _died(self, why: str) -> None:
         """The server stopped answering: idle again (started when next used), or given up the third time."""
