@@ -80,10 +80,8 @@ class Calls:
     async def _call(self, name: str, arguments: dict[str, Any], progress: Progress | None, ask: Ask | None) -> Any:
         session = await self.ensure()
         if self.listing is None or self.listing.tool(name) is None:
-            raise Unavailable(
-                f"MCP server {self.spec.name} no longer offers a tool named {name!r} "
-                "(the next request has its new list)"
-            )
+            new = "(the next request has its new list)"
+            raise Unavailable(f"MCP server {self.spec.name} no longer offers a tool named {name!r} {new}")
         sent: list[Any] = []  # the ids of the requests made (the MCP host's stand-in numbers them; mcp's: None)
         answered: dict[str, dict[str, Any]] = {}  # the answers given in this call, by their question
 
@@ -104,10 +102,8 @@ class Calls:
             # At 2026-07-28 the server seals where a call got to (its requestState) with a key of its own process,
             # for a time: started again since, or answered after that time, it refuses it. Made again from the
             # start; a question asked again as it was asked before gets the answer given then.
-            self.note(
-                f"MCP server {self.spec.name} no longer knew where {name} had got to (it was started again, or the "
-                "answer came after its time): the call is made again"
-            )
+            why = "(it was started again, or the answer came after its time): the call is made again"
+            self.note(f"MCP server {self.spec.name} no longer knew where {name} had got to {why}")
             self._asking[token] = _answering(ask, answered, again=True) if ask is not None else None
             return await send()
 
@@ -164,10 +160,8 @@ class Calls:
             answer = await self.elicit({**params, "mode": "url"})
             if answer.get("action") != "accept":
                 said = "declined" if answer.get("action") == "decline" else "cancelled"
-                raise NotOpened(
-                    f"{tool} needs {params.get('url') or 'an address'} opened first "
-                    f"({params.get('message') or 'the server asked'}): {said}, so it did not run"
-                )
+                url, why = params.get("url") or "an address", params.get("message") or "the server asked"
+                raise NotOpened(f"{tool} needs {url} opened first ({why}): {said}, so it did not run")
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
         return await self._until_stopped((await self.ensure()).get_prompt(name, arguments))
@@ -213,9 +207,8 @@ class Calls:
                 return
             if session is not self.session or self._halting:
                 return
-            self.note(
-                f"MCP server {self.spec.name} did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
-            )
+            late = f"did not stop the cancelled call within {CANCEL_GRACE:g} s: restarted"
+            self.note(f"MCP server {self.spec.name} {late}")
             await self.halt()
             self.start()
         finally:
