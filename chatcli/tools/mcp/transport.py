@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any, AsyncIterator, Callable
@@ -198,33 +199,23 @@ class Session:
         return await session.send_ping()
 
 
+@dataclass(eq=False)
 class Connection:
     """The way to one server, and its log (``log_dir``/NAME.log for a stdio server)."""
 
-    def __init__(
-        self,
-        spec: ServerSpec,
-        log_dir: Path | None,
-        note: Callable[[str], None],
-        link: Any = None,
-        data: Path | None = None,
-    ):
-        self.spec = spec
-        self.link = link  # a chatcli.tools.mcp.link.HostLink: the server is the MCP host's (the warm worker's runs)
-        self.data = data  # whose logins it uses: in the MCP host, its caller's data directory (None: this process's)
-        self.log_dir = log_dir
-        self.note = note  # tells the user of what the server did wrong, short of failing
-        self._log: IO[str] | None = None
-        self._strays = 0  # stdout lines that were not JSON-RPC
-        self.refused: int | None = None  # an HTTP server's 401 or 403 while connecting
-        self.login_needed: Any = None  # the sign-in a request ended with (chatcli.tools.mcp.oauth.LoginNeeded)
+    spec: ServerSpec
+    log_dir: Path | None
+    note: Callable[[str], None]  # tells the user of what the server did wrong, short of failing
+    link: Any = None  # a chatcli.tools.mcp.link.HostLink: the server is the MCP host's (the warm worker's runs)
+    data: Path | None = None  # whose logins: in the MCP host, its caller's data directory (None: this process's)
+    _log: IO[str] | None = None
+    _strays: int = 0  # stdout lines that were not JSON-RPC
+    refused: int | None = None  # an HTTP server's 401 or 403 while connecting
+    login_needed: Any = None  # the sign-in a request ended with (chatcli.tools.mcp.oauth.LoginNeeded)
 
     @property
     def name(self) -> str:
         return self.spec.name
-
-    def _needs(self, needed: Any) -> None:
-        self.login_needed = needed
 
     def describe(self, exc: BaseException, timeout: float) -> str:
         """Why the server failed (``describe``), a request it refused with 401 after the session opened (a server
@@ -356,7 +347,7 @@ class Connection:
         from chatcli.tools.mcp.oauth import auth_for
 
         # A server chat is signed in to (chat mcp login) gets its token, for its URL only: the caller's login.
-        auth = auth_for(spec, self.data, self._needs)
+        auth = auth_for(spec, self.data, lambda needed: setattr(self, "login_needed", needed))
 
         async def seen(response: Any) -> None:  # the status mcp's errors no longer carry
             if response.status_code in (401, 403) or (response.status_code in OLD_TRANSPORT and not spec.sse):
@@ -418,7 +409,5 @@ class Connection:
         from chatcli.tools.stdio import MAX_LINE, size_text
 
         where = self.logged(f"a message of {size:,} bytes, over the {MAX_LINE:,}-byte limit, was dropped")
-        self.note(
-            f"MCP server {self.name} sent a result of {size_text(size)}, over the {MAX_LINE // (1024 * 1024)} MB "
-            f"limit: dropped {where}"
-        )
+        limit = f"over the {MAX_LINE // (1024 * 1024)} MB limit: dropped {where}"
+        self.note(f"MCP server {self.name} sent a result of {size_text(size)}, {limit}")
