@@ -206,7 +206,7 @@ def _provider(
                 self.context.client_info = OAuthClientInformationFull(
                     client_id=oauth.get("clientId") or "(a workload: never sent)",
                     client_secret=oauth.get("clientSecret"),
-                    redirect_uris=metadata.redirect_uris,
+                    redirect_uris=meta.redirect_uris,
                     token_endpoint_auth_method=_method(self.context, oauth),
                 )
             if oauth.get("identityTokenFile"):  # a fresh identity token is its way back, never a refresh
@@ -234,18 +234,15 @@ def _provider(
                 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
                 assert found is not None
-                machine = ClientCredentialsOAuthProvider(
-                    spec.url or "", storage, oauth["clientId"], secret, issuer=str(found.issuer)
-                )
+                url, me = spec.url or "", oauth["clientId"]
+                machine = ClientCredentialsOAuthProvider(url, storage, me, secret, issuer=str(found.issuer))
                 machine.context = self.context  # what this flow discovered and chose: its token request only
                 return await machine._exchange_token_client_credentials()
             return await again(self, super()._perform_authorization)
 
     # (its grant and response types are the model's defaults: authorization_code and refresh_token, code)
-    metadata = OAuthClientMetadata(
-        client_name="chatcli", redirect_uris=[redirect_uri], token_endpoint_auth_method="none"
-    )
-    return Provider(spec.url or "", metadata, storage, on_redirect, on_callback, client_metadata_url=document)
+    meta = OAuthClientMetadata(client_name="chatcli", redirect_uris=[redirect_uri], token_endpoint_auth_method="none")
+    return Provider(spec.url or "", meta, storage, on_redirect, on_callback, client_metadata_url=document)
 
 
 def _method(context: Any, oauth: Any, storage: StoredAuth | None = None) -> str:
@@ -264,22 +261,11 @@ def _method(context: Any, oauth: Any, storage: StoredAuth | None = None) -> str:
 
 def _federated(provider: Any, spec: ServerSpec, storage: StoredAuth) -> Any:
     """The token request of a workload (SEP-1933): its platform's identity token as the grant (RFC 7523 2.1), for
-    this server (``resource``), with the client's own authentication where mcp.json names one."""
+    this server (``resource``), with the client's own authentication where mcp.json names one. The token is read
+    afresh from the file mcp.json names (it rotates): a JWT, bounded; else ``LoginRefused`` saying why."""
     import httpx2
     from mcp.shared.auth import JWT_BEARER_GRANT_TYPE
 
-    context, oauth = provider.context, spec.oauth
-    asked = {"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": _identity_token(spec)}
-    asked |= {"resource": context.get_resource_url(), "scope": context.client_metadata.scope}
-    asked = {key: value for key, value in {**asked, "client_id": oauth.get("clientId")}.items() if value}
-    asked, headers = context.prepare_token_auth(asked, {"Content-Type": "application/x-www-form-urlencoded"})
-    storage.note("identity", f"the workload's identity token ({oauth['identityTokenFile']}) presented")
-    return httpx2.Request("POST", provider._get_token_endpoint(), data=asked, headers=headers)
-
-
-def _identity_token(spec: ServerSpec) -> str:
-    """The platform's identity token for a workload, read afresh from the file mcp.json names (it rotates): a JWT,
-    bounded; else ``LoginRefused`` saying why."""
     from chatcli.paths import read_bounded
 
     path = Path(spec.oauth["identityTokenFile"]).expanduser()
@@ -290,7 +276,13 @@ def _identity_token(spec: ServerSpec) -> str:
         raise LoginRefused(f"cannot read the identity token in {path}: {why}") from None
     if token.count(".") != 2 or not re.fullmatch(r"[A-Za-z0-9_.-]+", token):
         raise LoginRefused(f"{path} holds no JWT (the platform's identity token chat presents)")
-    return token
+    context, oauth = provider.context, spec.oauth
+    asked = {"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": token}
+    asked |= {"resource": context.get_resource_url(), "scope": context.client_metadata.scope}
+    asked = {key: value for key, value in {**asked, "client_id": oauth.get("clientId")}.items() if value}
+    asked, headers = context.prepare_token_auth(asked, {"Content-Type": "application/x-www-form-urlencoded"})
+    storage.note("identity", f"the workload's identity token ({oauth['identityTokenFile']}) presented")
+    return httpx2.Request("POST", provider._get_token_endpoint(), data=asked, headers=headers)
 
 
 def _bounded(base: type, spec: ServerSpec, storage: StoredAuth, heard: Callable[[Any], None] = lambda _: None) -> type:
@@ -554,12 +546,11 @@ async def _id_jag(spec: ServerSpec, audience: str, resource: str) -> str:
         await bounding()(response)
     try:
         token = response.json().get("access_token") if response.status_code == 200 else None
-    except ValueError:
+    except (ValueError, AttributeError):  # not JSON, or not an object
         token = None
     if not isinstance(token, str) or not token:
-        raise LoginRefused(
-            f"the identity provider {oauth['idpIssuer']} did not exchange the ID token (HTTP {response.status_code})"
-        )
+        who = f"the identity provider {oauth['idpIssuer']}"
+        raise LoginRefused(f"{who} did not exchange the ID token (HTTP {response.status_code})")
     return token
 
 
@@ -651,10 +642,8 @@ async def login(
         except Exception as exc:
             if provider.stepping_up and storage.has_tokens():  # signed in, and signed in again for more: refused
                 scope = getattr(getattr(getattr(provider, "context", None), "client_metadata", None), "scope", None)
-                raise LoginRefused(
-                    f"signed in, but the server still refuses it: it asks for more access (scope {scope}) than the "
-                    "authorization server grants"
-                ) from exc
+                more = f"it asks for more access (scope {scope}) than the authorization server grants"
+                raise LoginRefused(f"signed in, but the server still refuses it: {more}") from exc
             raise
     if not storage.has_tokens():
         raise LoginRefused("the server answered without asking for a login: it needs none")
