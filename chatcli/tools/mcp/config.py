@@ -14,6 +14,7 @@ starts; a problem is one line naming the server and the field.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -173,9 +174,11 @@ def _sse(kind: Any, command: bool, where: str) -> bool:
 
 
 def read_servers(path: Path) -> list[ServerSpec]:
-    """The servers configured in ``path``; none if the file does not exist."""
+    """The servers configured in ``path``; none if the file does not exist. A file that holds a secret must be its
+    owner's alone: else a ConfigError saying how to make it so."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            text, mode = handle.read(), os.fstat(handle.fileno())
     except FileNotFoundError:
         return []
     except UnicodeDecodeError as exc:
@@ -188,20 +191,7 @@ def read_servers(path: Path) -> list[ServerSpec]:
         raise ConfigError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
     servers = parse_servers(data, str(path))
     secrets = [f"mcpServers.{s.name}.oauth.{key}" for s in servers for key in OAUTH_SECRETS if s.oauth.get(key)]
-    if secrets:
-        _private(path, ", ".join(secrets[:4]) + (", ..." if len(secrets) > 4 else ""))
+    if secrets and (mode.st_uid != os.getuid() or mode.st_mode & 0o077):
+        what, hint = ", ".join(secrets[:4]) + (", ..." if len(secrets) > 4 else ""), f"chmod 600 {path}, owned by you"
+        raise ConfigError(f"{path} holds a secret ({what}) that others can read", hint=hint)
     return servers
-
-
-def _private(path: Path, what: str) -> None:
-    """A file that holds a secret (``what``) must be its owner's alone: else a ConfigError saying how to make it so."""
-    import os
-
-    try:
-        mode = path.stat()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    if mode.st_uid != os.getuid() or mode.st_mode & 0o077:
-        raise ConfigError(
-            f"{path} holds a secret ({what}) that others can read", hint=f"chmod 600 {path}, owned by you"
-        )
