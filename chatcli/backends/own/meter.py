@@ -133,12 +133,8 @@ def profile_limit(provider: Any, model: Any) -> int | None:
 
 def _usage(response: LLMResult) -> Any:
     """The usage the server reported for a call's answer, if any."""
-    for generations in response.generations:
-        for generation in generations:
-            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
-            if usage:
-                return usage
-    return None
+    found = (getattr(getattr(g, "message", None), "usage_metadata", None) for gs in response.generations for g in gs)
+    return next((usage for usage in found if usage), None)
 
 
 # LangChain logs each error a callback raises as a warning: a refusal is said once, by chat, not also there.

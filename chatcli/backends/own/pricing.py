@@ -29,7 +29,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from chatcli.core.chunks import cache_counts
 from chatcli.provider_table import DEFAULT, name_of
@@ -94,16 +94,24 @@ def kept_window(name: str) -> int | None:
         return None
     from genai_prices.data_snapshot import get_snapshot
 
-    snapshot = get_snapshot()
+    find = get_snapshot().find_provider_model
+    model = _looked_up(name, lambda ref, options: find(ref, None, options.get("provider_id"), None)[1])
+    window = getattr(model, "context_window", None)
+    return window if isinstance(window, int) and window > 0 else None
+
+
+Found = TypeVar("Found")
+
+
+def _looked_up(name: str, find: Callable[[str, dict[str, str]], Found]) -> Found | None:
+    """What ``find`` answers for the first of ``table_names(name)`` the table knows; None: none, or the table failed."""
     for ref, options in table_names(name):
         try:
-            _provider, model = snapshot.find_provider_model(ref, None, options.get("provider_id"), None)
+            return find(ref, options)
         except LookupError:
             continue
-        except Exception:  # noqa: BLE001 - a window the table cannot say is unknown, never a failed turn
+        except Exception:  # noqa: BLE001 - a price or window the table cannot say is unknown, never a failed turn
             return None
-        window = getattr(model, "context_window", None)
-        return window if isinstance(window, int) and window > 0 else None
     return None
 
 
@@ -301,14 +309,7 @@ class Pricer:
         calc_price, Usage = table
         inp, cached, written, out = counts
         usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=written, output_tokens=out)
-        for ref, options in table_names(name):
-            try:
-                return round(float(calc_price(usage, ref, **options).total_price), 10)
-            except LookupError:
-                continue
-            except Exception:  # noqa: BLE001 - a price is never worth an answer: unknown, not a failed turn
-                return None
-        return None
+        return _looked_up(name, lambda ref, options: round(float(calc_price(usage, ref, **options).total_price), 10))
 
     def priced(self, usage: Mapping[str, Any] | None, *names: str | None) -> Priced:
         """``cost`` of ``usage`` as a ``Priced``: named by the first of ``names`` given, local when unknown because
