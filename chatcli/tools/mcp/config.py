@@ -133,8 +133,7 @@ def _oauth(value: Any, where: str, remote: bool) -> dict[str, str]:
     if value is None:
         return {}
     found = _strings(value, where, dict)
-    unknown = [key for key in found if key not in OAUTH_KEYS]
-    if unknown:
+    if unknown := [key for key in found if key not in OAUTH_KEYS]:
         raise ConfigError(f"{where}: {unknown[0][:40]!r} is not one chat reads (it reads {', '.join(OAUTH_KEYS)})")
     if not found.get("clientId") and not found.get("identityTokenFile"):
         raise ConfigError(f"{where}: give the clientId the authorization server registered for chat")

@@ -738,6 +738,4 @@ class LoginTimedOut(Exception):
 class LoginRefused(Exception):
     """The authorization server refused (the user said no, or an error), or chat could not ask it."""
 
-    @property
-    def detail(self) -> str:
-        return str(self)
+    detail = property(str)  # why, as said (chatcli.tools.mcp.transport.describe reads a failure's detail)

@@ -254,9 +254,7 @@ class Connection:
         self._line(neutralise(line))  # a server's text: its escapes shown, never obeyed where the log is read
 
     @contextlib.asynccontextmanager
-    async def open(
-        self, on_exit: Callable[[], None] = lambda: None, elicit: Ask | None = None, era: str = ""
-    ) -> AsyncIterator[Any]:
+    async def open(self, on_exit: Callable[[], None], elicit: Ask | None, era: str) -> AsyncIterator[Any]:
         """A session with the server; ``on_exit``: a stdio server's process ended; ``elicit``: answers the server's
         questions to the user (JSON in and out; none: chat says it cannot); ``era``: the revision it spoke when last
         listed. A server known to speak an earlier revision than 2026-07-28 is initialised at once (asking it
@@ -334,10 +332,8 @@ class Connection:
             # Its stderr: its log file, the user's only (or nowhere if none can be opened).
             with self._opened(os.O_TRUNC) or open(os.devnull, "w", encoding="utf-8") as errlog:  # noqa: SIM115
                 self._log = errlog
-                streams = stdio_streams(
-                    spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog, self._stray, self._dropped, on_exit
-                )
-                async with streams as pair:
+                run = (spec.command, list(spec.args), dict(spec.env), spec.cwd, errlog)
+                async with stdio_streams(*run, self._stray, self._dropped, on_exit) as pair:
                     yield pair
             return
         from mcp.client.streamable_http import streamable_http_client
