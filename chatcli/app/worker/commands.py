@@ -30,7 +30,7 @@ def worker_command(
     """The warm worker: with worker = true in config.toml (or CHATCLI_WORKER=1), one-shot questions are
     answered by a process that has chat loaded already, started on first use and gone after worker_idle
     seconds without a question (default 600). A new version of chat replaces it by itself."""
-    from chatcli.app.worker.client import build_id
+    from chatcli.app.worker.client import SOCKET, build_id, connect
     from chatcli.local.worker_settings import worker_config
 
     env = environment()
@@ -40,8 +40,10 @@ def worker_command(
 
     hosts = host_control(action.value, env.environ)  # the MCP servers kept for one-shots, stopped with it
     if action is Action.stop:
-        if state is not None:
-            _wait_gone(env.environ)
+        deadline = time.monotonic() + 5  # until its socket is gone (it finishes the answers it is running first)
+        while state and directory and time.monotonic() < deadline and (sock := connect(f"{directory}/{SOCKET}")):
+            sock.close()
+            time.sleep(0.02)
         say(env.stderr, f"stopped the worker (pid {state['pid']})\n" if state else "no worker was running\n")
         for host in hosts:
             kept = counted(len(host["servers"]), "MCP server")
@@ -64,14 +66,11 @@ def worker_command(
     if as_json:
         say(env.stdout, json_text(record) + "\n", data=True)
         return
-    lines = [
-        f"enabled: {'yes' if wanted else 'no (worker = true in config.toml, or CHATCLI_WORKER=1)'}; idle time "
-        f"{idle:g} s"
-    ]
+    enabled = "yes" if wanted else "no (worker = true in config.toml, or CHATCLI_WORKER=1)"
+    lines = [f"enabled: {enabled}; idle time {idle:g} s"]
     if state is None:
-        lines.append(
-            "not running" + (f" (it would listen in {directory})" if directory else " (no private directory for it)")
-        )
+        where = f"it would listen in {directory}" if directory else "no private directory for it"
+        lines.append(f"not running ({where})")
     else:
         left = "answering now" if state["running"] else f"exits in {state['idle_left']:.0f} s unless asked"
         stale = "" if record["current"] else " (another build of chat: the next one-shot replaces it)"
@@ -81,20 +80,6 @@ def worker_command(
         kept = ", ".join(f"{s['name']} ({s['state']})" for s in host["servers"]) or "none now"
         lines.append(f"MCP servers kept for one-shots (pid {host['pid']}): {kept}")
     say(env.stdout, "\n".join(lines) + "\n", data=True)
-
-
-def _wait_gone(environ: object, timeout: float = 5.0) -> None:
-    """Wait until the stopped worker's socket is gone (it finishes the answers it is running first)."""
-    from chatcli.app.worker.client import connect, runtime_dir
-
-    directory = runtime_dir(environ)  # type: ignore[arg-type]
-    deadline = time.monotonic() + timeout
-    while directory and time.monotonic() < deadline:
-        sock = connect(f"{directory}/worker.sock")
-        if sock is None:
-            return
-        sock.close()
-        time.sleep(0.02)
 
 
 def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | None]:
