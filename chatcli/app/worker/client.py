@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 from chatcli.app.worker.jobs import FORWARDED, Forwarder, open_controlling_terminal
 from chatcli.local.daemon import build_id as build_id  # the worker's server reads it here
 from chatcli.local.daemon import receive, same_user, send, spawn, start_lock
+from chatcli.local.daemon import runtime_dir as private_dir
 from chatcli.tools.confinement import alike, describe, peer
 
 SOCKET = "worker.sock"
@@ -49,8 +50,6 @@ def _warn(text: str) -> None:
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
     """The worker's private directory (chatcli.local.daemon.runtime_dir: 0700, the user's own, not a link); None if
     unsafe."""
-    from chatcli.local.daemon import runtime_dir as private_dir
-
     path = private_dir(environ)
     if path is None:
         _warn("not using the worker: its directory is not a private directory of yours (mode 0700)")
@@ -60,16 +59,13 @@ def runtime_dir(environ: Mapping[str, str]) -> str | None:
 def connect(path: str) -> socket.socket | None:
     """A connection to the worker listening at ``path``, run by this user; None if there is none."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
+    with contextlib.suppress(OSError):
         sock.connect(path)
-        if not same_user(sock):
-            _warn(f"not using the worker: {path} belongs to another user")
-            sock.close()
-            return None
-    except OSError:
-        sock.close()
-        return None
-    return sock
+        if same_user(sock):
+            return sock
+        _warn(f"not using the worker: {path} belongs to another user")
+    sock.close()
+    return None
 
 
 def start(directory: str, idle: float, wait: bool = True) -> socket.socket | None:
@@ -100,24 +96,12 @@ def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:
             os.close(pidfd)
 
 
-def offer(
-    sock: socket.socket,
-    argv: list[str],
-    environ: Mapping[str, str],
-    build: str,
-    idle: float,
-    me: dict[str, str],
-    channel: int,
-) -> dict[str, Any] | None:
-    """Ask the worker to run ``chat ARGV`` here; its first answer (``pid``, or ``refused`` and why), None if it left.
-
-    ``me`` is what this process sees of its confinement (the worker compares it with the kernel's
-    word); ``channel`` is the child's end of the job-control channel.
-    """
+def offer(sock: socket.socket, header: dict[str, Any], channel: int) -> dict[str, Any] | None:
+    """Ask the worker to run the call ``header`` describes here; its first answer (``pid``, or ``refused`` and why),
+    None if it left. ``channel`` is the child's end of the job-control channel."""
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     tty = open_controlling_terminal()
     try:
-        header = {"build": build, "argv": argv, "environ": dict(environ), "confinement": me, "idle": idle}
         send(sock, header, [0, 1, 2, cwd, channel] + ([tty] if tty is not None else []))
         return receive(sock)[0]
     except (OSError, ValueError):
@@ -140,11 +124,12 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bo
         return None
     if directory is None:
         return None
-    path, build = os.path.join(directory, SOCKET), build_id()
+    path = os.path.join(directory, SOCKET)
     if len(path.encode()) >= 108:  # what a unix socket's address can hold
         _warn(f"not using the worker: its socket path is too long ({path})")
         return None
-    me = describe()
+    me = describe()  # what this process sees of its confinement (the worker compares it with the kernel's word)
+    header = {"build": build_id(), "argv": argv, "environ": dict(environ), "confinement": me, "idle": idle}
     forwarder = Forwarder()
     try:
         for attempt in range(2):  # a stale or retiring worker is replaced once
@@ -158,9 +143,8 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bo
             if not confined_alike(sock, me):
                 sock.close()  # a worker confined otherwise (or started from such a place): the normal way
                 break
-            assert me is not None
             forwarder.offering = True
-            answer = offer(sock, argv, environ, build, idle, me, forwarder.child_end.fileno())
+            answer = offer(sock, header, forwarder.child_end.fileno())
             if answer is not None and "pid" in answer:
                 forwarder.started(int(answer["pid"]))
                 return finish(sock, forwarder)
