@@ -76,9 +76,9 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
     time.tzset()
     _KEPT.extend((sys.stdin, sys.stdout, sys.stderr))  # the worker's: never closed by the collector here
     gated = terminal.fds if terminal is not None else set()
-    sys.stdin = _text_stream(0, "r", gated, line_buffering=False)
-    sys.stdout = _text_stream(1, "w", gated, line_buffering=os.isatty(1))
-    sys.stderr = _text_stream(2, "w", gated, line_buffering=True, errors="backslashreplace")
+    sys.stdin = _text_stream(0, "r", gated, lines=False)
+    sys.stdout = _text_stream(1, "w", gated, lines=os.isatty(1))
+    sys.stderr = _text_stream(2, "w", gated, lines=True, errors="backslashreplace")
     for name in ("stdin", "stdout", "stderr"):  # the start-up streams too (typed final: set by name)
         setattr(sys, f"__{name}__", getattr(sys, name))
     sys.argv = ["chat", *header["argv"]]
@@ -87,9 +87,7 @@ def _become_caller(header: dict[str, Any], fds: list[int], worker_fds: tuple[int
 _KEPT: list[Any] = []
 
 
-def _text_stream(
-    fd: int, mode: str, gated: set[int], line_buffering: bool, errors: str | None = None
-) -> io.TextIOWrapper:
+def _text_stream(fd: int, mode: str, gated: set[int], lines: bool, errors: str | None = None) -> io.TextIOWrapper:
     """A standard stream on ``fd`` as Python's start-up makes it (its encoding, the buffering for a terminal or not).
 
     On the caller's controlling terminal (``gated``), its reads and writes make the job-control checks first.
@@ -101,9 +99,7 @@ def _text_stream(
     template = _KEPT[fd]
     raw = GatedFile(fd, mode, closefd=False) if fd in gated else io.FileIO(fd, mode, closefd=False)
     binary = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
-    return io.TextIOWrapper(
-        binary, encoding=template.encoding, errors=errors or template.errors, line_buffering=line_buffering
-    )
+    return io.TextIOWrapper(binary, encoding=template.encoding, errors=errors or template.errors, line_buffering=lines)
 
 
 def run_as_process(argv: list[str], ending: Callable[[dict[str, int]], None]) -> int:
