@@ -31,7 +31,6 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
 from chatcli.app.worker.child import run_child
@@ -72,24 +71,21 @@ def same_loading(environ: dict[str, str]) -> bool:
 class Worker:
     """The listening socket, the children running, and the idle clock."""
 
-    def __init__(self, path: str, idle: float) -> None:
+    def __init__(self, path: str, idle: float, warm: list[str]) -> None:
         self.idle = idle
         self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection
         self.last = time.monotonic()
         self.served = 0  # runs answered: `chat worker status` says it
-        self.warm: list[str] = []  # the providers whose models it has ready
+        self.warm = warm  # the providers whose models it has ready
         self.stopping = False
         self.listening = Listening(path, build_id())  # a caller of another build retires it
         self.listener = self.listening.socket
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def _stop(self, *_: Any) -> None:
-        self.stopping = True
 
     def serve(self) -> None:
         """Answer calls until stopped, idle too long, or retired by a newer build."""
@@ -144,10 +140,7 @@ class Worker:
                     send(conn, self._control(str(header["control"])))
                     conn.close()
                     return
-                if header is None:
-                    refused: str | None = "bad request"
-                else:
-                    refused = self._refusal(header, fds) or self._unlike(caller, pidfd, header)
+                refused = self._refusal(header, fds, caller, pidfd)
             finally:
                 if pidfd is not None:
                     os.close(pidfd)  # (not for the child: it would pass to the answer's tools)
@@ -197,7 +190,11 @@ class Worker:
             "stopping": self.stopping,
         }
 
-    def _refusal(self, header: dict[str, Any], fds: list[int]) -> str | None:
+    def _refusal(self, header: dict[str, Any] | None, fds: list[int], caller: int, pidfd: int | None) -> str | None:
+        """Why the call ``header`` is not served (None: it is). The caller must be confined as this worker is; when
+        served, the header gets the caller's umask and pid as the kernel gives them, for the child."""
+        if header is None:
+            return "bad request"
         if header.get("build") != self.listening.build:
             return "stale"  # first: another build's caller (which may send other descriptors) replaces this worker
         if len(fds) not in (FDS, FDS + 1):
@@ -206,15 +203,8 @@ class Worker:
             return "environment"
         if len(self.children) >= MAX_CHILDREN:
             return "busy"
-        # a fork now could copy a lock held by that thread
-        return "threads" if threading.active_count() != 1 else None
-
-    @staticmethod
-    def _unlike(caller: int, pidfd: int | None, header: dict[str, Any]) -> str | None:
-        """Why the caller is not served as it is confined (None: it is confined as this worker is).
-
-        On success the header gets the caller's umask and pid as the kernel gives them, for the child.
-        """
+        if threading.active_count() != 1:
+            return "threads"  # a fork now could copy a lock held by that thread
         if caller <= 0:
             return "confinement"  # in a pid namespace this worker cannot see into
         seen = describe(caller, io=True)
@@ -264,21 +254,20 @@ def warm_providers() -> list[str]:
     from chatcli.errors import ConfigError
     from chatcli.provider_table import PROVIDERS
 
-    warm = []
+    warm, url = [], "http://127.0.0.1:9"
     for row in PROVIDERS:
         if row.package and importlib.util.find_spec(row.package) is None:
             continue  # its extra is not installed: its one-shots say so, warm or not
-        nowhere = tuple(
-            (var, value) for var, value in ((row.key_var, "warm-up"), (row.url_var, "http://127.0.0.1:9")) if var
-        )
-        settings = Settings(model=f"{row.name}:warm-up", api_key="sk-warm-up", base_url="http://127.0.0.1:9/v1")
+        nowhere = tuple((var, value) for var, value in ((row.key_var, "warm-up"), (row.url_var, url)) if var)
+        name = f"{row.name}:warm-up"
+        settings = Settings(model=name, api_key="sk-warm-up", base_url=f"{url}/v1", provider_env=nowhere)
         try:
-            model = build_chat_model(replace(settings, provider_env=nowhere))
+            model = build_chat_model(settings)
             for name in ("root_async_client", "_async_client", "async_client"):  # the SDK's resources, made once
                 getattr(getattr(model, name, None), "chat", None)
             # and its embedding models' (an embedding_model ranks the memories), where it has any
             with contextlib.suppress(ConfigError):
-                build_embeddings(replace(settings, provider_env=nowhere), f"{row.name}:warm-up")
+                build_embeddings(settings, name)
         except Exception:  # noqa: BLE001 - a warm-up only: a provider that cannot be built here is built per call
             continue
         warm.append(row.name)
@@ -326,9 +315,7 @@ def warm_answer() -> None:
 def warm_up() -> list[str]:
     """Import what a one-shot imports (with chat's import hook), PostgreSQL's driver where it is installed, then keep
     it out of the collector's way; the providers made warm."""
-    from chatcli.local.runtime import install
-
-    install()
+    runtime.install()
     for name in WARM:
         importlib.import_module(name)
     from chatcli.app.shared import app
@@ -364,8 +351,7 @@ def boot() -> None:
         os._exit(0 if os.read(ready_r, 1) == b"1" else 1)
     os.close(ready_r)
     # Listening in this process, so that a caller's SO_PEERCRED and SO_PEERPIDFD name the worker itself.
-    worker = Worker(path, idle)
-    worker.warm = warm
+    worker = Worker(path, idle, warm)
     os.write(ready_w, b"1")
     os.close(ready_w)
     if start_lock is not None:
