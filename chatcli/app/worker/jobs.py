@@ -72,12 +72,8 @@ class Forwarder:
         self.offering = False  # the call is on its way: an answer may be running, its pid not yet known
         self.suspended = False  # Ctrl-Z then: kept until the pid is known (or the call refused)
         self.continued = 0
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-        self.ignored = {
-            s
-            for s in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
-            if s in blocked or signal.getsignal(s) == signal.SIG_IGN
-        }
+        blocked, stops = signal.pthread_sigmask(signal.SIG_BLOCK, []), (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+        self.ignored = {s for s in stops if s in blocked or signal.getsignal(s) == signal.SIG_IGN}
         handled = [*FORWARDED, signal.SIGCONT, *([] if signal.SIGTSTP in self.ignored else [signal.SIGTSTP])]
         self.saved = {signum: signal.signal(signum, self) for signum in handled}
         self.channel, self.child_end = socket.socketpair()  # the child's end goes with the call
@@ -219,11 +215,9 @@ class Terminal:
             if answer == PASS:
                 return
             if answer != GO:
-                if kind == MODE:
-                    import termios
+                import termios
 
-                    raise termios.error(errno.EIO, os.strerror(errno.EIO))
-                raise OSError(errno.EIO, os.strerror(errno.EIO))
+                raise (termios.error if kind == MODE else OSError)(errno.EIO, os.strerror(errno.EIO))
 
     def _still(self, fd: int) -> bool:
         """Whether ``fd`` is still the terminal (a descriptor opened on it and closed since is another file now)."""
@@ -278,21 +272,14 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
     import stat
     import termios
 
-    state = terminal_state(caller)
-    if state is None or state[0] == 0:
-        if tty is not None:
-            os.close(tty)
-        return None
+    device = (terminal_state(caller) or (0, False))[0]  # (0: none, or the system does not say)
     fds = set()
     # The caller's terminal by its own device, or as the caller opened it: /dev/tty, which is its terminal's.
-    devices = {state[0], os.makedev(5, 0)}
-    for fd in (0, 1, 2, *([tty] if tty is not None else [])):
-        try:
-            info = os.fstat(fd)
-        except OSError:
-            continue
-        if stat.S_ISCHR(info.st_mode) and info.st_rdev in (devices if fd == tty else {state[0]}):
-            fds.add(fd)
+    devices = {device, os.makedev(5, 0)}
+    for fd in (0, 1, 2, *([tty] if tty is not None else [])) if device else ():
+        with contextlib.suppress(OSError):
+            if stat.S_ISCHR((info := os.fstat(fd)).st_mode) and info.st_rdev in (devices if fd == tty else {device}):
+                fds.add(fd)
     if tty is not None and tty not in fds:
         os.close(tty)
         tty = None
@@ -312,23 +299,15 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
         global handed_terminal
         handed_terminal = opened
 
-    def read(fd: int, n: int) -> bytes:
-        terminal.check(fd, READ)
-        return _read(fd, n)
-
-    def write(fd: int, data: Any) -> int:
-        terminal.check(fd, WRITE)
-        return _write(fd, data)
-
-    os.read, os.write = read, write
+    os.read, os.write = _checked(terminal, _read, READ), _checked(terminal, _write, WRITE)
     for name in ("tcsetattr", "tcflush", "tcflow", "tcdrain", "tcsendbreak"):
-        setattr(termios, name, _checked(terminal, getattr(termios, name)))
+        setattr(termios, name, _checked(terminal, getattr(termios, name), MODE))
     return terminal
 
 
-def _checked(terminal: Terminal, function: Any) -> Any:
+def _checked(terminal: Terminal, function: Any, kind: bytes) -> Any:
     def checked(fd: Any, *args: Any) -> Any:
-        terminal.check(fd, MODE)
+        terminal.check(fd, kind)
         return function(fd, *args)
 
     return checked
