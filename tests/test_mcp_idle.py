@@ -38,6 +38,25 @@ async def test_a_call_that_starts_a_server_again_while_its_idle_stop_ends_gets_t
         await server.halt(final=True)
 
 
+async def test_a_call_that_comes_as_an_idle_stop_begins_waits_for_it_and_gets_a_new_server(tmp_path):
+    """A call that comes once the idle stop has begun, its session still there but closing, is not sent on it (it
+    failed, "error: ... closed", seen in chat serve on a loaded machine): it waits for the stop, then starts it again."""
+    (spec,) = parse_servers({"mcpServers": {"bars": bars(tmp_path / "starts")}}, "test")
+    server = McpServer(spec, tmp_path)
+    try:
+        closing = await server.ensure()
+        stopping = asyncio.create_task(server.halt())  # the idle stop
+        while not server._halting:  # begun: the run told to end, its session not yet gone
+            await asyncio.sleep(0)
+        assert server.state == READY and server.session is closing
+        session = await server.ensure()
+        await stopping
+        assert session is not closing and server.state == READY and server.session is session
+        assert started(tmp_path / "starts") == 2
+    finally:
+        await server.halt(final=True)
+
+
 async def test_a_server_started_for_a_call_is_not_stopped_as_idle_before_the_call_runs(tmp_path):
     """The idle stop looks for a ready server with no call running, unused for a while; one started again for a call
     was unused for that while (that is why it had stopped): the call waiting for it counts from the moment it asks."""

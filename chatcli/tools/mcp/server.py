@@ -167,6 +167,8 @@ class McpServer(Calls):
     async def ensure(self) -> Any:
         """The open session, the server started first if it is idle; ``Unavailable`` if it cannot be had."""
         await self._checked.wait()  # a call cancelled just now: the server answers again, or is started again
+        if self._halting and (run := self._task) is not None and not run.done():
+            await asyncio.wait({run})  # being stopped (idle): its session is closing, the call waits to start it again
         if self.state == IDLE:
             self.start()
         await self.ready.wait()
