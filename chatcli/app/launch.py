@@ -53,20 +53,13 @@ def is_one_shot(argv: list[str], stdin_is_terminal: bool, stdout_is_terminal: bo
     return reading or question or not stdin_is_terminal
 
 
-def _isatty(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
-
-
 def wants_worker(argv: list[str], environ: Mapping[str, str]) -> bool:
     """True when this run should go to the warm worker (it may still fall back)."""
     if not sys.platform.startswith("linux") or environ.get("_CHAT_COMPLETE"):
         return False
     if flag(environ.get("CHATCLI_LOCAL")) or environ.get("CHATCLI_LOCAL_MODEL") or flag(environ.get("CHATCLI_TRACING")):
         return False
-    return is_one_shot(argv, _isatty(0), _isatty(1)) and worker_config(environ)[0]
+    return is_one_shot(argv, os.isatty(0), os.isatty(1)) and worker_config(environ)[0]
 
 
 def main() -> None:
