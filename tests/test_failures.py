@@ -35,7 +35,7 @@ SETTINGS = Settings(api_key=KEY)
     ],
 )  # fmt: skip
 def test_each_failure_has_one_line_and_one_exit_code_everywhere(exc, line, status, kind, stderr, monkeypatch):
-    monkeypatch.setattr("chatcli.app.run._silence_stdout", lambda: None)
+    monkeypatch.setattr("chatcli.app.run.silence_stdout", lambda: None)
     failure = describe(exc, SETTINGS)
     assert (failure.line, failure.exit_status, failure.kind) == (line, status, kind)
     err = io.StringIO()

@@ -70,3 +70,9 @@ def flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second broken pipe (the reader left)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

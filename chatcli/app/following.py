@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Mapping
 
+from chatcli.app.environment import silence_stdout
 from chatcli.local import runtime
 from chatcli.service import jobs
 from chatcli.text import say
@@ -72,8 +73,6 @@ def attach(argv: list[str], environ: Mapping[str, str]) -> int | None:
     try:
         follow(found, environ, sys.stdout, sys.stderr)
     except BrokenPipeError:  # whoever read it left (chat attach ID | head): as the command line ends then
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         return 141
     return 0

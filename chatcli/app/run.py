@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Mapping, TypeVar, cast
 
-from chatcli.app.environment import Environment
+from chatcli.app.environment import Environment, silence_stdout
 from chatcli.app.flags import refused
 from chatcli.config import Settings
 from chatcli.errors import ChatError, Interrupted, UsageError
@@ -109,21 +108,20 @@ def thread_setup(given: Mapping[str, Any], settings: Settings, answerer: Answere
 MAX_STDIN = 16 * 1024 * 1024
 
 
-def piped(stdin: Any, limit: int = MAX_STDIN) -> bytes:
-    """The bytes piped in, at most ``limit`` of them: more is refused before it fills the memory."""
+def piped(stdin: Any) -> bytes:
+    """The bytes piped in, at most ``MAX_STDIN`` of them: more is refused before it fills the memory."""
     source = getattr(stdin, "buffer", None)
-    data: bytes = source.read(limit + 1) if source is not None else stdin.read(limit + 1).encode()
-    if len(data) > limit:
-        raise UsageError(
-            f"stdin holds more than {limit // (1024 * 1024)} MB",
-            hint=f"chat reads at most {limit // (1024 * 1024)} MB from stdin",
-        )
+    data: bytes = source.read(MAX_STDIN + 1) if source is not None else stdin.read(MAX_STDIN + 1).encode()
+    if len(data) > MAX_STDIN:
+        mb = MAX_STDIN // (1024 * 1024)
+        raise UsageError(f"stdin holds more than {mb} MB", hint=f"chat reads at most {mb} MB from stdin")
     return data
 
 
-def read_stdin(stdin: Any, limit: int = MAX_STDIN) -> Any:
-    """Read piped input, at most ``limit`` bytes: UTF-8 text (a str), or an image (an Attachment); else fail clearly."""
-    data = piped(stdin, limit)
+def read_stdin(stdin: Any) -> Any:
+    """Read piped input (at most ``MAX_STDIN`` bytes): UTF-8 text (a str), or an image (an Attachment); else fail
+    clearly."""
+    data = piped(stdin)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -299,13 +297,12 @@ def run(
 
     async def serve() -> None:
         opening = await chat.find(thread, new=setup.new_thread, latest=setup.latest, setup=setup)
+        note = make_env_output(env).note
         if opening.said and json_output is None:
-            make_env_output(env).note(opening.said)
+            note(opening.said)
         with ExitStack() as stack:
             # With the warm worker wanted (CHATCLI_WORKER too), one-shots share MCP servers kept by the MCP host.
-            settings = chat.set_up(
-                stack, make_env_output(env).note, quiet=json_output is not None, worker=one_shot or None
-            )
+            settings = chat.set_up(stack, note, quiet=json_output is not None, worker=one_shot or None)
             if json_output is not None:
                 json_output.model = chat.answerer.label or settings.model
             if one_shot:
@@ -318,9 +315,8 @@ def run(
                 return
             from chatcli.ui.prompt import run_repl
 
-            repl_output = make_env_output(env, settings, ask=True, at_prompt=True)
-            named = bool(thread or setup.new_thread)
-            await run_repl(chat, opening, repl_output, setup=setup, debug=debug, named=named)
+            output = make_env_output(env, settings, ask=True, at_prompt=True)
+            await run_repl(chat, opening, output, setup=setup, debug=debug, named=bool(thread or setup.new_thread))
 
     asyncio.run(serve())
 
@@ -333,14 +329,6 @@ def make_env_output(env: Environment, settings: Settings | None = None, **option
 
     show = settings.show_thinking if settings is not None else False
     return make_output(env.stdout, env.stderr, dumb=env.dumb_terminal, show_thinking=show, **options)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that flushing it at exit raises no second broken pipe."""
-    import os
-
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # How an error's line begins, by its kind (chatcli.backends.own.failures.Failure): "chat: error: " for the others.
@@ -361,7 +349,7 @@ def report(exc: BaseException, debug: bool, settings: Settings | None, err: IO[s
             say(err, traceback_text(exc, settings))
         # (no line: an outcome said by its exit code alone, as chat search finding nothing)
         if failure.line and failure.kind == "broken_pipe":
-            _silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
+            silence_stdout()  # the reader left (`chat q | head -1`): nothing to say
         elif failure.line:
             say(err, f"{_PREFIX.get(failure.kind, 'chat: error: ')}{failure.line}\n")
     return failure.exit_status
