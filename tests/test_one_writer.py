@@ -35,7 +35,7 @@ NOT_A_TERMINAL = {
     ("app/worker/jobs.py", "os.write"): "the job-control channel to the caller (os.write kept, then checked)",
     (
         "app/worker/jobs.py",
-        "super().write",
+        "io.FileIO.write",
     ): "under the worker's child's sys.stdout and sys.stderr: text that passed the writer",
 }
 # Functions that print: the builtins, click's and typer's, the traceback module's, os.write.

@@ -36,7 +36,6 @@ TYPE_CHECKING = False  # typing itself is not imported: this module runs before 
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-    from _typeshed import ReadableBuffer, WriteableBuffer
 
 # Signals the caller receives and the answer should.
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH)
@@ -244,25 +243,22 @@ _installed: list[Terminal] = []
 handed_terminal: Callable[[], int] | None = None
 
 
+def _checked(function: Any, kind: bytes) -> Any:
+    """``function``, on a descriptor or a file, after the job-control check for ``kind`` (``install``'s)."""
+
+    def checked(fd: Any, *args: Any) -> Any:
+        _installed[0].check(fd, kind)
+        return function(fd, *args)
+
+    return checked
+
+
 class GatedFile(io.FileIO):
     """A standard stream's file on the caller's controlling terminal: each read and write checked first
     (``install``)."""
 
-    def readinto(self, buffer: WriteableBuffer, /) -> int | None:
-        _installed[0].check(self.fileno(), READ)
-        return super().readinto(buffer)
-
-    def read(self, size: int | None = -1, /) -> bytes:  # (None when nothing is ready: typed as typeshed types FileIO)
-        _installed[0].check(self.fileno(), READ)
-        return super().read(size)
-
-    def readall(self) -> bytes:
-        _installed[0].check(self.fileno(), READ)
-        return super().readall()
-
-    def write(self, data: ReadableBuffer, /) -> int:  # (None when no room is: typed as typeshed types FileIO)
-        _installed[0].check(self.fileno(), WRITE)
-        return super().write(data)
+    readinto, read, readall = (_checked(getattr(io.FileIO, name), READ) for name in ("readinto", "read", "readall"))
+    write = _checked(io.FileIO.write, WRITE)
 
 
 def install(caller: int, channel: int, tty: int | None = None) -> Terminal | None:
@@ -299,15 +295,7 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
         global handed_terminal
         handed_terminal = opened
 
-    os.read, os.write = _checked(terminal, _read, READ), _checked(terminal, _write, WRITE)
+    os.read, os.write = _checked(_read, READ), _checked(_write, WRITE)
     for name in ("tcsetattr", "tcflush", "tcflow", "tcdrain", "tcsendbreak"):
-        setattr(termios, name, _checked(terminal, getattr(termios, name), MODE))
+        setattr(termios, name, _checked(getattr(termios, name), MODE))
     return terminal
-
-
-def _checked(terminal: Terminal, function: Any, kind: bytes) -> Any:
-    def checked(fd: Any, *args: Any) -> Any:
-        terminal.check(fd, kind)
-        return function(fd, *args)
-
-    return checked
