@@ -79,11 +79,9 @@ def start(directory: str, idle: float, wait: bool = True) -> socket.socket | Non
             return sock
         environ = {k: v for k, v in os.environ.items() if k in WORKER_ENVIRON or k.startswith(WORKER_PREFIXES)}
         held = [] if wait else [str(lock)]  # it holds the start lock until it listens: no second start meanwhile
-        args = [path, str(idle), *held]
-        log = os.path.join(directory, LOG)
-        if not spawn("chatcli.app.worker.server", args, environ, log, pass_fds=() if wait else (lock,), wait=wait):
-            return None
-        return connect(path) if wait else None  # (without wait, it comes up by itself)
+        args, log = [path, str(idle), *held], os.path.join(directory, LOG)
+        up = spawn("chatcli.app.worker.server", args, environ, log, pass_fds=() if wait else (lock,), wait=wait)
+        return connect(path) if up and wait else None  # (without wait, it comes up by itself)
 
 
 def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:

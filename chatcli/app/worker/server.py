@@ -154,11 +154,9 @@ class Worker:
             assert header is not None
             self.idle = float(header.get("idle", self.idle))
             pid = os.fork()
-            if pid == 0:
-                others = [c.fileno() for c in self.children.values()]
-                run_child(
-                    conn, header, fds, (self.listener.fileno(), self.wake_r, self.wake_w, *others)
-                )  # never returns
+            if pid == 0:  # the child, which never returns
+                mine = (self.listener.fileno(), self.wake_r, self.wake_w, *(c.fileno() for c in self.children.values()))
+                run_child(conn, header, fds, mine)
             with contextlib.suppress(OSError):
                 os.setpgid(pid, pid)  # (the child does it too): its group exists before the caller signals it
             send(conn, {"pid": pid})
