@@ -158,13 +158,10 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bo
 
 def finish(sock: socket.socket, forwarder: Forwarder) -> int:
     """Wait for the answer's end and return its exit status; a death by signal is repeated on this process."""
-    try:
+    status = None
+    with contextlib.closing(sock), contextlib.suppress(OSError, ValueError):
         forwarder.wait(sock)
-        status, _ = receive(sock)
-    except (OSError, ValueError):
-        status = None
-    finally:
-        sock.close()
+        status = receive(sock)[0]
     if status is None:
         _warn("the worker stopped before telling how the answer ended")
         return 1

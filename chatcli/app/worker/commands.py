@@ -103,10 +103,7 @@ def control(command: str, environ: Any) -> tuple[str | None, dict[str, Any] | No
             if lock is not None and os.path.lexists(path) and connect(path) is None:
                 os.unlink(path)
         return directory, None
-    try:
+    with contextlib.closing(sock), contextlib.suppress(OSError, ValueError):
         send(sock, {"control": command})
         return directory, receive(sock)[0]
-    except (OSError, ValueError):
-        return directory, None
-    finally:
-        sock.close()
+    return directory, None
