@@ -1,6 +1,6 @@
 """Where chatcli keeps things (the user's config and data directories and the files in them; nothing is
-created here), where this installation came from, for hints that add an optional part (an extra), and which
-build of it runs (``build_id``: the warm worker and the MCP host retire when it changes).
+created here), and where this installation came from, for hints that add an optional part (an extra). Which build
+of it runs is chatcli.local.daemon.build_id's (the warm worker and the MCP host retire when it changes).
 
 chat is installed from its source (the README: ``pip install -e .`` in a checkout). The
 registry name ``chatcli`` belongs to an unrelated project, so a hint never names a registry

@@ -70,9 +70,7 @@ class Addresses:
         scheme, sep, rest = origin.lower().partition("://")
         if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
             return False
-        if self.hosts is None:
-            return rest == (host or "").lower()
-        return self.answers(rest)
+        return rest == (host or "").lower() if self.hosts is None else self.answers(rest)
 
     def described(self) -> str:
         """The addresses for a message: "127.0.0.1:8765, localhost:8765 or [::1]:8765"."""
@@ -166,9 +164,7 @@ class Guard:
         if self.token is not None and not self._has_token(headers, scope):
             return 401, "a token is needed (Authorization: Bearer TOKEN; chat serve --show-token prints it)"
         length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            return 413, TOO_LARGE
-        return None
+        return (413, TOO_LARGE) if not length.isdigit() or int(length) > MAX_BODY else None
 
     def _has_token(self, headers: Any, scope: dict[str, Any]) -> bool:
         """The token, or a browser's session (which changes something only from this server's page: its Origin, as

@@ -32,9 +32,7 @@ def incomplete_reason(result: TurnResult) -> str | None:
         return "truncated"  # the stream ended without saying why: a cut the server hid
     if result.finish_reason in ("length", "content_filter"):
         return result.finish_reason
-    if not result.text.strip():
-        return "empty"
-    return None
+    return "empty" if not result.text.strip() else None
 
 
 @dataclass

@@ -46,9 +46,7 @@ def sdk_platform() -> Any:
 def server_detail(exc: Any) -> str:
     """The server's own one-line explanation, if it sent one."""
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return first_line(body.get("message") or (body.get("error") or {}).get("message"))
-    return ""
+    return first_line(body.get("message") or (body.get("error") or {}).get("message")) if isinstance(body, dict) else ""
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:

@@ -91,9 +91,7 @@ class Answers:
 
     def reply(self, question: Question) -> Reply | None:
         """The value a graph's interrupt resumes with; None if none was given."""
-        if question.id is None or question.id not in self.answers:
-            return None
-        return Reply(self.answers[question.id])
+        return None if question.id is None or question.id not in self.answers else Reply(self.answers[question.id])
 
     def elicited(self, question: Elicitation) -> Elicited | None:
         """The answer to a tool's question (UsageError when it does not fit the question); None if none was given."""

@@ -50,9 +50,7 @@ def _slot(entry: PromptEntry, word: str, given: dict[str, str]) -> tuple[str | N
     """Which argument ``word`` fills (``name=value``, or the first not ``given``; None past the last) and with what."""
     names = [name for name, _, _ in entry.arguments]
     name, sep, value = word.partition("=")
-    if sep and name in names:
-        return name, value
-    return next((n for n in names if n not in given), None), word
+    return (name, value) if sep and name in names else (next((n for n in names if n not in given), None), word)
 
 
 def _filled(entry: PromptEntry, words: list[str]) -> dict[str, str]:

@@ -28,9 +28,7 @@ def as_message(item: Any) -> Any:
 def messages_of(output: Any) -> list[Any]:
     """The messages a node returned (a dict's ``messages``: one message or a list), if any."""
     found = output.get("messages") if isinstance(output, dict) else None
-    if found is None:
-        return []
-    return [as_message(m) for m in (found if isinstance(found, (list, tuple)) else [found])]
+    return [] if found is None else [as_message(m) for m in (found if isinstance(found, (list, tuple)) else [found])]
 
 
 def speaking_nodes(app: Any) -> list[str]:

@@ -23,9 +23,7 @@ def with_messages(values: Any) -> dict[str, Any]:
     if not isinstance(values, dict):
         return {}
     found = values.get("messages")
-    if isinstance(found, list):
-        return {**values, "messages": [as_message(m) for m in found]}
-    return dict(values)
+    return {**values, "messages": [as_message(m) for m in found]} if isinstance(found, list) else dict(values)
 
 
 def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:

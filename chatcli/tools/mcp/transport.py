@@ -194,9 +194,7 @@ class Session:
     async def send_ping(self) -> Any:
         """Whether the server still answers: a ping, or (the 2026 revision has none) a discover."""
         session = self.client.session
-        if self.modern:
-            return await session.send_discover(self.client.protocol_version)
-        return await session.send_ping()
+        return await session.send_discover(self.client.protocol_version) if self.modern else await session.send_ping()
 
 
 @dataclass(eq=False)
