@@ -118,6 +118,26 @@ async def test_a_stop_signal_after_the_answer_was_stopped_changes_nothing_until_
             signal.signal(signum, handler)
 
 
+async def test_stop_signals_are_ignored_after_a_block_only_when_it_stopped_the_command():
+    """The prompt and a one-shot share the rule (chatcli.ui.signals.on_stop_signals): a block left without a stop
+    (the prompt's /quit) puts Python's handlers back; one that stopped the command leaves the signals ignored."""
+    from chatcli.ui.signals import STOPPING, on_stop_signals
+
+    handlers = {signum: signal.getsignal(signum) for signum in STOPPING}
+    try:
+        with on_stop_signals(lambda signum: None):
+            pass
+        assert signal.SIG_IGN not in {signal.getsignal(signum) for signum in STOPPING}  # Python's own again
+        with on_stop_signals(lambda signum: None, ending=lambda: True):
+            pass
+        assert {signal.getsignal(signum) for signum in STOPPING} == {signal.SIG_IGN}
+        os.kill(os.getpid(), signal.SIGHUP)  # a closed terminal then: nothing
+        await asyncio.sleep(0.01)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
 def test_kill_at_the_prompt_in_the_middle_of_an_answer_keeps_it_and_exits_143(server, chat_env):
     server.queue(Reply(WORDS, delay=0.05))
     repl = Repl(["--thread", "rt"], chat_env)

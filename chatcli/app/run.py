@@ -171,9 +171,7 @@ def compose_question(question: str | None, piped: str | None, attached: bool = F
 async def stoppable(work: Awaitable[T]) -> T:
     """Run the coroutine ``work`` to its result, unless Ctrl-C, SIGTERM or SIGHUP cancels it: then ``Interrupted``
     says which."""
-    import signal
-
-    from chatcli.ui.signals import STOPPING, on_stop_signals
+    from chatcli.ui.signals import on_stop_signals
 
     task = asyncio.ensure_future(work)
     received: list[int] = []  # the first signal: a later one changes nothing (what arrived is being kept)
@@ -183,18 +181,12 @@ async def stoppable(work: Awaitable[T]) -> T:
             received.append(signum)
             task.cancel()
 
-    with on_stop_signals(stop):
+    with on_stop_signals(stop, ending=lambda: bool(received)):  # the command ends with 128 + that signal
         try:
             return await task
         except asyncio.CancelledError:
             if not received:
                 raise
-            signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)  # (removing a handler restores Python's, for a moment)
-    try:  # the command ends with 128 + that signal: a later one changes nothing, whenever it comes
-        for signum in STOPPING:
-            signal.signal(signum, signal.SIG_IGN)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
     raise Interrupted(received[0])
 
 

@@ -425,10 +425,11 @@ async def run_repl(
         here.prefill = lambda text: setattr(repl, "next_input", text)
         # The server's model list for /model Tab, fetched once the engine is in (never at Tab time).
         loading.add_done_callback(lambda done: models.refresh_soon() if here.conversation is not None else None)
+        stopped = lambda: repl.received is not None  # noqa: E731 - the prompt then ends with 128 + that signal
         stack.enter_context(
-            on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP))
+            on_stop_signals(lambda signum: repl.on_signal(signum, session), (signal.SIGTERM, signal.SIGHUP), stopped)
         )
-        stack.enter_context(on_stop_signals(repl.ctrl_c, (signal.SIGINT,)))
+        stack.enter_context(on_stop_signals(repl.ctrl_c, (signal.SIGINT,), stopped))
         stack.enter_context(keys_as_typed(session.input))  # Enter typed at any moment is an Enter
         telling = asyncio.create_task(_tell_ended_jobs(repl, session, above))
         stack.callback(telling.cancel)

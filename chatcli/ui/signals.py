@@ -16,8 +16,12 @@ STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def on_stop_signals(handler: Callable[[int], None], signals: tuple[int, ...] = STOPPING) -> Iterator[None]:
-    """While the block runs, ``handler(signum)`` is called (in the event loop) for each of ``signals``."""
+def on_stop_signals(
+    handler: Callable[[int], None], signals: tuple[int, ...] = STOPPING, ending: Callable[[], bool] = lambda: False
+) -> Iterator[None]:
+    """While the block runs, ``handler(signum)`` is called (in the event loop) for each of ``signals``. If the block
+    ends with ``ending()`` true (a stop was taken: the command ends with it), they stay ignored from then on: a later
+    one changes nothing, whenever it comes (set while they are blocked: removing a handler restores Python's)."""
     loop = asyncio.get_running_loop()
     installed = []
     for signum in signals:
@@ -27,9 +31,15 @@ def on_stop_signals(handler: Callable[[int], None], signals: tuple[int, ...] = S
     try:
         yield
     finally:
+        if ended := ending():
+            signal.pthread_sigmask(signal.SIG_BLOCK, installed)
         for signum in installed:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
+                if ended:
+                    signal.signal(signum, signal.SIG_IGN)
+        if ended:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, installed)
 
 
 class CtrlC:
