@@ -142,3 +142,13 @@ def test_each_chat_has_one_registry_of_its_own():
     assert Chat.commands(one) is Chat.commands(one)  # type: ignore[arg-type]
     Chat.commands(one).add(Command("/shout", "say the last answer louder"))  # type: ignore[arg-type]
     assert Chat.commands(other).get("/shout") is None  # type: ignore[arg-type]
+
+
+def test_a_word_the_command_table_does_not_know_is_refused_where_the_table_is_read():
+    """A typo in a row's words ("ayn" for "any") would give the command other needs without a word said."""
+    from chatcli.service.commands import table
+
+    with pytest.raises(ValueError, match="/x: no such word in the command table: ayn"):
+        table("/x | ayn run:undo\n    help")
+    (command,) = table("/x | any run:undo\n    help")
+    assert command.name == "/x" and not command.needs

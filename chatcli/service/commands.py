@@ -86,6 +86,8 @@ def _row(block: str) -> Command:
     name, _, args = usage.partition(" ")
     help, _, about = " ".join(line.strip() for line in lines if line[0] == " ").partition(" = ")
     said = dict(word.partition(":")[::2] for word in flags.split())
+    if unknown := said.keys() - {"own", "any", "first", "answers", "run", "complete", "words", "alias"}:
+        raise ValueError(f"{name}: no such word in the command table: {', '.join(sorted(unknown))}")  # a typo in it
     needs = frozenset() if said.keys() & {"any", "first"} else KEPT
     complete = said.get("complete") or tuple(filter(None, said.get("words", "").split(",")))
     run = getattr(runs, said["run"]) if "run" in said else None
