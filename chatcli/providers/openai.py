@@ -6,7 +6,7 @@ local server needs no key, but the client insists on one: a placeholder is sent)
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from chatcli.config import Settings
@@ -41,6 +41,15 @@ def sdk_platform() -> Any:
     from openai._base_client import get_platform
 
     return get_platform()
+
+
+def _chunk_as_sent(process: Any, *, data: object, cast_to: Any, response: Any) -> Any:
+    """A streamed chunk as the JSON object it came as: langchain-openai turns the SDK's typed chunk back into one
+    (some 0.08 ms of CPU a chunk, both ways). Anything else is the SDK's to make."""
+    from openai.types.chat import ChatCompletionChunk
+
+    chunk = cast_to is ChatCompletionChunk and isinstance(data, dict)
+    return data if chunk else process(data=data, cast_to=cast_to, response=response)
 
 
 def server_detail(exc: Any) -> str:
@@ -102,7 +111,9 @@ class OpenAICompatible(Provider):
             http_socket_options=(),
             **extra,
         )
-        chat.root_async_client._platform = sdk_platform()
+        client = chat.root_async_client
+        client._platform = sdk_platform()
+        client._process_response_data = partial(_chunk_as_sent, client._process_response_data)
         return chat
 
     def embeddings(self, settings: Settings, model: str) -> "Embeddings":
