@@ -265,13 +265,13 @@ async def test_an_id_is_found_among_many_threads_by_the_index_key_not_by_reading
         for thread_id in ids:
             await store.index.touch(thread_id, "a question", 2, "gpt-fake")
     read: list[int] = []  # the rows of each read of the index
-    rows_read_only = sqlite_store.rows_read_only
+    rows = sqlite_store.ReadOnly.rows
 
     def counted(*args: Any, **options: Any) -> Any:
-        read.append(len(rows := rows_read_only(*args, **options)))
-        return rows
+        read.append(len(found := rows(*args, **options)))
+        return found
 
-    monkeypatch.setattr(sqlite_store, "rows_read_only", counted)
+    monkeypatch.setattr(sqlite_store.ReadOnly, "rows", counted)
     async with Chat(settings) as chat:
         if opened:
             await chat.open(tools=False)

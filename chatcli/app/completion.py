@@ -165,12 +165,12 @@ def _threads(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """The ids and titles of the 200 most recent threads of the user's SQLite file, read-only and without LangGraph;
     none where anything is wrong (the settings, the file, a PostgreSQL URL): a Tab never fails nor waits long."""
     from chatcli.store import is_postgres_url
-    from chatcli.store.sqlite import rows_read_only
+    from chatcli.store.sqlite import ReadOnly
 
     recent = "SELECT thread_id, coalesce(title, '') FROM chatcli_threads ORDER BY updated_at DESC LIMIT 200"
     try:
         db = load_settings({}, environ=environ).db or ""
-        rows = [] if is_postgres_url(db) else rows_read_only(db, recent, timeout=0.5)
+        rows = [] if is_postgres_url(db) else ReadOnly(db, timeout=0.5).rows(recent)
     except ChatError:
         return []
     return [(str(tid), " ".join(str(title).split())[:60]) for tid, title in rows]

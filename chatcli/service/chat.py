@@ -369,11 +369,9 @@ class Chat:
         self, ref: str | None, new: str | None, latest: bool, start_new: str, exact: bool, going_on: bool = True
     ) -> Opening:
         """The thread of chat's database (or of a graph's checkpointer) that the door names, read from its thread index
-        by key (chatcli.core.inputs.find_thread)."""
-        from chatcli.store.light import ReadIndex
-
+        by key (chatcli.core.inputs.find_thread), its binding too."""
         store = self.engine.store if self.engine is not None else None
-        index = store.index if store is not None else ReadIndex(self.settings.db or "")
+        index = self._index()
         named = ref or new
         wanted = check_thread_id(named) if named else None
         if latest:
@@ -404,7 +402,7 @@ class Chat:
 
             info = masked(info, known_secrets(self.settings))
         thread_id = info.thread_id if info is not None else wanted or ""
-        return Opening(thread_id, info, await self._binding(thread_id))
+        return Opening(thread_id, info, await self._binding(thread_id, index))
 
     async def kept_on(self, thread_id: str) -> RemoteSpec | None:
         """The Agent Server whose thread ``thread_id`` is, as chat's database notes it (the server its last turn ran
@@ -424,15 +422,20 @@ class Chat:
             )
         return replace(remote_spec(bound.url, bound.assistant, [], self.environ), named=False)
 
-    async def _binding(self, thread_id: str) -> Binding | None:
-        from chatcli.core.binding import Binding
-
-        if self.engine is not None:
-            store = self.engine.store
-            return Binding.from_json(await store.index.binding(thread_id)) if store is not None else None
+    def _index(self) -> ThreadIndex:
+        """Where threads are read: the open store's index, or chat's database read without opening it (a ReadIndex:
+        one read-only connection for all its reads, closed when it is dropped)."""
         from chatcli.store.light import ReadIndex
 
-        return Binding.from_json(await ReadIndex(self.settings.db or "").binding(thread_id))
+        store = self.engine.store if self.engine is not None else None
+        return store.index if store is not None else ReadIndex(self.settings.db or "")
+
+    async def _binding(self, thread_id: str, index: ThreadIndex | None = None) -> Binding | None:
+        """The binding chat's database keeps for ``thread_id``, read through ``index`` (by default ``_index()``)."""
+        from chatcli.core.binding import Binding
+
+        own = self.engine is not None and self.engine.store is None  # a graph's own checkpointer: none kept
+        return None if own else Binding.from_json(await (index or self._index()).binding(thread_id))
 
     async def _on_server(self, spec: RemoteSpec, ref: str | None, latest: bool) -> Opening:
         """The thread of the Agent Server's that the door names: ``ref``, its latest, or a new one (a new thread

@@ -27,30 +27,20 @@ if TYPE_CHECKING:
     from chatcli.store.sqlite import SqliteStore
 
 
-def _sqlite_ready(path: Path) -> bool:
-    """True when ``path`` is a chatcli database with every migration applied (every table in place)."""
-    from chatcli.store.sqlite import check_database, rows_read_only
-    from chatcli.store.sqlite_schema import MIGRATIONS
-
-    if not path.is_file():
-        return False
-    check_database(path)  # a file that is not ours, or from a newer chatcli: one clear line
-    try:
-        names = {row[0] for row in rows_read_only(str(path), f"SELECT name FROM {LOG_TABLE}")}
-    except StoreError:
-        return False  # the full opening reports what is wrong
-    return {m.name for m in MIGRATIONS} <= names
-
-
 @asynccontextmanager
 async def _light_sqlite(path: Path) -> AsyncIterator[SqliteStore | None]:
     import asyncio
     import os
 
-    from chatcli.store.sqlite import SqliteStore, connect, sqlite_guard
+    from chatcli.store.sqlite import ReadOnly, SqliteStore, connect, sqlite_guard
     from chatcli.store.sqlite_index import SqliteThreadIndex
+    from chatcli.store.sqlite_schema import MIGRATIONS
 
-    if not _sqlite_ready(path):
+    try:  # set up: every migration applied (the full opening says what is wrong with a file: not ours, newer...)
+        names = {row[0] for row in ReadOnly(str(path), checked=True).rows(f"SELECT name FROM {LOG_TABLE}")}
+    except StoreError:
+        names = set()
+    if not {m.name for m in MIGRATIONS} <= names:
         yield None
         return
     guard = sqlite_guard(str(path))
@@ -93,9 +83,10 @@ async def open_light_store(db: str, read_only: bool = False) -> AsyncIterator[St
 
 
 class ReadIndex(ThreadIndex):
-    """``db``'s thread index read without LangGraph's checkpointer, each read on a short connection of its own and
-    nothing created (a database not set up yet has no threads): cheap enough to check a thread id before the prompt
-    opens. A SQLite file that is another program's, or a newer chatcli's, is said as when it is opened."""
+    """``db``'s thread index read without LangGraph's checkpointer and nothing created (a database not set up yet has
+    no threads): cheap enough to check a thread id before the prompt opens. A SQLite file is read on one read-only
+    connection, opened by the first read and closed when the index is dropped, and said as when it is opened if it
+    is another program's or a newer chatcli's; PostgreSQL each read on a short connection."""
 
     def __init__(self, db: str):
         self.db = db
@@ -107,15 +98,15 @@ class ReadIndex(ThreadIndex):
 
             self.SQL, self.NO_LIMIT = PostgresThreadIndex.SQL, PostgresThreadIndex.NO_LIMIT
         else:
+            from chatcli.store.sqlite import ReadOnly
             from chatcli.store.sqlite_index import SqliteThreadIndex
 
             self.SQL, self.NO_LIMIT = SqliteThreadIndex.SQL, SqliteThreadIndex.NO_LIMIT
+            self.file = ReadOnly(db, checked=True)
 
     async def _rows(self, sql: str, params: Params = ()) -> list[Row]:
         if is_postgres_url(self.db):
             from chatcli.store.postgres.store import short_read
 
             return await short_read(self.db, sql, params)
-        from chatcli.store.sqlite import rows_read_only
-
-        return rows_read_only(self.db, sql, params, checked=True)
+        return self.file.rows(sql, params)

@@ -114,7 +114,7 @@ def held(exc: BaseException) -> bool:
     return _primary(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreError:
+def opening_error(path: Path, exc: sqlite3.Error | OSError, new: bool = False) -> StoreError:
     """What an SQLite error at the opening of ``path`` means, said for what it is: a full disk, an I/O error, a file
     that cannot be opened (each: the file is unharmed, nothing was written to it), one held by another program, one
     that is damaged; only a file that is no SQLite database at all "is not a chatcli database". ``new``: the file
@@ -141,43 +141,65 @@ def opening_error(path: Path, exc: sqlite3.Error, new: bool = False) -> StoreErr
     return StoreError(f"database error in {path}: {exc}", hint="run with --debug for details")
 
 
+# The files this process checked, as os.stat saw them then (device, inode, size, modification time).
+_CHECKED: set[tuple[int, ...]] = set()
+
+
 def check_database(path: Path) -> None:
     """Fail with a clear message if the file is not a SQLite database this version can use: another program's, a
     newer chatcli's, or a damaged one. The first row of every table is read, before anything is written (opening it
-    turns on WAL): a file whose pages are garbage is refused here and left exactly as it was."""
+    turns on WAL): a file whose pages are garbage is refused here and left exactly as it was. Decided once a process
+    for a file: one this process checked, unchanged since (its inode, size and modification time), is not read again."""
     try:
+        seen = os.stat(path)
+        if (stat := (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns)) in _CHECKED:
+            return
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             for name in tables:
                 quoted = name.replace('"', '""')
                 conn.execute(f'SELECT 1 FROM "{quoted}" LIMIT 1').fetchall()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise opening_error(path, exc) from None
     if version > len(MIGRATIONS):  # the count of applied migrations, kept for every release to read
         newer = f"{path} was written by a newer chatcli (schema {version}, this one knows {len(MIGRATIONS)})"
         raise StoreError(newer, hint="upgrade chatcli")
     if tables and not tables & _OUR_TABLES:
         raise StoreError(f"{path} is another program's SQLite database", hint="choose another --db")
+    _CHECKED.add(stat)
 
 
-def rows_read_only(db: str, sql: str, params: Params = (), checked: bool = False, timeout: float = 5) -> list[Row]:
-    """The rows of one query on the file ``db`` opened read-only with plain sqlite3 (nothing created, a lock waited
-    for ``timeout`` seconds at most); none from a file that is not there yet or lacks the table (a new file, or one
-    from before it). ``checked``: another program's file, or a newer chatcli's, is said as when it is opened
-    (``check_database``)."""
-    path = Path(db).expanduser()
-    if not path.is_file():
-        return []
-    if checked:
-        check_database(path)
-    try:
-        with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=timeout)) as conn:
-            return list(conn.execute(sql, params).fetchall())
-    except sqlite3.Error as exc:  # as when it is opened: a full disk, a damaged file...
-        if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
+class ReadOnly:
+    """The file ``db`` read with plain sqlite3 on one read-only connection (nothing created, a lock waited for
+    ``timeout`` seconds at most), opened by the first read that finds the file there and kept until this is dropped
+    (by any thread: its reads are one after another); no rows from a file that is not there yet or lacks the table (a
+    new file, or one from before it). ``checked``: another program's file, or a newer chatcli's, is said as when it is
+    opened (``check_database``)."""
+
+    def __init__(self, db: str, checked: bool = False, timeout: float = 5):
+        self.conn: sqlite3.Connection | None = None
+        self.path, self.checked, self.timeout = Path(db).expanduser(), checked, timeout
+
+    def rows(self, sql: str, params: Params = ()) -> list[Row]:
+        """The rows of one query."""
+        if self.conn is None and not self.path.is_file():
             return []
-        raise opening_error(path, exc) from None
+        try:
+            if self.conn is None:
+                if self.checked:
+                    check_database(self.path)
+                uri = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, check_same_thread=False)
+            return list(self.conn.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:  # as when it is opened: a full disk, a damaged file...
+            if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
+                return []
+            raise opening_error(self.path, exc) from None
+
+    def __del__(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
 @asynccontextmanager
