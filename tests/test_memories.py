@@ -271,7 +271,8 @@ def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp
     import base64
     import struct
 
-    from chatcli.store.memories import MemoryBook, open_sqlite_memory, user_name, vector_key, vector_namespace
+    from chatcli.store import open_store
+    from chatcli.store.memories import MemoryBook, user_name, vector_key, vector_namespace
 
     remember_all(chat_env, [CARD, *LATER], tmp_path)
     env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
@@ -280,7 +281,8 @@ def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp
     database = str(Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")
 
     async def spoil() -> None:
-        async with open_sqlite_memory(database) as store:
+        async with open_store(database) as opened:
+            store = opened.memory
             [item] = await store.asearch(space)
             value, size = dict(item.value), item.value["dimensions"]
             data = bytearray(base64.b64decode(value["vectors"]))
@@ -298,7 +300,8 @@ def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp
     assert CARD in said(server.requests[-1])
 
     async def look() -> None:
-        async with open_sqlite_memory(database) as store:
+        async with open_store(database) as opened:
+            store = opened.memory
             assert [item.key for item in await store.asearch(space)] != [] and len(await store.asearch(space)) == 1
             assert card in await MemoryBook(store).vectors("openai:embed-fake")
 

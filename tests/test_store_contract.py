@@ -379,6 +379,20 @@ async def a_question_left_waiting_for_approval_is_answered_in_a_new_opening(
 # --------------------------------------------------------------------------- deleting a thread
 
 
+async def two_threads_turns_and_memory_writes_at_once_lose_nothing(settings: Any, server: Any, tmp_path: Path) -> None:
+    from chatcli.service.answerer import Answerer
+    from chatcli.service.chat import Chat
+
+    async with Chat(settings, Answerer(), Tokens()) as chat:  # one store (on SQLite: one connection) for all
+        one, two = await chat.thread("one"), await chat.thread("two")
+        book, kept = one.memories(), [f"I take train {n}" for n in range(8)]
+        await asyncio.gather(one.send("first?"), two.send("second?"), *(book.add(text) for text in kept))
+        assert [m.content for m in await two.messages()] == ["second?", "You said: second?"]
+    async with opened(settings.db) as store:
+        assert [(await store.index.get(t)).message_count for t in ("one", "two")] == [2, 2]  # type: ignore[union-attr]
+        assert sorted(m.text for m in await store.memories().all()) == kept
+
+
 async def a_deleted_thread_is_gone_everywhere_and_the_others_stay(settings: Any, how: str) -> None:
     """``how``: "full" (a turn's own store) or "light" (chat rm's)."""
     from chatcli.store.light import open_light_store
@@ -472,6 +486,16 @@ async def memories_are_kept_per_user_changed_and_forgotten(db: str, tmp_path: Pa
         assert [m.text for m in await store.memories("ann").all()] == ["I prefer imperial units"]
 
 
+async def thread_and_memory_writes_at_once_each_keep(db: str, tmp_path: Path) -> None:
+    async with opened(db) as store:  # on SQLite, on one connection: each write whole, one after another
+        book, texts = store.memories("ann"), [f"note {n}" for n in range(30)]
+        touched = (store.index.touch(f"t{n}", "a question", 2, "gpt-a") for n in range(30))
+        await asyncio.gather(*touched, *(book.add(text) for text in texts))
+    async with opened(db) as store:
+        assert sorted(m.text for m in await store.memories("ann").all()) == sorted(texts)
+        assert len(await store.index.list()) == 30
+
+
 async def an_apps_graph_reads_and_writes_langgraphs_store_beside_the_threads(db: str, tmp_path: Path) -> None:
     async with opened(db) as store:
         await store.memory.aput(("app", "notes"), "n1", {"text": "remember the milk"})
@@ -504,8 +528,8 @@ async def test_the_store_keeps_its_index_lock_and_memories(storage: Any, tmp_pat
     was made is kept; what answers a thread is kept and replaced; a thread that waits is in the inbox until it waits on
     nothing; labels name nodes and a name moves to the node given last; spending is held, then settled and summed by
     thread, day and question; two calls held at once do not both pass a limit; a turn waits for another on its thread
-    only; memories are kept per user, changed and forgotten; an app's graph reads and writes LangGraph's store beside
-    the threads."""
+    only; memories are kept per user, changed and forgotten; thread and memory writes at once each keep; an app's
+    graph reads and writes LangGraph's store beside the threads."""
     scenarios = (
         threads_are_listed_newest_first_titled_by_their_first_question,
         a_title_given_is_kept_and_an_unknown_thread_is_not_renamed,
@@ -518,6 +542,7 @@ async def test_the_store_keeps_its_index_lock_and_memories(storage: Any, tmp_pat
         two_calls_held_at_once_do_not_both_pass_a_limit,
         a_turn_waits_for_another_on_its_thread_only,
         memories_are_kept_per_user_changed_and_forgotten,
+        thread_and_memory_writes_at_once_each_keep,
         an_apps_graph_reads_and_writes_langgraphs_store_beside_the_threads,
     )
     await each(
@@ -534,7 +559,8 @@ async def test_the_store_keeps_conversations_as_turns_write_them(
     """On each store, each on a database of its own: a thread is placed in its door's directory, not the process's; a
     conversation is kept and read back in a new opening; undo and retry leave branches the tree reads and a label
     names; search finds words in messages with their turn; a question left waiting for approval is answered in a new
-    opening; a deleted thread is gone everywhere and the others stay, deleted the full way and the light way."""
+    opening; two threads' turns and memory writes at once lose nothing; a deleted thread is gone everywhere and the
+    others stay, deleted the full way and the light way."""
 
     def fresh(name: str) -> Any:
         return replace(settings, db=str(storage.db(tmp_path / f"{name}.db")))
@@ -545,6 +571,7 @@ async def test_the_store_keeps_conversations_as_turns_write_them(
         undo_and_retry_leave_branches_the_tree_reads_and_a_label_names,
         search_finds_words_in_messages_with_their_turn,
         a_question_left_waiting_for_approval_is_answered_in_a_new_opening,
+        two_threads_turns_and_memory_writes_at_once_lose_nothing,
     )
     deleting = a_deleted_thread_is_gone_everywhere_and_the_others_stay
     await each(

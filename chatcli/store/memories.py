@@ -1,9 +1,9 @@
 """Where memories are kept: LangGraph's store (a ``BaseStore``) in the conversation database, beside the threads.
 
-LangGraph's own store is opened on chat's database with the threads (``open_sqlite_memory``: a connection of its own
-to the same file; PostgreSQL's, chatcli.store.postgres.store: a connection of its own too), its tables set up on first
-use. Chat's graph is compiled with it, so its nodes (and a ``--graph`` app that takes a store) reach it as
-LangGraph's runtime gives it. ``MemoryBook`` is what chat does with it: the memories of one user (namespace
+LangGraph's own store is opened on chat's database with the threads (SQLite's, chatcli.store.sqlite: on the
+checkpointer's connection, under its lock; PostgreSQL's, chatcli.store.postgres.store: a connection of its own), its
+tables set up on first use. Chat's graph is compiled with it, so its nodes (and a ``--graph`` app that takes a store)
+reach it as LangGraph's runtime gives it. ``MemoryBook`` is what chat does with it: the memories of one user (namespace
 ``("chatcli", "memories", USER)``), each a ``Memory``, read strictly (a value of another shape is skipped, never
 half-read). Which of them a request carries is chatcli.core.memories'.
 """
@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from chatcli.errors import StoreError
 
@@ -121,22 +120,6 @@ def _vectors_of(value: Any, model: str) -> dict[str, "array[float]"]:
 
 # Seconds a closing store gives the operations asked of it before it closes.
 DRAIN = 5.0
-
-
-@asynccontextmanager
-async def open_sqlite_memory(path: str) -> AsyncIterator[Any]:
-    """LangGraph's SQLite store on the database file ``path``, over a connection of its own (set up when new)."""
-    import aiosqlite
-    from langgraph.store.sqlite.aio import AsyncSqliteStore
-
-    async with aiosqlite.connect(path, isolation_level=None) as conn:
-        await conn.execute("PRAGMA busy_timeout = 30000")
-        store = AsyncSqliteStore(conn)
-        try:
-            await store.setup()
-            yield store
-        finally:
-            await stop_batching(store)
 
 
 async def stop_batching(store: Any) -> None:

@@ -373,7 +373,15 @@ async def _set_up(stack: AsyncExitStack, path: Path, guard: Guard, read_only: bo
             await migrate(log, MIGRATIONS, str(path))
         # The WAL file is cut back to this size after each checkpoint instead of staying at its peak.
         await opened.index.conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
-        from chatcli.store.memories import open_sqlite_memory
+        from langgraph.store.sqlite.aio import AsyncSqliteStore
 
-        opened.memory = await stack.enter_async_context(open_sqlite_memory(str(path)))  # (its tables set up here)
+        from chatcli.store.memories import stop_batching
+
+        # LangGraph's store (memories) on this connection, under its lock: one thread serves both. Its transactions
+        # (BEGIN ... COMMIT under the lock) hold in the connection's default mode, where the saver commits its own.
+        opened.memory = memory = AsyncSqliteStore(opened.index.conn)
+        memory.lock = opened.index.lock
+        stack.push_async_callback(stop_batching, memory)
+        await memory.setup()
+        await opened.index.conn.commit()  # the log rows of its migrations, where it ran any, begun implicitly
     return opened
