@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.ui.markdown.blocks import code_blocks
+from chatcli.content.markdown import code_blocks
 from tests.doors.prompt import Typed
 from tests.fakeserver import Reply
 from tests.helpers import Repl

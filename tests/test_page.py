@@ -122,6 +122,8 @@ FOXES = """# Foxes
 
 Foxes are **clever** and *quick*: see [the fox](https://example.org/fox), or https://example.org/den">there.
 
+Stars: *a*b*
+
 - red
 - arctic
 
@@ -187,11 +189,15 @@ def test_the_threads_are_listed_newest_first_searched_and_shown_as_the_terminal_
             expect(answer, view.said("gone to the set-aside answer")).to_contain_text("Foxes are")
             expect(answer.locator("h1"), view.said("a heading")).to_have_text("Foxes")
             expect(answer.locator("strong"), view.said("bold")).to_have_text("clever")
-            expect(answer.locator("em"), view.said("emphasis")).to_have_text("quick")
+            expect(answer.locator("em").first, view.said("emphasis")).to_have_text("quick")
+            stars = answer.locator("p", has_text="Stars:")  # read as the terminal reads it: *a* closes before b
+            expect(stars.locator("em"), view.said("emphasis that closes first")).to_have_text("a")
+            expect(stars, view.said("the rest as typed")).to_have_text("Stars: ab*")
             expect(answer.locator("li"), view.said("a list")).to_have_count(2)
             expect(answer.locator('a[href="https://example.org/fox"]'), view.said("a link")).to_have_text("the fox")
-            den = answer.locator('a[href^="https://example.org/den"]')  # a bare address ends before a quote
-            expect(den, view.said("a bare address")).to_have_attribute("href", "https://example.org/den")
+            den = answer.locator('a[href^="https://example.org/den"]')
+            expect(den, view.said("a bare address is text, as in the terminal")).to_have_count(0)
+            expect(answer, view.said("shown as typed")).to_contain_text('https://example.org/den">there.')
             code = answer.locator('.code pre[data-lang="python"]')
             expect(code, view.said("a code block")).to_have_text('print("a fox")')
             answer.locator('.code button[data-action="copy"]').click()
@@ -243,10 +249,18 @@ def test_a_question_with_a_file_is_answered_live_stopped_retried_undone_and_aske
             page.locator("#attach").set_input_files(str(notes))
             expect(page.locator("#attached"), view.said("the file is listed")).to_contain_text(notes.name)
             release = threading.Event()
-            server.queue(held_reply([f" word{k}" for k in range(20)], [f" word{k}" for k in range(20, 40)], release))
+            lines = ["# Notes\n", "- **mango", "**\n", "```py\n", "x = 1\n", "```\n"]  # read by serve as they complete
+            words = [f" word{k}" for k in range(40)]
+            server.queue(held_reply(lines + words[:20], words[20:], release))
             asked(view, size, "What do my notes say?")
             live = page.locator("#messages .message[data-live]")
             expect(live, view.said("the answer streams")).to_contain_text("word19")
+            expect(live.locator(".answer h1"), view.said("its heading, live")).to_have_text("Notes")
+            expect(live.locator(".answer li strong"), view.said("its item, live")).to_have_text("mango")
+            expect(live.locator('.answer .code pre[data-lang="py"]'), view.said("its code, live")).to_have_text("x = 1")
+            expect(live.locator(".answer .tail"), view.said("the line still coming, as text")).to_have_text(
+                " ".join(f"word{k}" for k in range(20)), use_inner_text=True
+            )
             assert "word20" not in live.inner_text(), view.said("shown before its end")
             release.set()
             expect(live, view.said("the answer ends")).to_have_count(0, timeout=30_000)

@@ -19,7 +19,7 @@ from chatcli.api.apps import ViewPort, apps_routes
 from chatcli.api.errors import JSONResponse, Strict
 from chatcli.api.guard import Addresses, Guard
 from chatcli.api.page import page_routes
-from chatcli.api.turns import answer, connected
+from chatcli.api.turns import answer, connected, reading
 from chatcli.api.waiting import waiting_routes
 from chatcli.config import Settings
 from chatcli.content.attachments import MAX_FILES, MAX_FILES_BYTES
@@ -198,16 +198,19 @@ def _thread_routes(app: FastAPI, chat: Chat) -> None:
         return [row.as_dict() for row in await threads.waiting()]
 
     @app.get("/v1/threads/{thread_id}", summary="A thread whole: `chat export ID --format json`")
-    async def export_thread(thread_id: str) -> dict[str, Any]:
-        return await chat.threads().export_json((await chat.find(thread_id, exists=True)).thread_id)
+    async def export_thread(thread_id: str, request: Request) -> dict[str, Any]:
+        exported = await chat.threads().export_json((await chat.find(thread_id, exists=True)).thread_id)
+        reading(request, exported["messages"], "content")
+        return exported
 
     @app.get(
         "/v1/threads/{thread_id}/tree",
         summary="A thread's tree: every question and answer it had, as `chat tree ID --json` gives it",
     )
-    async def thread_tree(thread_id: str) -> dict[str, Any]:
-        thread = await chat.thread(thread_id, exists=True)
-        return (await thread.tree()).json()
+    async def thread_tree(thread_id: str, request: Request) -> dict[str, Any]:
+        tree = (await (await chat.thread(thread_id, exists=True)).tree()).json()
+        reading(request, tree["nodes"], "answer")
+        return tree
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, summary="Delete a thread: `chat rm ID`")
     async def delete_thread(thread_id: str) -> None:

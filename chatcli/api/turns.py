@@ -1,4 +1,5 @@
-"""One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events).
+"""One turn over HTTP: the same JSON as ``--json`` (one object) or ``--jsonl`` (server-sent events); with
+``?reading=true`` (the page's), an answer's Markdown read too, as the terminal draws it (``Reading``).
 
 The listener is the command line's own JSON output (chatcli.service.json_events.JsonEvents), handing its
 objects to a queue instead of writing them to stdout: the objects are the same by construction, and
@@ -18,6 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from chatcli.api.errors import JSONResponse, failed, status_of
 from chatcli.backends.own.failures import describe
+from chatcli.content.markdown import Reader, read
 from chatcli.core.events import Decision, Review, ToolCall, ToolResult
 from chatcli.errors import ChatError
 from chatcli.service.inbox import Answers
@@ -33,6 +35,46 @@ EVENT_STREAM = "text/event-stream"
 NO_DECISION = "not run: the request that answered the approval question sent no decision for this call"
 Work = Callable[["Thread"], Awaitable[Any]]
 Objects = asyncio.Queue[dict[str, Any] | None]  # a turn's JSON objects (None ends them)
+Event = dict[str, Any]
+
+
+def reads(request: Request) -> bool:
+    """Whether a request asks for answers' Markdown read (``?reading=true``)."""
+    return request.query_params.get("reading") == "true"
+
+
+def reading(request: Request, records: list[dict[str, Any]], key: str) -> None:
+    """For a request that ``reads``: the Markdown of each answer's ``key`` read, as ``read``, a list of
+    chatcli.content.markdown's lines (``Line.json``) for each of its lines."""
+    for record in records if reads(request) else ():
+        if record.get(key) and record.get("role", "assistant") == "assistant":
+            record["read"] = [line.json() for line in read(record[key])]
+
+
+class Reading:
+    """For a request that ``reads``, an answer's Markdown read as its events come: a token's event gets in ``read``
+    the lines its text completed, the event that ends the text (a tool call, done, error) the rest."""
+
+    def __init__(self) -> None:
+        self.reader, self.partial = Reader(), ""
+
+    def __call__(self, event: Event) -> Event:
+        if event.get("type") == "token":
+            *complete, self.partial = (self.partial + event.get("text", "")).split("\n")
+            lines = [line for source in complete for line in self.reader.line(source)]
+        elif event.get("type") in ("tool_call", "done", "error"):
+            lines = (self.reader.line(self.partial) if self.partial else []) + self.reader.close()
+            self.partial = ""
+        else:
+            return event
+        return {**event, "read": [line.json() for line in lines]} if lines else event
+
+
+def sse(request: Request) -> Callable[[Event], str]:
+    """An event as a server-sent event for ``request`` (one line: line breaks in text are escaped), read if it
+    ``reads``."""
+    shown: Callable[[Event], Event] = Reading() if reads(request) else lambda event: event
+    return lambda event: f"data: {json_text(shown(event), ensure_ascii=False)}\n\n"
 
 
 class HttpListener(JsonEvents):
@@ -91,7 +133,7 @@ async def answer(
             objects.put_nowait(None)
 
     if stream:
-        events = _events(chat, run(), opening.thread_id, objects)
+        events = _events(chat, run(), opening.thread_id, objects, sse(request))
         return StreamingResponse(events, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
     left = await connected(chat, request, run(), opening.thread_id)
     if left is not None:
@@ -102,14 +144,16 @@ async def answer(
     return JSONResponse(final, status)
 
 
-async def _events(chat: Chat, turn: Coroutine[Any, Any, None], thread_id: str, objects: Objects) -> AsyncIterator[str]:
+async def _events(
+    chat: Chat, turn: Coroutine[Any, Any, None], thread_id: str, objects: Objects, written: Callable[[Event], str]
+) -> AsyncIterator[str]:
     """``turn`` run for an event-stream request: a client that leaves cancels the stream here, which stops it."""
     import anyio
 
     task = chat.running.start(turn, thread_id)
     try:
         while (obj := await objects.get()) is not None:
-            yield f"data: {json_text(obj, ensure_ascii=False)}\n\n"  # one line: line breaks in text are escaped
+            yield written(obj)
     finally:
         chat.running.stop(task)
         with anyio.CancelScope(shield=True):  # the partial is saved before the request ends

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from chatcli.api.turns import EVENT_STREAM
+from chatcli.api.turns import EVENT_STREAM, sse
 from chatcli.core.events import Review
 from chatcli.service import jobs
-from chatcli.text import json_text
 
 if TYPE_CHECKING:
     from chatcli.core.interrupts import Pending
@@ -53,9 +52,9 @@ def waiting_routes(app: FastAPI, chat: Chat) -> None:
         "then each as it comes, until its end, as server-sent events",
         response_class=StreamingResponse,
     )
-    async def job_events(job_id: str) -> StreamingResponse:
-        job = jobs.find(chat.environ, job_id)
-        lines = (f"data: {json_text(e, ensure_ascii=False)}\n\n" for e in jobs.follow(job, chat.environ))
+    async def job_events(job_id: str, request: Request) -> StreamingResponse:
+        job, written = jobs.find(chat.environ, job_id), sse(request)
+        lines = (written(event) for event in jobs.follow(job, chat.environ))
         return StreamingResponse(lines, media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
 
 

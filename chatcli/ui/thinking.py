@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from chatcli.content.markdown import Span
 from chatcli.text import neutralise, show
 from chatcli.ui.live import Throttle
-from chatcli.ui.markdown.style import Span, wrap
+from chatcli.ui.markdown.style import wrap
 
 ROWS = 5  # rows of the live area
 _INTERVAL = 0.1

@@ -177,7 +177,9 @@ class AppServed:
         headers = {**self.sent({"Accept": "text/event-stream"} if stream else {}), "Host": f"127.0.0.1:{PORT}"}
         scope = {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "method": "POST", "scheme": "http", "path": path.partition("?")[0],
+            "raw_path": path.partition("?")[0].encode(),
+            "query_string": path.partition("?")[2].encode(),
             "root_path": "", "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", PORT), "state": {},
         }  # fmt: skip

@@ -1,8 +1,9 @@
 /* chat serve's page: the threads, a live answer and the inbox, over serve's own API (docs/serve.md), no framework.
 
 Everything a model, a tool, a server or an imported thread wrote becomes DOM text nodes (textContent), never markup:
-Markdown is parsed here into elements; links are made only for http(s) addresses; control characters (a terminal's
-escape sequences) are shown as visible symbols (ESC as ␛), as chat shows them in a terminal (chatcli.text.neutralise).
+an answer's Markdown comes read by serve (chatcli.content.markdown, as the terminal draws it) and only becomes
+elements here; links are made only for http(s) addresses; control characters (a terminal's escape sequences) are
+shown as visible symbols (ESC as ␛), as chat shows them in a terminal (chatcli.text.neutralise).
 
 What tests drive (stable ids, data- attributes, accessible names):
   #threads-button "Threads"       opens #threads (on a phone; beside the thread from 900px on)
@@ -94,161 +95,92 @@ want of a session (401) goes to /signin.
     return el("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", title: href }, children);
   }
 
-  // ---- Markdown to elements --------------------------------------------------------------------------------
+  // ---- an answer's Markdown, as chat read it ---------------------------------------------------------------
 
-  const INLINE = new RegExp(
-    [
-      /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/, // 1, 2: code
-      /!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/, // 3, 4: image (shown as a link)
-      /\[((?:[^[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/, // 5, 6: link
-      /<(https?:\/\/[^>\s]+)>/, // 7: autolink
-      /(\*\*|__)(?=\S)([\s\S]*?\S)\8/, // 8, 9: strong
-      /(?<![\w*])(\*|_)(?=[^\s*_])([\s\S]*?[^\s\\])\10(?![\w*])/, // 10, 11: emphasis
-      /~~(?=\S)([\s\S]*?\S)~~/, // 12: strikethrough
-      /(https?:\/\/[^\s<>"]*[^\s<>.,:;"')\]!?*_~])/, // 13: a bare address (ends before a quote or a bracket)
-      /\\([\\`*_{}[\]()#+\-.!|~<>])/, // 14: an escaped character
-      /( {2,}|\\)\n/, // 15: a hard line break
-    ].map((r) => r.source).join("|"),
-    "g",
-  );
+  // serve reads an answer's Markdown (?reading=true: chatcli.content.markdown, what the terminal draws) and sends
+  // a line of reading for each line of its text; here each becomes elements, joined to the block the one before began.
+  const TAGS = { strong: "strong", em: "em", code: "code", strike: "del" };
 
-  function inline(text) {
+  // Spans ([text, styles, link]) as nodes: a link's run of spans one link (http(s) only; else its target after it).
+  function spans(list = []) {
     const out = [];
-    const found = new RegExp(INLINE); // (its own lastIndex: the parts inside are read by calls of their own)
-    let at = 0;
-    for (let m; (m = found.exec(text)); ) {
-      if (m.index > at) out.push(text.slice(at, m.index));
-      at = found.lastIndex;
-      if (m[1]) {
-        const code = m[2].length > 2 && m[2].startsWith(" ") && m[2].endsWith(" ") ? m[2].slice(1, -1) : m[2];
-        out.push(el("code", {}, code));
-      } else if (m[3] !== undefined) out.push(link(m[4], [m[3] || m[4]]) || m[0]);
-      else if (m[5] !== undefined) out.push(link(m[6], inline(m[5])) || el("span", {}, inline(m[5]), ` (${m[6]})`));
-      else if (m[7]) out.push(link(m[7], [m[7]]) || m[0]);
-      else if (m[8]) out.push(el("strong", {}, inline(m[9])));
-      else if (m[10]) out.push(el("em", {}, inline(m[11])));
-      else if (m[12] !== undefined) out.push(el("del", {}, inline(m[12])));
-      else if (m[13]) out.push(link(m[13], [m[13]]) || m[0]);
-      else if (m[14]) out.push(m[14]);
-      else if (m[15]) out.push(el("br"));
-      else found.lastIndex = at = m.index + 1; // (an empty match: never, but never loop)
+    for (let k = 0; k < list.length; ) {
+      const target = list[k][2];
+      const run = [];
+      for (; k < list.length && list[k][2] === target; k++) {
+        const [text, styles] = list[k];
+        run.push(styles.reduceRight((inner, style) => (TAGS[style] ? el(TAGS[style], {}, inner) : inner), document.createTextNode(visible(text))));
+      }
+      out.push(...(target ? [link(target, run) || el("span", {}, run, ` (${target})`)] : run));
     }
-    if (at < text.length) out.push(text.slice(at));
     return out;
   }
 
-  const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)/;
-  const HEADING = /^ {0,3}(#{1,6})(?:\s+(.*?))?\s*#*\s*$/;
-  const RULE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
-  const QUOTE = /^ {0,3}> ?(.*)$/;
-  const ITEM = /^( {0,12})([-*+]|\d{1,9}[.)])(?:\s+(.*))?$/;
-  const TABLE_RULE = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
-  const starts = (line) =>
-    FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) || ITEM.test(line);
-
-  function cells(line) {
-    let row = line.trim();
-    if (row.startsWith("|")) row = row.slice(1);
-    if (row.endsWith("|") && !row.endsWith("\\|")) row = row.slice(0, -1);
-    return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
-  }
-
-  function codeBlock(text, lang) {
+  function codeBlock(lang) {
+    const lines = [];
+    const code = el("code");
     const copy = el("button", { type: "button", class: "copy", "data-action": "copy", "aria-label": "Copy code" }, "Copy");
-    copy.addEventListener("click", () => copyText(text, copy));
-    return el(
-      "div",
-      { class: "code" },
-      lang ? el("span", { class: "lang" }, lang) : null,
-      el("pre", { "data-lang": lang || "" }, el("code", {}, text)),
-      copy,
-    );
+    copy.addEventListener("click", () => copyText(lines.join("\n"), copy));
+    const node = el("div", { class: "code" }, lang ? el("span", { class: "lang" }, lang) : null, el("pre", { "data-lang": lang }, code), copy);
+    const add = (text) => code.append(`${lines.push(text) > 1 ? "\n" : ""}${visible(text)}`);
+    return { kind: "code", node, add };
   }
 
-  function markdown(source) {
-    const lines = String(source ?? "").replace(/\r\n?/g, "\n").split("\n");
-    const out = document.createDocumentFragment();
-    let i = 0;
-    while (i < lines.length) {
-      const line = lines[i];
-      let m;
-      if (!line.trim()) {
-        i++;
-      } else if ((m = FENCE.exec(line))) {
-        const body = [];
-        const close = new RegExp(`^ {0,3}${m[1][0] === "`" ? "`" : "~"}{${m[1].length},}\\s*$`);
-        for (i++; i < lines.length && !close.test(lines[i]); i++) body.push(lines[i]);
-        i++;
-        out.append(codeBlock(body.join("\n"), m[2]));
-      } else if ((m = HEADING.exec(line))) {
-        out.append(el(`h${m[1].length}`, {}, inline(m[2] || "")));
-        i++;
-      } else if (RULE.test(line)) {
-        out.append(el("hr"));
-        i++;
-      } else if (QUOTE.test(line)) {
-        const body = [];
-        for (; i < lines.length && (m = QUOTE.exec(lines[i])); i++) body.push(m[1]);
-        out.append(el("blockquote", {}, markdown(body.join("\n"))));
-      } else if ((m = ITEM.exec(line))) {
-        i = list(lines, i, out);
-      } else if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]) && lines[i + 1].includes("-")) {
-        const head = cells(line);
-        const rows = [];
-        for (i += 2; i < lines.length && lines[i].includes("|") && lines[i].trim(); i++) rows.push(cells(lines[i]));
-        out.append(
-          el(
-            "table",
-            {},
-            el("thead", {}, el("tr", {}, head.map((c) => el("th", {}, inline(c))))),
-            el("tbody", {}, rows.map((r) => el("tr", {}, head.map((_, k) => el("td", {}, inline(r[k] || "")))))),
-          ),
-        );
-      } else {
-        const body = [line];
-        for (i++; i < lines.length && lines[i].trim() && !starts(lines[i]); i++) body.push(lines[i]);
-        out.append(el("p", {}, inline(body.join("\n"))));
-      }
-    }
-    return out;
+  // An answer's text part: its .answer node, the reading's elements in it (the lines not read yet after them, as text).
+  function readPart() {
+    const node = el("div", { class: "answer" });
+    const tail = node.appendChild(el("div", { class: "tail" }));
+    return { node, tail, box: node, quote: 0, block: null, text: "", at: 0 };
   }
 
-  // A list from lines[i]: its items (an item's further lines are indented past its marker); the next line's index.
-  function list(lines, i, out) {
-    const first = ITEM.exec(lines[i]);
-    const ordered = /\d/.test(first[2]);
-    const node = el(ordered ? "ol" : "ul", ordered && parseInt(first[2], 10) !== 1 ? { start: parseInt(first[2], 10) } : {});
-    const indent = first[1].length;
-    let loose = false;
-    while (i < lines.length) {
-      const m = ITEM.exec(lines[i]);
-      if (!m || m[1].length !== indent || /\d/.test(m[2]) !== ordered) break;
-      const inner = indent + m[2].length + 1;
-      const body = [m[3] || ""];
-      for (i++; i < lines.length; i++) {
-        const next = lines[i];
-        if (!next.trim()) {
-          const after = lines[i + 1];
-          if (after !== undefined && after.trim() && after.search(/\S/) >= inner) {
-            body.push("");
-            loose = true;
-            continue;
-          }
-          break;
-        }
-        const lead = next.search(/\S/);
-        if (lead >= inner) body.push(next.slice(Math.min(lead, inner)));
-        else if (lead > indent && ITEM.test(next)) body.push(next.slice(lead));
-        else if (!starts(next) && lead > indent - 1 && !ITEM.test(next)) body.push(next.trim());
-        else break;
+  // The reading's ``lines`` added to ``part``.
+  function readLines(part, lines) {
+    for (const line of lines) {
+      const { kind, quote = 0 } = line;
+      if (quote !== part.quote) { // a quote's lines inside as many blockquotes
+        part.box = part.node;
+        for (let d = 0; d < quote; d++) part.box = put(part, el("blockquote"));
+        Object.assign(part, { quote, block: null });
       }
-      const content = markdown(body.join("\n"));
-      const only = content.childNodes.length === 1 && content.firstChild.nodeName === "P" && !loose;
-      node.append(el("li", {}, only ? [...content.firstChild.childNodes] : content));
-      while (i < lines.length && !lines[i].trim() && lines[i + 1] !== undefined && ITEM.test(lines[i + 1])) i++;
+      let block = part.block;
+      if (kind === "text" && line.spans) {
+        if (block?.kind === "text") block.node.append(el("br"));
+        else block = { kind, node: put(part, el("p")) };
+        block.node.append(...spans(line.spans));
+      } else if (kind === "item") {
+        if (block?.kind !== "item") block = { kind, node: put(part, el("ul", { class: "items" })) };
+        const item = el("li", {}, el("span", { class: "marker" }, "-*+".includes(line.marker) ? "•" : line.marker), " ", spans(line.spans));
+        item.style.marginLeft = `${line.indent || 0}ch`; // (the item's indentation as written, as the terminal keeps it)
+        block.node.append(item);
+      } else if (kind === "open" || (kind === "code" && block?.kind !== "code")) {
+        block = codeBlock(line.lang || "");
+        put(part, block.node);
+        if (kind === "code") block.add(line.text || "");
+      } else if (kind === "code") block.add(line.text || "");
+      else if (kind === "table") {
+        block = { kind, body: el("tbody"), align: line.align };
+        const head = el("tr", {}, line.cells.map((cell, k) => el("th", { class: `align-${line.align[k]}` }, spans(cell))));
+        put(part, el("table", {}, el("thead", {}, head), block.body));
+      } else if (kind === "row" && block?.kind === "table") {
+        block.body.append(el("tr", {}, block.align.map((a, k) => el("td", { class: `align-${a}` }, spans((line.cells || [])[k])))));
+      } else if (kind === "heading" || kind === "rule") {
+        put(part, kind === "rule" ? el("hr") : el(`h${line.level}`, {}, spans(line.spans)));
+        block = null;
+      } else if (kind !== "delimiter") block = null; // a blank line, a code block's end, an empty line in a quote
+      part.block = block;
+      const end = part.text.indexOf("\n", part.at);
+      part.at = end < 0 ? part.text.length : end + 1;
     }
-    out.append(node);
-    return i;
+  }
+
+  // ``node`` added where the part's next block goes (before its unread text).
+  const put = (part, node) => (part.box === part.node ? part.node.insertBefore(node, part.tail) : part.box.appendChild(node));
+
+  // A whole text's reading as an answer's node.
+  function reading(lines) {
+    const part = readPart();
+    readLines(part, lines || []);
+    return part.node;
   }
 
   async function copyText(text, button) {
@@ -321,6 +253,7 @@ want of a session (401) goes to /signin.
     }
   }
 
+  const READ = "?reading=true"; // answers' Markdown read by serve, as the terminal draws it
   const threadPath = (id, rest = "") => `/v1/threads/${encodeURIComponent(id)}${rest}`;
 
   function say(text, bad = false) {
@@ -451,7 +384,7 @@ want of a session (401) goes to /signin.
     let data = null;
     if (id) {
       try {
-        data = await api("GET", threadPath(id));
+        data = await api("GET", threadPath(id, READ));
       } catch (error) {
         if (!(error instanceof Refused && error.status === 404)) throw error;
       }
@@ -490,7 +423,7 @@ want of a session (401) goes to /signin.
       else if (m.role === "assistant") {
         const view = new Answer(m.model);
         if (m.reasoning) view.thinking(m.reasoning);
-        if (m.content) view.token(m.content);
+        if (m.read) view.read(m.read);
         for (const call of m.tool_calls || []) {
           const result = results.get(call.id);
           shown.add(call.id);
@@ -536,46 +469,26 @@ want of a session (401) goes to /signin.
       return this;
     }
     token(text) {
-      if (!this.part) {
-        this.part = { text: "", node: el("div", { class: "answer" }) };
-        this.root.append(this.part.node);
-      }
-      this.part.text += text;
+      this.text().text += text;
       this.draw();
+    }
+    // Lines of the reading of the text so far (serve's, on the event that completed them).
+    read(lines) {
+      readLines(this.text(), lines);
+      this.part.tail.textContent = visible(this.part.text.slice(this.part.at));
+    }
+    text() {
+      if (!this.part) this.root.append((this.part = readPart()).node);
+      return this.part;
     }
     draw() {
       if (this.pending) return;
       this.pending = true;
       requestAnimationFrame(() => {
-        if (!this.pending) return; // drawn whole meanwhile
         this.pending = false;
-        this.growing();
+        if (this.part) this.part.tail.textContent = visible(this.part.text.slice(this.part.at));
         scrollDown();
       });
-    }
-    // The part as it grows: what ends at a blank line outside a code block is drawn once (head); only the rest is
-    // drawn again each frame (tail), so a long answer costs a frame what its last paragraph costs.
-    growing() {
-      const part = this.part;
-      if (!part) return;
-      if (!part.head) {
-        Object.assign(part, { head: el("div", { class: "md-part" }), tail: el("div", { class: "md-part" }) });
-        Object.assign(part, { done: 0, scanned: 0, cut: 0, fence: null });
-        part.node.replaceChildren(part.head, part.tail);
-      }
-      for (let end; (end = part.text.indexOf("\n", part.scanned)) >= 0; part.scanned = end + 1) {
-        const line = part.text.slice(part.scanned, end);
-        const fence = FENCE.exec(line);
-        if (part.fence) {
-          if (fence && fence[1][0] === part.fence[0] && fence[1].length >= part.fence.length && !fence[2]) part.fence = null;
-        } else if (fence) part.fence = fence[1];
-        else if (!line.trim()) part.cut = end + 1;
-      }
-      if (part.cut > part.done) {
-        part.head.append(markdown(part.text.slice(part.done, part.cut)));
-        part.done = part.cut;
-      }
-      part.tail.replaceChildren(markdown(part.text.slice(part.done)));
     }
     thinking(text) {
       if (!this.thought) {
@@ -583,12 +496,6 @@ want of a session (401) goes to /signin.
         this.root.append(el("details", { "data-kind": "thinking" }, el("summary", {}, "Thinking"), this.thought));
       }
       this.thought.append(document.createTextNode(visible(text)));
-    }
-    flush() {
-      this.pending = false;
-      if (!this.part) return;
-      this.part.node.replaceChildren(markdown(this.part.text)); // whole: a list or a paragraph cut while it grew joins
-      this.part.head = null;
     }
     aside(source, text) {
       this.asides ||= new Map();
@@ -600,7 +507,6 @@ want of a session (401) goes to /signin.
       this.asides.get(source).append(document.createTextNode(visible(text)));
     }
     call(call) {
-      this.flush();
       this.part = null; // what comes after the call is a part of its own
       const id = CSS.escape(String(call.id));
       const kept = document.querySelector(`#messages details[data-kind="tool-call"][data-call-id="${id}"]`);
@@ -638,12 +544,12 @@ want of a session (401) goes to /signin.
     end(note, bad = false) {
       this.root.removeAttribute("data-live");
       if (note) this.root.append(el("p", { class: bad ? "error" : "interrupted" }, note));
-      this.flush();
     }
     // One event of serve's stream (a turn's, or a background reply's).
     take(event) {
+      if (event.type === "token") this.token(event.text || "");
+      if (event.read) this.read(event.read); // (before a call or the end: the text's last lines)
       switch (event.type) {
-        case "token": this.token(event.text || ""); break;
         case "reasoning": this.thinking(event.text || ""); break;
         case "subgraph": this.aside(event.namespace || "", event.text || ""); break;
         case "tool_call": this.call(event); break;
@@ -672,7 +578,7 @@ want of a session (401) goes to /signin.
     }
     let ended = false;
     try {
-      const response = await request("POST", path, body, "text/event-stream", controller.signal);
+      const response = await request("POST", path + READ, body, "text/event-stream", controller.signal);
       for await (const event of events(response)) {
         view.take(event);
         ended ||= event.type === "done" || event.type === "error";
@@ -795,7 +701,7 @@ want of a session (401) goes to /signin.
 
   async function openTree() {
     if (!state.thread) return;
-    const tree = await api("GET", threadPath(state.thread, "/tree"));
+    const tree = await api("GET", threadPath(state.thread, `/tree${READ}`));
     const depth = new Map();
     const list = $("tree-list");
     list.replaceChildren();
@@ -823,7 +729,7 @@ want of a session (401) goes to /signin.
     view.hidden = false;
     view.replaceChildren(
       el("div", { class: "message", "data-role": "user" }, node.question || `(${node.kind})`),
-      el("div", { class: "message", "data-role": "assistant" }, el("div", { class: "answer" }, markdown(node.answer || ""))),
+      el("div", { class: "message", "data-role": "assistant" }, reading(node.read)),
       el("div", { class: "choices" },
         el("button", { type: "button", "data-action": "goto", class: "primary", onclick: () => { closePanels(); command("goto", String(node.node)).catch(failed); } }, "Go to this answer"),
         el("button", { type: "button", "data-action": "at", onclick: () => { state.at = node.node; showAt(); closePanels(); $("question").focus(); } }, "Ask from here"),
@@ -1119,7 +1025,7 @@ want of a session (401) goes to /signin.
     );
     showJobs();
     try {
-      const response = await request("GET", `/v1/jobs/${encodeURIComponent(job.id)}/events`, undefined, "text/event-stream", controller.signal);
+      const response = await request("GET", `/v1/jobs/${encodeURIComponent(job.id)}/events${READ}`, undefined, "text/event-stream", controller.signal);
       for await (const event of events(response)) view.take(event);
       view.end(null);
     } catch (error) {

@@ -9,8 +9,8 @@ from chatcli.ui.registry import Context, Handler
 
 
 async def _copy(ctx: Context, arg: str) -> None:
+    from chatcli.content.markdown import code_blocks
     from chatcli.ui.clipboard import copy
-    from chatcli.ui.markdown.blocks import code_blocks
 
     if (text := await ctx.thread.recall.last_answer()) is None:
         raise UsageError("nothing to copy: no answer yet in this thread")

@@ -1,4 +1,4 @@
-"""Markdown blocks to terminal rows, one source line at a time.
+"""Markdown's reading (reading.py) drawn as terminal rows, one source line at a time.
 
 ``Blocks.line`` takes each complete line of the answer once and returns the rows to print
 for good: headings, paragraphs, bullet and numbered items, quotes, rules, fenced code
@@ -14,30 +14,13 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, cast
+from typing import Any, Callable, Iterable, cast
 
+from chatcli.content.markdown import Line, Reader, Span, Spans
 from chatcli.ui.markdown.code import highlighter
-from chatcli.ui.markdown.inline import inline, plain_links
-from chatcli.ui.markdown.style import RESET, Palette, Span, fit_cells, width_of, wrap
+from chatcli.ui.markdown.style import RESET, Palette, fit_cells, width_of, wrap
 
-if TYPE_CHECKING:
-    from rich.console import JustifyMethod
-
-_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
-_QUOTE = re.compile(r" {0,3}> ?")
-_ITEM = re.compile(r"([ \t]*)([-*+]|\d{1,9}[.)])(?:[ \t]+|$)(.*)")
-_FENCE = re.compile(r"([ \t]*)(`{3,}|~{3,})[ \t]*([^\s`]*)[^`]*$")
-_DELIMITER = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _ESCAPES = re.compile(r"\x1b\[[\d;]*m|\x1b\]8;[^\x1b]*\x1b\\")
-
-
-class Fence(NamedTuple):
-    """An open fenced code block: its marker, indentation and line colourer (None: no colour)."""
-
-    marker: str
-    indent: int
-    colour: Callable[[str, bool], Iterable[tuple[Any, str]]] | None
 
 
 class Blocks:
@@ -45,53 +28,29 @@ class Blocks:
 
     def __init__(self, palette: Palette, width: int) -> None:
         self.palette, self.width = palette, width
-        self._fence: Fence | None = None
-        self._table: list[str] = []
+        self._reader = Reader()
+        self._colour: Callable[[str, bool], Iterable[tuple[Any, str]]] | None = None  # the code block's colourer
         self._gap = False  # a blank row is owed before the next block
         self._started = False  # any row printed yet
 
     def line(self, source: str) -> list[str]:
         """Rows to print for good for one complete source line (maybe none yet)."""
-        source = source.expandtabs(4)
-        if self._fence:
-            if _closes(source, self._fence):
-                self._fence = None
-                if self.palette.system is None:
-                    self._gap = True
-                return self._emit(self._pad_rows(), after=True)
-            return self._emit(self._code_rows(source, self._fence, commit=True))
-        rows: list[str] = []
-        if self._table and not _table_row(source):  # (a row of the table: held below, with the others)
-            rows = self._emit(self._flush_table(), before=True, after=True)
-        if not source.strip():
-            self._gap = self._started
-            return rows
-        if _table_row(source):
-            self._table.append(source)
-            return rows
-        if fence := _FENCE.match(source):
-            self._fence = Fence(fence.group(2), len(fence.group(1)), highlighter(fence.group(3).lower()))
-            if self.palette.system is None:
-                self._gap = self._started
-            return rows + self._emit(self._pad_rows(), before=True)
-        block, before, after = self._block(source)
-        return rows + self._emit(block, before=before, after=after)
+        lines = self._reader.line(source)
+        rows = self._emit(self._table(lines[:-1]), before=True, after=True) if len(lines) > 1 else []
+        return rows + self._draw(lines[-1]) if lines else rows
 
     def live(self, partial: str) -> list[str]:
         """Rows showing an unfinished last line (and a table still arriving); no state changes."""
-        partial = partial.expandtabs(4)
-        stripped = partial.strip()
-        if self._fence:
-            if not partial or stripped and not stripped.strip(self._fence.marker[0]):
-                return []  # nothing yet, or maybe the closing fence
-            return self._code_rows(partial, self._fence, commit=False)
-        rows = [self._pending_row(line) for line in self._table]
+        line = self._reader.peek(partial)
+        if self._reader.fence:
+            return self._code_rows(line.text, commit=False) if line else []
+        rows = [self._pending_row(held) for held in self._reader.held]
         before = bool(rows)
-        if _table_row(partial):
-            rows.append(self._pending_row(partial))
+        if line and line.kind == "pending":
+            rows.append(self._pending_row(line.text))
             before = True
-        elif stripped and not _typing_fence(stripped):
-            block, wants, _ = self._block(partial)
+        elif line:
+            block, wants, _ = self._block(line)
             before = before or wants
             rows += block
         if rows and self._started and (self._gap or before):
@@ -100,12 +59,30 @@ class Blocks:
 
     def close(self) -> list[str]:
         """Rows that finish the answer: a table still held, the end of an unclosed code block."""
-        rows = self._emit(self._flush_table(), before=True) if self._table else []
-        if self._fence:
-            self._fence = None
+        fenced, lines = self._reader.fence is not None, self._reader.close()
+        rows = self._emit(self._table(lines), before=True) if lines else []
+        if fenced:
             rows += self._emit(self._pad_rows())
         self._gap = False
         return rows
+
+    def _draw(self, line: Line) -> list[str]:
+        """Rows for a line's reading, outside tables."""
+        plain = self.palette.system is None
+        if line.kind == "blank":
+            self._gap = self._started
+            return []
+        if line.kind == "open":
+            self._colour = highlighter(line.lang.lower())
+            self._gap = self._gap or plain and self._started
+            return self._emit(self._pad_rows(), before=True)
+        if line.kind == "close":
+            self._gap = self._gap or plain
+            return self._emit(self._pad_rows(), after=True)
+        if line.kind == "code":
+            return self._emit(self._code_rows(line.text, commit=True))
+        block, before, after = self._block(line)
+        return self._emit(block, before=before, after=after)
 
     def _emit(self, rows: list[str], before: bool = False, after: bool = False) -> list[str]:
         if not rows:
@@ -116,29 +93,20 @@ class Blocks:
         self._gap = after
         return rows
 
-    def _block(self, source: str) -> tuple[list[str], bool, bool]:
+    def _block(self, line: Line) -> tuple[list[str], bool, bool]:
         """Rows for a line outside code and tables, and whether it wants a blank row before/after."""
-        if heading := _HEADING.match(source):
-            spans = inline((heading.group(2) or "").strip(), (f"h{len(heading.group(1))}",))
-            return self._wrap(spans, [], []), True, True
-        if _RULE.match(source):
+        if line.kind == "heading":
+            return self._wrap(_styled(line.spans, (f"h{line.level}",)), [], []), True, True
+        if line.kind == "rule":
             return [self.palette.paint([Span("─" * self.width, ("hr",))])], True, True
-        depth, text = 0, source
-        while match := _QUOTE.match(text):
-            depth, text = depth + 1, text[match.end() :]
-        base = ("quote",) if depth else ()
-        bar = [Span("▌ " * depth, ("quote",))] if depth else []
-        item = _ITEM.match(text)
-        if item and not (item.group(2)[0] in "-*+" and _RULE.match(text)):
-            indent = item.group(1)[: self.width // 2]
-            marker = item.group(2)
-            mark = Span("• ", ("bullet",)) if marker in "-*+" else Span(marker + " ", ("number",))
-            first = bar + [Span(indent), mark]
+        bar = [Span("▌ " * line.quote, ("quote",))] if line.quote else []
+        spans, indent = _styled(line.spans, ("quote",) if line.quote else ()), " " * min(line.indent, self.width // 2)
+        if line.kind == "item":
+            mark = Span("• ", ("bullet",)) if line.marker in "-*+" else Span(line.marker + " ", ("number",))
             rest = bar + [Span(" " * (len(indent) + width_of(mark.text)))]
-            return self._wrap(inline(item.group(3).strip(), base), first, rest), False, False
-        indent = text[: len(text) - len(text.lstrip())][: self.width // 2]
+            return self._wrap(spans, bar + [Span(indent), mark], rest), False, False
         lead = bar + [Span(indent)] if indent else bar
-        return self._wrap(inline(text.strip(), base), lead, lead), False, False
+        return self._wrap(spans, lead, lead), False, False
 
     def _wrap(self, spans: list[Span], first: list[Span], rest: list[Span]) -> list[str]:
         if not self.palette.links:
@@ -146,12 +114,11 @@ class Blocks:
         paint = self.palette.paint
         return [paint(row) for row in wrap(spans, self.width, first, rest)]
 
-    def _code_rows(self, source: str, fence: Fence, commit: bool) -> list[str]:
+    def _code_rows(self, text: str, commit: bool) -> list[str]:
         """One line of code on the theme's background, padded to the width, split if too long."""
-        text = source[min(fence.indent, len(source) - len(source.lstrip(" "))) :]
         palette = self.palette
-        if fence.colour is not None and palette.system is not None:
-            pieces = [(palette.token(kind), value) for kind, value in fence.colour(text, commit)]
+        if self._colour is not None and palette.system is not None:
+            pieces = [(palette.token(kind), value) for kind, value in self._colour(text, commit)]
         else:
             pieces = [(palette.code_background, text)]
         background = palette.code_background
@@ -187,10 +154,9 @@ class Blocks:
     def _pending_row(self, source: str) -> str:
         return self.palette.paint([Span(fit_cells(source.rstrip(), self.width), ("pending",))])
 
-    def _flush_table(self) -> list[str]:
-        """The rows held, as a table laid out by rich (or, without a delimiter row, as the lines they are)."""
-        lines, self._table = self._table, []
-        if len(lines) < 2 or not _DELIMITER.match(lines[1]):
+    def _table(self, lines: list[Line]) -> list[str]:
+        """A table's lines laid out by rich (or, read as no table, each line's rows)."""
+        if lines[0].kind != "table":
             return [row for line in lines for row in self._block(line)[0]]
         from rich import box
         from rich.console import Console
@@ -200,20 +166,18 @@ class Blocks:
 
         palette = self.palette
 
-        def text(cell: str) -> Text:
-            spans = inline(cell) if palette.links else plain_links(inline(cell))
+        def text(cell: Spans) -> Text:
+            spans = list(cell) if palette.links else plain_links(list(cell))
             return Text.assemble(*((s.text, palette.style(s.style) + Style(link=s.link or None)) for s in spans))
 
-        header = _cells(lines[0])
-        justify = [_justify(cell) for cell in _cells(lines[1])]
         style = palette.style
         table = Table(
             box=box.SIMPLE_HEAVY, border_style=style(("table.border",)), header_style=style(("table.header",))
         )
-        for index, cell in enumerate(header):
-            table.add_column(text(cell), justify=justify[index] if index < len(justify) else "left")
+        for cell, justify in zip(lines[0].cells, lines[0].align):
+            table.add_column(text(cell), justify=justify)
         for line in lines[2:]:
-            table.add_row(*(text(cell) for cell in _cells(line)[: len(header)]))
+            table.add_row(*(text(cell) for cell in line.cells))
         colour = palette.system_name
         console = Console(
             file=io.StringIO(), width=self.width, color_system=colour, force_terminal=bool(colour), legacy_windows=False
@@ -225,43 +189,17 @@ class Blocks:
         return [row.rstrip() if palette.system is None else row for row in rows]
 
 
-def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of an answer, in order, read as ``Blocks`` shows them (without their fences and the
-    fence's indentation; one cut off at the end: what there is of it): what /copy N counts is what was seen."""
-    blocks: list[list[str]] = []
-    fence: Fence | None = None
-    for source in markdown.expandtabs(4).splitlines():
-        if fence is not None and _closes(source, fence):
-            fence = None
-        elif fence is not None:
-            blocks[-1].append(source[min(fence.indent, len(source) - len(source.lstrip(" "))) :])
-        elif (opened := _FENCE.match(source)) and not _table_row(source):
-            fence = Fence(opened.group(2), len(opened.group(1)), None)
-            blocks.append([])
-    return ["\n".join(lines) for lines in blocks]
+def plain_links(spans: list[Span]) -> list[Span]:
+    """Spans with each link target written after its text, for output without hyperlinks."""
+    out: list[Span] = []
+    for index, span in enumerate(spans):
+        out.append(span)
+        last = index + 1 == len(spans) or spans[index + 1].link != span.link
+        if span.link and last and span.link != span.text:
+            out.append(Span(f" ({span.link})", span.style))
+    return out
 
 
-def _closes(source: str, fence: Fence) -> bool:
-    stripped = source.strip()
-    return stripped.startswith(fence.marker) and not stripped.strip(fence.marker[0])
-
-
-def _typing_fence(stripped: str) -> bool:
-    """Whether an unfinished line may be the start of a code fence."""
-    short = len(stripped) < 3 and not stripped.strip(stripped[0]) and stripped[0] in "`~"
-    return stripped.startswith(("```", "~~~")) or short
-
-
-def _table_row(source: str) -> bool:
-    return source.lstrip().startswith("|")
-
-
-def _cells(line: str) -> list[str]:
-    """The cells of a table row, outer pipes removed, escaped pipes kept."""
-    body = line.strip().removeprefix("|")
-    body = body[:-1] if body.endswith("|") and not body.endswith("\\|") else body
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", body)]
-
-
-def _justify(cell: str) -> JustifyMethod:
-    return "center" if cell.startswith(":") and cell.endswith(":") else "right" if cell.endswith(":") else "left"
+def _styled(spans: Spans, base: tuple[str, ...]) -> list[Span]:
+    """Spans with the block's styles under their own."""
+    return [Span(span.text, base + span.style, span.link) for span in spans]

@@ -10,11 +10,13 @@ console's colour system, and code is coloured with rich's Pygments themes.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterable, Literal, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Literal
 
 from rich.cells import cell_len
 from rich.console import COLOR_SYSTEMS, Console
 from rich.style import Style
+
+from chatcli.content.markdown import Span
 
 if TYPE_CHECKING:
     from pygments.token import _TokenType
@@ -35,14 +37,6 @@ CODE_THEME = "monokai"  # rich's theme of the code blocks
 SystemName = Literal["standard", "256", "truecolor"]
 _NAMES: dict[str, SystemName] = {"standard": "standard", "256": "256", "truecolor": "truecolor", "windows": "standard"}
 _PIECES = re.compile(r"\S+|\s+")
-
-
-class Span(NamedTuple):
-    """A run of text in one style; ``link`` is the target of a hyperlink, or empty."""
-
-    text: str
-    style: tuple[str, ...] = ()
-    link: str = ""
 
 
 def width_of(text: str) -> int:
