@@ -367,10 +367,10 @@ def test_the_caller_imports_only_the_standard_library_when_the_worker_answers(se
     chat(warm_env, "start it")
     before = served(warm_env)
     code = (
-        "import atexit, sys\n"
-        "before = set(sys.modules)  # the interpreter's own start (site hooks included)\n"
-        "atexit.register(lambda: sys.stderr.write('\\nMODULES ' + ' '.join(sorted(m for m in set(sys.modules) - before"
-        " if m.split('.')[0] not in sys.stdlib_module_names)) + '\\n'))\n"
+        "import os, sys\n"
+        "before, leave = set(sys.modules), os._exit  # the interpreter's own start (site hooks included)\n"
+        "os._exit = lambda code: (sys.stderr.write('\\nMODULES ' + ' '.join(sorted(m for m in set(sys.modules) - before"
+        " if m.split('.')[0] not in sys.stdlib_module_names)) + '\\n'), sys.stderr.flush(), leave(code))\n"
         "sys.argv = ['chat', 'q']\n"
         "from chatcli.app.launch import main\n"
         "main()\n"

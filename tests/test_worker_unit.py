@@ -95,7 +95,7 @@ def test_a_dotenv_cannot_change_the_worker(isolated_env, tmp_path, monkeypatch):
     assert worker_mode(dict(os.environ)) == ("default", DEFAULT_IDLE)  # the launcher never reads a .env
     assert load_settings({}).worker is False  # nor do the settings: only a one-shot of the launcher's uses it
     (tmp_path / ".env").write_text("CHATCLI_WORKER=0\n")
-    assert launch.wants_worker(["q"], dict(os.environ)) is True
+    assert launch.wants_worker(["q"], dict(os.environ)) == ("default", DEFAULT_IDLE)
 
 
 def test_the_runtime_directory_is_private_and_a_symlink_or_an_open_one_is_refused(tmp_path, capsys):

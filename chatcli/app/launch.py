@@ -16,7 +16,7 @@ import sys
 
 from chatcli.app.flags import COMMANDS, NOT_FOR_THE_WORKER, VALUED  # standard library only, as this module
 from chatcli.local import runtime  # standard library only
-from chatcli.local.worker_settings import worker_config, worker_mode
+from chatcli.local.worker_settings import worker_mode
 from chatcli.text import flag
 
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
@@ -53,13 +53,15 @@ def is_one_shot(argv: list[str], stdin_is_terminal: bool, stdout_is_terminal: bo
     return reading or question or not stdin_is_terminal
 
 
-def wants_worker(argv: list[str], environ: Mapping[str, str]) -> bool:
-    """True when this run should go to the warm worker (it may still fall back)."""
+def wants_worker(argv: list[str], environ: Mapping[str, str]) -> tuple[str, float] | None:
+    """The warm worker's mode and idle time (chatcli.local.worker_settings.worker_mode) when this run should go to it
+    (it may still fall back); None when it should not."""
     if not sys.platform.startswith("linux") or environ.get("_CHAT_COMPLETE"):
-        return False
+        return None
     if flag(environ.get("CHATCLI_LOCAL")) or environ.get("CHATCLI_LOCAL_MODEL") or flag(environ.get("CHATCLI_TRACING")):
-        return False
-    return is_one_shot(argv, os.isatty(0), os.isatty(1)) and worker_config(environ)[0]
+        return None
+    settings = worker_mode(environ) if is_one_shot(argv, os.isatty(0), os.isatty(1)) else None
+    return settings if settings and settings[0] != "off" else None
 
 
 def main() -> None:
@@ -71,12 +73,11 @@ def main() -> None:
 
         if (code := attach(argv, os.environ)) is not None:
             sys.exit(code)
-    if wants_worker(argv, os.environ):
+    if worker := wants_worker(argv, os.environ):
         from chatcli.app.worker import client as worker_client
 
-        mode, idle = worker_mode(os.environ)
-        if (code := worker_client.hand_over(argv, os.environ, idle, wait=mode == "on")) is not None:
-            sys.exit(code)
+        if (code := worker_client.hand_over(argv, os.environ, worker[1], wait=worker[0] == "on")) is not None:
+            os._exit(code)  # nothing left unwritten (chatcli.text.say flushes); the interpreter's shutdown costs more
     from chatcli.app.cli import main as run
 
     sys.exit(run())
