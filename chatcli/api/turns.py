@@ -59,14 +59,11 @@ class Reading:
         self.reader, self.partial = Reader(), ""
 
     def __call__(self, event: Event) -> Event:
-        if event.get("type") == "token":
-            *complete, self.partial = (self.partial + event.get("text", "")).split("\n")
-            lines = [line for source in complete for line in self.reader.line(source)]
-        elif event.get("type") in ("tool_call", "done", "error"):
-            lines = (self.reader.line(self.partial) if self.partial else []) + self.reader.close()
-            self.partial = ""
-        else:
-            return event
+        ends = event.get("type") in ("tool_call", "done", "error")  # the text's end: its last line is complete
+        added = event.get("text", "") if event.get("type") == "token" else "\n" if ends and self.partial else ""
+        *complete, self.partial = (self.partial + added).split("\n")
+        lines = [line for source in complete for line in self.reader.line(source)]
+        lines += self.reader.close() if ends else []
         return {**event, "read": [line.json() for line in lines]} if lines else event
 
 

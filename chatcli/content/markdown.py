@@ -85,10 +85,10 @@ class Reader:
         table's: held)."""
         source = source.expandtabs(4)
         if self.fence:
-            if _closes(source, self.fence[0]):
+            if (stripped := source.strip()).startswith(self.fence[0]) and not stripped.strip(self.fence[0][0]):
                 self.fence = None
                 return [Line("close")]
-            return [self._code(source)]
+            return [_code(source, self.fence[1])]
         if source.lstrip().startswith("|"):
             self.held.append(source)
             return []
@@ -101,14 +101,14 @@ class Reader:
     def peek(self, partial: str) -> Line | None:
         """An unfinished last line read as it stands (None: nothing to show yet, a blank or maybe a fence); nothing
         changes."""
-        partial = partial.expandtabs(4)
-        stripped = partial.strip()
+        stripped = (partial := partial.expandtabs(4)).strip()
         if self.fence:
             closing = not partial or stripped and not stripped.strip(self.fence[0][0])
-            return None if closing else self._code(partial)
-        if partial.lstrip().startswith("|"):
+            return None if closing else _code(partial, self.fence[1])
+        if stripped.startswith("|"):
             return Line("pending", text=partial)
-        return _block(partial) if stripped and not _typing_fence(stripped) else None
+        fencing = stripped[:3] in ("`", "``", "```", "~", "~~", "~~~")  # maybe a code fence, being typed
+        return None if not stripped or fencing else _block(partial)
 
     def close(self) -> list[Line]:
         """The end of the text: the lines of a table still held (an open code block ends with them)."""
@@ -116,14 +116,9 @@ class Reader:
         if len(held) < 2 or not _DELIMITER.match(held[1]):
             return [_block(line) for line in held]
         header = tuple(tuple(inline(cell)) for cell in _cells(held[0]))
-        align: list[Align] = [_justify(cell) for cell in _cells(held[1])]
-        align += ["left"] * (len(header) - len(align))
+        align = tuple(_justify(cell) for cell in (_cells(held[1]) + [""] * len(header))[: len(header)])
         rows = [Line("row", cells=tuple(tuple(inline(c)) for c in _cells(line)[: len(header)])) for line in held[2:]]
-        return [Line("table", cells=header, align=tuple(align[: len(header)])), Line("delimiter"), *rows]
-
-    def _code(self, source: str) -> Line:
-        assert self.fence is not None
-        return Line("code", text=source[min(self.fence[1], len(source) - len(source.lstrip(" "))) :])
+        return [Line("table", cells=header, align=align), Line("delimiter"), *rows]
 
 
 def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]:
@@ -193,15 +188,9 @@ def _block(source: str) -> Line:
     return Line("text", tuple(inline(text.strip())), quote=quote, indent=len(text) - len(text.lstrip()))
 
 
-def _closes(source: str, fence: str) -> bool:
-    stripped = source.strip()
-    return stripped.startswith(fence) and not stripped.strip(fence[0])
-
-
-def _typing_fence(stripped: str) -> bool:
-    """Whether an unfinished line may be the start of a code fence."""
-    short = len(stripped) < 3 and not stripped.strip(stripped[0]) and stripped[0] in "`~"
-    return stripped.startswith(("```", "~~~")) or short
+def _code(source: str, indent: int) -> Line:
+    """A code block's line, without as much of the fence's indentation as it has."""
+    return Line("code", text=source[min(indent, len(source) - len(source.lstrip(" "))) :])
 
 
 def _cells(line: str) -> list[str]:

@@ -30,8 +30,7 @@ class Blocks:
         self.palette, self.width = palette, width
         self._reader = Reader()
         self._colour: Callable[[str, bool], Iterable[tuple[Any, str]]] | None = None  # the code block's colourer
-        self._gap = False  # a blank row is owed before the next block
-        self._started = False  # any row printed yet
+        self._gap = self._started = False  # a blank row is owed before the next block; any row printed yet
 
     def line(self, source: str) -> list[str]:
         """Rows to print for good for one complete source line (maybe none yet)."""
@@ -45,14 +44,8 @@ class Blocks:
         if self._reader.fence:
             return self._code_rows(line.text, commit=False) if line else []
         rows = [self._pending_row(held) for held in self._reader.held]
-        before = bool(rows)
-        if line and line.kind == "pending":
-            rows.append(self._pending_row(line.text))
-            before = True
-        elif line:
-            block, wants, _ = self._block(line)
-            before = before or wants
-            rows += block
+        block, before, _ = self._block(line) if line else ([], False, False)
+        rows, before = rows + block, before or bool(rows)
         if rows and self._started and (self._gap or before):
             rows = [""] + rows
         return rows
@@ -89,8 +82,7 @@ class Blocks:
             return rows
         if self._started and (self._gap or before):
             rows = [""] + rows
-        self._started = True
-        self._gap = after
+        self._started, self._gap = True, after
         return rows
 
     def _block(self, line: Line) -> tuple[list[str], bool, bool]:
@@ -99,6 +91,8 @@ class Blocks:
             return self._wrap(_styled(line.spans, (f"h{line.level}",)), [], []), True, True
         if line.kind == "rule":
             return [self.palette.paint([Span("─" * self.width, ("hr",))])], True, True
+        if line.kind == "pending":
+            return [self._pending_row(line.text)], True, False
         bar = [Span("▌ " * line.quote, ("quote",))] if line.quote else []
         spans, indent = _styled(line.spans, ("quote",) if line.quote else ()), " " * min(line.indent, self.width // 2)
         if line.kind == "item":
@@ -109,19 +103,16 @@ class Blocks:
         return self._wrap(spans, lead, lead), False, False
 
     def _wrap(self, spans: list[Span], first: list[Span], rest: list[Span]) -> list[str]:
-        if not self.palette.links:
-            spans = plain_links(spans)
-        paint = self.palette.paint
-        return [paint(row) for row in wrap(spans, self.width, first, rest)]
+        spans = spans if self.palette.links else plain_links(spans)
+        return [self.palette.paint(row) for row in wrap(spans, self.width, first, rest)]
 
     def _code_rows(self, text: str, commit: bool) -> list[str]:
         """One line of code on the theme's background, padded to the width, split if too long."""
-        palette = self.palette
-        if self._colour is not None and palette.system is not None:
-            pieces = [(palette.token(kind), value) for kind, value in self._colour(text, commit)]
-        else:
-            pieces = [(palette.code_background, text)]
-        background = palette.code_background
+        palette, background = self.palette, self.palette.code_background
+        colour = self._colour if palette.system is not None else None
+        pieces = (
+            [(palette.token(kind), value) for kind, value in colour(text, commit)] if colour else [(background, text)]
+        )
         room = max(1, self.width - 2)
         rows, row, used = [], [background, " "], 0
         for codes, value in pieces:

@@ -34,8 +34,7 @@ _HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 def render_markdown(text: str, console: Console) -> str:
     """The whole text rendered at once, as terminal rows joined by newlines (with a final one)."""
     blocks = Blocks(Palette(console), console.width)
-    rows = [row for line in text.split("\n") for row in blocks.line(line)]
-    rows += blocks.close()
+    rows = [row for line in text.split("\n") for row in blocks.line(line)] + blocks.close()
     return "".join(f"{row}\n" for row in rows)
 
 
