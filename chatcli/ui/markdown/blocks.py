@@ -45,10 +45,7 @@ class Blocks:
             return self._code_rows(line.text, commit=False) if line else []
         rows = [self._pending_row(held) for held in self._reader.held]
         block, before, _ = self._block(line) if line else ([], False, False)
-        rows, before = rows + block, before or bool(rows)
-        if rows and self._started and (self._gap or before):
-            rows = [""] + rows
-        return rows
+        return self._spaced(rows + block, before or bool(rows))
 
     def close(self) -> list[str]:
         """Rows that finish the answer: a table still held, the end of an unclosed code block."""
@@ -78,12 +75,13 @@ class Blocks:
         return self._emit(block, before=before, after=after)
 
     def _emit(self, rows: list[str], before: bool = False, after: bool = False) -> list[str]:
-        if not rows:
-            return rows
-        if self._started and (self._gap or before):
-            rows = [""] + rows
-        self._started, self._gap = True, after
+        if rows:
+            rows, self._started, self._gap = self._spaced(rows, before), True, after
         return rows
+
+    def _spaced(self, rows: list[str], before: bool) -> list[str]:
+        """The rows behind a blank row, when one is owed or they want one (and anything was printed)."""
+        return [""] + rows if rows and self._started and (self._gap or before) else rows
 
     def _block(self, line: Line) -> tuple[list[str], bool, bool]:
         """Rows for a line outside code and tables, and whether it wants a blank row before/after."""
@@ -193,4 +191,4 @@ def plain_links(spans: list[Span]) -> list[Span]:
 
 def _styled(spans: Spans, base: tuple[str, ...]) -> list[Span]:
     """Spans with the block's styles under their own."""
-    return [Span(span.text, base + span.style, span.link) for span in spans]
+    return [Span(span.text, base + span.style, span.link) for span in spans] if base else list(spans)

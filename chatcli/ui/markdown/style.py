@@ -70,8 +70,7 @@ class Palette:
     def _render(self, style: Style) -> str:
         if self.system is None:
             return ""
-        if self.no_color:
-            style = style.without_color
+        style = style.without_color if self.no_color else style
         return style.render("\0", color_system=self.system).partition("\0")[0]
 
     @property
@@ -111,8 +110,7 @@ def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> 
     ``first`` leads the first row and ``rest`` every other one (a bullet, then the hanging
     indent under it). Spaces at a break are dropped; a word wider than a row is split.
     """
-    lead_first = sum(width_of(s.text) for s in first)
-    lead_rest = sum(width_of(s.text) for s in rest)
+    lead_first, lead_rest = (sum(width_of(s.text) for s in lead) for lead in (first, rest))
     if sum(width_of(s.text) for s in spans) + lead_first <= width:
         return [first + spans]
     rows: list[list[Span]] = []
