@@ -279,3 +279,32 @@ def test_an_edit_sent_back_through_the_chat_graph_is_saved(tmp_path):
     got = asyncio.run(main())
     assert got[::2] == ["q0", "q1 edited", "q2", "q3"]
     assert len(got) == 8
+
+
+# ------------------------------------------------------------------ a turn reads its thread once
+
+
+async def test_a_turn_reads_its_thread_once_and_sees_another_process_turn_before_it(settings, server, monkeypatch):
+    """A turn reads its thread's checkpoint once, as it starts: what it ends at (the index's count, what it waits on)
+    comes from its run; LangGraph's own reads store the question and start the run from it. Nothing is kept from one
+    turn to the next: another process's turn in between is in what the next one sends."""
+    from chatcli.service.chat import Chat
+
+    async with Chat(settings) as here, Chat(settings) as elsewhere:
+        thread = await here.thread("shared")
+        await thread.send("first")
+        reads = {"aget_state": 0, "aget_tuple": 0}
+        for reader, name in ((thread.app, "aget_state"), (thread.app.checkpointer, "aget_tuple")):
+
+            async def counted(*args: Any, _read: Any = getattr(reader, name), _name: str = name) -> Any:
+                reads[_name] += 1
+                return await _read(*args)
+
+            monkeypatch.setattr(reader, name, counted)
+        await thread.send("second")
+        assert reads == {"aget_state": 1, "aget_tuple": 3}, reads
+        await (await elsewhere.thread("shared")).send("from another process")
+        await thread.send("third")
+        assert (await here.store.index.get("shared")).message_count == 8  # as the turn ended
+    asked = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+    assert asked == ["first", "second", "from another process", "third"]

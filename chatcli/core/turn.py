@@ -46,6 +46,7 @@ class Progress:
     reasoning: list[str] = field(default_factory=list)  # the thinking, as it arrived
     reasoning_round: int = 0
     size: int = 0  # characters of text and thinking so far
+    ended: Any = None  # the thread's state (a StateSnapshot) as its run told it, or as the turn read it before
 
     def next_round(self) -> None:
         """A tool step ran: what streams next belongs to the next model call."""
@@ -113,7 +114,7 @@ class Source(Protocol):
 
     @property
     def app(self) -> GraphApp:
-        """The graph whose state of the thread a turn reads, once after each run."""
+        """The graph whose state of the thread a turn reads after a run that did not tell it (``Progress.ended``)."""
 
     async def begin(self, payload: Any, head: Config, progress: Progress) -> None:
         """A turn starts with ``payload`` (an input, or None / a resume: going on from a checkpoint)."""
@@ -183,8 +184,8 @@ class Approvals:
 class Turns:
     """Runs a thread's turns on ``source`` and tells a listener what happens (chatcli.core.events); ``last`` is
     the result of the latest turn, partial when it stopped or failed; ``ended`` the thread's state it ended at (its
-    messages and what it waits on, read once after its last run), for its records while the thread is held: None
-    once a turn starts, and when it stops early."""
+    messages and what it waits on, as its last run told it or read after it), for its records while the thread is
+    held: None once a turn starts, and when it stops early."""
 
     def __init__(self, source: Source, approvals: Approvals | None = None):
         self.source = source
@@ -193,27 +194,26 @@ class Turns:
         self.ended: Any = None
 
     async def run(
-        self, payload: Any, start: Config, head: Config, listener: Listener, opening: Start, ask_first: bool = False
+        self, payload: Any, start: Config, head: Config, listener: Listener, opening: Start, asking: Any = None
     ) -> TurnResult:
         """Run the graph with ``payload`` from ``start`` (a checkpoint's config) to its end, and tell it.
 
         ``head`` is the thread's own config, where a stopped reply is kept. What the graph waits on (tool
         calls to approve, questions) stops the run: the listener is asked, and the run resumed with the
-        answers, as often as it asks; ``ask_first`` asks what it waits on before anything runs. ``End`` is
-        told however it ends.
+        answers, as often as it asks; ``asking``, the thread's state as the turn read it, has what it waits on
+        there asked before anything runs. ``End`` is told however it ends.
         """
         result = TurnResult(text="", context_tokens=self.source.context_tokens)
-        progress = Progress()
+        progress = Progress(ended=asking)
         self.last, self.ended = result, None
         await self.source.begin(payload, head, progress)
         listener.hear(opening)
         waiting: list[Pending] = []
         try:
             while True:
-                if not ask_first:
+                if progress.ended is None:
                     await self.source.stream(payload, start, listener, result, progress)
-                ask_first = False
-                self.ended = await self.source.app.aget_state(head)
+                self.ended, progress.ended = progress.ended or await self.source.app.aget_state(head), None
                 pending = self.source.pending(self.ended)
                 if not pending:
                     break

@@ -135,15 +135,15 @@ class Thread:
         return [replace(item, calls=tuple(map(self.turns.approvals.shown, item.calls))) for item in pending]
 
     async def _run(
-        self, payload: Any, start: Config, created: bool = False, ask_first: bool = False, node: int | None = None
+        self, payload: Any, start: Config, created: bool = False, asking: Any = None, node: int | None = None
     ) -> TurnResult:
         """One turn from ``start`` with ``payload`` (an input, a resume, or None: on from the checkpoint), told to
-        the listener as the backend hears it (``node``: the node of the tree its answer is); a failure inside the
-        graph said as the backend says it."""
+        the listener as the backend hears it (``node``: the node of the tree its answer is; ``asking``: the thread's
+        state, read, whose questions are asked first); a failure inside the graph said as the backend says it."""
         opening = Start(self.thread_id, created, node)
         listener = _EndAfterInbox(self.backend.hearing(self.listener), lambda: self.keep_inbox(self.turns.ended))
         try:
-            result = await self.turns.run(payload, start, self.config, listener, opening, ask_first=ask_first)
+            result = await self.turns.run(payload, start, self.config, listener, opening, asking=asking)
             return await self._went_on(result, listener)
         except Exception as exc:
             if (failure := self.backend.failure(exc)) is exc:
@@ -543,14 +543,14 @@ class Thread:
             waiting = await waits_on(self, state=state)  # nothing: another request (or process) answered it meanwhile
             payload = None if value is NO_VALUE else self._answer(waiting[0], value)
             asked = [m for m in await self.messages(state) if m.type == "human"]
-            kept, turn = self.model, state.metadata or {}
+            kept, turn, node = self.model, state.metadata or {}, await self._node("on")
             if self.can.prompt and not kept.pinned and isinstance(turn.get("model"), str):
                 self.model = replace(self.model, name=turn["model"])
             if self.can.prompt and not kept.temperature_pinned and isinstance(turn.get("temperature"), (int, float)):
                 self.model = replace(self.model, temperature=turn["temperature"])
             try:
-                # With no value, what it waits on is asked again, from what the thread keeps (nothing runs first).
-                return await self._run(payload, self.config, ask_first=payload is None, node=await self._node("on"))
+                # With no value, what it waits on is asked again, from the state read (nothing runs first).
+                return await self._run(payload, self.config, asking=state if payload is None else None, node=node)
             finally:
                 if asked:
                     await asyncio.shield(self._record(asked[-1].text))

@@ -100,7 +100,7 @@ class GraphSource:
         if self.guard is not None and isinstance(payload, dict):  # a question: its answer's limit starts again
             await self.guard.new_question(_thread_of(head))
         if not isinstance(payload, dict):  # resumed: the calls it goes on with were asked for before
-            for call in map(_shown, _last_calls(await self.app.aget_state(head))):
+            for call in map(_shown, _last_calls(progress.ended or await self.app.aget_state(head))):
                 self._asked_at[call.id] = time.monotonic()
                 self._calls[call.id] = call
 

@@ -104,19 +104,26 @@ class ChatSource:
     async def ended(
         self, head: Config, state: Any, result: TurnResult, waiting: list[Pending], progress: Progress
     ) -> None:
+        from langchain_core.messages import AIMessage
+
+        from chatcli.backends.own.graph import MODEL_NODE
+
         if waiting:
             result.waiting = [call for pending in waiting for call in pending.calls]
             result.interrupts = [pending for pending in waiting if pending.elicitation is not None]
         result.interrupted = "approval" if result.waiting else "interrupt" if result.interrupts else None
         result.interrupted = result.interrupted or incomplete_reason(result)
-        if result.interrupted and not waiting:
-            await self._mark_last_reply(head, state, result.interrupted)
+        last = (state.values.get("messages") or [None])[-1]
+        if result.interrupted and not waiting and isinstance(last, AIMessage):  # the reply stored, marked incomplete
+            said = {"response_metadata": {**last.response_metadata, "interrupted": result.interrupted}}
+            await self.app.aupdate_state(head, {"messages": [last.model_copy(update=said)]}, as_node=MODEL_NODE)
 
     async def stream(
         self, payload: Any, config: Config, listener: Listener, result: TurnResult, progress: Progress
     ) -> None:
         """One run of the graph until it ends or waits for approval."""
         from langchain_core.messages import AIMessageChunk
+        from langgraph.types import StateSnapshot as Snapshot
 
         from chatcli.backends.own import graph
         from chatcli.backends.own.compaction import SUMMARY_TAG
@@ -127,8 +134,12 @@ class ChatSource:
         # A stall: once the reply has begun, nothing of it for longer than stall_timeout (a server
         # that sends SSE keep-alive comments forever never trips the HTTP read timeout).
         async with StallClock(self.stall_timeout) as stall:
-            streamed = self.app.astream(payload, config, stream_mode=["messages", "custom"], subgraphs=True)
+            streamed = self.app.astream(payload, config, stream_mode=["messages", "custom", "values"], subgraphs=True)
             async for namespace, mode, data in streamed:  # (a namespace: a subagent's run, own.subagents)
+                if mode == "values":  # the thread's state after each step, then as it waits: what the turn ends at
+                    if not namespace and not (progress.ended and progress.ended.interrupts):
+                        progress.ended = Snapshot(data, (), {}, None, None, None, (), data.pop("__interrupt__", ()))
+                    continue
                 if mode == "custom":  # what the model and tools steps emit
                     if isinstance(data, Priced):  # a model call's cost: the result's, not an event
                         result.add_cost(data.usd, data.model, data.local)
@@ -165,9 +176,7 @@ class ChatSource:
                 result.prompt_tokens_est = meta.get(graph.PROMPT_ESTIMATE) or result.prompt_tokens_est
                 result.turns_left_out = meta.get(graph.TURNS_LEFT_OUT, result.turns_left_out)
                 result.turns_compacted = meta.get(graph.TURNS_COMPACTED, result.turns_compacted)
-                for used in meta.get(graph.MEMORIES) or ():
-                    if used not in result.memories:
-                        result.memories.append(used)
+                result.memories = list(dict.fromkeys([*result.memories, *(meta.get(graph.MEMORIES) or ())]))
 
     async def keep(self, head: Config, progress: Progress, reason: str) -> None:
         """Save a reply that stopped early, as the answer of the pending turn.
@@ -198,16 +207,3 @@ class ChatSource:
         said = {"interrupted": reason, "created_at": now_iso()}
         message = AIMessage(text, additional_kwargs=kept, response_metadata=said)
         await self.app.aupdate_state(head, {"messages": [message]}, as_node=MODEL_NODE)
-
-    async def _mark_last_reply(self, head: Config, state: Any, reason: str) -> None:
-        """Flag the saved last reply (of ``state``, the thread's) as incomplete, keeping its text and id."""
-        from langchain_core.messages import AIMessage
-
-        from chatcli.backends.own.graph import MODEL_NODE
-
-        history = state.values.get("messages") or []
-        if not history or not isinstance(history[-1], AIMessage):
-            return
-        last = history[-1]
-        marked = last.model_copy(update={"response_metadata": {**last.response_metadata, "interrupted": reason}})
-        await self.app.aupdate_state(head, {"messages": [marked]}, as_node=MODEL_NODE)
