@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chatcli.content.markdown import Line, Span, code_blocks, read
+from chatcli.content.markdown import Line, Span, code_blocks, inline, read
 from tests.fakeserver import Reply
-from tests.test_mdrender import shown
+from tests.test_mdrender import OSC8, shown
 from tests.test_serve import here  # noqa: F401 - a fixture
 
 ANSWER = "Stars: *a*b*\n\n1. Run:\n\n    ```sh\n    make all\n    ```\n\n| a | b |\n|---|--:|\n| 1 |\n\n> - quoted"
@@ -29,6 +29,23 @@ def test_the_terminal_draws_the_reading_the_page_is_sent():
     rows, raw = shown(ANSWER, colour=None)
     assert rows[0] == "Stars: ab*" and " make all" in rows and "▌ • quoted" in rows, rows
     assert "\x1b[3ma\x1b[0mb*" in shown(ANSWER)[1]  # "a" alone in italics
+
+
+def test_a_bare_address_is_a_link_for_the_page_and_drawn_as_typed_in_the_terminal():
+    link = "https://example.com/x"
+    assert inline(f"see {link} for more") == [Span("see "), Span(link, link=link), Span(" for more")]
+    assert inline(f"Read {link}.") == [Span("Read "), Span(link, link=link), Span(".")]  # the full stop not in it
+    assert inline(f"(as {link}), then") == [Span("(as "), Span(link, link=link), Span("), then")]
+    assert inline(f"run `curl {link}`") == [Span("run "), Span(f"curl {link}", ("code",))]  # code: never linked
+    assert inline("ftp://example.com/x") == [Span("ftp://example.com/x")]  # http(s) only, as the page links
+    assert inline(f"{link}␛]0;") == [Span(link, link=link), Span("␛]0;")]  # up to a control's symbol (neutralised)
+    assert read_json(f"see {link}")[0]["spans"][1] == [link, [], link]  # what the page makes a link of
+    rows, raw = shown(f"Read {link}.", colour=None)
+    assert rows == [f"Read {link}."] and raw == f"Read {link}.\n"  # once, unstyled, as before
+    rows, raw = shown(f"Read {link}.")
+    assert rows == [f"Read {link}."] and OSC8.findall(raw) == [link, ""]  # in colour also clickable
+    rows, raw = shown(f"Read this page: {link}.", width=len(f"Read this page: {link}"), colour=None)
+    assert rows == ["Read this page:", f"{link}."]  # at a row's end the full stop goes on with it
 
 
 def read_json(text: str) -> list[dict[str, Any]]:

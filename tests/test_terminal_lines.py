@@ -49,8 +49,11 @@ PAYLOADS = [
 ]
 EVIL = "start " + " ".join(PAYLOADS) + " end"
 # ESC (but the colour codes of rich's own styling), BEL, BS, CR, the C1 controls and the bidi overrides.
-# The sequences chat's own rendering sends (the live area's cursor, links to the page a test names).
-CHAT_OWN = re.compile(r"\x1b\[\?25[hl]|\r?\x1b\[(?:1A|2K)|\x1b\]8;[^;\x1b]*;(?:https://example\.com/x)?\x1b\\")
+# The sequences chat's own rendering sends (the live area's cursor, links to the page a test names and to a bare
+# address as shown: the one in the OSC 8 payload, up to its first control).
+CHAT_OWN = re.compile(
+    r"\x1b\[\?25[hl]|\r?\x1b\[(?:1A|2K)|\x1b\]8;[^;\x1b]*;(?:https://(?:example\.com/x|evil\.example/))?\x1b\\"
+)
 LIVE = re.compile("\x1b(?!\\[[0-9;]*m)|[\x07\x08\r\x80-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -143,7 +146,7 @@ def test_an_answer_with_escapes_reaches_a_terminal_shown_not_obeyed(kind):
     output.abort(None)
     shown = CHAT_OWN.sub("", out.getvalue())
     assert live_escapes(shown) == [], shown
-    assert "␛]52;c;ZXZpbA==␇" in shown and "\ufffd2J" in shown
+    assert "␛]52;c;ZXZpbA==␇" in shown and "\ufffd2J" in shown and "https://evil.example/␛\\click" in shown
     if kind == "rich":  # chat's own styling and links stay live
         assert "\x1b[1m" in shown and "\x1b]8;;https://example.com/x\x1b\\" in out.getvalue(), shown
 

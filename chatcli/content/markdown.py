@@ -8,7 +8,9 @@ the table ends: its first line is a header only when the second is a delimiter r
 
 Inline (``inline``): a marker only counts when it is closed on the same line (``**bold**``, ```code```); otherwise it
 is shown as typed, so a lone ``*`` or an unfinished line never restyles the rest of the answer. Underscores only mark
-emphasis at word edges (``snake_case_name`` stays).
+emphasis at word edges (``snake_case_name`` stays). A bare http(s) address is a link, unstyled (as typed): it
+ends before a space, ``"``, ``<``, ``>`` or a control character's symbol, and leaves out the ``.,:;!?')]*_~`` it
+would end with.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _INLINE = re.compile(
     r"|\*(?=[^\s*])(?P<em>.+?)(?<=[^\s*])\*(?!\*)"
     r"|(?<![\w_])_(?=[^\s_])(?P<em_u>.+?)(?<=[^\s_])_(?![\w_])"
     r"|~~(?=\S)(?P<strike>.+?)(?<=\S)~~"
+    r"|(?P<bare>https?://[^\s<>\"\u2400-\u2421\ufffd]*[^\s<>.,:;\"')\]!?*_~\u2400-\u2421\ufffd])"
 )
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -123,7 +126,7 @@ class Reader:
 
 def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]:
     """Split a line of Markdown into styled spans, markers removed."""
-    if not any(c in text for c in "`\\![<*_~"):
+    if not any(c in text for c in "`\\![<*_~:"):
         return [Span(text, style, link)] if text else []
     spans: list[Span] = []
     start = 0
@@ -135,8 +138,7 @@ def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]
         assert kind is not None  # each of the pattern's alternatives is a named group
         if kind == "code":
             body = match.group("code_text")
-            if body.startswith(" ") and body.endswith(" ") and body.strip():
-                body = body[1:-1]
+            body = body[1:-1] if body[:1] == body[-1:] == " " and body.strip() else body
             spans.append(Span(body, style + ("code",), link))
         elif kind == "escaped":
             spans.append(Span(match.group("escaped"), style, link))
@@ -145,6 +147,8 @@ def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]
             spans.append(Span(f"[image: {alt}]", style + ("link",), match.group("src")))
         elif kind == "url":
             spans += inline(match.group("label"), style + ("link",), match.group("url"))
+        elif kind == "bare":  # linked as the terminal showed it: unstyled, and inside a link its link
+            spans.append(Span(match.group("bare"), style, link or match.group("bare")))
         elif kind == "auto":
             spans.append(Span(match.group("auto"), style + ("link",), match.group("auto")))
         else:  # the group is named by its styles: strong_em, em_u

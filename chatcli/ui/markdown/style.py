@@ -108,17 +108,20 @@ def wrap(spans: list[Span], width: int, first: list[Span], rest: list[Span]) -> 
     """Word-wrap spans into rows of at most ``width`` cells, each row behind a prefix.
 
     ``first`` leads the first row and ``rest`` every other one (a bullet, then the hanging
-    indent under it). Spaces at a break are dropped; a word wider than a row is split.
+    indent under it). Spaces at a break are dropped; a word wider than a row is split; a word whose styles change
+    inside it (``**bold**.``, an address and its full stop) goes to the next row whole.
     """
     lead_first, lead_rest = (sum(width_of(s.text) for s in lead) for lead in (first, rest))
     if sum(width_of(s.text) for s in spans) + lead_first <= width:
         return [first + spans]
     rows: list[list[Span]] = []
     row, used, room = list(first), 0, max(1, width - lead_first)
-    for span in spans:
-        for piece in _PIECES.findall(span.text):
-            size = width_of(piece)
-            if used + size <= room:
+    for index, span in enumerate(spans):
+        after = spans[index + 1].text if index + 1 < len(spans) else " "  # a word going on in it moves with its start
+        glue = width_of(after.split()[0]) if span.text[-1:].strip() and after[:1].strip() else 0
+        for found in _PIECES.finditer(span.text):
+            piece, size = found[0], width_of(found[0])
+            if used + size + (glue if found.end() == len(span.text) else 0) <= room:
                 row.append(Span(piece, span.style, span.link))
                 used += size
                 continue
