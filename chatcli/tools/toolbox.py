@@ -208,16 +208,9 @@ class Toolbox:
         """A session's tools: these built-ins acting through ``host``, these servers (shared: this toolbox runs and
         stops them) and the session's own ``servers`` beside them (a name taken already keeps the first), these
         rules. The session's toolbox starts its own servers and stops them when it is closed."""
-        session = Toolbox(
-            builtin_groups=builtin.with_found(self.builtin_groups, host),  # skills found where the session works
-            approve=self.approve,
-            approve_all=self.approve_all,
-            timeout=self.timeout,
-            note=self.note,
-            sandbox=self.sandbox,
-            host=host,
-            kept_most=self.kept_most,
-        )
+        rules = {k: getattr(self, k) for k in ("approve", "approve_all", "timeout", "note", "sandbox", "kept_most")}
+        # The built-ins with the skills found where the session works.
+        session = Toolbox(builtin_groups=builtin.with_found(self.builtin_groups, host), host=host, **rules)
         taken = {server.name for server in self.servers}
         for spec in servers:
             if spec.name in taken:
@@ -256,12 +249,9 @@ class Toolbox:
         return self._made
 
     def _builtins(self, groups: tuple[str, ...]) -> list[ToolEntry]:
-        where = describe(self.sandbox, self.host.workdir) if "shell" in groups else ""  # (looks for bubblewrap: once)
-        return [
-            ToolEntry(tool.name, builtin.SERVER, tool, group, where if group == "shell" else "")
-            for group in groups
-            for tool in builtin.make_tools((group,), self.sandbox, self.host)
-        ]
+        where = {"shell": describe(self.sandbox, self.host.workdir)} if "shell" in groups else {}  # (bubblewrap: once)
+        made = [(group, tool) for group in groups for tool in builtin.make_tools((group,), self.sandbox, self.host)]
+        return [ToolEntry(tool.name, builtin.SERVER, tool, group, where.get(group, "")) for group, tool in made]
 
     # ---- lifetime ----------------------------------------------------------------------------
 
