@@ -277,6 +277,15 @@ class Connection:
         from chatcli.tools.skills import EXTENSION
 
         answering, sampling = _callbacks(elicit)  # (the model lent where the user is asked)
+        # The directories chat works in; its log messages to its log (a 2026-07-28 server logs only what a request asks
+        # for); cache=None: chat keeps the one cache of its lists (chatcli.tools.mcp.cache), by their lifetimes; the
+        # skills it serves listed (chatcli.tools.skills), its tools' views (chatcli.tools.mcp.apps); a round more than
+        # the questions chat answers in one call: its own limit says it first.
+        options: dict[str, Any] = dict(elicitation_callback=answering, sampling_callback=sampling, cache=None)
+        options |= dict(list_roots_callback=self._roots, logging_callback=self.heard, log_level="info")
+        options |= dict(extensions=[advertise(EXTENSION), advertise(apps.EXTENSION, {"mimeTypes": [apps.MIME]})])
+        options |= dict(client_info=Implementation(name="chatcli", version=__version__))
+        options |= dict(input_required_max_rounds=MAX_QUESTIONS + 1)
         self.refused = self.login_needed = None
         modes = ["legacy", "auto"] if era and era < MODERN else ["auto"]
         modes = ["legacy"] if self.spec.sse else modes  # no server of that transport speaks the 2026 revision
@@ -290,22 +299,7 @@ class Connection:
                 attempt = object()
                 try:
                     streams = self.spec.in_memory() if self.spec.in_memory else self._streams(exited(attempt))
-                    # cache=None: chat keeps the one cache of its lists (chatcli.tools.mcp.cache), by their lifetimes
-                    client = Client(
-                        streams,
-                        elicitation_callback=answering,
-                        sampling_callback=sampling,
-                        list_roots_callback=self._roots,  # the directories chat works in
-                        logging_callback=self.heard,  # its log messages: to its log
-                        log_level="info",  # (a 2026-07-28 server logs only what a request asks for)
-                        client_info=Implementation(name="chatcli", version=__version__),
-                        mode=mode,
-                        cache=None,
-                        # the skills it serves, listed (chatcli.tools.skills); its tools' views (chatcli.tools.mcp.apps)
-                        extensions=[advertise(EXTENSION), advertise(apps.EXTENSION, {"mimeTypes": [apps.MIME]})],
-                        # a round more than the questions chat answers in one call: its own limit says it first
-                        input_required_max_rounds=MAX_QUESTIONS + 1,
-                    )
+                    client = Client(streams, mode=mode, **options)
                     await stack.enter_async_context(client)
                     connected.append(attempt)
                     break
