@@ -226,10 +226,9 @@ class Listing:
             text = json.dumps(schema)
             if len(text) > MAX_SCHEMA:
                 raise Malformed("a tool's schema is too large")
-            hints, name = item.get("annotations"), _text(item.get("name"), False)
+            hints, name, about = item.get("annotations"), _text(item.get("name"), False), _text(item.get("description"))
             unfitting = unfit(schema, known >= MODERN) if "$ref" in text or "x-mcp-header" in text else ""
             hinted, tasks = _object(hints) if hints is not None else None, _tasks(item.get("execution"))
-            about = _text(item.get("description"))
             tools.append(ToolInfo(name, about, schema, hinted, tasks, *_ui(item.get("_meta")), unfitting))
         prompts = []
         for item in _items(data.get("prompts")):
@@ -275,12 +274,12 @@ class Listing:
 
 
 class Refused(Exception):
-    """A listing past one of the bounds of a whole listing; ``detail``: why, in a few words (the line naming the
-    server says it, as chatcli.tools.mcp.transport.describe does every ``detail``)."""
+    """A listing past one of the bounds of a whole listing; ``detail``: why, in a few words, and that the listing is
+    refused (the line naming the server says it, as chatcli.tools.mcp.transport.describe does every ``detail``)."""
 
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, why: str):
+        self.detail = f"{why}: the listing is refused"
+        super().__init__(self.detail)
 
 
 LISTS = ("tools", "prompts", "resources", "skills")
@@ -305,7 +304,7 @@ class Gathering:
         self.pages[what] += 1
         self.at = f"page {self.pages[what]:,} of its {what}"
         if self.pages[what] > MAX_PAGES:
-            raise Refused(f"its {what} come in more than {MAX_PAGES:,} pages: the listing is refused")
+            raise Refused(f"its {what} come in more than {MAX_PAGES:,} pages")
 
     def add(self, what: str, page: Any, ttl: int | None = None) -> str | None:
         """The page of the list ``what`` last asked for (an mcp.types list result) and the lifetime it gave (ms):
@@ -313,12 +312,12 @@ class Gathering:
         passed, at the item that passes it."""
         cursor = getattr(page, "next_cursor", None)
         if cursor is not None and not isinstance(cursor, str):
-            raise Refused(f"its {what} are not as MCP lists them (a cursor): the listing is refused")
+            raise Refused(f"its {what} are not as MCP lists them (a cursor)")
         self._count(cursor or "")
         kept = self.lists[what]
         for item in getattr(page, what, None) or []:
             if len(kept) >= MAX_ITEMS:
-                raise Refused(f"it lists more than {MAX_ITEMS:,} {what}: the listing is refused")
+                raise Refused(f"it lists more than {MAX_ITEMS:,} {what}")
             dump = getattr(item, "model_dump_json", None)  # (a skill's entry is plain JSON: chatcli.tools.skills)
             text = dump(by_alias=True, exclude_none=True) if dump is not None else json.dumps(item)
             self._count(text)
@@ -326,7 +325,7 @@ class Gathering:
             try:
                 Listing.from_json("", {what: [data]})  # (as a server sends it: by the rules of the whole)
             except Malformed as exc:
-                raise Refused(f"its {what} are not as MCP lists them ({exc}): the listing is refused") from None
+                raise Refused(f"its {what} are not as MCP lists them ({exc})") from None
             kept.append(data)
         if ttl is not None:
             self.ttls.append(ttl)
@@ -335,16 +334,14 @@ class Gathering:
     def _count(self, text: str) -> None:
         self.size += len(text.encode())
         if self.size > MAX_BYTES:
-            raise Refused(f"its lists pass {MAX_BYTES // (1024 * 1024)} MB ({self.at}): the listing is refused")
+            raise Refused(f"its lists pass {MAX_BYTES // (1024 * 1024)} MB ({self.at})")
 
     def drop(self, what: str) -> None:
         """Forget what the list ``what`` gave so far (it could not be listed whole: none of it is offered)."""
         self.lists[what] = []
 
     def late(self) -> Refused:
-        return Refused(
-            f"it took more than {self.seconds:g} s to list what it offers ({self.at}): the listing is refused"
-        )
+        return Refused(f"it took more than {self.seconds:g} s to list what it offers ({self.at})")
 
     def listing(self, server: str, revision: Any = "") -> Listing:
         """What was gathered, as a ``Listing`` of ``server``'s (the revision it agreed to speak; the shortest
