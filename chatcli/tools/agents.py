@@ -32,11 +32,7 @@ from chatcli.trust import trusted_files
 TOOL = "Agent"
 MAX_FILES = 500  # subagent files read from one folder
 # Claude Code's model aliases, as the newest of each name chat knows.
-ALIASES = {
-    "opus": "anthropic:claude-opus-5-5",
-    "sonnet": "anthropic:claude-sonnet-5-5",
-    "haiku": "anthropic:claude-haiku-5-5",
-}
+ALIASES = {name: f"anthropic:claude-{name}-5-5" for name in ("opus", "sonnet", "haiku")}
 
 
 @dataclass(frozen=True)

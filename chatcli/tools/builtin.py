@@ -96,11 +96,8 @@ class _Output:
 async def _open_pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
     """A pipe whose write end the command gets and whose read end chat owns (and closes, whatever holds the other)."""
     read_fd, write_fd = os.pipe()
-    reader = asyncio.StreamReader()
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0)
-    )
+    reader, pipe, loop = asyncio.StreamReader(), os.fdopen(read_fd, "rb", 0), asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     return write_fd, reader, transport
 
 

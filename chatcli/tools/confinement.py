@@ -32,16 +32,13 @@ if TYPE_CHECKING:
 from chatcli.local.daemon import peer_credentials
 
 # Lines of /proc/PID/status that confine a process (Umask is the caller's own, taken per call).
-STATUS = tuple(
-    "Uid Gid Groups NoNewPrivs Seccomp Seccomp_filters CapInh CapPrm CapEff CapBnd CapAmb Speculation_Store_Bypass "
-    "SpeculationIndirectBranch Cpus_allowed_list Mems_allowed_list".split()
-)
+STATUS = "Uid Gid Groups NoNewPrivs Seccomp Seccomp_filters CapInh CapPrm CapEff CapBnd CapAmb".split()
+STATUS += "Speculation_Store_Bypass SpeculationIndirectBranch Cpus_allowed_list Mems_allowed_list".split()
 # Set per process, not confining: the start time (which process this is) and the umask.
 OWN = ("start", "umask", "pid", "personality")
 _MACHINE = os.uname().machine
-SO_PEERPIDFD = getattr(
-    socket, "SO_PEERPIDFD", None if _MACHINE.startswith(("alpha", "mips", "parisc", "sparc")) else 77
-)
+_OTHER_NUMBERS = ("alpha", "mips", "parisc", "sparc")  # where SO_PEERPIDFD is not 77 (nor known here)
+SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", None if _MACHINE.startswith(_OTHER_NUMBERS) else 77)
 # ioprio_get's number where it is known (x86-64, i386 and the generic table of arm64, riscv, loongarch).
 _IOPRIO_GET = {"x86_64": 252, "i386": 290, "i686": 290, "aarch64": 31, "riscv64": 31, "loongarch64": 31}.get(_MACHINE)
 

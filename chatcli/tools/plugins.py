@@ -342,8 +342,7 @@ def add_market(source: str, environ: Mapping[str, str] = os.environ) -> Market:
     if url is None:
         path = Path(source).expanduser().resolve()
     else:
-        private_dir(state_dir(environ) / "markets")
-        path = Path(_temporary(state_dir(environ) / "markets"))
+        path = Path(_temporary(private_dir(state_dir(environ) / "markets")))
         _clone(url, path)
     try:
         name = read_json(path / ".claude-plugin" / "marketplace.json").get("name")
@@ -354,10 +353,8 @@ def add_market(source: str, environ: Mapping[str, str] = os.environ) -> Market:
         raise UsageError(f"{source}: no marketplace (.claude-plugin/marketplace.json with a name) there")
     if (held := state["markets"].get(name)) and held.get("source") != source:
         _discard(path, url)
-        raise UsageError(
-            f"{source}: its name {name} is the marketplace added from {held.get('source')}",
-            hint=f"chat plugin marketplace remove {name} first",
-        )
+        hint = f"chat plugin marketplace remove {name} first"
+        raise UsageError(f"{source}: its name {name} is the marketplace added from {held.get('source')}", hint=hint)
     if url is not None:
         final = path.with_name(name)
         shutil.rmtree(final, ignore_errors=True)

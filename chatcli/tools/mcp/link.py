@@ -219,8 +219,7 @@ class HostLink:
     session = HostSession  # its server, for an mcp.ClientSession: (connection, channel, on_exit, elicit)
 
     def __init__(self, idle: float, environ: Mapping[str, str] = os.environ):
-        self.idle = idle
-        self.environ = environ
+        self.idle, self.environ = idle, environ
 
     async def connect(self) -> Channel:
         """A connection the host answers (started if none listens); ConnectionError if it will not serve
