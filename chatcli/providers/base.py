@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 Model = TypeVar("Model", bound="BaseChatModel")  # a chat model class, kept as its own type (asking_again)
+Line = tuple[str, str | None]  # a failure's line and its hint
 
 
 # Where chatcli keeps the thinking of an OpenAI-compatible reply: in the message's additional_kwargs,
@@ -148,9 +149,7 @@ class Provider(ProviderInfo, ABC):
 
     # -- the one line
 
-    def describe(
-        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
-    ) -> tuple[str, str | None]:
+    def describe(self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False) -> Line:
         """The line and hint for ``trouble`` from ``model``."""
         if trouble.message:
             return trouble.message, trouble.hint or None

@@ -12,6 +12,7 @@ read; so is one stacked more than ``MAX_LAYERS`` deep. Standard library only.
 from __future__ import annotations
 
 import zlib
+from itertools import chain
 from typing import Any, Iterable, Iterator
 
 ACCEPT_ENCODING = "gzip, deflate"
@@ -100,10 +101,5 @@ class Decoder:
             raise OverCap
         pieces: Iterable[bytes] = (data,)
         for layer in self.layers:
-            pieces = _through(layer, pieces)
+            pieces = chain.from_iterable(map(layer.feed, pieces))
         return iter(pieces)
-
-
-def _through(layer: _Inflater, pieces: Iterable[bytes]) -> Iterator[bytes]:
-    for piece in pieces:
-        yield from layer.feed(piece)

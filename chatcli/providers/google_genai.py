@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from chatcli.config import Settings
 from chatcli.errors import causes
-from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
+from chatcli.providers.base import Line, Provider, Trouble, asking_again, first_line, listed
 from chatcli.providers.bounded import bounded_hooks
 
 if TYPE_CHECKING:
@@ -109,9 +109,7 @@ class Gemini(Provider):
             return Trouble("bad_response", detail=first_line(str(exc)))
         return None
 
-    def describe(
-        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
-    ) -> tuple[str, str | None]:
+    def describe(self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False) -> Line:
         line, hint = super().describe(trouble, settings, model, mid_answer)
         if trouble.kind == "rate_limit" and trouble.hint:
             return line, trouble.hint  # the API said when

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from chatcli.budget import LOCAL_BUDGET, split_window
 from chatcli.config import Settings
-from chatcli.providers.base import Provider, Trouble, asking_again, first_line, listed
+from chatcli.providers.base import Line, Provider, Trouble, asking_again, first_line, listed
 from chatcli.providers.bounded import bounded_hooks
 
 if TYPE_CHECKING:
@@ -99,9 +99,7 @@ class Ollama(Provider):
             return Trouble("malformed", detail=first_line(str(exc), 80))
         return None
 
-    def describe(
-        self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False
-    ) -> tuple[str, str | None]:
+    def describe(self, trouble: Trouble, settings: Settings, model: str, mid_answer: bool = False) -> Line:
         where = self.where(settings)
         if trouble.kind == "not_found":
             return f"model {model!r} is not pulled at {where}", f"ollama pull {model} (chat models lists those pulled)"

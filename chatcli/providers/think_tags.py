@@ -48,7 +48,8 @@ class ThinkSplitter:
             self._state = "after"
             thought, rest = held[:end], held[end + len(CLOSE) :]
             return thought, self.feed(rest)[1] if rest else ""
-        keep = _partial_suffix(held, CLOSE)
+        # the longest end of ``held`` that is a beginning of CLOSE
+        keep = next((n for n in range(min(len(CLOSE) - 1, len(held)), 0, -1) if CLOSE.startswith(held[-n:])), 0)
         self._held = held[len(held) - keep :] if keep else ""
         return held[: len(held) - keep], ""
 
@@ -56,8 +57,3 @@ class ThinkSplitter:
         """At the end of the stream: what was held back (a tag that never completed is text)."""
         held, self._held = self._held, ""
         return (held, "") if self._state == "think" else ("", held)
-
-
-def _partial_suffix(text: str, tag: str) -> int:
-    """The length of the longest end of ``text`` that is a beginning of ``tag``."""
-    return next((size for size in range(min(len(tag) - 1, len(text)), 0, -1) if tag.startswith(text[-size:])), 0)

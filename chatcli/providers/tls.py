@@ -12,6 +12,7 @@ libraries have them: the OpenAI and Anthropic SDKs' HTTP library (httpx2) trusts
 
 from __future__ import annotations
 
+import importlib
 import os
 import ssl
 from functools import lru_cache
@@ -19,12 +20,12 @@ from functools import lru_cache
 
 def system() -> ssl.SSLContext:
     """What the OpenAI and Anthropic SDKs trust by default: the system's certificates (or SSL_CERT_FILE/_DIR)."""
-    return _system(*_named(), _stamp(_system_store()))
+    return _context("httpx2", *_named(), _stamp(_system_store()))
 
 
 def certifi() -> ssl.SSLContext:
     """What httpx trusts by default: certifi's bundle (or SSL_CERT_FILE/_DIR)."""
-    return _certifi(*_named(), _stamp(_certifi_store()))
+    return _context("httpx", *_named(), _stamp(_certifi_store()))
 
 
 def key() -> tuple[object, ...]:
@@ -64,15 +65,8 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return found.st_mtime_ns, found.st_size
 
 
-@lru_cache(maxsize=4)
-def _system(cafile: str | None, capath: str | None, keylog: str | None, stamp: object) -> ssl.SSLContext:
-    import httpx2
-
-    return httpx2.create_ssl_context()  # (it reads the variables itself: the key they are part of)
-
-
-@lru_cache(maxsize=4)
-def _certifi(cafile: str | None, capath: str | None, keylog: str | None, stamp: object) -> ssl.SSLContext:
-    import httpx
-
-    return httpx.create_ssl_context()
+@lru_cache(maxsize=8)
+def _context(library: str, *key: object) -> ssl.SSLContext:
+    """``library``'s (httpx's or httpx2's) context, once per ``key``: each reads the variables itself."""
+    made: ssl.SSLContext = importlib.import_module(library).create_ssl_context()
+    return made
