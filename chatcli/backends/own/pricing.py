@@ -42,6 +42,7 @@ COST_KEY = "chatcli_cost_usd"
 UNPRICED_KEY = "chatcli_unpriced"
 LOCAL = "local"
 PER = 1_000_000  # config.toml's prices are per million tokens
+Price = tuple[str, float, float, float]  # config.toml's [prices."NAME"]: the name, input, output and cached prices
 
 _loading = threading.Lock()
 
@@ -236,11 +237,7 @@ class Pricer:
     """
 
     def __init__(
-        self,
-        prices: Iterable[tuple[str, float, float, float]] = (),
-        endpoint: str | None = None,
-        local: bool = False,
-        settings: Any = None,
+        self, prices: Iterable[Price] = (), endpoint: str | None = None, local: bool = False, settings: Any = None
     ):
         self.own = {name.lower(): (inp, out, cached) for name, inp, out, cached in prices}
         self.local_model = local
@@ -256,9 +253,9 @@ class Pricer:
         provider alone: Ollama's run on the user's machine, the others' where their endpoint is.
         """
         for name in names:
-            provider = name_of(name) if name else DEFAULT
-            if provider != DEFAULT:
-                return self._provider_local(provider)
+            if name and (chosen := name_of(name)) != DEFAULT:
+                found, settings = provider(chosen), self.settings
+                return not found.prices or (settings is not None and on_this_network(found.endpoint(settings)))
         return self.local_endpoint or any(local_name(name) for name in names if name)
 
     def known_local(self, *names: str | None) -> bool:
@@ -268,10 +265,6 @@ class Pricer:
             if name and (chosen := name_of(name)) != DEFAULT:
                 return not provider(chosen).prices
         return self.local_model or any(local_name(name) for name in names if name)
-
-    def _provider_local(self, name: str) -> bool:
-        chosen = provider(name)
-        return not chosen.prices or (self.settings is not None and on_this_network(chosen.endpoint(self.settings)))
 
     def own_price(self, name: str) -> tuple[float, float, float] | None:
         """config.toml's price for ``name`` (letter case, and a ``provider/`` prefix, aside), or None."""
