@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from chatcli import __version__
@@ -138,19 +137,12 @@ def missing_assistant(spec: RemoteSpec, served: list[str] | None = None) -> Chat
     return MissingAssistant(f"the LangGraph server at {spec.url} has no assistant {spec.assistant!r}", hint=listed)
 
 
-def _epoch(stamp: Any) -> float:
-    try:
-        return datetime.fromisoformat(str(stamp)).timestamp()
-    except ValueError:
-        return 0.0
-
-
 def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
     """A server's thread as a row of chat's thread list: its first question is its title, its graph its model.
     A thread the server sent wrong is one line (chatcli.backends.remote.data); what its metadata holds is read
     loosely."""
     from chatcli.backends.remote.data import ServerThread, checked
-    from chatcli.text import make_title
+    from chatcli.text import make_title, moment_of
 
     thread = checked(ServerThread, raw, "a thread", url)
     values = thread.values if isinstance(thread.values, dict) else {}
@@ -160,8 +152,10 @@ def thread_info(raw: Any, url: str = "the server") -> ThreadInfo:
     metadata = thread.metadata or {}
     named, graph = metadata.get("title"), metadata.get("graph_id")
     title = make_title(message_text(asked)) if asked else named if isinstance(named, str) else None
-    times = _epoch(thread.created_at), _epoch(thread.updated_at)
-    return ThreadInfo(thread.thread_id, title or None, *times, len(messages), graph if isinstance(graph, str) else None)
+    made, used = (when.timestamp() if (when := moment_of(t)) else 0.0 for t in (thread.created_at, thread.updated_at))
+    return ThreadInfo(
+        thread.thread_id, title or None, made, used, len(messages), graph if isinstance(graph, str) else None
+    )
 
 
 def _assistant(raw: Any, url: str) -> Any:
