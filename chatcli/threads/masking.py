@@ -57,23 +57,19 @@ def _covered(text: str, secrets: tuple[str, ...]) -> list[bool]:
     """Which characters of a snippet belong to a credential: each whole one, and a piece of one the snippet's window
     cut at its start or its end (a key's last or first characters, next to the ``…``)."""
     cover = [False] * len(text)
-
-    def cover_range(start: int, end: int) -> None:
-        cover[start:end] = [True] * (end - start)
-
     for secret in secrets:
         at = text.find(secret)
         while at >= 0:
-            cover_range(at, at + len(secret))
+            cover[at : at + len(secret)] = [True] * len(secret)
             at = text.find(secret, at + 1)
     head = len(text) - len(text.lstrip("…"))
     tail = len(text.rstrip("…"))
     for secret in secrets:  # the longest piece of it at each edge (0: none)
         sizes = range(len(secret) - 1, SHORTEST - 1, -1)
         size = next((n for n in sizes if text.startswith(secret[-n:], head)), 0)
-        cover_range(head, head + size)
+        cover[head : head + size] = [True] * size
         size = next((n for n in sizes if tail - n >= 0 and text.endswith(secret[:n], 0, tail)), 0)
-        cover_range(tail - size, tail)
+        cover[tail - size : tail] = [True] * size
     return cover
 
 

@@ -14,9 +14,7 @@ from typing import Iterable, Sequence
 from chatcli.threads.tree.model import CHANGES, START_CHARS, Node, Point, Said, Tree
 
 
-def build(
-    thread_id: str, said: Iterable[Said], points: Sequence[Point], labels: dict[int, list[str]] | None = None
-) -> Tree:
+def build(thread_id: str, said: Iterable[Said], points: Sequence[Point], labels: dict[int, list[str]]) -> Tree:
     """The tree of the messages ``said`` (any order) and the checkpoints ``points`` (oldest first; the last is the
     thread's head), with the ``labels`` given to nodes."""
     by_key = {s.key: s for s in sorted(said, key=lambda s: s.key)}
@@ -55,7 +53,7 @@ def build(
         node.end, node.end_pos, node.asked_pos, node.point = tail.key, tail.pos, tail.pos + 1, point
         nodes[node.number] = node
     nodes = dict(sorted(nodes.items()))
-    _finish(nodes, points, labels or {})
+    _finish(nodes, points, labels)
     head = points[-1] if points else None
     current = None
     if head is not None and head.tail in turn_of:
@@ -157,11 +155,9 @@ def _finish(nodes: dict[int, Node], points: Sequence[Point], labels: dict[int, l
         node.labels = sorted(labels.get(number, []))
 
 
-def _node_before(
-    question: Said, by_key: dict[int, Said], turn_of: dict[int, int], numbers: dict[int, int]
-) -> int | None:
-    """The node a question was asked after: the one its previous message belongs to (None: it is the first)."""
-    before = by_key.get(question.parent) if question.parent is not None else None
+def _node_before(asked: Said, by_key: dict[int, Said], turn_of: dict[int, int], numbers: dict[int, int]) -> int | None:
+    """The node question ``asked`` was asked after: the one its previous message belongs to (None: it is the first)."""
+    before = by_key.get(asked.parent) if asked.parent is not None else None
     while before is not None and before.key not in turn_of:
         before = by_key.get(before.parent) if before.parent is not None else None
     return numbers[turn_of[before.key]] if before is not None else None
