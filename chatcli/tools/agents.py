@@ -104,16 +104,7 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
 
 def _files(folder: Path, problems: list[str]) -> list[Path]:
     """The ``*.md`` files in ``folder``, in order, at most MAX_FILES (more is a line in ``problems``)."""
-    try:
-        names = sorted(name for name in os.listdir(folder) if name.endswith(".md") and not name.startswith("."))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        problems.append(f"{folder}: {skills.why(exc)}")
-        return []
-    if len(names) > MAX_FILES:
-        problems.append(f"{folder}: more than {MAX_FILES} files; the first {MAX_FILES} were read")
-    return [folder / name for name in names[:MAX_FILES]]
+    return [folder / name for name in skills.listed(folder, problems, MAX_FILES, "files", ".md")]
 
 
 def _read(text: str, path: Path, source: str, prefix: str) -> Subagent:

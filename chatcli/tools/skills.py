@@ -178,16 +178,7 @@ def one_line(lines: Iterable[str]) -> tuple[str, ...]:
 def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[tuple[Path, Path]]:
     """Each skill directory right under ``root`` and its SKILL.md, links resolved: a directory a link leads out of
     the skills folders, or a SKILL.md out of its directory, is a line in ``problems``."""
-    try:
-        names = sorted(name for name in os.listdir(root) if not name.startswith("."))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError as exc:
-        problems.append(f"{root}: {why(exc)}")
-        return
-    if len(names) > MAX_DIRS:
-        problems.append(f"{root}: more than {MAX_DIRS} entries; the first {MAX_DIRS} were read")
-    for name in names[:MAX_DIRS]:
+    for name in listed(root, problems, MAX_DIRS, "entries"):
         directory = real(root / name, folder_real=True)
         if directory is None or not os.path.isdir(directory) or not os.path.lexists(directory / "SKILL.md"):
             continue  # a file (a README), or a folder that is not a skill
@@ -199,6 +190,21 @@ def _candidates(root: Path, roots: list[Path], problems: list[str]) -> Iterator[
             problems.append(f"{directory / 'SKILL.md'}: a link out of its skill's directory; skipped")
             continue
         yield directory, skill_md
+
+
+def listed(folder: Path, problems: list[str], most: int, what: str, suffix: str = "") -> list[str]:
+    """The names in ``folder`` that end with ``suffix``, hidden ones left out, in order: at most ``most`` (more is a
+    line in ``problems`` naming them ``what``, as a folder that cannot be read is; none where there is no folder)."""
+    try:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(suffix) and not name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        problems.append(f"{folder}: {why(exc)}")
+        return []
+    if len(names) > most:
+        problems.append(f"{folder}: more than {most} {what}; the first {most} were read")
+    return names[:most]
 
 
 def _load(
