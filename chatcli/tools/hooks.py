@@ -264,7 +264,8 @@ async def _command(hook: Hook, data: bytes, cwd: Path, environ: Mapping[str, str
     """Run a command hook with the shell in a process group of its own, killed whole if it outlives its timeout.
     Its input and output are files, not pipes: what it leaves running (a child of its own session even) never keeps
     the turn waiting past its end."""
-    if (changed := _changed(hook)) is not None:  # (a git pull while chat runs: checked again as it starts)
+    # A file it was trusted with that is no longer as it was (a git pull while chat runs: checked again as it starts).
+    if (changed := next((n for n, digest in hook.pinned if _digest(Path(n)) != digest), None)) is not None:
         return _problem(hook, f"not run: {changed} changed since chat trust")
     with TemporaryFile() as stdin, TemporaryFile() as out, TemporaryFile() as err:
         stdin.write(data)
@@ -523,11 +524,6 @@ def _scripts(hook: Hook, cwd: Path) -> dict[str, tuple[str, bool]]:
             if (digest := _digest(file)) is not None:
                 found[str(file)] = (digest, script or os.access(file, os.X_OK))
     return found
-
-
-def _changed(hook: Hook) -> str | None:
-    """The first file ``hook`` was trusted with (``Hook.pinned``) that is no longer as it was, if any."""
-    return next((name for name, digest in hook.pinned if _digest(Path(name)) != digest), None)
 
 
 def _digest(path: Path) -> str | None:
