@@ -75,11 +75,8 @@ def _usable(settings: Settings, spec: str) -> tuple[Provider, str]:
 def named_endpoints(settings: Settings) -> list[str]:
     """The endpoints the user's own settings name (the environment, config.toml, a trusted .env), every provider's:
     an address another user listens on may be reached there only (chatcli.local.loopback)."""
-    return [
-        url
-        for name in NAMES
-        if name not in settings.untrusted_endpoints and (url := provider(name).url(settings)) is not None
-    ]
+    untrusted = settings.untrusted_endpoints
+    return [url for name in NAMES if name not in untrusted and (url := provider(name).url(settings)) is not None]
 
 
 def refuse_another_users_listener(settings: Settings, name: str) -> None:

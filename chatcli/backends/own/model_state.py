@@ -71,9 +71,7 @@ class ModelStates:
         if key in self._states:
             return self._states[key]
         if key not in self._making:
-            self._making[key] = asyncio.ensure_future(
-                self._make(spec or (self.settings.model if self.settings else ""))
-            )
+            self._making[key] = asyncio.ensure_future(self._make(spec))
         state = await asyncio.shield(self._making[key])
         self._states.setdefault(key, state)
         self._making.pop(key, None)
@@ -84,7 +82,7 @@ class ModelStates:
         if settings is None:
             return ModelState(self.context_tokens or fit(DEFAULT_WINDOW, None))
 
-        chosen, name = provider_of(spec)
+        chosen, name = provider_of(spec := spec or settings.model)
         # Learned-window entries: a bare name for the OpenAI-compatible endpoint (as always), else provider:model.
         stored = name if chosen.name == DEFAULT else f"{chosen.name}:{name}"
         endpoint = chosen.endpoint(settings)

@@ -67,15 +67,13 @@ def _parse(path: Path) -> Role:
             check_model_name(model if isinstance(model, str) else "")
         except UsageError:
             raise ConfigError(f"{path}: model must be a model name (printable, no spaces)") from None
-    if temperature is not None and (
-        isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
-    ):
-        raise ConfigError(f"{path}: temperature must be a number from 0 to 2")
+    if temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+            raise ConfigError(f"{path}: temperature must be a number from 0 to 2")
+        temperature = float(temperature)
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ConfigError(f"{path}: vars must be a table of strings")
-    return Role(
-        name, system.strip(), path, model, float(temperature) if temperature is not None else None, dict(variables)
-    )
+    return Role(name, system.strip(), path, model, temperature, dict(variables))
 
 
 def _files(directory: Path) -> dict[str, Path]:
