@@ -39,6 +39,8 @@ _KINDS = {
     "api_error": "server",
     "timeout_error": "timeout",
 }
+# An error without a type of Anthropic's, by its status (any other 5xx is the server's, the rest refusals).
+_STATUSES = {401: "auth", 403: "permission", 404: "not_found", 429: "rate_limit", 529: "overloaded"}
 
 
 def thinking(profile: Any, budget: int) -> dict[str, Any]:
@@ -122,7 +124,8 @@ class Anthropic(Provider):
             too_long = window_of(detail) or "prompt is too long" in detail.lower()
             if isinstance(exc, anthropic.BadRequestError) and too_long:
                 return Trouble("too_long", status, detail, window=window_of(detail))
-            kind = _KINDS.get(kind_said) or _by_status(status)
+            code = status or 0
+            kind = _KINDS.get(kind_said) or _STATUSES.get(code) or ("server" if code >= 500 else "refused")
             # An error event in the middle of a stream comes with the stream's own status (200).
             return Trouble(kind, status if status and status >= 400 else None, detail)
         if isinstance(exc, anthropic.APITimeoutError):
@@ -155,11 +158,6 @@ class Anthropic(Provider):
             return await listed((model.id async for model in client.models.list(limit=100)), self.where(settings))
         finally:
             await client.close()
-
-
-def _by_status(status: int | None) -> str:
-    kinds = {401: "auth", 403: "permission", 404: "not_found", 429: "rate_limit", 529: "overloaded"}
-    return kinds.get(status or 0) or ("server" if status and status >= 500 else "refused")
 
 
 PROVIDER = Anthropic.of("anthropic")

@@ -53,10 +53,8 @@ def with_breakpoints(payload: dict[str, Any]) -> dict[str, Any]:
 def _newest_question(messages: list[dict[str, Any]]) -> int | None:
     """The index of the last user message that asks something (not one that only carries tool results)."""
     for index in range(len(messages) - 1, -1, -1):
-        content = messages[index].get("content")
-        asks = isinstance(content, str) or any(
-            isinstance(b, dict) and b.get("type") != "tool_result" for b in content or []
-        )
+        said = messages[index].get("content")
+        asks = isinstance(said, str) or any(isinstance(b, dict) and b.get("type") != "tool_result" for b in said or [])
         if messages[index].get("role") == "user" and asks:
             return index
     return None
