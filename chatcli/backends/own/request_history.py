@@ -114,20 +114,18 @@ def transcript(messages: list[BaseMessage], max_chars: int, offset: int = 0) -> 
     """
     lines: list[str] = []
     turn = offset
-    for message in messages:
-        role = (
-            "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else "Note"
-        )
-        if message.type == "tool":
-            role = f"Result of {getattr(message, 'name', '') or 'a tool'}"
+    for m in messages:
+        role = "User" if isinstance(m, HumanMessage) else "Assistant" if isinstance(m, AIMessage) else "Note"
+        if m.type == "tool":
+            role = f"Result of {getattr(m, 'name', '') or 'a tool'}"
         calls = "".join(
             f" [called {c['name']}({json.dumps(c.get('args') or {}, ensure_ascii=False)[:200]})]"
-            for c in getattr(message, "tool_calls", None) or []
+            for c in getattr(m, "tool_calls", None) or []
         )
-        line = f"{role}: {message.text}{calls}"
-        if message.type == "human":
+        line = f"{role}: {m.text}{calls}"
+        if m.type == "human":
             turn += 1
-            when = str(message.response_metadata.get("created_at") or "")[:16].replace("T", " ")
+            when = str(m.response_metadata.get("created_at") or "")[:16].replace("T", " ")
             line = f"[turn {turn}{', ' + when if when else ''}]\n{line}"
         lines.append(line)
     total = sum(len(line) + 1 for line in lines)
