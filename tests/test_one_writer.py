@@ -28,7 +28,6 @@ NOT_A_TERMINAL = {
     ("ui/notify.py", "terminal.write"): "OSC 9, a desktop notification: a neutralised line of chat's own (notify)",
     ("app/acp_commands.py", "writer.write"): "chat acp's protocol stream: a JSON-RPC error line (json.dumps, ASCII)",
     ("app/worker/server.py", "os.write"): "the pipe that tells the warm worker's starter it listens",
-    ("app/worker/server.py", "writer.write"): "the warm-up's answer to its own model, on loopback (fixed bytes)",
     ("api/access.py", "handle.write"): "chat serve's token, made into a new 0600 file of the user's",
     ("tools/hooks.py", "stdin.write"): "a hook's event JSON, into the temporary file that is its stdin",
     ("paths.py", "handle.write"): "write_private: a file of the user's, 0600, replaced whole",

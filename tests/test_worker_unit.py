@@ -228,3 +228,22 @@ def test_the_build_a_daemon_serves_is_of_the_whole_package():
     from chatcli.local.daemon import build_id
 
     assert os.path.dirname(os.path.abspath(chatcli.__file__)) in build_id().split()
+
+
+def test_the_worker_s_warm_up_turn_answers_in_a_home_of_its_own_and_leaves_nothing(isolated_env, monkeypatch):
+    """The warm-up answers one question the way a one-shot does (its own server on loopback, a home of its own),
+    then leaves no file, no thread and nothing in the user's database: the user's threads are theirs alone."""
+    import threading
+
+    from chatcli.app import cli
+    from chatcli.app.worker.server import warm_turn
+
+    said: list[tuple[int, str]] = []
+    run = cli.main
+    monkeypatch.setattr(
+        cli, "main", lambda argv, env: said.append((code := run(argv, env), env.stdout.getvalue())) or code
+    )
+    home, threads, before = isolated_env, threading.active_count(), sorted(isolated_env.rglob("*"))
+    warm_turn()
+    assert said == [(0, "thread: warm-up\nok\n")]
+    assert threading.active_count() == threads and sorted(home.rglob("*")) == before

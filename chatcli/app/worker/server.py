@@ -272,7 +272,7 @@ def warm_providers() -> list[str]:
     return warm
 
 
-# An OpenAI-compatible server's answer of one word, streamed (what warm_answer's own server sends).
+# An OpenAI-compatible server's answer of one word, streamed (what warm_turn's own server sends).
 ANSWER = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
     b'data: {"id":"w","object":"chat.completion.chunk","created":0,"model":"w","choices":[{"index":0,'
@@ -283,31 +283,40 @@ ANSWER = (
 )
 
 
-def warm_answer() -> None:
-    """Stream one answer through the OpenAI-compatible model as a one-shot builds it, from a server of this process's
-    own on loopback: what a model's first request and answer do once per process (its SDK shaping the request,
-    completing the answer's types, decoding the stream) is then done for every caller."""
-    import asyncio
+def warm_turn() -> None:
+    """Answer one question as a one-shot does, in a home of its own, from a server of this process's own on loopback:
+    what a turn does once per process (the store opened, the graph compiled, the model's first request and answer,
+    the answer drawn and saved, and each function it runs made ready to run fast) is then done for every caller, whose
+    child writes fewer of the worker's pages as it runs. Nothing of it is kept but what was loaded."""
+    import io
+    import tempfile
+    from pathlib import Path
 
-    from chatcli.backends.own.model import build_chat_model
-    from chatcli.config import Settings
+    from chatcli.app.cli import main
+    from chatcli.app.environment import Environment
 
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).lower()
-        await reader.readexactly(int(head.partition(b"content-length:")[2].split(b"\r")[0] or 0))
-        writer.write(ANSWER)
-        await writer.drain()
-        writer.close()
+    def answer(listener: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # (the listener shut: the turn is over)
+            while True:
+                conn, _ = listener.accept()
+                with conn, conn.makefile("rb") as request:
+                    head = b"".join(iter(request.readline, b"\r\n")).lower()
+                    request.read(int(head.partition(b"content-length:")[2].split(b"\r")[0] or 0))
+                    conn.sendall(ANSWER)
 
-    async def ask() -> None:
-        async with await asyncio.start_server(answer, "127.0.0.1", 0) as server:
-            url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
-            model = build_chat_model(Settings(model="warm-up", api_key="sk-warm-up", base_url=url))
-            async for _ in model.astream("hi"):
-                pass
-
-    with contextlib.suppress(Exception):  # a warm-up only: what it did not do, each call does
-        asyncio.run(ask())
+    with tempfile.TemporaryDirectory() as home, socket.create_server(("127.0.0.1", 0)) as listener:
+        server = threading.Thread(target=answer, args=(listener,), name="chatcli-warm-up")
+        server.start()
+        url, out = f"http://127.0.0.1:{listener.getsockname()[1]}/v1", io.StringIO()
+        environ, saved = {"HOME": home, "OPENAI_BASE_URL": url, "CHATCLI_MODEL": "warm-up"}, dict(os.environ)
+        os.environ.clear()  # (what reads the process's own, as a child's reads the caller's, reads this home too)
+        os.environ.update(environ)
+        with contextlib.suppress(Exception):  # a warm-up only: what it did not do, each call does
+            main(["-t", "warm-up", "hi"], Environment(io.StringIO(), out, out, os.environ, Path(home)))
+        os.environ.clear()
+        os.environ.update(saved)
+        listener.shutdown(socket.SHUT_RDWR)
+        server.join()
 
 
 def warm_up() -> list[str]:
@@ -316,20 +325,14 @@ def warm_up() -> list[str]:
     runtime.install()
     for name in WARM:
         importlib.import_module(name)
-    from chatcli.app.shared import app
-
-    app.commands()  # the command line Typer builds from chat's functions
     if importlib.util.find_spec("psycopg") is not None:  # the postgres extra: its driver and LangGraph's saver
         importlib.import_module("chatcli.store.postgres.store")
         importlib.import_module("chatcli.store.postgres.index")
-    from chatcli.service.chat import load_engine
-
-    load_engine()
     warm = warm_providers()
-    warm_answer()
     from chatcli.backends.own.pricing import preload
 
     preload()  # genai-prices' table (about 0.1 s), which each answer not priced by config.toml needs
+    warm_turn()
     gc.collect()
     gc.freeze()  # the children's collections then leave these pages shared
     runtime.over()  # the collector's thresholds back (its start-up began in chatcli.local.daemon.spawn)
