@@ -170,7 +170,7 @@ class Toolbox:
         self.host.served = lambda: self.servers  # their skills join the folders' (chatcli.tools.skills.served)
         self.approve, self.approve_all, self.timeout = tuple(approve), approve_all, timeout
         self.kept_most = kept_most  # files kept from results, at most (chatcli.tools.kept_files.trim)
-        self.note = note
+        self.note = note or (lambda _text: None)  # (nobody to tell)
         self.allowed: set[str] = set()  # tools the user allowed "always" this session (labels)
         self.granted: dict[str, str] = {}  # built-in tools named by calls a resumed turn waits on (id -> name)
         self.kept = KeptCalls()  # calls whose server's question waits for the user's answer
@@ -214,8 +214,7 @@ class Toolbox:
         taken = {server.name for server in self.servers}
         for spec in servers:
             if spec.name in taken:
-                if self.note is not None:
-                    self.note(f"MCP server {spec.name}: a server of that name is set up already; the first is used")
+                self.note(f"MCP server {spec.name}: a server of that name is set up already; the first is used")
                 continue
             taken.add(spec.name)
             session.owned.append(
@@ -328,10 +327,9 @@ class Toolbox:
         await asyncio.gather(*(s.halt(final=True) for s in self.owned), return_exceptions=True)
 
     def _failed(self, server: McpServer) -> None:
-        if self.note is not None:
-            path = server.log_path
-            log = f" (its log: {path})" if path is not None and path.exists() and path.stat().st_size else ""
-            self.note(f"MCP server {server.name}: {server.detail}{log}; going on without its tools")
+        path = server.log_path
+        log = f" (its log: {path})" if path is not None and path.exists() and path.stat().st_size else ""
+        self.note(f"MCP server {server.name}: {server.detail}{log}; going on without its tools")
 
     # ---- what is offered ---------------------------------------------------------------------
 
