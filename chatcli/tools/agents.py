@@ -76,8 +76,7 @@ def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     """Every subagent seen from ``cwd`` and the user's home; never raises."""
     kept = trusted_files(trust_store(environ))
     offered: dict[str, Subagent] = {}
-    untrusted: list[Subagent] = []
-    problems: list[str] = []
+    untrusted, problems = list[Subagent](), list[str]()
     plugins = [(f, p.id, p.root) for p in enabled(environ).plugins for f in p.folders("agents")]
     for folder, source, bound in [*folders(cwd, environ), *plugins]:
         prefix = "" if source in ("project", "user") else source.split("@")[0] + ":"

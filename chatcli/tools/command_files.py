@@ -126,8 +126,7 @@ def question(command: CommandFile, arg: str, workdir: Path) -> tuple[str, list[s
         words = arg.split()
     text = ARGUMENT.sub(lambda m: arg if m[1] == "ARGUMENTS" else (words[int(m[1]) - 1 : int(m[1])] or [""])[0], body)
     roots = [workdir.resolve(), *([command.plugin.resolve()] if command.plugin else [])]
-    files: list[str] = []
-    unread: list[str] = []
+    files, unread = list[str](), list[str]()
     for named in dict.fromkeys(NAMED_FILE.findall(body)):
         target = real(workdir / named)
         if target is None or not os.path.lexists(target):

@@ -71,10 +71,9 @@ def mcp_block(part: Any) -> dict[str, Any]:
     if kind == "resource_link":
         return {"type": "text", "text": _named("resource link", part, size=getattr(part, "size", None))}
     if kind in MEDIA:
-        data = getattr(part, "data", None)
         size = _decoded_size(part, "data")
         named = f"[{kind} {_mime(part)}{f', {size:,} bytes' if size is not None else ''}]".replace(" ,", ",")
-        return _data(kind, data, _mime(part), named)
+        return _data(kind, getattr(part, "data", None), _mime(part), named)
     return {"type": kind or "part", "mime_type": _mime(part)}
 
 

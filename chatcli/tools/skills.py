@@ -139,13 +139,11 @@ def folders(
 
 def discover(cwd: Path, environ: Mapping[str, str] = os.environ) -> Found:
     """Every skill in the folders peers use, seen from ``cwd`` and the user's home; never raises."""
-    problems: list[str] = []
-    notes: list[str] = []
+    problems, notes = list[str](), list[str]()
     roots = folders(cwd, environ, problems)
     kept = trusted_files(trust_store(environ)) if any(project for _, project in roots) else {}
     offered: dict[str, Skill] = {}
-    shadowed: list[Skill] = []
-    untrusted: list[Skill] = []
+    shadowed, untrusted = list[Skill](), list[Skill]()
     seen: set[tuple[Path, bool]] = set()
     for root, project in roots:
         for directory, skill_md in _candidates(root, [r for r, _ in roots], problems):

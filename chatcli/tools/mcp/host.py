@@ -107,13 +107,10 @@ class Host:
     """The servers kept, the callers connected, and the idle clock."""
 
     def __init__(self, idle: float, socket_file: Listening):
-        self.idle = idle
-        self.log = sys.stderr  # (its log file)
+        self.idle, self.log = idle, sys.stderr  # (its log file)
         self.servers: dict[str, McpServer] = {}
         self.watchers: dict[str, set[asyncio.StreamWriter]] = {}  # who hears a server's notes
-        self.callers = 0
-        self.last = time.monotonic()
-        self.stopping = asyncio.Event()
+        self.callers, self.last, self.stopping = 0, time.monotonic(), asyncio.Event()  # connected; when last heard
         self.socket_file = socket_file  # taken away when it retires (if still its own); with the build it runs from
         self.listening: asyncio.AbstractServer | None = None
         self.retiring = False
