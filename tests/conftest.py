@@ -47,8 +47,9 @@ if _MEMORY:  # before pytest makes its temporary folder, and for every process t
     os.environ["TMPDIR"] = _MEMORY
     tempfile.tempdir = None
 
-# The test matrix's fixtures (``door``, ``backend``, ``provider_row``, ...) are every test module's: tests/matrix.py.
-pytest_plugins = ["tests.matrix"]
+# Every test module's fixtures: the test matrix's (``door``, ``backend``, ``provider_row``, ...: tests/matrix.py) and
+# ``session``, chat's service over a fake model (tests/session.py).
+pytest_plugins = ["tests.matrix", "tests.session"]
 
 _OUR_VARS = ("CHATCLI_", "NO_COLOR", "XDG_")
 

@@ -68,8 +68,13 @@ class Chat:
 
 @asynccontextmanager
 async def chat(settings: Any, thread_id: str = "t1") -> AsyncIterator[Chat]:
+    """The prompt's commands on ``thread_id`` of a chat of ``settings``, or of a ``session``'s (tests/session.py)."""
     from chatcli.service.chat import Chat as Service
+    from tests.session import Session
 
+    if isinstance(settings, Session):
+        yield Chat(await settings.chat.thread(thread_id), settings.settings, settings.chat)
+        return
     async with Service(settings) as service:
         yield Chat(await service.thread(thread_id), settings, service)
 

@@ -1,8 +1,9 @@
 """/compact, /summary (and /summary edit), /pin and /unpin at the prompt, and compaction before a request would not
 fit: what the model is sent changes, the thread keeps every message, /undo takes a compaction back.
 
-Handlers run as the prompt runs them against a real database (both stores) and the fake OpenAI-compatible server;
-the summariser's requests are told apart by their system prompt.
+Handlers run as the prompt runs them on a ``session`` (tests/session.py: chat's service over the test's store and a
+fake model at LangChain's level); what only the command line or a terminal shows runs against the fake
+OpenAI-compatible server. The summariser's requests are told apart by their system prompt.
 """
 
 from __future__ import annotations
@@ -18,18 +19,21 @@ import pytest
 from chatcli.config import load_settings
 from chatcli.errors import UsageError
 from tests.fakeserver import Fault, Reply
+from tests.helpers import HANG, eventually_async
 from tests.test_commands import chat
 
 SUMMARISER = "You keep a running summary"
 SUMMARY = "Summary of the earlier conversation"
 
 
-def summarised(server: Any) -> list[dict]:
-    return [r for r in server.requests if str(r["messages"][0]["content"]).startswith(SUMMARISER)]
+def summarised(model: Any) -> list[dict]:
+    """The requests the summariser made of ``model`` (the fake server, or a session's fake model)."""
+    return [r for r in model.requests if str(r["messages"][0]["content"]).startswith(SUMMARISER)]
 
 
-def answered(server: Any) -> list[dict]:
-    return [r for r in server.requests if not str(r["messages"][0]["content"]).startswith(SUMMARISER)]
+def answered(model: Any) -> list[dict]:
+    """The requests for answers made of ``model``."""
+    return [r for r in model.requests if not str(r["messages"][0]["content"]).startswith(SUMMARISER)]
 
 
 def texts(request: dict) -> list[str]:
@@ -44,22 +48,22 @@ async def four_turns(c: Any) -> None:
         await c.ask(f"Please note: {fact}.")
 
 
-async def test_compact_folds_the_earlier_turns_and_only_what_is_sent_changes(settings, server):
-    async with chat(settings) as c:
+async def test_compact_folds_the_earlier_turns_and_only_what_is_sent_changes(session):
+    async with chat(session) as c:
         await four_turns(c)
-        server.queue(
+        session.model.queue(
             Reply("S: locker 4417; standup 10:15; cat Biscuit.", usage={"prompt_tokens": 90, "completion_tokens": 12})
         )
         shown = await c.run("/compact the decisions and numbers")
         # One summariser call, steered by the focus, sent the turns it folds (not the last one).
-        [call] = summarised(server)
+        [call] = summarised(session.model)
         assert "the decisions and numbers" in texts(call)[0]
         assert all(f in texts(call)[1] for f in FACTS[:3]) and FACTS[3] not in texts(call)[1]
         assert "compacted 3 earlier turns: ~" in shown and "90 in · 12 out" in shown, shown
         assert "/undo takes it back" in shown
         # The next request: the system prompt, the summary, the first question whole, the last exchange, the question.
         await c.ask("What is my locker code?")
-        sent = texts(answered(server)[-1])
+        sent = texts(answered(session.model)[-1])
         assert sent[1].startswith(SUMMARY) and "locker 4417" in sent[1]
         assert sent[2] == f"Please note: {FACTS[0]}."
         assert sent[3:] == [f"Please note: {FACTS[3]}.", sent[4], "What is my locker code?"]
@@ -70,8 +74,8 @@ async def test_compact_folds_the_earlier_turns_and_only_what_is_sent_changes(set
         assert "turn 1 (the first question) is sent whole" in view
 
 
-async def test_the_summary_of_one_folded_turn_says_turn_1(settings, server):
-    async with chat(settings) as c:
+async def test_the_summary_of_one_folded_turn_says_turn_1(session):
+    async with chat(session) as c:
         for fact in FACTS[:2]:
             await c.ask(f"Please note: {fact}.")
         await c.run("/compact")
@@ -79,44 +83,46 @@ async def test_the_summary_of_one_folded_turn_says_turn_1(settings, server):
         assert "sent in place of turn 1 of 2" in view and "1-1" not in view, view
 
 
-async def test_undo_takes_back_a_compaction_then_the_exchange_before_it(settings, server):
-    async with chat(settings) as c:
+async def test_undo_takes_back_a_compaction_then_the_exchange_before_it(session):
+    async with chat(session) as c:
         await four_turns(c)
         await c.run("/compact")
         assert "undone: the compaction" in await c.run("/undo")
         assert not (await c.conversation.own("memory").summary()).text
         await c.ask("and now?")
-        assert not any(t.startswith(SUMMARY) for t in texts(answered(server)[-1])), "the turns are sent whole again"
+        assert not any(t.startswith(SUMMARY) for t in texts(answered(session.model)[-1])), (
+            "the turns are sent whole again"
+        )
         shown = await c.run("/undo")
         assert "undone: and now?" in shown  # then /undo takes back exchanges, as before
 
 
 @pytest.mark.e2e  # the user's editor, a process
-async def test_summary_edit_keeps_the_correction_and_undo_takes_it_back(settings, server, tmp_path, monkeypatch):
+async def test_summary_edit_keeps_the_correction_and_undo_takes_it_back(session, tmp_path, monkeypatch):
     editor = tmp_path / "fix-summary"
     editor.write_text('#!/bin/sh\nsed -i "s/4417/4471/" "$1"\n')
     editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("VISUAL", str(editor))
-    async with chat(settings) as c:
+    async with chat(session) as c:
         await four_turns(c)
-        server.queue(Reply("locker 4417"))
+        session.model.queue(Reply("locker 4417"))
         await c.run("/compact")
         shown = await c.run("/summary edit")
         assert "summary saved" in shown, shown
         await c.ask("code?")
-        assert "locker 4471" in texts(answered(server)[-1])[1]
+        assert "locker 4471" in texts(answered(session.model)[-1])[1]
         assert "undone: code?" in await c.run("/undo")  # the exchange since, then the edit
         assert "undone: the summary edit" in await c.run("/undo")
         assert (await c.conversation.own("memory").summary()).text == "locker 4417"
 
 
-async def test_a_pinned_turn_is_sent_whole_through_a_compaction(settings, server):
-    async with chat(settings) as c:
+async def test_a_pinned_turn_is_sent_whole_through_a_compaction(session):
+    async with chat(session) as c:
         await four_turns(c)
         assert "turn 2 pinned" in await c.run("/pin 2")
         await c.run("/compact")
         await c.ask("next?")
-        sent = texts(answered(server)[-1])
+        sent = texts(answered(session.model)[-1])
         assert f"Please note: {FACTS[1]}." in sent, "the pinned question"
         assert any(t.startswith("You said: Please note: " + FACTS[1]) for t in sent), "and its answer"
         assert f"Please note: {FACTS[2]}." not in sent, "an unpinned folded turn is not"
@@ -125,8 +131,8 @@ async def test_a_pinned_turn_is_sent_whole_through_a_compaction(settings, server
         assert (await c.conversation.own("memory").summary()).pinned == []
 
 
-async def test_a_retry_keeps_the_pins_made_after_the_answer_it_replaces(settings, server):
-    async with chat(settings) as c:
+async def test_a_retry_keeps_the_pins_made_after_the_answer_it_replaces(session):
+    async with chat(session) as c:
         await four_turns(c)
         assert "turn 2 pinned" in await c.run("/pin 2")
         assert "turn 4 pinned" in await c.run("/pin 4")  # the very turn the retry answers again
@@ -136,43 +142,43 @@ async def test_a_retry_keeps_the_pins_made_after_the_answer_it_replaces(settings
 
 
 @pytest.mark.parametrize("line", ["/pin 9", "/pin two", "/unpin 0"])
-async def test_pin_takes_a_turn_of_the_thread(settings, server, line):
-    async with chat(settings) as c:
+async def test_pin_takes_a_turn_of_the_thread(session, line):
+    async with chat(session) as c:
         await c.ask("one")
         with pytest.raises(UsageError):
             await c.run(line)
 
 
-async def test_nothing_to_compact_is_one_line_and_sends_nothing(settings, server):
-    async with chat(settings) as c:
+async def test_nothing_to_compact_is_one_line_and_sends_nothing(session):
+    async with chat(session) as c:
         with pytest.raises(UsageError, match="nothing to compact"):
             await c.run("/compact")
         await c.ask("only one turn")
         with pytest.raises(UsageError, match="nothing to compact"):
             await c.run("/compact")
-        assert not summarised(server)
+        assert not summarised(session.model)
 
 
-async def test_a_compaction_stopped_midway_changes_nothing(settings, server):
-    async with chat(settings) as c:
+async def test_a_compaction_stopped_midway_changes_nothing(session):
+    async with chat(session) as c:
         await four_turns(c)
-        server.queue(Fault(stall_after=0, stall=30))  # the summariser's answer never comes
-        before = len(server.requests)
+        session.model.queue(Reply("never", delay=HANG))  # the summariser's answer never comes
+        before = len(session.model.requests)
         task = asyncio.ensure_future(c.run("/compact"))
-        assert await asyncio.to_thread(server.wait_for_requests, before + 1)
+        await eventually_async(lambda: len(session.model.requests) > before, "the summariser's request")
         task.cancel()  # Ctrl-C
         with pytest.raises(asyncio.CancelledError):
             await task
         assert not (await c.conversation.own("memory").summary()).text
         assert len(await c.conversation.messages()) == 8
         await c.ask("still here?")
-        assert not texts(answered(server)[-1])[1].startswith(SUMMARY)
+        assert not texts(answered(session.model)[-1])[1].startswith(SUMMARY)
 
 
 LONG = "the lighthouse keeper wrote down every ship that passed in the long winter nights " * 4  # ~85 tokens
 
 
-async def test_the_default_memory_compacts_before_a_request_would_not_fit(settings, server, monkeypatch):
+async def test_the_default_memory_compacts_before_a_request_would_not_fit(session, monkeypatch):
     monkeypatch.setenv("CHATCLI_CONTEXT_TOKENS", "400")
     settings = load_settings({})
     assert settings.memory == "compact"
@@ -185,20 +191,20 @@ async def test_the_default_memory_compacts_before_a_request_would_not_fit(settin
         # Every request stayed within the budget, and none lost a turn: folded or sent.
         from langchain_core.messages.utils import count_tokens_approximately
 
-        last = answered(server)[-1]
+        last = answered(session.model)[-1]
         assert texts(last)[1].startswith(SUMMARY)
         assert count_tokens_approximately([(m["role"], m["content"]) for m in last["messages"]]) <= 400
         assert len(notes) < 8, "compacts now and then, not every turn"
         assert (await c.conversation.own("memory").summary()).made["kind"] == "auto"
 
 
-async def test_trim_memory_never_compacts_by_itself(settings, server, monkeypatch):
+async def test_trim_memory_never_compacts_by_itself(session, monkeypatch):
     monkeypatch.setenv("CHATCLI_CONTEXT_TOKENS", "400")
     monkeypatch.setenv("CHATCLI_MEMORY", "trim")
     async with chat(load_settings({})) as c:
         for i in range(6):
             await c.ask(f"note {i}: {LONG}")
-        assert not summarised(server)
+        assert not summarised(session.model)
 
 
 async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, tmp_path):
@@ -212,15 +218,15 @@ async def test_a_graphs_thread_refuses_compaction_in_one_line(settings, server, 
             conversation.own("memory")
 
 
-async def test_a_failed_or_empty_summary_is_one_line_and_changes_nothing(settings, server):
+async def test_a_failed_or_empty_summary_is_one_line_and_changes_nothing(session):
     from chatcli.errors import ModelError
 
-    async with chat(settings) as c:
+    async with chat(session) as c:
         await four_turns(c)
-        server.queue(Fault(status=429))
+        session.model.queue(Fault(status=429))
         with pytest.raises(ModelError, match="rate limited"):  # said as a turn's failure is, never "unexpected"
             await c.run("/compact")
-        server.queue(Reply(""))
+        session.model.queue(Reply(""))
         with pytest.raises(ModelError, match="answered the summary request with nothing"):
             await c.run("/compact")
         assert not (await c.conversation.own("memory").summary()).text
@@ -228,15 +234,13 @@ async def test_a_failed_or_empty_summary_is_one_line_and_changes_nothing(setting
             await c.conversation.own("memory").compact("x" * 2001)
 
 
-async def test_a_fold_that_fails_before_a_question_leaves_turns_out_and_the_question_goes(
-    settings, server, monkeypatch
-):
+async def test_a_fold_that_fails_before_a_question_leaves_turns_out_and_the_question_goes(session, monkeypatch):
     monkeypatch.setenv("CHATCLI_CONTEXT_TOKENS", "400")
     async with chat(load_settings({})) as c:
         for i in range(3):
             await c.ask(f"note {i}: {LONG}")
         before = (await c.conversation.own("memory").summary()).text
-        server.queue(Fault(status=500), Reply("still answered"))
+        session.model.queue(Fault(status=500), Reply("still answered"))
         shown = await c.ask(f"note 3: {LONG}")
         assert "could not compact the earlier turns" in shown and "still answered" in shown, shown
         assert (await c.conversation.own("memory").summary()).text == before
@@ -280,21 +284,21 @@ def test_at_the_real_prompt_compact_summary_and_undo_read_as_lines(server, chat_
         assert typed.leave() == 0, typed
 
 
-async def test_a_pinned_turns_attachment_is_sent_whole_through_a_compaction(settings, server):
+async def test_a_pinned_turns_attachment_is_sent_whole_through_a_compaction(session):
     from chatcli.content.attachments import from_bytes
 
     plan = from_bytes("plan.md", b"# Plan\nStep 1: migrate the database on Tuesday.\n")
-    server.queue(*(Reply("ok") for _ in range(4)))  # answers that do not repeat the file
-    async with chat(settings) as c:
+    session.model.queue(*(Reply("ok") for _ in range(4)))  # answers that do not repeat the file
+    async with chat(session) as c:
         await c.ask("Hello.")
         await c.conversation.send("Here is the plan.", attachments=[plan])
         await c.run("/pin")  # the last turn: the one with the file
         await c.ask("Thanks.")
         await c.ask("One more thing.")
-        server.queue(Reply("S: a plan was shared."))  # a summary without the file's words
+        session.model.queue(Reply("S: a plan was shared."))  # a summary without the file's words
         await c.run("/compact")
         await c.ask("What day is the migration?")
-        sent = " ".join(texts(answered(server)[-1]))
+        sent = " ".join(texts(answered(session.model)[-1]))
         assert "Step 1: migrate the database on Tuesday." in sent, "the file went whole with its pinned question"
 
 
