@@ -9,7 +9,16 @@ The layers, each importing only from those below it:
     store/   where threads live: one interface, SQLite and PostgreSQL behind it
 
 and at the bottom ``config`` (settings), ``provider_table`` (what each provider is, which the settings
-read), ``errors`` (what a user sees, with exit codes) and ``text`` (pure string helpers).
+read), ``errors`` (what a user sees, with exit codes) and ``text`` (pure string helpers). Here: what a setting's
+yes or no is (``flag``), which the launcher reads before anything else is imported.
 """
 
 __version__ = "0.1.0"
+
+
+def flag(value: object) -> bool | None:
+    """A yes/no word (1/0, true/false, yes/no, on/off, any case) or a boolean as one; None if it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text in ("1", "true", "yes", "on") else False if text in ("0", "false", "no", "off") else None

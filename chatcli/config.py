@@ -200,7 +200,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ConfigError(f"{source}: {name} must be a list of names, got {value!r}")
         return tuple(i.strip() for i in items if i.strip())
     if "bool" in kind:  # a TOML boolean, or 1/0, true/false, yes/no, on/off as text
-        from chatcli.text import flag
+        from chatcli import flag
 
         if (found := flag(value)) is None:
             raise ConfigError(f"{source}: {name} must be true or false (1 or 0), got {value!r}")

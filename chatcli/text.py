@@ -149,14 +149,6 @@ def moment_of(when: Any) -> "datetime | None":
     return found.replace(tzinfo=timezone.utc) if found and found.tzinfo is None else found
 
 
-def flag(value: object) -> bool | None:
-    """A yes/no word (1/0, true/false, yes/no, on/off, any case) or a boolean as one; None if it is neither."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower() if value is not None else ""
-    return True if text in ("1", "true", "yes", "on") else False if text in ("0", "false", "no", "off") else None
-
-
 def local_time(when: float | str | None) -> str:
     """A time for people: local, to the minute, with its offset from UTC ("2026-11-23 11:40 +01:00")."""
     moment = moment_of(when)

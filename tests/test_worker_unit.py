@@ -222,6 +222,30 @@ def test_what_a_one_shot_answers_is_the_command_line_s(server, chat_env, args, s
         assert run.err.startswith("thread: ") or args[0].startswith("--json"), run
 
 
+def test_what_the_caller_writes_is_what_json_writes_and_reads_back_whole():
+    import json
+    import socket
+
+    from chatcli.local.daemon import frame, receive, send
+
+    # An environment as os.environ holds it: undecodable bytes are lone surrogates (surrogateescape).
+    hostile = ['say "hi"\\', "\x00\x1b[2J\r\n\t\x7f\u2028", "héllo 漢字 😀", os.fsdecode(b"\xff\xfe\xc3"), "\ud800"]
+    message = {"argv": hostile, "environ": dict.fromkeys(hostile, "\udcff"), "idle": 0.25, "n": -(10**20), "ok": None}
+    assert frame(message) == json.dumps(message).encode() + b"\n" and json.loads(frame(message)) == message
+    one, other = socket.socketpair()
+    reading, writing = os.pipe()
+    with one, other:
+        send(one, message, [reading, writing])
+        got, fds = receive(other, max_fds=6)
+        assert got == message and [os.fstat(fd).st_ino for fd in fds] == [os.fstat(reading).st_ino] * 2
+        for fd in (reading, writing, *fds):
+            os.close(fd)
+        for line in (b"\n", b'{"a": 1} {}\n', b'{"a": \n', b"\xff\n"):  # none of them a message: an error, said
+            one.sendall(line)
+            with pytest.raises(ValueError):
+                receive(other)
+
+
 def test_the_build_a_daemon_serves_is_of_the_whole_package():
     """An edit anywhere in chat's code (not only beside the module that reads the build) retires a worker or host."""
     import chatcli

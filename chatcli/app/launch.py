@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import sys
 
+from chatcli import flag
 from chatcli.app.flags import COMMANDS, NOT_FOR_THE_WORKER, VALUED  # standard library only, as this module
 from chatcli.local import runtime  # standard library only
 from chatcli.local.worker_settings import worker_mode
-from chatcli.text import flag
 
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 if TYPE_CHECKING:

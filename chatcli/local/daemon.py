@@ -3,9 +3,9 @@
 Each is one process of the user's (and of one build of chat: ``build_id``), listening on a unix socket in
 the user's private runtime directory (``runtime_dir``), started by the first caller that finds none:
 
-- the framing: a message is one JSON object on one line (``frame``), at most ``LIMIT`` bytes; ``send`` and
-  ``receive`` on a blocking socket (descriptors may ride with a message's first bytes), ``StreamReader.readline``
-  with ``limit=LIMIT`` on an asyncio one;
+- the framing: a message is one JSON object on one line (``frame``: what ``json.dumps`` writes, byte for byte), at
+  most ``LIMIT`` bytes; ``send`` and ``receive`` on a blocking socket (descriptors may ride with a message's first
+  bytes), ``StreamReader.readline`` with ``limit=LIMIT`` on an asyncio one;
 - the peer's credentials, by the kernel's word: ``peer_credentials`` (the one SO_PEERCRED reader of chat; the
   confinement's pidfd is chatcli.tools.confinement.peer's) and ``same_user``;
 - the start lock: ``start_lock`` (one caller starts a daemon at a time; another that finds it held waits for that
@@ -14,24 +14,23 @@ the user's private runtime directory (``runtime_dir``), started by the first cal
 - the socket file: ``Listening`` binds it where no caller sees it half made, 0600, and takes it away when the daemon
   retires only while it is still that daemon's (not a newer build's, bound since); it keeps the build it serves.
 
-Standard library only: a one-shot's side runs before chat is imported.
+A one-shot's side runs before chat is imported, on the interpreter's C modules alone (``_json``, ``_socket``): the
+standard library's ``json`` and ``socket`` (and ``array``, which imports ``collections``) would cost it more than the
+rest of its work.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _json
+import _socket
 import os
-import socket
-import struct
 import sys
-from contextlib import contextmanager
 
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 
 if TYPE_CHECKING:
     import subprocess
-    from typing import Any, Iterator, Mapping, Sequence
+    from typing import Any, Mapping, Sequence
 
 
 def build_id() -> str:
@@ -51,9 +50,11 @@ def build_id() -> str:
                     newest = max(newest, entry.stat().st_mtime_ns)
     sites = []
     for place in sys.path:
-        if place.endswith(("site-packages", "dist-packages")):
-            with contextlib.suppress(OSError):
+        try:
+            if place.endswith(("site-packages", "dist-packages")):
                 sites.append(f"{place}@{os.stat(place).st_mtime_ns}")
+        except OSError:
+            pass
     return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
 
 
@@ -87,31 +88,52 @@ def _private_dir(path: str) -> bool:
 
 LIMIT = 64 << 20  # bytes of one message (an MCP result may be up to 10 MB, as JSON; a call's whole environment)
 START_TIMEOUT = 30.0  # a daemon imports what it serves with before it listens
-_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _PEEK = 1 << 20
+_RIGHTS = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
+
+
+def _unencodable(value: object) -> None:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps' own encoder, as json.dumps sets it up (less the check for circles: a message is chat's own).
+_encode = _json.make_encoder(None, _unencodable, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+
+class _Reading:  # how json.loads reads (_json.make_scanner's settings; array_hook is Python 3.15's)
+    strict, parse_float, parse_int, parse_constant = True, float, int, float
+    object_hook = object_pairs_hook = array_hook = None
+
+
+_scan = _json.make_scanner(_Reading)  # type: ignore[arg-type]
 
 
 def frame(message: dict[str, Any]) -> bytes:
-    """One message as it goes on the socket: JSON (which escapes every newline in it) and a newline."""
-    return json.dumps(message).encode() + b"\n"
+    """One message as it goes on the socket: JSON (ASCII, so every newline in it is escaped) and a newline."""
+    return "".join(_encode(message, 0)).encode() + b"\n"
 
 
-def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+def send(sock: _socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
     """One message; ``fds`` ride with its first bytes."""
     data = frame(message)
-    sent = socket.send_fds(sock, [data], fds) if fds else sock.send(data)
+    sent = (
+        sock.sendmsg([data], [(*_RIGHTS, b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds))])
+        if fds
+        else sock.send(data)
+    )
     if sent < len(data):  # (an empty sendall could meet a peer that has answered and closed: EPIPE)
         sock.sendall(data[sent:])
 
 
-def receive(sock: socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple[dict[str, Any] | None, list[int]]:
+def receive(sock: _socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple[dict[str, Any] | None, list[int]]:
     """The next message and the descriptors that came with it; (None, fds) at the end of the connection or past
-    ``limit``. Nothing after the message's newline is read: what comes next is still the socket's (a poll sees it)."""
+    ``limit``; ValueError if it is not one JSON value. Nothing after the message's newline is read: what comes next
+    is still the socket's (a poll sees it)."""
     chunks: list[bytes] = []
     fds: list[int] = []
     size = 0
     while True:
-        ahead = sock.recv(_PEEK, socket.MSG_PEEK)
+        ahead = sock.recv(_PEEK, _socket.MSG_PEEK)
         if not ahead:
             return None, fds
         end = ahead.find(b"\n")
@@ -119,47 +141,56 @@ def receive(sock: socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple[
         if size + take > limit + 1:
             return None, fds
         if max_fds and not chunks:
-            chunk, fds, _flags, _addr = socket.recv_fds(sock, take, max_fds)
+            chunk, ancillary, _flags, _addr = sock.recvmsg(take, _socket.CMSG_LEN(max_fds * 4))
+            rights = [data[: len(data) // 4 * 4] for *kind, data in ancillary if tuple(kind) == _RIGHTS]
+            fds = [fd for data in rights for fd in memoryview(data).cast("i").tolist()]
         else:
             chunk = sock.recv(take)
         chunks.append(chunk)
         size += len(chunk)
         if chunk.endswith(b"\n"):
-            return json.loads(b"".join(chunks)), fds
+            text = b"".join(chunks).decode()
+            try:
+                message, end = _scan(text, 0)
+            except StopIteration:
+                end = -1
+            if end != len(text) - 1:
+                raise ValueError("a message that is not one JSON value")
+            return message, fds
 
 
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+def peer_credentials(sock: _socket.socket) -> tuple[int, int, int]:
     """The pid, user id and group id of the process at the other end of ``sock``, by the kernel's word (not the
     peer's): the process that connected, or the one that listened (pid 0: not visible from this pid namespace)."""
-    pid, uid, gid = _CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+    pid, uid, gid = memoryview(sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)).cast("i")  # ucred
     return pid, uid, gid
 
 
-def same_user(sock: socket.socket) -> bool:
+def same_user(sock: _socket.socket) -> bool:
     """True when the process at the other end is this user's."""
     return peer_credentials(sock)[1] == os.getuid()
 
 
-@contextmanager
-def start_lock(path: str, wait: bool = True) -> Iterator[int | None]:
+class start_lock:
     """The daemon's start lock at ``path``, held for the block (its descriptor); None when it cannot be opened (a
     directory this process may not write to) or, without ``wait``, another process holds it (starting the daemon)."""
-    import fcntl
 
-    try:
-        lock = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError:
-        yield None
-        return
-    try:
+    def __init__(self, path: str, wait: bool = True) -> None:
+        self.path, self.wait, self.lock = path, wait, -1
+
+    def __enter__(self) -> int | None:
+        import fcntl
+
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = True
+            self.lock = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self.lock, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            held = False  # another process is starting the daemon
-        yield lock if held else None
-    finally:
-        os.close(lock)
+            return None  # (flock: another process is starting the daemon)
+        return self.lock
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.lock >= 0:
+            os.close(self.lock)
 
 
 def spawn(
@@ -217,6 +248,8 @@ class Listening:
 
     def __init__(self, path: str, build: str, backlog: int = 64) -> None:
         self.path = path
+        import socket
+
         self.build = build  # what it runs from: a caller of another build, or a change of these files, retires it
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         fresh = f"{path}.{os.getpid()}"
@@ -232,6 +265,8 @@ class Listening:
 
     def unlink(self) -> None:
         """Take its socket file away, if it is still this daemon's (not a newer one's, bound since)."""
-        with contextlib.suppress(OSError):
+        try:
             if os.lstat(self.path).st_ino == self.inode:
                 os.unlink(self.path)
+        except OSError:
+            pass

@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # typing itself is not imported: this module runs before 
 if TYPE_CHECKING:
     from typing import Any, Mapping
 
-from chatcli.text import flag
+from chatcli import flag
 
 DEFAULT_IDLE = 600.0
 

@@ -7,7 +7,7 @@ streams, its environment) only to a worker confined as it is itself; any differe
 normal path, without a word. Each side reads the other's /proc/PID (the kernel's word, for the
 process at the other end of the socket: SO_PEERPIDFD pins it, so a recycled pid cannot stand
 in for it); the caller also says what it sees of itself, which must agree (it can only make the
-worker refuse). Standard library only: the caller's side runs before chat is imported.
+worker refuse). The caller's side runs before chat is imported, on the interpreter's C modules (``_socket``).
 
 Compared: user and group ids (real, effective, saved, filesystem) and supplementary groups;
 every namespace (mount, network, pid and pid for children, ipc, uts, user, cgroup, time and time
@@ -21,9 +21,9 @@ caller's, as the kernel reports it, for each call.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import os
-import socket
 
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ STATUS += "Speculation_Store_Bypass SpeculationIndirectBranch Cpus_allowed_list 
 OWN = ("start", "umask", "pid", "personality")
 _MACHINE = os.uname().machine
 _OTHER_NUMBERS = ("alpha", "mips", "parisc", "sparc")  # where SO_PEERPIDFD is not 77 (nor known here)
-SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", None if _MACHINE.startswith(_OTHER_NUMBERS) else 77)
+SO_PEERPIDFD = getattr(_socket, "SO_PEERPIDFD", None if _MACHINE.startswith(_OTHER_NUMBERS) else 77)
 # ioprio_get's number where it is known (x86-64, i386 and the generic table of arm64, riscv, loongarch).
 _IOPRIO_GET = {"x86_64": 252, "i386": 290, "i686": 290, "aarch64": 31, "riscv64": 31, "loongarch64": 31}.get(_MACHINE)
 
@@ -103,7 +103,7 @@ def alike(one: dict[str, str] | None, other: dict[str, str] | None) -> bool:
     return all(one.get(key) == other.get(key) for key in keys)
 
 
-def peer(sock: socket.socket) -> tuple[int, int | None]:
+def peer(sock: _socket.socket) -> tuple[int, int | None]:
     """The pid of the process at the other end of ``sock`` (0: not visible from here) and a pidfd that pins it.
 
     The pidfd (SO_PEERPIDFD, Linux 6.5) is the process that connected (or listened) itself, so
@@ -112,7 +112,7 @@ def peer(sock: socket.socket) -> tuple[int, int | None]:
     """
     if SO_PEERPIDFD is not None:
         try:
-            pidfd = sock.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
+            pidfd = sock.getsockopt(_socket.SOL_SOCKET, SO_PEERPIDFD)
         except OSError as exc:
             if exc.errno != errno.ENOPROTOOPT:
                 return 0, None  # the kernel has the option but no process for it: the peer is gone

@@ -1,21 +1,20 @@
 """The caller's side of the warm worker: find (or start) the user's worker, hand it this run, end as it ends.
 
-Standard library only. The run's own stdin, stdout and stderr (and working directory) are
-passed to the worker as file descriptors, so what the answer does with them is what a fresh
-``chat`` would do. ``hand_over`` returns None whenever the worker cannot take the run before it
-has started it: the caller then runs the normal way. That is also the way, without a word, when
-the worker is not confined exactly as this process is (chatcli.tools.confinement: then
-nothing of this run is sent to it), or when it finds this process confined otherwise than itself.
-While the answer runs, this process stands in for it before the shell and the terminal
-(signals, Ctrl-Z, fg and bg: chatcli.app.worker.jobs).
+Where the worker answers, this side runs on the interpreter's C modules (``_socket``, ``_signal``, ``_json``:
+chatcli.local.daemon): the standard library's Python modules would cost more than all its work. The run's own
+stdin, stdout and stderr (and working directory) are passed to the worker as file descriptors, so what the answer
+does with them is what a fresh ``chat`` would do. ``hand_over`` returns None whenever the worker cannot take the run
+before it has started it: the caller then runs the normal way. That is also the way, without a word, when the
+worker is not confined exactly as this process is (chatcli.tools.confinement: then nothing of this run is sent to
+it), or when it finds this process confined otherwise than itself. While the answer runs, this process stands in
+for it before the shell and the terminal (signals, Ctrl-Z, fg and bg: chatcli.app.worker.jobs).
 """
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signal
+import _socket
 import os
-import signal
-import socket
 import sys
 
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
@@ -43,8 +42,10 @@ WORKER_PREFIXES = ("LC_", "PYTHON", "SSL_CERT_")
 def _warn(text: str) -> None:
     from chatcli.text import say
 
-    with contextlib.suppress(OSError, ValueError):
+    try:
         say(sys.stderr, f"chat: warning: {text}\n")
+    except (OSError, ValueError):
+        pass
 
 
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
@@ -56,19 +57,21 @@ def runtime_dir(environ: Mapping[str, str]) -> str | None:
     return path
 
 
-def connect(path: str) -> socket.socket | None:
+def connect(path: str) -> _socket.socket | None:
     """A connection to the worker listening at ``path``, run by this user; None if there is none."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with contextlib.suppress(OSError):
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
         sock.connect(path)
         if same_user(sock):
             return sock
         _warn(f"not using the worker: {path} belongs to another user")
+    except OSError:
+        pass
     sock.close()
     return None
 
 
-def start(directory: str, idle: float, wait: bool = True) -> socket.socket | None:
+def start(directory: str, idle: float, wait: bool = True) -> _socket.socket | None:
     """Start the worker (one caller at a time) and connect to it once it listens; None if it did not come up.
     Without ``wait``, start it and return None at once (one starting already: nothing more)."""
     path = os.path.join(directory, SOCKET)
@@ -84,7 +87,7 @@ def start(directory: str, idle: float, wait: bool = True) -> socket.socket | Non
         return connect(path) if up and wait else None  # (without wait, it comes up by itself)
 
 
-def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:
+def confined_alike(sock: _socket.socket, me: dict[str, str] | None) -> bool:
     """True if the worker at the other end of ``sock`` is confined as this process is (``me``)."""
     pid, pidfd = peer(sock)
     try:
@@ -94,7 +97,7 @@ def confined_alike(sock: socket.socket, me: dict[str, str] | None) -> bool:
             os.close(pidfd)
 
 
-def offer(sock: socket.socket, header: dict[str, Any], channel: int) -> dict[str, Any] | None:
+def offer(sock: _socket.socket, header: dict[str, Any], channel: int) -> dict[str, Any] | None:
     """Ask the worker to run the call ``header`` describes here; its first answer (``pid``, or ``refused`` and why),
     None if it left. ``channel`` is the child's end of the job-control channel."""
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -156,12 +159,15 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bo
     return 128 + forwarder.pending[0] if forwarder.pending else None
 
 
-def finish(sock: socket.socket, forwarder: Forwarder) -> int:
+def finish(sock: _socket.socket, forwarder: Forwarder) -> int:
     """Wait for the answer's end and return its exit status; a death by signal is repeated on this process."""
     status = None
-    with contextlib.closing(sock), contextlib.suppress(OSError, ValueError):
+    try:
         forwarder.wait(sock)
         status = receive(sock)[0]
+    except (OSError, ValueError):
+        pass
+    sock.close()
     if status is None:
         _warn("the worker stopped before telling how the answer ended")
         return 1
@@ -169,8 +175,10 @@ def finish(sock: socket.socket, forwarder: Forwarder) -> int:
         forwarder.saved.update((signum, signal.SIG_IGN) for signum in FORWARDED if signum != signal.SIGWINCH)
     if "signal" in status:
         signum = int(status["signal"])
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(signum, signal.SIG_DFL)  # (SIGKILL and SIGSTOP take no handler: they need none)
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # (SIGKILL and SIGSTOP take no handler: they need none)
         os.kill(os.getpid(), signum)
         return 128 + signum
     return int(status.get("exit", 1))

@@ -17,18 +17,17 @@ nor stops it for using the terminal from the background. So the caller stands in
   kernel would not stop the process (the caller ignores SIGTTIN or SIGTTOU, or its process group
   is orphaned) the read fails with EIO and the write goes through, as they would.
 
-Standard library only: the caller's side runs before chat is imported.
+The caller's side runs before chat is imported, on the interpreter's C modules (``_signal``, ``_socket``, ``select``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signal
+import _socket
 import errno
 import io
 import os
 import select
-import signal
-import socket
 import time
 
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
@@ -75,7 +74,7 @@ class Forwarder:
         self.ignored = {s for s in stops if s in blocked or signal.getsignal(s) == signal.SIG_IGN}
         handled = [*FORWARDED, signal.SIGCONT, *([] if signal.SIGTSTP in self.ignored else [signal.SIGTSTP])]
         self.saved = {signum: signal.signal(signum, self) for signum in handled}
-        self.channel, self.child_end = socket.socketpair()  # the child's end goes with the call
+        self.channel, self.child_end = _socket.socketpair()  # the child's end goes with the call
 
     def __call__(self, signum: int, _frame: Any) -> None:
         if signum == signal.SIGCONT:
@@ -91,8 +90,7 @@ class Forwarder:
         elif signum == signal.SIGINT:
             self._to_answer(signum)
         else:
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signum)
+            _kill(os.kill, self.pid, signum)
 
     def started(self, pid: int) -> None:
         self.pid = pid
@@ -110,7 +108,7 @@ class Forwarder:
         if self.suspended and self.pid is None:
             os.kill(os.getpid(), signal.SIGTSTP)
 
-    def wait(self, sock: socket.socket) -> None:
+    def wait(self, sock: _socket.socket) -> None:
         """Until the worker has something to say on ``sock``; meanwhile, answer the child's asking for the terminal."""
         self.child_end.close()
         poller = select.poll()
@@ -120,10 +118,12 @@ class Forwarder:
             for fd, _event in poller.poll():
                 if fd == sock.fileno():
                     return
-                with contextlib.suppress(OSError):
+                try:
                     if request := self.channel.recv(1):
                         self.channel.sendall(self._terminal(request))
                         continue
+                except OSError:
+                    pass
                 poller.unregister(self.channel)  # the answer has closed its end
 
     def _terminal(self, request: bytes) -> bytes:
@@ -137,8 +137,7 @@ class Forwarder:
 
     def _to_answer(self, signum: int) -> None:
         if self.pid is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(self.pid, signum)
+            _kill(os.killpg, self.pid, signum)
 
     def _stop(self, signum: int) -> bool:
         """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued
@@ -160,6 +159,13 @@ class Forwarder:
         return self.continued != before
 
 
+def _kill(kill: Callable[[int, int], None], pid: int, signum: int) -> None:
+    try:
+        kill(pid, signum)
+    except OSError:
+        pass  # gone meanwhile
+
+
 def open_controlling_terminal() -> int | None:
     """This process's controlling terminal, opened by its device's own path (``/dev/pts/3``, as a standard stream on
     it is) so that both are known for the same file and what is shown on one is not shown again on the other;
@@ -167,10 +173,12 @@ def open_controlling_terminal() -> int | None:
     device = (terminal_state("self") or (0, False))[0]  # (0: none, or the system does not say)
     path = "/dev/tty"
     for fd in (0, 1, 2):
-        with contextlib.suppress(OSError):
+        try:
             if device and os.isatty(fd) and os.fstat(fd).st_rdev == device:
                 path = os.ttyname(fd)
                 break
+        except OSError:
+            pass
     else:
         major = os.major(device) if device else 0
         if 136 <= major <= 143:  # a pseudo-terminal: /dev/pts/N
@@ -220,9 +228,11 @@ class Terminal:
 
     def _still(self, fd: int) -> bool:
         """Whether ``fd`` is still the terminal (a descriptor opened on it and closed since is another file now)."""
-        with contextlib.suppress(OSError):
+        try:
             if os.fstat(fd).st_rdev in self.devices:
                 return True
+        except OSError:
+            pass
         self.fds.discard(fd)
         return False
 
@@ -230,9 +240,10 @@ class Terminal:
 def _tostop(fd: int) -> bool:
     import termios
 
-    with contextlib.suppress(termios.error):
+    try:
         return bool(termios.tcgetattr(fd)[3] & termios.TOSTOP)
-    return False
+    except termios.error:
+        return False
 
 
 _read, _write = os.read, os.write
@@ -273,9 +284,11 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
     # The caller's terminal by its own device, or as the caller opened it: /dev/tty, which is its terminal's.
     devices = {device, os.makedev(5, 0)}
     for fd in (0, 1, 2, *([tty] if tty is not None else [])) if device else ():
-        with contextlib.suppress(OSError):
+        try:
             if stat.S_ISCHR((info := os.fstat(fd)).st_mode) and info.st_rdev in (devices if fd == tty else {device}):
                 fds.add(fd)
+        except OSError:
+            pass
     if tty is not None and tty not in fds:
         os.close(tty)
         tty = None
