@@ -1,7 +1,8 @@
 """A thread is a tree nothing is lost from: every answer a /retry replaced, every exchange an /undo took back, every
 branch a /goto left stays a node that can be seen (/tree, ``chat tree``, serve's ``/v1/threads/ID/tree``) and gone
 back to. Read the same way for chat's own graph, a graph of the user's (one that keeps its messages as deltas too)
-and on both stores; the doors that are clients (an editor, ``chat serve``) are in tests/test_client_commands.py."""
+and on both stores; the doors that are clients (an editor, ``chat serve``) are in tests/test_client_commands.py. Chat's
+own graph's moves are asked of a ``session`` (tests/session.py: the service over a fake model)."""
 
 from __future__ import annotations
 
@@ -49,94 +50,102 @@ def _said(tree: Any) -> dict[int, tuple[str, str, int | None]]:
     return {n: (node.question, node.answer, node.parent) for n, node in tree.nodes.items()}
 
 
-@pytest.mark.parametrize("kind", ["own", "graph", "deltas"])
-async def test_retry_undo_and_goto_leave_every_answer_in_the_tree(server, settings, tmp_path, monkeypatch, kind):
+async def test_retry_undo_and_goto_leave_every_answer_in_the_tree(session):
+    await moves(await session.chat.thread("tree", listener=Tokens()), session.model, noted=False)
+
+
+@pytest.mark.parametrize("kind", ["graph", "deltas"])
+async def test_retry_undo_and_goto_leave_every_answer_in_a_graph_s_tree(server, settings, tmp_path, monkeypatch, kind):
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    server.queue(Reply("one"), Reply("two"), Reply("two again"), Reply("three"), Reply("four"), Reply("five"))
     noted = kind == "deltas"  # that graph answers without a model: "noted: " and the question
     async with a_thread(settings, "tree", Tokens(), graph=_graph(kind, tmp_path)) as thread:
-        await thread.send("q1")
-        await thread.send("q2")
-        await thread.retry()
-        await thread.undo()  # the retried exchange goes, the thread is on node 1 again
-        await thread.send("q3")
-        tree = await thread.tree()
-        a = (lambda q, said: f"noted: {q}") if noted else (lambda q, said: said)
-        assert _said(tree) == {
-            1: ("q1", a("q1", "one"), None),
-            2: ("q2", a("q2", "two"), 1),
-            3: ("q2", a("q2", "two again"), 1),
-            4: ("q3", a("q3", "three"), 1),
-        }
-        assert tree.current == 4 and tree.path == [1, 4] and tree.branches == 3
-        assert tree.nodes[1].children == [2, 3, 4]
-
-        moved = await thread.goto("2")  # back to the first answer q2 had: the next question goes on from it
-        assert moved.number == 2
-        assert [m.text for m in await thread.messages()] == ["q1", a("q1", "one"), "q2", a("q2", "two")]
-        await thread.label("first-try")
-        await thread.send("q4")
-        tree = await thread.tree()
-        assert tree.current == 5 and tree.path == [1, 2, 5], _said(tree)
-        assert tree.nodes[2].labels == ["first-try"] and tree.nodes[5].parent == 2
-        assert set(tree.nodes) == {1, 2, 3, 4, 5}  # nothing the move left is gone: node 4 is still there
-
-        await thread.goto("first-try")  # a label names its node
-        assert (await thread.tree()).current == 2
-        await thread.goto("4")
-        assert [m.text for m in await thread.messages()][-2:] == ["q3", a("q3", "three")]
-        await thread.send("q5")  # asked from node 4: its request carries that branch, not the one left
-        if not noted:
-            sent = json.dumps(server.requests[-1]["messages"])
-            assert "q3" in sent and "q4" not in sent and "two" not in sent, sent
+        await moves(thread, server, noted)
 
 
-async def test_an_undo_after_a_model_switch_leaves_each_node_the_model_that_answered_it(server, settings, monkeypatch):
+async def moves(thread: Any, model: Any, noted: bool) -> None:
+    """q1, q2, /retry, /undo, q3, /goto, /label, q4...: every answer stays a node; ``model`` answers (the fake server
+    or a session's model)."""
+    model.queue(Reply("one"), Reply("two"), Reply("two again"), Reply("three"), Reply("four"), Reply("five"))
+    await thread.send("q1")
+    await thread.send("q2")
+    await thread.retry()
+    await thread.undo()  # the retried exchange goes, the thread is on node 1 again
+    await thread.send("q3")
+    tree = await thread.tree()
+    a = (lambda q, said: f"noted: {q}") if noted else (lambda q, said: said)
+    assert _said(tree) == {
+        1: ("q1", a("q1", "one"), None),
+        2: ("q2", a("q2", "two"), 1),
+        3: ("q2", a("q2", "two again"), 1),
+        4: ("q3", a("q3", "three"), 1),
+    }
+    assert tree.current == 4 and tree.path == [1, 4] and tree.branches == 3
+    assert tree.nodes[1].children == [2, 3, 4]
+
+    moved = await thread.goto("2")  # back to the first answer q2 had: the next question goes on from it
+    assert moved.number == 2
+    assert [m.text for m in await thread.messages()] == ["q1", a("q1", "one"), "q2", a("q2", "two")]
+    await thread.label("first-try")
+    await thread.send("q4")
+    tree = await thread.tree()
+    assert tree.current == 5 and tree.path == [1, 2, 5], _said(tree)
+    assert tree.nodes[2].labels == ["first-try"] and tree.nodes[5].parent == 2
+    assert set(tree.nodes) == {1, 2, 3, 4, 5}  # nothing the move left is gone: node 4 is still there
+
+    await thread.goto("first-try")  # a label names its node
+    assert (await thread.tree()).current == 2
+    await thread.goto("4")
+    assert [m.text for m in await thread.messages()][-2:] == ["q3", a("q3", "three")]
+    await thread.send("q5")  # asked from node 4: its request carries that branch, not the one left
+    if not noted:
+        sent = json.dumps(model.requests[-1]["messages"])
+        assert "q3" in sent and "q4" not in sent and "two" not in sent, sent
+
+
+async def test_an_undo_after_a_model_switch_leaves_each_node_the_model_that_answered_it(session):
     """q1 on the default model, /model slow, q2, /undo: node 1 was answered by the default model, whatever the thread
     moved to since (the undo's own checkpoint ends on node 1 under the new model)."""
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    server.queue(Reply("one"), Reply("two"))
-    async with a_thread(settings, "switched", Tokens()) as thread:
-        await thread.send("q1")
-        first = thread.model_name
-        await thread.choose_model("slow")
-        await thread.send("q2")
-        assert {n: node.model for n, node in (await thread.tree()).nodes.items()} == {1: first, 2: "slow"}
-        await thread.undo()
-        tree = await thread.tree()
-        assert {n: node.model for n, node in tree.nodes.items()} == {1: first, 2: "slow"} and tree.current == 1
+    session.model.queue(Reply("one"), Reply("two"))
+    thread = await session.chat.thread("switched", listener=Tokens())
+    await thread.send("q1")
+    first = thread.model_name
+    await thread.choose_model("slow")
+    await thread.send("q2")
+    assert {n: node.model for n, node in (await thread.tree()).nodes.items()} == {1: first, 2: "slow"}
+    await thread.undo()
+    tree = await thread.tree()
+    assert {n: node.model for n, node in tree.nodes.items()} == {1: first, 2: "slow"} and tree.current == 1
 
 
-async def test_the_tree_read_from_the_metadata_is_the_tree_read_from_each_checkpoint(server, settings):
+async def test_the_tree_read_from_the_metadata_is_the_tree_read_from_each_checkpoint(session):
     """Each checkpoint chat writes names the last message of its list in its metadata (``chatcli_tail``), which the
     tree reads instead of decoding every checkpoint; a thread stored before (no such key) reads to the same tree."""
     from chatcli.store import is_postgres_url
     from chatcli.store.keys import TAIL
 
-    server.queue(Reply("one"), Reply("two"), Reply("two again"), Reply("three"), Reply("four"))
-    async with a_thread(settings, "meta", Tokens()) as thread:
-        await thread.send("q1")
-        await thread.send("q2")
-        await thread.retry()
-        await thread.undo()
-        await thread.send("q3")
-        await thread.goto("2")
-        await thread.send("q4")
-        index = thread.store.index
-        metadata = [
-            m if isinstance(m, dict) else json.loads(m)
-            for (m,) in await index._rows("SELECT metadata FROM checkpoints")
-        ]
-        assert len(metadata) > 8 and all(isinstance(m[TAIL], int) for m in metadata), metadata
-        fast = await thread.tree()
-        postgres = is_postgres_url(settings.db)
-        forget = (
-            f"UPDATE checkpoints SET metadata = metadata - '{TAIL}'"
-            if postgres
-            else f"UPDATE checkpoints SET metadata = json_remove(CAST(metadata AS TEXT), '$.{TAIL}')"
-        )
-        assert await index._write(forget) == len(metadata)
-        slow = await thread.tree()
+    session.model.queue(Reply("one"), Reply("two"), Reply("two again"), Reply("three"), Reply("four"))
+    thread = await session.chat.thread("meta", listener=Tokens())
+    await thread.send("q1")
+    await thread.send("q2")
+    await thread.retry()
+    await thread.undo()
+    await thread.send("q3")
+    await thread.goto("2")
+    await thread.send("q4")
+    index = thread.store.index
+    metadata = [
+        m if isinstance(m, dict) else json.loads(m) for (m,) in await index._rows("SELECT metadata FROM checkpoints")
+    ]
+    assert len(metadata) > 8 and all(isinstance(m[TAIL], int) for m in metadata), metadata
+    fast = await thread.tree()
+    postgres = is_postgres_url(session.settings.db)
+    forget = (
+        f"UPDATE checkpoints SET metadata = metadata - '{TAIL}'"
+        if postgres
+        else f"UPDATE checkpoints SET metadata = json_remove(CAST(metadata AS TEXT), '$.{TAIL}')"
+    )
+    assert await index._write(forget) == len(metadata)
+    slow = await thread.tree()
 
     def shape(tree: Any) -> Any:
         return [(n.number, n.parent, n.question, n.answer, n.kind, n.children) for n in tree.nodes.values()]
@@ -147,24 +156,24 @@ async def test_the_tree_read_from_the_metadata_is_the_tree_read_from_each_checkp
         assert abs(node.at - slow.nodes[n].at) < 1, (node.at, slow.nodes[n].at)  # the id's time is the checkpoint's
 
 
-async def test_a_move_keeps_the_thread_settings_as_they_are_now(server, settings):
+async def test_a_move_keeps_the_thread_settings_as_they_are_now(session):
     from chatcli.errors import UsageError
 
-    server.queue(Reply("one"), Reply("two"), Reply("three"))
-    async with a_thread(settings, "kept") as thread:
-        await thread.send("q1")
-        await thread.send("q2")
-        await thread.own("system").set_system("Answer in French.")
-        await thread.goto("1")
-        await thread.send("q3")
-        system = server.requests[-1]["messages"][0]
-        assert system["role"] == "system" and "Answer in French." in str(system["content"])
-        assert [m.text for m in await thread.messages()] == ["q1", "one", "q3", "three"]
-        with pytest.raises(UsageError, match=r"no node '9' in thread kept \(nodes 1 to 3, or a label\)"):
-            await thread.goto("9")
-        for bad in ("12", "two words", "x" * 41, "tab\there"):
-            with pytest.raises(UsageError, match="not a label"):
-                await thread.label(bad)
+    session.model.queue(Reply("one"), Reply("two"), Reply("three"))
+    thread = await session.chat.thread("kept")
+    await thread.send("q1")
+    await thread.send("q2")
+    await thread.own("system").set_system("Answer in French.")
+    await thread.goto("1")
+    await thread.send("q3")
+    system = session.model.requests[-1]["messages"][0]
+    assert system["role"] == "system" and "Answer in French." in str(system["content"])
+    assert [m.text for m in await thread.messages()] == ["q1", "one", "q3", "three"]
+    with pytest.raises(UsageError, match=r"no node '9' in thread kept \(nodes 1 to 3, or a label\)"):
+        await thread.goto("9")
+    for bad in ("12", "two words", "x" * 41, "tab\there"):
+        with pytest.raises(UsageError, match="not a label"):
+            await thread.label(bad)
 
 
 def test_chat_tree_draws_the_tree_and_gives_it_as_json(server, chat_env):
@@ -341,7 +350,7 @@ def test_every_backend_s_thread_is_a_tree_at_the_prompt_and_in_an_editor(door: A
     assert "4 nodes, 2 branches, on node 4" in drawn.out, drawn
 
 
-async def test_edit_n_asks_a_past_question_again_on_a_new_branch(settings, server, tmp_path, monkeypatch):
+async def test_edit_n_asks_a_past_question_again_on_a_new_branch(session, tmp_path, monkeypatch):
     import stat
 
     from tests.test_commands import chat as prompt
@@ -350,7 +359,7 @@ async def test_edit_n_asks_a_past_question_again_on_a_new_branch(settings, serve
     editor.write_text('#!/bin/sh\nsed -i "s/cats/dogs/" "$1"\n')
     editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("VISUAL", str(editor))
-    async with prompt(settings, "edited") as c:
+    async with prompt(session, "edited") as c:
         for question in ("hello", "tell me about cats\nin two lines", "and their food?"):
             await c.ask(question)
         shown = await c.run("/edit 2")
@@ -365,9 +374,9 @@ async def test_edit_n_asks_a_past_question_again_on_a_new_branch(settings, serve
         ]
         assert tree.current == 4
         editor.write_text("#!/bin/sh\ntrue\n")  # saved as it was: nothing is asked, nothing moves
-        asked = len(server.requests)
+        asked = len(session.model.requests)
         assert "question 1 unchanged: nothing asked" in await c.run("/edit 1")
-        assert len(server.requests) == asked and (await c.conversation.tree()).current == 4
+        assert len(session.model.requests) == asked and (await c.conversation.tree()).current == 4
 
 
 def test_a_fork_of_a_graph_s_thread_is_answered_by_that_graph(server, chat_env, tmp_path, monkeypatch):
@@ -396,22 +405,22 @@ def test_a_json_answer_names_the_node_it_made(door: Any, server: Any):
     ]  # fmt: skip
 
 
-async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again(settings, server):
+async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again(session):
     from tests.test_commands import chat as prompt
     from tests.test_compact import SUMMARY, answered, four_turns, texts
 
     def summarised(request: dict) -> bool:
         return any(text.startswith(SUMMARY) for text in texts(request))
 
-    async with prompt(settings, "folded") as c:
+    async with prompt(session, "folded") as c:
         await four_turns(c)
-        server.queue(Reply("locker 4417, standup 10:15, cat Biscuit"))
+        session.model.queue(Reply("locker 4417, standup 10:15, cat Biscuit"))
         await c.run("/compact")
         tree = await c.conversation.tree()
         compacted = tree.nodes[5]
         assert (compacted.kind, compacted.parent, tree.current) == ("compact", 4, 5), tree.nodes
         await c.ask("and after?")
-        assert summarised(answered(server)[-1])
+        assert summarised(answered(session.model)[-1])
         tree = await c.conversation.tree()
         assert tree.nodes[6].parent == 5 and tree.path == [1, 2, 3, 4, 5, 6]
         drawn = await c.run("/tree")
@@ -419,17 +428,17 @@ async def test_a_compaction_is_a_node_and_going_before_it_sends_every_turn_again
 
         assert "on node 4" in await c.run("/goto 4")  # the node before the compaction: every turn whole again
         await c.ask("uncompacted?")
-        sent = answered(server)[-1]
+        sent = answered(session.model)[-1]
         assert not summarised(sent) and sum(t.startswith("Please note") for t in texts(sent)) == 4, texts(sent)
         tree = await c.conversation.tree()
         assert tree.nodes[7].parent == 4 and tree.current == 7
 
         await c.run("/goto 5")  # and the compacted state comes back with its node
         await c.ask("compacted again?")
-        assert summarised(answered(server)[-1])
+        assert summarised(answered(session.model)[-1])
         assert (await c.conversation.tree()).nodes[8].parent == 5
 
-        server.queue(Reply("a second summary"))
+        session.model.queue(Reply("a second summary"))
         await c.run("/compact")
         assert (await c.conversation.tree()).current == 9
         assert "undone: the compaction" in await c.run("/undo")  # taken back: the thread is on the node before it
