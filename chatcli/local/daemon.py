@@ -33,6 +33,19 @@ if TYPE_CHECKING:
     from typing import Any, Mapping, Sequence
 
 
+class suppress:
+    """``contextlib.suppress`` without what contextlib imports (collections, functools): for a one-shot's side."""
+
+    def __init__(self, *kinds: type[BaseException]) -> None:
+        self.kinds = kinds
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, self.kinds)
+
+
 def build_id() -> str:
     """What must match between a ``chat`` and a process of chat's that serves it (the warm worker, the MCP host):
     chat's version and code, this Python, and its packages (each site-packages directory's time: an install, an
@@ -50,11 +63,9 @@ def build_id() -> str:
                     newest = max(newest, entry.stat().st_mtime_ns)
     sites = []
     for place in sys.path:
-        try:
-            if place.endswith(("site-packages", "dist-packages")):
+        if place.endswith(("site-packages", "dist-packages")):
+            with suppress(OSError):
                 sites.append(f"{place}@{os.stat(place).st_mtime_ns}")
-        except OSError:
-            pass
     return " ".join([__version__, package, str(newest), sys.executable, sys.version.split()[0], *sites])
 
 
@@ -142,18 +153,15 @@ def receive(sock: _socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple
             return None, fds
         if max_fds and not chunks:
             chunk, ancillary, _flags, _addr = sock.recvmsg(take, _socket.CMSG_LEN(max_fds * 4))
-            rights = [data[: len(data) // 4 * 4] for *kind, data in ancillary if tuple(kind) == _RIGHTS]
-            fds = [fd for data in rights for fd in memoryview(data).cast("i").tolist()]
+            fds = [fd for *kind, data in ancillary if tuple(kind) == _RIGHTS for fd in memoryview(data).cast("i")]
         else:
             chunk = sock.recv(take)
         chunks.append(chunk)
         size += len(chunk)
         if chunk.endswith(b"\n"):
-            text = b"".join(chunks).decode()
-            try:
+            text, end = b"".join(chunks).decode(), -1
+            with suppress(StopIteration):  # (no value where one should start)
                 message, end = _scan(text, 0)
-            except StopIteration:
-                end = -1
             if end != len(text) - 1:
                 raise ValueError("a message that is not one JSON value")
             return message, fds
@@ -181,12 +189,11 @@ class start_lock:
     def __enter__(self) -> int | None:
         import fcntl
 
-        try:
+        with suppress(OSError):  # (flock's: another process is starting the daemon)
             self.lock = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             fcntl.flock(self.lock, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return None  # (flock: another process is starting the daemon)
-        return self.lock
+            return self.lock
+        return None
 
     def __exit__(self, *_exc: object) -> None:
         if self.lock >= 0:
@@ -265,8 +272,6 @@ class Listening:
 
     def unlink(self) -> None:
         """Take its socket file away, if it is still this daemon's (not a newer one's, bound since)."""
-        try:
+        with suppress(OSError):
             if os.lstat(self.path).st_ino == self.inode:
                 os.unlink(self.path)
-        except OSError:
-            pass

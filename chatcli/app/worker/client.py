@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 from chatcli.app.worker.jobs import FORWARDED, Forwarder, open_controlling_terminal
 from chatcli.local.daemon import build_id as build_id  # the worker's server reads it here
-from chatcli.local.daemon import receive, same_user, send, spawn, start_lock
+from chatcli.local.daemon import receive, same_user, send, spawn, start_lock, suppress
 from chatcli.local.daemon import runtime_dir as private_dir
 from chatcli.tools.confinement import alike, describe, peer
 
@@ -42,10 +42,8 @@ WORKER_PREFIXES = ("LC_", "PYTHON", "SSL_CERT_")
 def _warn(text: str) -> None:
     from chatcli.text import say
 
-    try:
+    with suppress(OSError, ValueError):
         say(sys.stderr, f"chat: warning: {text}\n")
-    except (OSError, ValueError):
-        pass
 
 
 def runtime_dir(environ: Mapping[str, str]) -> str | None:
@@ -60,13 +58,11 @@ def runtime_dir(environ: Mapping[str, str]) -> str | None:
 def connect(path: str) -> _socket.socket | None:
     """A connection to the worker listening at ``path``, run by this user; None if there is none."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
+    with suppress(OSError):
         sock.connect(path)
         if same_user(sock):
             return sock
         _warn(f"not using the worker: {path} belongs to another user")
-    except OSError:
-        pass
     sock.close()
     return None
 
@@ -162,11 +158,9 @@ def hand_over(argv: list[str], environ: Mapping[str, str], idle: float, wait: bo
 def finish(sock: _socket.socket, forwarder: Forwarder) -> int:
     """Wait for the answer's end and return its exit status; a death by signal is repeated on this process."""
     status = None
-    try:
+    with suppress(OSError, ValueError):
         forwarder.wait(sock)
         status = receive(sock)[0]
-    except (OSError, ValueError):
-        pass
     sock.close()
     if status is None:
         _warn("the worker stopped before telling how the answer ended")
@@ -175,10 +169,8 @@ def finish(sock: _socket.socket, forwarder: Forwarder) -> int:
         forwarder.saved.update((signum, signal.SIG_IGN) for signum in FORWARDED if signum != signal.SIGWINCH)
     if "signal" in status:
         signum = int(status["signal"])
-        try:
-            signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass  # (SIGKILL and SIGSTOP take no handler: they need none)
+        with suppress(OSError, ValueError):
+            signal.signal(signum, signal.SIG_DFL)  # (SIGKILL and SIGSTOP take no handler: they need none)
         os.kill(os.getpid(), signum)
         return 128 + signum
     return int(status.get("exit", 1))

@@ -30,6 +30,8 @@ import os
 import select
 import time
 
+from chatcli.local.daemon import suppress
+
 TYPE_CHECKING = False  # typing itself is not imported: this module runs before chat is
 
 if TYPE_CHECKING:
@@ -87,10 +89,8 @@ class Forwarder:
                 self._stop(signum)  # (before the call is sent: this process alone)
         elif self.pid is None:
             self.pending.append(signum)
-        elif signum == signal.SIGINT:
-            self._to_answer(signum)
         else:
-            _kill(os.kill, self.pid, signum)
+            self._to_answer(signum, os.killpg if signum == signal.SIGINT else os.kill)
 
     def started(self, pid: int) -> None:
         self.pid = pid
@@ -118,12 +118,10 @@ class Forwarder:
             for fd, _event in poller.poll():
                 if fd == sock.fileno():
                     return
-                try:
+                with suppress(OSError):
                     if request := self.channel.recv(1):
                         self.channel.sendall(self._terminal(request))
                         continue
-                except OSError:
-                    pass
                 poller.unregister(self.channel)  # the answer has closed its end
 
     def _terminal(self, request: bytes) -> bytes:
@@ -135,9 +133,10 @@ class Forwarder:
         # Go in the foreground again meanwhile, or once continued; EIO not stopped (an orphaned process group).
         return GO if state is None or state[1] or self._stop(signum) else EIO
 
-    def _to_answer(self, signum: int) -> None:
+    def _to_answer(self, signum: int, kill: Callable[[int, int], None] = os.killpg) -> None:
         if self.pid is not None:
-            _kill(os.killpg, self.pid, signum)
+            with suppress(OSError):
+                kill(self.pid, signum)
 
     def _stop(self, signum: int) -> bool:
         """Stop the answer's process group (if any), then this process, with ``signum``; True if the shell continued
@@ -159,13 +158,6 @@ class Forwarder:
         return self.continued != before
 
 
-def _kill(kill: Callable[[int, int], None], pid: int, signum: int) -> None:
-    try:
-        kill(pid, signum)
-    except OSError:
-        pass  # gone meanwhile
-
-
 def open_controlling_terminal() -> int | None:
     """This process's controlling terminal, opened by its device's own path (``/dev/pts/3``, as a standard stream on
     it is) so that both are known for the same file and what is shown on one is not shown again on the other;
@@ -173,12 +165,10 @@ def open_controlling_terminal() -> int | None:
     device = (terminal_state("self") or (0, False))[0]  # (0: none, or the system does not say)
     path = "/dev/tty"
     for fd in (0, 1, 2):
-        try:
+        with suppress(OSError):
             if device and os.isatty(fd) and os.fstat(fd).st_rdev == device:
                 path = os.ttyname(fd)
                 break
-        except OSError:
-            pass
     else:
         major = os.major(device) if device else 0
         if 136 <= major <= 143:  # a pseudo-terminal: /dev/pts/N
@@ -228,11 +218,9 @@ class Terminal:
 
     def _still(self, fd: int) -> bool:
         """Whether ``fd`` is still the terminal (a descriptor opened on it and closed since is another file now)."""
-        try:
+        with suppress(OSError):
             if os.fstat(fd).st_rdev in self.devices:
                 return True
-        except OSError:
-            pass
         self.fds.discard(fd)
         return False
 
@@ -240,10 +228,9 @@ class Terminal:
 def _tostop(fd: int) -> bool:
     import termios
 
-    try:
+    with suppress(termios.error):
         return bool(termios.tcgetattr(fd)[3] & termios.TOSTOP)
-    except termios.error:
-        return False
+    return False
 
 
 _read, _write = os.read, os.write
@@ -284,11 +271,9 @@ def install(caller: int, channel: int, tty: int | None = None) -> Terminal | Non
     # The caller's terminal by its own device, or as the caller opened it: /dev/tty, which is its terminal's.
     devices = {device, os.makedev(5, 0)}
     for fd in (0, 1, 2, *([tty] if tty is not None else [])) if device else ():
-        try:
+        with suppress(OSError):
             if stat.S_ISCHR((info := os.fstat(fd)).st_mode) and info.st_rdev in (devices if fd == tty else {device}):
                 fds.add(fd)
-        except OSError:
-            pass
     if tty is not None and tty not in fds:
         os.close(tty)
         tty = None
