@@ -58,7 +58,8 @@ LIVE = re.compile("\x1b(?!\\[[0-9;]*m)|[\x07\x08\r\x80-\x9f\u202a-\u202e\u2066-\
 
 
 def live_escapes(text: str) -> list[str]:
-    """What a terminal would act on beyond colour, with what follows it."""
+    """What a terminal would act on beyond colour and chat's own sequences (CHAT_OWN), with what follows it."""
+    text = CHAT_OWN.sub("", text)
     return [text[m.start() : m.start() + 12] for m in LIVE.finditer(text)]
 
 
