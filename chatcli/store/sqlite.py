@@ -145,16 +145,17 @@ def opening_error(path: Path, exc: sqlite3.Error | OSError, new: bool = False) -
 _CHECKED: set[tuple[int, ...]] = set()
 
 
-def check_database(path: Path) -> None:
+def check_database(path: Path, conn: sqlite3.Connection | None = None) -> None:
     """Fail with a clear message if the file is not a SQLite database this version can use: another program's, a
     newer chatcli's, or a damaged one. The first row of every table is read, before anything is written (opening it
     turns on WAL): a file whose pages are garbage is refused here and left exactly as it was. Decided once a process
-    for a file: one this process checked, unchanged since (its inode, size and modification time), is not read again."""
+    for a file: one this process checked, unchanged since (its inode, size and modification time), is not read again.
+    ``conn``: read on that connection (read-only, kept open), not on one of its own."""
     try:
         seen = os.stat(path)
         if (stat := (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns)) in _CHECKED:
             return
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with nullcontext(conn) if conn else closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             for name in tables:
@@ -187,10 +188,11 @@ class ReadOnly:
             return []
         try:
             if self.conn is None:
-                if self.checked:
-                    check_database(self.path)
                 uri = f"file:{quote(str(self.path.absolute()))}?mode=ro"
-                self.conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, check_same_thread=False)
+                conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, check_same_thread=False)
+                if self.checked:  # (on this connection: kept only once the file passed)
+                    check_database(self.path, conn)
+                self.conn = conn
             return list(self.conn.execute(sql, params).fetchall())
         except sqlite3.Error as exc:  # as when it is opened: a full disk, a damaged file...
             if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
