@@ -17,6 +17,10 @@ closed when the test ends; ``session.settings`` are its settings, ``session.mode
   (chatcli.backends.own.model.build_chat_model), replaced for the test: every model chat asks for (a subagent's,
   /model's) is this one under that name. The settings' endpoint is a port on 127.0.0.1 where nothing listens: what
   would go past the fake fails there, never reaching a hosted API.
+- The embedding model (``session.embeddings``, tests/fakes/embedding.py's ``Embedder``) answers for every embedding model
+  chat builds (chatcli.backends.own.model.build_embeddings, replaced for the test) as the fake server's
+  ``/v1/embeddings`` does: its ``asked``, its ``faults`` (a status raised as chat's OpenAI client raises it). It is
+  asked only where the settings name one (``replace(session.settings, embedding_model="openai:embed-fake")``).
 - ``await session.ask(question, thread)`` asks in a thread (opened by ``Chat.thread``) and gives the answer's text;
   ``await session.said(thread)`` gives the texts of the thread's messages.
 """
@@ -35,17 +39,19 @@ from tests.stores import Storage
 
 if TYPE_CHECKING:
     from tests.fakes.chat_model import FakeModel
+    from tests.fakes.embedding import Embedder
 
 _ONCE: dict[str, str] = {}  # made once per test process: the new store tests copy, the address nothing listens on
 
 
 @dataclass
 class Session:
-    """An opened Chat over the test's store, its settings and the fake model that answers it."""
+    """An opened Chat over the test's store, its settings and the fake models that answer it."""
 
     chat: Any
     settings: Any
     model: FakeModel
+    embeddings: Embedder
 
     async def ask(self, question: str, thread: str = "t1", **send: Any) -> str:
         """The answer's text to ``question`` asked in ``thread`` (``send``: Thread.send's options)."""
@@ -78,6 +84,7 @@ def session(
     from chatcli.config import load_settings
     from chatcli.service.chat import Chat
     from tests.fakes.chat_model import FakeModel
+    from tests.fakes.embedding import Embedder
     from tests.fakeserver import closed_port_url
 
     db = _store(storage, isolated_env / ".local" / "share", tmp_path_factory)
@@ -91,8 +98,28 @@ def session(
         "chatcli.backends.own.model.build_chat_model",
         lambda settings, spec=None: model.model_copy(update={"model_name": spec or settings.model}),
     )
+    embeddings = Embedder()
+    monkeypatch.setattr("chatcli.backends.own.model.build_embeddings", lambda settings, spec: _Embeddings(embeddings))
     settings = load_settings({})
-    yield Session(Chat(settings), settings, model)
+    yield Session(Chat(settings), settings, model, embeddings)
+
+
+class _Embeddings:
+    """An embedding model at LangChain's level whose vectors are ``embedder``'s (see the module's docstring)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        from tests.fakes.chat_model import Fault, _status_error
+
+        found = self.embedder.answer(texts)
+        if isinstance(found, int):
+            raise _status_error(Fault(status=found))
+        return found
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.aembed_documents([text]))[0]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -216,102 +216,93 @@ def test_past_their_share_the_memories_nearest_the_question_go_first_at_every_do
     assert CARD in embedded and "What is my library card number?" in embedded
 
 
-def test_the_newest_go_first_without_an_embedding_model_and_when_it_fails(server, chat_env, tmp_path):
-    remember_all(chat_env, [CARD, *LATER], tmp_path)
-    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL)
-    server.queue(Reply("I do not know."))
-    assert CARD not in said(server.requests[-1]) if chat(env, "What is my library card number?").code == 0 else False
-    assert server.embeddings.asked == []  # none is asked without the setting
-    env.update(CHATCLI_EMBEDDING_MODEL="openai:embed-fake", CHATCLI_MAX_RETRIES="0")
-    server.embeddings.faults.append(500)
-    server.queue(Reply("I do not know."))
-    run = chat(env, "What is my library card number?")
-    assert run.code == 0 and run.out == "I do not know.\n", run  # the question goes, answered
-    [line] = [line for line in run.err_lines if "ranked" in line]
-    assert "could not be ranked with openai:embed-fake" in line and "(500)" in line and "the newest are sent" in line
-    sent = said(server.requests[-1])
-    assert CARD not in sent and LATER[-1] in sent
-    server.queue(Reply("It is 4471-Q."))  # the server is back: the next question is ranked
-    assert chat(env, "What is my library card number?").code == 0
-    assert CARD in said(server.requests[-1])
+def ranking(session: Any, **changed: Any) -> Chat:
+    """A Chat of the session's settings (``changed`` changed) whose memories take a tenth of 2,000 tokens and are
+    ranked by the session's embedding model."""
+    return Chat(replace(session.settings, context_tokens=int(SMALL), embedding_model="openai:embed-fake", **changed))
 
 
-def test_each_memory_is_embedded_once_and_again_only_when_its_words_change(server, chat_env, tmp_path):
-    remember_all(chat_env, [CARD, *LATER], tmp_path)
-    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
+async def test_the_newest_go_first_without_an_embedding_model_and_when_it_fails(session):
+    from chatcli.core.events import Notice
+
+    await session.chat.store.memories().add_all([CARD, *LATER])
     question = "What is my library card number?"
-    assert chat(env, question).code == 0
-    assert sorted(server.embeddings.texts()) == sorted([CARD, *LATER, question])
-    server.embeddings.asked.clear()
-    assert chat(env, "Which bicycle is purple?").code == 0
-    assert server.embeddings.texts() == ["Which bicycle is purple?"]  # the memories' vectors were kept
-    card = next(m["id"] for m in listed(env) if m["text"] == CARD)
-    editor = tmp_path / "editor.py"
-    editor.write_text(
-        "import sys\npath = sys.argv[1]\ntext = open(path).read().replace('4471-Q', '9902-Z')\n"
-        "open(path, 'w').write(text)\n"
-    )
-    assert chat(dict(env, VISUAL=f"{sys.executable} {editor}"), "memory", "edit").code == 0
-    server.embeddings.asked.clear()
-    assert chat(env, question).code == 0
-    assert server.embeddings.texts() == [CARD.replace("4471-Q", "9902-Z"), question]
-    assert card in {m["id"] for m in listed(env)} and "9902-Z" in said(server.requests[-1])
+    session.model.queue(Reply("I do not know."))
+    async with Chat(replace(session.settings, context_tokens=int(SMALL))) as unranked:
+        await (await unranked.thread("t1")).send(question)
+    assert CARD not in said(session.model.requests[-1])
+    assert session.embeddings.asked == []  # none is asked without the setting
+    session.embeddings.faults.append(500)
+    session.model.queue(Reply("I do not know."), Reply("It is 4471-Q."))
+    heard = Tokens()
+    async with ranking(session) as ranked:
+        thread = await ranked.thread("t1", listener=heard)
+        assert (await thread.send(question)).text == "I do not know."  # the question goes, answered
+        [line] = [e.text for e in heard.events if isinstance(e, Notice) and "ranked" in e.text]
+        assert "could not be ranked with openai:embed-fake (" in line and "(500)" in line and "newest are sent" in line
+        sent = said(session.model.requests[-1])
+        assert CARD not in sent and LATER[-1] in sent
+        await thread.send(question)  # the model is back: the next question is ranked
+    assert CARD in said(session.model.requests[-1])
 
 
-def test_a_turn_s_later_model_steps_carry_the_same_memories_without_embedding_again(server, chat_env, tmp_path):
-    remember_all(chat_env, [CARD, *LATER], tmp_path)
-    env = dict(
-        chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake", CHATCLI_TOOLS="files"
-    )
-    server.queue(tool_calls(("list_directory", {})), Reply("It is 4471-Q."))
-    run = chat(env, "--yes", "What is my library card number?")
-    assert run.code == 0 and run.out.endswith("It is 4471-Q.\n"), run
-    assert len(server.requests) == 2 and all(CARD in said(request) for request in server.requests)
-    assert server.embeddings.texts().count("What is my library card number?") == 1
+async def test_each_memory_is_embedded_once_and_again_only_when_its_words_change(session):
+    book = session.chat.store.memories()
+    card = (await book.add_all([CARD, *LATER]))[0].id
+    question = "What is my library card number?"
+    async with ranking(session) as ranked:
+        thread = await ranked.thread("t1")
+        await thread.send(question)
+        assert sorted(session.embeddings.texts()) == sorted([CARD, *LATER, question])
+        session.embeddings.asked.clear()
+        await thread.send("Which bicycle is purple?")
+        assert session.embeddings.texts() == ["Which bicycle is purple?"]  # the memories' vectors were kept
+        assert await book.change(card, CARD.replace("4471-Q", "9902-Z"))  # (as chat memory edit changes one)
+        session.embeddings.asked.clear()
+        await thread.send(question)
+    assert session.embeddings.texts() == [CARD.replace("4471-Q", "9902-Z"), question]
+    assert "9902-Z" in said(session.model.requests[-1])
 
 
-def test_a_vector_that_is_not_one_chat_wrote_is_made_again(server, chat_env, tmp_path):
+async def test_a_turn_s_later_model_steps_carry_the_same_memories_without_embedding_again(session):
+    await session.chat.store.memories().add_all([CARD, *LATER])
+    session.model.queue(Calls([("list_directory", {})]), Reply("It is 4471-Q."))
+    async with ranking(session, tools=("files",), approve_all=True) as ranked:
+        answer = await (await ranked.thread("t1")).send("What is my library card number?")
+    assert answer.text.endswith("It is 4471-Q."), answer
+    assert len(session.model.requests) == 2 and all(CARD in said(request) for request in session.model.requests)
+    assert session.embeddings.texts().count("What is my library card number?") == 1
+
+
+async def test_a_vector_that_is_not_one_chat_wrote_is_made_again(session):
     """Another writer of a shared database (or a broken one) leaves what is not a vector where one was: it is skipped
     and made again, never half-read; another model's vectors are let go."""
-    import asyncio
     import base64
     import struct
 
-    from chatcli.store import open_store
     from chatcli.store.memories import MemoryBook, user_name, vector_key, vector_namespace
 
-    remember_all(chat_env, [CARD, *LATER], tmp_path)
-    env = dict(chat_env, CHATCLI_CONTEXT_TOKENS=SMALL, CHATCLI_EMBEDDING_MODEL="openai:embed-fake")
-    assert chat(env, "What is my library card number?").code == 0
+    await session.chat.store.memories().add_all([CARD, *LATER])
+    question = "What is my library card number?"
+    async with ranking(session) as ranked:
+        await (await ranked.thread("t1")).send(question)
     space, card = vector_namespace(user_name()), vector_key("openai:embed-fake", CARD)
-    database = str(Path(chat_env["XDG_DATA_HOME"]) / "chatcli" / "chat.db")
-
-    async def spoil() -> None:
-        async with open_store(database) as opened:
-            store = opened.memory
-            [item] = await store.asearch(space)
-            value, size = dict(item.value), item.value["dimensions"]
-            data = bytearray(base64.b64decode(value["vectors"]))
-            at = value["keys"].index(card) * size * 4
-            data[at : at + 4] = struct.pack("<f", float("nan"))  # the card's vector: not all numbers now
-            await store.aput(space, item.key, {**value, "vectors": base64.b64encode(bytes(data)).decode()})
-            await store.aput(space, "elsewhere", {"model": "ollama:other", "vectors": 5}, index=False)
-            assert card not in await MemoryBook(store).vectors("openai:embed-fake")
-
-    asyncio.run(spoil())
-    server.embeddings.asked.clear()
-    server.queue(Reply("It is 4471-Q."))
-    assert chat(env, "What is my library card number?").code == 0
-    assert server.embeddings.texts() == [CARD, "What is my library card number?"]  # the card's alone, made again
-    assert CARD in said(server.requests[-1])
-
-    async def look() -> None:
-        async with open_store(database) as opened:
-            store = opened.memory
-            assert [item.key for item in await store.asearch(space)] != [] and len(await store.asearch(space)) == 1
-            assert card in await MemoryBook(store).vectors("openai:embed-fake")
-
-    asyncio.run(look())
+    store = session.chat.store.memory
+    [item] = await store.asearch(space)
+    value, size = dict(item.value), item.value["dimensions"]
+    data = bytearray(base64.b64decode(value["vectors"]))
+    at = value["keys"].index(card) * size * 4
+    data[at : at + 4] = struct.pack("<f", float("nan"))  # the card's vector: not all numbers now
+    await store.aput(space, item.key, {**value, "vectors": base64.b64encode(bytes(data)).decode()})
+    await store.aput(space, "elsewhere", {"model": "ollama:other", "vectors": 5}, index=False)
+    assert card not in await MemoryBook(store).vectors("openai:embed-fake")
+    session.embeddings.asked.clear()
+    session.model.queue(Reply("It is 4471-Q."))
+    async with ranking(session) as ranked:
+        await (await ranked.thread("t1")).send(question)
+    assert session.embeddings.texts() == [CARD, question]  # the card's alone, made again
+    assert CARD in said(session.model.requests[-1])
+    assert len(await store.asearch(space)) == 1 and card in await MemoryBook(store).vectors("openai:embed-fake")
 
 
 def test_remember_and_memory_at_the_prompt(server, chat_env):
