@@ -2,16 +2,24 @@
 and every way back to it (-t ID, -c, a resume hint) goes on with them; another graph takes it over only when asked.
 
 The graph is the example one (examples/graphs/agent.py: ChatOpenAI with tools, on the fake server); a request is
-the graph's when it offers the graph's tools, chat's own when it offers none.
+the graph's when it offers the graph's tools, chat's own when it offers none. What chat's service decides for its own
+graph's threads (the model a thread goes on with, what a one-shot, /model, a deletion or a server's note does to it)
+is asked of a ``session`` (tests/session.py); a graph (its own model client), the doors and the command line's words,
+of them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from chatcli.errors import ChatError, UsageError
+from chatcli.service.chat import Chat
+from chatcli.service.opening import Opening, ThreadSetup
 from tests.fakeserver import Fault, Reply
 from tests.helpers import assert_one_error_line, chat
 
@@ -19,7 +27,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 AGENT = f"{EXAMPLES / 'graphs' / 'agent.py'}:graph"
 ELSEWHERE_GRAPH = "other.py:graph"
 
-# The ways back to an existing thread: by its id, and as the last thread.
+# The ways back to an existing thread on the command line: by its id, and as the last thread.
 RESUMES = {"thread": ["-t", "bound"], "continue": ["-c"]}
 
 
@@ -31,55 +39,53 @@ def graph_env(chat_env, monkeypatch):
     return chat_env
 
 
+async def one_shot(
+    session: Any, question: str, thread: str = "bound", *, model: str | None = None, latest: bool = False
+) -> tuple[Opening, str | None]:
+    """``question`` asked as ``chat [-m MODEL] -t THREAD`` (``-c`` with ``latest``) asks it, a chat of one thread
+    opened for it: the thread it found (``said``: the line it says of a change) and the model that answered (--json's
+    ``model``)."""
+    setup = ThreadSetup(model=model, latest=latest)
+    async with Chat(replace(session.settings, model=model or session.settings.model)) as one:
+        opening = await one.find(None if latest else thread, latest=latest, setup=setup)
+        return opening, (await (await one.thread(opening, setup=setup)).send(question)).model
+
+
 def _graphs(server) -> bool:
     """The last request to the model was the example graph's (it offers its tools)."""
     return any(t["function"]["name"] == "get_weather" for t in server.requests[-1].get("tools") or [])
 
 
-@pytest.mark.parametrize("door", RESUMES)
-def test_a_thread_goes_on_with_the_model_it_was_started_with(server, chat_env, tmp_path, door):
-    server.queue(Reply("one"), Reply("two"))
-    assert chat(chat_env, "-m", "gpt-chosen", "-t", "bound", "hi", cwd=tmp_path).code == 0
-    run = chat(chat_env, "--json", *RESUMES[door], "again", cwd=tmp_path)
-    assert run.code == 0, run
-    assert json.loads(run.out)["model"] == "gpt-chosen"
-    assert [r["model"] for r in server.requests] == ["gpt-chosen", "gpt-chosen"]
+@pytest.mark.parametrize("door", ["thread", "continue"])
+async def test_a_thread_goes_on_with_the_model_it_was_started_with(session, door):
+    await one_shot(session, "hi", model="gpt-chosen")
+    assert (await one_shot(session, "again", latest=door == "continue"))[1] == "gpt-chosen"
+    assert [r["model"] for r in session.model.requests] == ["gpt-chosen", "gpt-chosen"]
 
 
-def test_m_on_a_thread_changes_it_and_says_so_once(server, chat_env, tmp_path):
-    server.queue(Reply("one"), Reply("two"), Reply("three"), Reply("four"))
-    assert chat(chat_env, "-m", "gpt-first", "-t", "bound", "hi", cwd=tmp_path).code == 0
-    changed = chat(chat_env, "-m", "gpt-second", "-t", "bound", "again", cwd=tmp_path)
-    assert changed.code == 0 and "thread bound now answers with gpt-second (was gpt-first)" in changed.err, changed
-    same = chat(chat_env, "-m", "gpt-second", "-t", "bound", "more", cwd=tmp_path)
-    assert same.code == 0 and "now answers" not in same.err, same
-    assert chat(chat_env, "-t", "bound", "last", cwd=tmp_path).code == 0
-    assert [r["model"] for r in server.requests] == ["gpt-first", "gpt-second", "gpt-second", "gpt-second"]
+async def test_m_on_a_thread_changes_it_and_says_so_once(session):
+    await one_shot(session, "hi", model="gpt-first")
+    changed, _ = await one_shot(session, "again", model="gpt-second")
+    assert changed.said == "thread bound now answers with gpt-second (was gpt-first)", changed
+    same, _ = await one_shot(session, "more", model="gpt-second")
+    assert same.said is None, same
+    await one_shot(session, "last")
+    assert [r["model"] for r in session.model.requests] == ["gpt-first", "gpt-second", "gpt-second", "gpt-second"]
 
 
-def at_the_prompt(env: dict[str, str], cwd: Path, thread: str, *lines: str) -> list[str]:
-    """What the prompt said to each of ``lines`` on ``thread`` (a command, or a question), then leaving."""
-    import asyncio
-
-    from chatcli.config import load_settings
+async def at_the_prompt(session: Any, thread: str, *lines: str) -> list[str]:
+    """What the prompt said to each of ``lines`` on ``thread`` (a command, or a question), then leaving (its chat
+    closed)."""
     from tests.test_commands import chat as prompt_chat
 
-    settings = load_settings({}, environ=env, cwd=cwd)
-
-    async def prompt() -> list[str]:
-        async with prompt_chat(settings, thread) as at:
-            return [await (at.run(line) if line.startswith("/") else at.ask(line)) for line in lines]
-
-    return asyncio.run(prompt())
+    async with prompt_chat(session.settings, thread) as at:
+        return [await (at.run(line) if line.startswith("/") else at.ask(line)) for line in lines]
 
 
-def test_model_at_the_prompt_is_kept_with_the_thread(server, chat_env, tmp_path):
-    server.queue(Reply("one"), Reply("two"))
-    assert chat(chat_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
-    at_the_prompt(chat_env, tmp_path, "bound", "/model gpt-slow", "at the prompt")
-    run = chat(chat_env, "--json", "-t", "bound", "and from a script", cwd=tmp_path)
-    server.queue(Reply("three"))
-    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-slow", run
+async def test_model_at_the_prompt_is_kept_with_the_thread(session):
+    await one_shot(session, "hi")
+    await at_the_prompt(session, "bound", "/model gpt-slow", "at the prompt")
+    assert (await one_shot(session, "and from a script"))[1] == "gpt-slow"
 
 
 @pytest.mark.parametrize("door", RESUMES)
@@ -119,51 +125,38 @@ def test_another_graph_or_chats_own_is_refused_in_one_line_unless_rebind(server,
     assert chat(graph_env, *named, "-t", "bound", "and now?", cwd=tmp_path).out == "still the other\n"
 
 
-def test_chats_own_thread_is_not_handed_to_a_graph_unasked(server, graph_env, tmp_path):
-    server.queue(Reply("chat's own"))
-    assert chat(graph_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
-    refused = chat(graph_env, "--graph", AGENT, "-t", "bound", "hi", cwd=tmp_path)
-    assert "chat's own graph" in assert_one_error_line(refused, 2)
-    assert len(server.requests) == 1
+async def test_chats_own_thread_is_not_handed_to_a_graph_unasked(session, tmp_path):
+    from chatcli.backends.graphs.load import GraphFile
+    from chatcli.service.answerer import Answerer
+
+    await session.ask("hi", "bound")
+    graph = Answerer(graph=GraphFile(AGENT, tmp_path))
+    async with Chat(session.settings, graph) as one:
+        with pytest.raises(UsageError, match="chat's own graph"):
+            await one.find("bound", setup=ThreadSetup(answerer=graph))
+    assert len(session.model.requests) == 1
 
 
-def test_model_at_the_prompt_then_leaving_is_kept_with_the_thread(server, chat_env, tmp_path):
+async def test_model_at_the_prompt_then_leaving_is_kept_with_the_thread(session):
     """/model said, then Ctrl-D before any message: the thread still goes on with that model."""
-    server.queue(Reply("one"), Reply("two"))
-    assert chat(chat_env, "-t", "bound", "hi", cwd=tmp_path).code == 0
-    [said] = at_the_prompt(chat_env, tmp_path, "bound", "/model long-5")  # and leave
+    await one_shot(session, "hi")
+    [said] = await at_the_prompt(session, "bound", "/model long-5")  # and leave
     assert "kept with this thread" in said, said
-    run = chat(chat_env, "--json", "-t", "bound", "after leaving", cwd=tmp_path)
-    assert run.code == 0 and json.loads(run.out)["model"] == "long-5", run
-    assert server.requests[-1]["model"] == "long-5"
+    assert (await one_shot(session, "after leaving"))[1] == "long-5"
+    assert session.model.requests[-1]["model"] == "long-5"
 
 
-def test_a_thread_stored_before_bindings_goes_on_with_its_last_model(server, chat_env, tmp_path):
+async def test_a_thread_stored_before_bindings_goes_on_with_its_last_model(session):
     """A thread with no binding stored (as every thread before them) is read from its index row: its last model."""
-    import asyncio
-
-    from chatcli.config import load_settings
-    from chatcli.store import open_store
-
-    server.queue(Reply("one"), Reply("two"))
-    assert chat(chat_env, "-m", "gpt-old", "-t", "bound", "hi", cwd=tmp_path).code == 0
-    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
-
-    async def forget() -> None:
-        async with open_store(settings.db or "") as store:
-            await store.index.bind("bound", "not json at all")  # as good as none: read as a thread from before
-
-    asyncio.run(forget())
-    run = chat(chat_env, "--json", "-t", "bound", "again", cwd=tmp_path)
-    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-old", run
+    await one_shot(session, "hi", model="gpt-old")
+    await session.chat.store.index.bind("bound", "not json at all")  # as good as none: read as a thread from before
+    assert (await one_shot(session, "again"))[1] == "gpt-old"
 
 
-def test_a_deleted_thread_takes_its_binding_with_it(server, chat_env, tmp_path):
-    server.queue(Reply("one"), Reply("two"))
-    assert chat(chat_env, "-m", "gpt-gone", "-t", "bound", "hi", cwd=tmp_path).code == 0
-    assert chat(chat_env, "rm", "bound", "--yes", cwd=tmp_path).code == 0
-    run = chat(chat_env, "--json", "-t", "bound", "anew", cwd=tmp_path)
-    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-fake", run
+async def test_a_deleted_thread_takes_its_binding_with_it(session):
+    await one_shot(session, "hi", model="gpt-gone")
+    await session.chat.delete("bound")
+    assert (await one_shot(session, "anew"))[1] == "gpt-fake"
 
 
 def test_chat_serve_goes_on_with_a_threads_model_and_refuses_a_graphs(server, graph_env, tmp_path):
@@ -214,29 +207,23 @@ def test_switch_at_the_prompt_goes_on_with_each_threads_own(server, graph_env, t
     assert "answered by the graph" in printed[-1] and "chat --thread thread-g" in printed[-1], printed
 
 
-def test_a_servers_thread_id_never_takes_over_a_local_thread(server, chat_env, tmp_path):
+async def test_a_servers_thread_id_never_takes_over_a_local_thread(session):
     """What a deployed graph's server names is a string of its choosing: noting its thread locally never
     rebinds a thread of chat's own, nor puts it in the inbox, nor takes an id that is no thread id."""
-    import asyncio
     from types import SimpleNamespace
 
-    from chatcli.config import load_settings
-    from chatcli.service.backend import RemoteBackend
-
-    server.queue(Reply("one"), Reply("two"))
-    assert chat(chat_env, "-m", "gpt-mine", "-t", "mine", "hi", cwd=tmp_path).code == 0
-    settings = load_settings({}, environ=chat_env, cwd=tmp_path)
     from chatcli.backends.remote.client import RemoteSpec
+    from chatcli.service.backend import RemoteBackend
     from chatcli.store.base import Asked
 
+    await one_shot(session, "hi", "mine", model="gpt-mine")
     evil = RemoteBackend.__new__(RemoteBackend)  # what a server's backend notes, with no connection made
     evil.remote = SimpleNamespace(spec=RemoteSpec("http://evil.example", "agent"))
-    evil.db = settings.db or ""
+    evil.db = session.settings.db
     for named in ("mine", "../../etc", "x" * 500):
-        asyncio.run(evil.keep(named, [Asked("interrupt", "i1", "answer me")]))
-    assert json.loads(chat(chat_env, "inbox", "--json", cwd=tmp_path).out) == []
-    run = chat(chat_env, "--json", "-t", "mine", "again", cwd=tmp_path)
-    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-mine", run
+        await evil.keep(named, [Asked("interrupt", "i1", "answer me")])
+    assert await session.chat.threads().waiting() == []  # chat inbox's list
+    assert (await one_shot(session, "again", "mine"))[1] == "gpt-mine"
 
 
 def test_every_resume_hint_is_a_command_that_goes_on_with_the_thread():
@@ -319,23 +306,21 @@ def test_model_told_to_a_new_editor_session_is_kept_when_the_editor_leaves(serve
     assert [r["model"] for r in server.requests] == ["think"]
 
 
-def test_a_new_thread_told_a_model_is_titled_by_its_first_question_and_kept_if_it_fails(server, chat_env, tmp_path):
+async def test_a_new_thread_told_a_model_is_titled_by_its_first_question_and_kept_if_it_fails(session):
     """Kept untitled from /model on; a first question that fails leaves it kept (its model with it), and the first
     one answered names it."""
-    [said] = at_the_prompt(chat_env, tmp_path, "fresh", "/model gpt-told")
+    [said] = await at_the_prompt(session, "fresh", "/model gpt-told")
     assert "kept with this thread" in said, said
 
-    def row() -> dict:
-        listed = chat(chat_env, "threads", "--json", cwd=tmp_path)
-        assert listed.code == 0, listed
-        return next(r for r in json.loads(listed.out) if r["thread_id"] == "fresh")
+    async def row() -> Any:
+        return await session.chat.threads().info("fresh")  # as chat threads lists it
 
-    assert (row()["title"] or "", row()["message_count"]) == ("", 0)
-    server.queue(Fault(status=500, message="down"))
-    assert chat(chat_env, "-t", "fresh", "a first try", cwd=tmp_path).code != 0
-    assert row()["thread_id"] == "fresh"
-    server.queue(Reply("answered"))
-    run = chat(chat_env, "--json", "-t", "fresh", "a second try", cwd=tmp_path)
-    assert run.code == 0 and json.loads(run.out)["model"] == "gpt-told", run
-    assert row()["title"] == "a first try"
-    assert [r["model"] for r in server.requests] == ["gpt-told", "gpt-told"]
+    assert ((await row()).title or "", (await row()).message_count) == ("", 0)
+    session.model.queue(Fault(status=500, message="down"))
+    with pytest.raises(ChatError):
+        await one_shot(session, "a first try", "fresh")
+    assert (await row()).thread_id == "fresh"
+    session.model.queue(Reply("answered"))
+    assert (await one_shot(session, "a second try", "fresh"))[1] == "gpt-told"
+    assert (await row()).title == "a first try"
+    assert [r["model"] for r in session.model.requests] == ["gpt-told", "gpt-told"]
