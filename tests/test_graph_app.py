@@ -2,19 +2,23 @@
 
 The graph is the example shipped in examples/graphs/agent.py (ChatOpenAI, pointed at the fake OpenAI server by
 OPENAI_BASE_URL, as a LangGraph developer's own graph would be), or a small graph written by the test. Its code
-runs in this process and reads this process's environment, so the tests set the fake server's there too.
+runs in this process and reads this process's environment, so the tests set the fake server's there too. What chat
+decides of a graph (which one a name finds, its interrupts, undo, retry, fork, a stop) is asked of a ``session``
+(tests/session.py) with the example's ChatOpenAI made the session's fake model (``agent_model``); the command line's
+words, the terminal and the wire are asked of the command line and the fake server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from chatcli.core.events import Decision
-from tests.fakeserver import Reply, tool_calls
+from tests.fakeserver import Calls, Reply, tool_calls
 from tests.helpers import Tokens, assert_one_error_line, chat
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -29,9 +33,16 @@ def graph_env(chat_env, monkeypatch):
     return chat_env
 
 
-def sent(server, n: int = -1) -> list[tuple[str, str]]:
-    """The roles and texts of the messages of request ``n`` to the model."""
-    return [(m["role"], m.get("content") or "") for m in server.requests[n]["messages"]]
+@pytest.fixture
+def agent_model(session, monkeypatch):
+    """examples/graphs/agent.py's model (the ChatOpenAI it makes as it loads) is the session's fake model."""
+    monkeypatch.setattr("langchain_openai.ChatOpenAI", lambda **_: session.model)
+    monkeypatch.delitem(sys.modules, "graphs.agent", raising=False)  # (loaded again by its module's name)
+
+
+def sent(fake, n: int = -1) -> list[tuple[str, str]]:
+    """The roles and texts of the messages of request ``n`` to the model (``fake``: the fake server or model)."""
+    return [(m["role"], m.get("content") or "") for m in fake.requests[n]["messages"]]
 
 
 def write_graph(tmp_path: Path, body: str, name: str = "mine.py") -> str:
@@ -66,19 +77,27 @@ def test_a_graphs_one_shot_runs_in_the_command_that_names_it_never_in_the_warm_w
         assert not is_one_shot(argv, True), argv
 
 
-def test_a_graph_is_found_by_its_langgraph_json_id_by_module_and_as_a_builder_or_factory(server, graph_env, tmp_path):
-    server.queue(Reply("by id"))
-    assert chat(graph_env, "--graph", "agent", "hi", cwd=EXAMPLES).out == "by id\n"
-    server.queue(Reply("by module"))
-    assert chat(graph_env, "--graph", "graphs.agent:graph", "hi", cwd=EXAMPLES).out == "by module\n"
+async def test_a_graph_is_found_by_its_langgraph_json_id_by_module_and_as_a_builder_or_factory(
+    session, agent_model, tmp_path
+):
+    from chatcli.backends.graphs.load import GraphFile
+    from tests.helpers import a_thread
+
+    async def answer(spec: str, question: str = "hi", cwd: Path = EXAMPLES) -> str:
+        async with a_thread(session.settings, spec.rpartition(":")[2], graph=GraphFile(spec, cwd)) as conv:
+            return (await conv.send(question)).text
+
+    session.model.queue(Reply("by id"), Reply("by module"))
+    assert await answer("agent") == "by id"
+    assert await answer("graphs.agent:graph") == "by module"
     body = (
         "def answer(state):\n    return {'messages': [AIMessage('built: ' + state['messages'][-1].text)]}\n"
         "builder = StateGraph(MessagesState)\nbuilder.add_node('answer', answer)\nbuilder.add_edge(START, 'answer')\n"
         "async def make_graph(config):\n    return builder.compile()\n"
     )
     path = write_graph(tmp_path, body)
-    assert chat(graph_env, "--graph", f"{path}:builder", "one").out == "built: one\n"
-    assert chat(graph_env, "--graph", f"{path}:make_graph", "two").out == "built: two\n"
+    assert await answer(f"{path}:builder", "one") == "built: one"
+    assert await answer(f"{path}:make_graph", "two", tmp_path) == "built: two"
 
 
 def test_what_is_no_graph_is_one_line(server, graph_env, tmp_path):
@@ -150,10 +169,10 @@ async def _open(settings, thread: str, listener: Tokens):
     return a_thread(settings, thread, listener, graph=GraphFile(AGENT, Path.cwd()))
 
 
-async def test_both_shapes_of_interrupt_are_asked_and_the_answers_reach_the_tools(server, settings):
-    server.queue(
-        tool_calls(("ask_user", {"question": "Which city?"}), text="Let me ask."),
-        tool_calls(("book_table", {"restaurant": "Chez Y", "people": 2, "time": "19:00"})),
+async def test_both_shapes_of_interrupt_are_asked_and_the_answers_reach_the_tools(session, agent_model):
+    session.model.queue(
+        Calls([("ask_user", {"question": "Which city?"})], text="Let me ask."),
+        Calls([("book_table", {"restaurant": "Chez Y", "people": 2, "time": "19:00"})]),
         Reply("Booked."),
     )
 
@@ -164,19 +183,19 @@ async def test_both_shapes_of_interrupt_are_asked_and_the_answers_reach_the_tool
         return "Lyon"
 
     listener = Tokens(approve=approve, answer=answer)
-    async with await _open(settings, "hitl", listener) as conv:
+    async with await _open(session.settings, "hitl", listener) as conv:
         result = await conv.send("book a table")
     assert result.text == "Let me ask.\n\nBooked."
     assert [q.value for q in listener.questions] == ["Which city?"]
     (review,) = listener.reviews
     assert review.allowed == ("approve", "edit", "reject") and review.description == "Book this table?"
-    assert ("tool", "Lyon") in sent(server, 1)
-    assert ("tool", "Booked a table for 3 at Chez Y at 19:00.") in sent(server, 2)
+    assert ("tool", "Lyon") in sent(session.model, 1)
+    assert ("tool", "Booked a table for 3 at Chez Y at 19:00.") in sent(session.model, 2)
 
 
-async def test_an_interrupt_left_unanswered_is_asked_again_when_the_thread_is_resumed(server, settings):
-    server.queue(tool_calls(("ask_user", {"question": "Which city?"})), Reply("Lyon it is."))
-    async with await _open(settings, "crash", Tokens()) as conv:  # nobody answers: the run stops there
+async def test_an_interrupt_left_unanswered_is_asked_again_when_the_thread_is_resumed(session, agent_model):
+    session.model.queue(Calls([("ask_user", {"question": "Which city?"})]), Reply("Lyon it is."))
+    async with await _open(session.settings, "crash", Tokens()) as conv:  # nobody answers: the run stops there
         result = await conv.send("plan a trip")
         assert [p.value for p in result.interrupts] == ["Which city?"]
 
@@ -184,35 +203,36 @@ async def test_an_interrupt_left_unanswered_is_asked_again_when_the_thread_is_re
         return "Lyon"
 
     listener = Tokens(answer=answer)
-    async with await _open(settings, "crash", listener) as conv:  # chat started again on the thread
+    async with await _open(session.settings, "crash", listener) as conv:  # chat started again on the thread
         assert [p.value for p in await conv.waiting()] == ["Which city?"]
         result = await conv.resume()
         assert await conv.waiting() == []
     assert result.text == "Lyon it is." and [q.value for q in listener.questions] == ["Which city?"]
 
 
-async def test_undo_retry_and_fork_go_through_the_graphs_checkpoints(server, settings):
-    server.queue(Reply("First."), Reply("Second."), Reply("Second, again."), Reply("On the fork."))
-    async with await _open(settings, "travel", Tokens()) as conv:
+async def test_undo_retry_and_fork_go_through_the_graphs_checkpoints(session, agent_model):
+    model = session.model
+    model.queue(Reply("First."), Reply("Second."), Reply("Second, again."), Reply("On the fork."))
+    async with await _open(session.settings, "travel", Tokens()) as conv:
         await conv.send("one")
         await conv.send("two")
         retried = await conv.retry()
         assert retried.text == "Second, again."
         assert [m.text for m in await conv.messages()] == ["one", "First.", "two", "Second, again."]
-        assert sent(server, 2) == sent(server, 1)  # the same question, without the answer it replaces
+        assert sent(model, 2) == sent(model, 1)  # the same question, without the answer it replaces
         undone = await conv.undo()
         assert undone.question == "two" and [m.text for m in await conv.messages()] == ["one", "First."]
         fork = await conv.threads().fork("travel", 1)
-    async with await _open(settings, fork, Tokens()) as conv:  # the fork, as another thread of the Chat
+    async with await _open(session.settings, fork, Tokens()) as conv:  # the fork, as another thread of the Chat
         await conv.send("three")
         assert [m.text for m in await conv.messages()] == ["one", "First.", "three", "On the fork."]
-    assert sent(server)[-1] == ("user", "three") and ("user", "two") not in sent(server)
+    assert sent(model)[-1] == ("user", "three") and ("user", "two") not in sent(model)
 
 
-async def test_a_stopped_answer_keeps_what_arrived(server, settings):
-    server.queue(Reply("one two three four five six seven eight", delay=0.2))
+async def test_a_stopped_answer_keeps_what_arrived(session, agent_model):
+    session.model.queue(Reply("one two three four five six seven eight", delay=0.2))
     first = asyncio.Event()
-    async with await _open(settings, "stop", Tokens(on_token=lambda _t: first.set())) as conv:
+    async with await _open(session.settings, "stop", Tokens(on_token=lambda _t: first.set())) as conv:
         turn = asyncio.ensure_future(conv.send("count"))
         await first.wait()
         turn.cancel()
@@ -368,14 +388,15 @@ def test_a_file_of_several_graphs_none_named_graph_asks_which(server, graph_env,
     assert "which graph? the file has first, second" in line and f"--graph {path}:NAME" in line, line
 
 
-def test_the_projects_own_langgraph_json_entry_runs(server, graph_env, monkeypatch):
+async def test_the_projects_own_langgraph_json_entry_runs(session):
     """`chat --graph chat` in this checkout: langgraph.json's entry is a factory that is an async context manager
     (chatcli.backends.own.served:graph), entered for the run and left after it."""
-    root = EXAMPLES.parent
-    monkeypatch.setenv("CHATCLI_MODEL", "gpt-fake")
-    server.queue(Reply("chat's graph, loaded as any other."))
-    run = chat(graph_env, "--graph", "chat", "hello", cwd=root)
-    assert run.code == 0 and run.out == "chat's graph, loaded as any other.\n", run
+    from chatcli.backends.graphs.load import GraphFile
+    from tests.helpers import a_thread
+
+    session.model.queue(Reply("chat's graph, loaded as any other."))
+    async with a_thread(session.settings, "own", graph=GraphFile("chat", EXAMPLES.parent)) as conv:
+        assert (await conv.send("hello")).text == "chat's graph, loaded as any other."
 
 
 async def test_a_stopped_answer_ends_the_graphs_model_call_wherever_the_stop_lands(

@@ -1,15 +1,16 @@
 """The fake chat model at LangChain's level that a ``session`` (tests/session.py) answers with: tests/fakeserver.py's
-default answer and its queue's items, without HTTP."""
+default answer and its queue's items, without HTTP (called from a thread too: a graph of the user's whose node is a
+function, as examples/graphs/agent.py's)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections import deque
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import agenerate_from_stream
+from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
 from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -35,8 +36,22 @@ class FakeModel(BaseChatModel):
     def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
         return self.bind(tools=[convert_to_openai_tool(tool) for tool in tools], **kwargs)
 
-    def _generate(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("chat calls its models asynchronously")
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        return generate_from_stream(self._stream(messages, stop, **kw))
+
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        loop, chunks = asyncio.new_event_loop(), self._astream(messages, stop, **kwargs)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(anext(chunks))
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(chunks.aclose())
+            loop.close()
 
     async def _agenerate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
