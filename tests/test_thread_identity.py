@@ -1,5 +1,8 @@
 """Which thread a run is on: a mistyped id is caught, -c continues the last one, ids are shown only
-for threads that exist, and a thread keeps its role's model and temperature."""
+for threads that exist, and a thread keeps its role's model and temperature.
+
+Which thread an id names is decided by chat's service (``Chat.find``), asked of a ``session`` (tests/session.py);
+what the command line and the prompt make of it (their flags, words and exit codes), of them."""
 
 from __future__ import annotations
 
@@ -29,6 +32,18 @@ def first_thread(env: dict[str, str], question: str = "remember 42") -> str:
     return THREAD_NOTE.search(run.err).group(1)
 
 
+async def asked(session: Any, question: str = "remember 42", thread: str | None = None) -> str:
+    """The id of the thread ``question`` was asked in: ``thread``, or a new one under a generated id."""
+    conversation = await session.chat.thread(thread)
+    await conversation.send(question)
+    return str(conversation.thread_id)
+
+
+async def listed(session: Any) -> list[str]:
+    """The ids of the session's threads."""
+    return [info.thread_id for info in await session.chat.threads().list()]
+
+
 # --------------------------------------------------------------------------- a mistyped id
 
 
@@ -43,13 +58,13 @@ def swapped(t: str) -> str:
     [lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), swapped, lambda t: t + "0"],
     ids=["replaced", "swapped", "one more"],
 )
-def test_a_mistyped_thread_id_names_the_thread_and_sends_nothing(server, chat_env, typo):
-    real = first_thread(chat_env)
+async def test_a_mistyped_thread_id_names_the_thread_and_sends_nothing(session, typo):
+    real = await asked(session)
     wrong = typo(real)
-    run = chat(chat_env, "--thread", wrong, "what was the number?")
-    line = assert_one_error_line(run, 2)
-    assert f"no thread {wrong}; did you mean {real}?" in line and f"chat --new-thread {wrong}" in line, run
-    assert len(server.requests) == 1 and thread_ids(chat_env) == [real]  # nothing sent, nothing stored
+    with pytest.raises(UsageError, match=f"no thread {wrong}; did you mean {real}\\?") as refused:
+        await session.chat.thread(wrong)
+    assert f"chat --new-thread {wrong}" in str(refused.value.hint)
+    assert len(session.model.requests) == 1 and await listed(session) == [real]  # nothing sent, nothing stored
 
 
 def test_a_unique_start_of_a_generated_id_finds_it_everywhere_an_id_is_taken(server, chat_env):
@@ -68,24 +83,24 @@ def test_a_unique_start_of_a_generated_id_finds_it_everywhere_an_id_is_taken(ser
     assert removed.code == 0 and f"deleted {real}" in removed.err and thread_ids(chat_env) == [], removed
 
 
-def test_a_start_shared_by_two_generated_ids_is_refused_naming_both(server, chat_env):
+async def test_a_start_shared_by_two_generated_ids_is_refused_naming_both(session):
     for name in ("abcd1234", "abcd5678"):
-        assert chat(chat_env, "--new-thread", name, "hi").code == 0
-    line = assert_one_error_line(chat(chat_env, "show", "abcd"), 2)
-    assert "abcd is the start of 2 threads" in line and "abcd1234" in line and "abcd5678" in line
-    assert chat(chat_env, "show", "abcd5").code == 0
+        await asked(session, "hi", name)
+    with pytest.raises(UsageError, match="abcd is the start of 2 threads") as refused:
+        await session.chat.find("abcd", going_on=False)
+    assert "abcd1234" in str(refused.value) and "abcd5678" in str(refused.value)
+    assert (await session.chat.find("abcd5", going_on=False)).thread_id == "abcd5678"
 
 
 @pytest.mark.parametrize(
     "existing, chosen",
     [("barA", "barB"), ("att", "att3"), ("dotenv", "dotenv2"), ("pend", "pend2"), ("fix-a", "fix-b"), ("main", "Main")],
 )
-def test_a_name_the_user_chooses_is_never_refused_for_resembling_another(server, chat_env, existing, chosen):
-    assert chat(chat_env, "-t", existing, "first").code == 0
-    run = chat(chat_env, "-t", chosen, "second")
-    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == chosen, run
-    assert [m["content"] for m in server.requests[-1]["messages"][1:]] == ["second"]  # a thread of its own
-    assert sorted(thread_ids(chat_env)) == sorted([existing, chosen])
+async def test_a_name_the_user_chooses_is_never_refused_for_resembling_another(session, existing, chosen):
+    await asked(session, "first", existing)
+    assert await asked(session, "second", chosen) == chosen
+    assert [m["content"] for m in session.model.requests[-1]["messages"][1:]] == ["second"]  # a thread of its own
+    assert sorted(await listed(session)) == sorted([existing, chosen])
 
 
 def test_new_thread_refuses_only_a_name_that_is_taken(server, chat_env):
@@ -95,10 +110,10 @@ def test_new_thread_refuses_only_a_name_that_is_taken(server, chat_env):
 
 
 @pytest.mark.parametrize("word", ["last", "recent"])
-def test_words_like_last_are_names_like_any_other(server, chat_env, word):
-    first_thread(chat_env)
-    run = chat(chat_env, "-t", word, "and then?")
-    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == word, run
+async def test_words_like_last_are_names_like_any_other(session, word):
+    await asked(session)
+    assert await asked(session, "and then?", word) == word
+    assert [m["content"] for m in session.model.requests[-1]["messages"][1:]] == ["and then?"]
 
 
 @pytest.mark.parametrize("option", ["-t", "--thread", "--new-thread"])
@@ -139,16 +154,23 @@ async def test_switch_to_a_mistyped_id_names_the_thread_and_stays(settings, serv
 # --------------------------------------------------------------------------- -c / --continue
 
 
-def test_continue_resumes_the_most_recently_used_thread(server, chat_env):
-    assert chat(chat_env, "-t", "older", "my name is Zed").code == 0
-    assert chat(chat_env, "-t", "newer", "unrelated").code == 0
-    assert chat(chat_env, "-t", "older", "I live in Oslo").code == 0  # used last
-    run = chat(chat_env, "-c", "what is my name?")
-    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == "older", run
-    sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "user"]
+async def test_continue_resumes_the_most_recently_used_thread(session):
+    await asked(session, "my name is Zed", "older")
+    await asked(session, "unrelated", "newer")
+    await asked(session, "I live in Oslo", "older")  # used last
+    latest = await session.chat.find(latest=True)
+    assert latest.thread_id == "older"
+    await (await session.chat.thread(latest)).send("what is my name?")
+    sent = [m["content"] for m in session.model.requests[-1]["messages"] if m["role"] == "user"]
     assert sent == ["my name is Zed", "I live in Oslo", "what is my name?"]
-    obj = json.loads(chat(chat_env, "--continue", "--json", "and where?").out)
-    assert obj["thread_id"] == "older"
+
+
+def test_c_and_continue_go_on_with_the_last_thread(server, chat_env):
+    real = first_thread(chat_env)
+    run = chat(chat_env, "-c", "what was the number?")
+    assert run.code == 0 and THREAD_NOTE.search(run.err).group(1) == real, run
+    assert [m["content"] for m in server.requests[-1]["messages"][1:] if m["role"] == "user"][0] == "remember 42"
+    assert json.loads(chat(chat_env, "--continue", "--json", "and where?").out)["thread_id"] == real
 
 
 def test_continue_with_thread_or_without_any_thread_is_one_line(server, chat_env):
@@ -254,16 +276,14 @@ def test_the_prompt_says_which_thread_it_opens_and_refuses_a_mistyped_one(server
 
 @pytest.mark.parametrize("opened", [False, True], ids=["before it opens", "opened"])
 async def test_an_id_is_found_among_many_threads_by_the_index_key_not_by_reading_every_row(
-    settings, monkeypatch, opened
+    session, monkeypatch, opened
 ):
     from chatcli.service.chat import Chat
-    from chatcli.store import open_store
     from chatcli.store import sqlite as sqlite_store
 
     ids = [f"{i * 2654435761 % 2**32:08x}" for i in range(300)]  # generated ids, spread out
-    async with open_store(settings.db) as store:
-        for thread_id in ids:
-            await store.index.touch(thread_id, "a question", 2, "gpt-fake")
+    for thread_id in ids:
+        await session.chat.store.index.touch(thread_id, "a question", 2, "gpt-fake")
     read: list[int] = []  # the rows of each read of the index
     rows = sqlite_store.ReadOnly.rows
 
@@ -272,7 +292,7 @@ async def test_an_id_is_found_among_many_threads_by_the_index_key_not_by_reading
         return found
 
     monkeypatch.setattr(sqlite_store.ReadOnly, "rows", counted)
-    async with Chat(settings) as chat:
+    async with Chat(session.settings) as chat:
         if opened:
             await chat.open(tools=False)
             index = chat.store.index
