@@ -73,12 +73,12 @@ async def test_m_on_a_thread_changes_it_and_says_so_once(session):
     assert [r["model"] for r in session.model.requests] == ["gpt-first", "gpt-second", "gpt-second", "gpt-second"]
 
 
-async def at_the_prompt(session: Any, thread: str, *lines: str) -> list[str]:
-    """What the prompt said to each of ``lines`` on ``thread`` (a command, or a question), then leaving (its chat
-    closed)."""
+async def at_the_prompt(chat: Any, thread: str, *lines: str) -> list[str]:
+    """What the prompt said to each of ``lines`` on ``thread`` (a command, or a question): at a ``session``'s chat, or
+    at a chat of its own opened on ``chat``'s settings, closed after them (leaving the prompt)."""
     from tests.test_commands import chat as prompt_chat
 
-    async with prompt_chat(session.settings, thread) as at:
+    async with prompt_chat(chat, thread) as at:
         return [await (at.run(line) if line.startswith("/") else at.ask(line)) for line in lines]
 
 
@@ -140,7 +140,7 @@ async def test_chats_own_thread_is_not_handed_to_a_graph_unasked(session, tmp_pa
 async def test_model_at_the_prompt_then_leaving_is_kept_with_the_thread(session):
     """/model said, then Ctrl-D before any message: the thread still goes on with that model."""
     await one_shot(session, "hi")
-    [said] = await at_the_prompt(session, "bound", "/model long-5")  # and leave
+    [said] = await at_the_prompt(session.settings, "bound", "/model long-5")  # and leave
     assert "kept with this thread" in said, said
     assert (await one_shot(session, "after leaving"))[1] == "long-5"
     assert session.model.requests[-1]["model"] == "long-5"
