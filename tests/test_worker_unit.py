@@ -246,6 +246,26 @@ def test_what_the_caller_writes_is_what_json_writes_and_reads_back_whole():
                 receive(other)
 
 
+def test_a_message_that_is_not_one_json_object_is_an_error_and_its_descriptors_are_closed():
+    """A peer's bad line (not JSON, not UTF-8, too deep, not an object) must not leave its descriptors open in the
+    worker, nor stop it with an error other than ValueError."""
+    import socket
+
+    from chatcli.local.daemon import receive
+
+    reading, writing = os.pipe()
+    one, other = socket.socketpair()
+    with one, other:
+        for line in (b"{bad\n", b"\xff\n", b"[" * 100_000 + b"\n", b"[1, 2]\n", b"5\n", b'"control"\n'):
+            one.sendmsg([line], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, reading.to_bytes(4, "little") * 3)])
+            open_before = set(os.listdir("/proc/self/fd"))
+            with pytest.raises(ValueError):
+                receive(other, max_fds=7)
+            assert set(os.listdir("/proc/self/fd")) <= open_before, line[:10]
+    os.close(reading)
+    os.close(writing)
+
+
 def test_the_build_a_daemon_serves_is_of_the_whole_package():
     """An edit anywhere in chat's code (not only beside the module that reads the build) retires a worker or host."""
     import chatcli

@@ -138,8 +138,8 @@ def send(sock: _socket.socket, message: dict[str, Any], fds: list[int] | None = 
 
 def receive(sock: _socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple[dict[str, Any] | None, list[int]]:
     """The next message and the descriptors that came with it; (None, fds) at the end of the connection or past
-    ``limit``; ValueError if it is not one JSON value. Nothing after the message's newline is read: what comes next
-    is still the socket's (a poll sees it)."""
+    ``limit``; ValueError if it is not one JSON object (its descriptors closed). Nothing after the message's newline
+    is read: what comes next is still the socket's (a poll sees it)."""
     chunks: list[bytes] = []
     fds: list[int] = []
     size = 0
@@ -159,11 +159,14 @@ def receive(sock: _socket.socket, max_fds: int = 0, limit: int = LIMIT) -> tuple
         chunks.append(chunk)
         size += len(chunk)
         if chunk.endswith(b"\n"):
-            text, end = b"".join(chunks).decode(), -1
-            with suppress(StopIteration):  # (no value where one should start)
+            text, message, end = "", None, -1
+            with suppress(StopIteration, ValueError, RecursionError):  # (StopIteration: no value where one starts)
+                text = b"".join(chunks).decode()
                 message, end = _scan(text, 0)
-            if end != len(text) - 1:
-                raise ValueError("a message that is not one JSON value")
+            if end != len(text) - 1 or not isinstance(message, dict):
+                for fd in fds:
+                    os.close(fd)
+                raise ValueError("a message that is not one JSON object")
             return message, fds
 
 
