@@ -291,3 +291,22 @@ def test_the_worker_s_warm_up_turn_answers_in_a_home_of_its_own_and_leaves_nothi
     warm_turn()
     assert said == [(0, "thread: warm-up\nok\n")]
     assert threading.active_count() == threads and sorted(home.rglob("*")) == before
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_warm_up_turn_stopped_short_still_puts_back_the_environment_and_its_thread(isolated_env, monkeypatch, stop):
+    """The worker's own environment comes back and its loopback server ends even when the turn ends by an exception
+    no Exception catches: else every call after is refused (a thread) and answered in a home that is gone."""
+    import threading
+
+    from chatcli.app import cli
+    from chatcli.app.worker.server import warm_turn
+
+    def stopped(argv: list[str], env: object) -> int:
+        raise stop()
+
+    monkeypatch.setattr(cli, "main", stopped)
+    environ, threads = dict(os.environ), threading.active_count()
+    with pytest.raises(stop):
+        warm_turn()
+    assert dict(os.environ) == environ and threading.active_count() == threads

@@ -311,12 +311,14 @@ def warm_turn() -> None:
         environ, saved = {"HOME": home, "OPENAI_BASE_URL": url, "CHATCLI_MODEL": "warm-up"}, dict(os.environ)
         os.environ.clear()  # (what reads the process's own, as a child's reads the caller's, reads this home too)
         os.environ.update(environ)
-        with contextlib.suppress(Exception):  # a warm-up only: what it did not do, each call does
-            main(["-t", "warm-up", "hi"], Environment(io.StringIO(), out, out, os.environ, Path(home)))
-        os.environ.clear()
-        os.environ.update(saved)
-        listener.shutdown(socket.SHUT_RDWR)
-        server.join()
+        try:
+            with contextlib.suppress(Exception):  # a warm-up only: what it did not do, each call does
+                main(["-t", "warm-up", "hi"], Environment(io.StringIO(), out, out, os.environ, Path(home)))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            listener.shutdown(socket.SHUT_RDWR)
+            server.join()
 
 
 def warm_up() -> list[str]:
