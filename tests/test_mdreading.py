@@ -73,3 +73,28 @@ def test_serve_sends_the_reading_of_a_kept_answer_and_of_one_streamed_as_its_lin
     assert text == ANSWER and [line for e in events for line in e.get("read", [])] == read_json(ANSWER)
     read_by = [e["type"] for e in events if e.get("read")]  # each line as it completes, the last at the end
     assert read_by.count("token") > 3 and read_by[-1] == "done", read_by
+
+
+HOSTILE_LINES = {  # what a model may write to make a reader of markers backtrack: openers that never close
+    "code spans": "".join("`" * i + "a " for i in range(1, 200)),
+    "links": "[a](" * 5000,
+    "images": "![a](" * 4000,
+    "emphasis": "*a " * 7000,
+    "strong": "**a " * 5000,
+    "underscores": "__a " * 5000,
+    "strikes": "~~a " * 5000,
+    "autolinks": "<https://a" * 2000,
+}
+
+
+def test_an_answer_of_markers_that_never_close_is_read_in_time_linear_in_its_length():
+    """Each line is read in time its length bounds (each marked run at most so long, a line read for markers up to
+    so long): a hostile answer cannot hold the terminal, nor chat serve's loop, which reads every answer it sends."""
+    import threading
+
+    done: list[str] = []
+    reading = threading.Thread(target=lambda: done.extend(k for k, v in HOSTILE_LINES.items() if read(v)), daemon=True)
+    reading.start()
+    reading.join(60)  # the old reading took minutes on the first line alone (20 KB of backtick runs)
+    assert done == list(HOSTILE_LINES), f"still reading {[k for k in HOSTILE_LINES if k not in done][:1]}"
+    assert inline("**long** " + "x" * 30_000) == [Span("**long** " + "x" * 30_000)]  # past the bound: as typed

@@ -27,19 +27,24 @@ class Span(NamedTuple):
     link: str = ""
 
 
+# Each marked run is bounded (``_RUN`` characters inside its markers), and a line is read for them up to ``_READ``
+# characters: what a model writes (a hostile answer too) is read in time linear in its length.
+_RUN, _READ = 1000, 20_000
 _INLINE = re.compile(
-    r"(?P<code>(?P<ticks>`+)(?P<code_text>.+?)(?<!`)(?P=ticks)(?!`))"
-    r"|\\(?P<escaped>[!-/:-@\[-`{-~])"
-    r"|!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]*)(?:\s+\"[^\"]*\")?\)"
-    r"|\[(?P<label>[^\]]+)\]\((?P<url>[^)\s]+)(?:\s+\"[^\"]*\")?\)"
-    r"|<(?P<auto>(?:https?|mailto):[^>\s]+)>"
-    r"|\*\*\*(?=\S)(?P<strong_em>.+?)(?<=\S)\*\*\*"
-    r"|\*\*(?=\S)(?P<strong>.+?)(?<=\S)\*\*(?!\*)"
-    r"|(?<![\w_])__(?=\S)(?P<strong_u>.+?)(?<=\S)__(?![\w_])"
-    r"|\*(?=[^\s*])(?P<em>.+?)(?<=[^\s*])\*(?!\*)"
-    r"|(?<![\w_])_(?=[^\s_])(?P<em_u>.+?)(?<=[^\s_])_(?![\w_])"
-    r"|~~(?=\S)(?P<strike>.+?)(?<=\S)~~"
-    r"|(?P<bare>https?://[^\s<>\"\u2400-\u2421\ufffd]*[^\s<>.,:;\"')\]!?*_~\u2400-\u2421\ufffd])"
+    (
+        r"(?P<code>(?<!`)(?P<ticks>`++)(?P<code_text>.{1,_RUN}?)(?<!`)(?P=ticks)(?!`))"
+        r"|\\(?P<escaped>[!-/:-@\[-`{-~])"
+        r"|!\[(?P<alt>[^\]]{0,_RUN})\]\((?P<src>[^)\s]{0,_RUN})(?:\s+\"[^\"]{0,_RUN}\")?\)"
+        r"|\[(?P<label>[^\]]{1,_RUN})\]\((?P<url>[^)\s]{1,_RUN})(?:\s+\"[^\"]{0,_RUN}\")?\)"
+        r"|<(?P<auto>(?:https?|mailto):[^>\s]{1,_RUN})>"
+        r"|\*\*\*(?=\S)(?P<strong_em>.{1,_RUN}?)(?<=\S)\*\*\*"
+        r"|\*\*(?=\S)(?P<strong>.{1,_RUN}?)(?<=\S)\*\*(?!\*)"
+        r"|(?<![\w_])__(?=\S)(?P<strong_u>.{1,_RUN}?)(?<=\S)__(?![\w_])"
+        r"|\*(?=[^\s*])(?P<em>.{1,_RUN}?)(?<=[^\s*])\*(?!\*)"
+        r"|(?<![\w_])_(?=[^\s_])(?P<em_u>.{1,_RUN}?)(?<=[^\s_])_(?![\w_])"
+        r"|~~(?=\S)(?P<strike>.{1,_RUN}?)(?<=\S)~~"
+        r"|(?P<bare>https?://[^\s<>\"\u2400-\u2421\ufffd]{0,_RUN}[^\s<>.,:;\"')\]!?*_~\u2400-\u2421\ufffd])"
+    ).replace("_RUN", str(_RUN))
 )
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -126,7 +131,7 @@ class Reader:
 
 def inline(text: str, style: tuple[str, ...] = (), link: str = "") -> list[Span]:
     """Split a line of Markdown into styled spans, markers removed."""
-    if not any(c in text for c in "`\\![<*_~:"):
+    if len(text) > _READ or not any(c in text for c in "`\\![<*_~:"):
         return [Span(text, style, link)] if text else []
     spans: list[Span] = []
     start = 0
