@@ -244,3 +244,22 @@ def test_a_file_held_by_another_connection_is_waited_for_whatever_words_sqlite_s
 
         assert asyncio.run(guard.run(search)) == []
     assert waits == [f"{db} is locked by another program: waiting for it (Ctrl-C gives up)"]
+
+
+def test_a_write_that_fails_leaves_no_transaction_open_for_the_memories_on_the_same_connection(tmp_path):
+    """The thread index, the checkpoints and the memories share one connection: a write of the index that fails
+    after its transaction began (here a row that is there already) is rolled back, so the memories' next write,
+    which begins its own, is kept."""
+    from chatcli.store import open_store
+
+    async def go() -> list[str]:
+        async with open_store(str(tmp_path / "chat.db")) as store:
+            with pytest.raises(sqlite3.IntegrityError):
+                await store.index._execute(
+                    "INSERT INTO chatcli_migrations (name, applied_at) VALUES ('m001_base', 0)", ()
+                )
+            assert not store.index.conn.in_transaction
+            await store.memory.aput(("chatcli", "t"), "k", {"text": "kept"})
+            return [item.value["text"] for item in await store.memory.asearch(("chatcli", "t"))]
+
+    assert asyncio.run(go()) == ["kept"]

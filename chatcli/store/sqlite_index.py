@@ -54,8 +54,8 @@ class SqliteThreadIndex(ThreadIndex):
             return list(cast("Iterable[Row]", await cursor.fetchall()))
 
     async def _execute(self, sql: str, params: Params) -> int:
-        cursor = await self.conn.execute(sql, params)
-        await self.conn.commit()
+        async with transaction(self.conn, begin=False):  # (rolled back if it fails: the memories share this connection)
+            cursor = await self.conn.execute(sql, params)
         return cursor.rowcount
 
     async def _execute_all(self, statements: list[str], params: Params) -> None:
